@@ -1,7 +1,7 @@
 # Adds every immediate child folder of DIR that has a CMakeLists.txt, so a new library or
 # service is one folder and no edit of a shared list.
 function(postroom_add_subdirectories dir)
-  file(GLOB children LIST_DIRECTORIES true ${CMAKE_CURRENT_SOURCE_DIR}/${dir}/*)
+  file(GLOB children LIST_DIRECTORIES true CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/${dir}/*)
   list(SORT children)
   foreach(child IN LISTS children)
     if(IS_DIRECTORY ${child} AND EXISTS ${child}/CMakeLists.txt)

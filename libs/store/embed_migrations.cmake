@@ -1,0 +1,17 @@
+# Writes OUT: a C++ table of every migration file in MIGRATIONS (a ;-list), sorted by name,
+# so the binaries carry their schema and need no files at run time.
+list(SORT MIGRATIONS)
+set(body "// Generated from libs/store/migrations by embed_migrations.cmake; do not edit.\n")
+string(APPEND body "#include \"libs/store/migrations.h\"\n\nnamespace postroom::store {\n")
+string(APPEND body "const std::vector<Migration>& AllMigrations() {\n")
+string(APPEND body "  static const auto* migrations = new std::vector<Migration>{\n")
+foreach(file IN LISTS MIGRATIONS)
+  get_filename_component(name ${file} NAME_WE)
+  string(REGEX MATCH "^[0-9]+" number ${name})
+  math(EXPR version "${number}")
+  file(READ ${file} sql)
+  string(APPEND body "      {${version}, \"${name}\", R\"__sql__(${sql})__sql__\"},\n")
+endforeach()
+string(APPEND body "  };\n  return *migrations;\n}\n}  // namespace postroom::store\n")
+file(WRITE ${OUT}.tmp "${body}")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)
