@@ -1,0 +1,399 @@
+#include "services/config/core/connector_spec.h"
+
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
+#include "google/protobuf/util/message_differencer.h"
+
+namespace postroom::config {
+namespace {
+
+constexpr uint32_t kDefaultPollIntervalS = 60;
+constexpr uint32_t kDefaultTimeoutMs = 30000;
+constexpr uint32_t kDefaultMaxTries = 3;
+constexpr uint32_t kDefaultCoolOffMin = 15;
+constexpr uint64_t kDefaultMaxMessageBytes = 25ull << 20;
+constexpr uint32_t kDefaultErrorThreshold = 5;
+
+uint32_t DefaultPort(v1::Protocol p, v1::TlsMode tls) {
+  bool implicit = tls == v1::TLS_MODE_IMPLICIT;
+  switch (p) {
+    case v1::PROTOCOL_IMAP: return implicit ? 993 : 143;
+    case v1::PROTOCOL_POP3: return implicit ? 995 : 110;
+    case v1::PROTOCOL_SMTP: return implicit ? 465 : (tls == v1::TLS_MODE_NONE ? 25 : 587);
+    case v1::PROTOCOL_GRAPH: return 443;
+    default: return 0;
+  }
+}
+
+void Add(std::vector<FieldError>& errors, std::string path, std::string message) {
+  errors.push_back({std::move(path), std::move(message)});
+}
+
+}  // namespace
+
+bool IsIncoming(const v1::Connector& c) {
+  return c.direction() == v1::DIRECTION_INCOMING || c.direction() == v1::DIRECTION_BOTH;
+}
+bool IsOutgoing(const v1::Connector& c) {
+  return c.direction() == v1::DIRECTION_OUTGOING || c.direction() == v1::DIRECTION_BOTH;
+}
+
+std::string ProtocolName(v1::Protocol p) {
+  switch (p) {
+    case v1::PROTOCOL_IMAP: return "imap";
+    case v1::PROTOCOL_POP3: return "pop3";
+    case v1::PROTOCOL_GRAPH: return "graph";
+    case v1::PROTOCOL_SMTP: return "smtp";
+    default: return "";
+  }
+}
+std::string DirectionName(v1::Direction d) {
+  switch (d) {
+    case v1::DIRECTION_INCOMING: return "incoming";
+    case v1::DIRECTION_OUTGOING: return "outgoing";
+    case v1::DIRECTION_BOTH: return "both";
+    default: return "";
+  }
+}
+std::string StatusName(v1::ConnectorStatus s) {
+  switch (s) {
+    case v1::CONNECTOR_STATUS_ACTIVE: return "active";
+    case v1::CONNECTOR_STATUS_DISABLED: return "disabled";
+    case v1::CONNECTOR_STATUS_DISABLED_BY_SYSTEM: return "disabled_by_system";
+    default: return "draft";
+  }
+}
+v1::ConnectorStatus StatusFromName(absl::string_view name) {
+  if (name == "active") return v1::CONNECTOR_STATUS_ACTIVE;
+  if (name == "disabled") return v1::CONNECTOR_STATUS_DISABLED;
+  if (name == "disabled_by_system") return v1::CONNECTOR_STATUS_DISABLED_BY_SYSTEM;
+  return v1::CONNECTOR_STATUS_DRAFT;
+}
+
+void ApplyDefaults(v1::Connector& c) {
+  const bool gmail = c.provider() == v1::PROVIDER_PRESET_GMAIL;
+  const bool o365 = c.provider() == v1::PROVIDER_PRESET_OFFICE365;
+  v1::ServerSettings& server = *c.mutable_server();
+  if (server.host().empty() && c.protocol() != v1::PROTOCOL_GRAPH) {
+    if (gmail) {
+      server.set_host(c.protocol() == v1::PROTOCOL_SMTP   ? "smtp.gmail.com"
+                      : c.protocol() == v1::PROTOCOL_POP3 ? "pop.gmail.com"
+                                                          : "imap.gmail.com");
+    } else if (o365) {
+      server.set_host(c.protocol() == v1::PROTOCOL_SMTP ? "smtp.office365.com"
+                                                        : "outlook.office365.com");
+    }
+  }
+  if (server.tls() == v1::TLS_MODE_UNSPECIFIED) {
+    server.set_tls(c.protocol() == v1::PROTOCOL_SMTP ? v1::TLS_MODE_STARTTLS
+                                                     : v1::TLS_MODE_IMPLICIT);
+  }
+  if (server.port() == 0) server.set_port(DefaultPort(c.protocol(), server.tls()));
+
+  v1::AuthSettings& auth = *c.mutable_auth();
+  if (auth.method() == v1::AUTH_METHOD_UNSPECIFIED) {
+    auth.set_method(c.protocol() == v1::PROTOCOL_GRAPH ? v1::AUTH_METHOD_OAUTH2
+                                                       : v1::AUTH_METHOD_PASSWORD);
+  }
+  if (auth.method() == v1::AUTH_METHOD_OAUTH2) {
+    if (auth.token_endpoint().empty()) {
+      if (gmail) {
+        auth.set_token_endpoint("https://oauth2.googleapis.com/token");
+      } else if ((o365 || c.protocol() == v1::PROTOCOL_GRAPH) && !auth.tenant_id().empty()) {
+        auth.set_token_endpoint(absl::StrCat("https://login.microsoftonline.com/",
+                                             auth.tenant_id(), "/oauth2/v2.0/token"));
+      }
+    }
+    if (auth.scope().empty()) {
+      if (c.protocol() == v1::PROTOCOL_GRAPH) {
+        auth.set_scope("https://graph.microsoft.com/.default");
+      } else if (gmail) {
+        auth.set_scope("https://mail.google.com/");
+      } else if (o365) {
+        auth.set_scope("https://outlook.office365.com/.default offline_access");
+      }
+    }
+  }
+  if (auth.username().empty() && !c.primary_address().empty() &&
+      auth.method() == v1::AUTH_METHOD_OAUTH2) {
+    auth.set_username(c.primary_address());
+  }
+
+  v1::ConnectionSettings& s = *c.mutable_settings();
+  if (s.poll_interval_s() == 0) s.set_poll_interval_s(kDefaultPollIntervalS);
+  if (s.timeout_ms() == 0) s.set_timeout_ms(kDefaultTimeoutMs);
+  if (s.max_tries() == 0) s.set_max_tries(kDefaultMaxTries);
+  if (s.cool_off_min() == 0) s.set_cool_off_min(kDefaultCoolOffMin);
+  if (s.time_zone().empty()) s.set_time_zone("UTC");
+  if (s.max_message_bytes() == 0) s.set_max_message_bytes(kDefaultMaxMessageBytes);
+  if (s.error_threshold() == 0) s.set_error_threshold(kDefaultErrorThreshold);
+  if (IsIncoming(c) && c.folders().empty() && c.protocol() != v1::PROTOCOL_SMTP) {
+    c.add_folders()->set_folder(c.protocol() == v1::PROTOCOL_GRAPH ? "inbox" : "INBOX");
+  }
+  if (c.processed_action() == v1::PROCESSED_ACTION_UNSPECIFIED) {
+    c.set_processed_action(v1::PROCESSED_ACTION_LEAVE);
+  }
+  if (c.provider() == v1::PROVIDER_PRESET_UNSPECIFIED) c.set_provider(v1::PROVIDER_PRESET_OTHER);
+  for (std::string& a : *c.mutable_aliases()) a = absl::AsciiStrToLower(a);
+  for (std::string& d : *c.mutable_allowed_sender_domains()) d = absl::AsciiStrToLower(d);
+  c.set_primary_address(absl::AsciiStrToLower(c.primary_address()));
+}
+
+bool IsValidObjectName(absl::string_view name) {
+  if (name.empty() || name.size() > 63) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char ch = name[i];
+    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+              (i > 0 && (ch == '-' || ch == '_'));
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool IsValidDomain(absl::string_view domain) {
+  if (domain.empty() || domain.size() > 253) return false;
+  for (absl::string_view label : absl::StrSplit(domain, '.')) {
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
+      return false;
+    }
+    for (char ch : label) {
+      if (!absl::ascii_isalnum(static_cast<unsigned char>(ch)) && ch != '-') return false;
+    }
+  }
+  return true;
+}
+
+bool IsValidEmailAddress(absl::string_view address) {
+  size_t at = address.rfind('@');
+  if (at == absl::string_view::npos || at == 0 || at > 64) return false;
+  absl::string_view local = address.substr(0, at);
+  for (char ch : local) {
+    if (ch <= ' ' || ch == '<' || ch == '>' || ch == '(' || ch == ')' || ch == ',' ||
+        ch == ';' || ch == ':' || ch == '\\' || ch == '"' || ch == '[' || ch == ']') {
+      return false;
+    }
+  }
+  return IsValidDomain(address.substr(at + 1));
+}
+
+bool ParseSkipWindow(absl::string_view window, int* start_minute, int* end_minute) {
+  std::vector<absl::string_view> ends = absl::StrSplit(window, '-');
+  if (ends.size() != 2) return false;
+  int minutes[2];
+  for (int i = 0; i < 2; ++i) {
+    absl::string_view t = absl::StripAsciiWhitespace(ends[i]);
+    if (t.size() != 5 || t[2] != ':') return false;
+    int h, m;
+    if (!absl::SimpleAtoi(t.substr(0, 2), &h) || !absl::SimpleAtoi(t.substr(3, 2), &m)) {
+      return false;
+    }
+    if (h < 0 || h > 24 || m < 0 || m > 59 || (h == 24 && m != 0)) return false;
+    minutes[i] = h * 60 + m;
+  }
+  if (minutes[0] == minutes[1]) return false;
+  *start_minute = minutes[0];
+  *end_minute = minutes[1];
+  return true;
+}
+
+std::vector<FieldError> ValidateConnector(const v1::Connector& c) {
+  std::vector<FieldError> errors;
+  if (!IsValidObjectName(c.name())) {
+    Add(errors, "name",
+        absl::StrCat("\"", c.name(),
+                     "\" is not a valid name: use 1-63 of a-z, 0-9, '-' and '_', starting with a "
+                     "letter or digit"));
+  }
+  if (c.protocol() == v1::PROTOCOL_UNSPECIFIED) {
+    Add(errors, "protocol", "required: one of imap, pop3, graph, smtp");
+  }
+  if (c.direction() == v1::DIRECTION_UNSPECIFIED) {
+    Add(errors, "direction", "required: one of incoming, outgoing, both");
+  } else if (c.protocol() == v1::PROTOCOL_SMTP && c.direction() != v1::DIRECTION_OUTGOING) {
+    Add(errors, "direction", "smtp connectors only send: use direction outgoing");
+  } else if ((c.protocol() == v1::PROTOCOL_IMAP || c.protocol() == v1::PROTOCOL_POP3) &&
+             c.direction() != v1::DIRECTION_INCOMING) {
+    Add(errors, "direction",
+        absl::StrCat(ProtocolName(c.protocol()),
+                     " connectors only receive: use direction incoming, and an smtp or graph "
+                     "connector to send"));
+  }
+
+  const v1::ServerSettings& server = c.server();
+  if (c.protocol() != v1::PROTOCOL_GRAPH) {
+    if (server.host().empty()) {
+      Add(errors, "server.host", "required (or choose provider gmail or office365)");
+    } else if (!IsValidDomain(server.host())) {
+      Add(errors, "server.host", absl::StrCat("\"", server.host(), "\" is not a host name"));
+    }
+  }
+  if (server.port() > 65535) {
+    Add(errors, "server.port", absl::StrCat(server.port(), " is not a port: use 1-65535"));
+  }
+  if (c.protocol() == v1::PROTOCOL_GRAPH && server.tls() == v1::TLS_MODE_NONE) {
+    Add(errors, "server.tls", "Microsoft Graph is only reachable over TLS");
+  }
+
+  const v1::AuthSettings& auth = c.auth();
+  if (auth.method() == v1::AUTH_METHOD_PASSWORD) {
+    if (c.protocol() == v1::PROTOCOL_GRAPH) {
+      Add(errors, "auth.method", "Microsoft Graph needs oauth2");
+    }
+    if (auth.username().empty()) Add(errors, "auth.username", "required for password auth");
+    if (auth.password().empty() && !auth.has_password()) {
+      Add(errors, "auth.password", "required for password auth (or password_env in the YAML)");
+    }
+  } else if (auth.method() == v1::AUTH_METHOD_OAUTH2) {
+    if (auth.client_id().empty()) Add(errors, "auth.client_id", "required for oauth2");
+    if (auth.token_endpoint().empty()) {
+      Add(errors, "auth.token_endpoint",
+          "required for oauth2 (or set auth.tenant_id with provider office365 or protocol graph)");
+    } else if (auth.token_endpoint().rfind("https://", 0) != 0 &&
+               auth.token_endpoint().rfind("http://127.", 0) != 0 &&
+               auth.token_endpoint().rfind("http://localhost", 0) != 0) {
+      Add(errors, "auth.token_endpoint", "must be an https:// URL (http only on loopback)");
+    }
+    bool has_secret = !auth.client_secret().empty() || auth.has_client_secret();
+    bool has_refresh = !auth.refresh_token().empty() || auth.has_refresh_token();
+    if (!has_secret && !has_refresh) {
+      Add(errors, "auth.client_secret",
+          "oauth2 needs a client_secret (client credentials) or a refresh_token");
+    }
+    if (c.protocol() == v1::PROTOCOL_GRAPH && auth.tenant_id().empty()) {
+      Add(errors, "auth.tenant_id", "required for Microsoft Graph");
+    }
+  }
+
+  if (c.primary_address().empty()) {
+    if (c.protocol() == v1::PROTOCOL_GRAPH || IsOutgoing(c)) {
+      Add(errors, "primary_address", "required: the address mail is read from or sent as");
+    }
+  } else if (!IsValidEmailAddress(c.primary_address())) {
+    Add(errors, "primary_address",
+        absl::StrCat("\"", c.primary_address(), "\" is not an email address"));
+  }
+  if (!c.shared_mailbox().empty() && !IsValidEmailAddress(c.shared_mailbox())) {
+    Add(errors, "shared_mailbox",
+        absl::StrCat("\"", c.shared_mailbox(), "\" is not an email address"));
+  }
+  for (int i = 0; i < c.aliases_size(); ++i) {
+    if (!IsValidEmailAddress(c.aliases(i))) {
+      Add(errors, absl::StrCat("aliases[", i, "]"),
+          absl::StrCat("\"", c.aliases(i), "\" is not an email address"));
+    }
+  }
+  if (!c.reply_to().empty() && !IsValidEmailAddress(c.reply_to())) {
+    Add(errors, "reply_to", absl::StrCat("\"", c.reply_to(), "\" is not an email address"));
+  }
+
+  std::set<std::string> folders;
+  for (int i = 0; i < c.folders_size(); ++i) {
+    const std::string& f = c.folders(i).folder();
+    if (f.empty()) {
+      Add(errors, absl::StrCat("folders[", i, "].folder"), "required");
+    } else if (!folders.insert(f).second) {
+      Add(errors, absl::StrCat("folders[", i, "].folder"), absl::StrCat("\"", f, "\" is listed twice"));
+    }
+  }
+  if (c.processed_action() == v1::PROCESSED_ACTION_MOVE && c.processed_folder().empty()) {
+    Add(errors, "processed_folder", "required when processed_action is move");
+  }
+  if (c.protocol() == v1::PROTOCOL_POP3 && (c.processed_action() == v1::PROCESSED_ACTION_MOVE ||
+                                            c.processed_action() == v1::PROCESSED_ACTION_MARK_READ)) {
+    Add(errors, "processed_action", "POP3 has no folders or flags: use leave or delete");
+  }
+
+  const v1::ConnectionSettings& s = c.settings();
+  if (s.poll_interval_s() < 10 || s.poll_interval_s() > 86400) {
+    Add(errors, "settings.poll_interval_s", "must be 10-86400 seconds");
+  }
+  if (s.timeout_ms() < 1000 || s.timeout_ms() > 600000) {
+    Add(errors, "settings.timeout_ms", "must be 1000-600000 ms");
+  }
+  if (s.max_tries() < 1 || s.max_tries() > 10) Add(errors, "settings.max_tries", "must be 1-10");
+  if (s.cool_off_min() > 1440) Add(errors, "settings.cool_off_min", "must be 0-1440 minutes");
+  for (int i = 0; i < s.skip_windows_size(); ++i) {
+    int a, b;
+    if (!ParseSkipWindow(s.skip_windows(i), &a, &b)) {
+      Add(errors, absl::StrCat("settings.skip_windows[", i, "]"),
+          absl::StrCat("\"", s.skip_windows(i),
+                       "\" is not a window: use \"HH:MM-HH:MM\" (24h; may cross midnight)"));
+    }
+  }
+  absl::TimeZone tz;
+  if (!absl::LoadTimeZone(s.time_zone(), &tz)) {
+    Add(errors, "settings.time_zone",
+        absl::StrCat("unknown time zone \"", s.time_zone(), "\": use an IANA name such as Europe/Berlin"));
+  }
+  if (!s.sync_start_date().empty()) {
+    absl::CivilDay day;
+    if (!absl::ParseCivilTime(s.sync_start_date(), &day) || s.sync_start_date().size() != 10) {
+      Add(errors, "settings.sync_start_date",
+          absl::StrCat("\"", s.sync_start_date(), "\" is not a date: use YYYY-MM-DD"));
+    }
+  }
+  if (s.max_message_bytes() < 1024 || s.max_message_bytes() > (150ull << 20)) {
+    Add(errors, "settings.max_message_bytes", "must be 1 KiB-150 MiB");
+  }
+  if (s.error_threshold() < 1 || s.error_threshold() > 1000) {
+    Add(errors, "settings.error_threshold", "must be 1-1000");
+  }
+  for (int i = 0; i < c.allowed_sender_domains_size(); ++i) {
+    if (!IsValidDomain(c.allowed_sender_domains(i))) {
+      Add(errors, absl::StrCat("allowed_sender_domains[", i, "]"),
+          absl::StrCat("\"", c.allowed_sender_domains(i), "\" is not a domain"));
+    }
+  }
+  for (int i = 0; i < c.auto_reply_exclusions().senders_size(); ++i) {
+    const std::string& who = c.auto_reply_exclusions().senders(i);
+    bool ok = who.size() > 1 && who[0] == '@' ? IsValidDomain(who.substr(1))
+                                              : IsValidEmailAddress(who);
+    if (!ok) {
+      Add(errors, absl::StrCat("auto_reply_exclusions.senders[", i, "]"),
+          absl::StrCat("\"", who, "\" is neither an address nor \"@domain\""));
+    }
+  }
+  if (c.system_default() && !IsOutgoing(c)) {
+    Add(errors, "system_default", "only an outgoing connector can be the system default");
+  }
+  if (!c.outgoing_connector().empty() && !IsValidObjectName(c.outgoing_connector())) {
+    Add(errors, "outgoing_connector", "is not a connector name");
+  }
+  if (!c.subject_token_prefix().empty()) {
+    const std::string& p = c.subject_token_prefix();
+    bool ok = p.size() >= 2 && p.size() <= 10 && absl::ascii_isupper(p[0]);
+    for (char ch : p) ok = ok && (absl::ascii_isupper(ch) || absl::ascii_isdigit(ch));
+    if (!ok) Add(errors, "subject_token_prefix", "use 2-10 capital letters and digits, e.g. SUP");
+  }
+  for (int i = 0; i < c.work_item_types_size(); ++i) {
+    if (c.work_item_types(i).empty()) {
+      Add(errors, absl::StrCat("work_item_types[", i, "]"), "must not be empty");
+    }
+  }
+  if (c.fallback().fields_size() > 0 && !IsIncoming(c)) {
+    Add(errors, "fallback", "only incoming connectors have a fallback route");
+  }
+  return errors;
+}
+
+bool ConnectionSettingsDiffer(const v1::Connector& a, const v1::Connector& b) {
+  using google::protobuf::util::MessageDifferencer;
+  return a.protocol() != b.protocol() || !MessageDifferencer::Equals(a.server(), b.server()) ||
+         !MessageDifferencer::Equals(a.auth(), b.auth()) ||
+         a.shared_mailbox() != b.shared_mailbox() || a.primary_address() != b.primary_address() ||
+         a.folders_size() != b.folders_size() ||
+         [&] {
+           for (int i = 0; i < a.folders_size(); ++i) {
+             if (a.folders(i).folder() != b.folders(i).folder()) return true;
+           }
+           return false;
+         }();
+}
+
+}  // namespace postroom::config

@@ -1,0 +1,42 @@
+#pragma once
+
+// The connector model's rules: provider presets, defaults, and validation. Pure functions.
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "libs/base/field_errors.h"
+#include "postroom/v1/config.pb.h"
+
+namespace postroom::config {
+
+// Fills what the provider preset and the protocol imply where the caller left it empty: host,
+// port, TLS mode, OAuth2 endpoint and scope, connection setting defaults, the INBOX folder.
+// Never overrides a value the caller set.
+void ApplyDefaults(v1::Connector& c);
+
+// Every problem of an (already defaulted) connector, with field paths. Secrets count as present
+// when given or when has_* says one is stored.
+std::vector<FieldError> ValidateConnector(const v1::Connector& c);
+
+// True when two connectors differ in what a connection test checks (protocol, server, auth
+// including secrets, mailbox, folders): a passing test of one says nothing of the other.
+bool ConnectionSettingsDiffer(const v1::Connector& a, const v1::Connector& b);
+
+bool IsIncoming(const v1::Connector& c);
+bool IsOutgoing(const v1::Connector& c);
+
+// Short lowercase names used in the database and in YAML ("imap", "incoming", "active" ...).
+std::string ProtocolName(v1::Protocol p);
+std::string DirectionName(v1::Direction d);
+std::string StatusName(v1::ConnectorStatus s);
+v1::ConnectorStatus StatusFromName(absl::string_view name);
+
+// Syntax checks shared by the other validators.
+bool IsValidObjectName(absl::string_view name);  // [a-z0-9][a-z0-9_-]{0,62}
+bool IsValidEmailAddress(absl::string_view address);
+bool IsValidDomain(absl::string_view domain);
+// "HH:MM-HH:MM", minutes of a day; may cross midnight; start != end.
+bool ParseSkipWindow(absl::string_view window, int* start_minute, int* end_minute);
+
+}  // namespace postroom::config

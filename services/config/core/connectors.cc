@@ -1,0 +1,445 @@
+// ConfigCore: connectors.
+#include <algorithm>
+
+#include "absl/strings/str_join.h"
+#include "libs/base/status_macros.h"
+#include "services/config/core/config_core.h"
+#include "services/config/core/connector_spec.h"
+#include "services/config/core/core_internal.h"
+#include "services/config/core/json.h"
+
+namespace postroom::config {
+namespace {
+
+using internal::CheckVersion;
+using internal::NotFound;
+using internal::Quoted;
+using store::ConfigTx;
+using store::ConnectorRecord;
+
+constexpr const char* kSecretFields[] = {"password", "client_secret", "refresh_token"};
+
+std::string* MutableSecret(v1::AuthSettings& auth, const std::string& field) {
+  if (field == "password") return auth.mutable_password();
+  if (field == "client_secret") return auth.mutable_client_secret();
+  return auth.mutable_refresh_token();
+}
+
+void SetHasSecret(v1::AuthSettings& auth, const std::string& field, bool has) {
+  if (field == "password") auth.set_has_password(has);
+  if (field == "client_secret") auth.set_has_client_secret(has);
+  if (field == "refresh_token") auth.set_has_refresh_token(has);
+}
+
+std::string SecretOwner(const std::string& connector, const std::string& field) {
+  return absl::StrCat("connector:", connector, ":", field);
+}
+
+// The connector as stored in `spec`: no secrets, no flags about them, no output-only fields,
+// no fallback (the fallback route holds it).
+v1::Connector SpecOf(v1::Connector c) {
+  for (const char* f : kSecretFields) {
+    MutableSecret(*c.mutable_auth(), f)->clear();
+    SetHasSecret(*c.mutable_auth(), f, false);
+  }
+  c.clear_status();
+  c.clear_version();
+  c.clear_modified_by();
+  c.clear_modified_at_unix_ms();
+  c.clear_state();
+  c.clear_fallback();
+  return c;
+}
+
+int64_t MillisOrZero(absl::Time t) {
+  return t == absl::InfinitePast() ? 0 : absl::ToUnixMillis(t);
+}
+
+absl::StatusOr<v1::Connector> Load(ConfigTx& tx, const ConnectorRecord& r) {
+  v1::Connector c;
+  POSTROOM_RETURN_IF_ERROR(FromJson(r.spec_json, &c));
+  c.set_name(r.name);
+  c.set_status(StatusFromName(r.status));
+  c.set_version(r.version);
+  c.set_modified_by(r.modified_by);
+  c.set_modified_at_unix_ms(absl::ToUnixMillis(r.modified_at));
+  c.set_system_default(r.system_default);
+  POSTROOM_ASSIGN_OR_RETURN(std::vector<store::SecretRecord> secrets, tx.ListSecrets(r.id));
+  for (const store::SecretRecord& s : secrets) SetHasSecret(*c.mutable_auth(), s.field, true);
+  POSTROOM_ASSIGN_OR_RETURN(store::ConnectorStateRecord st, tx.GetState(r.id));
+  v1::ConnectorState& out = *c.mutable_state();
+  out.set_last_check_unix_ms(MillisOrZero(st.last_check_at));
+  out.set_last_success_check_unix_ms(MillisOrZero(st.last_success_check_at));
+  out.set_last_incoming_success_unix_ms(MillisOrZero(st.last_incoming_success_at));
+  out.set_last_outgoing_success_unix_ms(MillisOrZero(st.last_outgoing_success_at));
+  out.set_last_incoming_error(st.last_incoming_error);
+  out.set_last_outgoing_error(st.last_outgoing_error);
+  out.set_consecutive_incoming_errors(st.consecutive_incoming_errors);
+  out.set_consecutive_outgoing_errors(st.consecutive_outgoing_errors);
+  out.set_auto_disabled_reason(st.auto_disabled_reason);
+  out.set_last_test_unix_ms(MillisOrZero(st.last_test_at));
+  out.set_last_test_passed(st.last_test_passed);
+  out.set_test_current(st.last_test_passed && st.last_test_at != absl::InfinitePast() &&
+                       st.last_test_at >= r.connection_changed_at);
+  POSTROOM_ASSIGN_OR_RETURN(std::vector<store::RouteRecord> routes, tx.ListRoutes(r.id));
+  for (const store::RouteRecord& route : routes) {
+    if (route.fallback) POSTROOM_RETURN_IF_ERROR(FromJson(route.then_json, c.mutable_fallback()));
+  }
+  return c;
+}
+
+absl::StatusOr<ConnectorRecord> MustFind(ConfigTx& tx, const std::string& name, bool lock) {
+  POSTROOM_ASSIGN_OR_RETURN(std::optional<ConnectorRecord> r, tx.FindConnector(name, lock));
+  if (!r) return NotFound(Quoted("connector", name));
+  return *r;
+}
+
+absl::Status Audit(ConfigTx& tx, absl::Time at, const Actor& actor, const std::string& action,
+                   const std::string& name, int64_t version, const std::string& before,
+                   const std::string& after) {
+  return tx.AppendAudit({.at = at, .actor = actor.name, .kind = "connector", .object = name,
+                         .action = action, .version = version, .before_json = before,
+                         .after_json = after});
+}
+
+}  // namespace
+
+std::string internal::WithChangedSecrets(const std::string& json,
+                                         const std::vector<std::string>& secrets) {
+  if (secrets.empty() || json.size() < 2) return json;
+  std::string list = absl::StrCat("\"_changed_secrets\":[\"", absl::StrJoin(secrets, "\",\""),
+                                  "\"]");
+  return json == "{}" ? absl::StrCat("{", list, "}")
+                      : absl::StrCat("{", list, ",", json.substr(1));
+}
+
+absl::StatusOr<Applied<v1::Connector>> ConfigCore::ApplyConnector(const Actor& actor,
+                                                                  v1::Connector c,
+                                                                  int64_t expected_version) {
+  std::vector<std::string> unknown = UnknownFields(c);
+  if (!unknown.empty()) {
+    std::vector<FieldError> errors;
+    for (const std::string& u : unknown) errors.push_back({u, "unknown field"});
+    return InvalidFields(absl::StrCat(Quoted("connector", c.name()), ": invalid"), errors);
+  }
+  ApplyDefaults(c);
+  Applied<v1::Connector> result;
+  const absl::Time now = p_.clock->Now();
+  absl::Status st = p_.store->InTransaction([&](ConfigTx& tx) -> absl::Status {
+    result = {};
+    POSTROOM_ASSIGN_OR_RETURN(std::optional<ConnectorRecord> existing,
+                              tx.FindConnector(c.name(), /*lock=*/true));
+    std::optional<v1::Connector> before;
+    std::vector<store::SecretRecord> stored_secrets;
+    if (existing) {
+      POSTROOM_RETURN_IF_ERROR(CheckVersion(Quoted("connector", c.name()), existing->version,
+                                            expected_version));
+      POSTROOM_ASSIGN_OR_RETURN(before, Load(tx, *existing));
+      POSTROOM_ASSIGN_OR_RETURN(stored_secrets, tx.ListSecrets(existing->id));
+    }
+    // Which secrets change: a given value that differs from the stored plaintext.
+    std::vector<std::string> changed_secrets;
+    for (const char* field : kSecretFields) {
+      const std::string& given = *MutableSecret(*c.mutable_auth(), field);
+      auto stored = std::find_if(stored_secrets.begin(), stored_secrets.end(),
+                                 [&](const auto& s) { return s.field == field; });
+      if (given.empty()) {
+        SetHasSecret(*c.mutable_auth(), field, stored != stored_secrets.end());
+        continue;
+      }
+      SetHasSecret(*c.mutable_auth(), field, true);
+      if (stored != stored_secrets.end()) {
+        absl::StatusOr<std::string> old = p_.sealer->Open(stored->sealed,
+                                                          SecretOwner(c.name(), field));
+        if (old.ok() && *old == given) continue;
+      }
+      changed_secrets.push_back(absl::StrCat("auth.", field));
+    }
+
+    std::vector<FieldError> errors = ValidateConnector(c);
+    if (!c.outgoing_connector().empty()) {
+      POSTROOM_ASSIGN_OR_RETURN(std::optional<ConnectorRecord> out,
+                                tx.FindConnector(c.outgoing_connector(), false));
+      if (!out) {
+        errors.push_back({"outgoing_connector",
+                          absl::StrCat("connector \"", c.outgoing_connector(),
+                                       "\" does not exist: apply it first")});
+      } else if (out->direction == "incoming") {
+        errors.push_back({"outgoing_connector", absl::StrCat("connector \"",
+                                                             c.outgoing_connector(),
+                                                             "\" cannot send: it is incoming")});
+      }
+    }
+    if (c.system_default()) {
+      POSTROOM_ASSIGN_OR_RETURN(std::vector<ConnectorRecord> all, tx.ListConnectors());
+      for (const ConnectorRecord& other : all) {
+        if (other.system_default && other.name != c.name()) {
+          errors.push_back({"system_default",
+                            absl::StrCat("connector \"", other.name,
+                                         "\" is the system default: unset it there first")});
+        }
+      }
+    }
+    if (c.fallback().fields_size() > 0 && IsIncoming(c)) {
+      RouteContext context;
+      context.work_item_types.assign(c.work_item_types().begin(), c.work_item_types().end());
+      POSTROOM_ASSIGN_OR_RETURN(auto templates, tx.ListDocuments(store::DocumentKind::kTemplate));
+      for (const auto& t : templates) context.templates.push_back(t.key);
+      std::vector<FieldError> route_errors =
+          p_.routes->Validate(google::protobuf::Struct(), c.fallback(), context);
+      for (FieldError& e : route_errors) {
+        // The fallback's actions are the connector's `fallback` field.
+        if (e.path.rfind("then", 0) == 0) e.path = "fallback" + e.path.substr(4);
+        errors.push_back(std::move(e));
+      }
+    }
+    if (before && IsIncoming(*before) && !IsIncoming(c)) {
+      POSTROOM_ASSIGN_OR_RETURN(auto routes, tx.ListRoutes(existing->id));
+      if (!routes.empty()) {
+        errors.push_back({"direction", "the connector has routes: delete them before it stops "
+                                       "receiving mail"});
+      }
+    }
+    POSTROOM_RETURN_IF_ERROR(
+        InvalidFields(absl::StrCat(Quoted("connector", c.name()), ": invalid"), errors));
+
+    // What changed, secrets aside (they are compared above).
+    v1::Connector after_spec = SpecOf(c);
+    if (before) {
+      v1::Connector before_spec = SpecOf(*before);
+      result.changed_fields = ChangedFields(before_spec, after_spec);
+      if (c.fallback().fields_size() > 0 &&
+          ChangedFields(before->fallback(), c.fallback()).size() > 0) {
+        result.changed_fields.push_back("fallback");
+      }
+    } else {
+      result.created = true;
+    }
+    result.changed_fields.insert(result.changed_fields.end(), changed_secrets.begin(),
+                                 changed_secrets.end());
+    if (before && result.changed_fields.empty()) {
+      result.object = *before;
+      return absl::OkStatus();
+    }
+
+    bool connection_changed =
+        !before || !changed_secrets.empty() || ConnectionSettingsDiffer(SpecOf(*before), after_spec);
+    ConnectorRecord record = existing ? *existing : ConnectorRecord{};
+    record.name = c.name();
+    record.protocol = ProtocolName(c.protocol());
+    record.direction = DirectionName(c.direction());
+    record.system_default = c.system_default();
+    record.spec_json = ToJson(after_spec);
+    record.version = existing ? existing->version + 1 : 1;
+    record.modified_at = now;
+    record.modified_by = actor.name;
+    if (connection_changed) record.connection_changed_at = now;
+    if (existing) {
+      POSTROOM_RETURN_IF_ERROR(tx.UpdateConnector(record));
+    } else {
+      POSTROOM_RETURN_IF_ERROR(tx.InsertConnector(record));
+    }
+    for (const char* field : kSecretFields) {
+      const std::string& given = *MutableSecret(*c.mutable_auth(), field);
+      if (given.empty() || std::find(changed_secrets.begin(), changed_secrets.end(),
+                                     absl::StrCat("auth.", field)) == changed_secrets.end()) {
+        continue;
+      }
+      POSTROOM_ASSIGN_OR_RETURN(auto sealed, p_.sealer->Seal(given, SecretOwner(c.name(), field)));
+      POSTROOM_RETURN_IF_ERROR(tx.PutSecret(record.id, {field, sealed.second, sealed.first}));
+    }
+    if (c.fallback().fields_size() > 0 && IsIncoming(c)) {
+      POSTROOM_ASSIGN_OR_RETURN(auto routes, tx.ListRoutes(record.id));
+      auto fb = std::find_if(routes.begin(), routes.end(), [](auto& r) { return r.fallback; });
+      std::string then_json = ToJson(c.fallback());
+      if (fb == routes.end()) {
+        store::RouteRecord route{.connector_id = record.id, .name = "fallback",
+                                 .position = static_cast<int>(routes.size()) + 1,
+                                 .fallback = true, .then_json = then_json, .version = 1,
+                                 .modified_at = now, .modified_by = actor.name};
+        POSTROOM_RETURN_IF_ERROR(tx.InsertRoute(route));
+      } else if (std::find(result.changed_fields.begin(), result.changed_fields.end(),
+                           "fallback") != result.changed_fields.end()) {
+        fb->then_json = then_json;
+        fb->version += 1;
+        fb->modified_at = now;
+        fb->modified_by = actor.name;
+        POSTROOM_RETURN_IF_ERROR(tx.UpdateRoute(*fb));
+      }
+    }
+    POSTROOM_ASSIGN_OR_RETURN(result.object, Load(tx, record));
+    std::string before_json = before ? ToJson(*before) : "";
+    v1::Connector audit_after = result.object;
+    audit_after.clear_state();
+    if (before) before_json = [&] { v1::Connector b = *before; b.clear_state(); return ToJson(b); }();
+    return Audit(tx, now, actor, result.created ? "create" : "update", c.name(), record.version,
+                 before_json, internal::WithChangedSecrets(ToJson(audit_after), changed_secrets));
+  });
+  if (!st.ok()) return st;
+  return result;
+}
+
+absl::StatusOr<std::pair<v1::Connector, std::vector<v1::Route>>> ConfigCore::GetConnector(
+    const std::string& name) {
+  std::pair<v1::Connector, std::vector<v1::Route>> out;
+  POSTROOM_RETURN_IF_ERROR(p_.store->InTransaction([&](ConfigTx& tx) -> absl::Status {
+    POSTROOM_ASSIGN_OR_RETURN(ConnectorRecord r, MustFind(tx, name, false));
+    POSTROOM_ASSIGN_OR_RETURN(out.first, Load(tx, r));
+    POSTROOM_ASSIGN_OR_RETURN(auto routes, tx.ListRoutes(r.id));
+    out.second.clear();
+    for (const auto& route : routes) out.second.push_back(internal::RouteFromRecord(route, name));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::Connector>> ConfigCore::ListConnectors() {
+  std::vector<v1::Connector> out;
+  POSTROOM_RETURN_IF_ERROR(p_.store->InTransaction([&](ConfigTx& tx) -> absl::Status {
+    out.clear();
+    POSTROOM_ASSIGN_OR_RETURN(auto records, tx.ListConnectors());
+    for (const ConnectorRecord& r : records) {
+      POSTROOM_ASSIGN_OR_RETURN(v1::Connector c, Load(tx, r));
+      out.push_back(std::move(c));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::Status ConfigCore::DeleteConnector(const Actor& actor, const std::string& name,
+                                         int64_t expected_version) {
+  return p_.store->InTransaction([&](ConfigTx& tx) -> absl::Status {
+    POSTROOM_ASSIGN_OR_RETURN(ConnectorRecord r, MustFind(tx, name, true));
+    POSTROOM_RETURN_IF_ERROR(CheckVersion(Quoted("connector", name), r.version, expected_version));
+    if (r.status == "active") {
+      return absl::FailedPreconditionError(
+          absl::StrCat(Quoted("connector", name),
+                       ": cannot delete an active connector: disable it first "
+                       "(postroomctl disable connector ", name, ")"));
+    }
+    POSTROOM_ASSIGN_OR_RETURN(auto all, tx.ListConnectors());
+    for (const ConnectorRecord& other : all) {
+      v1::Connector spec;
+      POSTROOM_RETURN_IF_ERROR(FromJson(other.spec_json, &spec));
+      if (other.name != name && spec.outgoing_connector() == name) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(Quoted("connector", name), ": cannot delete: connector \"", other.name,
+                         "\" sends its replies through it; change its outgoing_connector first"));
+      }
+    }
+    POSTROOM_ASSIGN_OR_RETURN(v1::Connector before, Load(tx, r));
+    before.clear_state();
+    POSTROOM_RETURN_IF_ERROR(tx.DeleteConnector(r.id));
+    return Audit(tx, p_.clock->Now(), actor, "delete", name, r.version + 1, ToJson(before), "");
+  });
+}
+
+absl::StatusOr<v1::Connector> ConfigCore::EnableConnector(const Actor& actor,
+                                                          const std::string& name) {
+  v1::Connector out;
+  POSTROOM_RETURN_IF_ERROR(p_.store->InTransaction([&](ConfigTx& tx) -> absl::Status {
+    POSTROOM_ASSIGN_OR_RETURN(ConnectorRecord r, MustFind(tx, name, true));
+    POSTROOM_ASSIGN_OR_RETURN(v1::Connector before, Load(tx, r));
+    if (IsIncoming(before)) {
+      POSTROOM_ASSIGN_OR_RETURN(auto routes, tx.ListRoutes(r.id));
+      if (std::none_of(routes.begin(), routes.end(), [](auto& x) { return x.fallback; })) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            Quoted("connector", name),
+            ": cannot enable: no fallback route (add `fallback: {queue: ...}` to the connector "
+            "and apply it)"));
+      }
+      if (!before.state().test_current()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            Quoted("connector", name),
+            before.state().last_test_unix_ms() == 0
+                ? ": cannot enable: its connection was never tested"
+                : (before.state().last_test_passed()
+                       ? ": cannot enable: its connection settings changed after the last test"
+                       : ": cannot enable: the last connection test failed"),
+            " (run `postroomctl test connector ", name, "` until it passes)"));
+      }
+    }
+    if (r.status == "active") {
+      out = before;
+      return absl::OkStatus();
+    }
+    r.status = "active";
+    r.version += 1;
+    r.modified_at = p_.clock->Now();
+    r.modified_by = actor.name;
+    POSTROOM_RETURN_IF_ERROR(tx.UpdateConnector(r));
+    POSTROOM_RETURN_IF_ERROR(tx.ResetErrors(r.id));
+    POSTROOM_ASSIGN_OR_RETURN(out, Load(tx, r));
+    before.clear_state();
+    v1::Connector after = out;
+    after.clear_state();
+    return Audit(tx, r.modified_at, actor, "enable", name, r.version, ToJson(before),
+                 ToJson(after));
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::Connector> ConfigCore::DisableConnector(const Actor& actor,
+                                                           const std::string& name) {
+  v1::Connector out;
+  POSTROOM_RETURN_IF_ERROR(p_.store->InTransaction([&](ConfigTx& tx) -> absl::Status {
+    POSTROOM_ASSIGN_OR_RETURN(ConnectorRecord r, MustFind(tx, name, true));
+    POSTROOM_ASSIGN_OR_RETURN(v1::Connector before, Load(tx, r));
+    if (r.status == "disabled" || r.status == "draft") {
+      out = before;
+      return absl::OkStatus();
+    }
+    r.status = "disabled";
+    r.version += 1;
+    r.modified_at = p_.clock->Now();
+    r.modified_by = actor.name;
+    POSTROOM_RETURN_IF_ERROR(tx.UpdateConnector(r));
+    POSTROOM_ASSIGN_OR_RETURN(out, Load(tx, r));
+    before.clear_state();
+    v1::Connector after = out;
+    after.clear_state();
+    return Audit(tx, r.modified_at, actor, "disable", name, r.version, ToJson(before),
+                 ToJson(after));
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::Connector> ConfigCore::GetConnectorWithSecrets(const std::string& name) {
+  v1::Connector out;
+  POSTROOM_RETURN_IF_ERROR(p_.store->InTransaction([&](ConfigTx& tx) -> absl::Status {
+    POSTROOM_ASSIGN_OR_RETURN(ConnectorRecord r, MustFind(tx, name, false));
+    POSTROOM_ASSIGN_OR_RETURN(out, Load(tx, r));
+    POSTROOM_ASSIGN_OR_RETURN(auto secrets, tx.ListSecrets(r.id));
+    for (const store::SecretRecord& s : secrets) {
+      POSTROOM_ASSIGN_OR_RETURN(*MutableSecret(*out.mutable_auth(), s.field),
+                                p_.sealer->Open(s.sealed, SecretOwner(name, s.field)));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<v1::TestConnectorResponse> ConfigCore::TestConnector(const Actor& actor,
+                                                                    const std::string& name) {
+  // The test talks to a mail server: run it outside any transaction, then record the result.
+  // Its start time is what counts: settings changed while it ran are not covered by it.
+  const absl::Time started = p_.clock->Now();
+  POSTROOM_ASSIGN_OR_RETURN(v1::Connector c, GetConnectorWithSecrets(name));
+  if (p_.tester == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        Quoted("connector", name), ": no connection test is available for protocol ",
+        ProtocolName(c.protocol()), " in this build"));
+  }
+  POSTROOM_ASSIGN_OR_RETURN(v1::TestConnectorResponse report, p_.tester->Test(c));
+  POSTROOM_RETURN_IF_ERROR(p_.store->InTransaction([&](ConfigTx& tx) -> absl::Status {
+    POSTROOM_ASSIGN_OR_RETURN(ConnectorRecord r, MustFind(tx, name, true));
+    POSTROOM_RETURN_IF_ERROR(tx.RecordTest(r.id, started, report.passed(), ToJson(report)));
+    return Audit(tx, p_.clock->Now(), actor, "test", name, r.version, "",
+                 absl::StrCat("{\"passed\":", report.passed() ? "true" : "false",
+                              ",\"failed_step\":\"", report.failed_step(), "\"}"));
+  }));
+  return report;
+}
+
+}  // namespace postroom::config

@@ -1,0 +1,310 @@
+// ConfigCore: templates, blocked addresses, settings and the history.
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_join.h"
+#include "libs/base/status_macros.h"
+#include "services/config/core/config_core.h"
+#include "services/config/core/connector_spec.h"
+#include "services/config/core/core_internal.h"
+#include "services/config/core/json.h"
+
+namespace postroom::config {
+namespace {
+
+using internal::CheckVersion;
+using internal::NotFound;
+using internal::Quoted;
+using store::ConfigTx;
+using store::DocumentKind;
+using store::DocumentRecord;
+
+const char* KindName(DocumentKind kind) {
+  switch (kind) {
+    case DocumentKind::kTemplate: return "template";
+    case DocumentKind::kBlockedAddress: return "blocked_address";
+    case DocumentKind::kSetting: return "setting";
+  }
+  return "";
+}
+
+// The document's JSON without its bookkeeping fields, which live in columns.
+template <typename T>
+std::string SpecJson(T object) {
+  object.clear_version();
+  object.clear_modified_by();
+  object.clear_modified_at_unix_ms();
+  return ToJson(object);
+}
+
+template <typename T>
+absl::StatusOr<T> FromRecord(const DocumentRecord& r) {
+  T object;
+  POSTROOM_RETURN_IF_ERROR(FromJson(r.spec_json, &object));
+  object.set_version(r.version);
+  object.set_modified_by(r.modified_by);
+  object.set_modified_at_unix_ms(absl::ToUnixMillis(r.modified_at));
+  return object;
+}
+
+// Create or update one document by key, with version check, change detection and audit.
+template <typename T>
+absl::Status Put(ConfigTx& tx, DocumentKind kind, const std::string& key, const T& object,
+                 int64_t expected_version, const Actor& actor, absl::Time now,
+                 Applied<T>& result) {
+  result = {};
+  POSTROOM_ASSIGN_OR_RETURN(std::optional<DocumentRecord> existing,
+                            tx.FindDocument(kind, key, /*lock=*/true));
+  DocumentRecord record{.key = key, .spec_json = SpecJson(object), .version = 1,
+                        .modified_at = now, .modified_by = actor.name};
+  std::string before_json;
+  if (existing) {
+    POSTROOM_RETURN_IF_ERROR(CheckVersion(Quoted(KindName(kind), key), existing->version,
+                                          expected_version));
+    POSTROOM_ASSIGN_OR_RETURN(T before, FromRecord<T>(*existing));
+    T after = object;
+    after.set_version(before.version());
+    after.set_modified_by(before.modified_by());
+    after.set_modified_at_unix_ms(before.modified_at_unix_ms());
+    result.changed_fields = ChangedFields(before, after);
+    if (result.changed_fields.empty()) {
+      result.object = before;
+      return absl::OkStatus();
+    }
+    record.version = existing->version + 1;
+    before_json = existing->spec_json;
+  } else {
+    if (expected_version != 0) return NotFound(Quoted(KindName(kind), key));
+    result.created = true;
+  }
+  POSTROOM_RETURN_IF_ERROR(tx.PutDocument(kind, record));
+  POSTROOM_ASSIGN_OR_RETURN(result.object, FromRecord<T>(record));
+  return tx.AppendAudit({.at = now, .actor = actor.name, .kind = KindName(kind), .object = key,
+                         .action = result.created ? "create" : "update",
+                         .version = record.version, .before_json = before_json,
+                         .after_json = record.spec_json});
+}
+
+absl::Status Remove(ConfigTx& tx, DocumentKind kind, const std::string& key,
+                    int64_t expected_version, const Actor& actor, absl::Time now) {
+  POSTROOM_ASSIGN_OR_RETURN(std::optional<DocumentRecord> existing,
+                            tx.FindDocument(kind, key, /*lock=*/true));
+  if (!existing) return NotFound(Quoted(KindName(kind), key));
+  POSTROOM_RETURN_IF_ERROR(
+      CheckVersion(Quoted(KindName(kind), key), existing->version, expected_version));
+  POSTROOM_RETURN_IF_ERROR(tx.DeleteDocument(kind, key));
+  return tx.AppendAudit({.at = now, .actor = actor.name, .kind = KindName(kind), .object = key,
+                         .action = "delete", .version = existing->version + 1,
+                         .before_json = existing->spec_json});
+}
+
+template <typename T>
+absl::StatusOr<std::vector<T>> ListAll(store::ConfigStore& store, DocumentKind kind) {
+  std::vector<T> out;
+  POSTROOM_RETURN_IF_ERROR(store.InTransaction([&](ConfigTx& tx) -> absl::Status {
+    out.clear();
+    POSTROOM_ASSIGN_OR_RETURN(auto records, tx.ListDocuments(kind));
+    for (const DocumentRecord& r : records) {
+      POSTROOM_ASSIGN_OR_RETURN(T object, FromRecord<T>(r));
+      out.push_back(std::move(object));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+// Which routes name a template in their actions ("template" or "ack_template").
+absl::StatusOr<std::vector<std::string>> RoutesUsingTemplate(ConfigTx& tx,
+                                                             const std::string& name) {
+  std::vector<std::string> users;
+  POSTROOM_ASSIGN_OR_RETURN(auto connectors, tx.ListConnectors());
+  for (const auto& c : connectors) {
+    POSTROOM_ASSIGN_OR_RETURN(auto routes, tx.ListRoutes(c.id));
+    for (const auto& r : routes) {
+      google::protobuf::Struct then;
+      POSTROOM_RETURN_IF_ERROR(FromJson(r.then_json, &then));
+      for (const char* key : {"template", "ack_template"}) {
+        auto it = then.fields().find(key);
+        if (it != then.fields().end() && it->second.string_value() == name) {
+          users.push_back(absl::StrCat(c.name, "/", r.name));
+        }
+      }
+    }
+  }
+  return users;
+}
+
+bool IsValidBlockedPattern(const std::string& p) {
+  if (p.size() > 1 && p[0] == '@') return IsValidDomain(p.substr(1));
+  return IsValidEmailAddress(p);
+}
+
+}  // namespace
+
+const std::vector<KnownSetting>& KnownSettings() {
+  static const auto* settings = new std::vector<KnownSetting>{
+      {"admin_notification_address",
+       "where notices go (auto-disabled connectors, oversized mail): an email address"},
+      {"ack_rate_limit_per_hour",
+       "acknowledgements one sender may receive per hour (stops mail loops): 1-1000"},
+      {"default_language", "language of system mail: an ISO 639-1 code such as en"},
+      {"reply_token_days", "days a reply token in a plus address stays valid: 1-3650"},
+  };
+  return *settings;
+}
+
+namespace {
+
+std::vector<FieldError> ValidateSetting(const v1::Setting& s) {
+  const auto& known = KnownSettings();
+  auto it = std::find_if(known.begin(), known.end(),
+                         [&](const KnownSetting& k) { return s.key() == k.key; });
+  if (it == known.end()) {
+    std::vector<std::string> keys;
+    for (const auto& k : known) keys.push_back(k.key);
+    return {{"key", absl::StrCat("unknown setting \"", s.key(), "\"; known: ",
+                                 absl::StrJoin(keys, ", "))}};
+  }
+  auto int_in = [&](int lo, int hi) {
+    int v;
+    return absl::SimpleAtoi(s.value(), &v) && v >= lo && v <= hi;
+  };
+  bool ok = true;
+  if (s.key() == "admin_notification_address") ok = IsValidEmailAddress(s.value());
+  if (s.key() == "ack_rate_limit_per_hour") ok = int_in(1, 1000);
+  if (s.key() == "reply_token_days") ok = int_in(1, 3650);
+  if (s.key() == "default_language") {
+    ok = s.value().size() == 2 && absl::ascii_islower(s.value()[0]) &&
+         absl::ascii_islower(s.value()[1]);
+  }
+  if (!ok) return {{"value", absl::StrCat("\"", s.value(), "\" is not valid: ", it->description)}};
+  return {};
+}
+
+}  // namespace
+
+absl::StatusOr<Applied<v1::Template>> ConfigCore::ApplyTemplate(const Actor& actor,
+                                                                v1::Template t,
+                                                                int64_t expected_version) {
+  std::vector<FieldError> errors;
+  if (!IsValidObjectName(t.name())) {
+    errors.push_back({"name", absl::StrCat("\"", t.name(), "\" is not a valid name: use 1-63 of "
+                                           "a-z, 0-9, '-' and '_'")});
+  }
+  if (t.subject().empty()) errors.push_back({"subject", "required"});
+  if (t.body_text().empty() && t.body_html().empty()) {
+    errors.push_back({"body_text", "a template needs body_text, body_html or both"});
+  }
+  for (FieldError& e : p_.templates->Validate(t)) errors.push_back(std::move(e));
+  POSTROOM_RETURN_IF_ERROR(
+      InvalidFields(absl::StrCat(Quoted("template", t.name()), ": invalid"), errors));
+  Applied<v1::Template> result;
+  POSTROOM_RETURN_IF_ERROR(p_.store->InTransaction([&](ConfigTx& tx) {
+    return Put(tx, DocumentKind::kTemplate, t.name(), t, expected_version, actor,
+               p_.clock->Now(), result);
+  }));
+  return result;
+}
+
+absl::StatusOr<v1::Template> ConfigCore::GetTemplate(const std::string& name) {
+  POSTROOM_ASSIGN_OR_RETURN(auto all, ListTemplates());
+  for (v1::Template& t : all) {
+    if (t.name() == name) return std::move(t);
+  }
+  return NotFound(Quoted("template", name));
+}
+
+absl::StatusOr<std::vector<v1::Template>> ConfigCore::ListTemplates() {
+  return ListAll<v1::Template>(*p_.store, DocumentKind::kTemplate);
+}
+
+absl::Status ConfigCore::DeleteTemplate(const Actor& actor, const std::string& name,
+                                        int64_t expected_version) {
+  return p_.store->InTransaction([&](ConfigTx& tx) -> absl::Status {
+    POSTROOM_ASSIGN_OR_RETURN(std::vector<std::string> users, RoutesUsingTemplate(tx, name));
+    if (!users.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(Quoted("template", name), ": cannot delete: used by route(s) ",
+                       absl::StrJoin(users, ", "), "; change them first"));
+    }
+    return Remove(tx, DocumentKind::kTemplate, name, expected_version, actor, p_.clock->Now());
+  });
+}
+
+absl::StatusOr<Applied<v1::BlockedAddress>> ConfigCore::ApplyBlockedAddress(
+    const Actor& actor, v1::BlockedAddress b, int64_t expected_version) {
+  b.set_pattern(absl::AsciiStrToLower(absl::StripAsciiWhitespace(b.pattern())));
+  if (!IsValidBlockedPattern(b.pattern())) {
+    return InvalidFields(absl::StrCat(Quoted("blocked address", b.pattern()), ": invalid"),
+                         {{"pattern", "use an address (user@example.com) or a domain with its "
+                                      "subdomains (@example.com)"}});
+  }
+  Applied<v1::BlockedAddress> result;
+  POSTROOM_RETURN_IF_ERROR(p_.store->InTransaction([&](ConfigTx& tx) {
+    return Put(tx, DocumentKind::kBlockedAddress, b.pattern(), b, expected_version, actor,
+               p_.clock->Now(), result);
+  }));
+  return result;
+}
+
+absl::StatusOr<std::vector<v1::BlockedAddress>> ConfigCore::ListBlockedAddresses() {
+  return ListAll<v1::BlockedAddress>(*p_.store, DocumentKind::kBlockedAddress);
+}
+
+absl::Status ConfigCore::DeleteBlockedAddress(const Actor& actor, const std::string& pattern) {
+  return p_.store->InTransaction([&](ConfigTx& tx) {
+    return Remove(tx, DocumentKind::kBlockedAddress, absl::AsciiStrToLower(pattern), 0, actor,
+                  p_.clock->Now());
+  });
+}
+
+absl::StatusOr<Applied<v1::Setting>> ConfigCore::ApplySetting(const Actor& actor, v1::Setting s,
+                                                              int64_t expected_version) {
+  POSTROOM_RETURN_IF_ERROR(InvalidFields(absl::StrCat(Quoted("setting", s.key()), ": invalid"),
+                                         ValidateSetting(s)));
+  Applied<v1::Setting> result;
+  POSTROOM_RETURN_IF_ERROR(p_.store->InTransaction([&](ConfigTx& tx) {
+    return Put(tx, DocumentKind::kSetting, s.key(), s, expected_version, actor, p_.clock->Now(),
+               result);
+  }));
+  return result;
+}
+
+absl::StatusOr<std::vector<v1::Setting>> ConfigCore::ListSettings() {
+  return ListAll<v1::Setting>(*p_.store, DocumentKind::kSetting);
+}
+
+absl::StatusOr<std::vector<v1::AuditEntry>> ConfigCore::GetHistory(const std::string& kind,
+                                                                   const std::string& object,
+                                                                   int limit) {
+  static const char* kKinds[] = {"connector", "route", "template", "blocked_address", "setting"};
+  if (std::none_of(std::begin(kKinds), std::end(kKinds), [&](const char* k) { return kind == k; })) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown kind \"", kind, "\": use connector, route, template, blocked_address or setting"));
+  }
+  if (limit <= 0) limit = 100;
+  std::vector<v1::AuditEntry> out;
+  POSTROOM_RETURN_IF_ERROR(p_.store->InTransaction([&](ConfigTx& tx) -> absl::Status {
+    out.clear();
+    POSTROOM_ASSIGN_OR_RETURN(auto records, tx.ListAudit(kind, object, limit));
+    for (const store::AuditRecord& r : records) {
+      v1::AuditEntry e;
+      e.set_id(r.id);
+      e.set_kind(r.kind);
+      e.set_object(r.object);
+      e.set_action(r.action);
+      e.set_actor(r.actor);
+      e.set_at_unix_ms(absl::ToUnixMillis(r.at));
+      e.set_before_json(r.before_json);
+      e.set_after_json(r.after_json);
+      e.set_version(r.version);
+      out.push_back(std::move(e));
+    }
+    return absl::OkStatus();
+  }));
+  if (out.empty()) return NotFound(absl::StrCat(kind, " \"", object, "\" has no history"));
+  return out;
+}
+
+}  // namespace postroom::config

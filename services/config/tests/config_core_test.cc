@@ -1,0 +1,408 @@
+#include "services/config/core/config_core.h"
+
+#include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "services/config/tests/fakes.h"
+#include "services/config/tests/store_factory.h"
+#include "tests/support/status_matchers.h"
+
+namespace postroom::config {
+namespace {
+
+using ::postroom::testing::IsOk;
+using ::postroom::testing::StatusIs;
+using ::testing::AllOf;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
+using ::testing::UnorderedElementsAre;
+
+const Actor kAlice{"alice"};
+
+google::protobuf::Struct Json(const std::string& json) {
+  google::protobuf::Struct s;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &s).ok()) << json;
+  return s;
+}
+
+v1::Connector Support() {
+  v1::Connector c;
+  c.set_name("support");
+  c.set_protocol(v1::PROTOCOL_IMAP);
+  c.set_direction(v1::DIRECTION_INCOMING);
+  c.mutable_server()->set_host("127.0.0.1");
+  c.mutable_server()->set_port(11143);
+  c.mutable_server()->set_tls(v1::TLS_MODE_NONE);
+  c.mutable_auth()->set_method(v1::AUTH_METHOD_PASSWORD);
+  c.mutable_auth()->set_username("support");
+  c.mutable_auth()->set_password("s3cret-pass");
+  c.set_primary_address("support@example.com");
+  *c.mutable_fallback() = Json(R"({"queue": "support-general"})");
+  return c;
+}
+
+v1::Route Route(const std::string& name, const std::string& queue) {
+  v1::Route r;
+  r.set_connector("support");
+  r.set_name(name);
+  *r.mutable_when() = Json(R"({"subject_contains": ["x"]})");
+  *r.mutable_then() = Json(absl::StrCat(R"({"queue": ")", queue, R"("})"));
+  return r;
+}
+
+std::vector<std::string> RouteNames(const std::vector<v1::Route>& routes) {
+  std::vector<std::string> names;
+  for (const auto& r : routes) names.push_back(r.name());
+  return names;
+}
+
+class ConfigCoreTest : public ::testing::Test {
+ protected:
+  ConfigCoreTest()
+      : holder_(testing::MakeStore()),
+        core_({.store = &holder_->store(), .sealer = &sealer_, .tester = &tester_,
+               .routes = &routes_, .templates = &templates_, .clock = &clock_}) {}
+
+  void ApplySupport() { ASSERT_THAT(core_.ApplyConnector(kAlice, Support(), 0), IsOk()); }
+
+  FakeClock clock_;
+  testing::FakeSealer sealer_;
+  testing::FakeTester tester_;
+  testing::FakeRouteValidator routes_;
+  testing::FakeTemplateValidator templates_;
+  std::unique_ptr<testing::StoreHolder> holder_;
+  ConfigCore core_;
+};
+
+TEST_F(ConfigCoreTest, CreatedConnectorGetsDefaultsAndDraftStatus) {
+  auto applied = core_.ApplyConnector(kAlice, Support(), 0);
+  ASSERT_THAT(applied, IsOk());
+  EXPECT_TRUE(applied->created);
+  const v1::Connector& c = applied->object;
+  EXPECT_EQ(c.status(), v1::CONNECTOR_STATUS_DRAFT);
+  EXPECT_EQ(c.version(), 1);
+  EXPECT_EQ(c.modified_by(), "alice");
+  EXPECT_EQ(c.settings().poll_interval_s(), 60u);
+  EXPECT_EQ(c.settings().error_threshold(), 5u);
+  ASSERT_EQ(c.folders_size(), 1);
+  EXPECT_EQ(c.folders(0).folder(), "INBOX");
+  EXPECT_EQ(c.fallback().fields().at("queue").string_value(), "support-general");
+}
+
+TEST_F(ConfigCoreTest, SecretIsNeverReturnedButReportedAsSet) {
+  ApplySupport();
+  auto got = core_.GetConnector("support");
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->first.auth().password(), "");
+  EXPECT_TRUE(got->first.auth().has_password());
+  auto history = core_.GetHistory("connector", "support", 0);
+  ASSERT_THAT(history, IsOk());
+  for (const auto& e : *history) {
+    EXPECT_THAT(e.after_json(), Not(HasSubstr("s3cret-pass")));
+    EXPECT_THAT(e.before_json(), Not(HasSubstr("s3cret-pass")));
+  }
+  EXPECT_THAT(history->front().after_json(), HasSubstr("_changed_secrets"));
+}
+
+TEST_F(ConfigCoreTest, ReapplyingSameConnectorChangesNothing) {
+  ApplySupport();
+  auto again = core_.ApplyConnector(kAlice, Support(), 0);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_FALSE(again->created);
+  EXPECT_THAT(again->changed_fields, IsEmpty());
+  EXPECT_EQ(again->object.version(), 1);
+}
+
+TEST_F(ConfigCoreTest, ChangedFieldsNameEachPathIncludingSecrets) {
+  ApplySupport();
+  v1::Connector c = Support();
+  c.mutable_settings()->set_poll_interval_s(120);
+  c.mutable_auth()->set_password("new-password");
+  auto applied = core_.ApplyConnector(kAlice, c, 0);
+  ASSERT_THAT(applied, IsOk());
+  EXPECT_THAT(applied->changed_fields,
+              UnorderedElementsAre("settings.poll_interval_s", "auth.password"));
+  EXPECT_EQ(applied->object.version(), 2);
+}
+
+TEST_F(ConfigCoreTest, InvalidConnectorListsEveryProblemWithItsPath) {
+  v1::Connector c = Support();
+  c.set_name("Bad Name");
+  c.mutable_server()->set_port(70000);
+  c.mutable_settings()->add_skip_windows("25:00-04:00");
+  c.mutable_settings()->set_time_zone("Mars/Olympus");
+  c.mutable_settings()->set_poll_interval_s(1);
+  auto applied = core_.ApplyConnector(kAlice, c, 0);
+  EXPECT_THAT(applied, StatusIs(absl::StatusCode::kInvalidArgument,
+                                AllOf(HasSubstr("  - name: "), HasSubstr("  - server.port: "),
+                                      HasSubstr("  - settings.poll_interval_s: "),
+                                      HasSubstr("  - settings.skip_windows[0]: "),
+                                      HasSubstr("  - settings.time_zone: "))));
+}
+
+TEST_F(ConfigCoreTest, InvalidSkipWindowIsRefusedWithIndex) {
+  v1::Connector c = Support();
+  c.mutable_settings()->add_skip_windows("02:00-04:00");
+  c.mutable_settings()->add_skip_windows("2am-4am");
+  EXPECT_THAT(core_.ApplyConnector(kAlice, c, 0),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("settings.skip_windows[1]: \"2am-4am\" is not a window")));
+}
+
+TEST_F(ConfigCoreTest, StaleVersionIsAborted) {
+  ApplySupport();
+  v1::Connector c = Support();
+  c.set_description("changed");
+  ASSERT_THAT(core_.ApplyConnector(kAlice, c, 1), IsOk());
+  c.set_description("changed again");
+  EXPECT_THAT(core_.ApplyConnector(kAlice, c, 1),
+              StatusIs(absl::StatusCode::kAborted, HasSubstr("is at version 2, not 1")));
+}
+
+TEST_F(ConfigCoreTest, RefusedChangeLeavesNothingBehind) {
+  ApplySupport();
+  v1::Connector c = Support();
+  c.set_description("new");
+  c.mutable_server()->set_port(70000);
+  ASSERT_THAT(core_.ApplyConnector(kAlice, c, 0), Not(IsOk()));
+  auto got = core_.GetConnector("support");
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->first.description(), "");
+  EXPECT_EQ(got->first.version(), 1);
+  EXPECT_EQ(core_.GetHistory("connector", "support", 0)->size(), 1u);
+}
+
+TEST_F(ConfigCoreTest, EnableWithoutFallbackIsRefused) {
+  v1::Connector c = Support();
+  c.clear_fallback();
+  ASSERT_THAT(core_.ApplyConnector(kAlice, c, 0), IsOk());
+  ASSERT_THAT(core_.TestConnector(kAlice, "support"), IsOk());
+  EXPECT_THAT(core_.EnableConnector(kAlice, "support"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("no fallback route")));
+}
+
+TEST_F(ConfigCoreTest, EnableWithoutPassingTestIsRefused) {
+  ApplySupport();
+  EXPECT_THAT(core_.EnableConnector(kAlice, "support"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("never tested")));
+  tester_.pass = false;
+  auto report = core_.TestConnector(kAlice, "support");
+  ASSERT_THAT(report, IsOk());
+  EXPECT_FALSE(report->passed());
+  EXPECT_THAT(core_.EnableConnector(kAlice, "support"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("last connection test failed")));
+}
+
+TEST_F(ConfigCoreTest, TesterSeesPlaintextSecret) {
+  ApplySupport();
+  ASSERT_THAT(core_.TestConnector(kAlice, "support"), IsOk());
+  EXPECT_EQ(tester_.last_tested.auth().password(), "s3cret-pass");
+}
+
+TEST_F(ConfigCoreTest, ConnectionChangeAfterTestRequiresNewTest) {
+  ApplySupport();
+  ASSERT_THAT(core_.TestConnector(kAlice, "support"), IsOk());
+  clock_.Advance(absl::Seconds(5));
+  v1::Connector c = Support();
+  c.mutable_server()->set_port(11144);
+  ASSERT_THAT(core_.ApplyConnector(kAlice, c, 0), IsOk());
+  EXPECT_THAT(core_.EnableConnector(kAlice, "support"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("changed after the last test")));
+  clock_.Advance(absl::Seconds(5));
+  ASSERT_THAT(core_.TestConnector(kAlice, "support"), IsOk());
+  auto enabled = core_.EnableConnector(kAlice, "support");
+  ASSERT_THAT(enabled, IsOk());
+  EXPECT_EQ(enabled->status(), v1::CONNECTOR_STATUS_ACTIVE);
+}
+
+TEST_F(ConfigCoreTest, NonConnectionChangeKeepsTestCurrent) {
+  ApplySupport();
+  ASSERT_THAT(core_.TestConnector(kAlice, "support"), IsOk());
+  clock_.Advance(absl::Seconds(5));
+  v1::Connector c = Support();
+  c.mutable_settings()->set_poll_interval_s(300);
+  ASSERT_THAT(core_.ApplyConnector(kAlice, c, 0), IsOk());
+  EXPECT_THAT(core_.EnableConnector(kAlice, "support"), IsOk());
+}
+
+TEST_F(ConfigCoreTest, NoTesterMeansTestIsFailedPrecondition) {
+  ConfigCore core({.store = &holder_->store(), .sealer = &sealer_, .tester = nullptr,
+                   .routes = &routes_, .templates = &templates_, .clock = &clock_});
+  ASSERT_THAT(core.ApplyConnector(kAlice, Support(), 0), IsOk());
+  EXPECT_THAT(core.TestConnector(kAlice, "support"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("no connection test is available for protocol imap")));
+}
+
+TEST_F(ConfigCoreTest, ActiveConnectorCannotBeDeleted) {
+  ApplySupport();
+  ASSERT_THAT(core_.TestConnector(kAlice, "support"), IsOk());
+  ASSERT_THAT(core_.EnableConnector(kAlice, "support"), IsOk());
+  EXPECT_THAT(core_.DeleteConnector(kAlice, "support", 0),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("disable it first")));
+  ASSERT_THAT(core_.DisableConnector(kAlice, "support"), IsOk());
+  EXPECT_THAT(core_.DeleteConnector(kAlice, "support", 0), IsOk());
+  EXPECT_THAT(core_.GetConnector("support"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(ConfigCoreTest, NewRoutesGoBeforeTheFallback) {
+  ApplySupport();
+  ASSERT_THAT(core_.ApplyRoute(kAlice, Route("invoices", "billing"), 0), IsOk());
+  ASSERT_THAT(core_.ApplyRoute(kAlice, Route("urgent", "oncall"), 0), IsOk());
+  auto routes = core_.ListRoutes("support");
+  ASSERT_THAT(routes, IsOk());
+  EXPECT_THAT(RouteNames(*routes), ElementsAre("invoices", "urgent", "fallback"));
+  EXPECT_TRUE(routes->back().fallback());
+  EXPECT_EQ(routes->back().position(), 3u);
+}
+
+TEST_F(ConfigCoreTest, FallbackRouteCannotBeDeletedOrMovedOrApplied) {
+  ApplySupport();
+  ASSERT_THAT(core_.ApplyRoute(kAlice, Route("invoices", "billing"), 0), IsOk());
+  EXPECT_THAT(core_.DeleteRoute(kAlice, "support", "fallback", 0),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("cannot be deleted")));
+  EXPECT_THAT(core_.MoveRoute(kAlice, "support", "fallback", "invoices", ""),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("stays last")));
+  EXPECT_THAT(core_.MoveRoute(kAlice, "support", "invoices", "", "fallback"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("stays last")));
+  EXPECT_THAT(core_.ApplyRoute(kAlice, Route("fallback", "x"), 0),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("fallback")));
+}
+
+TEST_F(ConfigCoreTest, MoveRouteReordersAndRecordsHistory) {
+  ApplySupport();
+  for (const char* name : {"a", "b", "c"}) {
+    ASSERT_THAT(core_.ApplyRoute(kAlice, Route(name, "q"), 0), IsOk());
+  }
+  auto moved = core_.MoveRoute(kAlice, "support", "c", "a", "");
+  ASSERT_THAT(moved, IsOk());
+  EXPECT_THAT(RouteNames(*moved), ElementsAre("c", "a", "b", "fallback"));
+  moved = core_.MoveRoute(kAlice, "support", "c", "", "b");
+  ASSERT_THAT(moved, IsOk());
+  EXPECT_THAT(RouteNames(*moved), ElementsAre("a", "b", "c", "fallback"));
+  auto history = core_.GetHistory("route", "support/c", 0);
+  ASSERT_THAT(history, IsOk());
+  EXPECT_EQ(history->back().action(), "move");
+}
+
+TEST_F(ConfigCoreTest, DeletingRouteClosesTheGap) {
+  ApplySupport();
+  for (const char* name : {"a", "b"}) {
+    ASSERT_THAT(core_.ApplyRoute(kAlice, Route(name, "q"), 0), IsOk());
+  }
+  ASSERT_THAT(core_.DeleteRoute(kAlice, "support", "a", 0), IsOk());
+  auto routes = core_.ListRoutes("support");
+  ASSERT_THAT(routes, IsOk());
+  EXPECT_THAT(RouteNames(*routes), ElementsAre("b", "fallback"));
+  EXPECT_EQ((*routes)[0].position(), 1u);
+  EXPECT_EQ((*routes)[1].position(), 2u);
+}
+
+TEST_F(ConfigCoreTest, InvalidRouteIsRefusedWithPathsFromTheValidator) {
+  ApplySupport();
+  v1::Route r = Route("bad", "");
+  *r.mutable_when() = Json(R"({"bad": 1})");
+  EXPECT_THAT(core_.ApplyRoute(kAlice, r, 0),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("  - when.bad: unknown condition"),
+                             HasSubstr("  - then.queue: required"))));
+}
+
+TEST_F(ConfigCoreTest, RouteOnOutgoingConnectorIsRefused) {
+  v1::Connector smtp;
+  smtp.set_name("gateway");
+  smtp.set_protocol(v1::PROTOCOL_SMTP);
+  smtp.set_direction(v1::DIRECTION_OUTGOING);
+  smtp.mutable_server()->set_host("127.0.0.1");
+  smtp.mutable_auth()->set_username("u");
+  smtp.mutable_auth()->set_password("p");
+  smtp.set_primary_address("desk@example.com");
+  ASSERT_THAT(core_.ApplyConnector(kAlice, smtp, 0), IsOk());
+  v1::Route r = Route("x", "q");
+  r.set_connector("gateway");
+  EXPECT_THAT(core_.ApplyRoute(kAlice, r, 0),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("outgoing")));
+}
+
+TEST_F(ConfigCoreTest, OnlyOneSystemDefault) {
+  auto gateway = [](const std::string& name) {
+    v1::Connector c;
+    c.set_name(name);
+    c.set_protocol(v1::PROTOCOL_SMTP);
+    c.set_direction(v1::DIRECTION_OUTGOING);
+    c.mutable_server()->set_host("127.0.0.1");
+    c.mutable_auth()->set_username("u");
+    c.mutable_auth()->set_password("p");
+    c.set_primary_address("desk@example.com");
+    c.set_system_default(true);
+    return c;
+  };
+  ASSERT_THAT(core_.ApplyConnector(kAlice, gateway("one"), 0), IsOk());
+  EXPECT_THAT(core_.ApplyConnector(kAlice, gateway("two"), 0),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("connector \"one\" is the system default")));
+}
+
+TEST_F(ConfigCoreTest, TemplateInUseCannotBeDeleted) {
+  v1::Template t;
+  t.set_name("ack");
+  t.set_subject("We got it");
+  t.set_body_text("Thanks");
+  ASSERT_THAT(core_.ApplyTemplate(kAlice, t, 0), IsOk());
+  ApplySupport();
+  v1::Route r = Route("with-ack", "q");
+  (*r.mutable_then()->mutable_fields())["template"].set_string_value("ack");
+  ASSERT_THAT(core_.ApplyRoute(kAlice, r, 0), IsOk());
+  EXPECT_THAT(core_.DeleteTemplate(kAlice, "ack", 0),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("support/with-ack")));
+}
+
+TEST_F(ConfigCoreTest, TemplateWithUnknownPlaceholderIsRefused) {
+  v1::Template t;
+  t.set_name("ack");
+  t.set_subject("Hello {{unknown}}");
+  t.set_body_text("x");
+  EXPECT_THAT(core_.ApplyTemplate(kAlice, t, 0),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("  - subject: unknown placeholder")));
+}
+
+TEST_F(ConfigCoreTest, UnknownSettingIsRefusedListingKnownKeys) {
+  v1::Setting s;
+  s.set_key("colour");
+  s.set_value("blue");
+  EXPECT_THAT(core_.ApplySetting(kAlice, s, 0),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("known: admin_notification_address")));
+  s.set_key("admin_notification_address");
+  s.set_value("not an address");
+  EXPECT_THAT(core_.ApplySetting(kAlice, s, 0), StatusIs(absl::StatusCode::kInvalidArgument));
+  s.set_value("ops@example.com");
+  EXPECT_THAT(core_.ApplySetting(kAlice, s, 0), IsOk());
+}
+
+TEST_F(ConfigCoreTest, BlockedAddressIsNormalised) {
+  v1::BlockedAddress b;
+  b.set_pattern(" @Spam.Example.COM ");
+  auto applied = core_.ApplyBlockedAddress(kAlice, b, 0);
+  ASSERT_THAT(applied, IsOk());
+  EXPECT_EQ(applied->object.pattern(), "@spam.example.com");
+  b.set_pattern("not-a-pattern");
+  EXPECT_THAT(core_.ApplyBlockedAddress(kAlice, b, 0), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST_F(ConfigCoreTest, HistoryRecordsActorActionAndVersions) {
+  ApplySupport();
+  ASSERT_THAT(core_.TestConnector(kAlice, "support"), IsOk());
+  ASSERT_THAT(core_.EnableConnector(Actor{"bob"}, "support"), IsOk());
+  auto history = core_.GetHistory("connector", "support", 0);
+  ASSERT_THAT(history, IsOk());
+  std::vector<std::string> actions;
+  for (const auto& e : *history) actions.push_back(e.action() + "/" + e.actor());
+  EXPECT_THAT(actions, ElementsAre("create/alice", "test/alice", "enable/bob"));
+  EXPECT_EQ(history->back().version(), 2);
+}
+
+}  // namespace
+}  // namespace postroom::config

@@ -1,0 +1,17 @@
+#include "libs/store/in_memory_config_store.h"
+#include "services/config/tests/store_factory.h"
+
+namespace postroom::config::testing {
+namespace {
+class Holder : public StoreHolder {
+ public:
+  store::ConfigStore& store() override { return store_; }
+
+ private:
+  store::InMemoryConfigStore store_;
+};
+}  // namespace
+
+std::unique_ptr<StoreHolder> MakeStore() { return std::make_unique<Holder>(); }
+
+}  // namespace postroom::config::testing
