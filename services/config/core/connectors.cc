@@ -182,6 +182,7 @@ absl::StatusOr<Applied<v1::Connector>> ConfigCore::ApplyConnector(const Actor& a
     }
     if (c.fallback().fields_size() > 0 && IsIncoming(c)) {
       RouteContext context;
+      context.fallback = true;
       context.work_item_types.assign(c.work_item_types().begin(), c.work_item_types().end());
       POSTROOM_ASSIGN_OR_RETURN(auto templates, tx.ListDocuments(store::DocumentKind::kTemplate));
       for (const auto& t : templates) context.templates.push_back(t.key);

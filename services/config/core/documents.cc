@@ -192,10 +192,6 @@ absl::StatusOr<Applied<v1::Template>> ConfigCore::ApplyTemplate(const Actor& act
     errors.push_back({"name", absl::StrCat("\"", t.name(), "\" is not a valid name: use 1-63 of "
                                            "a-z, 0-9, '-' and '_'")});
   }
-  if (t.subject().empty()) errors.push_back({"subject", "required"});
-  if (t.body_text().empty() && t.body_html().empty()) {
-    errors.push_back({"body_text", "a template needs body_text, body_html or both"});
-  }
   for (FieldError& e : p_.templates->Validate(t)) errors.push_back(std::move(e));
   POSTROOM_RETURN_IF_ERROR(
       InvalidFields(absl::StrCat(Quoted("template", t.name()), ": invalid"), errors));

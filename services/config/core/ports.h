@@ -37,6 +37,7 @@ class ConnectionTester {
 
 // What a route may refer to, for validation.
 struct RouteContext {
+  bool fallback = false;                     // The connector's fallback route: no conditions.
   std::vector<std::string> work_item_types;  // Empty: any type.
   std::vector<std::string> templates;        // Known template names.
 };
@@ -50,7 +51,8 @@ class RouteValidator {
                                            const RouteContext& context) = 0;
 };
 
-// The template language (libs/templates). Paths are "subject", "body_text", "body_html".
+// The template language (libs/templates), including required parts. Paths are "subject",
+// "body_text", "body_html".
 class TemplateValidator {
  public:
   virtual ~TemplateValidator() = default;

@@ -1,0 +1,513 @@
+#!/usr/bin/env node
+// Offline checks for deploy/, run by scripts/check-deploy (one subcommand per check). Each prints
+// what it checked and every problem found, and exits 1 when there is any problem.
+//
+//   validate RENDERED.yaml [--namespace NS] [--external-secrets a,b]
+//       every object against the Kubernetes API schema of its apiVersion/kind (kubernetes-models,
+//       @kubernetes-models/prometheus-operator), unknown fields, and cross-object references
+//   rules RENDERED.yaml OUT.yaml        write the PrometheusRule's spec as a Prometheus rule file
+//   same-rules A.yaml B.yaml            two rule files equal but for the runbook links' base URL
+//   alerts RULES.yaml TESTS.yaml ROOT   annotations, runbook files, a fires/silent test per alert
+//   metrics RULES.yaml DASHBOARD.json METRICS.md OUT.txt
+//       metric names used by alerts and dashboard, each documented; written to OUT.txt
+//   dashboard-rules DASHBOARD.json OUT.yaml
+//       the dashboard's queries as recording rules, so `promtool check rules` parses them
+//   dockerfiles ROOT (BINDIR | --no-binaries) RENDERED.yaml
+//       every deploy/docker/Dockerfile* parses, stages and COPY --from are consistent, the
+//       binaries it copies exist in BINDIR, and each postroom/* image of RENDERED has a target
+//
+// Why the unknown-field check is hand-written: the packages' validators are compiled JSON
+// schemas that, like the OpenAPI documents they come from, allow extra properties, while the API
+// server (kubectl's default strict field validation) rejects a misspelt field. The allowed fields
+// are read from the same packages' type declarations (.d.ts), one interface per file.
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import YAML from "yaml";
+
+const problems = [];
+const problem = (msg) => problems.push(msg);
+const finish = (what) => {
+  if (problems.length) {
+    for (const p of problems) console.error(`  FAIL ${p}`);
+    console.error(`${what}: ${problems.length} problem(s)`);
+    process.exit(1);
+  }
+  console.log(`${what}: ok`);
+};
+
+function readDocs(file) {
+  const docs = YAML.parseAllDocuments(fs.readFileSync(file, "utf8"));
+  const out = [];
+  for (const d of docs) {
+    if (d.errors.length) throw new Error(`${file}: YAML error: ${d.errors[0].message}`);
+    const v = d.toJS();
+    if (v != null) out.push(v);
+  }
+  return out;
+}
+const id = (o) => `${o.kind}/${o.metadata?.name ?? "?"}`;
+
+// ---- schema models -----------------------------------------------------------------------------
+// The packages are ESM-only (their "exports" have no "require" condition): resolve as imports.
+const resolveJs = (spec) => fileURLToPath(import.meta.resolve(spec));
+
+function modelModule(apiVersion, kind) {
+  if (apiVersion === "monitoring.coreos.com/v1")
+    return `@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/${kind}`;
+  // Core group objects live under kubernetes-models/v1, the others under GROUP/VERSION.
+  return `kubernetes-models/${apiVersion}/${kind}`;
+}
+
+function resolveFile(spec) {
+  // The packages export subpaths through "exports"; resolve the .js and read its sibling .d.ts.
+  return resolveJs(spec).replace(/\.js$/, ".d.ts");
+}
+
+// Parses the first `export interface` of a .d.ts into {props: {name: typeText}} with imported
+// type names resolved to files. Cached per file.
+const dtsCache = new Map();
+function parseDts(file) {
+  if (dtsCache.has(file)) return dtsCache.get(file);
+  const text = fs.readFileSync(file, "utf8");
+  const imports = {};
+  for (const m of text.matchAll(/^import \{ ([^}]+) \} from "([^"]+)";$/gm)) {
+    for (const name of m[1].split(",").map((s) => s.trim())) {
+      const from = m[2];
+      imports[name] = from.startsWith(".")
+        ? path.resolve(path.dirname(file), from).replace(/\.js$/, ".d.ts")
+        : from;
+    }
+  }
+  const lines = text.split("\n");
+  const start = lines.findIndex((l) => /^export interface \w+/.test(l));
+  let result = null;
+  if (start >= 0) {
+    const props = {};
+    for (let i = start + 1; i < lines.length && lines[i] !== "}"; i++) {
+      const m = lines[i].match(/^ {4}"([^"]+)"\??: (.*)$/);
+      if (!m) continue;
+      let type = m[2];
+      if (type === "{") {
+        // An inline object type: a map when it has an index signature, else left unchecked.
+        const inner = [];
+        for (i++; i < lines.length && !/^ {4}\};?$/.test(lines[i]); i++) inner.push(lines[i]);
+        const idx = inner.map((l) => l.match(/^\s+\[key: string\]: (.*?);$/)).find(Boolean);
+        type = idx ? `MAP<${idx[1]}>` : "ANY";
+      } else {
+        type = type.replace(/;$/, "");
+      }
+      props[m[1]] = type;
+    }
+    result = { props, imports, file };
+  }
+  dtsCache.set(file, result);
+  return result;
+}
+
+function resolveType(typeName, ctx) {
+  const where = ctx.imports[typeName];
+  if (!where) return null;
+  try {
+    return parseDts(where.endsWith(".d.ts") ? where : resolveFile(where));
+  } catch {
+    return null; // Type aliases (IntOrString, Quantity) and the like: leaves.
+  }
+}
+
+function checkFields(value, iface, at, ctx, report) {
+  if (value == null || typeof value !== "object" || Array.isArray(value) || !iface) return;
+  for (const [key, v] of Object.entries(value)) {
+    if (!(key in iface.props)) {
+      report(`${at}: unknown field "${key}"`);
+      continue;
+    }
+    checkTyped(v, iface.props[key], `${at}.${key}`, iface, report);
+  }
+}
+
+function checkTyped(v, type, at, ctx, report) {
+  let m;
+  if ((m = type.match(/^Array<(.*)>$/))) {
+    if (Array.isArray(v)) v.forEach((e, i) => checkTyped(e, m[1], `${at}[${i}]`, ctx, report));
+  } else if ((m = type.match(/^MAP<(.*)>$/))) {
+    if (v && typeof v === "object")
+      for (const [k, e] of Object.entries(v)) checkTyped(e, m[1], `${at}.${k}`, ctx, report);
+  } else if (/^I\w+$/.test(type)) {
+    const sub = resolveType(type, ctx);
+    if (sub) checkFields(v, sub, at, sub, report);
+  }
+}
+
+async function validateObject(o, report) {
+  if (!o.apiVersion || !o.kind) return report(`object without apiVersion/kind`);
+  const spec = modelModule(o.apiVersion, o.kind);
+  let Model;
+  try {
+    Model = (await import(spec))[o.kind];
+    if (!Model) throw new Error("no such kind");
+  } catch {
+    return report(`${id(o)}: no schema for ${o.apiVersion} ${o.kind} (unknown apiVersion/kind)`);
+  }
+  // kustomize wraps generated Secret data at 70 columns; Go's base64 decoder (and so the API
+  // server) skips the newlines, so the check does too.
+  if (o.kind === "Secret" && o.data)
+    o = { ...o, data: Object.fromEntries(Object.entries(o.data).map(([k, v]) => [k, String(v).replace(/[\r\n]/g, "")])) };
+  try {
+    new Model(o).validate();
+  } catch (e) {
+    report(`${id(o)}: ${e.message}`);
+  }
+  const iface = parseDts(resolveFile(spec));
+  if (!iface) return report(`${id(o)}: cannot read the type declaration of ${spec}`);
+  checkFields(o, iface, id(o), iface, report);
+}
+
+// ---- cross-object checks -----------------------------------------------------------------------
+const matches = (sel, labels) =>
+  !!sel &&
+  Object.entries(sel.matchLabels ?? {}).every(([k, v]) => labels?.[k] === v) &&
+  (sel.matchExpressions ?? []).every((e) => {
+    const has = labels && e.key in labels;
+    if (e.operator === "In") return has && e.values.includes(labels[e.key]);
+    if (e.operator === "NotIn") return !has || !e.values.includes(labels[e.key]);
+    if (e.operator === "Exists") return has;
+    if (e.operator === "DoesNotExist") return !has;
+    return false;
+  });
+
+function crossChecks(objs, opts) {
+  const byKind = (k) => objs.filter((o) => o.kind === k);
+  const names = (k) => new Set(byKind(k).map((o) => o.metadata.name));
+  const configMaps = names("ConfigMap");
+  const secrets = new Set([...names("Secret"), ...opts.externalSecrets]);
+  const workloads = objs.filter((o) => ["Deployment", "StatefulSet", "Job"].includes(o.kind));
+  const podTemplates = workloads.map((w) => ({ w, t: w.spec.template }));
+
+  for (const o of objs) {
+    if (!o.metadata?.name) problem(`${id(o)}: no metadata.name`);
+    if (opts.namespace && o.kind !== "Namespace" && o.metadata?.namespace !== opts.namespace)
+      problem(`${id(o)}: namespace is ${o.metadata?.namespace ?? "unset"}, expected ${opts.namespace}`);
+  }
+  for (const { w, t } of podTemplates) {
+    const sel = w.spec.selector;
+    if (w.kind !== "Job" && !matches(sel, t.metadata?.labels))
+      problem(`${id(w)}: spec.selector does not match the pod template's labels`);
+    const pod = t.spec;
+    const podSc = pod.securityContext ?? {};
+    for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {
+      const at = `${id(w)} container ${c.name}`;
+      const sc = c.securityContext ?? {};
+      if (!(sc.runAsNonRoot ?? podSc.runAsNonRoot)) problem(`${at}: runAsNonRoot is not set`);
+      if (sc.readOnlyRootFilesystem !== true) problem(`${at}: root filesystem is not read-only`);
+      if (sc.allowPrivilegeEscalation !== false) problem(`${at}: allowPrivilegeEscalation not false`);
+      if (!(sc.capabilities?.drop ?? []).includes("ALL")) problem(`${at}: capabilities not dropped`);
+      for (const r of ["requests", "limits"])
+        for (const k of ["cpu", "memory"])
+          if (!c.resources?.[r]?.[k]) problem(`${at}: no resources.${r}.${k}`);
+      if (w.kind === "Deployment" && w.metadata.labels?.["app.kubernetes.io/part-of"] === "postroom") {
+        if (!c.livenessProbe?.grpc) problem(`${at}: no gRPC liveness probe`);
+        if (c.readinessProbe?.grpc?.service !== "readiness")
+          problem(`${at}: readiness probe must be gRPC with service "readiness"`);
+      }
+      for (const e of c.envFrom ?? []) {
+        if (e.configMapRef && !configMaps.has(e.configMapRef.name))
+          problem(`${at}: envFrom ConfigMap ${e.configMapRef.name} is not in the output`);
+        if (e.secretRef && !secrets.has(e.secretRef.name))
+          problem(`${at}: envFrom Secret ${e.secretRef.name} is neither rendered nor expected`);
+      }
+      for (const e of c.env ?? []) {
+        const s = e.valueFrom?.secretKeyRef;
+        if (s && !secrets.has(s.name)) problem(`${at}: env ${e.name}: unknown Secret ${s.name}`);
+        const cm = e.valueFrom?.configMapKeyRef;
+        if (cm && !configMaps.has(cm.name)) problem(`${at}: env ${e.name}: unknown ConfigMap ${cm.name}`);
+      }
+      const vols = new Set([...(pod.volumes ?? []), ...(w.spec.volumeClaimTemplates ?? [])]
+        .map((v) => v.name ?? v.metadata?.name));
+      for (const m of c.volumeMounts ?? [])
+        if (!vols.has(m.name)) problem(`${at}: mounts undefined volume ${m.name}`);
+    }
+    for (const v of pod.volumes ?? []) {
+      if (v.secret && !secrets.has(v.secret.secretName))
+        problem(`${id(w)}: volume ${v.name}: unknown Secret ${v.secret.secretName}`);
+      if (v.configMap && !configMaps.has(v.configMap.name))
+        problem(`${id(w)}: volume ${v.name}: unknown ConfigMap ${v.configMap.name}`);
+    }
+  }
+  for (const s of byKind("Service")) {
+    const targets = podTemplates.filter(({ t }) => matches({ matchLabels: s.spec.selector }, t.metadata?.labels));
+    if (!targets.length) problem(`${id(s)}: selector matches no workload's pods`);
+    for (const p of s.spec.ports ?? []) {
+      if (typeof p.targetPort !== "string") continue;
+      const named = targets.some(({ t }) =>
+        t.spec.containers.some((c) => (c.ports ?? []).some((cp) => cp.name === p.targetPort)));
+      if (!named) problem(`${id(s)}: targetPort ${p.targetPort} is no container port name`);
+    }
+  }
+  for (const pdb of byKind("PodDisruptionBudget"))
+    if (!podTemplates.some(({ w, t }) => w.kind !== "Job" && matches(pdb.spec.selector, t.metadata?.labels)))
+      problem(`${id(pdb)}: selector matches no Deployment or StatefulSet`);
+  for (const sm of byKind("ServiceMonitor")) {
+    const svcs = byKind("Service").filter((s) => matches(sm.spec.selector, s.metadata.labels));
+    if (!svcs.length) problem(`${id(sm)}: selects no Service`);
+    for (const ep of sm.spec.endpoints ?? [])
+      for (const s of svcs)
+        if (!s.spec.ports.some((p) => p.name === ep.port))
+          problem(`${id(sm)}: Service ${s.metadata.name} has no port named ${ep.port}`);
+  }
+}
+
+// ---- subcommands -------------------------------------------------------------------------------
+async function cmdValidate(args) {
+  const file = args[0];
+  const opts = { namespace: null, externalSecrets: [], label: path.basename(file) };
+  for (let i = 1; i < args.length; i++) {
+    if (args[i] === "--namespace") opts.namespace = args[++i];
+    else if (args[i] === "--external-secrets") opts.externalSecrets = args[++i].split(",");
+    else if (args[i] === "--label") opts.label = args[++i];
+  }
+  const objs = readDocs(file);
+  for (const o of objs) await validateObject(o, problem);
+  crossChecks(objs, opts);
+  const kinds = {};
+  for (const o of objs) kinds[o.kind] = (kinds[o.kind] ?? 0) + 1;
+  console.log(`  ${objs.length} objects: ${Object.entries(kinds).map(([k, n]) => `${n} ${k}`).join(", ")}`);
+  finish(`${opts.label}: schema and references`);
+}
+
+function cmdRules([file, out]) {
+  const rules = readDocs(file).filter((o) => o.kind === "PrometheusRule");
+  if (rules.length !== 1) throw new Error(`${file}: expected one PrometheusRule, found ${rules.length}`);
+  fs.writeFileSync(out, YAML.stringify(rules[0].spec, { lineWidth: 0 }));
+  console.log(`wrote ${out}`);
+}
+
+const runbookPart = (u) => (u ?? "").replace(/^.*(\/docs\/runbooks\/)/, "$1");
+function cmdSameRules([a, b]) {
+  const norm = (f) => {
+    const spec = YAML.parse(fs.readFileSync(f, "utf8"));
+    for (const g of spec.groups)
+      for (const r of g.rules) if (r.annotations) r.annotations.runbook_url = runbookPart(r.annotations.runbook_url);
+    return JSON.stringify(spec);
+  };
+  if (norm(a) !== norm(b)) problem(`${b} differs from ${a} in more than the runbook base URL`);
+  finish(`${b}: same rules as the tested base`);
+}
+
+function cmdAlerts([rulesFile, testsFile, root]) {
+  const spec = YAML.parse(fs.readFileSync(rulesFile, "utf8"));
+  const tests = YAML.parse(fs.readFileSync(testsFile, "utf8"));
+  const cases = {};
+  for (const t of tests.tests ?? [])
+    for (const c of t.alert_rule_test ?? []) {
+      cases[c.alertname] ??= { fires: 0, silent: 0 };
+      cases[c.alertname][(c.exp_alerts ?? []).length ? "fires" : "silent"]++;
+    }
+  const runbookDir = path.join(root, "docs", "runbooks");
+  const linked = new Set();
+  let n = 0;
+  for (const g of spec.groups)
+    for (const r of g.rules) {
+      if (!r.alert) continue;
+      n++;
+      const a = r.annotations ?? {};
+      if (!["critical", "warning", "info"].includes(r.labels?.severity))
+        problem(`${r.alert}: severity label must be critical, warning or info`);
+      for (const k of ["summary", "description", "runbook_url"]) if (!a[k]) problem(`${r.alert}: no ${k}`);
+      if (!/\$labels\.(connector|job)/.test(a.description ?? ""))
+        problem(`${r.alert}: description names neither the connector nor the job`);
+      const m = (a.runbook_url ?? "").match(/^https?:\/\/.+\/docs\/runbooks\/([a-z0-9-]+\.md)$/);
+      if (!m) problem(`${r.alert}: runbook_url ${a.runbook_url} is not <base>/docs/runbooks/<page>.md`);
+      else if (!fs.existsSync(path.join(runbookDir, m[1])))
+        problem(`${r.alert}: runbook docs/runbooks/${m[1]} does not exist`);
+      else linked.add(m[1]);
+      const c = cases[r.alert];
+      if (!c?.fires) problem(`${r.alert}: no promtool test case where it fires`);
+      if (!c?.silent) problem(`${r.alert}: no promtool test case where it must not fire`);
+    }
+  for (const f of fs.existsSync(runbookDir) ? fs.readdirSync(runbookDir) : [])
+    if (f.endsWith(".md") && f !== "README.md" && !linked.has(f))
+      problem(`docs/runbooks/${f}: no alert links to it`);
+  console.log(`  ${n} alerts, ${linked.size} runbooks`);
+  finish("alert annotations, runbooks and test coverage");
+}
+
+// Metric names in a PromQL expression: identifiers that are not functions, keywords, label
+// names (inside {} or by/on/... lists), durations, numbers or Grafana variables.
+const KEYWORDS = new Set(["by", "without", "on", "ignoring", "group_left", "group_right", "and",
+  "or", "unless", "bool", "offset", "inf", "nan"]);
+function metricNames(expr) {
+  let e = expr
+    .replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`/g, '""')
+    .replace(/\$\{?\w+(?::\w+)?\}?/g, " ")
+    .replace(/label_values\(([^,]*),\s*\w+\s*\)/g, "$1")
+    .replace(/\{[^}]*\}/g, " ")
+    .replace(/\[[^\]]*\]/g, " ")
+    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, " ");
+  const out = new Set();
+  for (const m of e.matchAll(/[A-Za-z_:][A-Za-z0-9_:]*/g)) {
+    const rest = e.slice(m.index + m[0].length);
+    const prev = e[m.index - 1] ?? " ";
+    if (/^\s*\(/.test(rest) || KEYWORDS.has(m[0].toLowerCase()) || /[0-9.]/.test(prev)) continue;
+    out.add(m[0]);
+  }
+  return out;
+}
+
+function documentedMetrics(md) {
+  // Rows of the catalogue tables: | `name` | type | labels | service | meaning |
+  const docs = new Map();
+  for (const m of md.matchAll(/^\|\s*`([a-z_:][a-z0-9_:]*)`\s*\|\s*(\w+)\s*\|/gm)) docs.set(m[1], m[2]);
+  return docs;
+}
+
+function cmdMetrics([rulesFile, dashFile, mdFile, outFile]) {
+  const used = new Map(); // name -> where
+  const add = (expr, where) => {
+    for (const n of metricNames(String(expr))) if (!used.has(n)) used.set(n, where);
+  };
+  const spec = YAML.parse(fs.readFileSync(rulesFile, "utf8"));
+  for (const g of spec.groups) for (const r of g.rules) add(r.expr, `alert ${r.alert ?? r.record}`);
+  const dash = JSON.parse(fs.readFileSync(dashFile, "utf8"));
+  const queries = dashboardQueries(dash);
+  for (const q of queries) add(q.expr, q.where);
+  const targets = queries.length;
+  for (const v of dash.templating?.list ?? []) {
+    const q = typeof v.query === "object" ? v.query?.query : v.type === "query" ? v.query : null;
+    if (q) add(q, `variable ${v.name}`);
+  }
+  if (!targets) problem(`${dashFile}: no panel has a PromQL target`);
+  const documented = documentedMetrics(fs.readFileSync(mdFile, "utf8"));
+  const lines = [];
+  for (const [name, where] of [...used].sort()) {
+    const base = name.replace(/_(bucket|sum|count)$/, "");
+    const ok = name === "up" || documented.has(name) ||
+      (base !== name && documented.get(base) === "histogram");
+    if (!ok) problem(`${name} (${where}) is not in docs/metrics.md`);
+    lines.push(name);
+  }
+  if (!problems.length) fs.writeFileSync(outFile,
+    "# Metric names the alerts and the Grafana dashboard use (written by scripts/check-deploy).\n" +
+    "# A running stack must expose each postroom_* name on some service's /metrics.\n" +
+    lines.join("\n") + "\n");
+  console.log(`  ${lines.length} metric names used, ${documented.size} documented, ${targets} dashboard queries`);
+  finish("metric names documented");
+}
+
+function dashboardQueries(dash) {
+  const out = [];
+  const walk = (panels) => {
+    for (const p of panels ?? []) {
+      for (const t of p.targets ?? []) if (t.expr) out.push({ expr: t.expr, where: `panel "${p.title}" ${t.refId}` });
+      walk(p.panels);
+    }
+  };
+  walk(dash.panels);
+  return out;
+}
+
+function cmdDashboardRules([dashFile, out]) {
+  const dash = JSON.parse(fs.readFileSync(dashFile, "utf8"));
+  // Grafana fills these in before Prometheus sees the query.
+  const fill = (e) => e.replace(/\$__rate_interval|\$__interval|\$__range/g, "5m").replace(/\$\{?\w+\}?/g, ".*");
+  const rules = dashboardQueries(dash).map((q, i) => ({ record: `dashboard:query_${i}`, expr: fill(q.expr) }));
+  if (!rules.length) problem(`${dashFile}: no queries`);
+  fs.writeFileSync(out, YAML.stringify({ groups: [{ name: "dashboard", rules }] }, { lineWidth: 0 }));
+  finish(`${rules.length} dashboard queries written to ${out}`);
+}
+
+async function cmdDockerfiles([root, binArg, renderedFile]) {
+  const { DockerfileParser } = await import("dockerfile-ast");
+  const utils = await import("dockerfile-utils");
+  const dir = path.join(root, "deploy", "docker");
+  const files = fs.readdirSync(dir).filter((f) => /^Dockerfile(\.[\w-]+)?$/.test(f) && !f.endsWith(".dockerignore"));
+  if (!files.length) problem(`no Dockerfile in deploy/docker`);
+  const noBinaries = binArg === "--no-binaries";
+  const binDir = noBinaries ? null : binArg;
+  if (binDir && !fs.existsSync(binDir))
+    problem(`${binDir} does not exist: build the binaries first (scripts/build) or pass --no-binaries`);
+  const binaries = new Set();
+  const targetsByFile = {};
+  for (const f of files) {
+    const at = `deploy/docker/${f}`;
+    const text = fs.readFileSync(path.join(dir, f), "utf8");
+    for (const d of utils.validate(text))
+      if (d.severity === 1) problem(`${at}:${d.range.start.line + 1}: ${d.message}`);
+    const df = DockerfileParser.parse(text);
+    const stages = [];
+    targetsByFile[f] = stages;
+    const instructions = df.getInstructions();
+    const firstReal = instructions.find((i) => i.getKeyword() !== "ARG");
+    if (!firstReal || firstReal.getKeyword() !== "FROM") problem(`${at}: does not start with FROM`);
+    for (const i of instructions) {
+      const line = i.getRange().start.line + 1;
+      const kw = i.getKeyword();
+      if (kw === "FROM") {
+        const stage = i.getBuildStage();
+        const image = i.getImageName();
+        if (!stage) problem(`${at}:${line}: FROM without AS name (every stage is named)`);
+        else if (stages.includes(stage)) problem(`${at}:${line}: stage ${stage} defined twice`);
+        const local = stages.includes(image);
+        if (!local && !/^debian$/.test(image ?? ""))
+          problem(`${at}:${line}: base image ${image} is neither an earlier stage nor Debian`);
+        if (image === "debian" && !/^12($|[.-])|^bookworm/.test(i.getImageTag() ?? ""))
+          problem(`${at}:${line}: base image must be Debian 12 (bookworm), not ${i.getImageTag() ?? "latest"}`);
+        if (stage) stages.push(stage);
+      }
+      if (kw === "COPY" || kw === "ADD") {
+        const from = i.getFlags().find((fl) => fl.getName() === "from")?.getValue();
+        if (from && !stages.includes(from) && !/^\d+$/.test(from))
+          problem(`${at}:${line}: COPY --from=${from} names no earlier stage`);
+        const args = i.getArguments().map((a) => a.getValue());
+        for (const src of args.slice(0, -1)) {
+          const bin = src.match(/(?:^|\/)bin\/(postroom[\w-]*)$/);
+          if (bin) binaries.add(bin[1]);
+        }
+      }
+      if (kw === "ENTRYPOINT") {
+        // Exec form only: a JSON array whose first element is the binary.
+        let exe = null;
+        try {
+          exe = JSON.parse(i.getArgumentsContent() ?? "")[0];
+        } catch {
+          problem(`${at}:${line}: ENTRYPOINT is not in exec (JSON array) form`);
+        }
+        if (exe && !/\/postroom[\w-]*$/.test(exe)) problem(`${at}:${line}: entrypoint ${exe} is no postroom binary`);
+      }
+    }
+  }
+  if (binDir && fs.existsSync(binDir))
+    for (const b of binaries) {
+      const p = path.join(binDir, b);
+      if (!fs.existsSync(p)) problem(`Dockerfiles copy ${b}, which ${binDir} lacks`);
+      else if (!(fs.statSync(p).mode & 0o111)) problem(`${p} is not executable`);
+    }
+  const images = new Set();
+  for (const o of readDocs(renderedFile))
+    for (const c of o.spec?.template?.spec?.containers ?? [])
+      if (/^postroom\//.test(c.image)) images.add(c.image);
+  if (!images.size) problem(`${renderedFile}: no postroom/* images`);
+  for (const image of images) {
+    const target = image.replace(/^.*\//, "").replace(/[:@].*$/, "");
+    for (const [f, stages] of Object.entries(targetsByFile))
+      if (!stages.includes(target)) problem(`deploy/docker/${f}: no target ${target} for image ${image}`);
+  }
+  console.log(`  ${files.length} Dockerfiles; binaries copied: ${[...binaries].sort().join(" ")}` +
+    (noBinaries ? " (not checked: --no-binaries)" : ` (all in ${binDir})`));
+  finish("Dockerfiles");
+}
+
+const [cmd, ...args] = process.argv.slice(2);
+const commands = { validate: cmdValidate, rules: cmdRules, "same-rules": cmdSameRules,
+  alerts: cmdAlerts, metrics: cmdMetrics, "dashboard-rules": cmdDashboardRules,
+  dockerfiles: cmdDockerfiles };
+if (!commands[cmd]) {
+  console.error(`usage: check.mjs ${Object.keys(commands).join("|")} ARGS (see the header)`);
+  process.exit(2);
+}
+try {
+  await commands[cmd](args);
+} catch (e) {
+  console.error(`check.mjs ${cmd}: ${e.message}`);
+  process.exit(1);
+}

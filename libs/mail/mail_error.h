@@ -1,0 +1,42 @@
+#pragma once
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace postroom::mail {
+
+// What kind of failure a mail protocol call met, for the fetcher's retry and cool-off policy
+// and for operators: a wrong password needs a person, a dropped connection needs a retry.
+enum class MailErrorClass {
+  kNone,            // OK status.
+  kNetwork,         // DNS, TCP connect, reset, timeout: retry later.
+  kTls,             // handshake or certificate verification: fix the settings or the CA.
+  kAuthentication,  // the server refused the credentials: fix them (message has its words).
+  kProtocol,        // the server said something this client cannot parse, or closed early.
+  kServer,          // the server refused a command (NO/BAD, -ERR): folder missing, read-only.
+  kThrottled,       // the server asked to back off (too many connections, [LIMIT], [IN-USE]).
+  kOther,           // not from this library, or a caller's own error (callback, bad argument).
+};
+
+absl::string_view MailErrorClassName(MailErrorClass c);
+
+// Builds a status carrying `c` as a payload (type URL kMailErrorClassPayload, value the
+// class name). The code follows the class: network UNAVAILABLE (DEADLINE_EXCEEDED for time-outs
+// via MailTimeoutError), TLS UNAVAILABLE, authentication UNAUTHENTICATED, protocol INTERNAL,
+// server FAILED_PRECONDITION, throttled RESOURCE_EXHAUSTED.
+absl::Status MailError(MailErrorClass c, absl::string_view message);
+absl::Status MailTimeoutError(absl::string_view message);
+
+// The class of `status`: its payload when it has one, else a guess from the code (UNAUTHENTICATED
+// is authentication, RESOURCE_EXHAUSTED throttled, UNAVAILABLE/DEADLINE_EXCEEDED network).
+MailErrorClass ClassifyMailError(const absl::Status& status);
+
+// Returns `status` with `context` prefixed to its message ("imap 127.0.0.1:993: ..."), payloads
+// kept. OK stays OK.
+absl::Status AnnotateMailError(const absl::Status& status, absl::string_view context);
+
+inline constexpr char kMailErrorClassPayload[] = "type.postroom.dev/postroom.mail.ErrorClass";
+
+}  // namespace postroom::mail

@@ -1,0 +1,46 @@
+#include "libs/server/service_flags.h"
+
+#include <cstdlib>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "libs/base/log.h"
+
+ABSL_FLAG(std::string, listen, "", "gRPC address (default $POSTROOM_<SERVICE>_LISTEN or 127.0.0.1:<port>)");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "Prometheus /metrics address (default $POSTROOM_<SERVICE>_METRICS_LISTEN or 127.0.0.1:<port>)");
+ABSL_FLAG(std::string, database, "", "PostgreSQL libpq URI (default $POSTROOM_DATABASE)");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate for the gRPC port (default $POSTROOM_TLS_CERT)");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key for the gRPC port (default $POSTROOM_TLS_KEY)");
+ABSL_FLAG(bool, log_json, false, "log JSON lines instead of key=value (or POSTROOM_LOG_JSON=1)");
+
+namespace postroom::server {
+
+std::string EnvOr(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? std::string(v) : fallback;
+}
+
+CommonSettings ResolveCommonSettings(const std::string& service, int grpc_port, int metrics_port) {
+  std::string upper = absl::AsciiStrToUpper(service);
+  auto pick = [](const std::string& flag, const std::string& env, const std::string& fallback) {
+    return !flag.empty() ? flag : EnvOr(env.c_str(), fallback);
+  };
+  CommonSettings s;
+  // The per-service variable wins over the generic one, which a container sets for its only
+  // service (deploy/k8s uses POSTROOM_GRPC_LISTEN=0.0.0.0:<port>).
+  s.listen = pick(absl::GetFlag(FLAGS_listen), absl::StrCat("POSTROOM_", upper, "_LISTEN"),
+                  EnvOr("POSTROOM_GRPC_LISTEN", absl::StrCat("127.0.0.1:", grpc_port)));
+  s.metrics_listen =
+      pick(absl::GetFlag(FLAGS_metrics_listen), absl::StrCat("POSTROOM_", upper, "_METRICS_LISTEN"),
+           EnvOr("POSTROOM_METRICS_LISTEN", absl::StrCat("127.0.0.1:", metrics_port)));
+  s.database = pick(absl::GetFlag(FLAGS_database), "POSTROOM_DATABASE", "");
+  s.tls_cert = pick(absl::GetFlag(FLAGS_tls_cert), "POSTROOM_TLS_CERT", "");
+  s.tls_key = pick(absl::GetFlag(FLAGS_tls_key), "POSTROOM_TLS_KEY", "");
+  s.log_json = absl::GetFlag(FLAGS_log_json) || EnvOr("POSTROOM_LOG_JSON", "0") == "1";
+  SetLogJson(s.log_json);
+  return s;
+}
+
+}  // namespace postroom::server

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace postroom::server {
+
+// Settings every service takes, each from a flag, else an environment variable, else a default:
+//   --listen          POSTROOM_<SERVICE>_LISTEN, POSTROOM_GRPC_LISTEN        127.0.0.1:<grpc port>
+//   --metrics-listen  POSTROOM_<SERVICE>_METRICS_LISTEN, POSTROOM_METRICS_LISTEN
+//                                                                        127.0.0.1:<metrics port>
+//   --database        POSTROOM_DATABASE                  (required by most services)
+//   --tls-cert/--tls-key  POSTROOM_TLS_CERT / POSTROOM_TLS_KEY
+//   --log-json        POSTROOM_LOG_JSON=1
+// The flags themselves are defined once in service_flags.cc, linked into every service.
+struct CommonSettings {
+  std::string listen;
+  std::string metrics_listen;
+  std::string database;
+  std::string tls_cert;
+  std::string tls_key;
+  bool log_json = false;
+};
+
+// `service` is "config", "router", "fetcher" or "sender"; the ports are its defaults.
+CommonSettings ResolveCommonSettings(const std::string& service, int grpc_port, int metrics_port);
+
+// The value of an environment variable, or `fallback` when unset or empty.
+std::string EnvOr(const char* name, const std::string& fallback);
+
+}  // namespace postroom::server

@@ -1,0 +1,116 @@
+// postroom-config: the source of truth for connectors, routes, templates, blocked addresses
+// and settings. `postroom-config migrate` applies the database migrations and exits.
+#include <cstdio>
+#include <cstring>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "libs/auth/token_authenticator.h"
+#include "libs/base/log.h"
+#include "libs/secrets/keyring.h"
+#include "libs/server/server.h"
+#include "libs/server/service_flags.h"
+#include "libs/store/database.h"
+#include "libs/store/migrations.h"
+#include "libs/store/migrator.h"
+#include "libs/store/pg_config_store.h"
+#include "services/config/adapters.h"
+#include "services/config/grpc/config_service.h"
+#include "services/config/state_exporter.h"
+
+ABSL_FLAG(std::string, tokens_file, "",
+          "API tokens, lines of `name role token` (default $POSTROOM_TOKENS_FILE)");
+ABSL_FLAG(std::string, secret_key_file, "",
+          "AES-256 keys for secrets at rest (default $POSTROOM_SECRET_KEY_FILE or "
+          "$POSTROOM_SECRET_KEY)");
+ABSL_FLAG(int, state_export_interval_s, 15, "how often connector state gauges are refreshed");
+
+namespace postroom {
+namespace {
+
+int Fail(const absl::Status& st) {
+  std::fprintf(stderr, "postroom-config: %s\n", std::string(st.message()).c_str());
+  return st.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+int Migrate(const server::CommonSettings& s) {
+  if (s.database.empty()) {
+    return Fail(absl::InvalidArgumentError("no database: set --database or POSTROOM_DATABASE"));
+  }
+  store::Database db({.uri = s.database, .pool_size = 1,
+                      .application_name = "postroom-config-migrate"});
+  absl::StatusOr<int> version = store::Migrate(db);
+  if (!version.ok()) return Fail(version.status());
+  std::printf("schema at version %d\n", *version);
+  return 0;
+}
+
+int Serve(const server::CommonSettings& s) {
+  if (s.database.empty()) {
+    return Fail(absl::InvalidArgumentError("no database: set --database or POSTROOM_DATABASE"));
+  }
+  std::string tokens_file = absl::GetFlag(FLAGS_tokens_file);
+  if (tokens_file.empty()) tokens_file = server::EnvOr("POSTROOM_TOKENS_FILE", "");
+  if (tokens_file.empty()) {
+    return Fail(absl::InvalidArgumentError(
+        "no API tokens: set --tokens-file or POSTROOM_TOKENS_FILE (lines of `name role token`)"));
+  }
+  absl::StatusOr<std::unique_ptr<auth::TokenAuthenticator>> authenticator =
+      auth::TokenAuthenticator::FromFile(tokens_file);
+  if (!authenticator.ok()) return Fail(authenticator.status());
+
+  secrets::KeyringSources sources;
+  std::string key_file = absl::GetFlag(FLAGS_secret_key_file);
+  if (key_file.empty()) key_file = server::EnvOr("POSTROOM_SECRET_KEY_FILE", "");
+  if (!key_file.empty()) sources.key_file = key_file;
+  std::string key_env = server::EnvOr("POSTROOM_SECRET_KEY", "");
+  if (!key_env.empty()) sources.key_env = key_env;
+  absl::StatusOr<secrets::Keyring> keyring = secrets::Keyring::Load(sources);
+  if (!keyring.ok()) return Fail(keyring.status());
+
+  store::Database db({.uri = s.database, .pool_size = 8,
+                      .application_name = "postroom-config"});
+  if (absl::Status st = store::RequireSchemaVersion(db, store::LatestSchemaVersion()); !st.ok()) {
+    return Fail(st);
+  }
+  store::PgConfigStore store(db);
+  config::KeyringSealer sealer(*keyring);
+  config::RulesRouteValidator routes;
+  config::TemplatesValidator templates;
+  config::ConfigCore core({.store = &store, .sealer = &sealer, .tester = nullptr,
+                           .routes = &routes, .templates = &templates,
+                           .clock = &RealClock()});
+  config::ConfigService service(core, **authenticator);
+  config::StateExporter exporter(db,
+                                 absl::Seconds(absl::GetFlag(FLAGS_state_export_interval_s)));
+
+  server::ServerOptions options{.service_name = "config", .listen = s.listen,
+                                .metrics_listen = s.metrics_listen,
+                                .tls_cert_file = s.tls_cert, .tls_key_file = s.tls_key};
+  options.readiness = [&db] {
+    return store::RequireSchemaVersion(db, store::LatestSchemaVersion());
+  };
+  absl::Status st = server::Serve(options, {&service});
+  if (!st.ok()) return Fail(st);
+  return 0;
+}
+
+}  // namespace
+}  // namespace postroom
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "postroom-config: connectors, routes, templates, blocked addresses and settings over gRPC.\n"
+      "Usage: postroom-config [serve] [flags]    serve the ConfigService (port 50051)\n"
+      "       postroom-config migrate [flags]    apply database migrations and exit");
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  postroom::server::CommonSettings settings =
+      postroom::server::ResolveCommonSettings("config", 50051, 9101);
+  std::string command = args.size() > 1 ? args[1] : "serve";
+  if (command == "migrate") return postroom::Migrate(settings);
+  if (command == "serve") return postroom::Serve(settings);
+  std::fprintf(stderr, "postroom-config: unknown command \"%s\": use serve or migrate\n",
+               command.c_str());
+  return 2;
+}
