@@ -11,8 +11,8 @@
 namespace postroom::mail {
 namespace {
 
-constexpr const char* kAllSteps[] = {"dns",           "tcp",    "tls",          "greeting",
-                                     "authentication", "folder", "message_count"};
+constexpr const char* kAllSteps[] = {"dns",    "tcp",          "tls", "greeting", "authentication",
+                                     "folder", "message_count"};
 
 class Runner {
  public:
@@ -136,8 +136,8 @@ ConnectionReport RunSteps(const ConnectionTestRequest& req) {
           absl::StatusOr<ImapMailbox> b = client->Examine(req.folder);
           if (!b.ok()) return b.status();
           box = *b;
-          detail = absl::StrCat("\"", req.folder, "\" UIDVALIDITY ", box.uid_validity,
-                                " UIDNEXT ", box.uid_next);
+          detail = absl::StrCat("\"", req.folder, "\" UIDVALIDITY ", box.uid_validity, " UIDNEXT ",
+                                box.uid_next);
           return absl::OkStatus();
         })) {
       return run.Finish();

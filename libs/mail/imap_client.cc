@@ -4,11 +4,11 @@
 #include <deque>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
-#include "absl/strings/cord.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "libs/base/status_macros.h"
@@ -144,16 +144,16 @@ absl::Status ImapClient::ReadGreeting() {
   POSTROOM_ASSIGN_OR_RETURN(const ImapResponse* r, ReadResponse());
   if (r->kind != ImapResponse::Kind::kUntagged || !r->IsStatus() || r->name == "NO" ||
       r->name == "BAD") {
-    return Fail(MailError(MailErrorClass::kProtocol,
-                          absl::StrCat("unexpected greeting \"", r->StatusText(),
-                                       "\" (is this an IMAP port?)")));
+    return Fail(MailError(
+        MailErrorClass::kProtocol,
+        absl::StrCat("unexpected greeting \"", r->StatusText(), "\" (is this an IMAP port?)")));
   }
   greeting_ = r->StatusText();
   if (r->name == "BYE") {
     bye_ = r->StatusText();
-    return Fail(MailError(
-        SoundsThrottled(r->text) ? MailErrorClass::kThrottled : MailErrorClass::kServer,
-        absl::StrCat("server refused the connection: * ", r->StatusText())));
+    return Fail(
+        MailError(SoundsThrottled(r->text) ? MailErrorClass::kThrottled : MailErrorClass::kServer,
+                  absl::StrCat("server refused the connection: * ", r->StatusText())));
   }
   if (r->name == "PREAUTH") authenticated_ = true;
   if (r->code == "CAPABILITY") capabilities_ = ParseCapabilities(*r);
@@ -225,19 +225,23 @@ absl::Status ImapClient::Run(const Command& command, const UntaggedHandler& hand
       POSTROOM_ASSIGN_OR_RETURN(const ImapResponse* r, ReadResponse());
       if (r->kind == ImapResponse::Kind::kContinuation) {
         if (await_continuation) break;
-        return Fail(MailError(MailErrorClass::kProtocol,
-                              absl::StrCat("unexpected continuation \"+ ", r->text, "\" after ",
-                                           command.verb)));
+        return Fail(MailError(
+            MailErrorClass::kProtocol,
+            absl::StrCat("unexpected continuation \"+ ", r->text, "\" after ", command.verb)));
       }
       if (r->kind == ImapResponse::Kind::kUntagged) {
         POSTROOM_RETURN_IF_ERROR(HandleUntagged(*r));
-        if (handler) POSTROOM_RETURN_IF_ERROR(handler(*r));
+        if (handler) {
+          // Handlers fail only on data they cannot parse; the rest of the reply is unread, so
+          // the connection is out of step.
+          if (absl::Status st = handler(*r); !st.ok()) return Fail(st);
+        }
         continue;
       }
       if (r->tag != tag) {
-        return Fail(MailError(MailErrorClass::kProtocol,
-                              absl::StrCat("response for unknown tag \"", r->tag, "\" after ",
-                                           command.verb)));
+        return Fail(MailError(
+            MailErrorClass::kProtocol,
+            absl::StrCat("response for unknown tag \"", r->tag, "\" after ", command.verb)));
       }
       if (tagged != nullptr) *tagged = *r;
       return TaggedToStatus(*r, command.verb, false);
@@ -263,14 +267,12 @@ absl::Status ImapClient::HandleUntagged(const ImapResponse& r) {
   return absl::OkStatus();
 }
 
-absl::Status ImapClient::TaggedToStatus(const ImapResponse& r, absl::string_view what,
-                                        bool auth) {
+absl::Status ImapClient::TaggedToStatus(const ImapResponse& r, absl::string_view what, bool auth) {
   if (r.name == "OK") return absl::OkStatus();
   std::string words = r.StatusText();
   if (r.name == "BAD") {
     return AnnotateMailError(
-        MailError(MailErrorClass::kProtocol,
-                  absl::StrCat(what, " rejected as invalid: ", words)),
+        MailError(MailErrorClass::kProtocol, absl::StrCat(what, " rejected as invalid: ", words)),
         context_);
   }
   MailErrorClass c = MailErrorClass::kServer;
@@ -309,8 +311,9 @@ absl::Status ImapClient::Authenticate(const Credentials& credentials) {
 absl::Status ImapClient::Login(absl::string_view user, absl::string_view password) {
   if (HasCapability("LOGINDISABLED")) {
     return MailError(MailErrorClass::kAuthentication,
-                     absl::StrCat(context_, ": server disables LOGIN on this connection "
-                                            "(LOGINDISABLED): use TLS or AUTHENTICATE"));
+                     absl::StrCat(context_,
+                                  ": server disables LOGIN on this connection "
+                                  "(LOGINDISABLED): use TLS or AUTHENTICATE"));
   }
   Command c = MakeCommand("LOGIN");
   AppendAString(c, user);
@@ -352,8 +355,8 @@ absl::Status ImapClient::Sasl(absl::string_view mechanism, const std::string& in
   }
   const std::string tag = NextTag();
   bool sent = HasCapability("SASL-IR");
-  POSTROOM_RETURN_IF_ERROR(SendPart(absl::StrCat(tag, " AUTHENTICATE ", mechanism,
-                                                 sent ? " " + initial_response : "", "\r\n")));
+  POSTROOM_RETURN_IF_ERROR(SendPart(
+      absl::StrCat(tag, " AUTHENTICATE ", mechanism, sent ? " " + initial_response : "", "\r\n")));
   std::string challenge;  // what the server said after our response (XOAUTH2 error JSON)
   for (;;) {
     POSTROOM_ASSIGN_OR_RETURN(const ImapResponse* r, ReadResponse());
@@ -383,10 +386,10 @@ absl::Status ImapClient::Sasl(absl::string_view mechanism, const std::string& in
     if (tagged.name != "OK") {
       absl::Status st = TaggedToStatus(tagged, verb, true);
       if (!challenge.empty()) {
-        st = absl::Status(st.code(), absl::StrCat(st.message(), " (server detail: ",
-                                                  challenge, ")"));
-        st.SetPayload(kMailErrorClassPayload, absl::Cord(MailErrorClassName(
-                                                  MailErrorClass::kAuthentication)));
+        st = absl::Status(st.code(),
+                          absl::StrCat(st.message(), " (server detail: ", challenge, ")"));
+        st.SetPayload(kMailErrorClassPayload,
+                      absl::Cord(MailErrorClassName(MailErrorClass::kAuthentication)));
       }
       return st;
     }
@@ -449,8 +452,8 @@ absl::StatusOr<ImapMailbox> ImapClient::SelectOrExamine(absl::string_view verb,
       &tagged));
   if (tagged.code == "READ-ONLY") box.read_only = true;
   if (box.uid_validity == 0) {
-    return Fail(MailError(MailErrorClass::kProtocol,
-                          absl::StrCat(c.verb, ": server sent no UIDVALIDITY")));
+    return Fail(
+        MailError(MailErrorClass::kProtocol, absl::StrCat(c.verb, ": server sent no UIDVALIDITY")));
   }
   selected_ = box;
   return box;
@@ -486,9 +489,9 @@ absl::StatusOr<std::vector<uint32_t>> ImapClient::UidsAfter(uint32_t last_uid) {
   POSTROOM_ASSIGN_OR_RETURN(std::vector<uint32_t> uids,
                             UidSearch(absl::StrCat("UID ", last_uid + 1, ":*")));
   // "n:*" always matches the highest UID, even when it is below n (RFC 3501 6.4.8).
-  uids.erase(std::remove_if(uids.begin(), uids.end(),
-                            [last_uid](uint32_t u) { return u <= last_uid; }),
-             uids.end());
+  uids.erase(
+      std::remove_if(uids.begin(), uids.end(), [last_uid](uint32_t u) { return u <= last_uid; }),
+      uids.end());
   return uids;
 }
 
@@ -500,8 +503,8 @@ absl::StatusOr<std::vector<MessageSize>> ImapClient::UidFetchSizes(
     const std::vector<uint32_t>& uids, size_t batch_size) {
   std::vector<MessageSize> out;
   for (const std::vector<uint32_t>& batch : Batches(uids, batch_size)) {
-    Command c = MakeCommand(
-        absl::StrCat("UID FETCH ", FormatSequenceSet(batch), " (UID RFC822.SIZE)"));
+    Command c =
+        MakeCommand(absl::StrCat("UID FETCH ", FormatSequenceSet(batch), " (UID RFC822.SIZE)"));
     c.verb = "UID FETCH (RFC822.SIZE)";
     POSTROOM_RETURN_IF_ERROR(Run(c, [&out](const ImapResponse& r) {
       if (r.name != "FETCH") return absl::OkStatus();
@@ -518,17 +521,16 @@ absl::Status ImapClient::UidFetchMessages(const std::vector<uint32_t>& uids,
                                           const FetchCallback& on_message) {
   POSTROOM_RETURN_IF_ERROR(CheckUsable());
   const std::vector<std::vector<uint32_t>> batches = Batches(uids, options.batch_size);
-  const std::string items = options.with_flags
-                                ? "(UID RFC822.SIZE FLAGS INTERNALDATE BODY.PEEK[])"
-                                : "(UID RFC822.SIZE BODY.PEEK[])";
+  const std::string items = options.with_flags ? "(UID RFC822.SIZE FLAGS INTERNALDATE BODY.PEEK[])"
+                                               : "(UID RFC822.SIZE BODY.PEEK[])";
   const size_t depth = std::max<size_t>(options.pipeline_depth, 1);
   std::deque<std::string> in_flight;
   size_t next = 0;
   absl::Status first_error;
   auto send_next = [&]() -> absl::Status {
     std::string tag = NextTag();
-    POSTROOM_RETURN_IF_ERROR(SendPart(absl::StrCat(
-        tag, " UID FETCH ", FormatSequenceSet(batches[next]), " ", items, "\r\n")));
+    POSTROOM_RETURN_IF_ERROR(SendPart(
+        absl::StrCat(tag, " UID FETCH ", FormatSequenceSet(batches[next]), " ", items, "\r\n")));
     ++next;
     in_flight.push_back(std::move(tag));
     return absl::OkStatus();
@@ -575,15 +577,13 @@ absl::Status ImapClient::UidFetchMessages(const std::vector<uint32_t>& uids,
 absl::Status ImapClient::UidStoreFlags(const std::vector<uint32_t>& uids,
                                        const std::vector<std::string>& flags, bool add) {
   if (uids.empty()) return absl::OkStatus();
-  Command c = MakeCommand(absl::StrCat("UID STORE ", FormatSequenceSet(uids), " ",
-                                       add ? "+" : "-", "FLAGS.SILENT (",
-                                       absl::StrJoin(flags, " "), ")"));
+  Command c = MakeCommand(absl::StrCat("UID STORE ", FormatSequenceSet(uids), " ", add ? "+" : "-",
+                                       "FLAGS.SILENT (", absl::StrJoin(flags, " "), ")"));
   c.verb = absl::StrCat("UID STORE ", add ? "+" : "-", "FLAGS (", absl::StrJoin(flags, " "), ")");
   return Run(c, nullptr);
 }
 
-absl::Status ImapClient::UidMove(const std::vector<uint32_t>& uids,
-                                 absl::string_view destination) {
+absl::Status ImapClient::UidMove(const std::vector<uint32_t>& uids, absl::string_view destination) {
   if (uids.empty()) return absl::OkStatus();
   POSTROOM_ASSIGN_OR_RETURN(std::string wire, EncodeMailboxName(destination));
   const std::string set = FormatSequenceSet(uids);

@@ -338,9 +338,9 @@ absl::StatusOr<ImapFetchData> ParseFetch(const ImapResponse& r) {
   f.sequence = *r.number;
   const std::vector<ImapValue>& items = r.data[0].list;
   if (items.size() % 2 != 0) {
-    return MailError(MailErrorClass::kProtocol,
-                     absl::StrCat("FETCH response for message ", f.sequence,
-                                  " has an item without a value"));
+    return MailError(
+        MailErrorClass::kProtocol,
+        absl::StrCat("FETCH response for message ", f.sequence, " has an item without a value"));
   }
   for (size_t i = 0; i < items.size(); i += 2) {
     const ImapValue& key = items[i];
@@ -438,8 +438,7 @@ std::optional<std::string> QuoteImapString(absl::string_view s) {
 absl::StatusOr<std::string> EncodeMailboxName(absl::string_view utf8) {
   // Decode UTF-8 to code points, then emit printable ASCII as is ('&' as "&-") and runs of
   // other characters as '&' + modified base64 of UTF-16BE + '-'.
-  static constexpr char kB64[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
+  static constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
   std::vector<uint32_t> cps;
   for (size_t i = 0; i < utf8.size();) {
     unsigned char c = static_cast<unsigned char>(utf8[i]);

@@ -86,9 +86,9 @@ class ImapResponseFramer {
  private:
   size_t max_line_;
   uint64_t max_literal_;
-  size_t scan_ = 0;        // next byte to look at for '\n'
-  size_t line_start_ = 0;  // start of the current text segment
-  size_t literal_end_ = 0; // end of the literal being waited for, 0 when none
+  size_t scan_ = 0;         // next byte to look at for '\n'
+  size_t line_start_ = 0;   // start of the current text segment
+  size_t literal_end_ = 0;  // end of the literal being waited for, 0 when none
 };
 
 // The FETCH data the client asks for, from one "* n FETCH (...)" response.

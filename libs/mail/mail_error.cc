@@ -1,17 +1,16 @@
 #include "libs/mail/mail_error.h"
 
-#include "absl/types/optional.h"
-
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "absl/types/optional.h"
 
 namespace postroom::mail {
 namespace {
 
-constexpr MailErrorClass kAll[] = {
-    MailErrorClass::kNone,     MailErrorClass::kNetwork, MailErrorClass::kTls,
-    MailErrorClass::kAuthentication, MailErrorClass::kProtocol, MailErrorClass::kServer,
-    MailErrorClass::kThrottled, MailErrorClass::kOther};
+constexpr MailErrorClass kAll[] = {MailErrorClass::kNone,      MailErrorClass::kNetwork,
+                                   MailErrorClass::kTls,       MailErrorClass::kAuthentication,
+                                   MailErrorClass::kProtocol,  MailErrorClass::kServer,
+                                   MailErrorClass::kThrottled, MailErrorClass::kOther};
 
 absl::StatusCode CodeFor(MailErrorClass c) {
   switch (c) {

@@ -3,10 +3,10 @@
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
-#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -186,8 +186,8 @@ absl::Status Pop3Client::Authenticate(const Credentials& credentials) {
                   credentials.user);
     case AuthMechanism::kXOAuth2:
       return Sasl("XOAUTH2",
-                  absl::Base64Escape(absl::StrCat("user=", credentials.user, "\x01",
-                                                  "auth=Bearer ", credentials.secret, "\x01\x01")),
+                  absl::Base64Escape(absl::StrCat("user=", credentials.user, "\x01", "auth=Bearer ",
+                                                  credentials.secret, "\x01\x01")),
                   credentials.user);
   }
   return absl::InvalidArgumentError("unknown authentication mechanism");
@@ -245,8 +245,9 @@ absl::StatusOr<std::vector<Pop3UidlEntry>> Pop3Client::Uidl() {
     std::vector<absl::string_view> parts = absl::StrSplit(l, ' ', absl::SkipEmpty());
     Pop3UidlEntry e;
     if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &e.number)) {
-      if (bad.ok()) bad = MailError(MailErrorClass::kProtocol, absl::StrCat("bad UIDL line \"",
-                                                                            absl::CEscape(l), "\""));
+      if (bad.ok())
+        bad = MailError(MailErrorClass::kProtocol,
+                        absl::StrCat("bad UIDL line \"", absl::CEscape(l), "\""));
       return absl::OkStatus();  // keep reading so the session stays in step
     }
     e.uid = std::string(parts[1]);
@@ -266,8 +267,9 @@ absl::StatusOr<std::vector<Pop3ListEntry>> Pop3Client::List() {
     Pop3ListEntry e;
     if (parts.size() < 2 || !absl::SimpleAtoi(parts[0], &e.number) ||
         !absl::SimpleAtoi(parts[1], &e.size)) {
-      if (bad.ok()) bad = MailError(MailErrorClass::kProtocol, absl::StrCat("bad LIST line \"",
-                                                                            absl::CEscape(l), "\""));
+      if (bad.ok())
+        bad = MailError(MailErrorClass::kProtocol,
+                        absl::StrCat("bad LIST line \"", absl::CEscape(l), "\""));
       return absl::OkStatus();
     }
     out.push_back(e);

@@ -35,7 +35,11 @@ absl::Status StreamBuffer::Fill(size_t want, absl::Time deadline) {
     start_ = 0;
   }
   size_t chunk = std::clamp(want, kChunk, kMaxChunk);
-  if (want > 0 && buf_.capacity() < buf_.size() + want) buf_.reserve(buf_.size() + want);
+  // One allocation for a large literal, with room for the reads that overshoot it: growing a
+  // std::string later doubles its capacity, i.e. a second copy of the message.
+  if (want > 0 && buf_.capacity() < buf_.size() + want + kMaxChunk) {
+    buf_.reserve(buf_.size() + want + kMaxChunk);
+  }
   size_t old = buf_.size();
   buf_.resize(old + chunk);
   absl::Time d = deadline == absl::InfiniteFuture() ? clock_->Now() + timeout_ : deadline;

@@ -6,15 +6,14 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <cstring>
@@ -134,8 +133,7 @@ class SocketTransport final : public Transport {
           }
           continue;
         case SSL_ERROR_WANT_WRITE:
-          if (absl::Status st = WaitFd(fd_, POLLOUT, deadline, "read from the server");
-              !st.ok()) {
+          if (absl::Status st = WaitFd(fd_, POLLOUT, deadline, "read from the server"); !st.ok()) {
             return st;
           }
           continue;
@@ -249,8 +247,8 @@ class SocketTransport final : public Transport {
       if (verify != X509_V_OK) {
         return MailError(
             MailErrorClass::kTls,
-            absl::StrCat("TLS certificate of \"", name, "\" not trusted: ",
-                         X509_verify_cert_error_string(verify),
+            absl::StrCat("TLS certificate of \"", name,
+                         "\" not trusted: ", X509_verify_cert_error_string(verify),
                          tls.ca_file.empty() ? " (system trust store; set a CA file if the server"
                                                " uses a private CA)"
                                              : absl::StrCat(" (CA file ", tls.ca_file, ")")));
@@ -268,9 +266,9 @@ class SocketTransport final : public Transport {
       subject = buf;
       X509_free(cert);
     }
-    description_ = absl::StrCat(SSL_get_version(ssl_), " ", SSL_get_cipher_name(ssl_),
-                                ", certificate ", subject,
-                                tls.verify_peer ? " verified" : " NOT verified (verify_peer off)");
+    description_ =
+        absl::StrCat(SSL_get_version(ssl_), " ", SSL_get_cipher_name(ssl_), ", certificate ",
+                     subject, tls.verify_peer ? " verified" : " NOT verified (verify_peer off)");
     return absl::OkStatus();
   }
 

@@ -65,8 +65,7 @@ absl::StatusOr<std::vector<ResolvedAddress>> ResolveHost(const std::string& host
 // TCP connect to the first address that answers before `deadline`. The returned transport is
 // plain until StartTls. `host` is kept as the default TLS server name.
 absl::StatusOr<std::unique_ptr<Transport>> ConnectTcp(const std::vector<ResolvedAddress>& addrs,
-                                                      const std::string& host,
-                                                      absl::Time deadline);
+                                                      const std::string& host, absl::Time deadline);
 
 // ResolveHost + ConnectTcp.
 absl::StatusOr<std::unique_ptr<Transport>> DialTcp(const std::string& host, int port,

@@ -6,10 +6,16 @@
 
 namespace postroom::metrics {
 
-prometheus::Registry& Registry() {
-  static auto* registry = new prometheus::Registry();
+namespace {
+// The exposer holds collectables by weak_ptr: the shared_ptr must live as long as the process.
+const std::shared_ptr<prometheus::Registry>& SharedRegistry() {
+  static auto* registry =
+      new std::shared_ptr<prometheus::Registry>(std::make_shared<prometheus::Registry>());
   return *registry;
 }
+}  // namespace
+
+prometheus::Registry& Registry() { return *SharedRegistry(); }
 
 absl::StatusOr<int> StartExposer(const std::string& address) {
   static absl::Mutex mu;
@@ -23,9 +29,7 @@ absl::StatusOr<int> StartExposer(const std::string& address) {
         absl::StrCat("cannot serve metrics on ", address, ": ", e.what(),
                      " (is the port taken? set another with --metrics-listen)"));
   }
-  // The exposer keeps a weak reference: the registry is process-lived, so share without owning.
-  exposer->RegisterCollectable(
-      std::shared_ptr<prometheus::Registry>(&Registry(), [](prometheus::Registry*) {}));
+  exposer->RegisterCollectable(SharedRegistry());
   std::vector<int> ports = exposer->GetListeningPorts();
   return ports.empty() ? 0 : ports.front();
 }

@@ -22,7 +22,7 @@ void AppendWindows1252AsUtf8(std::string_view text, std::string& out);
 
 // Result of converting a body from its declared charset.
 struct CharsetResult {
-  std::string text;     // UTF-8.
+  std::string text;          // UTF-8.
   bool bad_charset = false;  // The charset was unknown, or the bytes were not valid in it.
 };
 

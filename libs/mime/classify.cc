@@ -16,8 +16,8 @@ namespace {
 constexpr size_t kBodyScanBytes = 16 << 10;
 
 std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' ||
-                        s.front() == '\n')) {
+  while (!s.empty() &&
+         (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n')) {
     s.remove_prefix(1);
   }
   while (!s.empty() &&
@@ -60,43 +60,132 @@ void AddUnique(std::vector<std::string>& list, std::string value) {
 }
 
 const std::vector<std::string_view>& DsnSubjectKeywords() {
-  static const auto* kWords = new std::vector<std::string_view>{
-      "undeliver", "undelivered", "delivery status notification", "delivery failure",
-      "delivery failed", "delivery has failed", "failure notice", "failure delivery",
-      "returned mail", "return mail", "returned to sender", "delivery notification",
-      "non-delivery", "nondeliver", "not delivered", "could not be delivered", "mail system error",
-      "delivery problem", "mail delivery", "message delivery", "could not send message",
-      "mail failure", "delivery report", "delivery error", "bounce", "rejected",
-      "permanent error", "unable to deliver", "delivery status", "nicht zustellbar",
-      "unzustellbar", "non remis", "no se puede entregar", "non recapitabile", "onbestelbaar",
-      "olevererbart", "warning: message", "mail could not be delivered", "error sending",
-      "delayed mail", "delivery delayed", "expired", "undeliverable", "returning message",
-      "mail status", "notification", "failed delivery", "delivery to", "user unknown",
-      "mail failed", "returning to sender", "could not send", "mail error", "メールエラー",
-      "エラー", "不達", "配信", "送信できません", "未配達"};
+  static const auto* kWords = new std::vector<std::string_view>{"undeliver",
+                                                                "undelivered",
+                                                                "delivery status notification",
+                                                                "delivery failure",
+                                                                "delivery failed",
+                                                                "delivery has failed",
+                                                                "failure notice",
+                                                                "failure delivery",
+                                                                "returned mail",
+                                                                "return mail",
+                                                                "returned to sender",
+                                                                "delivery notification",
+                                                                "non-delivery",
+                                                                "nondeliver",
+                                                                "not delivered",
+                                                                "could not be delivered",
+                                                                "mail system error",
+                                                                "delivery problem",
+                                                                "mail delivery",
+                                                                "message delivery",
+                                                                "could not send message",
+                                                                "mail failure",
+                                                                "delivery report",
+                                                                "delivery error",
+                                                                "bounce",
+                                                                "rejected",
+                                                                "permanent error",
+                                                                "unable to deliver",
+                                                                "delivery status",
+                                                                "nicht zustellbar",
+                                                                "unzustellbar",
+                                                                "non remis",
+                                                                "no se puede entregar",
+                                                                "non recapitabile",
+                                                                "onbestelbaar",
+                                                                "olevererbart",
+                                                                "warning: message",
+                                                                "mail could not be delivered",
+                                                                "error sending",
+                                                                "delayed mail",
+                                                                "delivery delayed",
+                                                                "expired",
+                                                                "undeliverable",
+                                                                "returning message",
+                                                                "mail status",
+                                                                "notification",
+                                                                "failed delivery",
+                                                                "delivery to",
+                                                                "user unknown",
+                                                                "mail failed",
+                                                                "returning to sender",
+                                                                "could not send",
+                                                                "mail error",
+                                                                "メールエラー",
+                                                                "エラー",
+                                                                "不達",
+                                                                "配信",
+                                                                "送信できません",
+                                                                "未配達"};
   return *kWords;
 }
 
 const std::vector<std::string_view>& BounceBodyPhrases() {
   static const auto* kPhrases = new std::vector<std::string_view>{
-      "could not be delivered", "couldn't be delivered", "was not delivered",
-      "delivery to the following recipient", "delivery has failed", "permanent error",
-      "permanent fatal error", "this is the mail system at host", "this is the qmail-send",
-      "following address(es) failed", "following addresses had permanent",
-      "unable to deliver", "undeliverable", "delivery failed", "mail delivery failed",
+      "could not be delivered",
+      "couldn't be delivered",
+      "was not delivered",
+      "delivery to the following recipient",
+      "delivery has failed",
+      "permanent error",
+      "permanent fatal error",
+      "this is the mail system at host",
+      "this is the qmail-send",
+      "following address(es) failed",
+      "following addresses had permanent",
+      "unable to deliver",
+      "undeliverable",
+      "delivery failed",
+      "mail delivery failed",
       "this message was created automatically by mail delivery software",
-      "returned to sender", "returned mail", "user unknown", "unknown user", "no such user",
-      "mailbox unavailable", "mailbox not found", "mailbox is full", "quota exceeded",
-      "host unknown", "recipient address rejected", "your message did not reach",
-      "wasn't able to deliver", "message could not be sent", "delivery to the following",
-      "failed to deliver", "message not delivered", "could not deliver", "not be delivered",
-      "delivery status notification", "the following recipient", "recipient unknown",
-      "address rejected", "does not exist", "transcript of session", "smtp error",
-      "remote host said", "delivery attempts", "giving up", "i'm sorry to have to inform you",
-      "message delivery has", "message was not delivered", "delivery problem",
-      "non-delivery", "unrouteable", "retry timeout exceeded", "undelivered mail",
-      "delivery errors", "failed addresses", "no valid recipients", "could not send",
-      "送信できませんでした", "送信に失敗", "配信できません", "届きませんでした", "宛先不明",
+      "returned to sender",
+      "returned mail",
+      "user unknown",
+      "unknown user",
+      "no such user",
+      "mailbox unavailable",
+      "mailbox not found",
+      "mailbox is full",
+      "quota exceeded",
+      "host unknown",
+      "recipient address rejected",
+      "your message did not reach",
+      "wasn't able to deliver",
+      "message could not be sent",
+      "delivery to the following",
+      "failed to deliver",
+      "message not delivered",
+      "could not deliver",
+      "not be delivered",
+      "delivery status notification",
+      "the following recipient",
+      "recipient unknown",
+      "address rejected",
+      "does not exist",
+      "transcript of session",
+      "smtp error",
+      "remote host said",
+      "delivery attempts",
+      "giving up",
+      "i'm sorry to have to inform you",
+      "message delivery has",
+      "message was not delivered",
+      "delivery problem",
+      "non-delivery",
+      "unrouteable",
+      "retry timeout exceeded",
+      "undelivered mail",
+      "delivery errors",
+      "failed addresses",
+      "no valid recipients",
+      "could not send",
+      "送信できませんでした",
+      "送信に失敗",
+      "配信できません",
+      "届きませんでした",
+      "宛先不明",
       "エラー"};
   return *kPhrases;
 }
@@ -109,7 +198,7 @@ bool IsDaemonSender(const ParsedMessage& m) {
     if (local == "mailer-daemon" || local == "postmaster" || local == "mail-daemon" ||
         local == "mailerdaemon" || local == "maildaemon" || local == "mailer_daemon" ||
         local == "mdaemon" || local == "mailer" || local == "mail.daemon" ||
-        local.find("bounce") != std::string_view::npos) {
+        local == "post_master" || local.find("bounce") != std::string_view::npos) {
       return true;
     }
     std::string name = AsciiLower(a.name);
@@ -133,8 +222,8 @@ std::vector<std::vector<Header>> FieldBlocks(std::string_view text) {
   size_t pos = 0;
   while (pos < text.size() && blocks.size() < 1000) {
     // Skip empty lines.
-    while (pos < text.size() && (text[pos] == '\n' || text[pos] == '\r' || text[pos] == ' ' ||
-                                 text[pos] == '\t')) {
+    while (pos < text.size() &&
+           (text[pos] == '\n' || text[pos] == '\r' || text[pos] == ' ' || text[pos] == '\t')) {
       size_t eol = text.find('\n', pos);
       std::string_view line =
           text.substr(pos, eol == std::string_view::npos ? std::string_view::npos : eol - pos);
@@ -173,8 +262,9 @@ void ReadDeliveryStatus(std::string_view text, BounceInfo& info) {
     const Header* action = Field(block, "action");
     const Header* status = Field(block, "status");
     if (!final_rcpt && !original_rcpt && !action && !status) continue;
-    std::string rcpt = final_rcpt ? AddressField(final_rcpt->value)
-                                  : AddressField(original_rcpt->value);
+    std::string rcpt = final_rcpt      ? AddressField(final_rcpt->value)
+                       : original_rcpt ? AddressField(original_rcpt->value)
+                                       : std::string();
     std::string act = action ? AsciiLower(Trim(action->value)) : "";
     std::string code = status ? FindStatusCode(status->value) : "";
     if (const Header* d = Field(block, "diagnostic-code")) {
@@ -247,13 +337,13 @@ std::string QuotedMessageId(std::string_view text) {
   while ((pos = lower.find("message-id:", pos)) != std::string::npos) {
     bool line_start = pos == 0 || lower[pos - 1] == '\n' || lower[pos - 1] == ' ' ||
                       lower[pos - 1] == '\t' || lower[pos - 1] == '>';
-    size_t open = text.find('<', pos);
-    size_t eol = text.find('\n', pos);
-    // The id may be on the next, folded line.
-    size_t limit = eol == std::string_view::npos ? text.size() : eol + 80;
-    if (line_start && open != std::string_view::npos && open < limit) {
-      size_t close = text.find('>', open);
-      if (close != std::string_view::npos && close - open > 1 && close - open < 500) {
+    // The id follows on the same or the next (folded) line; look no further, so a text full
+    // of "Message-ID:" stays linear.
+    std::string_view window = text.substr(0, std::min(text.size(), pos + 600));
+    size_t open = window.find('<', pos);
+    if (line_start && open != std::string_view::npos) {
+      size_t close = window.find('>', open);
+      if (close != std::string_view::npos && close - open > 1) {
         std::string_view id = text.substr(open + 1, close - open - 1);
         if (id.find_first_of(" \t\r\n") == std::string_view::npos) return std::string(id);
       }
@@ -409,17 +499,49 @@ const char* BounceTypeName(BounceType type) {
 }
 
 const std::vector<std::string>& DefaultAutoReplySubjectKeywords() {
-  static const auto* kWords = new std::vector<std::string>{
-      "out of office", "out of the office", "automatic reply", "auto reply", "auto-reply",
-      "autoreply", "auto response", "auto-response", "autoresponse", "automated response",
-      "automatic response", "vacation", "away from the office", "away until", "on leave",
-      "abwesenheit", "automatische antwort", "abwesend", "réponse automatique",
-      "reponse automatique", "absence", "absent du bureau", "respuesta automática",
-      "respuesta automatica", "fuera de la oficina", "risposta automatica", "fuori sede",
-      "fuori ufficio", "automatisch antwoord", "afwezig", "autosvar", "automatisk svar",
-      "frånvaro", "fravær", "poissa", "automaattinen vastaus", "nieobecność",
-      "odpowiedź automatyczna", "resposta automática", "ausência", "自動応答", "自动回复",
-      "不在"};
+  static const auto* kWords = new std::vector<std::string>{"out of office",
+                                                           "out of the office",
+                                                           "automatic reply",
+                                                           "auto reply",
+                                                           "auto-reply",
+                                                           "autoreply",
+                                                           "auto response",
+                                                           "auto-response",
+                                                           "autoresponse",
+                                                           "automated response",
+                                                           "automatic response",
+                                                           "vacation",
+                                                           "away from the office",
+                                                           "away until",
+                                                           "on leave",
+                                                           "abwesenheit",
+                                                           "automatische antwort",
+                                                           "abwesend",
+                                                           "réponse automatique",
+                                                           "reponse automatique",
+                                                           "absence",
+                                                           "absent du bureau",
+                                                           "respuesta automática",
+                                                           "respuesta automatica",
+                                                           "fuera de la oficina",
+                                                           "risposta automatica",
+                                                           "fuori sede",
+                                                           "fuori ufficio",
+                                                           "automatisch antwoord",
+                                                           "afwezig",
+                                                           "autosvar",
+                                                           "automatisk svar",
+                                                           "frånvaro",
+                                                           "fravær",
+                                                           "poissa",
+                                                           "automaattinen vastaus",
+                                                           "nieobecność",
+                                                           "odpowiedź automatyczna",
+                                                           "resposta automática",
+                                                           "ausência",
+                                                           "自動応答",
+                                                           "自动回复",
+                                                           "不在"};
   return *kWords;
 }
 
@@ -474,7 +596,8 @@ Classification Classify(const ParsedMessage& m, const ClassifyOptions& options) 
     }
     size_t scl = lower.find("scl:");
     bool ok = false;
-    int value = scl == std::string::npos ? 0 : ParseInt(std::string_view(lower).substr(scl + 4), &ok);
+    int value =
+        scl == std::string::npos ? 0 : ParseInt(std::string_view(lower).substr(scl + 4), &ok);
     if (ok && value >= options.spam_scl_threshold) {
       reason("spam:forefront-scl");
       spam = true;

@@ -51,7 +51,7 @@ const char* ImportanceName(Importance importance);
 struct Attachment {
   std::string filename;      // Decoded (RFC 2231 and RFC 2047), UTF-8; may be empty.
   std::string content_type;  // "type/subtype", lowercased, without parameters.
-  uint64_t size = 0;         // Decoded bytes (an attached message: its bytes as sent).
+  uint64_t size = 0;         // Decoded bytes (an attached message: as GMime writes it, ~ as sent).
   std::string content_id;    // Without angle brackets; may be empty.
   // Shown in the body rather than attached: not "Content-Disposition: attachment", and either
   // referenced by a Content-ID or inside multipart/related (a logo in the HTML body). A PDF
@@ -89,7 +89,7 @@ struct ParsedMessage {
   std::vector<Address> bcc;
   std::vector<Address> delivered_to;
   std::vector<Address> x_original_to;
-  std::string return_path;       // Address inside Return-Path, lowercased; "" also for "<>".
+  std::string return_path;            // Address inside Return-Path, lowercased; "" also for "<>".
   bool has_null_return_path = false;  // "Return-Path: <>".
 
   std::string message_id;               // Without angle brackets; may be empty.

@@ -59,8 +59,8 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 }
 
 std::string_view TrimWhitespace(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' ||
-                        s.front() == '\n')) {
+  while (!s.empty() &&
+         (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n')) {
     s.remove_prefix(1);
   }
   while (!s.empty() &&
@@ -183,8 +183,8 @@ void AppendAddresses(InternetAddressList* list, std::vector<Address>& out, int d
     } else if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
       Address a;
       a.name = SanitizeUtf8(Sv(internet_address_get_name(ia)));
-      a.address = SanitizeUtf8(
-          AsciiLower(TrimWhitespace(Sv(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia))))));
+      a.address = SanitizeUtf8(AsciiLower(
+          TrimWhitespace(Sv(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia))))));
       if (a.address.empty() && a.name.empty()) continue;
       out.push_back(std::move(a));
     }
@@ -413,8 +413,8 @@ void Walker::Walk(GMimeObject* object, std::string_view parent_subtype, bool in_
   if (GMIME_IS_MULTIPART(object)) {
     GMimeMultipart* multipart = GMIME_MULTIPART(object);
     if (subtype == "report" && out_.report.report_type.empty()) {
-      out_.report.report_type = SanitizeUtf8(
-          AsciiLower(TrimWhitespace(Sv(g_mime_object_get_content_type_parameter(object, "report-type")))));
+      out_.report.report_type = SanitizeUtf8(AsciiLower(
+          TrimWhitespace(Sv(g_mime_object_get_content_type_parameter(object, "report-type")))));
     }
     bool related = in_related || subtype == "related";
     int n = g_mime_multipart_get_count(multipart);
@@ -454,7 +454,8 @@ void Walker::AttachedMessage(GMimeMessagePart* part, std::string type, bool in_r
   GMimeMessage* inner = g_mime_message_part_get_message(part);
   Attachment a;
   a.content_type = std::move(type);
-  std::string_view filename = Sv(g_mime_object_get_content_disposition_parameter(object, "filename"));
+  std::string_view filename =
+      Sv(g_mime_object_get_content_disposition_parameter(object, "filename"));
   if (filename.empty()) filename = Sv(g_mime_object_get_content_type_parameter(object, "name"));
   a.filename = SanitizeUtf8(filename);
   a.content_id = SanitizeUtf8(StripAngles(Sv(g_mime_object_get_content_id(object))));
@@ -470,7 +471,8 @@ void Walker::AttachedMessage(GMimeMessagePart* part, std::string type, bool in_r
     }
   }
   std::string_view disposition = Sv(g_mime_object_get_disposition(object));
-  a.is_inline = !EqualsIgnoreCase(disposition, "attachment") && (in_related || !a.content_id.empty());
+  a.is_inline =
+      !EqualsIgnoreCase(disposition, "attachment") && (in_related || !a.content_id.empty());
   out_.attachments.push_back(std::move(a));
 }
 
@@ -712,6 +714,11 @@ absl::StatusOr<ParsedMessage> ParseMessage(std::string_view raw, const ParseLimi
     return absl::InvalidArgumentError(
         "cannot parse the message: it is empty (0 bytes); pass the raw RFC 5322 bytes");
   }
+  if (raw.size() > (size_t{1} << 31)) {
+    // GMime's memory stream holds a GByteArray, whose length is 32 bits.
+    return absl::InvalidArgumentError(absl::StrCat("cannot parse the message: ", raw.size(),
+                                                   " bytes is more than 2 GiB; refuse it earlier"));
+  }
   if (limits.max_message_bytes != 0 && raw.size() > limits.max_message_bytes) {
     return absl::InvalidArgumentError(absl::StrCat(
         "cannot parse the message: ", raw.size(), " bytes is more than the limit of ",
@@ -723,6 +730,9 @@ absl::StatusOr<ParsedMessage> ParseMessage(std::string_view raw, const ParseLimi
   } catch (const std::bad_alloc&) {
     return absl::InternalError(absl::StrCat("cannot parse the message of ", raw.size(),
                                             " bytes: out of memory; retry with more memory"));
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("cannot parse the message of ", raw.size(),
+                                            " bytes: ", e.what(), "; report this as a bug"));
   }
 }
 

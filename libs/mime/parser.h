@@ -21,7 +21,8 @@
 namespace postroom::mime {
 
 // INVALID_ARGUMENT: `raw` is empty, or larger than limits.max_message_bytes (when set).
-// INTERNAL: memory ran out while parsing. Any other input yields a ParsedMessage.
+// INTERNAL: memory ran out while parsing (or another C++ exception, a bug). Any other input
+// yields a ParsedMessage.
 absl::StatusOr<ParsedMessage> ParseMessage(std::string_view raw, const ParseLimits& limits = {});
 
 // Parses a header block ("Name: value" lines, folded lines allowed, up to the first empty

@@ -49,14 +49,10 @@ struct SourceInfo {
   const char* name;
 };
 constexpr SourceInfo kSources[] = {
-    {FieldSource::kSubject, "subject"},
-    {FieldSource::kBody, "body"},
-    {FieldSource::kSender, "sender"},
-    {FieldSource::kSenderAddress, "sender_address"},
-    {FieldSource::kSenderName, "sender_name"},
-    {FieldSource::kImportance, "importance"},
-    {FieldSource::kAttachments, "attachments"},
-    {FieldSource::kEml, "eml"},
+    {FieldSource::kSubject, "subject"},         {FieldSource::kBody, "body"},
+    {FieldSource::kSender, "sender"},           {FieldSource::kSenderAddress, "sender_address"},
+    {FieldSource::kSenderName, "sender_name"},  {FieldSource::kImportance, "importance"},
+    {FieldSource::kAttachments, "attachments"}, {FieldSource::kEml, "eml"},
 };
 
 }  // namespace
@@ -195,7 +191,8 @@ class ThenCompiler {
               "or stop");
       }
     } else if (!then.fields().contains("queue")) {
-      Error("then.queue", "required: the queue the work item goes to (or stop: true to create none)");
+      Error("then.queue",
+            "required: the queue the work item goes to (or stop: true to create none)");
     }
   }
 

@@ -47,7 +47,7 @@ struct Actions {
   // Work item template (a service desk form) to create the item from; empty: none.
   std::string work_item_template;
   Priority priority = Priority::kNormal;  // "normal" when not written.
-  std::vector<FieldMapping> fields;  // Sorted by name.
+  std::vector<FieldMapping> fields;       // Sorted by name.
   // Acknowledgement template sent to the sender; empty: no acknowledgement.
   std::string ack_template;
   // Matching ends routing without creating a work item (decision "unhandled"); every other

@@ -1,17 +1,18 @@
 // `then` compiled into Actions, and custom fields resolved against a message.
+#include "libs/rules/actions.h"
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "libs/rules/actions.h"
 #include "libs/rules/route.h"
 #include "libs/rules/rules_test_util.h"
 
 namespace postroom::rules {
 namespace {
 
-using testutil::Invoice;
-using testutil::Json;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
+using testutil::Invoice;
+using testutil::Json;
 
 Actions Compile(const std::string& then_json) {
   absl::StatusOr<CompiledRoute> route = CompileRoute("r", {}, Json(then_json), RouteContext{});
@@ -39,9 +40,8 @@ TEST(Actions, EveryActionIsCarried) {
   EXPECT_EQ(a.work_item_template, "inv");
   EXPECT_EQ(a.priority, Priority::kUrgent);
   EXPECT_EQ(a.ack_template, "welcome");
-  EXPECT_THAT(a.fields,
-              ElementsAre(FieldMapping{"customer", "", FieldSource::kSenderAddress},
-                          FieldMapping{"source", "email", FieldSource::kNone}));
+  EXPECT_THAT(a.fields, ElementsAre(FieldMapping{"customer", "", FieldSource::kSenderAddress},
+                                    FieldMapping{"source", "email", FieldSource::kNone}));
 }
 
 TEST(Actions, StopRoute) {
@@ -70,15 +70,15 @@ TEST(ResolveFields, MapsEveryMessageSource) {
       "fa": {"from": "sender_address"}, "fn": {"from": "sender_name"},
       "i": {"from": "importance"}, "at": {"from": "attachments"}, "lit": "x"}})");
   std::vector<ResolvedField> r = ResolveFields(a, Invoice(), true);
-  EXPECT_THAT(r, ElementsAre(
-                     ResolvedField{"at", "invoice-117.PDF", false, true},
-                     ResolvedField{"b", Invoice().body_text, false, false},
-                     ResolvedField{"f", "Jane Doe <Jane.Doe@Mail.Acme.example>", false, false},
-                     ResolvedField{"fa", "Jane.Doe@Mail.Acme.example", false, false},
-                     ResolvedField{"fn", "Jane Doe", false, false},
-                     ResolvedField{"i", "high", false, false},
-                     ResolvedField{"lit", "x", false, false},
-                     ResolvedField{"s", "Invoice 2024-117 for ACME", false, false}));
+  EXPECT_THAT(
+      r,
+      ElementsAre(ResolvedField{"at", "invoice-117.PDF", false, true},
+                  ResolvedField{"b", Invoice().body_text, false, false},
+                  ResolvedField{"f", "Jane Doe <Jane.Doe@Mail.Acme.example>", false, false},
+                  ResolvedField{"fa", "Jane.Doe@Mail.Acme.example", false, false},
+                  ResolvedField{"fn", "Jane Doe", false, false},
+                  ResolvedField{"i", "high", false, false}, ResolvedField{"lit", "x", false, false},
+                  ResolvedField{"s", "Invoice 2024-117 for ACME", false, false}));
 }
 
 TEST(ResolveFields, EmptySourceFallsBackToValue) {
@@ -95,8 +95,8 @@ TEST(ResolveFields, EmptySourceFallsBackToValue) {
 }
 
 TEST(ResolveFields, EmlAttachesOnlyWhenRawIsAvailable) {
-  Actions a = Compile(
-      R"({"queue": "q", "fields": {"original": {"from": "eml", "value": "see archive"}}})");
+  Actions a =
+      Compile(R"({"queue": "q", "fields": {"original": {"from": "eml", "value": "see archive"}}})");
   EXPECT_THAT(ResolveFields(a, Invoice(), true),
               ElementsAre(ResolvedField{"original", "see archive", true, false}));
   EXPECT_THAT(ResolveFields(a, Invoice(), false),

@@ -183,7 +183,8 @@ bool DomainMatches(absl::string_view domain, absl::string_view pattern) {
   if (domain.empty()) return false;
   bool subdomains_only = absl::StartsWith(pattern, "*.");
   if (subdomains_only) pattern.remove_prefix(2);
-  if (domain.size() == pattern.size()) return !subdomains_only && absl::EqualsIgnoreCase(domain, pattern);
+  if (domain.size() == pattern.size())
+    return !subdomains_only && absl::EqualsIgnoreCase(domain, pattern);
   return domain.size() > pattern.size() && domain[domain.size() - pattern.size() - 1] == '.' &&
          absl::EndsWithIgnoreCase(domain, pattern);
 }
@@ -284,11 +285,10 @@ class FromAddressLeaf : public Condition {
     bool ok = EqualsAnyIgnoreCase(facts.from_address, addresses_, &matched);
     if (why != nullptr) {
       why->path = path_;
-      why->reason =
-          ok ? absl::StrCat("sender address ", Quote(facts.from_address), " is ",
-                            Quote(addresses_[matched]))
-             : absl::StrCat("sender address ", Quote(facts.from_address), " is not ",
-                            OneOrList(addresses_));
+      why->reason = ok ? absl::StrCat("sender address ", Quote(facts.from_address), " is ",
+                                      Quote(addresses_[matched]))
+                       : absl::StrCat("sender address ", Quote(facts.from_address), " is not ",
+                                      OneOrList(addresses_));
     }
     return ok;
   }
@@ -362,8 +362,8 @@ class RecipientLeaf : public Condition {
         if (!Fits(address)) continue;
         if (why != nullptr) {
           why->path = path_;
-          why->reason = absl::StrCat("recipient ", Quote(address), " (", info.header, ") has ",
-                                     Criteria());
+          why->reason =
+              absl::StrCat("recipient ", Quote(address), " (", info.header, ") has ", Criteria());
         }
         return true;
       }
@@ -378,11 +378,10 @@ class RecipientLeaf : public Condition {
         seen.insert(seen.end(), list.begin(), list.end());
       }
       why->path = path_;
-      why->reason =
-          seen.empty()
-              ? absl::StrCat("message has no ", absl::StrJoin(names, "/"), " recipients")
-              : absl::StrCat("no ", absl::StrJoin(names, "/"), " recipient among ",
-                             QuoteList(seen, 5), " has ", Criteria());
+      why->reason = seen.empty()
+                        ? absl::StrCat("message has no ", absl::StrJoin(names, "/"), " recipients")
+                        : absl::StrCat("no ", absl::StrJoin(names, "/"), " recipient among ",
+                                       QuoteList(seen, 5), " has ", Criteria());
     }
     return false;
   }
@@ -418,8 +417,7 @@ class RecipientLeaf : public Condition {
 class HeaderLeaf : public Condition {
  public:
   // A null matcher means a presence test.
-  HeaderLeaf(std::string path, std::string name, std::unique_ptr<TextMatcher> matcher,
-             bool present)
+  HeaderLeaf(std::string path, std::string name, std::unique_ptr<TextMatcher> matcher, bool present)
       : Condition(4),
         path_(std::move(path)),
         name_(std::move(name)),
@@ -448,7 +446,8 @@ class HeaderLeaf : public Condition {
       bool ok = (count > 0) == present_;
       if (why != nullptr) {
         why->path = path_;
-        why->reason = absl::StrCat("header ", Quote(name_), count > 0 ? " is present" : " is absent");
+        why->reason =
+            absl::StrCat("header ", Quote(name_), count > 0 ? " is present" : " is absent");
       }
       return ok;
     }
@@ -460,8 +459,8 @@ class HeaderLeaf : public Condition {
         why->reason =
             absl::StrCat("header ", Quote(name_), " (", Quote(*first), ") ", matcher_->Failed());
       } else {
-        why->reason = absl::StrCat("none of the ", count, " ", Quote(name_), " headers ",
-                                   matcher_->Wanted());
+        why->reason =
+            absl::StrCat("none of the ", count, " ", Quote(name_), " headers ", matcher_->Wanted());
       }
     }
     return false;
@@ -490,15 +489,17 @@ std::vector<std::string> AttachmentNames(const MessageFacts& facts) {
 
 class HasAttachmentLeaf : public Condition {
  public:
-  HasAttachmentLeaf(std::string path, bool want) : Condition(0), path_(std::move(path)), want_(want) {}
+  HasAttachmentLeaf(std::string path, bool want)
+      : Condition(0), path_(std::move(path)), want_(want) {}
 
   bool Eval(const MessageFacts& facts, Why* why) const override {
     size_t n = CountAttachments(facts);
     bool ok = (n > 0) == want_;
     if (why != nullptr) {
       why->path = path_;
-      why->reason = n == 0 ? "message has no attachments"
-                           : absl::StrCat("message has ", n, n == 1 ? " attachment" : " attachments");
+      why->reason = n == 0
+                        ? "message has no attachments"
+                        : absl::StrCat("message has ", n, n == 1 ? " attachment" : " attachments");
     }
     return ok;
   }
@@ -520,8 +521,8 @@ class AttachmentNameLeaf : public Condition {
       if (matcher_->Match(a.filename, why != nullptr ? &matched : nullptr)) {
         if (why != nullptr) {
           why->path = path_;
-          why->reason = absl::StrCat("attachment name ", Quote(a.filename), " ",
-                                     matcher_->Held(matched));
+          why->reason =
+              absl::StrCat("attachment name ", Quote(a.filename), " ", matcher_->Held(matched));
         }
         return true;
       }
@@ -613,7 +614,11 @@ class NameLeaf : public Condition {
  public:
   NameLeaf(std::string path, const char* label, std::string MessageFacts::*field,
            std::vector<std::string> values)
-      : Condition(1), path_(std::move(path)), label_(label), field_(field), values_(std::move(values)) {}
+      : Condition(1),
+        path_(std::move(path)),
+        label_(label),
+        field_(field),
+        values_(std::move(values)) {}
 
   bool Eval(const MessageFacts& facts, Why* why) const override {
     const std::string& text = facts.*field_;
@@ -665,8 +670,8 @@ class AllNode : public Condition {
       held.push_back(absl::StrCat(child_why.path, ": ", child_why.reason));
     }
     why->path = path_;
-    why->reason = absl::StrCat("all ", children_.size(), " conditions held: ",
-                               absl::StrJoin(held, "; "));
+    why->reason =
+        absl::StrCat("all ", children_.size(), " conditions held: ", absl::StrJoin(held, "; "));
     return true;
   }
 
@@ -697,8 +702,8 @@ class AnyNode : public Condition {
       failed.push_back(absl::StrCat(child_why.path, ": ", child_why.reason));
     }
     why->path = path_;
-    why->reason = absl::StrCat("none of ", children_.size(), " alternatives held: ",
-                               absl::StrJoin(failed, "; "));
+    why->reason = absl::StrCat("none of ", children_.size(),
+                               " alternatives held: ", absl::StrJoin(failed, "; "));
     return false;
   }
 
@@ -775,7 +780,8 @@ std::string Lower(absl::string_view s) { return absl::AsciiStrToLower(s); }
 
 bool HasSpace(absl::string_view s) {
   return std::any_of(s.begin(), s.end(), [](char c) {
-    return absl::ascii_isspace(static_cast<unsigned char>(c)) || absl::ascii_iscntrl(static_cast<unsigned char>(c));
+    return absl::ascii_isspace(static_cast<unsigned char>(c)) ||
+           absl::ascii_iscntrl(static_cast<unsigned char>(c));
   });
 }
 
@@ -901,8 +907,7 @@ class Compiler {
   // Checks each element with `check` (which returns an error message or ""), and normalises
   // it to lower case. Element paths carry an index when the value was a list.
   std::optional<std::vector<std::string>> CheckedLowerStrings(
-      const Value& v, const std::string& path,
-      std::string (*check)(absl::string_view value)) {
+      const Value& v, const std::string& path, std::string (*check)(absl::string_view value)) {
     bool was_list = false;
     std::optional<std::vector<std::string>> values = Strings(v, path, &was_list);
     if (!values) return std::nullopt;
@@ -958,8 +963,9 @@ class Compiler {
       ok = subtype == "*" || subtype.find('*') == subtype.npos;
     }
     if (!ok) {
-      return absl::StrCat(Quote(s), " is not a MIME type; write type/subtype (application/pdf) "
-                                    "or type/* (image/*)");
+      return absl::StrCat(Quote(s),
+                          " is not a MIME type; write type/subtype (application/pdf) "
+                          "or type/* (image/*)");
     }
     return "";
   }
@@ -983,8 +989,8 @@ class Compiler {
     return CheckedLowerStrings(*use, path, &CheckDomain);
   }
 
-  std::unique_ptr<Condition> Recipient(const Value& v, const std::string& path,
-                                       unsigned headers, const char* only) {
+  std::unique_ptr<Condition> Recipient(const Value& v, const std::string& path, unsigned headers,
+                                       const char* only) {
     std::vector<std::string> addresses, domains, tags;
     std::optional<std::vector<std::string>> values;
     if (std::string_view(only) == "address") {
@@ -1000,8 +1006,8 @@ class Compiler {
       if (!values) return nullptr;
       tags = std::move(*values);
     }
-    return std::make_unique<RecipientLeaf>(path, headers, std::move(addresses),
-                                           std::move(domains), std::move(tags));
+    return std::make_unique<RecipientLeaf>(path, headers, std::move(addresses), std::move(domains),
+                                           std::move(tags));
   }
 
   std::unique_ptr<Condition> RecipientObject(const Value& v, const std::string& path) {
@@ -1068,8 +1074,8 @@ class Compiler {
       ok = false;
     }
     if (!ok) return nullptr;
-    return std::make_unique<RecipientLeaf>(path, headers, std::move(addresses),
-                                           std::move(domains), std::move(tags));
+    return std::make_unique<RecipientLeaf>(path, headers, std::move(addresses), std::move(domains),
+                                           std::move(tags));
   }
 
   std::optional<std::vector<std::string>> Addresses(const Value& v, const std::string& path) {
@@ -1118,8 +1124,9 @@ class Compiler {
       });
       if (!valid) {
         Error(absl::StrCat(path, ".name"),
-              absl::StrCat(Quote(name), " is not a header name; write it without the colon, "
-                                        "e.g. X-Priority"));
+              absl::StrCat(Quote(name),
+                           " is not a header name; write it without the colon, "
+                           "e.g. X-Priority"));
         ok = false;
       }
     }
@@ -1128,9 +1135,9 @@ class Compiler {
       return nullptr;
     }
     if (tests.size() > 1) {
-      Error(path, absl::StrCat("takes one of contains, equals, matches or present, not ",
-                               absl::StrJoin(tests, " and "),
-                               "; combine several header tests with all"));
+      Error(path,
+            absl::StrCat("takes one of contains, equals, matches or present, not ",
+                         absl::StrJoin(tests, " and "), "; combine several header tests with all"));
       return nullptr;
     }
     const std::string& test = tests[0];
@@ -1168,8 +1175,9 @@ class Compiler {
       } else if (value == "high") {
         wanted.push_back(Importance::kHigh);
       } else {
-        Error(was_list ? absl::StrCat(path, "[", i, "]") : path,
-              absl::StrCat("unknown importance ", Quote((*values)[i]), "; use low, normal or high"));
+        Error(
+            was_list ? absl::StrCat(path, "[", i, "]") : path,
+            absl::StrCat("unknown importance ", Quote((*values)[i]), "; use low, normal or high"));
         ok = false;
       }
     }
@@ -1192,7 +1200,8 @@ class Compiler {
     std::vector<std::unique_ptr<Condition>> children;
     bool ok = true;
     for (int i = 0; i < list.values_size(); ++i) {
-      std::unique_ptr<Condition> c = Object(list.values(i), absl::StrCat(path, "[", i, "]"), depth + 1);
+      std::unique_ptr<Condition> c =
+          Object(list.values(i), absl::StrCat(path, "[", i, "]"), depth + 1);
       if (c == nullptr) {
         ok = false;
       } else {
@@ -1222,7 +1231,8 @@ class Compiler {
     if (key == "subject_matches") {
       return TextLeafFor(key, TextField::kSubject, TextOp::kMatches, v, path);
     }
-    if (key == "body_contains") return TextLeafFor(key, TextField::kBody, TextOp::kContains, v, path);
+    if (key == "body_contains")
+      return TextLeafFor(key, TextField::kBody, TextOp::kContains, v, path);
     if (key == "body_matches") return TextLeafFor(key, TextField::kBody, TextOp::kMatches, v, path);
     if (key == "from_matches") {
       return TextLeafFor(key, TextField::kFromAddress, TextOp::kMatches, v, path);

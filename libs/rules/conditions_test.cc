@@ -10,10 +10,10 @@
 namespace postroom::rules {
 namespace {
 
+using ::testing::HasSubstr;
 using testutil::Invoice;
 using testutil::Json;
 using testutil::Route;
-using ::testing::HasSubstr;
 
 // Evaluates both ways and insists the fast path and the explaining path agree.
 bool Holds(const std::string& when_json, const MessageFacts& facts) {
@@ -97,8 +97,8 @@ TEST(BodyMatches, AnchorsNeedMultilineFlag) {
 TEST(FromAddress, MatchesExactAddressIgnoringCase) {
   EXPECT_TRUE(Holds(R"({"from_address": "jane.doe@mail.acme.example"})", Invoice()));
   EXPECT_FALSE(Holds(R"({"from_address": "jane@mail.acme.example"})", Invoice()));
-  EXPECT_TRUE(Holds(R"({"from_address": ["x@y.example", "JANE.DOE@MAIL.ACME.EXAMPLE"]})",
-                    Invoice()));
+  EXPECT_TRUE(
+      Holds(R"({"from_address": ["x@y.example", "JANE.DOE@MAIL.ACME.EXAMPLE"]})", Invoice()));
 }
 
 TEST(FromDomain, MatchesDomainAndSubdomains) {
@@ -181,10 +181,10 @@ TEST(Recipient, AllCriteriaMustHoldForTheSameAddress) {
 TEST(Recipient, InLimitsTheHeaders) {
   EXPECT_TRUE(Holds(R"({"recipient": {"in": "delivered_to", "address": "support@example.com"}})",
                     Invoice()));
-  EXPECT_FALSE(Holds(R"({"recipient": {"in": ["to", "cc"], "address": "support@example.com"}})",
-                     Invoice()));
-  EXPECT_TRUE(Holds(R"({"recipient": {"in": "x_original_to", "domain": "example.com"}})",
-                    Invoice()));
+  EXPECT_FALSE(
+      Holds(R"({"recipient": {"in": ["to", "cc"], "address": "support@example.com"}})", Invoice()));
+  EXPECT_TRUE(
+      Holds(R"({"recipient": {"in": "x_original_to", "domain": "example.com"}})", Invoice()));
 }
 
 // --- headers -------------------------------------------------------------------------------
@@ -197,8 +197,8 @@ TEST(Header, ContainsMatchesNameAndValueIgnoringCase) {
 TEST(Header, EqualsWholeValue) {
   EXPECT_TRUE(
       Holds(R"({"header": {"name": "X-Mailer", "equals": "microsoft outlook 16.0"}})", Invoice()));
-  EXPECT_FALSE(Holds(R"({"header": {"name": "X-Mailer", "equals": "microsoft outlook"}})",
-                     Invoice()));
+  EXPECT_FALSE(
+      Holds(R"({"header": {"name": "X-Mailer", "equals": "microsoft outlook"}})", Invoice()));
 }
 
 TEST(Header, MatchesIsCaseSensitive) {
@@ -273,24 +273,24 @@ TEST(QueueHint, EqualsIgnoringCase) {
 // --- combinations --------------------------------------------------------------------------
 
 TEST(Map, LeavesAreAnded) {
-  EXPECT_TRUE(Holds(R"({"subject_contains": "invoice", "from_domain": "acme.example"})",
-                    Invoice()));
-  EXPECT_FALSE(Holds(R"({"subject_contains": "invoice", "from_domain": "other.example"})",
-                     Invoice()));
+  EXPECT_TRUE(
+      Holds(R"({"subject_contains": "invoice", "from_domain": "acme.example"})", Invoice()));
+  EXPECT_FALSE(
+      Holds(R"({"subject_contains": "invoice", "from_domain": "other.example"})", Invoice()));
 }
 
 TEST(All, EveryChildMustHold) {
-  EXPECT_TRUE(Holds(R"({"all": [{"subject_contains": "invoice"}, {"has_attachment": true}]})",
-                    Invoice()));
-  EXPECT_FALSE(Holds(R"({"all": [{"subject_contains": "invoice"}, {"has_attachment": false}]})",
-                     Invoice()));
+  EXPECT_TRUE(
+      Holds(R"({"all": [{"subject_contains": "invoice"}, {"has_attachment": true}]})", Invoice()));
+  EXPECT_FALSE(
+      Holds(R"({"all": [{"subject_contains": "invoice"}, {"has_attachment": false}]})", Invoice()));
 }
 
 TEST(Any, OneChildSuffices) {
-  EXPECT_TRUE(Holds(R"({"any": [{"subject_contains": "refund"}, {"has_attachment": true}]})",
-                    Invoice()));
-  EXPECT_FALSE(Holds(R"({"any": [{"subject_contains": "refund"}, {"importance": "low"}]})",
-                     Invoice()));
+  EXPECT_TRUE(
+      Holds(R"({"any": [{"subject_contains": "refund"}, {"has_attachment": true}]})", Invoice()));
+  EXPECT_FALSE(
+      Holds(R"({"any": [{"subject_contains": "refund"}, {"importance": "low"}]})", Invoice()));
 }
 
 TEST(Not, Negates) {
@@ -328,8 +328,9 @@ TEST(Trace, SubjectContainsNamesSubjectAndValues) {
   EXPECT_FALSE(o.matched);
   EXPECT_EQ(o.path, "when.subject_contains");
   EXPECT_EQ(o.reason, R"(subject "Hello" does not contain "invoice")");
-  EXPECT_EQ(o.ToString(),
-            R"(invoices: no match: when.subject_contains: subject "Hello" does not contain "invoice")");
+  EXPECT_EQ(
+      o.ToString(),
+      R"(invoices: no match: when.subject_contains: subject "Hello" does not contain "invoice")");
 }
 
 TEST(Trace, ListValuesSayNoneOf) {
@@ -343,7 +344,9 @@ TEST(Trace, MatchNamesTheValueThatMatched) {
   RouteOutcome o = Explain(R"({"subject_contains": ["refund", "INVOICE"]})", Invoice());
   EXPECT_TRUE(o.matched);
   EXPECT_EQ(o.reason, R"(subject "Invoice 2024-117 for ACME" contains "INVOICE")");
-  EXPECT_EQ(o.ToString(), R"(invoices: matched: when.subject_contains: subject "Invoice 2024-117 for ACME" contains "INVOICE")");
+  EXPECT_EQ(
+      o.ToString(),
+      R"(invoices: matched: when.subject_contains: subject "Invoice 2024-117 for ACME" contains "INVOICE")");
 }
 
 TEST(Trace, CheapLeafFailsFirstInAMap) {
@@ -369,8 +372,8 @@ TEST(Trace, AnyListsEveryAlternative) {
 }
 
 TEST(Trace, AllGivesFirstFailingLeafWithIndexedPath) {
-  RouteOutcome o = Explain(
-      R"({"all": [{"has_attachment": true}, {"subject_matches": "^Refund"}]})", Invoice());
+  RouteOutcome o =
+      Explain(R"({"all": [{"has_attachment": true}, {"subject_matches": "^Refund"}]})", Invoice());
   EXPECT_EQ(o.path, "when.all[1].subject_matches");
   EXPECT_EQ(o.reason, R"(subject "Invoice 2024-117 for ACME" does not match "^Refund")");
 }
@@ -386,8 +389,9 @@ TEST(Trace, NotExplainsWhatHeld) {
 
 TEST(Trace, RecipientsListed) {
   RouteOutcome o = Explain(R"({"to_address": "sales@example.com"})", Invoice());
-  EXPECT_EQ(o.reason,
-            R"(no To recipient among ["support+billing@example.com"] has address "sales@example.com")");
+  EXPECT_EQ(
+      o.reason,
+      R"(no To recipient among ["support+billing@example.com"] has address "sales@example.com")");
   RouteOutcome ok = Explain(R"({"recipient_tag": "billing"})", Invoice());
   EXPECT_EQ(ok.reason, R"(recipient "support+billing@example.com" (To) has tag "billing")");
   RouteOutcome none = Explain(R"({"cc_address": "a@b.example"})", MessageFacts{});

@@ -1,12 +1,12 @@
 // Every YAML example in docs/routes.md is a valid route, so the documentation cannot drift from
 // the language.
+#include <yaml-cpp/yaml.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <yaml-cpp/yaml.h>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -24,7 +24,8 @@ Value ToValue(const YAML::Node& node) {
   Value v;
   if (node.IsMap()) {
     Struct* s = v.mutable_struct_value();
-    for (const auto& kv : node) (*s->mutable_fields())[kv.first.as<std::string>()] = ToValue(kv.second);
+    for (const auto& kv : node)
+      (*s->mutable_fields())[kv.first.as<std::string>()] = ToValue(kv.second);
   } else if (node.IsSequence()) {
     auto* list = v.mutable_list_value();
     for (const auto& e : node) *list->add_values() = ToValue(e);

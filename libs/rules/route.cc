@@ -46,8 +46,9 @@ std::vector<FieldError> Check(const Struct& when, const Struct& then, const Rout
                               Actions* actions) {
   std::vector<FieldError> errors;
   if (context.fallback && !when.fields().empty()) {
-    errors.push_back({"when", "the fallback route takes no conditions: it catches what no other "
-                              "route matched; remove when"});
+    errors.push_back({"when",
+                      "the fallback route takes no conditions: it catches what no other "
+                      "route matched; remove when"});
   } else {
     *condition = internal::CompileWhen(when, &errors);
   }
@@ -64,8 +65,8 @@ std::vector<FieldError> ValidateRoute(const Struct& when, const Struct& then,
   return Check(when, then, context, &condition, &actions);
 }
 
-absl::StatusOr<CompiledRoute> CompileRoute(std::string name, const Struct& when,
-                                           const Struct& then, const RouteContext& context) {
+absl::StatusOr<CompiledRoute> CompileRoute(std::string name, const Struct& when, const Struct& then,
+                                           const RouteContext& context) {
   CompiledRoute route;
   std::vector<FieldError> errors = Check(when, then, context, &route.when_, &route.actions_);
   if (!errors.empty()) {
@@ -98,8 +99,8 @@ absl::StatusOr<Struct> ParseJsonObject(absl::string_view json, absl::string_view
 namespace {
 
 // Parses both texts; a parse error becomes a FieldError at "when" / "then".
-bool ParseBoth(absl::string_view when_json, absl::string_view then_json, Struct* when,
-               Struct* then, std::vector<FieldError>* errors) {
+bool ParseBoth(absl::string_view when_json, absl::string_view then_json, Struct* when, Struct* then,
+               std::vector<FieldError>* errors) {
   bool ok = true;
   auto parse = [&](absl::string_view text, absl::string_view path, Struct* out) {
     absl::StatusOr<Struct> parsed = ParseJsonObject(text, path);

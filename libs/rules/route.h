@@ -44,7 +44,7 @@ struct RouteContext {
 
 // The result of evaluating one route against one message.
 struct RouteOutcome {
-  std::string route;     // Route name.
+  std::string route;  // Route name.
   bool matched = false;
   // Not matched: the condition that failed first (`when.any`, `when.subject_contains`) and why
   // (`subject "Hello" contains none of ["invoice"]`). Matched: the condition that decided it
@@ -108,8 +108,8 @@ absl::StatusOr<CompiledRoute> CompileRouteJson(std::string name, absl::string_vi
 
 // Routes of one connector evaluated in order until the first match.
 struct RoutingResult {
-  std::optional<size_t> matched;     // Index into the routes; nullopt: none matched.
-  std::vector<RouteOutcome> trace;   // One per route evaluated, the matching one last.
+  std::optional<size_t> matched;    // Index into the routes; nullopt: none matched.
+  std::vector<RouteOutcome> trace;  // One per route evaluated, the matching one last.
 };
 
 // First match wins; every route before it appears in the trace with its reason. Thread-safe.

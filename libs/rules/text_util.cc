@@ -81,7 +81,8 @@ std::string QuoteList(const std::vector<std::string>& items, size_t max_items, s
     if (i > 0) out += ", ";
     out += Quote(items[i], max_chars);
   }
-  if (items.size() > max_items) absl::StrAppend(&out, ", ... (", items.size() - max_items, " more)");
+  if (items.size() > max_items)
+    absl::StrAppend(&out, ", ... (", items.size() - max_items, " more)");
   out += "]";
   return out;
 }

@@ -8,20 +8,21 @@
 #include "libs/rules/rules_test_util.h"
 #include "tests/support/status_matchers.h"
 
+namespace postroom {
+void PrintTo(const FieldError& e, std::ostream* os) { *os << rules::FormatFieldError(e); }
+}  // namespace postroom
+
 namespace postroom::rules {
-
-void PrintTo(const FieldError& e, std::ostream* os) { *os << FormatFieldError(e); }
-
 namespace {
 
 using postroom::testing::StatusIs;
-using testutil::Json;
 using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::Field;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::StartsWith;
+using testutil::Json;
 
 auto Err(const std::string& path, auto message_matcher) {
   return AllOf(Field(&FieldError::path, path), Field(&FieldError::message, message_matcher));
@@ -61,15 +62,17 @@ TEST(ValidateRoute, AcceptsEveryConditionKind) {
 }
 
 TEST(ValidateRoute, UnknownConditionSuggestsTheClosestKey) {
-  EXPECT_THAT(When(R"({"subjet_contains": "x"})"),
-              ElementsAre(Err("when.subjet_contains",
-                              StartsWith(R"(unknown condition; did you mean "subject_contains"?)"))));
+  EXPECT_THAT(
+      When(R"({"subjet_contains": "x"})"),
+      ElementsAre(Err("when.subjet_contains",
+                      StartsWith(R"(unknown condition; did you mean "subject_contains"?)"))));
 }
 
 TEST(ValidateRoute, UnknownConditionWithoutCloseKey) {
   EXPECT_THAT(When(R"({"colour": "red"})"),
-              ElementsAre(Err("when.colour", "unknown condition (see docs/routes.md for the "
-                                             "condition keys)")));
+              ElementsAre(Err("when.colour",
+                              "unknown condition (see docs/routes.md for the "
+                              "condition keys)")));
 }
 
 TEST(ValidateRoute, WrongTypes) {
@@ -79,9 +82,10 @@ TEST(ValidateRoute, WrongTypes) {
                               "quotes to make it text)")));
   EXPECT_THAT(When(R"({"has_attachment": "yes"})"),
               ElementsAre(Err("when.has_attachment", "expected true or false, got a string")));
-  EXPECT_THAT(When(R"({"subject_contains": ["a", 2, null]})"),
-              ElementsAre(Err("when.subject_contains[1]", HasSubstr("expected a string, got a number")),
-                          Err("when.subject_contains[2]", "expected a string, got null")));
+  EXPECT_THAT(
+      When(R"({"subject_contains": ["a", 2, null]})"),
+      ElementsAre(Err("when.subject_contains[1]", HasSubstr("expected a string, got a number")),
+                  Err("when.subject_contains[2]", "expected a string, got null")));
   EXPECT_THAT(When(R"({"not": ["x"]})"),
               ElementsAre(Err("when.not", "expected a condition object, got a list")));
   EXPECT_THAT(When(R"({"any": {"subject_contains": "x"}})"),
@@ -106,15 +110,17 @@ TEST(ValidateRoute, EmptyValuesAndLists) {
 }
 
 TEST(ValidateRoute, BadRegexCarriesRe2Error) {
-  EXPECT_THAT(When(R"({"subject_matches": "(unclosed"})"),
-              ElementsAre(Err("when.subject_matches",
-                              R"(invalid RE2 regular expression "(unclosed": missing ): (unclosed)")));
+  EXPECT_THAT(
+      When(R"({"subject_matches": "(unclosed"})"),
+      ElementsAre(Err("when.subject_matches",
+                      R"(invalid RE2 regular expression "(unclosed": missing ): (unclosed)")));
 }
 
 TEST(ValidateRoute, BadRegexInListAndNestedGetsIndexedPath) {
-  EXPECT_THAT(When(R"({"any": [{"subject_contains": "x"}, {"subject_matches": ["ok", "a**"]}]})"),
-              ElementsAre(Err("when.any[1].subject_matches[1]",
-                              HasSubstr("invalid RE2 regular expression \"a**\": bad repetition"))));
+  EXPECT_THAT(
+      When(R"({"any": [{"subject_contains": "x"}, {"subject_matches": ["ok", "a**"]}]})"),
+      ElementsAre(Err("when.any[1].subject_matches[1]",
+                      HasSubstr("invalid RE2 regular expression \"a**\": bad repetition"))));
 }
 
 TEST(ValidateRoute, RefusesPerlOnlyRegexFeatures) {
@@ -124,7 +130,8 @@ TEST(ValidateRoute, RefusesPerlOnlyRegexFeatures) {
   EXPECT_THAT(When(R"j({"header": {"name": "X", "matches": "(?=a)"}})j"),
               ElementsAre(Err("when.header.matches", HasSubstr("invalid RE2"))));
   EXPECT_THAT(When(R"({"attachment_name_matches": "[z-a]"})"),
-              ElementsAre(Err("when.attachment_name_matches", HasSubstr("invalid character class range: z-a"))));
+              ElementsAre(Err("when.attachment_name_matches",
+                              HasSubstr("invalid character class range: z-a"))));
 }
 
 TEST(ValidateRoute, RefusesOverlongRegex) {
@@ -177,8 +184,9 @@ TEST(ValidateRoute, HeaderObjectProblems) {
 TEST(ValidateRoute, RecipientObjectProblems) {
   EXPECT_THAT(When(R"({"recipient": {"in": "to"}})"),
               ElementsAre(Err("when.recipient", "needs at least one of address, domain or tag")));
-  EXPECT_THAT(When(R"({"recipient": {"in": ["to", "bcc"], "tag": "x"}})"),
-              ElementsAre(Err("when.recipient.in[1]", HasSubstr("unknown recipient header \"bcc\""))));
+  EXPECT_THAT(
+      When(R"({"recipient": {"in": ["to", "bcc"], "tag": "x"}})"),
+      ElementsAre(Err("when.recipient.in[1]", HasSubstr("unknown recipient header \"bcc\""))));
   EXPECT_THAT(When(R"({"recipient": {"adress": "a@b.example"}})"),
               ElementsAre(Err("when.recipient.adress", HasSubstr(R"(did you mean "address"?)")),
                           Err("when.recipient", HasSubstr("needs at least one"))));
@@ -193,11 +201,11 @@ TEST(ValidateRoute, DeepNestingIsRefused) {
 }
 
 TEST(ValidateRoute, CollectsEveryErrorInOneCall) {
-  std::vector<FieldError> errors = ValidateRoute(
-      Json(R"({"subject_matches": "(", "importance": "urgent",
+  std::vector<FieldError> errors =
+      ValidateRoute(Json(R"({"subject_matches": "(", "importance": "urgent",
                "any": [{"from_address": "nope"}, {"colour": 1}]})"),
-      Json(R"({"priority": "critical", "work_item_type": "bug", "colour": "red"})"),
-      RouteContext{.allowed_work_item_types = {"incident", "request"}});
+                    Json(R"({"priority": "critical", "work_item_type": "bug", "colour": "red"})"),
+                    RouteContext{.allowed_work_item_types = {"incident", "request"}});
   EXPECT_THAT(errors,
               ElementsAre(Err("when.importance", HasSubstr("unknown importance")),
                           Err("when.subject_matches", HasSubstr("invalid RE2")),
@@ -224,7 +232,8 @@ TEST(ValidateThen, QueueRequiredUnlessStop) {
   EXPECT_THAT(Then(R"({"stop": true})"), IsEmpty());
   EXPECT_THAT(Then(R"({"queue": "  "})"),
               ElementsAre(Err("then.queue", "must not be empty: name the queue")));
-  EXPECT_THAT(Then(R"({"queue": 7})"), ElementsAre(Err("then.queue", "expected a string, got a number")));
+  EXPECT_THAT(Then(R"({"queue": 7})"),
+              ElementsAre(Err("then.queue", "expected a string, got a number")));
   EXPECT_THAT(Then(R"({"queue": "a\nb"})"), ElementsAre(Err("then.queue", HasSubstr("one line"))));
 }
 
@@ -311,18 +320,21 @@ TEST(ValidateThen, Fields) {
 TEST(CompileRoute, InvalidRouteGivesInvalidArgumentListingEveryProblem) {
   absl::StatusOr<CompiledRoute> route = CompileRoute(
       "invoices", Json(R"({"subject_matches": "("})"), Json(R"({"priority": "x"})"), {});
-  EXPECT_THAT(route, StatusIs(absl::StatusCode::kInvalidArgument,
-                              AllOf(StartsWith("route \"invoices\": 3 problems: when.subject_matches: "),
-                                    HasSubstr("; then.priority: unknown priority"),
-                                    HasSubstr("; then.queue: required"))));
+  EXPECT_THAT(
+      route,
+      StatusIs(
+          absl::StatusCode::kInvalidArgument,
+          AllOf(StartsWith("route \"invoices\": invalid (3 problems):\n  - when.subject_matches: "),
+                HasSubstr("\n  - then.priority: unknown priority"),
+                HasSubstr("\n  - then.queue: required"))));
 }
 
 // --- JSON entry points ---------------------------------------------------------------------
 
 TEST(ValidateRouteJson, ValidJson) {
-  EXPECT_THAT(ValidateRouteJson(R"({"subject_contains": ["invoice"]})", R"({"queue": "billing"})",
-                                {}),
-              IsEmpty());
+  EXPECT_THAT(
+      ValidateRouteJson(R"({"subject_contains": ["invoice"]})", R"({"queue": "billing"})", {}),
+      IsEmpty());
   EXPECT_THAT(ValidateRouteJson("", R"({"queue": "billing"})", {}), IsEmpty());
 }
 
@@ -334,7 +346,8 @@ TEST(ValidateRouteJson, BrokenJsonNamesTheObject) {
 
 TEST(ValidateRouteJson, ErrorsInsideJsonHavePaths) {
   EXPECT_THAT(ValidateRouteJson(R"({"any": [{"subject_matches": "*"}]})", R"({"queue": "q"})", {}),
-              ElementsAre(Err("when.any[0].subject_matches", HasSubstr("no argument for repetition operator"))));
+              ElementsAre(Err("when.any[0].subject_matches",
+                              HasSubstr("no argument for repetition operator"))));
 }
 
 TEST(CompileRouteJson, CompilesAndEvaluates) {
@@ -344,8 +357,9 @@ TEST(CompileRouteJson, CompilesAndEvaluates) {
   EXPECT_EQ(route->name(), "invoices");
   EXPECT_EQ(route->actions().queue, "billing");
   EXPECT_TRUE(route->Matches(testutil::Invoice()));
-  EXPECT_THAT(CompileRouteJson("x", "nope", "{}", {}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("when: not a JSON object")));
+  EXPECT_THAT(
+      CompileRouteJson("x", "nope", "{}", {}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("\n  - when: not a JSON object")));
 }
 
 TEST(ParseJsonObject, RejectsNonObjects) {
@@ -357,6 +371,89 @@ TEST(ParseJsonObject, RejectsNonObjects) {
 TEST(Keys, ListTheLanguage) {
   EXPECT_THAT(ConditionKeys(), ::testing::Contains("recipient_tag"));
   EXPECT_THAT(ActionKeys(), ::testing::Contains("ack_template"));
+}
+
+}  // namespace
+}  // namespace postroom::rules
+
+#include <random>
+
+namespace postroom::rules {
+namespace {
+
+// Random trees of known and unknown keys with values of every kind: validation never crashes,
+// and it reports nothing exactly when compilation succeeds.
+google::protobuf::Value RandomValue(std::mt19937& rng, int depth);
+
+google::protobuf::Struct RandomMap(std::mt19937& rng, int depth) {
+  static const std::vector<std::string> extra = {"in",      "address",  "domain", "tag",
+                                                 "name",    "contains", "equals", "matches",
+                                                 "present", "bogus"};
+  google::protobuf::Struct s;
+  int n = std::uniform_int_distribution<int>(0, 3)(rng);
+  for (int i = 0; i < n; ++i) {
+    const auto& keys = ConditionKeys();
+    std::string key = std::uniform_int_distribution<int>(0, 3)(rng) == 0
+                          ? extra[rng() % extra.size()]
+                          : keys[rng() % keys.size()];
+    (*s.mutable_fields())[key] = RandomValue(rng, depth + 1);
+  }
+  return s;
+}
+
+google::protobuf::Value RandomValue(std::mt19937& rng, int depth) {
+  static const std::vector<std::string> strings = {
+      "",        "x",        "invoice", "a@b.example",     "b.example", "*.b.example",
+      "(",       "^In",      "high",    "application/pdf", "image/*",   "to",
+      "billing", "X-Mailer", "[z-a]"};
+  google::protobuf::Value v;
+  int kind = std::uniform_int_distribution<int>(0, depth > 4 ? 3 : 5)(rng);
+  switch (kind) {
+    case 0:
+      v.set_string_value(strings[rng() % strings.size()]);
+      break;
+    case 1:
+      v.set_bool_value(rng() % 2 == 0);
+      break;
+    case 2:
+      v.set_number_value(rng() % 100);
+      break;
+    case 3:
+      v.set_null_value({});
+      break;
+    case 4: {
+      auto* list = v.mutable_list_value();
+      int n = std::uniform_int_distribution<int>(0, 3)(rng);
+      for (int i = 0; i < n; ++i) *list->add_values() = RandomValue(rng, depth + 1);
+      break;
+    }
+    default:
+      *v.mutable_struct_value() = RandomMap(rng, depth);
+  }
+  return v;
+}
+
+TEST(ValidateRoute, RandomTreesNeverCrashAndAgreeWithCompile) {
+  std::mt19937 rng(20261124);
+  int valid = 0;
+  for (int i = 0; i < 3000; ++i) {
+    google::protobuf::Struct when = RandomMap(rng, 0);
+    std::vector<FieldError> errors =
+        ValidateRoute(when, testutil::Json(R"({"queue": "q"})"), RouteContext{});
+    for (const FieldError& e : errors) {
+      EXPECT_TRUE(e.path.rfind("when", 0) == 0) << e.path;
+      EXPECT_FALSE(e.message.empty());
+    }
+    absl::StatusOr<CompiledRoute> route =
+        CompileRoute("r", when, testutil::Json(R"({"queue": "q"})"), RouteContext{});
+    ASSERT_EQ(errors.empty(), route.ok()) << route.status();
+    if (route.ok()) {
+      ++valid;
+      EXPECT_EQ(route->Matches(testutil::Invoice()), route->Evaluate(testutil::Invoice()).matched);
+      EXPECT_EQ(route->Matches(MessageFacts{}), route->Evaluate(MessageFacts{}).matched);
+    }
+  }
+  EXPECT_GT(valid, 100);  // The generator reaches valid routes too, not only errors.
 }
 
 }  // namespace

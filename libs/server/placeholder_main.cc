@@ -20,7 +20,7 @@ int RunPlaceholderService(int argc, char** argv, const char* service, int grpc_p
       "postroom-", service, ": ", what_comes,
       "\nThis build serves only the gRPC health protocol and metrics for it.\n"
       "Usage: postroom-", service, " [--listen ADDR] [--metrics-listen ADDR] [--database URI]"));
-  absl::ParseCommandLine(argc, argv);
+  postroom::server::ParseFlags(argc, argv);
   CommonSettings settings = ResolveCommonSettings(service, grpc_port, metrics_port);
   std::unique_ptr<store::Database> db;
   if (!settings.database.empty()) {

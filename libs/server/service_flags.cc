@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "libs/base/log.h"
@@ -16,6 +17,26 @@ ABSL_FLAG(std::string, tls_key, "", "PEM private key for the gRPC port (default 
 ABSL_FLAG(bool, log_json, false, "log JSON lines instead of key=value (or POSTROOM_LOG_JSON=1)");
 
 namespace postroom::server {
+
+std::vector<char*> ParseFlags(int argc, char** argv) {
+  // The rewritten spellings live as long as the process: absl keeps pointers into argv.
+  static std::vector<std::string>* storage = new std::vector<std::string>();
+  storage->reserve(argc);
+  std::vector<char*> args;
+  for (int i = 0; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (i > 0 && arg.rfind("--", 0) == 0) {
+      size_t end = arg.find('=');
+      if (end == std::string::npos) end = arg.size();
+      for (size_t j = 2; j < end; ++j) {
+        if (arg[j] == '-') arg[j] = '_';
+      }
+    }
+    storage->push_back(arg);
+  }
+  for (std::string& s : *storage) args.push_back(s.data());
+  return absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+}
 
 std::string EnvOr(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);

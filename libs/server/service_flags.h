@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 
@@ -25,6 +26,10 @@ struct CommonSettings {
 
 // `service` is "config", "router", "fetcher" or "sender"; the ports are its defaults.
 CommonSettings ResolveCommonSettings(const std::string& service, int grpc_port, int metrics_port);
+
+// absl::ParseCommandLine that also accepts flags spelled with hyphens (--metrics-listen), as
+// people type them; absl names flags with underscores. Returns the positional arguments.
+std::vector<char*> ParseFlags(int argc, char** argv);
 
 // The value of an environment variable, or `fallback` when unset or empty.
 std::string EnvOr(const char* name, const std::string& fallback);

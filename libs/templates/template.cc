@@ -107,8 +107,8 @@ std::vector<CompiledTemplate::Segment> Parse(absl::string_view text, const std::
   return segments;
 }
 
-void Append(const std::vector<CompiledTemplate::Segment>& segments, const Values& values,
-            bool html, std::string* out) {
+void Append(const std::vector<CompiledTemplate::Segment>& segments, const Values& values, bool html,
+            std::string* out) {
   for (const CompiledTemplate::Segment& s : segments) {
     if (s.placeholder.empty()) {
       out->append(s.text);
@@ -202,8 +202,9 @@ std::string HeaderSafe(absl::string_view text) {
 std::vector<FieldError> ValidateTemplate(const TemplateSource& source) {
   std::vector<FieldError> errors;
   if (absl::StripAsciiWhitespace(source.subject).empty()) {
-    errors.push_back({"subject", "required: the subject of the email, e.g. "
-                                 "\"Received: {{work_item.subject}} {{reply_token}}\""});
+    errors.push_back({"subject",
+                      "required: the subject of the email, e.g. "
+                      "\"Received: {{work_item.subject}} {{reply_token}}\""});
   } else if (source.subject.find_first_of("\r\n") != std::string::npos) {
     errors.push_back({"subject", "must be one line"});
   }

@@ -4,9 +4,9 @@
 #include "gtest/gtest.h"
 #include "tests/support/status_matchers.h"
 
-namespace postroom::rules {
-void PrintTo(const FieldError& e, std::ostream* os) { *os << FormatFieldError(e); }
-}  // namespace postroom::rules
+namespace postroom {
+void PrintTo(const FieldError& e, std::ostream* os) { *os << rules::FormatFieldError(e); }
+}  // namespace postroom
 
 namespace postroom::templates {
 namespace {
@@ -79,11 +79,13 @@ TEST(ValidateTemplate, UnbalancedBraces) {
 }
 
 TEST(ValidateTemplate, SingleBracesAndEscapesArePlainText) {
-  EXPECT_THAT(ValidateTemplate({"s", "", "<style>p{color:red}</style> \\{{literal\\}}"}), IsEmpty());
+  EXPECT_THAT(ValidateTemplate({"s", "", "<style>p{color:red}</style> \\{{literal\\}}"}),
+              IsEmpty());
 }
 
 TEST(ValidateTemplate, SubjectRequiredAndOneLine) {
-  EXPECT_THAT(ValidateTemplate({" ", "b", ""}), ElementsAre(Err("subject", StartsWith("required"))));
+  EXPECT_THAT(ValidateTemplate({" ", "b", ""}),
+              ElementsAre(Err("subject", StartsWith("required"))));
   EXPECT_THAT(ValidateTemplate({"a\r\nBcc: x@y", "b", ""}),
               ElementsAre(Err("subject", "must be one line")));
 }
@@ -101,9 +103,12 @@ TEST(ValidateTemplate, CollectsEveryProblem) {
 }
 
 TEST(Compile, InvalidTemplateIsInvalidArgumentNamingIt) {
-  EXPECT_THAT(CompiledTemplate::Compile({"{{x}}", "b", ""}, "welcome"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       StartsWith("template \"welcome\": 1 problem: subject: unknown placeholder")));
+  EXPECT_THAT(
+      CompiledTemplate::Compile({"{{x}}", "b", ""}, "welcome"),
+      StatusIs(
+          absl::StatusCode::kInvalidArgument,
+          StartsWith(
+              "template \"welcome\": invalid (1 problem):\n  - subject: unknown placeholder")));
 }
 
 TEST(Render, TextIsNotEscapedHtmlIs) {
@@ -170,7 +175,9 @@ TEST(EscapeHtml, EscapesTheFiveCharacters) {
 }
 
 TEST(HeaderSafe, CollapsesLineBreaksAndTrims) {
-  EXPECT_EQ(HeaderSafe("  a\r\n\r\nb\x01" "c\n"), "a b c");
+  EXPECT_EQ(HeaderSafe("  a\r\n\r\nb\x01"
+                       "c\n"),
+            "a b c");
   EXPECT_EQ(HeaderSafe("plain"), "plain");
 }
 
@@ -178,13 +185,13 @@ TEST(HeaderSafe, CollapsesLineBreaksAndTrims) {
 }  // namespace postroom::templates
 
 // docs/templates.md stays true: its placeholder table is the list here and its example is valid.
+#include <yaml-cpp/yaml.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <set>
 #include <sstream>
-
-#include <yaml-cpp/yaml.h>
 
 namespace postroom::templates {
 namespace {

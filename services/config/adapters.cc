@@ -30,20 +30,13 @@ std::vector<FieldError> RulesRouteValidator::Validate(const google::protobuf::St
            context.templates.end();
   };
   rc.ack_template_exists = exists;
-  rc.work_item_template_exists = exists;
-  std::vector<FieldError> out;
-  for (const rules::FieldError& e : rules::ValidateRoute(when, then, rc)) {
-    out.push_back({e.path, e.message});
-  }
-  return out;
+  // `template` names a form of the service desk, which postroom does not know.
+  rc.work_item_template_exists = nullptr;
+  return rules::ValidateRoute(when, then, rc);
 }
 
 std::vector<FieldError> TemplatesValidator::Validate(const v1::Template& t) {
-  std::vector<FieldError> out;
-  for (const auto& e : templates::ValidateTemplate({t.subject(), t.body_text(), t.body_html()})) {
-    out.push_back({e.path, e.message});
-  }
-  return out;
+  return templates::ValidateTemplate({t.subject(), t.body_text(), t.body_html()});
 }
 
 }  // namespace postroom::config

@@ -1,6 +1,8 @@
 // postroom-config: the source of truth for connectors, routes, templates, blocked addresses
 // and settings. `postroom-config migrate` applies the database migrations and exits.
 #include <cstdio>
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/flags/flag.h"
@@ -24,7 +26,9 @@ ABSL_FLAG(std::string, tokens_file, "",
 ABSL_FLAG(std::string, secret_key_file, "",
           "AES-256 keys for secrets at rest (default $POSTROOM_SECRET_KEY_FILE or "
           "$POSTROOM_SECRET_KEY)");
-ABSL_FLAG(int, state_export_interval_s, 15, "how often connector state gauges are refreshed");
+ABSL_FLAG(int, state_export_interval_s, 0,
+          "seconds between refreshes of the connector state gauges (default "
+          "$POSTROOM_STATE_EXPORT_INTERVAL_S or 15)");
 
 namespace postroom {
 namespace {
@@ -82,8 +86,11 @@ int Serve(const server::CommonSettings& s) {
                            .routes = &routes, .templates = &templates,
                            .clock = &RealClock()});
   config::ConfigService service(core, **authenticator);
-  config::StateExporter exporter(db,
-                                 absl::Seconds(absl::GetFlag(FLAGS_state_export_interval_s)));
+  int export_interval_s = absl::GetFlag(FLAGS_state_export_interval_s);
+  if (export_interval_s <= 0) {
+    export_interval_s = std::atoi(server::EnvOr("POSTROOM_STATE_EXPORT_INTERVAL_S", "15").c_str());
+  }
+  config::StateExporter exporter(db, absl::Seconds(std::max(1, export_interval_s)));
 
   server::ServerOptions options{.service_name = "config", .listen = s.listen,
                                 .metrics_listen = s.metrics_listen,
@@ -104,7 +111,7 @@ int main(int argc, char** argv) {
       "postroom-config: connectors, routes, templates, blocked addresses and settings over gRPC.\n"
       "Usage: postroom-config [serve] [flags]    serve the ConfigService (port 50051)\n"
       "       postroom-config migrate [flags]    apply database migrations and exit");
-  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  std::vector<char*> args = postroom::server::ParseFlags(argc, argv);
   postroom::server::CommonSettings settings =
       postroom::server::ResolveCommonSettings("config", 50051, 9101);
   std::string command = args.size() > 1 ? args[1] : "serve";

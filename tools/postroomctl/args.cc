@@ -59,8 +59,8 @@ absl::Status ParseFlag(const std::vector<std::string>& args, size_t* i,
     if (!has_inline_value) value = "true";
   } else if (!has_inline_value) {
     if (*i + 1 >= args.size()) {
-      return absl::InvalidArgumentError(absl::StrCat("flag ", Display(*spec), " needs a value (",
-                                                     spec->value_name, ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("flag ", Display(*spec), " needs a value (", spec->value_name, ")"));
     }
     value = args[++*i];
   }
@@ -121,8 +121,8 @@ std::string FlagHelp(const std::vector<FlagSpec>& specs) {
   std::vector<std::pair<std::string, std::string>> rows;
   size_t width = 0;
   for (const FlagSpec& s : specs) {
-    std::string left = s.short_name != 0 ? absl::StrCat("-", std::string(1, s.short_name), ", ")
-                                         : "    ";
+    std::string left =
+        s.short_name != 0 ? absl::StrCat("-", std::string(1, s.short_name), ", ") : "    ";
     absl::StrAppend(&left, "--", s.name);
     if (s.takes_value) absl::StrAppend(&left, " ", s.value_name.empty() ? "VALUE" : s.value_name);
     width = std::max(width, left.size());

@@ -15,11 +15,11 @@ namespace postroom::ctl {
 
 // One flag a command accepts.
 struct FlagSpec {
-  std::string name;           // Long name without dashes: "output".
-  char short_name = 0;        // 'o' for -o; 0 for none.
-  bool takes_value = true;    // false: a switch; "--tls" or "--tls=false".
-  bool repeated = false;      // May be given several times (-f A -f B).
-  std::string value_name;     // For help: "FILE".
+  std::string name;         // Long name without dashes: "output".
+  char short_name = 0;      // 'o' for -o; 0 for none.
+  bool takes_value = true;  // false: a switch; "--tls" or "--tls=false".
+  bool repeated = false;    // May be given several times (-f A -f B).
+  std::string value_name;   // For help: "FILE".
   std::string help;
 };
 

@@ -4,13 +4,13 @@
 // dispatch table. The config commands live in config_commands.cc; router/fetcher commands
 // (`route FILE.eml`, `get messages`, `reprocess`, ...) and the offline `inspect` go in their own
 // files and are appended in AllCommands() (commands.cc).
+#include <grpcpp/grpcpp.h>
+
 #include <functional>
 #include <iosfwd>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
 #include "libs/base/clock.h"
@@ -65,10 +65,9 @@ class Context {
 
   // Calls one ConfigService method with the deadline and token.
   template <typename Request, typename Response>
-  absl::StatusOr<Response> CallConfig(
-      grpc::Status (v1::ConfigService::StubInterface::*method)(grpc::ClientContext*,
-                                                               const Request&, Response*),
-      const Request& request) {
+  absl::StatusOr<Response> CallConfig(grpc::Status (v1::ConfigService::StubInterface::*method)(
+                                          grpc::ClientContext*, const Request&, Response*),
+                                      const Request& request) {
     absl::StatusOr<v1::ConfigService::StubInterface*> stub = ConfigStub();
     if (!stub.ok()) return stub.status();
     return Call(**stub, method, request, call_options());
@@ -99,6 +98,8 @@ struct Command {
 // The config service commands: apply, get, describe, delete, enable, disable, test, history,
 // move.
 std::vector<Command> ConfigCommands();
+// `inspect`: offline parsing and classification (inspect_command.cc).
+std::vector<Command> InspectCommands();
 
 // Every command, in help order.
 std::vector<Command> AllCommands();

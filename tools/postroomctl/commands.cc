@@ -28,9 +28,11 @@ std::string GeneralHelp(const std::vector<Command>& commands) {
     absl::StrAppend(&out, "  ", c.name, std::string(width - c.name.size() + 3, ' '), c.summary,
                     "\n");
   }
-  absl::StrAppend(&out, "\nKinds: ", "connector(s), route(s), template(s), blocked-address(es), "
+  absl::StrAppend(&out, "\nKinds: ",
+                  "connector(s), route(s), template(s), blocked-address(es), "
                   "setting(s)\n\nGlobal flags (also from environment variables or the client "
-                  "config file):\n", FlagHelp(GlobalFlags()),
+                  "config file):\n",
+                  FlagHelp(GlobalFlags()),
                   "\nExit codes: 0 ok, 1 the server refused, 2 usage error (nothing sent), "
                   "3 server unreachable.\n"
                   "Run 'postroomctl help COMMAND' for a command's flags and examples.\n");
@@ -70,7 +72,8 @@ Environment ProcessEnvironment() {
     for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
       if (entry.is_regular_file()) files.push_back(entry.path().string());
     }
-    if (ec) return absl::PermissionDeniedError(absl::StrCat("cannot list ", path, ": ", ec.message()));
+    if (ec)
+      return absl::PermissionDeniedError(absl::StrCat("cannot list ", path, ": ", ec.message()));
     std::sort(files.begin(), files.end());
     return files;
   };
@@ -106,7 +109,8 @@ int Context::ConfigError(const absl::Status& status) {
 
 std::vector<Command> AllCommands() {
   std::vector<Command> commands = ConfigCommands();
-  // Router, fetcher and offline commands are appended here as they land.
+  // Router and fetcher commands are appended here as they land.
+  for (Command& c : InspectCommands()) commands.push_back(std::move(c));
   return commands;
 }
 

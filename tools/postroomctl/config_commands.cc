@@ -20,14 +20,17 @@ using Stub = v1::ConfigService::StubInterface;
 
 enum class Format { kTable, kJson, kYaml, kName };
 
-const FlagSpec kOutputFlag{"output", 'o', true, false, "FORMAT",
-                           "table|json|yaml|name (default table)"};
-const FlagSpec kConnectorFlag{"connector", 0, true, false, "NAME",
-                              "the connector of the route (or write ROUTE as CONNECTOR/NAME)"};
-const FlagSpec kFileFlag{"filename", 'f', true, true, "FILE",
-                         "YAML/JSON file, directory of them, or - for stdin; repeatable"};
+const FlagSpec kOutputFlag{"output", 'o',      true,
+                           false,    "FORMAT", "table|json|yaml|name (default table)"};
+const FlagSpec kConnectorFlag{
+    "connector", 0,      true,
+    false,       "NAME", "the connector of the route (or write ROUTE as CONNECTOR/NAME)"};
+const FlagSpec kFileFlag{
+    "filename", 'f',    true,
+    true,       "FILE", "YAML/JSON file, directory of them, or - for stdin; repeatable"};
 
 constexpr int kDescribeHistory = 5;
+constexpr char kFallbackNote[] = "the fallback route follows its connector's fallback: field";
 
 absl::StatusOr<Format> ParseFormat(const std::string& text) {
   const std::string f = absl::AsciiStrToLower(text);
@@ -89,9 +92,10 @@ std::string MessageRef(const google::protobuf::Message& m) {
 
 // Prints `items` in `format`; `table` formats them as a table. An empty table says so on
 // stderr, as kubectl does.
+// `one`: the user asked for one object by name (JSON prints it bare, not in a List).
 template <typename T>
 int PrintItems(Context& ctx, Format format, const std::vector<T>& items, const std::string& plural,
-               const std::function<std::string(const std::vector<T>&)>& table) {
+               const std::function<std::string(const std::vector<T>&)>& table, bool one = false) {
   std::vector<const google::protobuf::Message*> messages;
   for (const T& item : items) messages.push_back(&item);
   switch (format) {
@@ -103,7 +107,7 @@ int PrintItems(Context& ctx, Format format, const std::vector<T>& items, const s
       }
       break;
     case Format::kJson:
-      ctx.out() << ToJson(messages);
+      ctx.out() << ToJson(messages, /*as_list=*/!one);
       break;
     case Format::kYaml:
       ctx.out() << ToYaml(messages);
@@ -258,18 +262,23 @@ int RunApply(Context& ctx) {
   int code = kExitOk;
   if (!ReadDocumentsOrComplain(ctx, &docs, &code)) return code;
   const std::vector<Document> ordered = OrderForApply(std::move(docs));
-  if (ctx.args().GetBool("dry-run")) {
-    for (const Document& d : ordered) ctx.out() << ObjectRef(d.object) << " valid (dry run)\n";
-    return kExitOk;
-  }
+  const bool dry_run = ctx.args().GetBool("dry-run");
   const bool strict = ctx.args().GetBool("strict-version");
   for (size_t i = 0; i < ordered.size(); ++i) {
     const Document& d = ordered[i];
+    if (d.fallback_route) {
+      ctx.out() << ObjectRef(d.object) << " skipped (" << kFallbackNote << ")\n";
+      continue;
+    }
+    if (dry_run) {
+      ctx.out() << ObjectRef(d.object) << " valid (dry run)\n";
+      continue;
+    }
     absl::StatusOr<ApplyResult> r = ApplyOne(ctx, d, strict ? d.version : 0);
     if (!r.ok()) {
       const int exit_code = ctx.ConfigError(r.status());
-      ctx.err() << "stopped at " << ObjectRef(d.object) << " (" << d.source << "); " << i
-                << " of " << ordered.size() << " applied\n";
+      ctx.err() << "stopped at " << ObjectRef(d.object) << " (" << d.source << "); " << i << " of "
+                << ordered.size() << " applied\n";
       return exit_code;
     }
     ctx.out() << ApplyLine(ObjectRef(d.object), r->created, r->changed) << "\n";
@@ -294,8 +303,9 @@ int GetConnectors(Context& ctx, Format format, const std::string& name) {
     items = ToVector(r->connectors());
   }
   const absl::Time now = ctx.Now();
-  return PrintItems<v1::Connector>(ctx, format, items, "connectors",
-                                   [now](const auto& v) { return ConnectorsTable(v, now); });
+  return PrintItems<v1::Connector>(
+      ctx, format, items, "connectors", [now](const auto& v) { return ConnectorsTable(v, now); },
+      !name.empty());
 }
 
 int GetRoutes(Context& ctx, Format format, const std::string& name) {
@@ -330,8 +340,8 @@ int GetRoutes(Context& ctx, Format format, const std::string& name) {
       for (const v1::Route& route : r->routes()) items.push_back(route);
     }
   }
-  return PrintItems<v1::Route>(ctx, format, items, "routes",
-                               [](const auto& v) { return RoutesTable(v); });
+  return PrintItems<v1::Route>(
+      ctx, format, items, "routes", [](const auto& v) { return RoutesTable(v); }, !name.empty());
 }
 
 int GetTemplates(Context& ctx, Format format, const std::string& name) {
@@ -348,8 +358,9 @@ int GetTemplates(Context& ctx, Format format, const std::string& name) {
     items = ToVector(r->templates());
   }
   const absl::Time now = ctx.Now();
-  return PrintItems<v1::Template>(ctx, format, items, "templates",
-                                  [now](const auto& v) { return TemplatesTable(v, now); });
+  return PrintItems<v1::Template>(
+      ctx, format, items, "templates", [now](const auto& v) { return TemplatesTable(v, now); },
+      !name.empty());
 }
 
 // The API has no single-object Get for these two kinds: list and pick.
@@ -357,12 +368,12 @@ template <typename T>
 int KeepNamed(Context& ctx, std::vector<T>* items, const std::string& name, Kind kind,
               const std::function<std::string(const T&)>& key) {
   if (name.empty()) return kExitOk;
-  items->erase(std::remove_if(items->begin(), items->end(),
-                              [&](const T& t) { return key(t) != name; }),
-               items->end());
+  items->erase(
+      std::remove_if(items->begin(), items->end(), [&](const T& t) { return key(t) != name; }),
+      items->end());
   if (items->empty()) {
-    return ctx.ConfigError(absl::NotFoundError(
-        absl::StrCat(InfoFor(kind).singular, " \"", name, "\" not found")));
+    return ctx.ConfigError(
+        absl::NotFoundError(absl::StrCat(InfoFor(kind).singular, " \"", name, "\" not found")));
   }
   return kExitOk;
 }
@@ -379,7 +390,7 @@ int GetBlockedAddresses(Context& ctx, Format format, const std::string& name) {
   const absl::Time now = ctx.Now();
   return PrintItems<v1::BlockedAddress>(
       ctx, format, items, "blocked addresses",
-      [now](const auto& v) { return BlockedAddressesTable(v, now); });
+      [now](const auto& v) { return BlockedAddressesTable(v, now); }, !name.empty());
 }
 
 int GetSettings(Context& ctx, Format format, const std::string& name) {
@@ -392,8 +403,9 @@ int GetSettings(Context& ctx, Format format, const std::string& name) {
     return code;
   }
   const absl::Time now = ctx.Now();
-  return PrintItems<v1::Setting>(ctx, format, items, "settings",
-                                 [now](const auto& v) { return SettingsTable(v, now); });
+  return PrintItems<v1::Setting>(
+      ctx, format, items, "settings", [now](const auto& v) { return SettingsTable(v, now); },
+      !name.empty());
 }
 
 int RunGet(Context& ctx) {
@@ -441,9 +453,8 @@ int RunDescribe(Context& ctx) {
   if (!kind.ok()) return ctx.UsageError(std::string(kind.status().message()));
   if (*kind != Kind::kConnector) {
     return ctx.UsageError(absl::StrCat("describe supports connectors; for a ",
-                                       InfoFor(*kind).singular, " use 'get ", pos[0], " ",
-                                       pos[1], " -o yaml' and 'history ", pos[0], " ", pos[1],
-                                       "'"));
+                                       InfoFor(*kind).singular, " use 'get ", pos[0], " ", pos[1],
+                                       " -o yaml' and 'history ", pos[0], " ", pos[1], "'"));
   }
   v1::GetConnectorRequest req;
   req.set_name(pos[1]);
@@ -452,6 +463,7 @@ int RunDescribe(Context& ctx) {
   v1::GetHistoryRequest hreq;
   hreq.set_kind(InfoFor(Kind::kConnector).audit_kind);
   hreq.set_object(pos[1]);
+  hreq.set_limit(kDescribeHistory);  // The server returns the latest N, oldest first.
   std::vector<v1::AuditEntry> history;
   auto h = ctx.CallConfig(&Stub::GetHistory, hreq);
   if (h.ok()) {
@@ -540,6 +552,10 @@ int RunDelete(Context& ctx) {
         ctx.out() << ObjectRef(d.object) << " kept (settings cannot be deleted)\n";
         continue;
       }
+      if (d.fallback_route) {
+        ctx.out() << ObjectRef(d.object) << " kept (" << kFallbackNote << ")\n";
+        continue;
+      }
       absl::Status st = DeleteOne(ctx, kind, ObjectName(d.object));
       if (!st.ok()) {
         const int exit_code = ctx.ConfigError(st);
@@ -575,8 +591,8 @@ int RunDelete(Context& ctx) {
 std::string ConnectorArg(Context& ctx, int* code) {
   const auto& pos = ctx.positionals();
   if (pos.size() != 2 || KindFromCliName(pos[0]) != Kind::kConnector) {
-    *code = ctx.UsageError(absl::StrCat(ctx.command().name, " works on connectors: ",
-                                        ctx.command().name, " connector NAME"));
+    *code = ctx.UsageError(absl::StrCat(
+        ctx.command().name, " works on connectors: ", ctx.command().name, " connector NAME"));
     return "";
   }
   return pos[1];
@@ -664,7 +680,8 @@ int RunMove(Context& ctx) {
 
 std::vector<Command> ConfigCommands() {
   return {
-      {"apply", "apply -f FILE [-f FILE...] [--strict-version] [--dry-run]",
+      {"apply",
+       "apply -f FILE [-f FILE...] [--strict-version] [--dry-run]",
        "Create or update objects from YAML (or JSON) files by name",
        "Documents are applied in dependency order (settings, templates, blocked addresses,\n"
        "connectors with outgoing ones first, routes), keeping the written order within a kind.\n"
@@ -675,9 +692,11 @@ std::vector<Command> ConfigCommands() {
        {kFileFlag,
         {"strict-version", 0, false, false, "",
          "send each document's version: as expected_version (stale: ABORTED)"},
-        {"dry-run", 0, false, false, "", "check the files locally and print the plan; send nothing"}},
+        {"dry-run", 0, false, false, "",
+         "check the files locally and print the plan; send nothing"}},
        RunApply},
-      {"get", "get KIND [NAME] [-o table|json|yaml|name] [--connector C]",
+      {"get",
+       "get KIND [NAME] [-o table|json|yaml|name] [--connector C]",
        "List objects of a kind, or show one",
        "Examples:\n"
        "  postroomctl get connectors\n"
@@ -686,10 +705,14 @@ std::vector<Command> ConfigCommands() {
        "  postroomctl get templates -o json\n",
        {kOutputFlag, kConnectorFlag},
        RunGet},
-      {"describe", "describe connector NAME",
+      {"describe",
+       "describe connector NAME",
        "Show a connector's settings, state, counters, routes and recent history",
-       "Example:\n  postroomctl describe connector support\n", {}, RunDescribe},
-      {"delete", "delete KIND NAME [--connector C] | delete -f FILE",
+       "Example:\n  postroomctl describe connector support\n",
+       {},
+       RunDescribe},
+      {"delete",
+       "delete KIND NAME [--connector C] | delete -f FILE",
        "Delete an object (routes as CONNECTOR/NAME), or every object of a file",
        "Examples:\n"
        "  postroomctl delete route support/invoices\n"
@@ -697,26 +720,38 @@ std::vector<Command> ConfigCommands() {
        "  postroomctl delete -f examples/demo.yaml\n",
        {kConnectorFlag, kFileFlag},
        RunDelete},
-      {"enable", "enable connector NAME", "Enable a connector (resets its error counters)",
+      {"enable",
+       "enable connector NAME",
+       "Enable a connector (resets its error counters)",
        "The server refuses an incoming connector without a fallback route or without a passing\n"
        "connection test since its connection settings changed: run 'test connector' first.\n\n"
        "Example:\n  postroomctl enable connector support\n",
-       {}, [](Context& ctx) { return RunEnable(ctx, true); }},
-      {"disable", "disable connector NAME", "Disable a connector",
-       "Example:\n  postroomctl disable connector support\n", {},
+       {},
+       [](Context& ctx) { return RunEnable(ctx, true); }},
+      {"disable",
+       "disable connector NAME",
+       "Disable a connector",
+       "Example:\n  postroomctl disable connector support\n",
+       {},
        [](Context& ctx) { return RunEnable(ctx, false); }},
-      {"test", "test connector NAME [-o table|json|yaml]",
+      {"test",
+       "test connector NAME [-o table|json|yaml]",
        "Test a connector's connection step by step (exit 1 when a step fails)",
-       "Example:\n  postroomctl test connector support\n", {kOutputFlag}, RunTest},
-      {"history", "history KIND NAME [--limit N] [-o table|json|yaml]",
+       "Example:\n  postroomctl test connector support\n",
+       {kOutputFlag},
+       RunTest},
+      {"history",
+       "history KIND NAME [--limit N] [-o table|json|yaml]",
        "Show an object's change history, oldest first",
        "Examples:\n"
        "  postroomctl history connector support\n"
        "  postroomctl history route support/invoices -o yaml\n",
-       {kOutputFlag, kConnectorFlag,
+       {kOutputFlag,
+        kConnectorFlag,
         {"limit", 0, true, false, "N", "at most N entries (server default 100)"}},
        RunHistory},
-      {"move", "move route NAME [--connector C] --before|--after OTHER",
+      {"move",
+       "move route NAME [--connector C] --before|--after OTHER",
        "Move a route before or after another of the same connector",
        "The fallback route always stays last.\n\n"
        "Examples:\n"

@@ -1,11 +1,11 @@
 #include "tools/postroomctl/connection.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
-
-#include <yaml-cpp/yaml.h>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
@@ -16,15 +16,19 @@ namespace postroom::ctl {
 namespace {
 
 struct Setting {
-  const char* key;       // In the client config file; the flag is the same with '-' for '_'.
+  const char* key;  // In the client config file; the flag is the same with '-' for '_'.
   const char* env;
 };
 
 constexpr Setting kSettings[] = {
-    {"config_addr", "POSTROOM_CONFIG_ADDR"},   {"router_addr", "POSTROOM_ROUTER_ADDR"},
-    {"fetcher_addr", "POSTROOM_FETCHER_ADDR"}, {"sender_addr", "POSTROOM_SENDER_ADDR"},
-    {"token", "POSTROOM_TOKEN"},               {"tls", "POSTROOM_TLS"},
-    {"ca_file", "POSTROOM_CA_FILE"},           {"timeout", "POSTROOM_TIMEOUT"},
+    {"config_addr", "POSTROOM_CONFIG_ADDR"},
+    {"router_addr", "POSTROOM_ROUTER_ADDR"},
+    {"fetcher_addr", "POSTROOM_FETCHER_ADDR"},
+    {"sender_addr", "POSTROOM_SENDER_ADDR"},
+    {"token", "POSTROOM_TOKEN"},
+    {"tls", "POSTROOM_TLS"},
+    {"ca_file", "POSTROOM_CA_FILE"},
+    {"timeout", "POSTROOM_TIMEOUT"},
 };
 
 std::string FlagName(const char* key) {
@@ -51,8 +55,8 @@ absl::StatusOr<std::map<std::string, std::string>> ReadClientConfig(
   absl::StatusOr<std::string> text = read_file(path);
   if (!text.ok()) {
     if (!explicit_path && absl::IsNotFound(text.status())) return values;
-    return absl::InvalidArgumentError(absl::StrCat("client config ", path, ": ",
-                                                   text.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("client config ", path, ": ", text.status().message()));
   }
   *used = path;
   YAML::Node root;
@@ -72,13 +76,13 @@ absl::StatusOr<std::map<std::string, std::string>> ReadClientConfig(
     bool known = false;
     for (const Setting& s : kSettings) known = known || key == s.key;
     if (!known) {
-      warnings->push_back(absl::StrCat(path, ":", first.Mark().line + 1,
-                                       ": unknown key \"", key, "\" ignored"));
+      warnings->push_back(
+          absl::StrCat(path, ":", first.Mark().line + 1, ": unknown key \"", key, "\" ignored"));
       continue;
     }
     if (!second.IsScalar() && !second.IsNull()) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ":", second.Mark().line + 1,
-                                                     ": ", key, ": expected a single value"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", second.Mark().line + 1, ": ", key, ": expected a single value"));
     }
     values[key] = second.IsNull() ? "" : second.Scalar();
   }
@@ -129,7 +133,8 @@ absl::StatusOr<absl::Duration> ParseTimeout(const std::string& text) {
         absl::StrCat("timeout: expected a duration such as 10s, 1m or 500ms, got \"", text, "\""));
   }
   if (d <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(absl::StrCat("timeout: must be positive, got \"", text, "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("timeout: must be positive, got \"", text, "\""));
   }
   return d;
 }

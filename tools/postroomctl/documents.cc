@@ -1,8 +1,8 @@
 #include "tools/postroomctl/documents.h"
 
-#include <algorithm>
-
 #include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -130,6 +130,9 @@ class DocumentReader {
         Problem(v, label, "version: expected a non-negative integer");
       }
     }
+    if (*kind == Kind::kRoute) {
+      doc.fallback_route = absl::EqualsIgnoreCase(ScalarOr(node, "fallback"), "true");
+    }
     std::vector<ctl::Problem> problems;
     YamlToMessage(node, "", {"kind"}, env_, &MutableMessage(doc.object), &problems);
     for (const ctl::Problem& p : problems) {
@@ -144,7 +147,8 @@ class DocumentReader {
   }
 
   void Problem(const YAML::Node& node, const std::string& label, const std::string& message) {
-    out_->problems.push_back(absl::StrCat(filename_, ":", LineOf(node), ": ", label, ": ", message));
+    out_->problems.push_back(
+        absl::StrCat(filename_, ":", LineOf(node), ": ", label, ": ", message));
   }
 
   const std::string& filename_;
@@ -168,7 +172,8 @@ int ConnectorRank(const v1::Connector& c) {
 std::vector<std::string> JsonBodyLines(const std::string& json, int extra) {
   std::vector<std::string> lines = absl::StrSplit(json, '\n', absl::SkipEmpty());
   // Drop the outer braces.
-  if (!lines.empty() && absl::StripAsciiWhitespace(lines.front()) == "{") lines.erase(lines.begin());
+  if (!lines.empty() && absl::StripAsciiWhitespace(lines.front()) == "{")
+    lines.erase(lines.begin());
   if (!lines.empty() && absl::StripAsciiWhitespace(lines.back()) == "}") lines.pop_back();
   size_t unit = 0;
   for (const std::string& l : lines) {
@@ -318,8 +323,8 @@ std::string ToYaml(const std::vector<const google::protobuf::Message*>& objects)
   return out;
 }
 
-std::string ToJson(const std::vector<const google::protobuf::Message*>& objects) {
-  if (objects.size() == 1) return ObjectJson(*objects[0], 0) + "\n";
+std::string ToJson(const std::vector<const google::protobuf::Message*>& objects, bool as_list) {
+  if (objects.size() == 1 && !as_list) return ObjectJson(*objects[0], 0) + "\n";
   std::vector<std::string> items;
   // ObjectJson indents every line but its first.
   for (const auto* m : objects) items.push_back("    " + ObjectJson(*m, 2));

@@ -3,13 +3,13 @@
 // The config objects postroomctl handles as documents: their kinds and names, reading them from
 // multi-document YAML (or JSON) files, the order `apply` sends them in, and writing them back
 // as YAML or JSON that applies again. Pure code: no I/O besides the env lookup for secrets.
+#include <google/protobuf/message.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <variant>
 #include <vector>
-
-#include <google/protobuf/message.h>
 
 #include "absl/status/statusor.h"
 #include "postroom/v1/common.pb.h"
@@ -39,8 +39,8 @@ std::optional<Kind> KindFromCliName(const std::string& name);
 std::string CliKindList();
 
 // One object of any kind; the variant index is the Kind.
-using Object = std::variant<v1::Setting, v1::Template, v1::BlockedAddress, v1::Connector,
-                            v1::Route>;
+using Object =
+    std::variant<v1::Setting, v1::Template, v1::BlockedAddress, v1::Connector, v1::Route>;
 
 Kind KindOf(const Object& object);
 const google::protobuf::Message& AsMessage(const Object& object);
@@ -55,6 +55,9 @@ struct Document {
   Object object;
   int64_t version = 0;  // The document's `version:` (for --strict-version); 0 when absent.
   std::string source;   // "demo.yaml:12": where the document starts.
+  // A route written with `fallback: true` (as `get routes -o yaml` prints the fallback route):
+  // the connector's `fallback:` field owns it, so apply and delete skip it.
+  bool fallback_route = false;
 };
 
 struct ParsedDocuments {
@@ -77,9 +80,10 @@ std::vector<Document> OrderForApply(std::vector<Document> documents);
 // The objects as YAML documents (`kind:` first, then the fields; short enums), separated by
 // "---" lines; includes output-only fields, which apply ignores.
 std::string ToYaml(const std::vector<const google::protobuf::Message*>& objects);
-// Proto JSON with proto field names and "kind" first; several objects become
-// {"kind": "List", "items": [...]}.
-std::string ToJson(const std::vector<const google::protobuf::Message*>& objects);
+// Proto JSON with proto field names and "kind" first. A list (`as_list`, or more than one
+// object) becomes {"kind": "List", "items": [...]}, so scripts listing a kind always get a List.
+std::string ToJson(const std::vector<const google::protobuf::Message*>& objects,
+                   bool as_list = false);
 
 // The `kind:` to write for a message type: "Connector", "AuditEntry", ... (the message name).
 std::string YamlKindFor(const google::protobuf::Message& message);

@@ -1,10 +1,10 @@
 #include "tools/postroomctl/printers.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include <algorithm>
 #include <map>
 #include <set>
-
-#include <yaml-cpp/yaml.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -180,11 +180,11 @@ std::string TemplatesTable(const std::vector<v1::Template>& templates, absl::Tim
   return FormatTable({"NAME", "SUBJECT", "VERSION", "AGE"}, rows);
 }
 
-std::string BlockedAddressesTable(const std::vector<v1::BlockedAddress>& blocked,
-                                  absl::Time now) {
+std::string BlockedAddressesTable(const std::vector<v1::BlockedAddress>& blocked, absl::Time now) {
   std::vector<std::vector<std::string>> rows;
   for (const v1::BlockedAddress& b : blocked) {
-    rows.push_back({b.pattern(), OrNone(OneLine(b.reason())), FormatAgo(b.modified_at_unix_ms(), now)});
+    rows.push_back(
+        {b.pattern(), OrNone(OneLine(b.reason())), FormatAgo(b.modified_at_unix_ms(), now)});
   }
   return FormatTable({"PATTERN", "REASON", "AGE"}, rows);
 }
@@ -295,10 +295,10 @@ std::string DescribeConnector(const v1::Connector& connector, const std::vector<
           {"Last successful check", WhenAgo(st.last_success_check_unix_ms(), now)},
           {"Last incoming success", WhenAgo(st.last_incoming_success_unix_ms(), now)},
           {"Last outgoing success", WhenAgo(st.last_outgoing_success_unix_ms(), now)},
-          {"Consecutive errors", absl::StrCat("incoming ", st.consecutive_incoming_errors(),
-                                              ", outgoing ", st.consecutive_outgoing_errors(),
-                                              " (auto-disable at ",
-                                              c.settings().error_threshold(), ")")},
+          {"Consecutive errors",
+           absl::StrCat("incoming ", st.consecutive_incoming_errors(), ", outgoing ",
+                        st.consecutive_outgoing_errors(), " (auto-disable at ",
+                        c.settings().error_threshold(), ")")},
           {"Last incoming error", OrNone(OneLine(st.last_incoming_error()))},
           {"Last outgoing error", OrNone(OneLine(st.last_outgoing_error()))},
           {"Connection test", test},

@@ -2,11 +2,11 @@
 
 // Human-readable output: kubectl-like tables, `describe connector`, connection test results,
 // apply lines. Pure functions of their inputs and `now`, so tests pin the exact text.
+#include <google/protobuf/struct.pb.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <google/protobuf/struct.pb.h>
 
 #include "absl/time/time.h"
 #include "postroom/v1/common.pb.h"

@@ -10,8 +10,8 @@ int ExitCodeFor(const absl::Status& status) {
 
 std::string FormatError(const absl::Status& status, const std::string& service,
                         const std::string& addr) {
-  std::string out = absl::StrCat("error (", absl::StatusCodeToString(status.code()),
-                                 "): ", status.message());
+  std::string out =
+      absl::StrCat("error (", absl::StatusCodeToString(status.code()), "): ", status.message());
   if (ExitCodeFor(status) == kExitUnreachable) {
     absl::StrAppend(&out, "\nhint: is the stack running? scripts/run-local (", service,
                     " service at ", addr, ")");

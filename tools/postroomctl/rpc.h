@@ -2,10 +2,10 @@
 
 // The thin gRPC layer: channels with the right credentials, one call with deadline and bearer
 // token, grpc::Status to absl::Status, and the exit code and message for a failed call.
+#include <grpcpp/grpcpp.h>
+
 #include <memory>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"

@@ -76,8 +76,7 @@ bool IsDecimalNumber(const std::string& s) {
 
 PlainType ClassifyPlain(const std::string& s) {
   if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return PlainType::kNull;
-  if (s == "true" || s == "True" || s == "TRUE" || s == "false" || s == "False" ||
-      s == "FALSE") {
+  if (s == "true" || s == "True" || s == "TRUE" || s == "false" || s == "False" || s == "FALSE") {
     return PlainType::kBool;
   }
   if (IsDecimalNumber(s)) return PlainType::kNumber;
@@ -193,8 +192,8 @@ class Parser {
     std::optional<std::string> secret_value = env_(value.Scalar());
     if (!secret_value.has_value() || secret_value->empty()) {
       Add(value, path,
-          absl::StrCat("environment variable ", value.Scalar(),
-                       " is not set; export it or give ", secret.name(), " directly"));
+          absl::StrCat("environment variable ", value.Scalar(), " is not set; export it or give ",
+                       secret.name(), " directly"));
       return;
     }
     msg->GetReflection()->SetString(msg, &secret, *secret_value);
@@ -440,6 +439,13 @@ void EmitMessage(const Message& msg, bool include_output_only, YAML::Emitter& ou
     v.mutable_list_value()->CopyFrom(msg);
     EmitValue(v, out);
   } else {
+    // An empty block map prints as "\n  {}"; say {} on the key's line instead.
+    std::vector<const FieldDescriptor*> set;
+    msg.GetReflection()->ListFields(msg, &set);
+    const bool empty = std::none_of(set.begin(), set.end(), [&](const FieldDescriptor* f) {
+      return include_output_only || !IsOutputOnly(*f);
+    });
+    if (empty) out << YAML::Flow;
     out << YAML::BeginMap;
     EmitMessageFields(msg, include_output_only, out);
     out << YAML::EndMap;
@@ -651,8 +657,8 @@ std::string ClosestName(const std::string& name, const std::vector<std::string>&
     for (size_t i = 1; i <= name.size(); ++i) {
       cur[0] = i;
       for (size_t j = 1; j <= c.size(); ++j) {
-        cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1,
-                           prev[j - 1] + (name[i - 1] == c[j - 1] ? 0 : 1)});
+        cur[j] = std::min(
+            {prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (name[i - 1] == c[j - 1] ? 0 : 1)});
       }
       std::swap(prev, cur);
     }

@@ -11,15 +11,15 @@
 // - a secret may be given as `<secret>_env: VAR` and is then read from the environment.
 // Unknown keys and wrong types are problems with their field path and line; parsing goes on so
 // that one run reports every problem.
-#include <functional>
-#include <optional>
-#include <string>
-#include <vector>
-
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
 #include <google/protobuf/struct.pb.h>
 #include <yaml-cpp/yaml.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
 
 namespace postroom::ctl {
 

@@ -86,8 +86,7 @@ TEST(ImapClient, NonAsciiPasswordGoesAsSynchronisingLiteral) {
   });
   ASSERT_TRUE(f.client);
   EXPECT_THAT(f.client->Login("bob", "pässwd"), IsOk());
-  EXPECT_EQ(f.server->written(),
-            "A1 LOGIN \"bob\" {7}\r\npässwd\r\nA2 CAPABILITY\r\n");
+  EXPECT_EQ(f.server->written(), "A1 LOGIN \"bob\" {7}\r\npässwd\r\nA2 CAPABILITY\r\n");
 }
 
 TEST(ImapClient, NonAsciiPasswordUsesLiteralPlusWhenOffered) {
@@ -118,8 +117,7 @@ TEST(ImapClient, XOAuth2FailureReportsServerDetail) {
   });
   ASSERT_TRUE(f.client);
   absl::Status st = f.client->AuthenticateXOAuth2("alice@example.com", "tok");
-  EXPECT_THAT(st, StatusIs(absl::StatusCode::kUnauthenticated,
-                           HasSubstr("{\"status\":\"401\"}")));
+  EXPECT_THAT(st, StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("{\"status\":\"401\"}")));
   EXPECT_EQ(ClassifyMailError(st), MailErrorClass::kAuthentication);
   std::string sent = f.server->written();
   EXPECT_THAT(sent, HasSubstr(absl::Base64Escape("user=alice@example.com\x01"
@@ -183,9 +181,10 @@ TEST(ImapClient, FetchIsPipelinedAndDeliversExactBytesOneByOne) {
                      "* 2 FETCH (UID 2 RFC822.SIZE 3 BODY[] \"Two\")\r\n"
                      "A1 OK Fetch completed.\r\n");
         s.ServeAfter("A3 UID FETCH 5 ", "");
-        s.Serve("* 3 FETCH (UID 3 RFC822.SIZE 0 BODY[] {0}\r\n)\r\n"
-                "* 4 FETCH (UID 4 RFC822.SIZE 3 BODY[] {3}\r\n{9} UID 4)\r\nA2 OK done\r\n"
-                "* 5 FETCH (UID 5 RFC822.SIZE 1 BODY[] {1}\r\n5)\r\nA3 OK done\r\n");
+        s.Serve(
+            "* 3 FETCH (UID 3 RFC822.SIZE 0 BODY[] {0}\r\n)\r\n"
+            "* 4 FETCH (UID 4 RFC822.SIZE 3 BODY[] {3}\r\n{9} UID 4)\r\nA2 OK done\r\n"
+            "* 5 FETCH (UID 5 RFC822.SIZE 1 BODY[] {1}\r\n5)\r\nA3 OK done\r\n");
       },
       Security::kPlain, /*max_read=*/1);
   ASSERT_TRUE(f.client);
@@ -212,18 +211,19 @@ TEST(ImapClient, LargeMessageIsReadInBoundedChunks) {
     return b;
   }();
   Fixture f = StartWith(kGreeting, [](ScriptedTransport& s) {
-    s.ServeAfter("A1 UID FETCH", absl::StrCat("* 1 FETCH (UID 7 RFC822.SIZE ", body.size(),
-                                              " BODY[] {", body.size(), "}\r\n", body,
-                                              ")\r\nA1 OK done\r\n"));
+    s.ServeAfter("A1 UID FETCH",
+                 absl::StrCat("* 1 FETCH (UID 7 RFC822.SIZE ", body.size(), " BODY[] {",
+                              body.size(), "}\r\n", body, ")\r\nA1 OK done\r\n"));
   });
   ASSERT_TRUE(f.client);
   size_t seen = 0;
-  ASSERT_THAT(f.client->UidFetchMessages({7}, FetchOptions{}, [&](const FetchedMessage& m) {
-    EXPECT_EQ(m.size, body.size());
-    EXPECT_TRUE(m.bytes == body);
-    seen = m.bytes.size();
-    return absl::OkStatus();
-  }),
+  ASSERT_THAT(f.client->UidFetchMessages({7}, FetchOptions{},
+                                         [&](const FetchedMessage& m) {
+                                           EXPECT_EQ(m.size, body.size());
+                                           EXPECT_TRUE(m.bytes == body);
+                                           seen = m.bytes.size();
+                                           return absl::OkStatus();
+                                         }),
               IsOk());
   EXPECT_EQ(seen, body.size());
   EXPECT_LE(f.server->largest_read_request(), 1u << 20);
@@ -358,8 +358,7 @@ TEST(ImapClient, StartTlsNotOfferedIsTlsError) {
 TEST(ImapClient, ByeGreetingAboutConnectionsIsThrottled) {
   auto t = std::make_unique<ScriptedTransport>();
   t->Serve("* BYE Maximum number of connections from user+IP exceeded\r\n");
-  absl::StatusOr<std::unique_ptr<ImapClient>> c =
-      ImapClient::Start(std::move(t), ServerOptions{});
+  absl::StatusOr<std::unique_ptr<ImapClient>> c = ImapClient::Start(std::move(t), ServerOptions{});
   EXPECT_THAT(c, StatusIs(absl::StatusCode::kResourceExhausted,
                           HasSubstr("Maximum number of connections")));
   EXPECT_EQ(ClassifyMailError(c.status()), MailErrorClass::kThrottled);

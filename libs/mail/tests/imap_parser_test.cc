@@ -29,7 +29,8 @@ TEST(ImapParser, TaggedNoKeepsCodeAndText) {
 }
 
 TEST(ImapParser, UntaggedOkCodeWithArguments) {
-  absl::StatusOr<ImapResponse> r = ParseImapResponse("* OK [UIDVALIDITY 3857529045] UIDs valid\r\n");
+  absl::StatusOr<ImapResponse> r =
+      ParseImapResponse("* OK [UIDVALIDITY 3857529045] UIDs valid\r\n");
   ASSERT_THAT(r, IsOk());
   EXPECT_EQ(r->kind, ImapResponse::Kind::kUntagged);
   EXPECT_EQ(r->code, "UIDVALIDITY");
@@ -46,7 +47,8 @@ TEST(ImapParser, NumberedUntaggedResponse) {
 
 TEST(ImapParser, FetchWithLiteralPointsIntoTheBuffer) {
   const std::string bytes =
-      "* 12 FETCH (UID 105 RFC822.SIZE 11 FLAGS (\\Seen $Junk) BODY[] {11}\r\nab\r\n)\r\ncd\r\n)\r\n";
+      "* 12 FETCH (UID 105 RFC822.SIZE 11 FLAGS (\\Seen $Junk) BODY[] "
+      "{11}\r\nab\r\n)\r\ncd\r\n)\r\n";
   absl::StatusOr<ImapResponse> r = ParseImapResponse(bytes);
   ASSERT_THAT(r, IsOk());
   absl::StatusOr<ImapFetchData> f = ParseFetch(*r);
@@ -107,7 +109,8 @@ TEST(ImapParser, SearchNumbers) {
 }
 
 TEST(ImapParser, CapabilitiesFromDataAndFromCode) {
-  absl::StatusOr<ImapResponse> data = ParseImapResponse("* CAPABILITY IMAP4rev1 IDLE auth=PLAIN\r\n");
+  absl::StatusOr<ImapResponse> data =
+      ParseImapResponse("* CAPABILITY IMAP4rev1 IDLE auth=PLAIN\r\n");
   ASSERT_THAT(data, IsOk());
   EXPECT_THAT(ParseCapabilities(*data), ElementsAre("IMAP4REV1", "IDLE", "AUTH=PLAIN"));
   absl::StatusOr<ImapResponse> code =
@@ -117,10 +120,10 @@ TEST(ImapParser, CapabilitiesFromDataAndFromCode) {
 }
 
 TEST(ImapParser, MalformedInputIsAProtocolError) {
-  for (const char* bad : {"", "* 1 FETCH (UID 1\r\n", "* 1 FETCH (BODY[] {10}\r\nabc)\r\n",
-                          "* LIST () \"/\" \"unterminated\r\n", "* 1 FETCH )\r\n",
-                          "A1 FETCH (x)\r\n", "* OK [UIDVALIDITY 3 no close\r\n",
-                          "* 99999999999 EXISTS\r\n", "* SEARCH a\r\n"}) {
+  for (const char* bad :
+       {"", "* 1 FETCH (UID 1\r\n", "* 1 FETCH (BODY[] {10}\r\nabc)\r\n",
+        "* LIST () \"/\" \"unterminated\r\n", "* 1 FETCH )\r\n", "A1 FETCH (x)\r\n",
+        "* OK [UIDVALIDITY 3 no close\r\n", "* 99999999999 EXISTS\r\n", "* SEARCH a\r\n"}) {
     absl::StatusOr<ImapResponse> r = ParseImapResponse(bad);
     if (r.ok()) {
       // Some are well-formed responses with bad data; the typed parsers must reject them.

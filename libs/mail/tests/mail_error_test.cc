@@ -7,9 +7,9 @@ namespace postroom::mail {
 namespace {
 
 TEST(MailError, ClassRoundTripsThroughThePayload) {
-  for (MailErrorClass c : {MailErrorClass::kNetwork, MailErrorClass::kTls,
-                           MailErrorClass::kAuthentication, MailErrorClass::kProtocol,
-                           MailErrorClass::kServer, MailErrorClass::kThrottled}) {
+  for (MailErrorClass c :
+       {MailErrorClass::kNetwork, MailErrorClass::kTls, MailErrorClass::kAuthentication,
+        MailErrorClass::kProtocol, MailErrorClass::kServer, MailErrorClass::kThrottled}) {
     absl::Status st = MailError(c, "x");
     EXPECT_FALSE(st.ok());
     EXPECT_EQ(ClassifyMailError(st), c) << MailErrorClassName(c);

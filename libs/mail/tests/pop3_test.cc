@@ -1,5 +1,3 @@
-#include "libs/mail/pop3_client.h"
-
 #include <memory>
 #include <string>
 #include <vector>
@@ -7,6 +5,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/mail/mail_error.h"
+#include "libs/mail/pop3_client.h"
 #include "libs/mail/scripted_transport.h"
 #include "tests/support/status_matchers.h"
 
@@ -22,6 +21,12 @@ using ::testing::HasSubstr;
 constexpr char kGreeting[] = "+OK Dovecot (Debian) ready.\r\n";
 constexpr char kCapa[] = "+OK\r\nCAPA\r\nTOP\r\nUIDL\r\nSTLS\r\nUSER\r\nSASL PLAIN\r\n.\r\n";
 
+ServerOptions OptionsWith(Security security) {
+  ServerOptions o;
+  o.security = security;
+  return o;
+}
+
 struct Fixture {
   ScriptedTransport* server = nullptr;
   std::unique_ptr<Pop3Client> client;
@@ -33,8 +38,8 @@ Fixture StartWith(void (*setup)(ScriptedTransport&), size_t max_read = 1 << 20) 
   f.server = t.get();
   t->set_max_read(max_read).Serve(kGreeting).ServeAfter("CAPA\r\n", kCapa);
   setup(*t);
-  absl::StatusOr<std::unique_ptr<Pop3Client>> c = Pop3Client::Start(std::move(t), ServerOptions{
-                                                                                     .security = Security::kPlain});
+  absl::StatusOr<std::unique_ptr<Pop3Client>> c =
+      Pop3Client::Start(std::move(t), OptionsWith(Security::kPlain));
   EXPECT_THAT(c, IsOk());
   if (c.ok()) f.client = *std::move(c);
   return f;
@@ -108,8 +113,7 @@ TEST(Pop3Client, RetrUnstuffsDotsByteByByte) {
       },
       /*max_read=*/1);
   ASSERT_TRUE(f.client);
-  EXPECT_THAT(f.client->RetrMessage(1),
-              IsOkAndHolds("Subject: x\r\n\r\n.leading dot\r\n"));
+  EXPECT_THAT(f.client->RetrMessage(1), IsOkAndHolds("Subject: x\r\n\r\n.leading dot\r\n"));
 }
 
 TEST(Pop3Client, RetrStreamsLargeMessageInChunks) {
@@ -157,8 +161,8 @@ TEST(Pop3Client, DeleAndQuit) {
   ASSERT_TRUE(f.client);
   EXPECT_THAT(f.client->Dele(1), IsOk());
   absl::Status missing = f.client->Dele(9);
-  EXPECT_THAT(missing, StatusIs(absl::StatusCode::kFailedPrecondition,
-                                HasSubstr("There's no message 9.")));
+  EXPECT_THAT(missing,
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("There's no message 9.")));
   EXPECT_THAT(f.client->Quit(), IsOk());
   EXPECT_TRUE(f.server->closed());
 }
@@ -171,7 +175,7 @@ TEST(Pop3Client, StlsUpgradesAndRereadsCapabilities) {
       .ServeAfter("STLS\r\n", "+OK Begin TLS negotiation now.\r\n")
       .ServeAfter("CAPA\r\n", "+OK\r\nUIDL\r\nUSER\r\n.\r\n");
   absl::StatusOr<std::unique_ptr<Pop3Client>> c =
-      Pop3Client::Start(std::move(t), ServerOptions{.security = Security::kStartTls});
+      Pop3Client::Start(std::move(t), OptionsWith(Security::kStartTls));
   ASSERT_THAT(c, IsOk());
   EXPECT_EQ(s->start_tls_calls(), 1);
   EXPECT_FALSE((*c)->HasCapability("STLS"));
@@ -181,7 +185,7 @@ TEST(Pop3Client, GarbageReplyIsProtocolError) {
   auto t = std::make_unique<ScriptedTransport>();
   t->Serve("* OK [CAPABILITY IMAP4rev1] this is IMAP\r\n");
   absl::StatusOr<std::unique_ptr<Pop3Client>> c =
-      Pop3Client::Start(std::move(t), ServerOptions{.security = Security::kPlain});
+      Pop3Client::Start(std::move(t), OptionsWith(Security::kPlain));
   EXPECT_THAT(c, StatusIs(absl::StatusCode::kInternal, HasSubstr("is this a POP3 port?")));
 }
 

@@ -120,6 +120,46 @@ TEST(MimeCorpus, EveryManifestMessageParsesQuickly) {
   EXPECT_LT(total, 60.0);
 }
 
+// Damaged copies of corpus messages (cut short, bytes overwritten) still parse.
+TEST(MimeCorpus, DamagedMessagesParse) {
+  std::string dir = RequireCorpus();
+  if (dir.empty()) return;
+  std::ifstream manifest(dir + "/MANIFEST.tsv");
+  std::string line;
+  std::getline(manifest, line);
+  int messages = 0, variants = 0;
+  uint32_t seed = 12345;
+  auto next = [&seed] {
+    seed = seed * 1103515245u + 12345u;
+    return seed >> 8;
+  };
+  while (std::getline(manifest, line)) {
+    std::vector<std::string> cells = SplitTabs(line);
+    if (cells.empty() || !IsMessagePath(cells[0]) || messages++ % 5 != 0) continue;
+    std::string raw = ReadAll(dir + "/" + cells[0]);
+    if (raw.size() < 2) continue;
+    for (int v = 0; v < 6; ++v) {
+      std::string damaged = raw;
+      if (v % 2 == 0) {
+        damaged.resize(1 + next() % (raw.size() - 1));
+      } else {
+        for (int k = 0; k < 20; ++k) {
+          static const char kBytes[] = {'\n', '\r', '-',  ':',    '=',    '?', '"',
+                                        ';',  '<',  '\0', '\xff', '\x80', ' ', '\t'};
+          damaged[next() % damaged.size()] = kBytes[next() % sizeof kBytes];
+        }
+      }
+      absl::StatusOr<ParsedMessage> m = ParseMessage(damaged);
+      ASSERT_TRUE(m.ok()) << cells[0] << " variant " << v;
+      Classify(*m);
+      EXPECT_TRUE(IsValidUtf8(InspectJsonLine(cells[0], damaged, {}))) << cells[0];
+      ++variants;
+    }
+  }
+  std::cout << "parsed " << variants << " damaged variants\n";
+  EXPECT_GT(variants, 1000);
+}
+
 // ---- Sisimai: bounce / auto-reply / feedback-report classification.
 
 struct Expectation {
@@ -128,7 +168,8 @@ struct Expectation {
 
 // Whether our classification agrees with Sisimai's kind.
 bool Agrees(const Classification& c, const std::string& kind) {
-  bool bounce_like = c.kind == MessageKind::kBounce || (c.kind == MessageKind::kSpam && c.has_bounce);
+  bool bounce_like =
+      c.kind == MessageKind::kBounce || (c.kind == MessageKind::kSpam && c.has_bounce);
   if (kind == "bounce") {
     return bounce_like &&
            (c.bounce.type == BounceType::kFailure || c.bounce.type == BounceType::kDelay);
@@ -215,7 +256,7 @@ TEST(MimeCorpus, SisimaiKindsAgree) {
   std::cout << "disagreements:\n" << misses.str();
   std::cout << "status code differences:\n" << status_misses.str();
   EXPECT_GE(share, 0.95);
-  EXPECT_GE(status_share, 0.75);
+  EXPECT_GE(status_share, 0.90);
 }
 
 // ---- Stalwart: the MIME RFC examples with expected structure.
@@ -247,7 +288,8 @@ TEST(MimeCorpus, StalwartRfcExamplesMatch) {
     if (!fs::exists(eml)) continue;
     ++files;
     Value expected;
-    auto st = google::protobuf::util::JsonStringToMessage(ReadAll(base + name + ".json"), &expected);
+    auto st =
+        google::protobuf::util::JsonStringToMessage(ReadAll(base + name + ".json"), &expected);
     ASSERT_TRUE(st.ok()) << name << ": " << st.ToString();
     absl::StatusOr<ParsedMessage> m = ParseMessage(ToLf(ReadAll(eml)));
     ASSERT_TRUE(m.ok()) << name;
@@ -272,10 +314,9 @@ TEST(MimeCorpus, StalwartRfcExamplesMatch) {
       note("parts " + std::to_string(m->parts.size()) + " != " + std::to_string(plist.size()));
     }
     // Text and HTML bodies: every text part Stalwart shows must be in ours.
-    for (const auto& [key, ours, kind] :
-         {std::tuple<const char*, const std::string*, const char*>{"text_body", &m->text_body,
-                                                                  "Text"},
-          {"html_body", &m->html_body, "Html"}}) {
+    for (const auto& [key, ours, kind] : {std::tuple<const char*, const std::string*, const char*>{
+                                              "text_body", &m->text_body, "Text"},
+                                          {"html_body", &m->html_body, "Html"}}) {
       for (const Value& idx : Get(expected, key)->list_value().values()) {
         const Value& part = plist[static_cast<int>(idx.number_value())];
         const Value* body = Get(*Get(part, "body"), kind);
@@ -298,8 +339,8 @@ TEST(MimeCorpus, StalwartRfcExamplesMatch) {
         if (binary != nullptr &&
             static_cast<uint64_t>(binary->list_value().values_size()) != m->attachments[a].size) {
           note("attachment " + std::to_string(a) + " size " +
-               std::to_string(m->attachments[a].size) + " != " +
-               std::to_string(binary->list_value().values_size()));
+               std::to_string(m->attachments[a].size) +
+               " != " + std::to_string(binary->list_value().values_size()));
         }
       }
     }
@@ -311,7 +352,8 @@ TEST(MimeCorpus, StalwartRfcExamplesMatch) {
   EXPECT_LE(diffs, 4);
 }
 
-// ---- Talon: replies written by common clients; the reply text must be in the body.
+// ---- Talon: replies written by common clients; the reply text must be in the body. Talon's
+// own test expects "Hello" where no <name>_reply_text file exists.
 
 std::string Squash(std::string_view s) {
   std::string out;
@@ -338,11 +380,11 @@ TEST(MimeCorpus, TalonRepliesKeepTheReplyText) {
     std::string path = entry.path().string();
     if (entry.path().extension() != ".eml") continue;
     std::string reply_path = path.substr(0, path.size() - 4) + "_reply_text";
-    if (!fs::exists(reply_path)) continue;
     absl::StatusOr<ParsedMessage> m = ParseMessage(ReadAll(path));
     ASSERT_TRUE(m.ok()) << path;
     ++checked;
-    std::string want = Squash(ReadAll(reply_path));
+    std::string want = fs::exists(reply_path) ? Squash(ReadAll(reply_path)) : "Hello";
+    if (m->text_body.empty()) m->text_body = m->html_body;  // HTML-only replies.
     std::string body = Squash(m->text_body);
     if (body.find(want) != std::string::npos) {
       ++found;
@@ -351,8 +393,8 @@ TEST(MimeCorpus, TalonRepliesKeepTheReplyText) {
     }
   }
   std::cout << "talon: reply text found in " << found << "/" << checked << "\n" << misses.str();
-  EXPECT_GT(checked, 5);
-  EXPECT_GE(found, checked - 1);
+  EXPECT_GE(checked, 10);
+  EXPECT_EQ(found, checked);
 }
 
 }  // namespace

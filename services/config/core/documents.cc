@@ -114,7 +114,7 @@ absl::StatusOr<std::vector<T>> ListAll(store::ConfigStore& store, DocumentKind k
   return out;
 }
 
-// Which routes name a template in their actions ("template" or "ack_template").
+// Which routes acknowledge with a template (`ack_template`; `template` is a service desk form).
 absl::StatusOr<std::vector<std::string>> RoutesUsingTemplate(ConfigTx& tx,
                                                              const std::string& name) {
   std::vector<std::string> users;
@@ -124,11 +124,9 @@ absl::StatusOr<std::vector<std::string>> RoutesUsingTemplate(ConfigTx& tx,
     for (const auto& r : routes) {
       google::protobuf::Struct then;
       POSTROOM_RETURN_IF_ERROR(FromJson(r.then_json, &then));
-      for (const char* key : {"template", "ack_template"}) {
-        auto it = then.fields().find(key);
-        if (it != then.fields().end() && it->second.string_value() == name) {
-          users.push_back(absl::StrCat(c.name, "/", r.name));
-        }
+      auto it = then.fields().find("ack_template");
+      if (it != then.fields().end() && it->second.string_value() == name) {
+        users.push_back(absl::StrCat(c.name, "/", r.name));
       }
     }
   }

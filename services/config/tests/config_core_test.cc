@@ -353,7 +353,7 @@ TEST_F(ConfigCoreTest, TemplateInUseCannotBeDeleted) {
   ASSERT_THAT(core_.ApplyTemplate(kAlice, t, 0), IsOk());
   ApplySupport();
   v1::Route r = Route("with-ack", "q");
-  (*r.mutable_then()->mutable_fields())["template"].set_string_value("ack");
+  (*r.mutable_then()->mutable_fields())["ack_template"].set_string_value("ack");
   ASSERT_THAT(core_.ApplyRoute(kAlice, r, 0), IsOk());
   EXPECT_THAT(core_.DeleteTemplate(kAlice, "ack", 0),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("support/with-ack")));

@@ -44,11 +44,11 @@ std::vector<FieldError> FakeRouteValidator::Validate(const google::protobuf::Str
   if (queue == then.fields().end() || queue->second.string_value().empty()) {
     errors.push_back({"then.queue", "required"});
   }
-  auto tmpl = then.fields().find("template");
+  auto tmpl = then.fields().find("ack_template");
   if (tmpl != then.fields().end() &&
       std::find(context.templates.begin(), context.templates.end(),
                 tmpl->second.string_value()) == context.templates.end()) {
-    errors.push_back({"then.template", "unknown template"});
+    errors.push_back({"then.ack_template", "unknown template"});
   }
   return errors;
 }

@@ -23,7 +23,7 @@ class FakeTester : public ConnectionTester {
 };
 
 // A tiny route language: `then` needs a string "queue"; any `when` key named "bad" is an error;
-// "template" must name a known template.
+// "ack_template" must name a known template.
 class FakeRouteValidator : public RouteValidator {
  public:
   std::vector<FieldError> Validate(const google::protobuf::Struct& when,

@@ -21,10 +21,9 @@ const std::vector<FlagSpec> kSpecs = {
 };
 
 TEST(ParseArgs, AcceptsEveryFlagFormAnywhere) {
-  absl::StatusOr<ParsedArgs> a = ParseArgs(
-      {"connectors", "-o", "yaml", "support", "--token=t", "-fa.yaml", "-f=b.yaml", "-f", "-",
-       "--strict-version"},
-      kSpecs);
+  absl::StatusOr<ParsedArgs> a = ParseArgs({"connectors", "-o", "yaml", "support", "--token=t",
+                                            "-fa.yaml", "-f=b.yaml", "-f", "-", "--strict-version"},
+                                           kSpecs);
   ASSERT_THAT(a, IsOk());
   EXPECT_THAT(a->positionals, ElementsAre("connectors", "support"));
   EXPECT_EQ(a->Get("output"), "yaml");

@@ -86,9 +86,9 @@ TEST(ResolveConnection, ClientConfigFromEnvAndUnknownKeysWarn) {
 
 TEST(ResolveConnection, NamedClientConfigMustExist) {
   std::vector<std::string> warnings;
-  EXPECT_THAT(ResolveConnection(Flags({{"client-config", "/nope.yaml"}}), Env({}), Files({}),
-                                &warnings),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("/nope.yaml")));
+  EXPECT_THAT(
+      ResolveConnection(Flags({{"client-config", "/nope.yaml"}}), Env({}), Files({}), &warnings),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("/nope.yaml")));
 }
 
 TEST(ResolveConnection, BadValuesAreUsageErrors) {
@@ -121,6 +121,18 @@ TEST(ExitCodeFor, DistinguishesRefusalFromUnreachable) {
         absl::StatusCode::kUnimplemented, absl::StatusCode::kResourceExhausted}) {
     EXPECT_EQ(ExitCodeFor(absl::Status(code, "x")), kExitRefused) << code;
   }
+}
+
+TEST(ExitCodeFor, MapsEveryGrpcCode) {
+  for (int code = grpc::StatusCode::CANCELLED; code <= grpc::StatusCode::UNAUTHENTICATED; ++code) {
+    const grpc::Status st(static_cast<grpc::StatusCode>(code), "x");
+    const int want = (code == grpc::StatusCode::UNAVAILABLE ||
+                      code == grpc::StatusCode::DEADLINE_EXCEEDED)
+                         ? kExitUnreachable
+                         : kExitRefused;
+    EXPECT_EQ(ExitCodeFor(FromGrpc(st)), want) << code;
+  }
+  EXPECT_EQ(ExitCodeFor(FromGrpc(grpc::Status::OK)), kExitOk);
 }
 
 TEST(FromGrpc, KeepsCodeAndMessage) {

@@ -8,10 +8,10 @@
 namespace postroom::ctl {
 namespace {
 
+using google::protobuf::util::MessageDifferencer;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using google::protobuf::util::MessageDifferencer;
 
 EnvLookup NoEnv() {
   return [](const std::string&) -> std::optional<std::string> { return std::nullopt; };
@@ -53,7 +53,8 @@ TEST(ParseDocuments, IssueFileGivesConnectorThenRoute) {
 TEST(ParseDocuments, ProblemLineNamesFileLineObjectAndPath) {
   std::string yaml = kIssueYaml;
   yaml.replace(yaml.find("poll_interval_s"), 15, "poll_intervl_s");
-  yaml += "---\nkind: Route\nconnector: support\nname: x\nwhen: {a: 1}\nthen: {queue: q}\nqueue: 3\n";
+  yaml +=
+      "---\nkind: Route\nconnector: support\nname: x\nwhen: {a: 1}\nthen: {queue: q}\nqueue: 3\n";
   ParsedDocuments p = ParseDocuments(yaml, "demo.yaml", NoEnv());
   ASSERT_EQ(p.problems.size(), 2u);
   EXPECT_THAT(p.problems[0], HasSubstr("demo.yaml:8: connector \"support\": "
@@ -64,8 +65,7 @@ TEST(ParseDocuments, ProblemLineNamesFileLineObjectAndPath) {
 }
 
 TEST(ParseDocuments, MissingAndUnknownKindsAreProblems) {
-  ParsedDocuments p =
-      ParseDocuments("name: a\n---\nkind: Conector\nname: b\n", "f.yaml", NoEnv());
+  ParsedDocuments p = ParseDocuments("name: a\n---\nkind: Conector\nname: b\n", "f.yaml", NoEnv());
   ASSERT_EQ(p.problems.size(), 2u);
   EXPECT_EQ(p.problems[0],
             "f.yaml:1: document 1: missing kind: (one of Setting, Template, BlockedAddress, "

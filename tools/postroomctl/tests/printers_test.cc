@@ -42,13 +42,17 @@ TEST(FormatAge, UsesKubectlUnits) {
 
 TEST(ConnectorsTable, ShowsStatusErrorsAndAges) {
   v1::Connector in = FromText<v1::Connector>(
-      R"pb(name: "support" protocol: PROTOCOL_IMAP direction: DIRECTION_INCOMING
+      R"pb(name: "support"
+           protocol: PROTOCOL_IMAP
+           direction: DIRECTION_INCOMING
            status: CONNECTOR_STATUS_DISABLED_BY_SYSTEM
            state { consecutive_incoming_errors: 5 })pb");
   in.mutable_state()->set_last_check_unix_ms(MsAgo(absl::Seconds(30)));
   in.set_modified_at_unix_ms(MsAgo(absl::Hours(50)));
   v1::Connector both = FromText<v1::Connector>(
-      R"pb(name: "o365" protocol: PROTOCOL_GRAPH direction: DIRECTION_BOTH
+      R"pb(name: "o365"
+           protocol: PROTOCOL_GRAPH
+           direction: DIRECTION_BOTH
            status: CONNECTOR_STATUS_ACTIVE
            state { consecutive_incoming_errors: 1 consecutive_outgoing_errors: 2 })pb");
   EXPECT_EQ(ConnectorsTable({in, both}, kNow),
@@ -59,14 +63,21 @@ TEST(ConnectorsTable, ShowsStatusErrorsAndAges) {
 
 TEST(RoutesTable, ShowsQueueAndFallback) {
   const auto r1 = FromText<v1::Route>(R"pb(
-    connector: "support" name: "invoices" position: 1
-    then { fields { key: "queue" value { string_value: "billing" } } })pb");
+    connector: "support"
+    name: "invoices"
+    position: 1
+    then {
+      fields {
+        key: "queue"
+        value { string_value: "billing" }
+      }
+    })pb");
   const auto r2 = FromText<v1::Route>(
       R"pb(connector: "support" name: "fallback" position: 2 fallback: true)pb");
   EXPECT_EQ(RoutesTable({r1, r2}),
-                "CONNECTOR   POS   NAME       QUEUE     FALLBACK\n"
-                "support     1     invoices   billing   no\n"
-                "support     2     fallback   <none>    yes\n");
+            "CONNECTOR   POS   NAME       QUEUE     FALLBACK\n"
+            "support     1     invoices   billing   no\n"
+            "support     2     fallback   <none>    yes\n");
 }
 
 TEST(CompactStruct, IsOneLineOfFlowYaml) {
@@ -78,27 +89,42 @@ TEST(CompactStruct, IsOneLineOfFlowYaml) {
       }
       fields {
         key: "from"
-        value { struct_value { fields { key: "domain" value { string_value: "x.com" } } } }
+        value {
+          struct_value {
+            fields {
+              key: "domain"
+              value { string_value: "x.com" }
+            }
+          }
+        }
       }
     })pb");
   EXPECT_EQ(CompactStruct(r.when()), "{from: {domain: x.com}, subject_contains: [invoice]}");
 }
 
 TEST(ChangedFields, ListsTopLevelDifferencesIgnoringVersion) {
-  EXPECT_THAT(ChangedFields(R"({"name":"a","when":{"x":1},"version":"1","then":{"q":"a"}})",
-                            R"({"name":"a","when":{"x":2},"version":"2","then":{"q":"a"},"d":"n"})"),
-              ElementsAre("d", "when"));
+  EXPECT_THAT(
+      ChangedFields(R"({"name":"a","when":{"x":1},"version":"1","then":{"q":"a"}})",
+                    R"({"name":"a","when":{"x":2},"version":"2","then":{"q":"a"},"d":"n"})"),
+      ElementsAre("d", "when"));
   EXPECT_THAT(ChangedFields("", R"({"name":"a"})"), IsEmpty());
   EXPECT_THAT(ChangedFields("{not json", R"({"name":"a"})"), IsEmpty());
 }
 
 TEST(HistoryTable, ShowsChangesPerEntry) {
   const auto e1 = FromText<v1::AuditEntry>(R"pb(
-    version: 1 action: "create" actor: "admin" at_unix_ms: 1800000000000
+    version: 1
+    action: "create"
+    actor: "admin"
+    at_unix_ms: 1800000000000
     after_json: "{\"name\":\"a\"}")pb");
   const auto e2 = FromText<v1::AuditEntry>(R"pb(
-    version: 2 action: "update" actor: "admin" at_unix_ms: 1800000060000
-    before_json: "{\"name\":\"a\",\"then\":{}}" after_json: "{\"name\":\"a\",\"then\":{\"q\":1}}")pb");
+    version: 2
+    action: "update"
+    actor: "admin"
+    at_unix_ms: 1800000060000
+    before_json: "{\"name\":\"a\",\"then\":{}}"
+    after_json: "{\"name\":\"a\",\"then\":{\"q\":1}}")pb");
   EXPECT_EQ(HistoryTable({e1, e2}),
             "VERSION   ACTION   ACTOR   TIME                   CHANGES\n"
             "1         create   admin   2027-01-15T08:00:00Z\n"
@@ -107,20 +133,44 @@ TEST(HistoryTable, ShowsChangesPerEntry) {
 
 TEST(DescribeConnector, ShowsSecretsAsSetAndRoutesWithFallbackLast) {
   const auto c = FromText<v1::Connector>(R"pb(
-    name: "support" protocol: PROTOCOL_IMAP direction: DIRECTION_INCOMING
-    status: CONNECTOR_STATUS_ACTIVE version: 3 modified_by: "admin"
+    name: "support"
+    protocol: PROTOCOL_IMAP
+    direction: DIRECTION_INCOMING
+    status: CONNECTOR_STATUS_ACTIVE
+    version: 3
+    modified_by: "admin"
     server { host: "127.0.0.1" port: 11143 tls: TLS_MODE_NONE }
     auth { method: AUTH_METHOD_PASSWORD username: "support" has_password: true }
     settings { poll_interval_s: 60 error_threshold: 5 }
     state { consecutive_incoming_errors: 2 last_incoming_error: "NO [AUTHENTICATIONFAILED]\nbad" }
   )pb");
   const auto fallback = FromText<v1::Route>(R"pb(
-    connector: "support" name: "fallback" position: 2 fallback: true
-    then { fields { key: "queue" value { string_value: "support-general" } } })pb");
+    connector: "support"
+    name: "fallback"
+    position: 2
+    fallback: true
+    then {
+      fields {
+        key: "queue"
+        value { string_value: "support-general" }
+      }
+    })pb");
   const auto invoices = FromText<v1::Route>(R"pb(
-    connector: "support" name: "invoices" position: 1
-    when { fields { key: "subject_contains" value { list_value { values { string_value: "invoice" } } } } }
-    then { fields { key: "queue" value { string_value: "billing" } } })pb");
+    connector: "support"
+    name: "invoices"
+    position: 1
+    when {
+      fields {
+        key: "subject_contains"
+        value { list_value { values { string_value: "invoice" } } }
+      }
+    }
+    then {
+      fields {
+        key: "queue"
+        value { string_value: "billing" }
+      }
+    })pb");
   const std::string out = DescribeConnector(c, {fallback, invoices}, {}, kNow);
   EXPECT_THAT(out, HasSubstr("Name:       support\n"));
   EXPECT_THAT(out, HasSubstr("Status:     active\n"));
@@ -139,7 +189,8 @@ TEST(DescribeConnector, ShowsSecretsAsSetAndRoutesWithFallbackLast) {
 
 TEST(DescribeConnector, OAuthShowsUnsetSecrets) {
   const auto c = FromText<v1::Connector>(R"pb(
-    name: "o365" auth { method: AUTH_METHOD_OAUTH2 client_id: "cid" has_client_secret: true })pb");
+    name: "o365"
+    auth { method: AUTH_METHOD_OAUTH2 client_id: "cid" has_client_secret: true })pb");
   const std::string out = DescribeConnector(c, {}, {}, kNow);
   EXPECT_THAT(out, HasSubstr("client_secret: <set>"));
   EXPECT_THAT(out, HasSubstr("refresh_token: <unset>"));
@@ -148,7 +199,8 @@ TEST(DescribeConnector, OAuthShowsUnsetSecrets) {
 
 TEST(FormatTestResult, ListsStepsAndNamesTheFailedOne) {
   const auto r = FromText<v1::TestConnectorResponse>(R"pb(
-    passed: false failed_step: "auth"
+    passed: false
+    failed_step: "auth"
     steps { name: "tcp" passed: true duration_ms: 1 detail: "127.0.0.1:11143" }
     steps { name: "auth" passed: false duration_ms: 25 detail: "NO [AUTHENTICATIONFAILED]" })pb");
   EXPECT_EQ(FormatTestResult("support", r),

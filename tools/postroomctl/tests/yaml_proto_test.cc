@@ -1,9 +1,9 @@
 #include "tools/postroomctl/yaml_proto.h"
 
-#include <map>
-
 #include <google/protobuf/text_format.h>
 #include <google/protobuf/util/message_differencer.h>
+
+#include <map>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -12,11 +12,11 @@
 namespace postroom::ctl {
 namespace {
 
+using google::protobuf::util::MessageDifferencer;
 using ::testing::ElementsAre;
 using ::testing::Field;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using google::protobuf::util::MessageDifferencer;
 
 EnvLookup FakeEnv(std::map<std::string, std::string> vars) {
   return [vars](const std::string& name) -> std::optional<std::string> {
@@ -215,14 +215,14 @@ TEST(YamlToMessage, StructMustBeAMap) {
 
 TEST(YamlToMessage, SecretsComeFromTheEnvironment) {
   std::vector<Problem> problems;
-  const auto c = Parse<v1::Connector>(
-      "auth: {method: oauth2, client_secret_env: CS, refresh_token_env: RT}\n", &problems,
-      FakeEnv({{"CS", "s3cret"}, {"RT", "r3fresh"}}));
+  const auto c =
+      Parse<v1::Connector>("auth: {method: oauth2, client_secret_env: CS, refresh_token_env: RT}\n",
+                           &problems, FakeEnv({{"CS", "s3cret"}, {"RT", "r3fresh"}}));
   EXPECT_THAT(problems, IsEmpty());
   EXPECT_EQ(c.auth().client_secret(), "s3cret");
   EXPECT_EQ(c.auth().refresh_token(), "r3fresh");
-  const auto p = Parse<v1::Connector>("auth: {password_env: PW}\n", &problems,
-                                      FakeEnv({{"PW", "pw"}}));
+  const auto p =
+      Parse<v1::Connector>("auth: {password_env: PW}\n", &problems, FakeEnv({{"PW", "pw"}}));
   EXPECT_EQ(p.auth().password(), "pw");
 }
 
@@ -368,10 +368,17 @@ TEST(EmitMessageFields, IssueYamlReadsBackAsWritten) {
             "  port: 11143\n  tls: none");
 }
 
+TEST(EmitMessageFields, EmptyMessageIsAFlowMapOnItsKeyLine) {
+  v1::Connector c;
+  c.set_name("x");
+  c.mutable_state();
+  EXPECT_EQ(ToYamlText(c), "name: x\nstate: {}");
+}
+
 TEST(ShortEnumName, StripsTheEnumPrefix) {
-  EXPECT_EQ(ShortEnumName(*v1::ProviderPreset_descriptor()->FindValueByName(
-                "PROVIDER_PRESET_OFFICE365")),
-            "office365");
+  EXPECT_EQ(
+      ShortEnumName(*v1::ProviderPreset_descriptor()->FindValueByName("PROVIDER_PRESET_OFFICE365")),
+      "office365");
   EXPECT_EQ(ShortEnumName(*v1::ConnectorStatus_descriptor()->FindValueByName(
                 "CONNECTOR_STATUS_DISABLED_BY_SYSTEM")),
             "disabled_by_system");

@@ -1,0 +1,114 @@
+# The local stack: a private PostgreSQL and the four services, their logs, PIDs and the env
+# file. Sourced by run-local and the end-to-end tests; not run.
+# shellcheck shell=bash
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+POSTROOM_HOME="${POSTROOM_HOME:-$POSTROOM_ROOT/.postroom-local}"
+BIN="${POSTROOM_BUILD_DIR:-$POSTROOM_ROOT/build}/bin"
+SERVICES=(config router fetcher sender)
+
+service_port() {  # service -> default gRPC port
+  case "$1" in config) echo 50051 ;; router) echo 50052 ;; fetcher) echo 50053 ;; sender) echo 50054 ;; esac
+}
+metrics_port() {
+  case "$1" in config) echo 9101 ;; router) echo 9102 ;; fetcher) echo 9103 ;; sender) echo 9104 ;; esac
+}
+upper() { tr '[:lower:]' '[:upper:]' <<<"$1"; }
+service_addr() {
+  local var="POSTROOM_$(upper "$1")_LISTEN"
+  echo "${!var:-127.0.0.1:$(service_port "$1")}"
+}
+service_metrics_addr() {
+  local var="POSTROOM_$(upper "$1")_METRICS_LISTEN"
+  echo "${!var:-127.0.0.1:$(metrics_port "$1")}"
+}
+
+# Creates the key file and the tokens file once; later runs keep them (secrets stay readable).
+stack_credentials() {
+  mkdir -p "$POSTROOM_HOME"
+  chmod 700 "$POSTROOM_HOME"
+  if [ ! -f "$POSTROOM_HOME/secret.key" ]; then
+    "$BIN/postroom-keygen" --out "$POSTROOM_HOME/secret.key" >/dev/null
+  fi
+  if [ ! -f "$POSTROOM_HOME/tokens" ]; then
+    umask 077
+    {
+      echo "# API tokens of the local stack: name role token"
+      "$BIN/postroom-keygen" --token --name local-admin --role admin
+      "$BIN/postroom-keygen" --token --name postroom-services --role operator
+    } > "$POSTROOM_HOME/tokens"
+    umask 022
+  fi
+}
+
+stack_token() { awk '$1 == "local-admin" { print $3 }' "$POSTROOM_HOME/tokens"; }
+stack_service_token() { awk '$1 == "postroom-services" { print $3 }' "$POSTROOM_HOME/tokens"; }
+
+stack_write_env() {
+  local db="$1"
+  cat > "$POSTROOM_HOME/env" <<ENV
+# Written by scripts/run-local: source it to talk to the local stack.
+export POSTROOM_HOME='$POSTROOM_HOME'
+export POSTROOM_DATABASE='$db'
+export POSTROOM_CONFIG_ADDR='$(service_addr config)'
+export POSTROOM_ROUTER_ADDR='$(service_addr router)'
+export POSTROOM_FETCHER_ADDR='$(service_addr fetcher)'
+export POSTROOM_SENDER_ADDR='$(service_addr sender)'
+export POSTROOM_TOKEN='$(stack_token)'
+export POSTROOM_CLIENT_CONFIG='$POSTROOM_HOME/client.yaml'
+export PATH='$BIN':"\$PATH"
+ENV
+  cat > "$POSTROOM_HOME/client.yaml" <<YAML
+# postroomctl client configuration for the local stack (written by scripts/run-local).
+config_addr: $(service_addr config)
+router_addr: $(service_addr router)
+fetcher_addr: $(service_addr fetcher)
+sender_addr: $(service_addr sender)
+token: $(stack_token)
+YAML
+  chmod 600 "$POSTROOM_HOME/env" "$POSTROOM_HOME/client.yaml"
+}
+
+stack_start_services() {
+  local db="$1"
+  mkdir -p "$POSTROOM_HOME/logs" "$POSTROOM_HOME/pids"
+  for s in "${SERVICES[@]}"; do
+    local pidfile="$POSTROOM_HOME/pids/$s"
+    if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then continue; fi
+    POSTROOM_DATABASE="$db" \
+    POSTROOM_TOKENS_FILE="$POSTROOM_HOME/tokens" \
+    POSTROOM_SECRET_KEY_FILE="$POSTROOM_HOME/secret.key" \
+    POSTROOM_TOKEN="$(stack_service_token)" \
+    POSTROOM_CONFIG_ADDR="$(service_addr config)" \
+    POSTROOM_ROUTER_ADDR="$(service_addr router)" \
+      nohup "$BIN/postroom-$s" --listen "$(service_addr "$s")" \
+        --metrics-listen "$(service_metrics_addr "$s")" \
+        >>"$POSTROOM_HOME/logs/$s.log" 2>&1 &
+    echo $! > "$pidfile"
+  done
+}
+
+# Waits until every service answers its readiness check; shows the log of one that died.
+stack_wait_ready() {
+  for s in "${SERVICES[@]}"; do
+    if ! WAIT_SECONDS=${WAIT_SECONDS:-60} wait_for "$BIN/postroom-healthcheck" "$(service_addr "$s")" readiness; then
+      echo "--- $POSTROOM_HOME/logs/$s.log (last 20 lines)" >&2
+      tail -20 "$POSTROOM_HOME/logs/$s.log" >&2 || true
+      die "postroom-$s did not become ready at $(service_addr "$s")"
+    fi
+  done
+}
+
+stack_stop() {
+  for s in "${SERVICES[@]}"; do
+    local pidfile="$POSTROOM_HOME/pids/$s"
+    [ -f "$pidfile" ] || continue
+    local pid; pid="$(cat "$pidfile")"
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      WAIT_SECONDS=15 wait_for bash -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$pidfile"
+  done
+  "$POSTROOM_ROOT/scripts/pg" stop "$POSTROOM_HOME/pg" 2>/dev/null || true
+}

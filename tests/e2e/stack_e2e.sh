@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The local stack end to end: PostgreSQL, migrations, the four services and postroomctl, on
+# ports of its own so it never meets a developer's running stack. Each check prints one line;
+# the script exits non-zero when any failed.
+set -uo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+export POSTROOM_HOME="${POSTROOM_TEST_HOME:-$ROOT/.postroom-test}/stack-e2e"
+rm -rf "$POSTROOM_HOME"; mkdir -p "$POSTROOM_HOME"
+source "$ROOT/scripts/stack.sh"
+for s in config router fetcher sender; do
+  export "POSTROOM_$(upper "$s")_LISTEN=127.0.0.1:$(free_port)"
+  export "POSTROOM_$(upper "$s")_METRICS_LISTEN=127.0.0.1:$(free_port)"
+done
+export POSTROOM_STATE_EXPORT_INTERVAL_S=1
+trap stack_stop EXIT
+
+DB="$("$ROOT/scripts/pg" start "$POSTROOM_HOME/pg" --fast)" || die "PostgreSQL did not start"
+stack_credentials
+"$BIN/postroom-config" migrate --database "$DB" >/dev/null || die "migrate failed"
+stack_write_env "$DB"
+stack_start_services "$DB"
+stack_wait_ready
+source "$POSTROOM_HOME/env"
+
+passed=0; failed=0
+check() {  # check NAME COMMAND...: passes when the command succeeds
+  local name="$1"; shift
+  if "$@" >"$POSTROOM_HOME/last.out" 2>&1; then
+    passed=$((passed + 1)); echo "ok   $name"
+  else
+    failed=$((failed + 1)); echo "FAIL $name"; sed 's/^/     | /' "$POSTROOM_HOME/last.out" | head -20
+  fi
+}
+ctl() { "$BIN/postroomctl" "$@"; }
+# Runs postroomctl expecting exit code $1 and output matching regex $2.
+expect() {
+  local code="$1" pattern="$2"; shift 2
+  local out rc
+  out="$("$BIN/postroomctl" "$@" 2>&1)"; rc=$?
+  echo "$out"
+  [ "$rc" = "$code" ] || { echo "exit code $rc, wanted $code"; return 1; }
+  grep -Eq -- "$pattern" <<<"$out" || { echo "output does not match /$pattern/"; return 1; }
+}
+
+check "apply demo creates every object" expect 0 "connector/support created" apply -f "$ROOT/examples/demo.yaml"
+check "re-apply changes nothing" expect 0 "connector/support unchanged" apply -f "$ROOT/examples/demo.yaml"
+check "get connectors lists both" expect 0 "support.*imap.*incoming" get connectors
+check "describe shows routes with fallback last" \
+  bash -c "'$BIN/postroomctl' describe connector support | grep -E 'invoices|urgent|fallback' | tail -1 | grep -q fallback"
+check "secret is never returned" bash -c "! '$BIN/postroomctl' get connector support -o json | grep -q demo-imap-password"
+check "secret is not in the database as plaintext" \
+  bash -c "! /usr/lib/postgresql/15/bin/pg_dump '$DB' | grep -q demo-imap-password"
+check "enable without a connection test is refused" \
+  expect 1 "FAILED_PRECONDITION.*(never tested|no connection test)" enable connector support
+
+cat > "$POSTROOM_HOME/bad-route.yaml" <<'YAML'
+kind: Route
+connector: support
+name: broken
+when: {subject_matches: ["(unclosed"]}
+then: {queue: x}
+YAML
+check "bad regex is refused with its field path" \
+  expect 1 "INVALID_ARGUMENT.*|when.subject_matches" apply -f "$POSTROOM_HOME/bad-route.yaml"
+cat > "$POSTROOM_HOME/typo.yaml" <<'YAML'
+kind: Connector
+name: typo
+protocol: imap
+direction: incoming
+settings: {poll_intervl_s: 60}
+YAML
+check "unknown YAML key is a usage error naming it" expect 2 "poll_intervl_s" apply -f "$POSTROOM_HOME/typo.yaml"
+check "fallback route cannot be deleted" expect 1 "FAILED_PRECONDITION" delete route support/fallback
+check "move route reorders" expect 0 "" move route support/urgent --before invoices
+check "routes in new order, fallback last" \
+  bash -c "'$BIN/postroomctl' get routes --connector support | grep -oE 'urgent|invoices|fallback' | tr '\n' ' ' | grep -q 'urgent invoices fallback'"
+check "history shows the actor" expect 0 "local-admin" history connector support
+check "wrong token is refused" bash -c "POSTROOM_TOKEN=wrong-token-0123456789 '$BIN/postroomctl' --token wrong-token-0123456789 get connectors; [ \$? = 1 ]"
+metrics_has() { curl -sf "http://$1/metrics" | grep -qF -- "$2"; }
+eventually() { WAIT_SECONDS=10 wait_for "$@"; }
+check "config exports connector gauges" eventually metrics_has "$POSTROOM_CONFIG_METRICS_LISTEN" \
+  'postroom_connector_enabled{connector="support",direction="incoming"} 0'
+check "gRPC calls are counted" metrics_has "$POSTROOM_CONFIG_METRICS_LISTEN" \
+  'postroom_grpc_requests_total{code="OK",method="ApplyConnector",service="config"}'
+for s in router fetcher sender; do
+  var="POSTROOM_$(upper "$s")_LISTEN"
+  check "$s serves health" "$BIN/postroom-healthcheck" "${!var}" readiness
+done
+
+echo "stack_e2e: $passed passed, $failed failed"
+[ "$failed" = 0 ]
