@@ -1,5 +1,6 @@
-# Writes OUT: a C++ table of every migration file in MIGRATIONS (a ;-list), sorted by name,
-# so the binaries carry their schema and need no files at run time.
+# Writes OUT: a C++ table of every migration file in MIGRATIONS_DIR, sorted by name, so the
+# binaries carry their schema and need no files at run time.
+file(GLOB MIGRATIONS ${MIGRATIONS_DIR}/*.sql)
 list(SORT MIGRATIONS)
 set(body "// Generated from libs/store/migrations by embed_migrations.cmake; do not edit.\n")
 string(APPEND body "#include \"libs/store/migrations.h\"\n\nnamespace postroom::store {\n")
