@@ -102,6 +102,30 @@ absl::Status Audit(ConfigTx& tx, absl::Time at, const Actor& actor, const std::s
                          .after_json = after});
 }
 
+
+// A connector as the history shows it: settings, not the counters that change on every poll.
+std::string AuditJson(v1::Connector c) {
+  c.clear_state();
+  return ToJson(c);
+}
+
+// Moves a connector to `status`, bumping its version, and records `action` in the history.
+absl::StatusOr<v1::Connector> ChangeStatus(ConfigTx& tx, ConnectorRecord r,
+                                           const v1::Connector& before, const std::string& status,
+                                           const std::string& action, const Actor& actor,
+                                           absl::Time now) {
+  r.status = status;
+  r.version += 1;
+  r.modified_at = now;
+  r.modified_by = actor.name;
+  POSTROOM_RETURN_IF_ERROR(tx.UpdateConnector(r));
+  if (status == "active") POSTROOM_RETURN_IF_ERROR(tx.ResetErrors(r.id));
+  POSTROOM_ASSIGN_OR_RETURN(v1::Connector after, Load(tx, r));
+  POSTROOM_RETURN_IF_ERROR(Audit(tx, now, actor, action, r.name, r.version, AuditJson(before),
+                                 AuditJson(after)));
+  return after;
+}
+
 }  // namespace
 
 std::string internal::WithChangedSecrets(const std::string& json,
@@ -269,12 +293,9 @@ absl::StatusOr<Applied<v1::Connector>> ConfigCore::ApplyConnector(const Actor& a
       }
     }
     POSTROOM_ASSIGN_OR_RETURN(result.object, Load(tx, record));
-    std::string before_json = before ? ToJson(*before) : "";
-    v1::Connector audit_after = result.object;
-    audit_after.clear_state();
-    if (before) before_json = [&] { v1::Connector b = *before; b.clear_state(); return ToJson(b); }();
     return Audit(tx, now, actor, result.created ? "create" : "update", c.name(), record.version,
-                 before_json, internal::WithChangedSecrets(ToJson(audit_after), changed_secrets));
+                 before ? AuditJson(*before) : "",
+                 internal::WithChangedSecrets(AuditJson(result.object), changed_secrets));
   });
   if (!st.ok()) return st;
   return result;
@@ -330,9 +351,8 @@ absl::Status ConfigCore::DeleteConnector(const Actor& actor, const std::string& 
       }
     }
     POSTROOM_ASSIGN_OR_RETURN(v1::Connector before, Load(tx, r));
-    before.clear_state();
     POSTROOM_RETURN_IF_ERROR(tx.DeleteConnector(r.id));
-    return Audit(tx, p_.clock->Now(), actor, "delete", name, r.version + 1, ToJson(before), "");
+    return Audit(tx, p_.clock->Now(), actor, "delete", name, r.version + 1, AuditJson(before), "");
   });
 }
 
@@ -365,18 +385,9 @@ absl::StatusOr<v1::Connector> ConfigCore::EnableConnector(const Actor& actor,
       out = before;
       return absl::OkStatus();
     }
-    r.status = "active";
-    r.version += 1;
-    r.modified_at = p_.clock->Now();
-    r.modified_by = actor.name;
-    POSTROOM_RETURN_IF_ERROR(tx.UpdateConnector(r));
-    POSTROOM_RETURN_IF_ERROR(tx.ResetErrors(r.id));
-    POSTROOM_ASSIGN_OR_RETURN(out, Load(tx, r));
-    before.clear_state();
-    v1::Connector after = out;
-    after.clear_state();
-    return Audit(tx, r.modified_at, actor, "enable", name, r.version, ToJson(before),
-                 ToJson(after));
+    POSTROOM_ASSIGN_OR_RETURN(
+        out, ChangeStatus(tx, r, before, "active", "enable", actor, p_.clock->Now()));
+    return absl::OkStatus();
   }));
   return out;
 }
@@ -391,17 +402,9 @@ absl::StatusOr<v1::Connector> ConfigCore::DisableConnector(const Actor& actor,
       out = before;
       return absl::OkStatus();
     }
-    r.status = "disabled";
-    r.version += 1;
-    r.modified_at = p_.clock->Now();
-    r.modified_by = actor.name;
-    POSTROOM_RETURN_IF_ERROR(tx.UpdateConnector(r));
-    POSTROOM_ASSIGN_OR_RETURN(out, Load(tx, r));
-    before.clear_state();
-    v1::Connector after = out;
-    after.clear_state();
-    return Audit(tx, r.modified_at, actor, "disable", name, r.version, ToJson(before),
-                 ToJson(after));
+    POSTROOM_ASSIGN_OR_RETURN(
+        out, ChangeStatus(tx, r, before, "disabled", "disable", actor, p_.clock->Now()));
+    return absl::OkStatus();
   }));
   return out;
 }
