@@ -439,9 +439,10 @@ absl::StatusOr<v1::TestConnectorResponse> ConfigCore::TestConnector(const Actor&
   POSTROOM_RETURN_IF_ERROR(p_.store->InTransaction([&](ConfigTx& tx) -> absl::Status {
     POSTROOM_ASSIGN_OR_RETURN(ConnectorRecord r, MustFind(tx, name, true));
     POSTROOM_RETURN_IF_ERROR(tx.RecordTest(r.id, started, report.passed(), ToJson(report)));
-    return Audit(tx, p_.clock->Now(), actor, "test", name, r.version, "",
-                 absl::StrCat("{\"passed\":", report.passed() ? "true" : "false",
-                              ",\"failed_step\":\"", report.failed_step(), "\"}"));
+    v1::TestConnectorResponse outcome;  // The history keeps the outcome, not every step.
+    outcome.set_passed(report.passed());
+    outcome.set_failed_step(report.failed_step());
+    return Audit(tx, p_.clock->Now(), actor, "test", name, r.version, "", ToJson(outcome));
   }));
   return report;
 }
