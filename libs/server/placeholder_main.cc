@@ -28,6 +28,14 @@ int RunPlaceholderService(int argc, char** argv, const char* service, int grpc_p
         store::DatabaseOptions{.uri = settings.database, .pool_size = 1,
                                .application_name = absl::StrCat("postroom-", service)});
   }
+  if (db) {
+    // Refuse to run against an older schema than this build knows: the operator must migrate.
+    if (absl::Status st = store::RequireSchemaVersion(*db, store::LatestSchemaVersion());
+        !st.ok() && st.code() == absl::StatusCode::kFailedPrecondition) {
+      std::fprintf(stderr, "postroom-%s: %s\n", service, std::string(st.message()).c_str());
+      return 1;
+    }
+  }
   ServerOptions options{.service_name = service, .listen = settings.listen,
                         .metrics_listen = settings.metrics_listen,
                         .tls_cert_file = settings.tls_cert, .tls_key_file = settings.tls_key};

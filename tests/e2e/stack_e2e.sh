@@ -87,5 +87,27 @@ for s in router fetcher sender; do
   check "$s serves health" "$BIN/postroom-healthcheck" "${!var}" readiness
 done
 
+# TLS on the gRPC port, by flag: a second config server with a self-signed certificate.
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+  -addext subjectAltName=IP:127.0.0.1 -keyout "$POSTROOM_HOME/tls.key" \
+  -out "$POSTROOM_HOME/tls.crt" >/dev/null 2>&1
+tls_addr="127.0.0.1:$(free_port)"
+POSTROOM_TOKENS_FILE="$POSTROOM_HOME/tokens" POSTROOM_SECRET_KEY_FILE="$POSTROOM_HOME/secret.key" \
+  "$BIN/postroom-config" --database "$DB" --listen "$tls_addr" --metrics-listen "127.0.0.1:0" \
+  --tls-cert "$POSTROOM_HOME/tls.crt" --tls-key "$POSTROOM_HOME/tls.key" \
+  >"$POSTROOM_HOME/logs/config-tls.log" 2>&1 &
+tls_pid=$!
+sleep 1
+check "TLS: verified client is served" \
+  expect 0 "support" --config-addr "$tls_addr" --tls --ca-file "$POSTROOM_HOME/tls.crt" get connectors
+check "TLS: plaintext client cannot talk to it" expect 3 "" --config-addr "$tls_addr" --timeout 2s get connectors
+kill "$tls_pid" 2>/dev/null; wait "$tls_pid" 2>/dev/null
+
+# A service refuses to start against a schema older than it needs.
+/usr/lib/postgresql/15/bin/createdb -h 127.0.0.1 -p "$(cat "$POSTROOM_HOME/pg/port")" -U postgres empty
+check "old schema: service refuses to start and says to migrate" bash -c \
+  "out=\$('$BIN/postroom-router' --database '${DB%/*}/empty' --listen 127.0.0.1:0 --metrics-listen '' 2>&1); \
+   [ \$? = 1 ] && grep -q 'postroom-config migrate' <<<\"\$out\""
+
 echo "stack_e2e: $passed passed, $failed failed"
 [ "$failed" = 0 ]
