@@ -39,6 +39,7 @@ int RunPlaceholderService(int argc, char** argv, const char* service, int grpc_p
   ServerOptions options{.service_name = service, .listen = settings.listen,
                         .metrics_listen = settings.metrics_listen,
                         .tls_cert_file = settings.tls_cert, .tls_key_file = settings.tls_key};
+  options.database = db.get();
   options.readiness = [&db]() -> absl::Status {
     if (!db) return absl::OkStatus();
     return store::RequireSchemaVersion(*db, store::LatestSchemaVersion());

@@ -21,6 +21,7 @@
 #include "absl/time/clock.h"
 #include "libs/base/log.h"
 #include "libs/metrics/metrics.h"
+#include "libs/store/database.h"
 
 namespace postroom::server {
 namespace {
@@ -170,6 +171,15 @@ absl::Status Serve(const ServerOptions& options, const std::vector<grpc::Service
     }
     last = ready.ok();
     health->SetServingStatus("readiness", ready.ok());
+    if (options.database != nullptr) {
+      static auto& pool = prometheus::BuildGauge()
+                              .Name("postroom_db_pool_connections")
+                              .Help("PostgreSQL connections of this process, by state.")
+                              .Register(metrics::Registry());
+      store::Database::PoolStats stats = options.database->Stats();
+      pool.Add({{"service", options.service_name}, {"state", "in_use"}}).Set(stats.in_use);
+      pool.Add({{"service", options.service_name}, {"state", "idle"}}).Set(stats.idle);
+    }
   };
   check_readiness();
   if (on_started) on_started(port);

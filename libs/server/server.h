@@ -10,6 +10,10 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 
+namespace postroom::store {
+class Database;
+}  // namespace postroom::store
+
 namespace postroom::server {
 
 struct ServerOptions {
@@ -22,6 +26,9 @@ struct ServerOptions {
   // "readiness" (SERVING / NOT_SERVING). The "" service answers liveness: SERVING while up.
   std::function<absl::Status()> readiness;
   absl::Duration readiness_interval = absl::Seconds(5);
+  // When set, its pool use is exported as postroom_db_pool_connections{service,state} at each
+  // readiness check.
+  store::Database* database = nullptr;
   absl::Duration shutdown_grace = absl::Seconds(10);
 };
 
