@@ -17,7 +17,7 @@ namespace postroom::server {
 int RunPlaceholderService(int argc, char** argv, const char* service, int grpc_port,
                           int metrics_port, const char* what_comes) {
   absl::SetProgramUsageMessage(absl::StrCat(
-      "postroom-", service, ": ", what_comes,
+      what_comes,
       "\nThis build serves only the gRPC health protocol and metrics for it.\n"
       "Usage: postroom-", service, " [--listen ADDR] [--metrics-listen ADDR] [--database URI]"));
   postroom::server::ParseFlags(argc, argv);

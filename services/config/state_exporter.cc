@@ -51,7 +51,7 @@ struct Gauges {
   RefreshedGauge auto_disabled{"postroom_connector_auto_disabled",
                                "1 when the system disabled the connector after repeated errors."};
   RefreshedGauge lease_owned{"postroom_connector_lease_owned",
-                             "1 when an active incoming connector has a live fetcher lease."};
+                             "1 when an incoming connector has a live fetcher lease (a replica polls it)."};
   RefreshedGauge undecided{"postroom_messages_undecided",
                            "Stored messages that have no routing decision yet."};
   RefreshedGauge outbox_depth{"postroom_outbox_depth", "Queued emails not yet sent."};
@@ -123,7 +123,7 @@ absl::Status StateExporter::Refresh() {
       for (const auto& r : t.exec(
                "SELECT c.name, EXISTS (SELECT 1 FROM fetcher_leases l WHERE l.connector_id = c.id "
                "AND l.expires_at > now()) FROM connectors c "
-               "WHERE c.direction IN ('incoming', 'both') AND c.status = 'active'")) {
+               "WHERE c.direction IN ('incoming', 'both')")) {
         g.lease_owned.Set({{"connector", r[0].as<std::string>()}}, r[1].as<bool>() ? 1 : 0);
       }
     }
