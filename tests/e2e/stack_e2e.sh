@@ -116,6 +116,7 @@ metrics_contract() {
   return $missing
 }
 check "every metric the alerts and dashboard use is exported" metrics_contract
+sed -n 's/^pending: /     pending: /p' "$POSTROOM_HOME/last.out"
 
 # TLS on the gRPC port, by flag: a second config server with a self-signed certificate.
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
