@@ -18,6 +18,7 @@
 #include "libs/store/migrator.h"
 #include "libs/store/pg_config_store.h"
 #include "services/config/adapters.h"
+#include "services/config/connection_tester.h"
 #include "services/config/grpc/config_service.h"
 #include "services/config/state_exporter.h"
 
@@ -82,7 +83,8 @@ int Serve(const server::CommonSettings& s) {
   config::KeyringSealer sealer(*keyring);
   config::RulesRouteValidator routes;
   config::TemplatesValidator templates;
-  config::ConfigCore core({.store = &store, .sealer = &sealer, .tester = nullptr,
+  config::MailConnectionTester tester;
+  config::ConfigCore core({.store = &store, .sealer = &sealer, .tester = &tester,
                            .routes = &routes, .templates = &templates,
                            .clock = &RealClock()});
   config::ConfigService service(core, **authenticator);

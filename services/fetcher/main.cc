@@ -1,6 +1,251 @@
-#include "libs/server/placeholder_main.h"
+// postroom-fetcher: polls the enabled incoming connectors this replica holds leases for, stores
+// every new message in PostgreSQL before the mailbox is told anything, and asks the router to
+// route it. Any number of replicas share the connectors through leases (docs/fetcher.md).
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "libs/auth/token_authenticator.h"
+#include "libs/base/log.h"
+#include "libs/base/status_macros.h"
+#include "libs/secrets/keyring.h"
+#include "libs/server/server.h"
+#include "libs/server/service_flags.h"
+#include "libs/store/database.h"
+#include "libs/store/migrations.h"
+#include "libs/store/migrator.h"
+#include "libs/store/pg_fetch_store.h"
+#include "services/fetcher/core/fetcher_core.h"
+#include "services/fetcher/fetcher_metrics.h"
+#include "services/fetcher/grpc/fetcher_service.h"
+#include "services/fetcher/mail_adapters.h"
+#include "services/fetcher/router_client.h"
+
+ABSL_FLAG(std::string, tokens_file, "",
+          "API tokens, lines of `name role token` (default $POSTROOM_TOKENS_FILE)");
+ABSL_FLAG(std::string, secret_key_file, "",
+          "keys that open connector secrets, the config service's (default "
+          "$POSTROOM_SECRET_KEY_FILE or $POSTROOM_SECRET_KEY)");
+ABSL_FLAG(std::string, replica, "",
+          "lease owner name, unique per replica (default $POSTROOM_FETCHER_REPLICA, else "
+          "$HOSTNAME-<pid>)");
+ABSL_FLAG(int, lease_period_s, 0, "lease period (default $POSTROOM_FETCHER_LEASE_PERIOD_S or 30)");
+ABSL_FLAG(int, lease_round_ms, 0,
+          "time between lease rounds (default $POSTROOM_FETCHER_LEASE_ROUND_MS or 3000)");
+ABSL_FLAG(int, workers, 0, "connectors polled at once (default $POSTROOM_FETCHER_WORKERS or 4)");
+ABSL_FLAG(int, route_threads, 4, "concurrent RouteEmail calls");
+ABSL_FLAG(int, batch_messages, 200, "messages per stored batch (one transaction)");
+ABSL_FLAG(int, fetch_batch, 200, "UIDs per pipelined IMAP UID FETCH command");
+
+namespace postroom {
+namespace {
+
+int Fail(const absl::Status& st) {
+  std::fprintf(stderr, "postroom-fetcher: %s\n", std::string(st.message()).c_str());
+  return st.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+int IntSetting(int flag, const char* env, int fallback) {
+  if (flag > 0) return flag;
+  int v = std::atoi(server::EnvOr(env, "0").c_str());
+  return v > 0 ? v : fallback;
+}
+
+// Wakes the lease loop early: on a NOTIFY from the connectors trigger (migration 0004), so new,
+// changed and disabled connectors are picked up at once rather than at the next round.
+class Wakeup {
+ public:
+  void Notify() {
+    absl::MutexLock l(&mu_);
+    woken_ = true;
+  }
+  // False when stopping.
+  bool Wait(absl::Duration d) {
+    absl::MutexLock l(&mu_);
+    auto cond = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return woken_ || stop_; };
+    mu_.AwaitWithTimeout(absl::Condition(&cond), d);
+    woken_ = false;
+    return !stop_;
+  }
+  void Stop() {
+    absl::MutexLock l(&mu_);
+    stop_ = true;
+  }
+  bool stopping() {
+    absl::MutexLock l(&mu_);
+    return stop_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  bool woken_ ABSL_GUARDED_BY(mu_) = false;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+class ConnectorListener : public pqxx::notification_receiver {
+ public:
+  ConnectorListener(pqxx::connection_base& c, Wakeup& lease, Wakeup& workers)
+      : pqxx::notification_receiver(c, "postroom_connectors"), lease_(lease), workers_(workers) {}
+  void operator()(const std::string&, int) override {
+    lease_.Notify();
+    workers_.Notify();
+  }
+
+ private:
+  Wakeup& lease_;
+  Wakeup& workers_;
+};
+
+void ListenLoop(const std::string& uri, Wakeup& lease, Wakeup& workers) {
+  while (!lease.stopping()) {
+    try {
+      pqxx::connection c(uri);
+      ConnectorListener listener(c, lease, workers);
+      while (!lease.stopping()) c.await_notification(1, 0);
+    } catch (const std::exception& e) {
+      LogWarning("listen_failed", {{"error", e.what()}, {"note", "retrying in 5 s"}});
+      lease.Wait(absl::Seconds(5));
+    }
+  }
+}
+
+int Serve(const server::CommonSettings& s) {
+  if (s.database.empty()) {
+    return Fail(absl::InvalidArgumentError("no database: set --database or POSTROOM_DATABASE"));
+  }
+  std::string tokens_file = absl::GetFlag(FLAGS_tokens_file);
+  if (tokens_file.empty()) tokens_file = server::EnvOr("POSTROOM_TOKENS_FILE", "");
+  if (tokens_file.empty()) {
+    return Fail(absl::InvalidArgumentError(
+        "no API tokens: set --tokens-file or POSTROOM_TOKENS_FILE (lines of `name role token`)"));
+  }
+  absl::StatusOr<std::unique_ptr<auth::TokenAuthenticator>> authenticator =
+      auth::TokenAuthenticator::FromFile(tokens_file);
+  if (!authenticator.ok()) return Fail(authenticator.status());
+
+  secrets::KeyringSources sources;
+  std::string key_file = absl::GetFlag(FLAGS_secret_key_file);
+  if (key_file.empty()) key_file = server::EnvOr("POSTROOM_SECRET_KEY_FILE", "");
+  if (!key_file.empty()) sources.key_file = key_file;
+  std::string key_env = server::EnvOr("POSTROOM_SECRET_KEY", "");
+  if (!key_env.empty()) sources.key_env = key_env;
+  absl::StatusOr<secrets::Keyring> keyring = secrets::Keyring::Load(sources);
+  if (!keyring.ok()) return Fail(keyring.status());
+
+  std::string replica = absl::GetFlag(FLAGS_replica);
+  if (replica.empty()) replica = server::EnvOr("POSTROOM_FETCHER_REPLICA", "");
+  if (replica.empty()) {
+    replica = absl::StrCat(server::EnvOr("HOSTNAME", "fetcher"), "-", getpid());
+  }
+  const int workers = IntSetting(absl::GetFlag(FLAGS_workers), "POSTROOM_FETCHER_WORKERS", 4);
+  const absl::Duration lease_period = absl::Seconds(
+      IntSetting(absl::GetFlag(FLAGS_lease_period_s), "POSTROOM_FETCHER_LEASE_PERIOD_S", 30));
+  const absl::Duration lease_round = absl::Milliseconds(
+      IntSetting(absl::GetFlag(FLAGS_lease_round_ms), "POSTROOM_FETCHER_LEASE_ROUND_MS", 3000));
+
+  store::Database db(
+      {.uri = s.database, .pool_size = workers + 3, .application_name = "postroom-fetcher"});
+  if (absl::Status st = store::RequireSchemaVersion(db, store::LatestSchemaVersion()); !st.ok()) {
+    return Fail(st);
+  }
+  store::PgFetchStore store(db);
+  mail::FetchOptions fetch;
+  fetch.batch_size = static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_fetch_batch)));
+  fetcher::LibMailConnector mail_connector(fetch);
+  fetcher::KeyringSecretOpener opener(*keyring);
+  fetcher::GrpcRouteSink router(
+      {.address = server::EnvOr("POSTROOM_ROUTER_ADDR", "127.0.0.1:50052"),
+       .token = server::EnvOr("POSTROOM_TOKEN", ""),
+       .threads = std::max(1, absl::GetFlag(FLAGS_route_threads))});
+  fetcher::PrometheusObserver observer(replica);
+  fetcher::CoreOptions core_options;
+  core_options.replica = replica;
+  core_options.lease_period = lease_period;
+  core_options.batch_messages =
+      static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_batch_messages)));
+  fetcher::FetcherCore core(core_options, {.store = &store,
+                                           .mail = &mail_connector,
+                                           .secrets = &opener,
+                                           .router = &router,
+                                           .observer = &observer,
+                                           .clock = &RealClock()});
+  fetcher::FetcherService service(core, store, authenticator->get(), RealClock());
+
+  Wakeup lease_wake, work_wake;
+  std::atomic<int64_t> last_round_ok_ms{0};
+  std::thread lease_thread([&] {
+    do {
+      absl::Status st = core.RunLeaseRound();
+      if (st.ok()) {
+        last_round_ok_ms = absl::ToUnixMillis(absl::Now());
+        work_wake.Notify();
+      } else {
+        LogWarning("lease_round_failed",
+                   {{"replica", replica}, {"error", std::string(st.message())}});
+      }
+    } while (lease_wake.Wait(lease_round));
+  });
+  std::thread listen_thread([&] { ListenLoop(s.database, lease_wake, work_wake); });
+  std::vector<std::thread> pool;
+  for (int i = 0; i < workers; ++i) {
+    pool.emplace_back([&] {
+      while (!work_wake.stopping()) {
+        fetcher::PollReport r = core.RunOneDue();
+        if (r.outcome != fetcher::PollOutcome::kNothingDue) continue;
+        absl::Duration wait = std::clamp(core.NextDue() - absl::Now(), absl::Milliseconds(1),
+                                         absl::Milliseconds(500));
+        work_wake.Wait(wait);
+      }
+    });
+  }
+  LogInfo("fetcher_started", {{"replica", replica}, {"workers", std::to_string(workers)}});
+
+  server::ServerOptions options;
+  options.service_name = "fetcher";
+  options.listen = s.listen;
+  options.metrics_listen = s.metrics_listen;
+  options.tls_cert_file = s.tls_cert;
+  options.tls_key_file = s.tls_key;
+  options.readiness = [&]() -> absl::Status {
+    POSTROOM_RETURN_IF_ERROR(store::RequireSchemaVersion(db, store::LatestSchemaVersion()));
+    if (last_round_ok_ms.load() == 0) return absl::UnavailableError("no lease round yet");
+    int64_t age_ms = absl::ToUnixMillis(absl::Now()) - last_round_ok_ms.load();
+    if (age_ms > absl::ToInt64Milliseconds(lease_period)) {
+      return absl::UnavailableError(
+          absl::StrCat("no successful lease round for ", age_ms, " ms; leases may have expired"));
+    }
+    return absl::OkStatus();
+  };
+  absl::Status st = server::Serve(options, {&service});
+  lease_wake.Stop();
+  work_wake.Stop();
+  lease_thread.join();
+  listen_thread.join();
+  for (auto& t : pool) t.join();
+  if (absl::Status rel = core.ReleaseAll(); !rel.ok()) {
+    LogWarning("release_failed", {{"error", std::string(rel.message())}});
+  }
+  LogInfo("fetcher_stopped", {{"replica", replica}});
+  if (!st.ok()) return Fail(st);
+  return 0;
+}
+
+}  // namespace
+}  // namespace postroom
 
 int main(int argc, char** argv) {
-  return postroom::server::RunPlaceholderService(argc, argv, "fetcher", 50053, 9103,
-                                                 "polls IMAP, POP3 and Microsoft Graph mailboxes (see the fetcher issue)");
+  absl::SetProgramUsageMessage(
+      "postroom-fetcher: polls IMAP and POP3 mailboxes of the active incoming connectors, stores "
+      "each message in PostgreSQL, then asks the router to route it.\n"
+      "Usage: postroom-fetcher [flags]   (gRPC 50053: ListOwners, PollNow; metrics 9103)");
+  postroom::server::ParseFlags(argc, argv);
+  postroom::server::CommonSettings settings =
+      postroom::server::ResolveCommonSettings("fetcher", 50053, 9103);
+  return postroom::Serve(settings);
 }

@@ -53,6 +53,8 @@ check "secret is not in the database as plaintext" \
 check "enable without a connection test is refused" \
   expect 1 "FAILED_PRECONDITION.*(never tested|no connection test)" enable connector support
 
+check "connection test names the failing step (no IMAP server on the demo port)" \
+  expect 1 "tcp.*FAILED|FAILED.*tcp" test connector support
 cat > "$POSTROOM_HOME/bad-route.yaml" <<'YAML'
 kind: Route
 connector: support

@@ -1,0 +1,383 @@
+#include "libs/store/pg_fetch_store.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+
+namespace postroom::store {
+namespace {
+
+// An incoming connector the fetcher polls; the same predicate everywhere. Graph connectors are
+// left alone (unowned, so the "connector unowned" alert tells) until the Graph client exists,
+// rather than failing polls that would auto-disable them for a gap of this build.
+constexpr char kActive[] =
+    "c.status = 'active' AND c.direction IN ('incoming', 'both') "
+    "AND c.protocol IN ('imap', 'pop3')";
+
+std::string Active() { return kActive; }
+
+int64_t Ms(absl::Time t) { return absl::ToUnixMillis(t); }
+
+absl::Status LeaseLost(const LeaseRecord& lease) {
+  return absl::AbortedError(absl::StrCat(
+      "connector \"", lease.connector, "\": lease (owner ", lease.owner, ", fencing token ",
+      lease.fencing_token, ") is no longer held; another replica polls it now; nothing written"));
+}
+
+// Holds the lease row (FOR SHARE) until commit, so a take-over cannot slip in between this
+// check and the commit: the taker's FOR UPDATE SKIP LOCKED skips a row we share-lock.
+absl::Status CheckLease(pqxx::work& t, const LeaseRecord& lease) {
+  pqxx::result r =
+      t.exec_prepared("fetch_check_lease", lease.connector_id, lease.owner, lease.fencing_token);
+  if (r.empty()) return LeaseLost(lease);
+  return absl::OkStatus();
+}
+
+void QueueNotice(pqxx::work& t, const AdminNotice& n) {
+  t.exec_prepared("fetch_notice", n.dedupe_key, n.subject, n.body);
+}
+
+}  // namespace
+
+PgFetchStore::PgFetchStore(Database& db) : db_(db) {
+  const std::string T2 = "to_timestamp($2::bigint / 1000.0)";
+  db_.Prepare("fetch_list_active",
+              absl::StrCat("SELECT c.id, c.name, c.protocol, c.spec::text, c.version FROM "
+                           "connectors c WHERE ",
+                           Active(), " ORDER BY c.id"));
+  db_.Prepare("fetch_list_names",
+              "SELECT name FROM connectors WHERE direction IN ('incoming', 'both') AND protocol "
+              "IN ('imap', 'pop3', 'graph') ORDER BY name");
+  db_.Prepare("fetch_list_secrets",
+              absl::StrCat("SELECT s.connector_id, s.field, s.sealed FROM secrets s JOIN "
+                           "connectors c ON c.id = s.connector_id WHERE ",
+                           Active()));
+  db_.Prepare("fetch_heartbeat",
+              "INSERT INTO fetcher_replicas (owner, expires_at) VALUES ($1, "
+              "to_timestamp($2::bigint / 1000.0)) ON CONFLICT (owner) DO UPDATE SET "
+              "expires_at = excluded.expires_at");
+  db_.Prepare("fetch_gc_replicas",
+              "DELETE FROM fetcher_replicas WHERE expires_at < to_timestamp($1::bigint / 1000.0) "
+              "- interval '1 hour'");
+  db_.Prepare("fetch_counts",
+              absl::StrCat("SELECT (SELECT count(*) FROM connectors c WHERE ", Active(),
+                           "), (SELECT count(*) FROM fetcher_replicas WHERE expires_at > "
+                           "to_timestamp($1::bigint / 1000.0))"));
+  db_.Prepare("fetch_ensure_rows",
+              absl::StrCat("INSERT INTO fetcher_leases (connector_id, owner, expires_at, "
+                           "fencing_token) SELECT c.id, '', '-infinity', 0 FROM connectors c "
+                           "WHERE ",
+                           Active(),
+                           " AND NOT EXISTS (SELECT 1 FROM fetcher_leases l WHERE l.connector_id "
+                           "= c.id) ORDER BY c.id ON CONFLICT DO NOTHING"));
+  db_.Prepare("fetch_drop_inactive",
+              absl::StrCat("UPDATE fetcher_leases l SET owner = '', expires_at = '-infinity' "
+                           "WHERE l.owner = $1 AND NOT EXISTS (SELECT 1 FROM connectors c WHERE "
+                           "c.id = l.connector_id AND ",
+                           Active(), ")"));
+  db_.Prepare("fetch_renew",
+              "UPDATE fetcher_leases SET expires_at = to_timestamp($2::bigint / 1000.0) "
+              "WHERE owner = $1");
+  db_.Prepare("fetch_count_held", "SELECT count(*) FROM fetcher_leases WHERE owner = $1");
+  db_.Prepare("fetch_release_over",
+              "UPDATE fetcher_leases SET owner = '', expires_at = '-infinity' WHERE owner = $1 "
+              "AND connector_id IN (SELECT connector_id FROM fetcher_leases WHERE owner = $1 "
+              "ORDER BY connector_id DESC LIMIT $2)");
+  db_.Prepare("fetch_take",
+              absl::StrCat("WITH cand AS (SELECT l.connector_id FROM fetcher_leases l JOIN "
+                           "connectors c ON c.id = l.connector_id WHERE ",
+                           Active(), " AND l.expires_at <= ", T2,
+                           " ORDER BY l.connector_id LIMIT $4 FOR UPDATE OF l SKIP LOCKED) "
+                           "UPDATE fetcher_leases l SET owner = $1, expires_at = "
+                           "to_timestamp($3::bigint / 1000.0), fencing_token = l.fencing_token "
+                           "+ 1 FROM cand WHERE l.connector_id = cand.connector_id"));
+  db_.Prepare("fetch_held",
+              "SELECT l.connector_id, c.name, l.fencing_token, "
+              "(extract(epoch from l.expires_at) * 1000)::bigint FROM fetcher_leases l JOIN "
+              "connectors c ON c.id = l.connector_id WHERE l.owner = $1 ORDER BY c.name");
+  db_.Prepare("fetch_release_all",
+              "UPDATE fetcher_leases SET owner = '', expires_at = '-infinity' WHERE owner = $1");
+  db_.Prepare("fetch_forget_replica", "DELETE FROM fetcher_replicas WHERE owner = $1");
+  db_.Prepare("fetch_list_leases",
+              "SELECT c.name, l.owner, l.fencing_token, "
+              "(extract(epoch from l.expires_at) * 1000)::bigint FROM fetcher_leases l JOIN "
+              "connectors c ON c.id = l.connector_id WHERE l.owner <> '' ORDER BY c.name");
+  db_.Prepare("fetch_get_cursors",
+              "SELECT folder, uidvalidity, last_uid, delta_link, backfill_done, backfill_total "
+              "FROM folder_cursors WHERE connector_id = $1 ORDER BY folder");
+  db_.Prepare("fetch_get_seen", "SELECT uidl FROM pop3_seen WHERE connector_id = $1");
+  db_.Prepare("fetch_check_lease",
+              "SELECT 1 FROM fetcher_leases WHERE connector_id = $1 AND owner = $2 AND "
+              "fencing_token = $3 FOR SHARE");
+  db_.Prepare(
+      "fetch_insert_message",
+      "INSERT INTO messages (connector_id, fetch_key, folder, queue_hint, received_at, "
+      "size_bytes, raw, truncated, message_id, decision, decided_at, decision_step, "
+      "decision_reason) VALUES ($1, $2, $3, $4, CASE WHEN $5::bigint = 0 THEN now() ELSE "
+      "to_timestamp($5::bigint / 1000.0) END, $6, $7, $8, $9, CASE WHEN $10::text = '' THEN NULL "
+      "ELSE 'failed' END, CASE WHEN $10::text = '' THEN NULL ELSE now() END, CASE WHEN "
+      "$10::text = '' THEN '' ELSE 'fetcher' END, $10::text) ON CONFLICT (connector_id, "
+      "fetch_key) DO NOTHING RETURNING id");
+  db_.Prepare("fetch_upsert_cursor",
+              "INSERT INTO folder_cursors (connector_id, folder, uidvalidity, last_uid, "
+              "delta_link, backfill_done, backfill_total, fencing_token, updated_at) VALUES ($1, "
+              "$2, $3, $4, $5, $6, $7, $8, now()) ON CONFLICT (connector_id, folder) DO UPDATE "
+              "SET uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid, delta_link "
+              "= excluded.delta_link, backfill_done = excluded.backfill_done, backfill_total = "
+              "excluded.backfill_total, fencing_token = excluded.fencing_token, updated_at = "
+              "now()");
+  db_.Prepare("fetch_insert_seen",
+              "INSERT INTO pop3_seen (connector_id, uidl) VALUES ($1, $2) ON CONFLICT DO NOTHING");
+  db_.Prepare("fetch_notice",
+              "INSERT INTO outbox (connector_id, kind, reason, to_address, subject, body_text, "
+              "dedupe_key) SELECT (SELECT id FROM connectors WHERE system_default), 'email', "
+              "'notification', s.spec->>'value', $2, $3, $1 FROM settings s WHERE s.key = "
+              "'admin_notification_address' AND coalesce(s.spec->>'value', '') <> '' "
+              "ON CONFLICT (dedupe_key) DO NOTHING");
+  db_.Prepare("fetch_success",
+              "INSERT INTO connector_state (connector_id, last_check_at, last_success_check_at, "
+              "last_incoming_success_at, consecutive_incoming_errors, backfill_done, "
+              "backfill_total) VALUES ($1, " +
+                  T2 + ", " + T2 + ", " + T2 +
+                  ", 0, $3, $4) ON CONFLICT (connector_id) DO UPDATE SET last_check_at = "
+                  "excluded.last_check_at, last_success_check_at = "
+                  "excluded.last_success_check_at, last_incoming_success_at = "
+                  "excluded.last_incoming_success_at, consecutive_incoming_errors = 0, "
+                  "backfill_done = excluded.backfill_done, backfill_total = "
+                  "excluded.backfill_total");
+  db_.Prepare("fetch_failure",
+              "INSERT INTO connector_state (connector_id, last_check_at, last_incoming_error, "
+              "last_incoming_error_class, last_incoming_error_at, consecutive_incoming_errors) "
+              "VALUES ($1, " +
+                  T2 + ", $3, $4, " + T2 +
+                  ", 1) ON CONFLICT (connector_id) DO UPDATE SET last_check_at = "
+                  "excluded.last_check_at, last_incoming_error = excluded.last_incoming_error, "
+                  "last_incoming_error_class = excluded.last_incoming_error_class, "
+                  "last_incoming_error_at = excluded.last_incoming_error_at, "
+                  "consecutive_incoming_errors = connector_state.consecutive_incoming_errors + 1 "
+                  "RETURNING consecutive_incoming_errors");
+  db_.Prepare("fetch_auto_disable",
+              "UPDATE connectors SET status = 'disabled_by_system', version = version + 1, "
+              "modified_at = " +
+                  T2 +
+                  ", modified_by = 'system' WHERE id = $1 AND status = "
+                  "'active' RETURNING name, version");
+  db_.Prepare("fetch_state_disabled",
+              "UPDATE connector_state SET auto_disabled_reason = $3, auto_disabled_at = " + T2 +
+                  " WHERE connector_id = $1");
+  db_.Prepare("fetch_audit_disable",
+              "INSERT INTO audit_log (at, actor, kind, object, action, version, before, after) "
+              "VALUES (" +
+                  T2 +
+                  ", 'system', 'connector', $1, 'auto_disable', $3, "
+                  "jsonb_build_object('status', 'active'), jsonb_build_object("
+                  "'status', 'disabled_by_system', 'auto_disabled_reason', "
+                  "$4::text))");
+}
+
+absl::StatusOr<std::vector<IncomingConnectorRecord>> PgFetchStore::ListActiveIncoming() {
+  std::vector<IncomingConnectorRecord> out;
+  absl::Status st = db_.Transact([&](pqxx::work& t) -> absl::Status {
+    out.clear();
+    for (const auto& row : t.exec_prepared("fetch_list_active")) {
+      IncomingConnectorRecord c;
+      c.id = row[0].as<int64_t>();
+      c.name = row[1].as<std::string>();
+      c.protocol = row[2].as<std::string>();
+      c.spec_json = row[3].as<std::string>();
+      c.version = row[4].as<int64_t>();
+      out.push_back(std::move(c));
+    }
+    for (const auto& row : t.exec_prepared("fetch_list_secrets")) {
+      int64_t id = row[0].as<int64_t>();
+      for (auto& c : out) {
+        if (c.id == id) {
+          c.sealed_secrets.emplace_back(row[1].as<std::string>(), row[2].as<std::string>());
+        }
+      }
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> PgFetchStore::ListIncomingNames() {
+  std::vector<std::string> out;
+  absl::Status st = db_.Transact([&](pqxx::work& t) -> absl::Status {
+    out.clear();
+    for (const auto& row : t.exec_prepared("fetch_list_names")) {
+      out.push_back(row[0].as<std::string>());
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<std::vector<LeaseRecord>> PgFetchStore::RenewLeases(const std::string& owner,
+                                                                   absl::Time now,
+                                                                   absl::Duration period) {
+  std::vector<LeaseRecord> out;
+  const int64_t now_ms = Ms(now);
+  const int64_t exp_ms = Ms(now + period);
+  absl::Status st = db_.Transact([&](pqxx::work& t) -> absl::Status {
+    out.clear();
+    t.exec_prepared("fetch_heartbeat", owner, exp_ms);
+    t.exec_prepared("fetch_gc_replicas", now_ms);
+    t.exec_prepared("fetch_ensure_rows");
+    t.exec_prepared("fetch_drop_inactive", owner);
+    t.exec_prepared("fetch_renew", owner, exp_ms);
+    pqxx::row counts = t.exec_prepared1("fetch_counts", now_ms);
+    const int64_t active = counts[0].as<int64_t>();
+    const int64_t replicas = std::max<int64_t>(1, counts[1].as<int64_t>());
+    const int64_t target = (active + replicas - 1) / replicas;
+    int64_t held = t.exec_prepared1("fetch_count_held", owner)[0].as<int64_t>();
+    if (held > target) {
+      t.exec_prepared("fetch_release_over", owner, held - target);
+    } else if (held < target) {
+      t.exec_prepared("fetch_take", owner, now_ms, exp_ms, target - held);
+    }
+    for (const auto& row : t.exec_prepared("fetch_held", owner)) {
+      LeaseRecord l;
+      l.connector_id = row[0].as<int64_t>();
+      l.connector = row[1].as<std::string>();
+      l.owner = owner;
+      l.fencing_token = row[2].as<int64_t>();
+      l.expires_at = absl::FromUnixMillis(row[3].as<int64_t>());
+      out.push_back(std::move(l));
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::Status PgFetchStore::ReleaseAll(const std::string& owner) {
+  return db_.Transact([&](pqxx::work& t) -> absl::Status {
+    t.exec_prepared("fetch_release_all", owner);
+    t.exec_prepared("fetch_forget_replica", owner);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<LeaseView>> PgFetchStore::ListLeases() {
+  std::vector<LeaseView> out;
+  absl::Status st = db_.Transact([&](pqxx::work& t) -> absl::Status {
+    out.clear();
+    for (const auto& row : t.exec_prepared("fetch_list_leases")) {
+      out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<int64_t>(),
+                     absl::FromUnixMillis(row[3].as<int64_t>())});
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<std::vector<FolderCursorRecord>> PgFetchStore::GetCursors(int64_t connector_id) {
+  std::vector<FolderCursorRecord> out;
+  absl::Status st = db_.Transact([&](pqxx::work& t) -> absl::Status {
+    out.clear();
+    for (const auto& row : t.exec_prepared("fetch_get_cursors", connector_id)) {
+      FolderCursorRecord c;
+      c.folder = row[0].as<std::string>();
+      c.uid_validity = row[1].as<int64_t>();
+      c.last_uid = row[2].as<int64_t>();
+      c.delta_link = row[3].as<std::string>();
+      c.backfill_done = row[4].as<int64_t>();
+      c.backfill_total = row[5].as<int64_t>();
+      out.push_back(std::move(c));
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> PgFetchStore::GetPop3Seen(int64_t connector_id) {
+  std::vector<std::string> out;
+  absl::Status st = db_.Transact([&](pqxx::work& t) -> absl::Status {
+    out.clear();
+    for (const auto& row : t.exec_prepared("fetch_get_seen", connector_id)) {
+      out.push_back(row[0].as<std::string>());
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<BatchResult> PgFetchStore::SaveBatch(const LeaseRecord& lease,
+                                                    const BatchWrite& write) {
+  BatchResult out;
+  absl::Status st = db_.Transact([&](pqxx::work& t) -> absl::Status {
+    out = BatchResult();
+    if (absl::Status held = CheckLease(t, lease); !held.ok()) return held;
+    for (const NewMessage& m : write.messages) {
+      // Sent as a binary parameter: no escaping, no doubling of the bytes on the wire.
+      pqxx::binarystring raw(m.raw.data(), m.raw.size());
+      pqxx::result r =
+          t.exec_prepared("fetch_insert_message", lease.connector_id, m.fetch_key, m.folder,
+                          m.queue_hint, m.received_at.has_value() ? Ms(*m.received_at) : int64_t{0},
+                          m.size_bytes, raw, m.truncated, m.message_id, m.failed_reason);
+      if (r.empty()) {
+        ++out.already_stored;
+      } else {
+        out.inserted.push_back({r[0][0].as<int64_t>(), m.fetch_key, m.failed_reason.empty()});
+        out.bytes += static_cast<int64_t>(m.raw.size());
+      }
+    }
+    if (write.cursor.has_value()) {
+      const FolderCursorRecord& c = *write.cursor;
+      t.exec_prepared("fetch_upsert_cursor", lease.connector_id, c.folder, c.uid_validity,
+                      c.last_uid, c.delta_link, c.backfill_done, c.backfill_total,
+                      lease.fencing_token);
+    }
+    for (const std::string& uidl : write.pop3_uidls) {
+      t.exec_prepared("fetch_insert_seen", lease.connector_id, uidl);
+    }
+    for (const AdminNotice& n : write.notices) QueueNotice(t, n);
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::Status PgFetchStore::RecordSuccess(const LeaseRecord& lease, absl::Time at,
+                                         int64_t backfill_done, int64_t backfill_total) {
+  return db_.Transact([&](pqxx::work& t) -> absl::Status {
+    if (absl::Status held = CheckLease(t, lease); !held.ok()) return held;
+    t.exec_prepared("fetch_success", lease.connector_id, Ms(at), backfill_done, backfill_total);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<PollFailureResult> PgFetchStore::RecordFailure(const LeaseRecord& lease,
+                                                              const PollFailure& f) {
+  PollFailureResult out;
+  absl::Status st = db_.Transact([&](pqxx::work& t) -> absl::Status {
+    out = PollFailureResult();
+    if (absl::Status held = CheckLease(t, lease); !held.ok()) return held;
+    out.consecutive_errors =
+        t.exec_prepared1("fetch_failure", lease.connector_id, Ms(f.at), f.error, f.error_class)[0]
+            .as<int>();
+    if (f.threshold > 0 && out.consecutive_errors >= f.threshold) {
+      std::string reason = absl::StrCat(out.consecutive_errors, " consecutive ", f.error_class,
+                                        " errors; last: ", f.error);
+      pqxx::result r = t.exec_prepared("fetch_auto_disable", lease.connector_id, Ms(f.at));
+      if (!r.empty()) {
+        out.auto_disabled = true;
+        t.exec_prepared("fetch_state_disabled", lease.connector_id, Ms(f.at), reason);
+        t.exec_prepared("fetch_audit_disable", r[0][0].as<std::string>(), Ms(f.at),
+                        r[0][1].as<int64_t>(), reason);
+        QueueNotice(t, f.notice);
+      }
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+}  // namespace postroom::store

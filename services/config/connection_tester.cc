@@ -1,0 +1,75 @@
+#include "services/config/connection_tester.h"
+
+#include "absl/strings/str_cat.h"
+#include "libs/mail/connection_test.h"
+
+namespace postroom::config {
+namespace {
+
+// libs/mail names two steps differently from the API (ConnectionTestStep.name).
+std::string ApiStepName(const std::string& step) {
+  if (step == "authentication") return "auth";
+  if (step == "message_count") return "count";
+  return step;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::TestConnectorResponse> MailConnectionTester::Test(const v1::Connector& c) {
+  mail::ConnectionTestRequest req;
+  switch (c.protocol()) {
+    case v1::PROTOCOL_IMAP:
+      req.protocol = mail::MailProtocol::kImap;
+      break;
+    case v1::PROTOCOL_POP3:
+      req.protocol = mail::MailProtocol::kPop3;
+      break;
+    default:
+      return absl::FailedPreconditionError(absl::StrCat(
+          "connector \"", c.name(), "\": connection tests exist for IMAP and POP3 only so far"));
+  }
+  if (c.auth().method() == v1::AUTH_METHOD_OAUTH2) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "connector \"", c.name(), "\": OAuth2 connection tests are not available in this build"));
+  }
+  req.server.host = c.server().host();
+  switch (c.server().tls()) {
+    case v1::TLS_MODE_NONE:
+      req.server.security = mail::Security::kPlain;
+      break;
+    case v1::TLS_MODE_STARTTLS:
+      req.server.security = mail::Security::kStartTls;
+      break;
+    default:
+      req.server.security = mail::Security::kImplicitTls;
+      break;
+  }
+  const bool implicit = req.server.security == mail::Security::kImplicitTls;
+  req.server.port = static_cast<int>(c.server().port());
+  if (req.server.port == 0) {
+    req.server.port =
+        req.protocol == mail::MailProtocol::kPop3 ? (implicit ? 995 : 110) : (implicit ? 993 : 143);
+  }
+  req.server.tls.ca_file = c.server().ca_file();
+  if (c.settings().timeout_ms() > 0) {
+    req.server.timeout = absl::Milliseconds(c.settings().timeout_ms());
+  }
+  req.credentials = {c.auth().username(), c.auth().password(), mail::AuthMechanism::kLogin};
+  if (c.folders_size() > 0 && !c.folders(0).folder().empty()) req.folder = c.folders(0).folder();
+
+  mail::ConnectionReport report = mail::TestMailConnection(req);
+  v1::TestConnectorResponse out;
+  out.set_passed(report.ok());
+  for (const mail::ConnectionStep& s : report.steps) {
+    if (s.skipped) continue;
+    v1::ConnectionTestStep* step = out.add_steps();
+    step->set_name(ApiStepName(s.name));
+    step->set_passed(s.passed);
+    step->set_detail(s.detail);
+    step->set_duration_ms(absl::ToInt64Milliseconds(s.duration));
+    if (!s.passed && out.failed_step().empty()) out.set_failed_step(step->name());
+  }
+  return out;
+}
+
+}  // namespace postroom::config

@@ -1,0 +1,118 @@
+#pragma once
+
+// What the fetcher core needs from the world, as small interfaces: mailbox sessions (IMAP,
+// POP3), the router, secrets, and metrics. main.cc wires libs/mail, gRPC, the keyring and
+// Prometheus; tests use fakes (tests/fakes.h).
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
+#include "postroom/v1/config.pb.h"
+
+namespace postroom::fetcher {
+
+struct FolderStatus {
+  uint32_t uid_validity = 0;
+  uint32_t uid_next = 0;  // 0: the server did not say
+  uint32_t exists = 0;
+};
+
+struct SizedUid {
+  uint32_t uid = 0;
+  uint64_t size = 0;
+};
+
+// Receives one message; `bytes` is valid only during the call. An error stops the fetch.
+using ImapMessageSink =
+    std::function<absl::Status(uint32_t uid, uint64_t size, absl::string_view bytes)>;
+
+// One logged-in IMAP connection. Errors carry a libs/mail MailErrorClass payload. Not
+// thread-safe; the core uses one per poll.
+class ImapSession {
+ public:
+  virtual ~ImapSession() = default;
+  // EXAMINE when read_only (nothing in the mailbox changes), else SELECT.
+  virtual absl::StatusOr<FolderStatus> Open(const std::string& folder, bool read_only) = 0;
+  virtual absl::StatusOr<std::vector<uint32_t>> UidsAfter(uint32_t last_uid) = 0;
+  virtual absl::StatusOr<std::vector<uint32_t>> UidsSince(absl::CivilDay day) = 0;
+  virtual absl::StatusOr<std::vector<SizedUid>> Sizes(const std::vector<uint32_t>& uids) = 0;
+  // BODY.PEEK[] of each UID in ascending order (never sets \Seen), streamed to `sink`.
+  virtual absl::Status Fetch(const std::vector<uint32_t>& uids, const ImapMessageSink& sink) = 0;
+  virtual absl::Status MarkRead(const std::vector<uint32_t>& uids) = 0;
+  virtual absl::Status Move(const std::vector<uint32_t>& uids, const std::string& folder) = 0;
+  virtual absl::Status Delete(const std::vector<uint32_t>& uids) = 0;
+  virtual void Close() = 0;  // LOGOUT, best effort
+};
+
+struct Pop3Entry {
+  uint32_t number = 0;
+  std::string uidl;
+  uint64_t size = 0;
+};
+
+class Pop3Session {
+ public:
+  virtual ~Pop3Session() = default;
+  virtual absl::StatusOr<std::vector<Pop3Entry>> List() = 0;  // UIDL + LIST
+  virtual absl::StatusOr<std::string> Retrieve(uint32_t number) = 0;
+  virtual absl::Status Delete(uint32_t number) = 0;  // takes effect at Close
+  virtual absl::Status Close() = 0;                  // QUIT
+};
+
+// Connects and logs in with the connector's settings (secrets filled in). Errors carry a
+// MailErrorClass (authentication, network, tls ...). Thread-safe.
+class MailConnector {
+ public:
+  virtual ~MailConnector() = default;
+  virtual absl::StatusOr<std::unique_ptr<ImapSession>> OpenImap(const v1::Connector& c) = 0;
+  virtual absl::StatusOr<std::unique_ptr<Pop3Session>> OpenPop3(const v1::Connector& c) = 0;
+};
+
+// Opens a connector's sealed secret. `owner` is "connector:<name>:<field>". Thread-safe.
+class SecretOpener {
+ public:
+  virtual ~SecretOpener() = default;
+  virtual absl::StatusOr<std::string> Open(const std::string& sealed, const std::string& owner) = 0;
+};
+
+// A stored message the router should route.
+struct RouteJob {
+  std::string connector;
+  int64_t message_id = 0;
+  std::string fetch_key;
+  std::string folder;
+  std::string queue_hint;
+};
+
+// Asks the router to route stored messages. Submit never blocks for long: an implementation
+// may drop jobs when the router is away (the message stays pending; the router sweeps pending
+// messages itself). Thread-safe.
+class RouteSink {
+ public:
+  virtual ~RouteSink() = default;
+  virtual void Submit(RouteJob job) = 0;
+};
+
+// Metrics, named in docs/metrics.md. Thread-safe. Every method has an empty default.
+class FetcherObserver {
+ public:
+  virtual ~FetcherObserver() = default;
+  virtual void Stored(const std::string& connector, int64_t messages, int64_t bytes) {}
+  // outcome: "success", "error", "skipped" (skip window), "lease_lost".
+  virtual void Polled(const std::string& connector, const std::string& outcome,
+                      absl::Duration duration) {}
+  virtual void BackfillRemaining(const std::string& connector, int64_t remaining) {}
+  virtual void LeasesHeld(int64_t count) {}
+  // An incoming connector exists (any status, held here or not): its series start at 0, so the
+  // metrics exist before the first event and a sum over replicas stays right.
+  virtual void Known(const std::string& connector) {}
+  virtual void Forget(const std::string& connector) {}
+};
+
+}  // namespace postroom::fetcher

@@ -1,0 +1,147 @@
+#include "services/fetcher/mail_adapters.h"
+
+#include "absl/strings/str_cat.h"
+#include "libs/base/status_macros.h"
+#include "libs/mail/mail_error.h"
+
+namespace postroom::fetcher {
+namespace {
+
+class LibImapSession : public ImapSession {
+ public:
+  LibImapSession(std::unique_ptr<mail::ImapClient> c, mail::FetchOptions fetch)
+      : c_(std::move(c)), fetch_(fetch) {}
+  ~LibImapSession() override { Close(); }
+
+  absl::StatusOr<FolderStatus> Open(const std::string& folder, bool read_only) override {
+    absl::StatusOr<mail::ImapMailbox> box = read_only ? c_->Examine(folder) : c_->Select(folder);
+    if (!box.ok()) return box.status();
+    return FolderStatus{box->uid_validity, box->uid_next, box->exists};
+  }
+  absl::StatusOr<std::vector<uint32_t>> UidsAfter(uint32_t last_uid) override {
+    return c_->UidsAfter(last_uid);
+  }
+  absl::StatusOr<std::vector<uint32_t>> UidsSince(absl::CivilDay day) override {
+    return c_->UidsSince(day);
+  }
+  absl::StatusOr<std::vector<SizedUid>> Sizes(const std::vector<uint32_t>& uids) override {
+    POSTROOM_ASSIGN_OR_RETURN(std::vector<mail::MessageSize> sizes, c_->UidFetchSizes(uids));
+    std::vector<SizedUid> out;
+    out.reserve(sizes.size());
+    for (const auto& s : sizes) out.push_back({s.uid, s.size});
+    return out;
+  }
+  absl::Status Fetch(const std::vector<uint32_t>& uids, const ImapMessageSink& sink) override {
+    if (uids.empty()) return absl::OkStatus();
+    return c_->UidFetchMessages(
+        uids, fetch_, [&](const mail::FetchedMessage& m) { return sink(m.uid, m.size, m.bytes); });
+  }
+  absl::Status MarkRead(const std::vector<uint32_t>& uids) override {
+    return c_->UidStoreFlags(uids, {"\\Seen"});
+  }
+  absl::Status Move(const std::vector<uint32_t>& uids, const std::string& folder) override {
+    if (absl::Status st = c_->Create(folder); !st.ok()) return st;
+    return c_->UidMove(uids, folder);
+  }
+  absl::Status Delete(const std::vector<uint32_t>& uids) override {
+    // \Deleted only: the server expunges at CLOSE/LOGOUT policy or the next EXPUNGE; the
+    // cursor already keeps these from being fetched again.
+    return c_->UidStoreFlags(uids, {"\\Deleted"});
+  }
+  void Close() override {
+    if (c_ != nullptr) {
+      (void)c_->Logout();
+      c_.reset();
+    }
+  }
+
+ private:
+  std::unique_ptr<mail::ImapClient> c_;
+  mail::FetchOptions fetch_;
+};
+
+class LibPop3Session : public Pop3Session {
+ public:
+  explicit LibPop3Session(std::unique_ptr<mail::Pop3Client> c) : c_(std::move(c)) {}
+  ~LibPop3Session() override {
+    // Leaving without QUIT keeps DELE marks from applying: only Close() commits them.
+  }
+  absl::StatusOr<std::vector<Pop3Entry>> List() override {
+    POSTROOM_ASSIGN_OR_RETURN(std::vector<mail::Pop3UidlEntry> uidl, c_->Uidl());
+    POSTROOM_ASSIGN_OR_RETURN(std::vector<mail::Pop3ListEntry> list, c_->List());
+    std::vector<Pop3Entry> out;
+    for (const auto& u : uidl) {
+      Pop3Entry e{u.number, u.uid, 0};
+      for (const auto& l : list) {
+        if (l.number == u.number) e.size = l.size;
+      }
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
+  absl::StatusOr<std::string> Retrieve(uint32_t number) override { return c_->RetrMessage(number); }
+  absl::Status Delete(uint32_t number) override { return c_->Dele(number); }
+  absl::Status Close() override { return c_->Quit(); }
+
+ private:
+  std::unique_ptr<mail::Pop3Client> c_;
+};
+
+}  // namespace
+
+mail::ServerOptions ServerOptionsFor(const v1::Connector& c, absl::Duration timeout) {
+  mail::ServerOptions o;
+  o.host = c.server().host();
+  switch (c.server().tls()) {
+    case v1::TLS_MODE_NONE:
+      o.security = mail::Security::kPlain;
+      break;
+    case v1::TLS_MODE_STARTTLS:
+      o.security = mail::Security::kStartTls;
+      break;
+    default:
+      o.security = mail::Security::kImplicitTls;
+      break;
+  }
+  const bool implicit = o.security == mail::Security::kImplicitTls;
+  o.port = static_cast<int>(c.server().port());
+  if (o.port == 0) {
+    o.port = c.protocol() == v1::PROTOCOL_POP3 ? (implicit ? 995 : 110) : (implicit ? 993 : 143);
+  }
+  o.tls.ca_file = c.server().ca_file();
+  o.timeout = timeout;
+  return o;
+}
+
+absl::StatusOr<mail::Credentials> CredentialsFor(const v1::Connector& c) {
+  if (c.auth().method() == v1::AUTH_METHOD_OAUTH2) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "connector \"", c.name(),
+        "\": OAuth2 sign-in is not implemented in this fetcher build yet; use a password"));
+  }
+  return mail::Credentials{c.auth().username(), c.auth().password(), mail::AuthMechanism::kLogin};
+}
+
+absl::StatusOr<std::unique_ptr<ImapSession>> LibMailConnector::OpenImap(const v1::Connector& c) {
+  absl::Duration timeout = c.settings().timeout_ms() > 0
+                               ? absl::Milliseconds(c.settings().timeout_ms())
+                               : absl::Seconds(30);
+  POSTROOM_ASSIGN_OR_RETURN(mail::Credentials creds, CredentialsFor(c));
+  POSTROOM_ASSIGN_OR_RETURN(std::unique_ptr<mail::ImapClient> client,
+                            mail::ImapClient::Connect(ServerOptionsFor(c, timeout)));
+  if (!client->authenticated()) POSTROOM_RETURN_IF_ERROR(client->Authenticate(creds));
+  return std::unique_ptr<ImapSession>(new LibImapSession(std::move(client), fetch_));
+}
+
+absl::StatusOr<std::unique_ptr<Pop3Session>> LibMailConnector::OpenPop3(const v1::Connector& c) {
+  absl::Duration timeout = c.settings().timeout_ms() > 0
+                               ? absl::Milliseconds(c.settings().timeout_ms())
+                               : absl::Seconds(30);
+  POSTROOM_ASSIGN_OR_RETURN(mail::Credentials creds, CredentialsFor(c));
+  POSTROOM_ASSIGN_OR_RETURN(std::unique_ptr<mail::Pop3Client> client,
+                            mail::Pop3Client::Connect(ServerOptionsFor(c, timeout)));
+  POSTROOM_RETURN_IF_ERROR(client->Authenticate(creds));
+  return std::unique_ptr<Pop3Session>(new LibPop3Session(std::move(client)));
+}
+
+}  // namespace postroom::fetcher

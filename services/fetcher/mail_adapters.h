@@ -1,0 +1,40 @@
+#pragma once
+
+// The core's MailConnector over libs/mail (ImapClient, Pop3Client), and the keyring as its
+// SecretOpener.
+#include "libs/mail/imap_client.h"
+#include "libs/mail/pop3_client.h"
+#include "libs/secrets/keyring.h"
+#include "services/fetcher/core/ports.h"
+
+namespace postroom::fetcher {
+
+// Host, port (the protocol's default when 0), TLS mode and CA file of a connector.
+mail::ServerOptions ServerOptionsFor(const v1::Connector& c, absl::Duration timeout);
+// User and secret: the password, or (OAuth2) FAILED_PRECONDITION until the token endpoint
+// client exists in this build.
+absl::StatusOr<mail::Credentials> CredentialsFor(const v1::Connector& c);
+
+class LibMailConnector : public MailConnector {
+ public:
+  // `fetch` is handed to UidFetchMessages (batch size, pipeline depth).
+  explicit LibMailConnector(mail::FetchOptions fetch = {}) : fetch_(fetch) {}
+  absl::StatusOr<std::unique_ptr<ImapSession>> OpenImap(const v1::Connector& c) override;
+  absl::StatusOr<std::unique_ptr<Pop3Session>> OpenPop3(const v1::Connector& c) override;
+
+ private:
+  mail::FetchOptions fetch_;
+};
+
+class KeyringSecretOpener : public SecretOpener {
+ public:
+  explicit KeyringSecretOpener(const secrets::Keyring& keyring) : keyring_(keyring) {}
+  absl::StatusOr<std::string> Open(const std::string& sealed, const std::string& owner) override {
+    return keyring_.DecryptString(sealed, owner);
+  }
+
+ private:
+  const secrets::Keyring& keyring_;
+};
+
+}  // namespace postroom::fetcher

@@ -1,0 +1,449 @@
+#include "services/fetcher/core/fetcher_core.h"
+
+#include <memory>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "libs/mail/mail_error.h"
+#include "libs/store/in_memory_fetch_store.h"
+#include "services/fetcher/tests/fakes.h"
+#include "tests/support/status_matchers.h"
+
+namespace postroom::fetcher {
+namespace {
+
+using ::postroom::fetcher::testing::FakeMailbox;
+using ::postroom::fetcher::testing::FakeMailConnector;
+using ::postroom::fetcher::testing::MakeConnector;
+using ::postroom::fetcher::testing::MakeMessage;
+using ::postroom::fetcher::testing::PlainSecretOpener;
+using ::postroom::fetcher::testing::RecordingRouteSink;
+using ::postroom::testing::IsOk;
+using ::postroom::testing::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::SizeIs;
+
+constexpr absl::Duration kPeriod = absl::Seconds(30);
+
+class Harness {
+ public:
+  explicit Harness(std::string replica = "replica-a", store::InMemoryFetchStore* shared = nullptr,
+                   FakeClock* clock = nullptr)
+      : store_(shared != nullptr ? shared : &own_store_),
+        clock_(clock != nullptr ? clock : &own_clock_),
+        mail_(box),
+        core_({.replica = replica, .lease_period = kPeriod, .batch_messages = 100},
+              {.store = store_,
+               .mail = &mail_,
+               .secrets = &secrets_,
+               .router = &router,
+               .observer = nullptr,
+               .clock = clock_}) {}
+
+  FetcherCore& core() { return core_; }
+  store::InMemoryFetchStore& store() { return *store_; }
+  FakeClock& clock() { return *clock_; }
+  FakeMailConnector& mail() { return mail_; }
+
+  PollReport RoundAndPoll() {
+    EXPECT_THAT(core_.RunLeaseRound(), IsOk());
+    return core_.RunOneDue();
+  }
+
+  FakeMailbox box;
+  RecordingRouteSink router;
+
+ private:
+  store::InMemoryFetchStore own_store_;
+  FakeClock own_clock_;
+  store::InMemoryFetchStore* store_;
+  FakeClock* clock_;
+  PlainSecretOpener secrets_;
+  FakeMailConnector mail_;
+  FetcherCore core_;
+};
+
+v1::Connector WithSettings(uint32_t threshold = 3, uint32_t max_tries = 2) {
+  v1::Connector c;
+  c.mutable_settings()->set_error_threshold(threshold);
+  c.mutable_settings()->set_max_tries(max_tries);
+  c.mutable_settings()->set_cool_off_min(1);
+  c.mutable_settings()->set_poll_interval_s(60);
+  return c;
+}
+
+std::vector<std::string> Keys(store::InMemoryFetchStore& s) {
+  std::vector<std::string> out;
+  for (const auto& m : s.Messages()) out.push_back(m.message.fetch_key);
+  return out;
+}
+
+TEST(FetcherCore, FullSyncStoresEveryMessageOnceAndRoutesIt) {
+  Harness h;
+  h.store().PutConnector(MakeConnector(1, "support", "imap", WithSettings()));
+  for (int i = 0; i < 250; ++i) h.box.Add("INBOX", MakeMessage("m" + std::to_string(i)));
+  PollReport r = h.RoundAndPoll();
+  EXPECT_EQ(r.outcome, PollOutcome::kSuccess);
+  EXPECT_EQ(r.stored, 250);
+  auto msgs = h.store().Messages();
+  ASSERT_THAT(msgs, SizeIs(250));
+  EXPECT_EQ(msgs[0].message.fetch_key, "INBOX:1:1");
+  EXPECT_EQ(msgs[0].message.message_id, "m0");
+  EXPECT_EQ(msgs[0].decision, "");
+  EXPECT_THAT(h.router.jobs, SizeIs(250));
+  EXPECT_EQ(h.router.jobs[0].message_id, msgs[0].id);
+  EXPECT_EQ(h.mail().last_password, "pw-support");
+  auto cursors = h.store().GetCursors(1);
+  ASSERT_THAT(cursors, IsOk());
+  ASSERT_THAT(*cursors, SizeIs(1));
+  EXPECT_EQ((*cursors)[0].last_uid, 250);
+  EXPECT_EQ((*cursors)[0].backfill_done, 250);
+  EXPECT_EQ((*cursors)[0].backfill_total, 250);
+  EXPECT_EQ(h.store().GetState(1).consecutive_errors, 0);
+  EXPECT_NE(h.store().GetState(1).last_success_at, absl::InfinitePast());
+}
+
+TEST(FetcherCore, IncrementalSyncFetchesOnlyNewMessages) {
+  Harness h;
+  h.store().PutConnector(MakeConnector(1, "support", "imap", WithSettings()));
+  h.box.Add("INBOX", MakeMessage("a"));
+  h.box.Add("INBOX", MakeMessage("b"));
+  EXPECT_EQ(h.RoundAndPoll().stored, 2);
+  h.clock().Advance(absl::Seconds(30));
+  EXPECT_EQ(h.core().RunOneDue().outcome, PollOutcome::kNothingDue);  // interval is 60 s
+  h.box.Add("INBOX", MakeMessage("c"));
+  h.clock().Advance(absl::Seconds(31));
+  PollReport r = h.RoundAndPoll();
+  EXPECT_EQ(r.outcome, PollOutcome::kSuccess);
+  EXPECT_EQ(r.stored, 1);
+  EXPECT_EQ(r.already_stored, 0);
+  EXPECT_THAT(Keys(h.store()), ElementsAre("INBOX:1:1", "INBOX:1:2", "INBOX:1:3"));
+}
+
+TEST(FetcherCore, UidValidityChangeRefetchesUnderNewKeys) {
+  Harness h;
+  h.store().PutConnector(MakeConnector(1, "support", "imap", WithSettings()));
+  h.box.Add("INBOX", MakeMessage("a"));
+  h.box.Add("INBOX", MakeMessage("b"));
+  h.RoundAndPoll();
+  h.box.Renumber("INBOX", 7);
+  ASSERT_THAT(h.core().PollNow("support"), IsOk());
+  PollReport r = h.core().RunOneDue();
+  EXPECT_EQ(r.stored, 2);
+  EXPECT_THAT(Keys(h.store()), ElementsAre("INBOX:1:1", "INBOX:1:2", "INBOX:7:1", "INBOX:7:2"));
+  EXPECT_EQ((*h.store().GetCursors(1))[0].uid_validity, 7);
+  // Same Message-IDs: the router's duplicate step recognises the re-fetched copies.
+  EXPECT_EQ(h.store().Messages()[2].message.message_id, "a");
+}
+
+TEST(FetcherCore, SyncStartDateSkipsOlderMailOnFirstSync) {
+  Harness h;
+  v1::Connector c = WithSettings();
+  c.mutable_settings()->set_sync_start_date("2026-10-01");
+  h.store().PutConnector(MakeConnector(1, "support", "imap", c));
+  h.box.Add("INBOX", MakeMessage("old"), absl::CivilDay(2026, 9, 1));
+  h.box.Add("INBOX", MakeMessage("new"), absl::CivilDay(2026, 10, 2));
+  EXPECT_EQ(h.RoundAndPoll().stored, 1);
+  EXPECT_THAT(Keys(h.store()), ElementsAre("INBOX:1:2"));
+}
+
+TEST(FetcherCore, FolderMappingPassesQueueHint) {
+  Harness h;
+  v1::Connector c = WithSettings();
+  auto* f = c.add_folders();
+  f->set_folder("Invoices");
+  f->set_queue("billing");
+  h.store().PutConnector(MakeConnector(1, "support", "imap", c));
+  h.box.Add("Invoices", MakeMessage("inv"));
+  h.box.Add("INBOX", MakeMessage("not-mapped"));
+  EXPECT_EQ(h.RoundAndPoll().stored, 1);
+  ASSERT_THAT(h.router.jobs, SizeIs(1));
+  EXPECT_EQ(h.router.jobs[0].folder, "Invoices");
+  EXPECT_EQ(h.router.jobs[0].queue_hint, "billing");
+}
+
+TEST(FetcherCore, OversizedMessageIsStoredAsHeadersFailedAndAdminIsTold) {
+  Harness h;
+  v1::Connector c = WithSettings();
+  c.mutable_settings()->set_max_message_bytes(1000);
+  h.store().PutConnector(MakeConnector(1, "support", "imap", c));
+  h.box.Add("INBOX", MakeMessage("small", 200));
+  h.box.Add("INBOX", MakeMessage("big", 5000));
+  h.box.Add("INBOX", MakeMessage("small2", 200));
+  PollReport r = h.RoundAndPoll();
+  EXPECT_EQ(r.outcome, PollOutcome::kSuccess);
+  auto msgs = h.store().Messages();
+  ASSERT_THAT(msgs, SizeIs(3));
+  const auto* big = &msgs[0];
+  for (const auto& m : msgs) {
+    if (m.message.message_id == "big") big = &m;
+  }
+  EXPECT_TRUE(big->message.truncated);
+  EXPECT_EQ(big->decision, "failed");
+  EXPECT_LT(big->message.raw.size(), 200u);
+  EXPECT_GE(big->message.size_bytes, 5000);
+  EXPECT_THAT(big->message.failed_reason, ::testing::HasSubstr("max_message_bytes 1000"));
+  EXPECT_THAT(h.store().Outbox(), SizeIs(1));
+  EXPECT_THAT(h.router.jobs, SizeIs(2));  // the failed one is decided already
+  EXPECT_EQ((*h.store().GetCursors(1))[0].last_uid, 3);
+}
+
+TEST(FetcherCore, ProcessedActionRunsOnlyAfterTheCommit) {
+  Harness h;
+  v1::Connector c = WithSettings(/*threshold=*/10, /*max_tries=*/1);
+  c.set_processed_action(v1::PROCESSED_ACTION_MARK_READ);
+  h.store().PutConnector(MakeConnector(1, "support", "imap", c));
+  h.box.Add("INBOX", MakeMessage("a"));
+  ASSERT_THAT(h.core().RunLeaseRound(), IsOk());
+  h.store().FailAll(absl::UnavailableError("database away"));
+  EXPECT_EQ(h.core().RunOneDue().outcome, PollOutcome::kError);
+  EXPECT_FALSE(h.box.folders["INBOX"].messages[1].seen);
+  EXPECT_TRUE(h.box.actions.empty());
+  h.store().FailAll(absl::OkStatus());
+  ASSERT_THAT(h.core().PollNow("support"), IsOk());
+  EXPECT_EQ(h.core().RunOneDue().outcome, PollOutcome::kSuccess);
+  EXPECT_TRUE(h.box.folders["INBOX"].messages[1].seen);
+  EXPECT_THAT(h.box.actions, ElementsAre("seen 1"));
+}
+
+TEST(FetcherCore, MoveActionMovesAfterStoring) {
+  Harness h;
+  v1::Connector c = WithSettings();
+  c.set_processed_action(v1::PROCESSED_ACTION_MOVE);
+  c.set_processed_folder("Done");
+  h.store().PutConnector(MakeConnector(1, "support", "imap", c));
+  h.box.Add("INBOX", MakeMessage("a"));
+  h.RoundAndPoll();
+  EXPECT_THAT(h.store().Messages(), SizeIs(1));
+  EXPECT_TRUE(h.box.folders["INBOX"].messages.empty());
+  EXPECT_THAT(h.box.folders["Done"].messages, SizeIs(1));
+}
+
+TEST(FetcherCore, FailureMidFetchKeepsCommittedBatchesAndNextPollStoresTheRestOnce) {
+  Harness h;
+  h.store().PutConnector(MakeConnector(1, "support", "imap", WithSettings(10, 1)));
+  for (int i = 0; i < 350; ++i) h.box.Add("INBOX", MakeMessage("m" + std::to_string(i)));
+  h.box.fetch_fail_after = 250;
+  h.box.fetch_error = mail::MailError(mail::MailErrorClass::kNetwork, "connection reset");
+  PollReport r = h.RoundAndPoll();
+  EXPECT_EQ(r.outcome, PollOutcome::kError);
+  EXPECT_EQ(r.stored, 200);  // two batches of 100 committed, the third was in flight
+  EXPECT_EQ((*h.store().GetCursors(1))[0].last_uid, 200);
+  h.clock().Advance(absl::Minutes(2));
+  r = h.RoundAndPoll();
+  EXPECT_EQ(r.outcome, PollOutcome::kSuccess);
+  EXPECT_EQ(r.stored, 150);
+  std::vector<std::string> keys = Keys(h.store());
+  std::set<std::string> unique(keys.begin(), keys.end());
+  EXPECT_EQ(keys.size(), 350u);
+  EXPECT_EQ(unique.size(), 350u);
+}
+
+TEST(FetcherCore, NetworkErrorsAreRetriedWithinOnePoll) {
+  Harness h;
+  h.store().PutConnector(MakeConnector(1, "support", "imap", WithSettings(3, 3)));
+  h.box.connect_error = mail::MailError(mail::MailErrorClass::kNetwork, "connection refused");
+  h.box.connect_failures = 2;
+  PollReport r = h.RoundAndPoll();
+  EXPECT_EQ(r.outcome, PollOutcome::kSuccess);
+  EXPECT_EQ(r.tries, 3);
+  EXPECT_EQ(h.box.opens, 3);
+}
+
+TEST(FetcherCore, AuthenticationErrorIsNotRetriedAndStartsCoolOff) {
+  Harness h;
+  h.store().PutConnector(MakeConnector(1, "support", "imap", WithSettings(3, 3)));
+  h.box.connect_error =
+      mail::MailError(mail::MailErrorClass::kAuthentication, "NO [AUTHENTICATIONFAILED]");
+  const absl::Time t0 = h.clock().Now();
+  PollReport r = h.RoundAndPoll();
+  EXPECT_EQ(r.outcome, PollOutcome::kError);
+  EXPECT_EQ(r.tries, 1);
+  EXPECT_EQ(h.core().NextDue(), t0 + absl::Minutes(1));
+  auto state = h.store().GetState(1);
+  EXPECT_EQ(state.consecutive_errors, 1);
+  EXPECT_EQ(state.last_error_class, "authentication");
+  EXPECT_THAT(state.last_error, ::testing::HasSubstr("AUTHENTICATIONFAILED"));
+  h.clock().Advance(absl::Seconds(59));
+  EXPECT_EQ(h.core().RunOneDue().outcome, PollOutcome::kNothingDue);
+}
+
+TEST(FetcherCore, ThresholdAutoDisablesWithAuditAndAdminNoticeThenReEnableResets) {
+  Harness h;
+  h.store().PutConnector(MakeConnector(1, "support", "imap", WithSettings(3, 1)));
+  h.box.connect_error =
+      mail::MailError(mail::MailErrorClass::kAuthentication, "NO [AUTHENTICATIONFAILED]");
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_FALSE(h.RoundAndPoll().auto_disabled);
+    h.clock().Advance(absl::Minutes(1));
+  }
+  EXPECT_EQ(h.store().Status(1), "active");
+  PollReport r = h.RoundAndPoll();
+  EXPECT_TRUE(r.auto_disabled);
+  EXPECT_EQ(h.store().Status(1), "disabled_by_system");
+  ASSERT_THAT(h.store().AuditLog(), SizeIs(1));
+  EXPECT_EQ(h.store().AuditLog()[0].actor, "system");
+  EXPECT_EQ(h.store().AuditLog()[0].action, "auto_disable");
+  ASSERT_THAT(h.store().Outbox(), SizeIs(1));
+  EXPECT_THAT(h.store().Outbox()[0].body, ::testing::HasSubstr("AUTHENTICATIONFAILED"));
+  EXPECT_THAT(h.store().GetState(1).auto_disabled_reason, ::testing::HasSubstr("3 consecutive"));
+  // Disabled: the lease goes, nothing is polled.
+  ASSERT_THAT(h.core().RunLeaseRound(), IsOk());
+  EXPECT_THAT(h.core().Owned(), SizeIs(0));
+  // An operator fixes the password and re-enables: polled again, counters from zero.
+  h.box.connect_error = absl::OkStatus();
+  h.store().SetStatus(1, "active");
+  EXPECT_EQ(h.RoundAndPoll().outcome, PollOutcome::kSuccess);
+  EXPECT_EQ(h.store().GetState(1).consecutive_errors, 0);
+}
+
+TEST(FetcherCore, SuccessResetsTheErrorCounter) {
+  Harness h;
+  h.store().PutConnector(MakeConnector(1, "support", "imap", WithSettings(5, 1)));
+  h.box.connect_error = mail::MailError(mail::MailErrorClass::kNetwork, "refused");
+  h.RoundAndPoll();
+  h.clock().Advance(absl::Minutes(1));
+  h.RoundAndPoll();
+  EXPECT_EQ(h.store().GetState(1).consecutive_errors, 2);
+  h.box.connect_error = absl::OkStatus();
+  h.clock().Advance(absl::Minutes(1));
+  EXPECT_EQ(h.RoundAndPoll().outcome, PollOutcome::kSuccess);
+  EXPECT_EQ(h.store().GetState(1).consecutive_errors, 0);
+}
+
+TEST(FetcherCore, SkipWindowSkipsPollsButPollNowDoesNot) {
+  Harness h;
+  v1::Connector c = WithSettings();
+  // The fake clock starts at 2027-01-15 08:00 UTC = 09:00 in Berlin.
+  c.mutable_settings()->add_skip_windows("08:30-09:30");
+  c.mutable_settings()->set_time_zone("Europe/Berlin");
+  h.store().PutConnector(MakeConnector(1, "support", "imap", c));
+  h.box.Add("INBOX", MakeMessage("a"));
+  EXPECT_EQ(h.RoundAndPoll().outcome, PollOutcome::kSkipped);
+  EXPECT_EQ(h.box.opens, 0);
+  ASSERT_THAT(h.core().PollNow("support"), IsOk());
+  EXPECT_EQ(h.core().RunOneDue().outcome, PollOutcome::kSuccess);
+}
+
+TEST(FetcherCore, PollNowIgnoresCoolOffAndIsNotFoundWhenNotHeld) {
+  Harness h;
+  h.store().PutConnector(MakeConnector(1, "support", "imap", WithSettings(5, 1)));
+  h.box.connect_error = mail::MailError(mail::MailErrorClass::kNetwork, "refused");
+  h.RoundAndPoll();
+  h.box.connect_error = absl::OkStatus();
+  EXPECT_EQ(h.core().RunOneDue().outcome, PollOutcome::kNothingDue);
+  ASSERT_THAT(h.core().PollNow("support"), IsOk());
+  EXPECT_EQ(h.core().RunOneDue().outcome, PollOutcome::kSuccess);
+  EXPECT_THAT(h.core().PollNow("other"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST(FetcherCore, Pop3StoresEachUidlOnceAndDeletesOnlyAfterCommit) {
+  Harness h;
+  v1::Connector c = WithSettings();
+  c.set_processed_action(v1::PROCESSED_ACTION_DELETE);
+  h.store().PutConnector(MakeConnector(1, "mail", "pop3", c));
+  h.box.pop3 = {{"u1", MakeMessage("p1")}, {"u2", MakeMessage("p2")}};
+  PollReport r = h.RoundAndPoll();
+  EXPECT_EQ(r.outcome, PollOutcome::kSuccess);
+  EXPECT_EQ(r.stored, 2);
+  EXPECT_THAT(Keys(h.store()), ElementsAre("uidl:u1", "uidl:u2"));
+  EXPECT_TRUE(h.box.pop3.empty());
+  h.box.pop3 = {{"u3", MakeMessage("p3")}};
+  ASSERT_THAT(h.core().PollNow("mail"), IsOk());
+  EXPECT_EQ(h.core().RunOneDue().stored, 1);
+}
+
+TEST(FetcherCore, Pop3LeaveKeepsMailAndSkipsSeenUidls) {
+  Harness h;
+  h.store().PutConnector(MakeConnector(1, "mail", "pop3", WithSettings()));
+  h.box.pop3 = {{"u1", MakeMessage("p1")}};
+  EXPECT_EQ(h.RoundAndPoll().stored, 1);
+  h.box.pop3.push_back({"u2", MakeMessage("p2")});
+  ASSERT_THAT(h.core().PollNow("mail"), IsOk());
+  PollReport r = h.core().RunOneDue();
+  EXPECT_EQ(r.stored, 1);
+  EXPECT_EQ(h.box.fetched, 2);  // u1 was not downloaded again
+  EXPECT_THAT(h.box.pop3, SizeIs(2));
+}
+
+TEST(LeaseKeeper, ReplicasSpreadConnectorsEvenlyAndNeverShareOne) {
+  store::InMemoryFetchStore store;
+  FakeClock clock;
+  for (int i = 1; i <= 5; ++i) {
+    store.PutConnector(MakeConnector(i, "c" + std::to_string(i), "imap", WithSettings()));
+  }
+  Harness a("a", &store, &clock), b("b", &store, &clock);
+  ASSERT_THAT(a.core().RunLeaseRound(), IsOk());
+  EXPECT_THAT(a.core().Owned(), SizeIs(5));
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_THAT(b.core().RunLeaseRound(), IsOk());
+    ASSERT_THAT(a.core().RunLeaseRound(), IsOk());
+  }
+  auto owned_a = a.core().Owned(), owned_b = b.core().Owned();
+  EXPECT_EQ(owned_a.size() + owned_b.size(), 5u);
+  EXPECT_LE(owned_a.size(), 3u);
+  EXPECT_LE(owned_b.size(), 3u);
+  for (const auto& x : owned_a) {
+    for (const auto& y : owned_b) EXPECT_NE(x.connector, y.connector);
+  }
+}
+
+TEST(LeaseKeeper, DeadReplicasConnectorsAreTakenOverAndTheZombieCannotWrite) {
+  store::InMemoryFetchStore store;
+  FakeClock clock;
+  store.PutConnector(MakeConnector(1, "support", "imap", WithSettings()));
+  Harness a("a", &store, &clock), b("b", &store, &clock);
+  a.box.Add("INBOX", MakeMessage("x"));
+  ASSERT_THAT(a.core().RunLeaseRound(), IsOk());
+  ASSERT_THAT(b.core().RunLeaseRound(), IsOk());
+  EXPECT_THAT(b.core().Owned(), SizeIs(0));
+  clock.Advance(kPeriod + absl::Seconds(1));  // a pauses past its lease
+  ASSERT_THAT(b.core().RunLeaseRound(), IsOk());
+  ASSERT_THAT(b.core().Owned(), SizeIs(1));
+  EXPECT_EQ(b.core().Owned()[0].fencing_token, 2);
+  // a wakes up still believing it holds the lease: its write is refused.
+  PollReport r = a.core().RunOneDue();
+  EXPECT_EQ(r.outcome, PollOutcome::kLeaseLost);
+  EXPECT_THAT(store.Messages(), SizeIs(0));
+  EXPECT_EQ(store.GetState(1).consecutive_errors, 0);
+}
+
+TEST(LeaseKeeper, SettingsChangesArePickedUpOnTheNextRound) {
+  Harness h;
+  h.store().PutConnector(MakeConnector(1, "support", "imap", WithSettings()));
+  h.RoundAndPoll();
+  auto rec = MakeConnector(1, "support", "imap", WithSettings());
+  rec.version = 2;
+  h.store().PutConnector(rec);
+  ASSERT_THAT(h.core().RunLeaseRound(), IsOk());
+  EXPECT_EQ(h.core().NextDue(), h.clock().Now());  // polled with the new settings at once
+}
+
+TEST(Settings, SkipWindowCrossingMidnight) {
+  v1::Connector c;
+  c.mutable_settings()->add_skip_windows("22:00-06:00");
+  auto s = SettingsOf(c);
+  ASSERT_THAT(s, IsOk());
+  auto at = [](int h) {
+    return absl::FromCivil(absl::CivilHour(2026, 11, 24, h), absl::UTCTimeZone());
+  };
+  EXPECT_TRUE(InSkipWindow(*s, at(23)));
+  EXPECT_TRUE(InSkipWindow(*s, at(5)));
+  EXPECT_FALSE(InSkipWindow(*s, at(6)));
+  EXPECT_FALSE(InSkipWindow(*s, at(12)));
+}
+
+TEST(Settings, BadSkipWindowIsInvalid) {
+  v1::Connector c;
+  c.set_name("x");
+  c.mutable_settings()->add_skip_windows("25:00-x");
+  EXPECT_THAT(SettingsOf(c), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(ExtractMessageId, FoldedAndCaseInsensitive) {
+  EXPECT_EQ(ExtractMessageId("Subject: a\r\nmessage-id:\r\n <abc@x>\r\n\r\nbody"), "abc@x");
+  EXPECT_EQ(ExtractMessageId("Subject: a\r\n\r\nMessage-ID: <no@x>\r\n"), "");
+}
+
+}  // namespace
+}  // namespace postroom::fetcher
