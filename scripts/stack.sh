@@ -99,6 +99,25 @@ stack_wait_ready() {
   done
 }
 
+# The demo mailbox support@example.com on a private Dovecot (IMAP on 11143, where
+# examples/demo.yaml points), filled once with mail from ../shared/corpus when that is there.
+stack_start_demo_mailbox() {
+  local dir="$POSTROOM_HOME/dovecot"
+  "$POSTROOM_ROOT/scripts/dovecot" start "$dir" --imap-port "${POSTROOM_DEMO_IMAP_PORT:-11143}" >/dev/null
+  "$POSTROOM_ROOT/scripts/dovecot" add-user "$dir" support demo-imap-password >/dev/null
+  if [ ! -f "$dir/.demo-filled" ]; then
+    local corpus="$POSTROOM_ROOT/../shared/corpus"
+    local sources=()
+    for d in mailgun-talon nodemailer-mailparser stalwart-mail-parser; do
+      [ -d "$corpus/$d" ] && sources+=("$corpus/$d")
+    done
+    if [ ${#sources[@]} -gt 0 ]; then
+      "$POSTROOM_ROOT/scripts/dovecot" fill "$dir" support "${sources[@]}" >/dev/null
+    fi
+    touch "$dir/.demo-filled"
+  fi
+}
+
 stack_stop() {
   for s in "${SERVICES[@]}"; do
     local pidfile="$POSTROOM_HOME/pids/$s"
@@ -110,5 +129,6 @@ stack_stop() {
     fi
     rm -f "$pidfile"
   done
+  "$POSTROOM_ROOT/scripts/dovecot" stop "$POSTROOM_HOME/dovecot" >/dev/null 2>&1 || true
   "$POSTROOM_ROOT/scripts/pg" stop "$POSTROOM_HOME/pg" 2>/dev/null || true
 }
