@@ -26,7 +26,6 @@ service_metrics_addr() {
 # Creates the key file and the tokens file once; later runs keep them (secrets stay readable).
 stack_credentials() {
   mkdir -p "$POSTROOM_HOME"
-  chmod 700 "$POSTROOM_HOME"
   if [ ! -f "$POSTROOM_HOME/secret.key" ]; then
     "$BIN/postroom-keygen" --out "$POSTROOM_HOME/secret.key" >/dev/null
   fi
@@ -101,8 +100,21 @@ stack_wait_ready() {
 
 # The demo mailbox support@example.com on a private Dovecot (IMAP on 11143, where
 # examples/demo.yaml points), filled once with mail from ../shared/corpus when that is there.
-stack_start_demo_mailbox() {
+# Dovecot reads mail as the `mail` user, which cannot enter a folder below a private one (a
+# checkout in /root): then the mailbox lives in /var/lib/postroom, named after POSTROOM_HOME.
+demo_dovecot_dir() {
+  if [ -f "$POSTROOM_HOME/dovecot-location" ]; then cat "$POSTROOM_HOME/dovecot-location"; return; fi
   local dir="$POSTROOM_HOME/dovecot"
+  if [ "$(id -u)" = 0 ] && ! runuser -u mail -- test -x "$POSTROOM_HOME" 2>/dev/null; then
+    dir="/var/lib/postroom/dovecot-$(printf '%s' "$POSTROOM_HOME" | sha256sum | cut -c1-16)"
+  fi
+  echo "$dir" > "$POSTROOM_HOME/dovecot-location"
+  echo "$dir"
+}
+
+stack_start_demo_mailbox() {
+  local dir; dir="$(demo_dovecot_dir)"
+  mkdir -p "$dir"
   "$POSTROOM_ROOT/scripts/dovecot" start "$dir" --imap-port "${POSTROOM_DEMO_IMAP_PORT:-11143}" >/dev/null
   "$POSTROOM_ROOT/scripts/dovecot" add-user "$dir" support demo-imap-password >/dev/null
   if [ ! -f "$dir/.demo-filled" ]; then
@@ -129,6 +141,8 @@ stack_stop() {
     fi
     rm -f "$pidfile"
   done
-  "$POSTROOM_ROOT/scripts/dovecot" stop "$POSTROOM_HOME/dovecot" >/dev/null 2>&1 || true
+  if [ -f "$POSTROOM_HOME/dovecot-location" ]; then
+    "$POSTROOM_ROOT/scripts/dovecot" stop "$(cat "$POSTROOM_HOME/dovecot-location")" >/dev/null 2>&1 || true
+  fi
   "$POSTROOM_ROOT/scripts/pg" stop "$POSTROOM_HOME/pg" 2>/dev/null || true
 }

@@ -26,7 +26,7 @@ FPID=""
 cleanup() {
   [ -n "$FPID" ] && kill "$FPID" 2>/dev/null && wait "$FPID" 2>/dev/null || true
   "$POSTROOM_ROOT/scripts/dovecot" stop "$T/dc" >/dev/null 2>&1 || true
-  "$POSTROOM_ROOT/scripts/pg" stop "$T/pg" >/dev/null 2>&1 || true
+  "$POSTROOM_ROOT/scripts/pg" "$([ "${POSTROOM_KEEP:-0}" = 1 ] && echo stop || echo destroy)" "$T/pg" >/dev/null 2>&1 || true
   if [ "${POSTROOM_KEEP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT

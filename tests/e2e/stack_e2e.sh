@@ -5,6 +5,7 @@
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 export POSTROOM_HOME="${POSTROOM_TEST_HOME:-$ROOT/.postroom-test}/stack-e2e"
+[ -d "$POSTROOM_HOME/pg" ] && "$ROOT/scripts/pg" destroy "$POSTROOM_HOME/pg"
 rm -rf "$POSTROOM_HOME"; mkdir -p "$POSTROOM_HOME"
 source "$ROOT/scripts/stack.sh"
 for s in config router fetcher sender; do
