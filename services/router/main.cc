@@ -1,6 +1,149 @@
-#include "libs/server/placeholder_main.h"
+// postroom-router: parses, classifies and routes every email into work items, over gRPC
+// (RouterService, port 50052; metrics 9102). A background sweep routes messages the fetcher
+// stored but could not hand over, so no stored message stays undecided.
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "libs/auth/token_authenticator.h"
+#include "libs/base/clock.h"
+#include "libs/base/log.h"
+#include "libs/secrets/keyring.h"
+#include "libs/server/server.h"
+#include "libs/server/service_flags.h"
+#include "libs/store/database.h"
+#include "libs/store/migrations.h"
+#include "libs/store/migrator.h"
+#include "libs/store/pg_router_store.h"
+#include "services/router/core/router_core.h"
+#include "services/router/grpc/router_service.h"
+#include "services/router/prometheus_metrics.h"
+
+ABSL_FLAG(std::string, tokens_file, "",
+          "API tokens, lines of `name role token` (default $POSTROOM_TOKENS_FILE)");
+ABSL_FLAG(int, sweep_interval_ms, -1,
+          "how often pending messages are swept (default $POSTROOM_ROUTER_SWEEP_INTERVAL_MS or "
+          "2000; 0 turns the sweep off)");
+ABSL_FLAG(int, sweep_min_age_s, -1,
+          "a pending message is swept once it is this old (default "
+          "$POSTROOM_ROUTER_SWEEP_MIN_AGE_S or 5)");
+ABSL_FLAG(int, db_pool_size, 0, "database connections (default $POSTROOM_ROUTER_DB_POOL or 16)");
+
+namespace postroom {
+namespace {
+
+int Fail(const absl::Status& st) {
+  std::fprintf(stderr, "postroom-router: %s\n", std::string(st.message()).c_str());
+  return st.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+int IntSetting(int flag, const char* env, int fallback) {
+  if (flag >= 0) return flag;
+  return std::atoi(server::EnvOr(env, std::to_string(fallback)).c_str());
+}
+
+// The reply-token key: POSTROOM_REPLY_TOKEN_KEY, else derived from the secrets keyring's
+// primary key (so every replica with the same keyring agrees). The setting reply_token_key
+// overrides both at run time.
+std::string ReplyTokenKey() {
+  std::string key = server::EnvOr("POSTROOM_REPLY_TOKEN_KEY", "");
+  if (!key.empty()) return key;
+  absl::StatusOr<secrets::Keyring> keyring = secrets::Keyring::FromEnvironment();
+  if (!keyring.ok()) {
+    LogWarning("reply_tokens_off",
+               {{"why", "no POSTROOM_REPLY_TOKEN_KEY, no secrets keyring and (unless set) no "
+                        "reply_token_key setting"}});
+    return "";
+  }
+  // The keyring exposes no raw key bytes, so the HMAC key is the key source itself (the
+  // validated key file or variable): secret, and the same on every replica.
+  std::string material = server::EnvOr("POSTROOM_SECRET_KEY", "");
+  if (material.empty()) {
+    std::string path = server::EnvOr("POSTROOM_SECRET_KEY_FILE", "");
+    if (FILE* f = std::fopen(path.c_str(), "rb")) {
+      char buf[4096];
+      size_t n;
+      while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) material.append(buf, n);
+      std::fclose(f);
+    }
+  }
+  return absl::StrCat("keyring:", keyring->primary_key_id(), ":", material);
+}
+
+int Serve(const server::CommonSettings& s) {
+  if (s.database.empty()) {
+    return Fail(absl::InvalidArgumentError("no database: set --database or POSTROOM_DATABASE"));
+  }
+  std::string tokens_file = absl::GetFlag(FLAGS_tokens_file);
+  if (tokens_file.empty()) tokens_file = server::EnvOr("POSTROOM_TOKENS_FILE", "");
+  if (tokens_file.empty()) {
+    return Fail(absl::InvalidArgumentError(
+        "no API tokens: set --tokens-file or POSTROOM_TOKENS_FILE (lines of `name role token`)"));
+  }
+  absl::StatusOr<std::unique_ptr<auth::TokenAuthenticator>> authenticator =
+      auth::TokenAuthenticator::FromFile(tokens_file);
+  if (!authenticator.ok()) return Fail(authenticator.status());
+
+  int pool = absl::GetFlag(FLAGS_db_pool_size);
+  if (pool <= 0) pool = std::atoi(server::EnvOr("POSTROOM_ROUTER_DB_POOL", "16").c_str());
+  store::Database db({.uri = s.database, .pool_size = pool,
+                      .application_name = "postroom-router"});
+  if (absl::Status st = store::RequireSchemaVersion(db, store::LatestSchemaVersion()); !st.ok()) {
+    return Fail(st);
+  }
+  store::PgRouterStore store(db);
+  router::PrometheusRouterMetrics metrics;
+  router::Router core({.store = &store, .clock = &RealClock(), .metrics = &metrics,
+                       .reply_token_key = ReplyTokenKey()});
+  router::RouterService service(core, **authenticator);
+
+  const int sweep_ms = IntSetting(absl::GetFlag(FLAGS_sweep_interval_ms),
+                                  "POSTROOM_ROUTER_SWEEP_INTERVAL_MS", 2000);
+  const int min_age_s = IntSetting(absl::GetFlag(FLAGS_sweep_min_age_s),
+                                   "POSTROOM_ROUTER_SWEEP_MIN_AGE_S", 5);
+  absl::Notification stop;
+  std::thread sweeper([&] {
+    if (sweep_ms <= 0) return;
+    while (!stop.WaitForNotificationWithTimeout(absl::Milliseconds(sweep_ms))) {
+      absl::StatusOr<int> n = core.SweepPending(absl::Seconds(min_age_s), 100);
+      if (!n.ok()) {
+        LogWarning("sweep_failed", {{"error", std::string(n.status().message())}});
+      } else if (*n > 0) {
+        LogInfo("sweep_done", {{"decided", std::to_string(*n)}});
+      }
+    }
+  });
+
+  server::ServerOptions options{.service_name = "router", .listen = s.listen,
+                                .metrics_listen = s.metrics_listen,
+                                .tls_cert_file = s.tls_cert, .tls_key_file = s.tls_key};
+  options.readiness = [&db] {
+    return store::RequireSchemaVersion(db, store::LatestSchemaVersion());
+  };
+  absl::Status st = server::Serve(options, {&service});
+  stop.Notify();
+  sweeper.join();
+  if (!st.ok()) return Fail(st);
+  return 0;
+}
+
+}  // namespace
+}  // namespace postroom
 
 int main(int argc, char** argv) {
-  return postroom::server::RunPlaceholderService(argc, argv, "router", 50052, 9102,
-                                                 "routes each email to a work item (see the router issue)");
+  absl::SetProgramUsageMessage(
+      "postroom-router: routes each email to a work item over gRPC (RouterService).\n"
+      "Usage: postroom-router [serve] [flags]");
+  std::vector<char*> args = postroom::server::ParseFlags(argc, argv);
+  postroom::server::CommonSettings settings =
+      postroom::server::ResolveCommonSettings("router", 50052, 9102);
+  std::string command = args.size() > 1 ? args[1] : "serve";
+  if (command == "serve") return postroom::Serve(settings);
+  std::fprintf(stderr, "postroom-router: unknown command \"%s\": use serve\n", command.c_str());
+  return 2;
 }

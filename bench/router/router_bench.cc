@@ -1,0 +1,160 @@
+// RouteEmail load generator: N client threads, each with its own channel, send the messages of
+// a Maildir (loaded into memory once) to a running router as fast as it answers, for a fixed
+// number of routes. Every request gets a unique fetch key and Message-ID, so each one is a new
+// message (no replays, no duplicates). Prints throughput, latency percentiles and decisions.
+//
+// Usage: router_bench --addr HOST:PORT --token T --connector NAME --dir MAILDIR
+//                     [--clients 8] [--routes 10000] [--files 2000] [--run-id X]
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "postroom/v1/router.grpc.pb.h"
+
+namespace {
+
+std::string Arg(int argc, char** argv, const char* name, const char* fallback) {
+  std::string flag = absl::StrCat("--", name);
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (flag == argv[i]) return argv[i + 1];
+  }
+  return fallback;
+}
+
+// A copy of `raw` whose Message-ID header (the first one) is `id`; one is added if none.
+std::string WithMessageId(const std::string& raw, const std::string& id) {
+  size_t pos = 0;
+  while (pos < raw.size()) {
+    size_t eol = raw.find('\n', pos);
+    if (eol == std::string::npos || eol == pos || (eol == pos + 1 && raw[pos] == '\r')) break;
+    if (raw.size() - pos > 11 && strncasecmp(raw.data() + pos, "Message-ID:", 11) == 0) {
+      size_t end = eol;
+      while (end + 1 < raw.size() && (raw[end + 1] == ' ' || raw[end + 1] == '\t')) {
+        end = raw.find('\n', end + 1);
+        if (end == std::string::npos) end = raw.size() - 1;
+      }
+      return absl::StrCat(raw.substr(0, pos), "Message-ID: <", id, ">\r", raw.substr(end));
+    }
+    pos = eol + 1;
+  }
+  return absl::StrCat("Message-ID: <", id, ">\r\n", raw);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string addr = Arg(argc, argv, "addr", "127.0.0.1:50052");
+  const std::string token = Arg(argc, argv, "token", "");
+  const std::string connector = Arg(argc, argv, "connector", "support");
+  const std::string dir = Arg(argc, argv, "dir", "");
+  const int clients = std::atoi(Arg(argc, argv, "clients", "8").c_str());
+  const int routes = std::atoi(Arg(argc, argv, "routes", "10000").c_str());
+  const size_t max_files = std::atoi(Arg(argc, argv, "files", "2000").c_str());
+  const std::string run_id = Arg(argc, argv, "run-id", std::to_string(absl::ToUnixNanos(absl::Now())).c_str());
+  if (dir.empty()) {
+    std::fprintf(stderr, "router_bench: --dir MAILDIR is required\n");
+    return 2;
+  }
+  std::vector<std::string> paths;
+  for (const auto& sub : {"cur", "new", ""}) {
+    std::filesystem::path p = std::filesystem::path(dir) / sub;
+    if (!std::filesystem::is_directory(p)) continue;
+    for (const auto& e : std::filesystem::directory_iterator(p)) {
+      if (e.is_regular_file()) paths.push_back(e.path().string());
+    }
+    if (!paths.empty()) break;
+  }
+  std::sort(paths.begin(), paths.end());
+  if (paths.size() > max_files) paths.resize(max_files);
+  std::vector<std::string> mails;
+  size_t bytes = 0;
+  for (const std::string& p : paths) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    mails.push_back(ss.str());
+    bytes += mails.back().size();
+  }
+  if (mails.empty()) {
+    std::fprintf(stderr, "router_bench: no files in %s\n", dir.c_str());
+    return 2;
+  }
+
+  std::atomic<int> next{0};
+  absl::Mutex mu;
+  std::vector<double> latencies_ms;
+  std::map<std::string, int> outcomes;
+  uint64_t sent_bytes = 0;
+  absl::Time start = absl::Now();
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      grpc::ChannelArguments args;
+      args.SetMaxSendMessageSize(64 << 20);
+      args.SetInt("grpc.channel_id", c);  // One connection per client thread.
+      auto stub = postroom::v1::RouterService::NewStub(
+          grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args));
+      std::vector<double> mine;
+      std::map<std::string, int> out;
+      uint64_t my_bytes = 0;
+      for (int i = next++; i < routes; i = next++) {
+        postroom::v1::RouteEmailRequest req;
+        req.set_connector(connector);
+        const std::string& base = mails[i % mails.size()];
+        req.set_raw_message(WithMessageId(base, absl::StrCat("bench-", run_id, "-", i, "@bench")));
+        req.set_fetch_key(absl::StrCat("bench:", run_id, ":", i));
+        my_bytes += req.raw_message().size();
+        postroom::v1::RouteEmailResponse resp;
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+        if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+        absl::Time t0 = absl::Now();
+        grpc::Status st = stub->RouteEmail(&ctx, req, &resp);
+        mine.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
+        if (st.ok()) {
+          out[postroom::v1::Decision_Name(resp.decision())]++;
+        } else {
+          out[absl::StrCat("error:", st.error_code())]++;
+          if (out[absl::StrCat("error:", st.error_code())] == 1) {
+            std::fprintf(stderr, "error: %s\n", st.error_message().c_str());
+          }
+        }
+      }
+      absl::MutexLock lock(&mu);
+      latencies_ms.insert(latencies_ms.end(), mine.begin(), mine.end());
+      for (const auto& [k, v] : out) outcomes[k] += v;
+      sent_bytes += my_bytes;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  double secs = absl::ToDoubleSeconds(absl::Now() - start);
+  std::sort(latencies_ms.begin(), latencies_ms.end());
+  auto pct = [&](double p) {
+    if (latencies_ms.empty()) return 0.0;
+    size_t i = std::min(latencies_ms.size() - 1, static_cast<size_t>(p * latencies_ms.size()));
+    return latencies_ms[i];
+  };
+  std::printf("routes=%zu clients=%d files=%zu mean_bytes=%zu seconds=%.2f routes_per_s=%.0f "
+              "mb_per_s=%.1f p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f\n",
+              latencies_ms.size(), clients, mails.size(), bytes / mails.size(), secs,
+              latencies_ms.size() / secs, sent_bytes / secs / 1e6, pct(0.50), pct(0.90),
+              pct(0.99), latencies_ms.empty() ? 0 : latencies_ms.back());
+  std::string o;
+  for (const auto& [k, v] : outcomes) absl::StrAppend(&o, k, "=", v, " ");
+  std::printf("outcomes: %s\n", o.c_str());
+  return outcomes.count("DECISION_CREATED") || outcomes.count("DECISION_SPAM") ? 0 : 1;
+}

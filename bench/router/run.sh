@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# RouteEmail benchmark: the real postroom-router over gRPC against a private PostgreSQL with
+# its defaults (fsync and synchronous_commit on), the demo configuration (examples/demo.yaml:
+# two routes, a fallback with an acknowledgement), and corpus-sized mail from the baseline
+# generator (gen_corpus.py --seed 42). Prints the load generator's figures and where the CPU
+# went (router process, PostgreSQL backends, the load generator) per route.
+#
+# Usage: bench/router/run.sh [ROUTES] [CLIENTS]     (default 10000 routes, 8 clients)
+# Env: PERF=1 profiles 8 s of the run with perf (router + PostgreSQL), BENCH_ROUTER_DIR (/tmp/postroom-router-bench; corpus and cluster kept between runs),
+#      FILES (2000 distinct messages), BASELINES (/work/shared/baselines), KEEP_SERVERS=1.
+set -euo pipefail
+source "$(dirname "$0")/../../scripts/lib.sh"
+ROUTES="${1:-10000}"
+CLIENTS="${2:-8}"
+DIR="${BENCH_ROUTER_DIR:-/tmp/postroom-router-bench}"
+FILES="${FILES:-2000}"
+BASELINES="${BASELINES:-/work/shared/baselines}"
+BUILD_DIR="${POSTROOM_BUILD_DIR:-$POSTROOM_ROOT/build}"
+BIN="$BUILD_DIR/bin"
+POSTROOM_BUILD_DIR="$BUILD_DIR" "$POSTROOM_ROOT/scripts/build" router_bench postroom-router \
+  postroom-config postroomctl postroom-keygen postroom-healthcheck >/dev/null
+
+mkdir -p "$DIR"
+MD="$DIR/Maildir"
+if [ "$(find "$MD/cur" -type f 2>/dev/null | wc -l)" -ne "$FILES" ]; then
+  log "generating $FILES messages (seed 42) into $MD"
+  rm -rf "$MD" && mkdir -p "$MD"
+  python3 "$BASELINES/gen_corpus.py" --count "$FILES" --seed 42 --out "$MD" >/dev/null
+fi
+
+rm -rf "$DIR/pg"  # A fresh cluster each time: comparable runs.
+DB="$("$POSTROOM_ROOT/scripts/pg" start "$DIR/pg")"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  [ "${KEEP_SERVERS:-0}" = 1 ] || "$POSTROOM_ROOT/scripts/pg" stop "$DIR/pg" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+"$BIN/postroom-config" migrate --database "$DB" >/dev/null
+umask 077
+TOKEN_LINE="$("$BIN/postroom-keygen" --token --name bench --role admin)"
+echo "$TOKEN_LINE" > "$DIR/tokens"
+umask 022
+TOKEN="$(awk '{print $3}' "$DIR/tokens")"
+CONFIG_ADDR="127.0.0.1:$(free_port)"; ROUTER_ADDR="127.0.0.1:$(free_port)"
+ROUTER_METRICS="127.0.0.1:$(free_port)"
+[ -f "$DIR/secret.key" ] || "$BIN/postroom-keygen" --out "$DIR/secret.key" >/dev/null
+POSTROOM_DATABASE="$DB" POSTROOM_TOKENS_FILE="$DIR/tokens" POSTROOM_SECRET_KEY_FILE="$DIR/secret.key" \
+  "$BIN/postroom-config" --listen "$CONFIG_ADDR" --metrics-listen "127.0.0.1:0" \
+  >"$DIR/config.log" 2>&1 &
+PIDS+=($!)
+POSTROOM_DATABASE="$DB" POSTROOM_TOKENS_FILE="$DIR/tokens" POSTROOM_SECRET_KEY_FILE="$DIR/secret.key" \
+  "$BIN/postroom-router" --listen "$ROUTER_ADDR" --metrics-listen "$ROUTER_METRICS" \
+  >"$DIR/router.log" 2>&1 &
+ROUTER_PID=$!
+PIDS+=($ROUTER_PID)
+WAIT_SECONDS=30 wait_for "$BIN/postroom-healthcheck" "$CONFIG_ADDR" readiness
+WAIT_SECONDS=30 wait_for "$BIN/postroom-healthcheck" "$ROUTER_ADDR" readiness
+"$BIN/postroomctl" --config-addr "$CONFIG_ADDR" --token "$TOKEN" \
+  apply -f "$POSTROOM_ROOT/examples/demo.yaml" >/dev/null
+
+# CPU seconds (user+sys) of a set of processes, from /proc.
+cpu_of() { python3 - "$@" <<'PY'
+import os, sys
+tick = os.sysconf("SC_CLK_TCK"); total = 0
+for pid in sys.argv[1:]:
+    try:
+        f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        total += int(f[11]) + int(f[12])
+    except OSError:
+        pass
+print(f"{total / tick:.2f}")
+PY
+}
+pg_pids() {  # The bench cluster's postmaster and its children only (the box is shared).
+  local pm; pm="$(head -1 "$DIR/pg/data/postmaster.pid")"
+  echo "$pm $(pgrep -P "$pm" | tr '\n' ' ')"
+}
+busy() { awk '/^cpu / {print $2+$3+$4+$7+$8, $5+$6}' /proc/stat; }
+
+log "warm-up: 1000 routes"
+"$BIN/router_bench" --addr "$ROUTER_ADDR" --token "$TOKEN" --connector support --dir "$MD" \
+  --clients "$CLIENTS" --routes 1000 --files "$FILES" --run-id warm >/dev/null
+r0=$(cpu_of $ROUTER_PID); p0=$(cpu_of $(pg_pids)); read -r b0 i0 <<<"$(busy)"
+t0=$(date +%s.%N)
+if [ "${PERF:-0}" = 1 ]; then  # Profile the router and PostgreSQL for 8 s of the run.
+  ( sleep 2; perf record -q -F 499 -g -o "$DIR/perf.data" -p "$(echo $ROUTER_PID $(pg_pids) | tr ' ' ',')" \
+      -- sleep 8 >/dev/null 2>&1 ) &
+fi
+"$BIN/router_bench" --addr "$ROUTER_ADDR" --token "$TOKEN" --connector support --dir "$MD" \
+  --clients "$CLIENTS" --routes "$ROUTES" --files "$FILES" --run-id "run$(date +%s)" \
+  | tee "$DIR/bench.out"
+t1=$(date +%s.%N)
+r1=$(cpu_of $ROUTER_PID); p1=$(cpu_of $(pg_pids)); read -r b1 i1 <<<"$(busy)"
+python3 - "$ROUTES" "$r0" "$r1" "$p0" "$p1" "$b0" "$b1" "$i0" "$i1" "$t0" "$t1" <<'PY'
+import os, sys
+n = int(sys.argv[1]); r0, r1, p0, p1, b0, b1, i0, i1, t0, t1 = map(float, sys.argv[2:])
+tick = os.sysconf("SC_CLK_TCK"); wall = t1 - t0
+machine = (b1 - b0) / tick
+print(f"cpu: router {r1 - r0:.2f}s ({(r1 - r0) / n * 1e6:.0f} us/route), "
+      f"postgres {p1 - p0:.2f}s ({(p1 - p0) / n * 1e6:.0f} us/route), "
+      f"machine busy {machine:.2f}s of {2 * wall:.2f}s available "
+      f"({machine / n * 1e6:.0f} us/route; the rest: load generator and other users of the box), "
+      f"idle+iowait {(i1 - i0) / tick:.2f}s")
+PY
+if [ "${PERF:-0}" = 1 ]; then
+  wait
+  perf report -i "$DIR/perf.data" --no-children --sort comm,dso --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -15
+  perf report -i "$DIR/perf.data" --no-children --sort sym --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40
+fi
+curl -s "http://$ROUTER_METRICS/metrics" | grep -E '^postroom_router_(decisions_total|acks_)' | sort

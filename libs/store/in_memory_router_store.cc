@@ -1,0 +1,477 @@
+#include "libs/store/in_memory_router_store.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace postroom::store {
+
+InMemoryRouterStore::InMemoryRouterStore(std::function<absl::Time()> now) : now_(std::move(now)) {}
+
+void InMemoryRouterStore::PutConnector(const ConnectorRecord& connector) {
+  absl::MutexLock lock(&mu_);
+  ConnectorRecord c = connector;
+  auto it = connectors_.find(c.name);
+  if (c.id == 0) c.id = it != connectors_.end() ? it->second.id : next_id_++;
+  connectors_[c.name] = c;
+  ++generation_;
+}
+
+void InMemoryRouterStore::PutRoute(const RouteRecord& route) {
+  absl::MutexLock lock(&mu_);
+  for (RouteRecord& r : routes_) {
+    if (r.connector_id == route.connector_id && r.name == route.name) {
+      r = route;
+      ++generation_;
+      return;
+    }
+  }
+  RouteRecord r = route;
+  if (r.id == 0) r.id = next_id_++;
+  routes_.push_back(r);
+  ++generation_;
+}
+
+void InMemoryRouterStore::DeleteRoute(int64_t connector_id, const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  routes_.erase(std::remove_if(routes_.begin(), routes_.end(),
+                               [&](const RouteRecord& r) {
+                                 return r.connector_id == connector_id && r.name == name;
+                               }),
+                routes_.end());
+  ++generation_;
+}
+
+void InMemoryRouterStore::PutDocument(DocumentKind kind, const DocumentRecord& doc) {
+  absl::MutexLock lock(&mu_);
+  documents_[static_cast<int>(kind)][doc.key] = doc;
+  ++generation_;
+}
+
+int64_t InMemoryRouterStore::StorePending(MessageRecord message) {
+  absl::MutexLock lock(&mu_);
+  message.id = next_id_++;
+  message.decision.clear();
+  message.stored_at = Now();
+  messages_[message.id] = message;
+  return message.id;
+}
+
+std::vector<OutboxRecord> InMemoryRouterStore::Outbox() {
+  absl::MutexLock lock(&mu_);
+  return outbox_;
+}
+
+const ConnectorRecord* InMemoryRouterStore::ConnectorById(int64_t id) const {
+  for (const auto& [name, c] : connectors_) {
+    if (c.id == id) return &c;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<std::optional<std::string>> InMemoryRouterStore::ConfigFingerprint(
+    const std::string& connector) {
+  absl::MutexLock lock(&mu_);
+  if (!connectors_.count(connector)) return std::optional<std::string>();
+  return std::optional<std::string>(absl::StrCat("gen:", generation_));
+}
+
+absl::StatusOr<std::optional<RouterConfigRecord>> InMemoryRouterStore::LoadConfig(
+    const std::string& connector) {
+  absl::MutexLock lock(&mu_);
+  auto it = connectors_.find(connector);
+  if (it == connectors_.end()) return std::optional<RouterConfigRecord>();
+  RouterConfigRecord rec;
+  rec.connector = it->second;
+  rec.fingerprint = absl::StrCat("gen:", generation_);
+  for (const RouteRecord& r : routes_) {
+    if (r.connector_id == it->second.id) rec.routes.push_back(r);
+  }
+  std::stable_sort(rec.routes.begin(), rec.routes.end(),
+                   [](const RouteRecord& a, const RouteRecord& b) {
+                     if (a.fallback != b.fallback) return !a.fallback;
+                     return a.position < b.position;
+                   });
+  for (const auto& [k, d] : documents_[0]) rec.templates.push_back(d);
+  for (const auto& [k, d] : documents_[1]) rec.blocked_addresses.push_back(d);
+  for (const auto& [k, d] : documents_[2]) rec.settings.push_back(d);
+  for (const auto& [name, c] : connectors_) {
+    if (c.direction == "outgoing" || c.direction == "both") {
+      rec.outgoing_connectors.emplace_back(name, c.id);
+      if (c.system_default) rec.system_default_outgoing_id = c.id;
+    }
+  }
+  return std::optional<RouterConfigRecord>(std::move(rec));
+}
+
+absl::StatusOr<MessageRecord> InMemoryRouterStore::GetMessage(int64_t id, bool include_raw) {
+  absl::MutexLock lock(&mu_);
+  auto it = messages_.find(id);
+  if (it == messages_.end()) {
+    return absl::NotFoundError(absl::StrCat("message ", id, " does not exist"));
+  }
+  MessageRecord m = it->second;
+  if (const ConnectorRecord* c = ConnectorById(m.connector_id)) m.connector = c->name;
+  if (!include_raw) m.raw.clear();
+  return m;
+}
+
+absl::StatusOr<std::optional<MessageRecord>> InMemoryRouterStore::FindMessageByFetchKey(
+    int64_t connector_id, const std::string& fetch_key) {
+  absl::MutexLock lock(&mu_);
+  for (const auto& [id, m] : messages_) {
+    if (m.connector_id == connector_id && m.fetch_key == fetch_key) {
+      MessageRecord out = m;
+      out.raw.clear();
+      return std::optional<MessageRecord>(out);
+    }
+  }
+  return std::optional<MessageRecord>();
+}
+
+absl::StatusOr<std::vector<MessageRecord>> InMemoryRouterStore::ListMessages(
+    const MessageFilter& f) {
+  absl::MutexLock lock(&mu_);
+  std::vector<MessageRecord> out;
+  for (auto it = messages_.rbegin(); it != messages_.rend(); ++it) {
+    const MessageRecord& m = it->second;
+    if (f.connector_id != 0 && m.connector_id != f.connector_id) continue;
+    if (!f.decision.empty() && m.decision != f.decision) continue;
+    if (f.pending && !m.decision.empty()) continue;
+    if (m.stored_at < f.since || m.stored_at >= f.until) continue;
+    if (f.before_id != 0 && m.id >= f.before_id) continue;
+    MessageRecord x = m;
+    x.raw.clear();
+    x.trace_json.clear();
+    if (const ConnectorRecord* c = ConnectorById(m.connector_id)) x.connector = c->name;
+    out.push_back(std::move(x));
+    if (static_cast<int>(out.size()) >= f.limit) break;
+  }
+  return out;
+}
+
+std::optional<MessageRecord> InMemoryRouterStore::FindDuplicateLocked(int64_t connector_id,
+                                                                      const std::string& mid,
+                                                                      const std::string& sha,
+                                                                      int64_t exclude) const {
+  for (const auto& [id, m] : messages_) {
+    if (id != exclude && m.connector_id == connector_id && m.message_id == mid &&
+        m.content_sha256 == sha && !m.decision.empty() && m.decision != "duplicate") {
+      return m;
+    }
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<std::optional<MessageRecord>> InMemoryRouterStore::FindDuplicate(
+    int64_t connector_id, const std::string& message_id, const std::string& content_sha256,
+    int64_t exclude_id) {
+  absl::MutexLock lock(&mu_);
+  return FindDuplicateLocked(connector_id, message_id, content_sha256, exclude_id);
+}
+
+absl::StatusOr<int64_t> InMemoryRouterStore::FindWorkItemByMessageIds(
+    int64_t connector_id, const std::vector<std::string>& message_ids) {
+  absl::MutexLock lock(&mu_);
+  for (auto it = messages_.rbegin(); it != messages_.rend(); ++it) {
+    const MessageRecord& m = it->second;
+    if (m.connector_id != connector_id || m.work_item_id == 0 || m.message_id.empty()) continue;
+    if (std::find(message_ids.begin(), message_ids.end(), m.message_id) != message_ids.end()) {
+      return m.work_item_id;
+    }
+  }
+  return 0;
+}
+
+absl::StatusOr<int64_t> InMemoryRouterStore::FindWorkItemByThreadRoot(
+    int64_t connector_id, const std::string& thread_root) {
+  absl::MutexLock lock(&mu_);
+  for (auto it = messages_.rbegin(); it != messages_.rend(); ++it) {
+    const MessageRecord& m = it->second;
+    if (m.connector_id == connector_id && m.work_item_id != 0 && m.thread_root == thread_root) {
+      return m.work_item_id;
+    }
+  }
+  return 0;
+}
+
+absl::StatusOr<int64_t> InMemoryRouterStore::FindWorkItemByReference(const std::string& reference) {
+  absl::MutexLock lock(&mu_);
+  for (const auto& [id, w] : work_items_) {
+    if (w.reference == reference) return id;
+  }
+  return 0;
+}
+
+int InMemoryRouterStore::CountAcksLocked(const std::string& to, absl::Time since) const {
+  int n = 0;
+  for (const OutboxRecord& o : outbox_) {
+    if (o.reason == "ack" && o.to_address == to && o.created_at >= since) ++n;
+  }
+  return n;
+}
+
+absl::StatusOr<int> InMemoryRouterStore::CountAcksSince(const std::string& to_address,
+                                                        absl::Time since) {
+  absl::MutexLock lock(&mu_);
+  return CountAcksLocked(to_address, since);
+}
+
+absl::StatusOr<DecisionResult> InMemoryRouterStore::CommitDecision(const DecisionWrite& w) {
+  absl::MutexLock lock(&mu_);
+  DecisionResult res;
+  int64_t id = w.message_id;
+  bool inserted = false;
+  MessageRecord msg;
+  if (w.insert) {
+    for (const auto& [mid, m] : messages_) {
+      if (m.connector_id == w.insert->connector_id && m.fetch_key == w.insert->fetch_key) {
+        id = mid;
+        break;
+      }
+    }
+    if (id != 0 && !messages_[id].decision.empty()) {
+      res.message_id = id;
+      res.replayed = true;
+      res.existing = messages_[id];
+      res.existing->raw.clear();
+      return res;
+    }
+    if (id == 0) {
+      msg = *w.insert;
+      msg.stored_at = Now();
+      inserted = true;
+    } else {
+      msg = messages_[id];
+    }
+  } else {
+    auto it = messages_.find(id);
+    if (it == messages_.end()) {
+      return absl::NotFoundError(absl::StrCat("message ", id, " does not exist"));
+    }
+    if (it->second.decision != w.expected_decision) {
+      return absl::AbortedError(absl::StrCat("message ", id, " was decided meanwhile (",
+                                             it->second.decision, "); read it again"));
+    }
+    msg = it->second;
+  }
+  const MessageRecord& d = w.decision;
+  bool create = w.create.has_value();
+  int64_t append_to = w.append_to;
+  bool ack = w.ack.has_value();
+  std::string decision = d.decision, step = d.decision_step, route = d.decision_route,
+              reason = d.decision_reason;
+  int64_t duplicate_of = d.duplicate_of;
+  if (w.check_duplicate && !d.message_id.empty()) {
+    if (auto dup = FindDuplicateLocked(msg.connector_id, d.message_id, d.content_sha256, id)) {
+      res.duplicate_of = dup->id;
+      duplicate_of = dup->id;
+      decision = step = "duplicate";
+      route.clear();
+      reason = absl::StrCat("same Message-ID and content as message ", dup->id,
+                            " (found while committing)");
+      create = false;
+      append_to = 0;
+      ack = false;
+    }
+  }
+  if (append_to != 0 && !work_items_.count(append_to)) {
+    return absl::NotFoundError(absl::StrCat("work item ", append_to, " does not exist"));
+  }
+  if (inserted) {
+    id = next_id_++;
+    msg.id = id;
+  }
+  res.message_id = id;
+  if (create) {
+    WorkItemRecord wi = *w.create;
+    wi.id = next_id_++;
+    wi.connector_id = msg.connector_id;
+    wi.reference = absl::StrCat(w.reference_prefix, "-", wi.id);
+    wi.created_at = wi.updated_at = Now();
+    wi.message_ids = {id};
+    work_items_[wi.id] = wi;
+    res.work_item_id = wi.id;
+    res.reference = wi.reference;
+    events_.push_back({static_cast<int64_t>(events_.size()) + 1, wi.id, id, "created"});
+  } else if (append_to != 0) {
+    WorkItemRecord& wi = work_items_[append_to];
+    wi.updated_at = Now();
+    wi.message_ids.push_back(id);
+    res.work_item_id = append_to;
+    res.reference = wi.reference;
+    events_.push_back({static_cast<int64_t>(events_.size()) + 1, wi.id, id, "appended"});
+  }
+  msg.decision = decision;
+  msg.decided_at = Now();
+  msg.decision_step = step;
+  msg.decision_route = route;
+  msg.decision_reason = reason;
+  msg.trace_json = d.trace_json;
+  msg.summary_json = d.summary_json;
+  msg.work_item_id = res.work_item_id;
+  msg.duplicate_of = duplicate_of;
+  if (msg.spam_status != "manual_spam" && msg.spam_status != "manual_clean") {
+    msg.spam_status = d.spam_status;
+  }
+  msg.message_id = d.message_id;
+  msg.content_sha256 = d.content_sha256;
+  msg.thread_root = d.thread_root;
+  msg.last_error.clear();
+  messages_[id] = msg;
+  if (ack && res.work_item_id != 0) {
+    const AckRequest& a = *w.ack;
+    if (CountAcksLocked(a.to_address, a.now - absl::Hours(1)) >= a.limit_per_hour) {
+      res.ack_suppressed = "rate_limited";
+    } else {
+      OutboxRecord o = a.render(id, res.work_item_id, res.reference);
+      bool exists = std::any_of(outbox_.begin(), outbox_.end(), [&](const OutboxRecord& x) {
+        return !o.dedupe_key.empty() && x.dedupe_key == o.dedupe_key;
+      });
+      if (exists) {
+        res.ack_suppressed = "already_queued";
+      } else {
+        o.id = next_id_++;
+        o.work_item_id = res.work_item_id;
+        o.message_id = id;
+        o.created_at = Now();
+        outbox_.push_back(o);
+        res.ack_queued = true;
+      }
+    }
+  }
+  return res;
+}
+
+absl::StatusOr<MessageRecord> InMemoryRouterStore::SetSpamStatus(int64_t id,
+                                                                 const std::string& status) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = messages_.find(id);
+    if (it == messages_.end()) {
+      return absl::NotFoundError(absl::StrCat("message ", id, " does not exist"));
+    }
+    it->second.spam_status = status;
+  }
+  return GetMessage(id, false);
+}
+
+absl::Status InMemoryRouterStore::RecordAttemptError(int64_t id, const std::string& error) {
+  absl::MutexLock lock(&mu_);
+  auto it = messages_.find(id);
+  if (it != messages_.end() && it->second.decision.empty()) {
+    it->second.last_error = error;
+    ++it->second.route_attempts;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<int64_t>> InMemoryRouterStore::ClaimPending(absl::Time stored_before,
+                                                                       absl::Time claimed_before,
+                                                                       absl::Time now,
+                                                                       int limit) {
+  absl::MutexLock lock(&mu_);
+  std::vector<int64_t> out;
+  for (const auto& [id, m] : messages_) {
+    if (static_cast<int>(out.size()) >= limit) break;
+    if (!m.decision.empty() || m.stored_at >= stored_before) continue;
+    auto c = claimed_.find(id);
+    if (c != claimed_.end() && c->second >= claimed_before) continue;
+    claimed_[id] = now;
+    out.push_back(id);
+  }
+  return out;
+}
+
+absl::StatusOr<WorkItemRecord> InMemoryRouterStore::GetWorkItem(int64_t id) {
+  absl::MutexLock lock(&mu_);
+  auto it = work_items_.find(id);
+  if (it == work_items_.end()) {
+    return absl::NotFoundError(absl::StrCat("work item ", id, " does not exist"));
+  }
+  WorkItemRecord w = it->second;
+  if (const ConnectorRecord* c = ConnectorById(w.connector_id)) w.connector = c->name;
+  return w;
+}
+
+absl::StatusOr<int64_t> InMemoryRouterStore::WorkItemIdByReference(const std::string& reference) {
+  absl::StatusOr<int64_t> id = FindWorkItemByReference(reference);
+  if (!id.ok()) return id.status();
+  if (*id == 0) {
+    return absl::NotFoundError(absl::StrCat("work item \"", reference, "\" does not exist"));
+  }
+  return *id;
+}
+
+absl::StatusOr<std::vector<WorkItemRecord>> InMemoryRouterStore::ListWorkItems(
+    const WorkItemFilter& f) {
+  absl::MutexLock lock(&mu_);
+  std::vector<WorkItemRecord> out;
+  for (auto it = work_items_.rbegin(); it != work_items_.rend(); ++it) {
+    const WorkItemRecord& w = it->second;
+    if (!f.queue.empty() && w.queue != f.queue) continue;
+    if (f.connector_id != 0 && w.connector_id != f.connector_id) continue;
+    if (f.before_id != 0 && w.id >= f.before_id) continue;
+    WorkItemRecord x = w;
+    x.body.clear();
+    x.message_ids.clear();
+    if (const ConnectorRecord* c = ConnectorById(w.connector_id)) x.connector = c->name;
+    out.push_back(std::move(x));
+    if (static_cast<int>(out.size()) >= f.limit) break;
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<OutboxRecord>> InMemoryRouterStore::ListOutboxForWorkItem(int64_t id) {
+  absl::MutexLock lock(&mu_);
+  std::vector<OutboxRecord> out;
+  for (const OutboxRecord& o : outbox_) {
+    if (o.work_item_id == id) {
+      OutboxRecord x = o;
+      if (const ConnectorRecord* c = ConnectorById(o.connector_id)) x.outgoing_connector = c->name;
+      out.push_back(std::move(x));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<MessageRecord>> InMemoryRouterStore::ListMessagesOfWorkItem(
+    int64_t id) {
+  std::vector<int64_t> ids;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = work_items_.find(id);
+    if (it == work_items_.end()) return std::vector<MessageRecord>();
+    ids = it->second.message_ids;
+  }
+  std::vector<MessageRecord> out;
+  for (int64_t m : ids) {
+    absl::StatusOr<MessageRecord> r = GetMessage(m, false);
+    if (r.ok()) out.push_back(*std::move(r));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<WorkItemEventRecord>> InMemoryRouterStore::ListWorkItemEvents(
+    int64_t after_event_id, const std::string& queue, int limit) {
+  absl::MutexLock lock(&mu_);
+  std::vector<WorkItemEventRecord> out;
+  for (const Event& e : events_) {
+    if (e.event_id <= after_event_id) continue;
+    const WorkItemRecord& w = work_items_[e.work_item_id];
+    if (!queue.empty() && w.queue != queue) continue;
+    WorkItemEventRecord r{e.event_id, e.kind, e.message_id, w};
+    r.work_item.body.clear();
+    if (const ConnectorRecord* c = ConnectorById(w.connector_id)) r.work_item.connector = c->name;
+    out.push_back(std::move(r));
+    if (static_cast<int>(out.size()) >= limit) break;
+  }
+  return out;
+}
+
+absl::StatusOr<int64_t> InMemoryRouterStore::LatestEventId() {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int64_t>(events_.size());
+}
+
+}  // namespace postroom::store

@@ -1,0 +1,56 @@
+#pragma once
+
+#include "libs/store/database.h"
+#include "libs/store/router_store.h"
+
+namespace postroom::store {
+
+// RouterStore over PostgreSQL (migrations 0001-0003) through named prepared statements.
+// Single reads run without a transaction (one round trip); CommitDecision is one READ
+// COMMITTED transaction. Thread-safe; the Database must outlive it.
+class PgRouterStore : public RouterStore {
+ public:
+  explicit PgRouterStore(Database& db);
+
+  absl::StatusOr<std::optional<std::string>> ConfigFingerprint(
+      const std::string& connector) override;
+  absl::StatusOr<std::optional<RouterConfigRecord>> LoadConfig(
+      const std::string& connector) override;
+  absl::StatusOr<MessageRecord> GetMessage(int64_t id, bool include_raw) override;
+  absl::StatusOr<std::optional<MessageRecord>> FindMessageByFetchKey(
+      int64_t connector_id, const std::string& fetch_key) override;
+  absl::StatusOr<std::vector<MessageRecord>> ListMessages(const MessageFilter& f) override;
+  absl::StatusOr<std::optional<MessageRecord>> FindDuplicate(int64_t connector_id,
+                                                             const std::string& message_id,
+                                                             const std::string& content_sha256,
+                                                             int64_t exclude_id) override;
+  absl::StatusOr<int64_t> FindWorkItemByMessageIds(
+      int64_t connector_id, const std::vector<std::string>& message_ids) override;
+  absl::StatusOr<int64_t> FindWorkItemByThreadRoot(int64_t connector_id,
+                                                   const std::string& thread_root) override;
+  absl::StatusOr<int64_t> FindWorkItemByReference(const std::string& reference) override;
+  absl::StatusOr<int> CountAcksSince(const std::string& to_address, absl::Time since) override;
+  absl::StatusOr<DecisionResult> CommitDecision(const DecisionWrite& write) override;
+  absl::StatusOr<MessageRecord> SetSpamStatus(int64_t id, const std::string& status) override;
+  absl::Status RecordAttemptError(int64_t id, const std::string& error) override;
+  absl::StatusOr<std::vector<int64_t>> ClaimPending(absl::Time stored_before,
+                                                    absl::Time claimed_before, absl::Time now,
+                                                    int limit) override;
+  absl::StatusOr<WorkItemRecord> GetWorkItem(int64_t id) override;
+  absl::StatusOr<int64_t> WorkItemIdByReference(const std::string& reference) override;
+  absl::StatusOr<std::vector<WorkItemRecord>> ListWorkItems(const WorkItemFilter& f) override;
+  absl::StatusOr<std::vector<OutboxRecord>> ListOutboxForWorkItem(int64_t id) override;
+  absl::StatusOr<std::vector<MessageRecord>> ListMessagesOfWorkItem(int64_t id) override;
+  absl::StatusOr<std::vector<WorkItemEventRecord>> ListWorkItemEvents(int64_t after_event_id,
+                                                                      const std::string& queue,
+                                                                      int limit) override;
+  absl::StatusOr<int64_t> LatestEventId() override;
+
+ private:
+  // One statement without a transaction; libpqxx exceptions become a status.
+  absl::Status Read(const std::function<absl::Status(pqxx::nontransaction&)>& fn,
+                    std::string_view what);
+  Database& db_;
+};
+
+}  // namespace postroom::store

@@ -1,0 +1,244 @@
+#pragma once
+
+// What the router keeps: stored messages, work items, the acknowledgement outbox, and the
+// read-only view of configuration it routes with. Plain records and one interface; no libpqxx.
+// PgRouterStore implements it over PostgreSQL (migrations 0001-0003), InMemoryRouterStore for
+// core unit tests. Both give the same guarantees, listed per method.
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "libs/store/config_store.h"
+
+namespace postroom::store {
+
+// Everything the router needs to route for one connector, read in one go.
+struct RouterConfigRecord {
+  ConnectorRecord connector;
+  std::vector<RouteRecord> routes;               // By position; the fallback last.
+  std::vector<DocumentRecord> templates;         // All of them.
+  std::vector<DocumentRecord> blocked_addresses; // All of them.
+  std::vector<DocumentRecord> settings;          // All of them.
+  // Ids of outgoing-capable connectors by name, and the system default's id (0: none).
+  std::vector<std::pair<std::string, int64_t>> outgoing_connectors;
+  int64_t system_default_outgoing_id = 0;
+  std::string fingerprint;  // As ConfigFingerprint returned when this was read.
+};
+
+struct MessageRecord {
+  int64_t id = 0;
+  int64_t connector_id = 0;
+  std::string connector;  // Name; filled on reads.
+  std::string fetch_key;
+  std::string folder;
+  std::string queue_hint;
+  absl::Time received_at = absl::UnixEpoch();
+  absl::Time stored_at = absl::UnixEpoch();
+  int64_t size_bytes = 0;
+  std::string raw;  // Empty on list reads.
+  bool truncated = false;
+  std::string message_id;      // Message-ID without angle brackets.
+  std::string content_sha256;  // 32 raw bytes; empty: unknown.
+  std::string thread_root;     // Outlook conversation root (hex), or "".
+  std::string summary_json;    // "" or a JSON object.
+  std::string decision;        // "" while pending.
+  absl::Time decided_at = absl::InfinitePast();
+  std::string decision_step;
+  std::string decision_route;
+  std::string decision_reason;
+  std::string trace_json;  // "" or a JSON object.
+  int64_t work_item_id = 0;
+  int64_t duplicate_of = 0;
+  std::string spam_status;  // "" | auto_spam | manual_spam | manual_clean
+  int route_attempts = 0;
+  std::string last_error;
+};
+
+struct WorkItemRecord {
+  int64_t id = 0;
+  int64_t connector_id = 0;
+  std::string connector;  // Name; filled on reads.
+  std::string reference;  // Set by the store on insert: "<prefix>-<id>".
+  std::string source = "email";
+  std::string queue;
+  std::string type;
+  std::string priority = "normal";
+  std::string requester_address;
+  std::string requester_name;
+  std::string subject;
+  std::string body;
+  std::string fields_json = "{}";
+  std::string attachments_json = "[]";
+  bool test_mode = false;
+  absl::Time created_at = absl::UnixEpoch();
+  absl::Time updated_at = absl::UnixEpoch();
+  std::vector<int64_t> message_ids;  // Filled by GetWorkItem, in the order added.
+};
+
+struct OutboxRecord {
+  int64_t id = 0;
+  int64_t connector_id = 0;  // Outgoing connector; 0: none known.
+  std::string outgoing_connector;  // Name; filled on reads.
+  std::string reason = "ack";
+  std::string status = "queued";
+  std::string to_address;
+  std::string subject;
+  std::string body_text;
+  std::string body_html;
+  std::string headers_json = "{}";
+  int64_t work_item_id = 0;
+  int64_t message_id = 0;
+  std::string dedupe_key;
+  absl::Time created_at = absl::UnixEpoch();
+};
+
+// The acknowledgement to queue if the sender is below the rate limit. Rendered by the caller
+// once the work item exists (it needs the reference).
+struct AckRequest {
+  std::string to_address;  // Lowercase.
+  int limit_per_hour = 5;  // Acks to one address in the hour before `now`; 0: none at all.
+  absl::Time now = absl::UnixEpoch();
+  // Called inside the transaction with the message's and the work item's id and the work
+  // item's reference; returns the email (dedupe_key "ack:<message id>").
+  std::function<OutboxRecord(int64_t message_id, int64_t work_item_id,
+                             const std::string& reference)>
+      render;
+};
+
+// One routing decision, written atomically: the message (inserted, or updated if still in the
+// expected state), the work item created or appended to, and the acknowledgement.
+struct DecisionWrite {
+  // Exactly one: a new message to insert with its decision (RouteEmail with raw bytes) or the
+  // id of a stored one. For a stored one, `expected_decision` is the decision it must still
+  // have ("" = pending), or the write is refused with ABORTED (another router got there first).
+  std::optional<MessageRecord> insert;
+  int64_t message_id = 0;
+  std::string expected_decision;
+
+  // The decision. Fields of MessageRecord used: decision, decision_step, decision_route,
+  // decision_reason, trace_json, summary_json, spam_status (kept when the stored one is
+  // manual_*), duplicate_of, message_id, content_sha256, thread_root.
+  MessageRecord decision;
+
+  // When set and another decided message of the connector has the same Message-ID and content
+  // hash, the store writes a duplicate instead (decision "duplicate", duplicate_of set, no
+  // work item, no ack). Checked under a lock on (connector, Message-ID), so two copies routed
+  // at once make one work item.
+  bool check_duplicate = false;
+
+  std::optional<WorkItemRecord> create;  // A new work item (reference from reference_prefix).
+  std::string reference_prefix = "WI";
+  int64_t append_to = 0;                 // Or an existing work item.
+  std::optional<AckRequest> ack;
+};
+
+struct DecisionResult {
+  int64_t message_id = 0;
+  // The message had been decided already (an insert hit the unique (connector, fetch key)):
+  // nothing was written; `existing` is the stored record.
+  bool replayed = false;
+  std::optional<MessageRecord> existing;
+  // The duplicate check fired: the message was recorded as a duplicate of this id.
+  int64_t duplicate_of = 0;
+  int64_t work_item_id = 0;
+  std::string reference;
+  bool ack_queued = false;
+  std::string ack_suppressed;  // "rate_limited" when the limit stopped it.
+};
+
+struct MessageFilter {
+  int64_t connector_id = 0;  // 0: all.
+  std::string decision;      // "": any.
+  bool pending = false;
+  absl::Time since = absl::InfinitePast();
+  absl::Time until = absl::InfiniteFuture();
+  int64_t before_id = 0;
+  int limit = 100;
+};
+
+struct WorkItemFilter {
+  std::string queue;
+  int64_t connector_id = 0;
+  int64_t before_id = 0;
+  int limit = 100;
+};
+
+struct WorkItemEventRecord {
+  int64_t event_id = 0;
+  std::string kind;  // created | appended
+  int64_t message_id = 0;
+  WorkItemRecord work_item;  // Without body.
+};
+
+// Thread-safe. Errors: UNAVAILABLE when the database is unreachable (retry), INTERNAL
+// otherwise; per method below.
+class RouterStore {
+ public:
+  virtual ~RouterStore() = default;
+
+  // A short string that changes whenever the connector, its routes, any template, blocked
+  // address or setting changes (versions, counts and modification times). nullopt: no such
+  // connector. One cheap query; the router's config cache compares it.
+  virtual absl::StatusOr<std::optional<std::string>> ConfigFingerprint(
+      const std::string& connector) = 0;
+  // nullopt: no such connector.
+  virtual absl::StatusOr<std::optional<RouterConfigRecord>> LoadConfig(
+      const std::string& connector) = 0;
+
+  // NOT_FOUND for an unknown id.
+  virtual absl::StatusOr<MessageRecord> GetMessage(int64_t id, bool include_raw) = 0;
+  virtual absl::StatusOr<std::optional<MessageRecord>> FindMessageByFetchKey(
+      int64_t connector_id, const std::string& fetch_key) = 0;
+  // Newest first, without raw and trace.
+  virtual absl::StatusOr<std::vector<MessageRecord>> ListMessages(const MessageFilter& f) = 0;
+
+  // Read-only lookups for the pipeline (and ExplainRoute).
+  // The first decided, non-duplicate message of the connector with this Message-ID and hash,
+  // other than `exclude_id`.
+  virtual absl::StatusOr<std::optional<MessageRecord>> FindDuplicate(
+      int64_t connector_id, const std::string& message_id, const std::string& content_sha256,
+      int64_t exclude_id) = 0;
+  // The most recent work item id of a message of the connector whose Message-ID is one of
+  // `message_ids`; 0: none.
+  virtual absl::StatusOr<int64_t> FindWorkItemByMessageIds(
+      int64_t connector_id, const std::vector<std::string>& message_ids) = 0;
+  virtual absl::StatusOr<int64_t> FindWorkItemByThreadRoot(int64_t connector_id,
+                                                           const std::string& thread_root) = 0;
+  // 0: no work item has this reference (exact match).
+  virtual absl::StatusOr<int64_t> FindWorkItemByReference(const std::string& reference) = 0;
+  virtual absl::StatusOr<int> CountAcksSince(const std::string& to_address, absl::Time since) = 0;
+
+  // Writes one decision (see DecisionWrite). ABORTED: a stored message is no longer in the
+  // expected state. NOT_FOUND: no such message or work item to append to.
+  virtual absl::StatusOr<DecisionResult> CommitDecision(const DecisionWrite& write) = 0;
+
+  // Sets spam_status; returns the updated record. NOT_FOUND for an unknown id.
+  virtual absl::StatusOr<MessageRecord> SetSpamStatus(int64_t id, const std::string& status) = 0;
+  // Records a failed routing attempt (last_error, route_attempts + 1) on a pending message.
+  virtual absl::Status RecordAttemptError(int64_t id, const std::string& error) = 0;
+
+  // Takes up to `limit` pending messages stored before `stored_before` and not claimed since
+  // `claimed_before`, marking them claimed at `now` (FOR UPDATE SKIP LOCKED: replicas never
+  // take the same one at once). Returns their ids, oldest first.
+  virtual absl::StatusOr<std::vector<int64_t>> ClaimPending(absl::Time stored_before,
+                                                            absl::Time claimed_before,
+                                                            absl::Time now, int limit) = 0;
+
+  // NOT_FOUND for an unknown id or reference.
+  virtual absl::StatusOr<WorkItemRecord> GetWorkItem(int64_t id) = 0;
+  virtual absl::StatusOr<int64_t> WorkItemIdByReference(const std::string& reference) = 0;
+  virtual absl::StatusOr<std::vector<WorkItemRecord>> ListWorkItems(const WorkItemFilter& f) = 0;
+  virtual absl::StatusOr<std::vector<OutboxRecord>> ListOutboxForWorkItem(int64_t id) = 0;
+  virtual absl::StatusOr<std::vector<MessageRecord>> ListMessagesOfWorkItem(int64_t id) = 0;
+  // Events after `after_event_id`, oldest first; `queue` "" for all. LatestEventId for "now".
+  virtual absl::StatusOr<std::vector<WorkItemEventRecord>> ListWorkItemEvents(
+      int64_t after_event_id, const std::string& queue, int limit) = 0;
+  virtual absl::StatusOr<int64_t> LatestEventId() = 0;
+};
+
+}  // namespace postroom::store

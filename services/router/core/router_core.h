@@ -1,0 +1,126 @@
+#pragma once
+
+// The router's domain core: parses and classifies each email, decides in one explainable
+// pipeline what becomes of it, and writes the decision, the work item and the acknowledgement
+// in one store transaction (docs/router.md).
+//
+//   blocked sender -> duplicate -> spam -> auto-reply / bounce (list mail is marked) ->
+//   allowed sender domains -> follow-up (reply token, subject token, In-Reply-To/References,
+//   Thread-Index) -> routes in order, first match wins -> fallback route
+//
+// Requests and answers are the API's protos (postroom/v1/router.pb.h): the core is the API's
+// behaviour, the gRPC adapter only authorizes and maps statuses. The store, the clock and the
+// metrics come in as interfaces, so the unit tests run without a network or a database.
+// Thread-safe: one Router serves every RPC thread; compiled configuration is shared and
+// immutable, re-read when the connector's configuration fingerprint changes.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "libs/base/clock.h"
+#include "libs/mime/message.h"
+#include "libs/store/router_store.h"
+#include "postroom/v1/router.pb.h"
+
+namespace postroom::router {
+
+// Where the metrics go (docs/metrics.md names). Implementations are thread-safe.
+class RouterMetrics {
+ public:
+  virtual ~RouterMetrics() = default;
+  // decision: "created", "appended", ... as stored.
+  virtual void Decided(const std::string& connector, const std::string& decision,
+                       absl::Duration latency) = 0;
+  virtual void AckQueued(const std::string& connector) = 0;
+  virtual void AckSuppressed(const std::string& connector, const std::string& reason) = 0;
+};
+
+struct RouterOptions {
+  store::RouterStore* store = nullptr;  // Not owned; required.
+  Clock* clock = nullptr;               // Not owned; required.
+  RouterMetrics* metrics = nullptr;     // Not owned; may be null.
+  // HMAC-SHA256 key of the reply tokens, used when the setting `reply_token_key` is not set.
+  // Empty and no setting: no reply tokens are issued or accepted.
+  std::string reply_token_key;
+  // How long a connector's compiled configuration is used before its fingerprint is checked
+  // again (one short query). Zero: on every message.
+  absl::Duration config_recheck = absl::Seconds(1);
+  mime::ParseLimits parse_limits;
+  // Failed attempts after which the sweep records a pending message as failed.
+  int max_route_attempts = 5;
+  // A sweep claim older than this may be taken by another replica.
+  absl::Duration claim_timeout = absl::Minutes(1);
+};
+
+// Parses "w<id>-<10 base32 chars>" reply tokens and makes them; exposed for tests and docs.
+std::string MakeReplyToken(const std::string& key, int64_t work_item_id);
+// The work item id of a valid token; 0 when the token is malformed or its signature is wrong.
+int64_t VerifyReplyToken(const std::string& key, const std::string& token);
+
+class Router {
+ public:
+  explicit Router(RouterOptions options);
+  ~Router();
+  Router(const Router&) = delete;
+  Router& operator=(const Router&) = delete;
+
+  // INVALID_ARGUMENT: no connector, neither or both of raw_message/stored_message_id, empty or
+  // oversized message, a stored message of another connector. NOT_FOUND: unknown connector or
+  // stored message. FAILED_PRECONDITION: connector disabled or not incoming. UNAVAILABLE: the
+  // store is unreachable (retry: the call is idempotent).
+  absl::StatusOr<v1::RouteEmailResponse> RouteEmail(const v1::RouteEmailRequest& request);
+  // The same decision without writing anything. Errors as RouteEmail.
+  absl::StatusOr<v1::RouteEmailResponse> ExplainRoute(const v1::ExplainRouteRequest& request);
+
+  absl::StatusOr<v1::StoredMessage> GetMessage(int64_t id, bool include_raw);
+  absl::StatusOr<v1::ListMessagesResponse> ListMessages(const v1::ListMessagesRequest& request);
+  // Re-routes messages that have no work item (unhandled, failed, spam, blocked, auto-reply,
+  // bounce, pending). Messages on a work item and duplicates come back unchanged with
+  // replayed=true, so repeating a call changes nothing.
+  absl::StatusOr<v1::ReprocessResponse> Reprocess(const v1::ReprocessRequest& request);
+  absl::StatusOr<v1::SetSpamStatusResponse> SetSpamStatus(
+      const v1::SetSpamStatusRequest& request);
+  absl::StatusOr<v1::GetWorkItemResponse> GetWorkItem(const v1::GetWorkItemRequest& request);
+  absl::StatusOr<v1::ListWorkItemsResponse> ListWorkItems(
+      const v1::ListWorkItemsRequest& request);
+  // Work item events after `after_event_id`, oldest first, at most `limit`.
+  absl::StatusOr<std::vector<v1::WorkItemEvent>> WorkItemEvents(int64_t after_event_id,
+                                                                const std::string& queue,
+                                                                int limit);
+  absl::StatusOr<int64_t> LatestEventId();
+
+  // Routes pending messages stored more than `min_age` ago that no replica is working on.
+  // Returns how many it decided. A message that keeps failing is recorded as failed after
+  // max_route_attempts.
+  absl::StatusOr<int> SweepPending(absl::Duration min_age, int limit);
+
+  struct ConnectorConfig;  // Compiled configuration of one connector (router_core.cc).
+  struct Analysis;         // One parsed and classified message.
+  struct Decision;
+
+ private:
+  absl::StatusOr<std::shared_ptr<const ConnectorConfig>> Config(const std::string& connector);
+  absl::StatusOr<v1::RouteEmailResponse> RouteStored(const ConnectorConfig& config,
+                                                     const store::MessageRecord& message,
+                                                     absl::Time started);
+  absl::StatusOr<Decision> Decide(const ConnectorConfig& config, const Analysis& analysis,
+                                  const std::string& spam_status, int64_t message_id,
+                                  bool dry_run);
+  absl::StatusOr<v1::RouteEmailResponse> Commit(const ConnectorConfig& config,
+                                                const Analysis& analysis, Decision decision,
+                                                store::DecisionWrite write, absl::Time started);
+  absl::StatusOr<v1::RouteEmailResponse> ReplayOf(const store::MessageRecord& message);
+  absl::StatusOr<v1::RouteEmailResponse> Reroute(int64_t id);
+
+  RouterOptions options_;
+  absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<const ConnectorConfig>> cache_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, absl::Time> checked_at_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace postroom::router

@@ -1,0 +1,113 @@
+#include "services/router/grpc/router_service.h"
+
+#include <thread>
+
+#include "libs/base/status_macros.h"
+#include "libs/server/authorize.h"
+#include "libs/server/status.h"
+
+namespace postroom::router {
+
+using auth::Role;
+
+template <typename Fn>
+grpc::Status RouterService::Call(grpc::ServerContext* ctx, Role role, std::string_view action,
+                                 Fn fn) {
+  absl::StatusOr<auth::Principal> principal = server::Authorize(*ctx, auth_, role, action);
+  if (!principal.ok()) return server::ToGrpcStatus(principal.status());
+  return server::ToGrpcStatus(fn());
+}
+
+grpc::Status RouterService::RouteEmail(grpc::ServerContext* ctx, const v1::RouteEmailRequest* req,
+                                       v1::RouteEmailResponse* resp) {
+  return Call(ctx, Role::kOperator, "routing email", [&]() -> absl::Status {
+    POSTROOM_ASSIGN_OR_RETURN(*resp, router_.RouteEmail(*req));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RouterService::ExplainRoute(grpc::ServerContext* ctx,
+                                         const v1::ExplainRouteRequest* req,
+                                         v1::ExplainRouteResponse* resp) {
+  return Call(ctx, Role::kViewer, "explaining a route", [&]() -> absl::Status {
+    POSTROOM_ASSIGN_OR_RETURN(*resp->mutable_decision(), router_.ExplainRoute(*req));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RouterService::GetMessage(grpc::ServerContext* ctx, const v1::GetMessageRequest* req,
+                                       v1::GetMessageResponse* resp) {
+  return Call(ctx, Role::kViewer, "reading messages", [&]() -> absl::Status {
+    POSTROOM_ASSIGN_OR_RETURN(*resp->mutable_message(),
+                              router_.GetMessage(req->id(), req->include_raw()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RouterService::ListMessages(grpc::ServerContext* ctx,
+                                         const v1::ListMessagesRequest* req,
+                                         v1::ListMessagesResponse* resp) {
+  return Call(ctx, Role::kViewer, "reading messages", [&]() -> absl::Status {
+    POSTROOM_ASSIGN_OR_RETURN(*resp, router_.ListMessages(*req));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RouterService::Reprocess(grpc::ServerContext* ctx, const v1::ReprocessRequest* req,
+                                      v1::ReprocessResponse* resp) {
+  return Call(ctx, Role::kOperator, "reprocessing messages", [&]() -> absl::Status {
+    POSTROOM_ASSIGN_OR_RETURN(*resp, router_.Reprocess(*req));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RouterService::SetSpamStatus(grpc::ServerContext* ctx,
+                                          const v1::SetSpamStatusRequest* req,
+                                          v1::SetSpamStatusResponse* resp) {
+  return Call(ctx, Role::kOperator, "marking spam", [&]() -> absl::Status {
+    POSTROOM_ASSIGN_OR_RETURN(*resp, router_.SetSpamStatus(*req));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RouterService::GetWorkItem(grpc::ServerContext* ctx,
+                                        const v1::GetWorkItemRequest* req,
+                                        v1::GetWorkItemResponse* resp) {
+  return Call(ctx, Role::kViewer, "reading work items", [&]() -> absl::Status {
+    POSTROOM_ASSIGN_OR_RETURN(*resp, router_.GetWorkItem(*req));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RouterService::ListWorkItems(grpc::ServerContext* ctx,
+                                          const v1::ListWorkItemsRequest* req,
+                                          v1::ListWorkItemsResponse* resp) {
+  return Call(ctx, Role::kViewer, "reading work items", [&]() -> absl::Status {
+    POSTROOM_ASSIGN_OR_RETURN(*resp, router_.ListWorkItems(*req));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RouterService::WatchWorkItems(grpc::ServerContext* ctx,
+                                           const v1::WatchWorkItemsRequest* req,
+                                           grpc::ServerWriter<v1::WorkItemEvent>* writer) {
+  return Call(ctx, Role::kViewer, "watching work items", [&]() -> absl::Status {
+    int64_t after = req->after_id();
+    if (after == 0) {
+      POSTROOM_ASSIGN_OR_RETURN(after, router_.LatestEventId());
+    }
+    // Polls the store: events come from every router replica, not only this one.
+    while (!ctx->IsCancelled()) {
+      POSTROOM_ASSIGN_OR_RETURN(std::vector<v1::WorkItemEvent> events,
+                                router_.WorkItemEvents(after, req->queue(), 500));
+      for (const v1::WorkItemEvent& e : events) {
+        if (!writer->Write(e)) return absl::OkStatus();  // The client went away.
+        after = e.event_id();
+      }
+      if (events.size() < 500) std::this_thread::sleep_for(absl::ToChronoNanoseconds(watch_poll_));
+    }
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace postroom::router

@@ -1,0 +1,39 @@
+#include "services/router/prometheus_metrics.h"
+
+namespace postroom::router {
+
+PrometheusRouterMetrics::PrometheusRouterMetrics()
+    : decisions_(prometheus::BuildCounter()
+                     .Name("postroom_router_decisions_total")
+                     .Help("Routing decisions by connector and decision")
+                     .Register(metrics::Registry())),
+      duration_(prometheus::BuildHistogram()
+                    .Name("postroom_router_route_duration_seconds")
+                    .Help("Time to route one message, parse to recorded decision")
+                    .Register(metrics::Registry())
+                    .Add({}, metrics::LatencyBuckets())),
+      acks_queued_(prometheus::BuildCounter()
+                       .Name("postroom_router_acks_queued_total")
+                       .Help("Acknowledgement emails queued in the outbox")
+                       .Register(metrics::Registry())),
+      acks_suppressed_(prometheus::BuildCounter()
+                           .Name("postroom_router_acks_suppressed_total")
+                           .Help("Acknowledgements not sent on purpose, by reason")
+                           .Register(metrics::Registry())) {}
+
+void PrometheusRouterMetrics::Decided(const std::string& connector, const std::string& decision,
+                                      absl::Duration latency) {
+  decisions_.Add({{"connector", connector}, {"decision", decision}}).Increment();
+  duration_.Observe(absl::ToDoubleSeconds(latency));
+}
+
+void PrometheusRouterMetrics::AckQueued(const std::string& connector) {
+  acks_queued_.Add({{"connector", connector}}).Increment();
+}
+
+void PrometheusRouterMetrics::AckSuppressed(const std::string& connector,
+                                            const std::string& reason) {
+  acks_suppressed_.Add({{"connector", connector}, {"reason", reason}}).Increment();
+}
+
+}  // namespace postroom::router

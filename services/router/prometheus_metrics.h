@@ -1,0 +1,25 @@
+#pragma once
+
+// RouterMetrics on the process-wide Prometheus registry, with the names of docs/metrics.md.
+// Thread-safe.
+#include "libs/metrics/metrics.h"
+#include "services/router/core/router_core.h"
+
+namespace postroom::router {
+
+class PrometheusRouterMetrics : public RouterMetrics {
+ public:
+  PrometheusRouterMetrics();
+  void Decided(const std::string& connector, const std::string& decision,
+               absl::Duration latency) override;
+  void AckQueued(const std::string& connector) override;
+  void AckSuppressed(const std::string& connector, const std::string& reason) override;
+
+ private:
+  prometheus::Family<prometheus::Counter>& decisions_;
+  prometheus::Histogram& duration_;
+  prometheus::Family<prometheus::Counter>& acks_queued_;
+  prometheus::Family<prometheus::Counter>& acks_suppressed_;
+};
+
+}  // namespace postroom::router

@@ -1,0 +1,29 @@
+#include "libs/store/in_memory_router_store.h"
+#include "services/router/tests/store_factory.h"
+
+namespace postroom::router::testing {
+namespace {
+class Holder : public StoreHolder {
+ public:
+  explicit Holder(std::function<absl::Time()> now) : store_(std::move(now)) {}
+  store::RouterStore& store() override { return store_; }
+  void PutConnector(store::ConnectorRecord& c) override {
+    store_.PutConnector(c);
+    c.id = (*store_.LoadConfig(c.name))->connector.id;
+  }
+  void PutRoute(store::RouteRecord route) override { store_.PutRoute(route); }
+  void PutDocument(store::DocumentKind kind, const store::DocumentRecord& doc) override {
+    store_.PutDocument(kind, doc);
+  }
+  int64_t StorePending(const store::MessageRecord& m) override { return store_.StorePending(m); }
+
+ private:
+  store::InMemoryRouterStore store_;
+};
+}  // namespace
+
+std::unique_ptr<StoreHolder> MakeStore(std::function<absl::Time()> now) {
+  return std::make_unique<Holder>(std::move(now));
+}
+
+}  // namespace postroom::router::testing

@@ -1,0 +1,575 @@
+// The router core's behaviour, run twice: over InMemoryRouterStore (router_core_test) and over
+// PostgreSQL (router_core_pg_test, label pg).
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "libs/base/clock.h"
+#include "services/router/core/router_core.h"
+#include "services/router/tests/store_factory.h"
+#include "tests/support/status_matchers.h"
+
+namespace postroom::router {
+namespace {
+
+using ::postroom::testing::IsOk;
+using ::postroom::testing::StatusIs;
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+
+constexpr char kKey[] = "test-reply-key";
+
+std::string Mail(const std::string& from, const std::string& subject,
+                 const std::string& extra_headers = "", const std::string& body = "Hello there.",
+                 const std::string& message_id = "") {
+  static int n = 0;
+  std::string mid = message_id.empty() ? absl::StrCat("m", ++n, "@client.example") : message_id;
+  return absl::StrCat("From: Jane Doe <", from, ">\r\nTo: support@desk.example\r\nSubject: ",
+                      subject, "\r\nMessage-ID: <", mid,
+                      ">\r\nDate: Tue, 24 Nov 2026 10:00:00 +0000\r\n", extra_headers,
+                      "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n",
+                      body, "\r\n");
+}
+
+class RouterCoreTest : public ::testing::Test {
+ protected:
+  RouterCoreTest() : clock_(absl::Now()), holder_(testing::MakeStore([this] { return clock_.Now(); })) {
+    connector_.name = "support";
+    connector_.protocol = "imap";
+    connector_.direction = "incoming";
+    connector_.status = "active";
+    SetSpec(R"({"name":"support","primary_address":"support@desk.example",
+                "subject_token_prefix":"SUP","outgoing_connector":"smtp-out"})");
+    store::ConnectorRecord out;
+    out.name = "smtp-out";
+    out.protocol = "smtp";
+    out.direction = "outgoing";
+    out.status = "active";
+    out.spec_json = R"({"name":"smtp-out"})";
+    holder_->PutConnector(out);
+    outgoing_id_ = out.id;
+    AddRoute("fallback", 100, true, "{}", R"({"queue":"general","ack_template":"ack"})");
+    store::DocumentRecord tpl;
+    tpl.key = "ack";
+    tpl.spec_json = R"({"name":"ack","subject":"We got it: {{message.subject}}",
+                        "body_text":"Hello {{sender.name}}, your request is {{work_item.reference}}."})";
+    holder_->PutDocument(store::DocumentKind::kTemplate, tpl);
+    router_ = std::make_unique<Router>(RouterOptions{.store = &holder_->store(),
+                                                     .clock = &clock_,
+                                                     .reply_token_key = kKey,
+                                                     .config_recheck = absl::ZeroDuration()});
+  }
+
+  void SetSpec(const std::string& spec) {
+    connector_.spec_json = spec;
+    holder_->PutConnector(connector_);
+  }
+  void AddRoute(const std::string& name, int position, bool fallback, const std::string& when,
+                const std::string& then, bool test_mode_only = false) {
+    store::RouteRecord r;
+    r.connector_id = connector_.id;
+    r.name = name;
+    r.position = position;
+    r.fallback = fallback;
+    r.when_json = when;
+    r.then_json = then;
+    r.test_mode_only = test_mode_only;
+    holder_->PutRoute(r);
+  }
+  void Setting(const std::string& key, const std::string& value) {
+    holder_->PutDocument(store::DocumentKind::kSetting,
+                         {.key = key, .spec_json = absl::StrCat(R"({"key":")", key,
+                                                                R"(","value":")", value, R"("})")});
+  }
+
+  v1::RouteEmailResponse Route(const std::string& raw, const std::string& fetch_key = "") {
+    v1::RouteEmailRequest req;
+    req.set_connector("support");
+    req.set_raw_message(raw);
+    req.set_fetch_key(fetch_key);
+    absl::StatusOr<v1::RouteEmailResponse> r = router_->RouteEmail(req);
+    EXPECT_THAT(r, IsOk());
+    return r.ok() ? *r : v1::RouteEmailResponse();
+  }
+  v1::GetWorkItemResponse WorkItem(int64_t id) {
+    v1::GetWorkItemRequest req;
+    req.set_id(id);
+    absl::StatusOr<v1::GetWorkItemResponse> r = router_->GetWorkItem(req);
+    EXPECT_THAT(r, IsOk());
+    return r.ok() ? *r : v1::GetWorkItemResponse();
+  }
+  int WorkItemCount() {
+    absl::StatusOr<v1::ListWorkItemsResponse> r = router_->ListWorkItems({});
+    EXPECT_THAT(r, IsOk());
+    return r.ok() ? r->work_items_size() : -1;
+  }
+  static std::string TraceText(const v1::RouteEmailResponse& r) {
+    std::string out;
+    for (const v1::TraceStep& s : r.trace()) {
+      absl::StrAppend(&out, s.step(), s.decided() ? " [decided]" : "", ": ", s.reason(), "\n");
+    }
+    return out;
+  }
+
+  FakeClock clock_;
+  std::unique_ptr<testing::StoreHolder> holder_;
+  store::ConnectorRecord connector_;
+  int64_t outgoing_id_ = 0;
+  std::unique_ptr<Router> router_;
+};
+
+TEST_F(RouterCoreTest, FallbackCreatesWorkItemWithReferenceAndTrace) {
+  v1::RouteEmailResponse r = Route(Mail("jane@client.example", "Printer broken"));
+  EXPECT_EQ(r.decision(), v1::DECISION_CREATED);
+  EXPECT_EQ(r.step(), "fallback");
+  EXPECT_EQ(r.route(), "fallback");
+  EXPECT_EQ(r.work_item_reference(), absl::StrCat("SUP-", r.work_item_id()));
+  EXPECT_THAT(TraceText(r), HasSubstr("blocked_sender: sender jane@client.example not blocked"));
+  EXPECT_THAT(TraceText(r), HasSubstr("follow_up: "));
+  v1::GetWorkItemResponse wi = WorkItem(r.work_item_id());
+  EXPECT_EQ(wi.work_item().queue(), "general");
+  EXPECT_EQ(wi.work_item().source(), "email");
+  EXPECT_EQ(wi.work_item().requester_address(), "jane@client.example");
+  EXPECT_EQ(wi.work_item().requester_name(), "Jane Doe");
+  EXPECT_EQ(wi.work_item().subject(), "Printer broken");
+  EXPECT_THAT(wi.work_item().body(), HasSubstr("Hello there."));
+  EXPECT_THAT(wi.messages(), SizeIs(1));
+}
+
+TEST_F(RouterCoreTest, FirstMatchingRouteWinsAndEarlierRoutesExplainWhy) {
+  AddRoute("invoices", 1, false, R"({"subject_contains":["invoice"]})",
+           R"({"queue":"billing","priority":"high","fields":{"customer":{"from":"sender_address"}}})");
+  AddRoute("printers", 2, false, R"({"subject_contains":["printer"]})", R"({"queue":"it"})");
+  AddRoute("also-printers", 3, false, R"({"body_contains":["hello"]})", R"({"queue":"other"})");
+  v1::RouteEmailResponse r = Route(Mail("jane@client.example", "Printer broken"));
+  EXPECT_EQ(r.decision(), v1::DECISION_CREATED);
+  EXPECT_EQ(r.route(), "printers");
+  EXPECT_EQ(r.queue(), "it");
+  EXPECT_THAT(TraceText(r), HasSubstr("route:invoices: no match: when.subject_contains"));
+  EXPECT_THAT(TraceText(r), HasSubstr("route:printers [decided]: matched"));
+  EXPECT_THAT(TraceText(r), ::testing::Not(HasSubstr("also-printers")));
+
+  v1::RouteEmailResponse inv = Route(Mail("bob@vendor.example", "Invoice 7"));
+  v1::GetWorkItemResponse wi = WorkItem(inv.work_item_id());
+  EXPECT_EQ(wi.work_item().priority(), "high");
+  EXPECT_EQ(wi.work_item().fields().at("customer"), "bob@vendor.example");
+}
+
+TEST_F(RouterCoreTest, StopRouteLeavesMessageUnhandled) {
+  AddRoute("drop", 1, false, R"({"from_domain":"spammy.example"})", R"({"stop":true})");
+  v1::RouteEmailResponse r = Route(Mail("x@spammy.example", "Buy"));
+  EXPECT_EQ(r.decision(), v1::DECISION_UNHANDLED);
+  EXPECT_EQ(r.route(), "drop");
+  EXPECT_EQ(r.work_item_id(), 0);
+}
+
+TEST_F(RouterCoreTest, TestModeRouteIsSkippedOutsideTestMode) {
+  AddRoute("trial", 1, false, R"({"subject_contains":["printer"]})", R"({"queue":"trial"})",
+           /*test_mode_only=*/true);
+  v1::RouteEmailResponse r = Route(Mail("jane@client.example", "Printer"));
+  EXPECT_EQ(r.route(), "fallback");
+  EXPECT_THAT(TraceText(r), HasSubstr("route:trial: skipped: test mode only"));
+}
+
+TEST_F(RouterCoreTest, BlockedAddressAndDomainAreBlocked) {
+  holder_->PutDocument(store::DocumentKind::kBlockedAddress,
+                       {.key = "evil@bad.example", .spec_json = R"({"pattern":"evil@bad.example"})"});
+  holder_->PutDocument(store::DocumentKind::kBlockedAddress,
+                       {.key = "@worse.example", .spec_json = R"({"pattern":"@worse.example"})"});
+  v1::RouteEmailResponse a = Route(Mail("evil@bad.example", "hi"));
+  EXPECT_EQ(a.decision(), v1::DECISION_BLOCKED);
+  EXPECT_EQ(a.step(), "blocked_sender");
+  v1::RouteEmailResponse b = Route(Mail("x@eu.worse.example", "hi"));
+  EXPECT_EQ(b.decision(), v1::DECISION_BLOCKED);
+  v1::RouteEmailResponse c = Route(Mail("ok@bad.example", "hi"));
+  EXPECT_EQ(c.decision(), v1::DECISION_CREATED);
+  EXPECT_EQ(WorkItemCount(), 1);
+}
+
+TEST_F(RouterCoreTest, ReplayOfSameFetchKeyReturnsRecordedDecisionAndNoSecondWorkItem) {
+  std::string raw = Mail("jane@client.example", "Help");
+  v1::RouteEmailResponse first = Route(raw, "INBOX:1:7");
+  v1::RouteEmailResponse again = Route(raw, "INBOX:1:7");
+  EXPECT_FALSE(first.replayed());
+  EXPECT_TRUE(again.replayed());
+  EXPECT_EQ(again.message_id(), first.message_id());
+  EXPECT_EQ(again.work_item_id(), first.work_item_id());
+  EXPECT_EQ(again.work_item_reference(), first.work_item_reference());
+  EXPECT_EQ(again.decision(), v1::DECISION_CREATED);
+  EXPECT_EQ(again.trace_size(), first.trace_size());
+  EXPECT_EQ(WorkItemCount(), 1);
+}
+
+TEST_F(RouterCoreTest, DefaultFetchKeyIsContentHashSoRetriesReplay) {
+  std::string raw = Mail("jane@client.example", "Help");
+  Route(raw);
+  EXPECT_TRUE(Route(raw).replayed());
+  EXPECT_EQ(WorkItemCount(), 1);
+}
+
+TEST_F(RouterCoreTest, SameMessageUnderAnotherFetchKeyIsDuplicate) {
+  std::string raw = Mail("jane@client.example", "Help", "", "body", "dup-1@client.example");
+  v1::RouteEmailResponse first = Route(raw, "INBOX:1:1");
+  v1::RouteEmailResponse second = Route(raw, "Archive:1:1");
+  EXPECT_EQ(second.decision(), v1::DECISION_DUPLICATE);
+  EXPECT_FALSE(second.replayed());
+  EXPECT_EQ(second.work_item_id(), 0);
+  absl::StatusOr<v1::StoredMessage> m = router_->GetMessage(second.message_id(), false);
+  ASSERT_THAT(m, IsOk());
+  EXPECT_EQ(m->duplicate_of(), first.message_id());
+  EXPECT_EQ(WorkItemCount(), 1);
+}
+
+TEST_F(RouterCoreTest, ConcurrentCopiesOfOneMessageMakeOneWorkItem) {
+  // Two mailboxes (or two router replicas) hand over the same message at once: the duplicate
+  // check under the commit's lock lets exactly one create a work item.
+  const std::string raw = Mail("jane@client.example", "Race", "", "body", "race@client.example");
+  std::atomic<int> created{0}, duplicates{0}, errors{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 6; ++i) {
+    threads.emplace_back([&, i] {
+      v1::RouteEmailRequest req;
+      req.set_connector("support");
+      req.set_raw_message(raw);
+      req.set_fetch_key(absl::StrCat("race:", i));
+      absl::StatusOr<v1::RouteEmailResponse> r = router_->RouteEmail(req);
+      if (!r.ok()) {
+        ++errors;
+      } else if (r->decision() == v1::DECISION_CREATED) {
+        ++created;
+      } else if (r->decision() == v1::DECISION_DUPLICATE) {
+        ++duplicates;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(created.load(), 1);
+  EXPECT_EQ(duplicates.load(), 5);
+  EXPECT_EQ(WorkItemCount(), 1);
+}
+
+TEST_F(RouterCoreTest, SameMessageIdWithOtherContentIsNotDuplicate) {
+  Route(Mail("jane@client.example", "Help", "", "one", "same@client.example"), "k1");
+  v1::RouteEmailResponse r =
+      Route(Mail("jane@client.example", "Help", "", "two", "same@client.example"), "k2");
+  EXPECT_EQ(r.decision(), v1::DECISION_CREATED);
+}
+
+TEST_F(RouterCoreTest, SpamFlagIsSpamWithoutWorkItemOrAck) {
+  v1::RouteEmailResponse r = Route(Mail("jane@client.example", "Win", "X-Spam-Flag: YES\r\n"));
+  EXPECT_EQ(r.decision(), v1::DECISION_SPAM);
+  EXPECT_EQ(r.spam_status(), v1::SPAM_STATUS_AUTO_SPAM);
+  EXPECT_EQ(r.work_item_id(), 0);
+  EXPECT_FALSE(r.acknowledgement_queued());
+  EXPECT_THAT(r.reason(), HasSubstr("spam:"));
+}
+
+TEST_F(RouterCoreTest, SpamQueueMakesSpamWorkItemWithoutAck) {
+  SetSpec(R"({"name":"support","spam_queue":"spam-review","subject_token_prefix":"SUP"})");
+  v1::RouteEmailResponse r = Route(Mail("jane@client.example", "Win", "X-Spam-Flag: YES\r\n"));
+  EXPECT_EQ(r.decision(), v1::DECISION_SPAM);
+  EXPECT_NE(r.work_item_id(), 0);
+  EXPECT_EQ(WorkItem(r.work_item_id()).work_item().queue(), "spam-review");
+  EXPECT_FALSE(r.acknowledgement_queued());
+}
+
+TEST_F(RouterCoreTest, AutoReplyAndBounceAreDecidedWithoutWorkItem) {
+  v1::RouteEmailResponse a =
+      Route(Mail("jane@client.example", "Out of office", "Auto-Submitted: auto-replied\r\n"));
+  EXPECT_EQ(a.decision(), v1::DECISION_AUTO_REPLY);
+  std::string bounce =
+      "From: MAILER-DAEMON@mx.example\r\nTo: support@desk.example\r\nSubject: Undelivered\r\n"
+      "Message-ID: <b1@mx.example>\r\nMIME-Version: 1.0\r\n"
+      "Content-Type: multipart/report; report-type=delivery-status; boundary=\"XX\"\r\n\r\n"
+      "--XX\r\nContent-Type: text/plain\r\n\r\nfailed\r\n--XX\r\n"
+      "Content-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example\r\n\r\n"
+      "Final-Recipient: rfc822; gone@x.example\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n"
+      "--XX--\r\n";
+  v1::RouteEmailResponse b = Route(bounce);
+  EXPECT_EQ(b.decision(), v1::DECISION_BOUNCE);
+  EXPECT_THAT(b.reason(), HasSubstr("5.1.1"));
+  EXPECT_EQ(WorkItemCount(), 0);
+}
+
+TEST_F(RouterCoreTest, ListMailIsRoutedButNeverAcknowledged) {
+  v1::RouteEmailResponse r =
+      Route(Mail("news@list.example", "Digest", "List-Id: <news.list.example>\r\n"));
+  EXPECT_EQ(r.decision(), v1::DECISION_CREATED);
+  EXPECT_EQ(r.classification(), "list");
+  EXPECT_FALSE(r.acknowledgement_queued());
+  EXPECT_EQ(r.acknowledgement_suppressed(), "list");
+}
+
+TEST_F(RouterCoreTest, SenderOutsideAllowedDomainsIsUnhandled) {
+  SetSpec(R"({"name":"support","allowed_sender_domains":["client.example"]})");
+  EXPECT_EQ(Route(Mail("a@eu.client.example", "x")).decision(), v1::DECISION_CREATED);
+  v1::RouteEmailResponse r = Route(Mail("a@other.example", "x"));
+  EXPECT_EQ(r.decision(), v1::DECISION_UNHANDLED);
+  EXPECT_EQ(r.step(), "allowed_domains");
+}
+
+TEST_F(RouterCoreTest, FollowUpBySubjectTokenIsAppended) {
+  v1::RouteEmailResponse first = Route(Mail("jane@client.example", "Printer"));
+  v1::RouteEmailResponse r = Route(Mail(
+      "jane@client.example", absl::StrCat("Re: Printer [#", first.work_item_reference(), "]")));
+  EXPECT_EQ(r.decision(), v1::DECISION_APPENDED);
+  EXPECT_EQ(r.step(), "follow_up");
+  EXPECT_EQ(r.work_item_id(), first.work_item_id());
+  EXPECT_THAT(WorkItem(first.work_item_id()).work_item().message_ids(), SizeIs(2));
+  // A token naming no work item falls through to the routes.
+  EXPECT_EQ(Route(Mail("jane@client.example", "Re: [#SUP-999999]")).decision(),
+            v1::DECISION_CREATED);
+}
+
+TEST_F(RouterCoreTest, FollowUpByInReplyToAndReferencesIsAppended) {
+  v1::RouteEmailResponse first =
+      Route(Mail("jane@client.example", "Printer", "", "x", "orig-1@client.example"));
+  v1::RouteEmailResponse r = Route(
+      Mail("colleague@client.example", "Re: Printer", "In-Reply-To: <orig-1@client.example>\r\n"));
+  EXPECT_EQ(r.decision(), v1::DECISION_APPENDED);
+  EXPECT_EQ(r.work_item_id(), first.work_item_id());
+  v1::RouteEmailResponse refs = Route(Mail(
+      "jane@client.example", "Re: Re: Printer",
+      "References: <unknown@x.example> <orig-1@client.example>\r\n"));
+  EXPECT_EQ(refs.work_item_id(), first.work_item_id());
+}
+
+TEST_F(RouterCoreTest, FollowUpBySignedReplyTokenIsAppendedAndForgedTokenIsNot) {
+  v1::RouteEmailResponse first = Route(Mail("jane@client.example", "Printer"));
+  std::string token = MakeReplyToken(kKey, first.work_item_id());
+  std::string reply = absl::StrReplaceAll(
+      Mail("jane@client.example", "Re: something"),
+      {{"To: support@desk.example", absl::StrCat("To: support+", token, "@desk.example")}});
+  v1::RouteEmailResponse r = Route(reply);
+  EXPECT_EQ(r.decision(), v1::DECISION_APPENDED);
+  EXPECT_THAT(r.reason(), HasSubstr("reply token"));
+  std::string forged = absl::StrReplaceAll(
+      Mail("jane@client.example", "Re: something"),
+      {{"To: support@desk.example",
+        absl::StrCat("To: support+w", first.work_item_id(), "-aaaaaaaaaa@desk.example")}});
+  EXPECT_EQ(Route(forged).decision(), v1::DECISION_CREATED);
+  EXPECT_EQ(VerifyReplyToken(kKey, token), first.work_item_id());
+  EXPECT_EQ(VerifyReplyToken("other-key", token), 0);
+}
+
+TEST_F(RouterCoreTest, FollowUpByOutlookThreadIndexIsAppended) {
+  // 22-byte conversation header, base64; a reply adds 5 bytes.
+  v1::RouteEmailResponse first =
+      Route(Mail("jane@client.example", "Printer", "Thread-Index: AQIDBAUGBwgJCgsMDQ4PEBESExQVFg==\r\n"));
+  v1::RouteEmailResponse r = Route(Mail("jane@client.example", "AW: Printer",
+                                        "Thread-Index: AQIDBAUGBwgJCgsMDQ4PEBESExQVFgkIBwYF\r\n"));
+  EXPECT_EQ(r.decision(), v1::DECISION_APPENDED);
+  EXPECT_EQ(r.work_item_id(), first.work_item_id());
+  EXPECT_THAT(r.reason(), HasSubstr("Thread-Index"));
+}
+
+TEST_F(RouterCoreTest, AckIsQueuedOnceWithTemplateReplyTokenAndOutgoingConnector) {
+  v1::RouteEmailResponse r = Route(Mail("jane@client.example", "Printer"), "k-ack");
+  EXPECT_TRUE(r.acknowledgement_queued());
+  v1::GetWorkItemResponse wi = WorkItem(r.work_item_id());
+  ASSERT_THAT(wi.outbox(), SizeIs(1));
+  const v1::OutboxEmail& ack = wi.outbox(0);
+  EXPECT_EQ(ack.to_address(), "jane@client.example");
+  EXPECT_EQ(ack.reason(), "ack");
+  EXPECT_EQ(ack.status(), "queued");
+  EXPECT_EQ(ack.dedupe_key(), absl::StrCat("ack:", r.message_id()));
+  EXPECT_EQ(ack.outgoing_connector(), "smtp-out");
+  EXPECT_THAT(ack.subject(), HasSubstr("We got it: Printer"));
+  EXPECT_THAT(ack.subject(), HasSubstr(absl::StrCat("[#", r.work_item_reference(), "]")));
+  EXPECT_THAT(ack.body_text(), HasSubstr(absl::StrCat("Hello Jane Doe, your request is ",
+                                                      r.work_item_reference())));
+  // A replay queues nothing more.
+  Route(Mail("jane@client.example", "Printer"), "k-ack");
+  EXPECT_THAT(WorkItem(r.work_item_id()).outbox(), SizeIs(1));
+}
+
+TEST_F(RouterCoreTest, AckSuppressedForNoReplySenderAndWhenAutomatedEmailsOff) {
+  v1::RouteEmailResponse a = Route(Mail("no-reply@shop.example", "Order"));
+  EXPECT_EQ(a.decision(), v1::DECISION_CREATED);
+  EXPECT_FALSE(a.acknowledgement_queued());
+  EXPECT_EQ(a.acknowledgement_suppressed(), "no_reply_address");
+  SetSpec(R"({"name":"support","send_automated_emails":false})");
+  v1::RouteEmailResponse b = Route(Mail("jane@client.example", "Order"));
+  EXPECT_EQ(b.acknowledgement_suppressed(), "automated_emails_off");
+  EXPECT_THAT(WorkItem(b.work_item_id()).outbox(), SizeIs(0));
+}
+
+TEST_F(RouterCoreTest, AckRateLimitPerSenderFromSetting) {
+  Setting("ack_rate_limit_per_hour", "2");
+  EXPECT_TRUE(Route(Mail("jane@client.example", "1")).acknowledgement_queued());
+  EXPECT_TRUE(Route(Mail("jane@client.example", "2")).acknowledgement_queued());
+  v1::RouteEmailResponse third = Route(Mail("jane@client.example", "3"));
+  EXPECT_EQ(third.decision(), v1::DECISION_CREATED);
+  EXPECT_FALSE(third.acknowledgement_queued());
+  EXPECT_EQ(third.acknowledgement_suppressed(), "rate_limited");
+  // Another sender is not limited.
+  EXPECT_TRUE(Route(Mail("bob@client.example", "1")).acknowledgement_queued());
+}
+
+TEST_F(RouterCoreTest, MarkingSpamCleanRoutesItAgainAndManualStatusSticks) {
+  v1::RouteEmailResponse spam = Route(Mail("jane@client.example", "Win", "X-Spam-Flag: YES\r\n"));
+  ASSERT_EQ(spam.decision(), v1::DECISION_SPAM);
+  v1::SetSpamStatusRequest clean;
+  clean.set_id(spam.message_id());
+  clean.set_spam(false);
+  absl::StatusOr<v1::SetSpamStatusResponse> r = router_->SetSpamStatus(clean);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->rerouted().decision(), v1::DECISION_CREATED);
+  EXPECT_EQ(r->message().spam_status(), v1::SPAM_STATUS_MANUAL_CLEAN);
+  EXPECT_EQ(r->message().decision(), v1::DECISION_CREATED);
+
+  // Manual spam is not overwritten by a reprocess.
+  v1::RouteEmailResponse ok = Route(Mail("bob@client.example", "Hi"));
+  (void)ok;
+  v1::RouteEmailResponse unhandled;
+  AddRoute("drop", 1, false, R"({"from_address":"carl@client.example"})", R"({"stop":true})");
+  unhandled = Route(Mail("carl@client.example", "Hi"));
+  v1::SetSpamStatusRequest mark;
+  mark.set_id(unhandled.message_id());
+  mark.set_spam(true);
+  absl::StatusOr<v1::SetSpamStatusResponse> m = router_->SetSpamStatus(mark);
+  ASSERT_THAT(m, IsOk());
+  EXPECT_EQ(m->message().decision(), v1::DECISION_SPAM);
+  EXPECT_EQ(m->message().spam_status(), v1::SPAM_STATUS_MANUAL_SPAM);
+  v1::ReprocessRequest again;
+  again.add_ids(unhandled.message_id());
+  ASSERT_THAT(router_->Reprocess(again), IsOk());
+  EXPECT_EQ(router_->GetMessage(unhandled.message_id(), false)->spam_status(),
+            v1::SPAM_STATUS_MANUAL_SPAM);
+}
+
+TEST_F(RouterCoreTest, ReprocessAfterConfigFixRoutesUnhandledOnceAndIsIdempotent) {
+  AddRoute("fallback", 100, true, "{}", R"({"stop":true})");
+  v1::RouteEmailResponse r = Route(Mail("jane@client.example", "Help"));
+  ASSERT_EQ(r.decision(), v1::DECISION_UNHANDLED);
+  AddRoute("fallback", 100, true, "{}", R"({"queue":"general"})");
+  v1::ReprocessRequest req;
+  req.set_connector("support");
+  req.set_decision(v1::DECISION_UNHANDLED);
+  absl::StatusOr<v1::ReprocessResponse> first = router_->Reprocess(req);
+  ASSERT_THAT(first, IsOk());
+  ASSERT_THAT(first->results(), SizeIs(1));
+  EXPECT_EQ(first->results(0).decision(), v1::DECISION_CREATED);
+  v1::ReprocessRequest by_id;
+  by_id.add_ids(r.message_id());
+  absl::StatusOr<v1::ReprocessResponse> second = router_->Reprocess(by_id);
+  ASSERT_THAT(second, IsOk());
+  EXPECT_TRUE(second->results(0).replayed());
+  EXPECT_EQ(WorkItemCount(), 1);
+}
+
+TEST_F(RouterCoreTest, ConfigChangeIsSeenWithoutRestart) {
+  EXPECT_EQ(Route(Mail("jane@client.example", "Invoice")).queue(), "general");
+  AddRoute("invoices", 1, false, R"({"subject_contains":["invoice"]})", R"({"queue":"billing"})");
+  EXPECT_EQ(Route(Mail("jane@client.example", "Invoice")).queue(), "billing");
+}
+
+TEST_F(RouterCoreTest, ExplainRouteWritesNothing) {
+  v1::ExplainRouteRequest req;
+  req.set_connector("support");
+  req.set_raw_message(Mail("jane@client.example", "Printer"));
+  absl::StatusOr<v1::RouteEmailResponse> r = router_->ExplainRoute(req);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->decision(), v1::DECISION_CREATED);
+  EXPECT_EQ(r->message_id(), 0);
+  EXPECT_TRUE(r->acknowledgement_queued());
+  EXPECT_THAT(TraceText(*r), HasSubstr("fallback [decided]"));
+  EXPECT_EQ(WorkItemCount(), 0);
+  absl::StatusOr<v1::ListMessagesResponse> all = router_->ListMessages({});
+  ASSERT_THAT(all, IsOk());
+  EXPECT_EQ(all->messages_size(), 0);
+}
+
+TEST_F(RouterCoreTest, BadRequestsGetPreciseCodes) {
+  v1::RouteEmailRequest req;
+  req.set_raw_message("x");
+  EXPECT_THAT(router_->RouteEmail(req), StatusIs(absl::StatusCode::kInvalidArgument));
+  req.set_connector("nope");
+  EXPECT_THAT(router_->RouteEmail(req), StatusIs(absl::StatusCode::kNotFound));
+  req.set_connector("support");
+  req.clear_raw_message();
+  EXPECT_THAT(router_->RouteEmail(req), StatusIs(absl::StatusCode::kInvalidArgument));
+  req.set_stored_message_id(987654);
+  EXPECT_THAT(router_->RouteEmail(req), StatusIs(absl::StatusCode::kNotFound));
+  connector_.status = "disabled";
+  holder_->PutConnector(connector_);
+  req.clear_stored_message_id();
+  req.set_raw_message(Mail("jane@client.example", "x"));
+  EXPECT_THAT(router_->RouteEmail(req), StatusIs(absl::StatusCode::kFailedPrecondition));
+  SetSpec(R"({"name":"support","settings":{"max_message_bytes":100}})");
+  connector_.status = "active";
+  holder_->PutConnector(connector_);
+  EXPECT_THAT(router_->RouteEmail(req),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_message_bytes")));
+}
+
+TEST_F(RouterCoreTest, StoredMessageIsRoutedByIdAndReplayedAfterwards) {
+  store::MessageRecord m;
+  m.connector_id = connector_.id;
+  m.fetch_key = "INBOX:5:1";
+  m.raw = Mail("jane@client.example", "Stored");
+  int64_t id = holder_->StorePending(m);
+  v1::RouteEmailRequest req;
+  req.set_connector("support");
+  req.set_stored_message_id(id);
+  absl::StatusOr<v1::RouteEmailResponse> r = router_->RouteEmail(req);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->message_id(), id);
+  EXPECT_EQ(r->decision(), v1::DECISION_CREATED);
+  absl::StatusOr<v1::RouteEmailResponse> again = router_->RouteEmail(req);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_TRUE(again->replayed());
+  EXPECT_EQ(again->work_item_id(), r->work_item_id());
+}
+
+TEST_F(RouterCoreTest, SweepDecidesPendingMessagesIncludingBrokenOnes) {
+  store::MessageRecord m;
+  m.connector_id = connector_.id;
+  m.fetch_key = "INBOX:5:2";
+  m.raw = Mail("jane@client.example", "Left behind");
+  int64_t ok_id = holder_->StorePending(m);
+  m.fetch_key = "INBOX:5:3";
+  m.raw = "Subject: only headers\r\n";
+  m.truncated = true;
+  int64_t big_id = holder_->StorePending(m);
+  clock_.Advance(absl::Seconds(2));
+  absl::StatusOr<int> n = router_->SweepPending(absl::ZeroDuration(), 10);
+  ASSERT_THAT(n, IsOk());
+  EXPECT_EQ(*n, 2);
+  EXPECT_EQ(router_->GetMessage(ok_id, false)->decision(), v1::DECISION_CREATED);
+  EXPECT_EQ(router_->GetMessage(big_id, false)->decision(), v1::DECISION_FAILED);
+  EXPECT_EQ(*router_->SweepPending(absl::ZeroDuration(), 10), 0);
+}
+
+TEST_F(RouterCoreTest, ListMessagesFiltersByDecision) {
+  Route(Mail("jane@client.example", "a"));
+  Route(Mail("jane@client.example", "spam", "X-Spam-Flag: YES\r\n"));
+  v1::ListMessagesRequest req;
+  req.set_connector("support");
+  req.set_decision(v1::DECISION_SPAM);
+  absl::StatusOr<v1::ListMessagesResponse> r = router_->ListMessages(req);
+  ASSERT_THAT(r, IsOk());
+  ASSERT_THAT(r->messages(), SizeIs(1));
+  EXPECT_EQ(r->messages(0).subject(), "spam");
+  EXPECT_EQ(r->messages(0).from(), "jane@client.example");
+}
+
+TEST_F(RouterCoreTest, WorkItemEventsListCreatedThenAppended) {
+  v1::RouteEmailResponse first = Route(Mail("jane@client.example", "Printer"));
+  Route(Mail("jane@client.example", absl::StrCat("Re: [#", first.work_item_reference(), "]")));
+  absl::StatusOr<std::vector<v1::WorkItemEvent>> events = router_->WorkItemEvents(0, "", 10);
+  ASSERT_THAT(events, IsOk());
+  ASSERT_THAT(*events, SizeIs(2));
+  EXPECT_EQ((*events)[0].kind(), "created");
+  EXPECT_EQ((*events)[1].kind(), "appended");
+  EXPECT_EQ((*events)[1].work_item().id(), first.work_item_id());
+}
+
+}  // namespace
+}  // namespace postroom::router

@@ -1,0 +1,154 @@
+// The gRPC adapter over an in-process channel: roles, status mapping, streaming.
+#include "services/router/grpc/router_service.h"
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "libs/store/in_memory_router_store.h"
+
+namespace postroom::router {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kTokens[] =
+    "olga operator olga-token-0123456789\n"
+    "vic viewer vic-token-01234567890\n";
+
+constexpr char kMail[] =
+    "From: jane@client.example\r\nTo: support@desk.example\r\nSubject: Printer\r\n"
+    "Message-ID: <svc-1@client.example>\r\n\r\nIt is broken.\r\n";
+
+class RouterServiceTest : public ::testing::Test {
+ protected:
+  RouterServiceTest()
+      : authenticator_(*auth::TokenAuthenticator::FromContents(kTokens)),
+        router_({.store = &store_, .clock = &clock_, .reply_token_key = "k",
+                 .config_recheck = absl::ZeroDuration()}),
+        service_(router_, *authenticator_, absl::Milliseconds(5)) {
+    store::ConnectorRecord c;
+    c.name = "support";
+    c.protocol = "imap";
+    c.direction = "incoming";
+    c.status = "active";
+    c.spec_json = R"({"name":"support","subject_token_prefix":"SUP"})";
+    store_.PutConnector(c);
+    int64_t id = (*store_.LoadConfig("support"))->connector.id;
+    store::RouteRecord r;
+    r.connector_id = id;
+    r.name = "fallback";
+    r.position = 1;
+    r.fallback = true;
+    r.then_json = R"({"queue":"general"})";
+    store_.PutRoute(r);
+    c.name = "off";
+    c.status = "disabled";
+    c.id = 0;
+    store_.PutConnector(c);
+    grpc::ServerBuilder builder;
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+    stub_ = v1::RouterService::NewStub(server_->InProcessChannel({}));
+  }
+  ~RouterServiceTest() override { server_->Shutdown(); }
+
+  std::unique_ptr<grpc::ClientContext> As(const std::string& token) {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
+    return ctx;
+  }
+  grpc::Status Route(const std::string& token, const std::string& connector,
+                     v1::RouteEmailResponse* resp, const std::string& raw = kMail) {
+    v1::RouteEmailRequest req;
+    req.set_connector(connector);
+    req.set_raw_message(raw);
+    return stub_->RouteEmail(As(token).get(), req, resp);
+  }
+
+  FakeClock clock_;
+  store::InMemoryRouterStore store_;
+  std::unique_ptr<auth::TokenAuthenticator> authenticator_;
+  Router router_;
+  RouterService service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<v1::RouterService::Stub> stub_;
+};
+
+TEST_F(RouterServiceTest, MissingTokenIsUnauthenticated) {
+  v1::RouteEmailResponse resp;
+  EXPECT_EQ(Route("", "support", &resp).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(RouterServiceTest, ViewerCannotRouteButCanExplainAndRead) {
+  v1::RouteEmailResponse resp;
+  grpc::Status st = Route("vic-token-01234567890", "support", &resp);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(st.error_message(), HasSubstr("operator"));
+  v1::ExplainRouteRequest ex;
+  ex.set_connector("support");
+  ex.set_raw_message(kMail);
+  v1::ExplainRouteResponse exr;
+  ASSERT_TRUE(stub_->ExplainRoute(As("vic-token-01234567890").get(), ex, &exr).ok());
+  EXPECT_EQ(exr.decision().decision(), v1::DECISION_CREATED);
+}
+
+TEST_F(RouterServiceTest, OperatorRoutesAndReadsBack) {
+  v1::RouteEmailResponse resp;
+  ASSERT_TRUE(Route("olga-token-0123456789", "support", &resp).ok());
+  EXPECT_EQ(resp.decision(), v1::DECISION_CREATED);
+  EXPECT_EQ(resp.work_item_reference(), absl::StrCat("SUP-", resp.work_item_id()));
+  v1::GetMessageRequest gm;
+  gm.set_id(resp.message_id());
+  v1::GetMessageResponse gmr;
+  ASSERT_TRUE(stub_->GetMessage(As("vic-token-01234567890").get(), gm, &gmr).ok());
+  EXPECT_EQ(gmr.message().subject(), "Printer");
+  EXPECT_GT(gmr.message().trace_size(), 3);
+  v1::GetWorkItemRequest gw;
+  gw.set_reference(resp.work_item_reference());
+  v1::GetWorkItemResponse gwr;
+  ASSERT_TRUE(stub_->GetWorkItem(As("vic-token-01234567890").get(), gw, &gwr).ok());
+  EXPECT_EQ(gwr.work_item().id(), resp.work_item_id());
+}
+
+TEST_F(RouterServiceTest, StatusCodesMapThrough) {
+  v1::RouteEmailResponse resp;
+  EXPECT_EQ(Route("olga-token-0123456789", "nope", &resp).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Route("olga-token-0123456789", "off", &resp).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Route("olga-token-0123456789", "", &resp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  v1::GetMessageRequest gm;
+  gm.set_id(4242);
+  v1::GetMessageResponse gmr;
+  EXPECT_EQ(stub_->GetMessage(As("vic-token-01234567890").get(), gm, &gmr).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(RouterServiceTest, WatchStreamsWorkItemsAfterTheGivenEvent) {
+  v1::RouteEmailResponse before;
+  ASSERT_TRUE(Route("olga-token-0123456789", "support", &before).ok());  // Event 1.
+  v1::WatchWorkItemsRequest req;
+  req.set_after_id(1);
+  auto ctx = As("vic-token-01234567890");
+  std::unique_ptr<grpc::ClientReader<v1::WorkItemEvent>> reader =
+      stub_->WatchWorkItems(ctx.get(), req);
+  v1::RouteEmailResponse resp;
+  ASSERT_TRUE(Route("olga-token-0123456789", "support", &resp,
+                    "From: bob@client.example\r\nSubject: Second\r\n\r\nx\r\n")
+                  .ok());
+  v1::WorkItemEvent ev;
+  ASSERT_TRUE(reader->Read(&ev));
+  EXPECT_EQ(ev.kind(), "created");
+  EXPECT_EQ(ev.work_item().id(), resp.work_item_id());
+  ctx->TryCancel();
+  while (reader->Read(&ev)) {
+  }
+  (void)reader->Finish();
+}
+
+}  // namespace
+}  // namespace postroom::router

@@ -1,0 +1,27 @@
+#pragma once
+
+#include <memory>
+
+#include "libs/store/config_store.h"
+#include "libs/store/router_store.h"
+
+namespace postroom::router::testing {
+
+// The same core tests run over InMemoryRouterStore (router_core_test) and over PostgreSQL
+// (router_core_pg_test); each binary links one definition of MakeStore(). Setup methods
+// abort the test on failure.
+class StoreHolder {
+ public:
+  virtual ~StoreHolder() = default;
+  virtual store::RouterStore& store() = 0;
+  // Sets connector.id.
+  virtual void PutConnector(store::ConnectorRecord& connector) = 0;
+  // Inserts, or updates by (connector, name).
+  virtual void PutRoute(store::RouteRecord route) = 0;
+  virtual void PutDocument(store::DocumentKind kind, const store::DocumentRecord& doc) = 0;
+  // A pending message as the fetcher stores it.
+  virtual int64_t StorePending(const store::MessageRecord& message) = 0;
+};
+std::unique_ptr<StoreHolder> MakeStore(std::function<absl::Time()> now);
+
+}  // namespace postroom::router::testing

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The router end to end: a private PostgreSQL, the real postroom-config and postroom-router
+# binaries on free ports, the demo configuration, and corpus mail routed through
+# `postroomctl route FILE --connector support`. Checks decisions, work items, follow-ups,
+# replays, the acknowledgement in the outbox, spam marking and the metrics. One line per check;
+# exits non-zero when any failed.
+set -uo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+CORPUS="${POSTROOM_CORPUS_DIR:-$ROOT/../shared/corpus}"
+export POSTROOM_HOME="${POSTROOM_TEST_HOME:-$ROOT/.postroom-test}/router-e2e"
+rm -rf "$POSTROOM_HOME"; mkdir -p "$POSTROOM_HOME"
+source "$ROOT/scripts/stack.sh"
+SERVICES=(config router)  # The fetcher and sender are not needed to route.
+for s in config router fetcher sender; do
+  export "POSTROOM_$(upper "$s")_LISTEN=127.0.0.1:$(free_port)"
+  export "POSTROOM_$(upper "$s")_METRICS_LISTEN=127.0.0.1:$(free_port)"
+done
+export POSTROOM_ROUTER_SWEEP_MIN_AGE_S=1 POSTROOM_ROUTER_SWEEP_INTERVAL_MS=300
+trap stack_stop EXIT
+
+DB="$("$ROOT/scripts/pg" start "$POSTROOM_HOME/pg" --fast)" || die "PostgreSQL did not start"
+stack_credentials
+"$BIN/postroom-config" migrate --database "$DB" >/dev/null || die "migrate failed"
+stack_write_env "$DB"
+stack_start_services "$DB"
+stack_wait_ready
+source "$POSTROOM_HOME/env"
+
+passed=0; failed=0
+check() {  # check NAME COMMAND...: passes when the command succeeds
+  local name="$1"; shift
+  if "$@" >"$POSTROOM_HOME/last.out" 2>&1; then
+    passed=$((passed + 1)); echo "ok   $name"
+  else
+    failed=$((failed + 1)); echo "FAIL $name"; sed 's/^/     | /' "$POSTROOM_HOME/last.out" | head -30
+  fi
+}
+ctl() { "$BIN/postroomctl" "$@"; }
+# Runs postroomctl expecting exit code $1 and output matching regex $2.
+expect() {
+  local code="$1" pattern="$2"; shift 2
+  local out rc
+  out="$("$BIN/postroomctl" "$@" 2>&1)"; rc=$?
+  echo "$out"
+  [ "$rc" = "$code" ] || { echo "exit code $rc, wanted $code"; return 1; }
+  grep -Eq -- "$pattern" <<<"$out" || { echo "output does not match /$pattern/"; return 1; }
+}
+M="$POSTROOM_HOME/mail"; mkdir -p "$M"
+REPLY="$CORPUS/mailgun-talon/tests/fixtures/standard_replies/gmail.eml"
+BOUNCE="$CORPUS/sisimai-set-of-emails/maildir/bsd/lhost-dragonfly-01.eml"
+AUTO="$CORPUS/sisimai-set-of-emails/maildir/bsd/rfc3834-01.eml"
+SPAM="$CORPUS/spamscope-mail-parser/tests/mails/mail_test_5"
+# An invoice: the corpus reply with the subject changed (and so another Message-ID content).
+sed -e 's/^Subject: .*/Subject: Invoice 2026-11 overdue/' "$REPLY" > "$M/invoice.eml"
+
+check "apply demo configuration" expect 0 "connector/support created" apply -f "$ROOT/examples/demo.yaml"
+check "explain shows every step and writes nothing" \
+  expect 0 "route:invoices: matched" route "$M/invoice.eml" --connector support --explain
+check "no message stored by explain" bash -c "[ -z \"\$('$BIN/postroomctl' get messages | sed 1d)\" ]"
+check "corpus reply creates a work item in the fallback queue" \
+  expect 0 "message [0-9]+: created.*" route "$REPLY" --connector support
+check "the ack is queued for the requester" \
+  expect 0 "acknowledgement: queued" route "$M/invoice.eml" --connector support
+check "the invoice went to billing" expect 0 "billing" get work-items --queue billing
+ref="$(ctl get work-items --queue billing | awk 'NR==2 {print $1}')"
+check "work item shows the ack in the outbox, via the gateway, with its reference" \
+  expect 0 "ack +queued +to xxx@gmail.com +via gateway .*\[#$ref\]" describe work-item "$ref"
+check "routing the same file again replays the decision" \
+  expect 0 "replayed" route "$REPLY" --connector support
+check "replay made no second work item" \
+  bash -c "[ \$('$BIN/postroomctl' get work-items | sed 1d | wc -l) = 2 ]"
+sed -e "s/^Subject: .*/Subject: Re: Invoice [#$ref] one more thing/" \
+    -e 's/^Message-I[Dd]: .*/Message-ID: <follow-up-1@client.example>/' "$REPLY" > "$M/follow.eml"
+check "a reply carrying the subject token is appended" \
+  expect 0 "appended.*|step: follow_up" route "$M/follow.eml" --connector support
+check "bounce from the corpus is a bounce, no work item" \
+  expect 0 "message [0-9]+: bounce" route "$BOUNCE" --connector support
+check "RFC 3834 auto-reply is auto_reply" \
+  expect 0 "auto_reply" route "$AUTO" --connector support
+check "spam from the corpus is spam" expect 0 "message [0-9]+: spam" route "$SPAM" --connector support
+spam_id="$(ctl get messages --decision spam | awk 'NR==2 {print $1}')"
+check "describe message shows the decision and the trace" \
+  expect 0 "\* spam: spam:" describe message "$spam_id"
+check "marking it clean routes it again into a work item" \
+  expect 0 "routed again: work item SUP-" mark clean "$spam_id"
+check "get messages filters by decision" expect 0 "bounce" get messages --decision bounce
+check "unknown connector is NOT_FOUND" expect 1 "NOT_FOUND" route "$REPLY" --connector nope
+check "a fetcher-stored message left pending is swept" bash -c "
+  psql '$DB' -qAt -c \"INSERT INTO messages (connector_id, fetch_key, size_bytes, raw, stored_at)
+    SELECT id, 'INBOX:9:1', 10, convert_to('Subject: pending\r\nFrom: p@client.example\r\n\r\nhi', 'UTF8'), now() - interval '1 minute'
+    FROM connectors WHERE name = 'support'\" &&
+  for i in \$(seq 50); do
+    d=\$(psql '$DB' -qAt -c \"SELECT coalesce(decision, '') FROM messages WHERE fetch_key = 'INBOX:9:1'\")
+    [ -n \"\$d\" ] && echo \"decided \$d\" && exit 0; sleep 0.2
+  done; exit 1"
+check "metrics count decisions and acks" bash -c "
+  m=\$(curl -s http://$POSTROOM_ROUTER_METRICS_LISTEN/metrics) &&
+  grep -q 'postroom_router_decisions_total{connector=\"support\",decision=\"created\"}' <<<\"\$m\" &&
+  grep -q 'postroom_router_acks_queued_total{connector=\"support\"}' <<<\"\$m\" &&
+  grep -q 'postroom_router_route_duration_seconds_count' <<<\"\$m\""
+
+echo "router_e2e: $passed passed, $failed failed"
+[ "$failed" = 0 ]
