@@ -37,6 +37,17 @@ ABSL_FLAG(int, db_pool_size, 0, "database connections (default $POSTROOM_ROUTER_
 namespace postroom {
 namespace {
 
+// Zero series for every incoming connector, so decisions are visible before the first message.
+void InitConnectorMetrics(store::Database& db, router::PrometheusRouterMetrics& metrics) {
+  (void)db.Transact([&](pqxx::work& t) {
+    for (const auto& row :
+         t.exec("SELECT name FROM connectors WHERE direction IN ('incoming', 'both')")) {
+      metrics.InitConnector(row[0].as<std::string>());
+    }
+    return absl::OkStatus();
+  });
+}
+
 int Fail(const absl::Status& st) {
   std::fprintf(stderr, "postroom-router: %s\n", std::string(st.message()).c_str());
   return st.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
@@ -108,8 +119,10 @@ int Serve(const server::CommonSettings& s) {
                                    "POSTROOM_ROUTER_SWEEP_MIN_AGE_S", 5);
   absl::Notification stop;
   std::thread sweeper([&] {
+    InitConnectorMetrics(db, metrics);
     if (sweep_ms <= 0) return;
     while (!stop.WaitForNotificationWithTimeout(absl::Milliseconds(sweep_ms))) {
+      InitConnectorMetrics(db, metrics);
       absl::StatusOr<int> n = core.SweepPending(absl::Seconds(min_age_s), 100);
       if (!n.ok()) {
         LogWarning("sweep_failed", {{"error", std::string(n.status().message())}});

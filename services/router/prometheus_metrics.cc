@@ -1,5 +1,8 @@
 #include "services/router/prometheus_metrics.h"
 
+#include "absl/strings/ascii.h"
+#include "postroom/v1/router.pb.h"
+
 namespace postroom::router {
 
 PrometheusRouterMetrics::PrometheusRouterMetrics()
@@ -34,6 +37,20 @@ void PrometheusRouterMetrics::AckQueued(const std::string& connector) {
 void PrometheusRouterMetrics::AckSuppressed(const std::string& connector,
                                             const std::string& reason) {
   acks_suppressed_.Add({{"connector", connector}, {"reason", reason}}).Increment();
+}
+
+void PrometheusRouterMetrics::InitConnector(const std::string& connector) {
+  const auto* decisions = v1::Decision_descriptor();
+  for (int i = 0; i < decisions->value_count(); ++i) {
+    if (decisions->value(i)->number() == v1::DECISION_UNSPECIFIED) continue;
+    // DECISION_AUTO_REPLY -> auto_reply, as the core names decisions.
+    std::string name = absl::AsciiStrToLower(decisions->value(i)->name().substr(9));
+    decisions_.Add({{"connector", connector}, {"decision", name}});
+  }
+  acks_queued_.Add({{"connector", connector}});
+  for (const char* reason : kAckSuppressionReasons) {
+    acks_suppressed_.Add({{"connector", connector}, {"reason", reason}});
+  }
 }
 
 }  // namespace postroom::router

@@ -15,6 +15,10 @@ class PrometheusRouterMetrics : public RouterMetrics {
   void AckQueued(const std::string& connector) override;
   void AckSuppressed(const std::string& connector, const std::string& reason) override;
 
+  // Creates the connector's series at 0 (every decision, acks queued, every suppression
+  // reason), so rates and alerts see a connector before its first message. Idempotent.
+  void InitConnector(const std::string& connector);
+
  private:
   prometheus::Family<prometheus::Counter>& decisions_;
   prometheus::Histogram& duration_;

@@ -79,11 +79,11 @@ check "routes in new order, fallback last" \
   bash -c "'$BIN/postroomctl' get routes --connector support | grep -oE 'urgent|invoices|fallback' | tr '\n' ' ' | grep -q 'urgent invoices fallback'"
 check "history shows the actor" expect 0 "local-admin" history connector support
 check "wrong token is refused" bash -c "POSTROOM_TOKEN=wrong-token-0123456789 '$BIN/postroomctl' --token wrong-token-0123456789 get connectors; [ \$? = 1 ]"
-metrics_has() { curl -sf "http://$1/metrics" | grep -qF -- "$2"; }
+metrics_has() { curl -sf --retry 3 --retry-delay 1 --retry-all-errors "http://$1/metrics" | grep -qF -- "$2"; }
 eventually() { WAIT_SECONDS=10 wait_for "$@"; }
 check "config exports connector gauges" eventually metrics_has "$POSTROOM_CONFIG_METRICS_LISTEN" \
   'postroom_connector_enabled{connector="support",direction="incoming"} 0'
-check "gRPC calls are counted" metrics_has "$POSTROOM_CONFIG_METRICS_LISTEN" \
+check "gRPC calls are counted" eventually metrics_has "$POSTROOM_CONFIG_METRICS_LISTEN" \
   'postroom_grpc_requests_total{code="OK",method="ApplyConnector",service="config"}'
 for s in router fetcher sender; do
   var="POSTROOM_$(upper "$s")_LISTEN"
@@ -98,7 +98,7 @@ metrics_contract() {
   local all="" name base owner
   for s in config router fetcher sender; do
     local var="POSTROOM_$(upper "$s")_METRICS_LISTEN"
-    all+="$(curl -sf "http://${!var}/metrics")"$'\n'
+    all+="$(curl -sf --retry 3 --retry-delay 1 --retry-all-errors "http://${!var}/metrics")"$'\n'
   done
   local missing=0
   while read -r name; do
@@ -118,8 +118,8 @@ metrics_contract() {
   done < "$ROOT/deploy/metrics-used.txt"
   return $missing
 }
-check "every metric the alerts and dashboard use is exported" metrics_contract
-sed -n 's/^pending: /     pending: /p' "$POSTROOM_HOME/last.out"
+check "every metric the alerts and dashboard use is exported" eventually metrics_contract
+metrics_contract | sed -n 's/^pending: /     pending: /p'
 
 # TLS on the gRPC port, by flag: a second config server with a self-signed certificate.
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
@@ -140,7 +140,7 @@ kill "$tls_pid" 2>/dev/null; wait "$tls_pid" 2>/dev/null
 # A service refuses to start against a schema older than it needs.
 /usr/lib/postgresql/15/bin/createdb -h 127.0.0.1 -p "$(cat "$POSTROOM_HOME/pg/port")" -U postgres empty
 check "old schema: service refuses to start and says to migrate" bash -c \
-  "out=\$('$BIN/postroom-router' --database '${DB%/*}/empty' --listen 127.0.0.1:0 --metrics-listen '' 2>&1); \
+  "out=\$(POSTROOM_TOKENS_FILE='$POSTROOM_HOME/tokens' POSTROOM_SECRET_KEY_FILE='$POSTROOM_HOME/secret.key' '$BIN/postroom-router' --database '${DB%/*}/empty' --listen 127.0.0.1:0 --metrics-listen '' 2>&1); \
    [ \$? = 1 ] && grep -q 'postroom-config migrate' <<<\"\$out\""
 
 echo "stack_e2e: $passed passed, $failed failed"

@@ -30,6 +30,11 @@
 namespace postroom::router {
 
 // Where the metrics go (docs/metrics.md names). Implementations are thread-safe.
+// Every reason RouterMetrics::AckSuppressed() is given (router_core.cc and the stores).
+inline constexpr const char* kAckSuppressionReasons[] = {
+    "list",           "no_sender",   "no_reply_address", "automated_emails_off",
+    "template_missing", "rate_limited", "already_queued"};
+
 class RouterMetrics {
  public:
   virtual ~RouterMetrics() = default;
