@@ -212,6 +212,7 @@ int Serve(const server::CommonSettings& s) {
   options.metrics_listen = s.metrics_listen;
   options.tls_cert_file = s.tls_cert;
   options.tls_key_file = s.tls_key;
+  options.database = &db;
   options.readiness = [&]() -> absl::Status {
     POSTROOM_RETURN_IF_ERROR(store::RequireSchemaVersion(db, store::LatestSchemaVersion()));
     if (last_round_ok_ms.load() == 0) return absl::UnavailableError("no lease round yet");

@@ -135,6 +135,7 @@ int Serve(const server::CommonSettings& s) {
   server::ServerOptions options{.service_name = "router", .listen = s.listen,
                                 .metrics_listen = s.metrics_listen,
                                 .tls_cert_file = s.tls_cert, .tls_key_file = s.tls_key};
+  options.database = &db;
   options.readiness = [&db] {
     return store::RequireSchemaVersion(db, store::LatestSchemaVersion());
   };
