@@ -14,6 +14,11 @@ ABSL_FLAG(std::string, metrics_listen, "",
 ABSL_FLAG(std::string, database, "", "PostgreSQL libpq URI (default $POSTROOM_DATABASE)");
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate for the gRPC port (default $POSTROOM_TLS_CERT)");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key for the gRPC port (default $POSTROOM_TLS_KEY)");
+ABSL_FLAG(std::string, tokens_file, "",
+          "API tokens, lines of `name role token` (default $POSTROOM_TOKENS_FILE)");
+ABSL_FLAG(std::string, secret_key_file, "",
+          "AES-256 keys for secrets at rest (default $POSTROOM_SECRET_KEY_FILE or "
+          "$POSTROOM_SECRET_KEY)");
 ABSL_FLAG(bool, log_json, false, "log JSON lines instead of key=value (or POSTROOM_LOG_JSON=1)");
 
 namespace postroom::server {
@@ -41,6 +46,26 @@ std::vector<char*> ParseFlags(int argc, char** argv) {
 std::string EnvOr(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);
   return v != nullptr && *v != '\0' ? std::string(v) : fallback;
+}
+
+absl::StatusOr<std::unique_ptr<auth::TokenAuthenticator>> LoadAuthenticator() {
+  std::string tokens_file = absl::GetFlag(FLAGS_tokens_file);
+  if (tokens_file.empty()) tokens_file = EnvOr("POSTROOM_TOKENS_FILE", "");
+  if (tokens_file.empty()) {
+    return absl::InvalidArgumentError(
+        "no API tokens: set --tokens-file or POSTROOM_TOKENS_FILE (lines of `name role token`)");
+  }
+  return auth::TokenAuthenticator::FromFile(tokens_file);
+}
+
+absl::StatusOr<secrets::Keyring> LoadKeyring() {
+  secrets::KeyringSources sources;
+  std::string key_file = absl::GetFlag(FLAGS_secret_key_file);
+  if (key_file.empty()) key_file = EnvOr("POSTROOM_SECRET_KEY_FILE", "");
+  if (!key_file.empty()) sources.key_file = key_file;
+  std::string key_env = EnvOr("POSTROOM_SECRET_KEY", "");
+  if (!key_env.empty()) sources.key_env = key_env;
+  return secrets::Keyring::Load(sources);
 }
 
 CommonSettings ResolveCommonSettings(const std::string& service, int grpc_port, int metrics_port) {

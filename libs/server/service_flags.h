@@ -1,9 +1,13 @@
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "libs/auth/token_authenticator.h"
+#include "libs/secrets/keyring.h"
 
 namespace postroom::server {
 
@@ -30,6 +34,14 @@ CommonSettings ResolveCommonSettings(const std::string& service, int grpc_port, 
 // absl::ParseCommandLine that also accepts flags spelled with hyphens (--metrics-listen), as
 // people type them; absl names flags with underscores. Returns the positional arguments.
 std::vector<char*> ParseFlags(int argc, char** argv);
+
+// The API tokens from --tokens-file or POSTROOM_TOKENS_FILE. INVALID_ARGUMENT when neither is
+// set; the authenticator's errors otherwise.
+absl::StatusOr<std::unique_ptr<auth::TokenAuthenticator>> LoadAuthenticator();
+
+// The keys for secrets at rest, from --secret-key-file, POSTROOM_SECRET_KEY_FILE or
+// POSTROOM_SECRET_KEY; the keyring's errors (none or both given, bad file) otherwise.
+absl::StatusOr<secrets::Keyring> LoadKeyring();
 
 // The value of an environment variable, or `fallback` when unset or empty.
 std::string EnvOr(const char* name, const std::string& fallback);

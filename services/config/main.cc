@@ -22,11 +22,6 @@
 #include "services/config/grpc/config_service.h"
 #include "services/config/state_exporter.h"
 
-ABSL_FLAG(std::string, tokens_file, "",
-          "API tokens, lines of `name role token` (default $POSTROOM_TOKENS_FILE)");
-ABSL_FLAG(std::string, secret_key_file, "",
-          "AES-256 keys for secrets at rest (default $POSTROOM_SECRET_KEY_FILE or "
-          "$POSTROOM_SECRET_KEY)");
 ABSL_FLAG(int, state_export_interval_s, 0,
           "seconds between refreshes of the connector state gauges (default "
           "$POSTROOM_STATE_EXPORT_INTERVAL_S or 15)");
@@ -55,23 +50,11 @@ int Serve(const server::CommonSettings& s) {
   if (s.database.empty()) {
     return Fail(absl::InvalidArgumentError("no database: set --database or POSTROOM_DATABASE"));
   }
-  std::string tokens_file = absl::GetFlag(FLAGS_tokens_file);
-  if (tokens_file.empty()) tokens_file = server::EnvOr("POSTROOM_TOKENS_FILE", "");
-  if (tokens_file.empty()) {
-    return Fail(absl::InvalidArgumentError(
-        "no API tokens: set --tokens-file or POSTROOM_TOKENS_FILE (lines of `name role token`)"));
-  }
   absl::StatusOr<std::unique_ptr<auth::TokenAuthenticator>> authenticator =
-      auth::TokenAuthenticator::FromFile(tokens_file);
+      server::LoadAuthenticator();
   if (!authenticator.ok()) return Fail(authenticator.status());
 
-  secrets::KeyringSources sources;
-  std::string key_file = absl::GetFlag(FLAGS_secret_key_file);
-  if (key_file.empty()) key_file = server::EnvOr("POSTROOM_SECRET_KEY_FILE", "");
-  if (!key_file.empty()) sources.key_file = key_file;
-  std::string key_env = server::EnvOr("POSTROOM_SECRET_KEY", "");
-  if (!key_env.empty()) sources.key_env = key_env;
-  absl::StatusOr<secrets::Keyring> keyring = secrets::Keyring::Load(sources);
+  absl::StatusOr<secrets::Keyring> keyring = server::LoadKeyring();
   if (!keyring.ok()) return Fail(keyring.status());
 
   store::Database db({.uri = s.database, .pool_size = 8,

@@ -27,11 +27,6 @@
 #include "services/fetcher/mail_adapters.h"
 #include "services/fetcher/router_client.h"
 
-ABSL_FLAG(std::string, tokens_file, "",
-          "API tokens, lines of `name role token` (default $POSTROOM_TOKENS_FILE)");
-ABSL_FLAG(std::string, secret_key_file, "",
-          "keys that open connector secrets, the config service's (default "
-          "$POSTROOM_SECRET_KEY_FILE or $POSTROOM_SECRET_KEY)");
 ABSL_FLAG(std::string, replica, "",
           "lease owner name, unique per replica (default $POSTROOM_FETCHER_REPLICA, else "
           "$HOSTNAME-<pid>)");
@@ -119,23 +114,11 @@ int Serve(const server::CommonSettings& s) {
   if (s.database.empty()) {
     return Fail(absl::InvalidArgumentError("no database: set --database or POSTROOM_DATABASE"));
   }
-  std::string tokens_file = absl::GetFlag(FLAGS_tokens_file);
-  if (tokens_file.empty()) tokens_file = server::EnvOr("POSTROOM_TOKENS_FILE", "");
-  if (tokens_file.empty()) {
-    return Fail(absl::InvalidArgumentError(
-        "no API tokens: set --tokens-file or POSTROOM_TOKENS_FILE (lines of `name role token`)"));
-  }
   absl::StatusOr<std::unique_ptr<auth::TokenAuthenticator>> authenticator =
-      auth::TokenAuthenticator::FromFile(tokens_file);
+      server::LoadAuthenticator();
   if (!authenticator.ok()) return Fail(authenticator.status());
 
-  secrets::KeyringSources sources;
-  std::string key_file = absl::GetFlag(FLAGS_secret_key_file);
-  if (key_file.empty()) key_file = server::EnvOr("POSTROOM_SECRET_KEY_FILE", "");
-  if (!key_file.empty()) sources.key_file = key_file;
-  std::string key_env = server::EnvOr("POSTROOM_SECRET_KEY", "");
-  if (!key_env.empty()) sources.key_env = key_env;
-  absl::StatusOr<secrets::Keyring> keyring = secrets::Keyring::Load(sources);
+  absl::StatusOr<secrets::Keyring> keyring = server::LoadKeyring();
   if (!keyring.ok()) return Fail(keyring.status());
 
   std::string replica = absl::GetFlag(FLAGS_replica);

@@ -24,8 +24,6 @@
 #include "services/router/grpc/router_service.h"
 #include "services/router/prometheus_metrics.h"
 
-ABSL_FLAG(std::string, tokens_file, "",
-          "API tokens, lines of `name role token` (default $POSTROOM_TOKENS_FILE)");
 ABSL_FLAG(int, sweep_interval_ms, -1,
           "how often pending messages are swept (default $POSTROOM_ROUTER_SWEEP_INTERVAL_MS or "
           "2000; 0 turns the sweep off)");
@@ -90,14 +88,8 @@ int Serve(const server::CommonSettings& s) {
   if (s.database.empty()) {
     return Fail(absl::InvalidArgumentError("no database: set --database or POSTROOM_DATABASE"));
   }
-  std::string tokens_file = absl::GetFlag(FLAGS_tokens_file);
-  if (tokens_file.empty()) tokens_file = server::EnvOr("POSTROOM_TOKENS_FILE", "");
-  if (tokens_file.empty()) {
-    return Fail(absl::InvalidArgumentError(
-        "no API tokens: set --tokens-file or POSTROOM_TOKENS_FILE (lines of `name role token`)"));
-  }
   absl::StatusOr<std::unique_ptr<auth::TokenAuthenticator>> authenticator =
-      auth::TokenAuthenticator::FromFile(tokens_file);
+      server::LoadAuthenticator();
   if (!authenticator.ok()) return Fail(authenticator.status());
 
   int pool = absl::GetFlag(FLAGS_db_pool_size);
