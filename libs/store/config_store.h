@@ -43,6 +43,8 @@ struct ConnectorStateRecord {
   absl::Time last_test_at = absl::InfinitePast();
   bool last_test_passed = false;
   std::string last_test_report_json;
+  int64_t backfill_done = 0;
+  int64_t backfill_total = 0;
 };
 
 struct RouteRecord {

@@ -136,6 +136,8 @@ class PgConfigTx : public ConfigTx {
     s.last_test_at = TimeOf(row[9]);
     s.last_test_passed = row[10].as<bool>();
     s.last_test_report_json = row[11].is_null() ? "" : row[11].as<std::string>();
+    s.backfill_done = row[12].as<int64_t>();
+    s.backfill_total = row[13].as<int64_t>();
     return s;
   }
   absl::Status ResetErrors(int64_t id) override {
@@ -297,7 +299,7 @@ PgConfigStore::PgConfigStore(Database& db) : db_(db) {
                            "consecutive_incoming_errors, consecutive_outgoing_errors, "
                            "auto_disabled_reason, ",
                            Ms("last_test_at"),
-                           ", last_test_passed, last_test_report::text "
+                           ", last_test_passed, last_test_report::text, backfill_done, backfill_total "
                            "FROM connector_state WHERE connector_id = $1"));
   db_.Prepare("config_list_routes", absl::StrCat("SELECT ", kRouteColumns,
                                                  " FROM routes WHERE connector_id = $1 "

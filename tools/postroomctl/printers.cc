@@ -302,6 +302,11 @@ std::string DescribeConnector(const v1::Connector& connector, const std::vector<
           {"Last incoming error", OrNone(OneLine(st.last_incoming_error()))},
           {"Last outgoing error", OrNone(OneLine(st.last_outgoing_error()))},
           {"Connection test", test},
+          {"First sync",
+           st.backfill_total() == 0
+               ? std::string("nothing to catch up")
+               : absl::StrCat(st.backfill_done(), " of ", st.backfill_total(), " messages",
+                              st.backfill_done() >= st.backfill_total() ? " (done)" : "")},
       },
       2);
 

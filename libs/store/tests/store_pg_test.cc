@@ -129,3 +129,40 @@ TEST(PgConfigStore, RoutePositionsCanBeSwappedInOneTransaction) {
 
 }  // namespace
 }  // namespace postroom::store
+
+namespace postroom::store {
+namespace {
+
+TEST(PgConfigStore, StateCarriesBackfillProgressTheFetcherWrites) {
+  auto tdb = testing::PgTestDatabase::Create();
+  ASSERT_TRUE(tdb.ok()) << tdb.status();
+  Database db({.uri = (*tdb)->Uri()});
+  PgConfigStore store(db);
+  ConnectorStateRecord state;
+  ConnectorRecord c{.name = "support", .protocol = "imap", .direction = "incoming",
+                    .spec_json = "{}", .version = 1, .modified_by = "t"};
+  ASSERT_THAT(store.InTransaction([&](ConfigTx& tx) { return tx.InsertConnector(c); }),
+              testing::IsOk());
+  // What the fetcher records at the end of a poll.
+  ASSERT_THAT(db.Transact([&](pqxx::work& t) {
+    t.exec_params("UPDATE connector_state SET backfill_done = 40, backfill_total = 100 "
+                  "WHERE connector_id = $1",
+                  c.id);
+    return absl::OkStatus();
+  }),
+              testing::IsOk());
+  ASSERT_THAT(store.InTransaction([&](ConfigTx& tx) -> absl::Status {
+    auto c = tx.FindConnector("support", false);
+    if (!c.ok()) return c.status();
+    auto s = tx.GetState((*c)->id);
+    if (!s.ok()) return s.status();
+    state = *s;
+    return absl::OkStatus();
+  }),
+              testing::IsOk());
+  EXPECT_EQ(state.backfill_done, 40);
+  EXPECT_EQ(state.backfill_total, 100);
+}
+
+}  // namespace
+}  // namespace postroom::store
