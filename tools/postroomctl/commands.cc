@@ -107,13 +107,15 @@ int Context::ConfigError(const absl::Status& status) {
   return ExitCodeFor(status);
 }
 
-void AddRouterCommands(std::vector<Command>& commands);  // router_commands.cc
+void AddRouterCommands(std::vector<Command>& commands);   // router_commands.cc
+void AddFetcherCommands(std::vector<Command>& commands);  // fetcher_commands.cc
 
 std::vector<Command> AllCommands() {
   std::vector<Command> commands = ConfigCommands();
   // Router and fetcher commands are appended here as they land.
   for (Command& c : InspectCommands()) commands.push_back(std::move(c));
   AddRouterCommands(commands);  // router_commands.cc
+  AddFetcherCommands(commands);
   return commands;
 }
 
