@@ -7,44 +7,10 @@
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 CORPUS="${POSTROOM_CORPUS_DIR:-$ROOT/../shared/corpus}"
-export POSTROOM_HOME="${POSTROOM_TEST_HOME:-$ROOT/.postroom-test}/router-e2e"
-rm -rf "$POSTROOM_HOME"; mkdir -p "$POSTROOM_HOME"
-source "$ROOT/scripts/stack.sh"
+source "$ROOT/tests/e2e/e2e_lib.sh"
 SERVICES=(config router)  # The fetcher and sender are not needed to route.
-for s in config router fetcher sender; do
-  export "POSTROOM_$(upper "$s")_LISTEN=127.0.0.1:$(free_port)"
-  export "POSTROOM_$(upper "$s")_METRICS_LISTEN=127.0.0.1:$(free_port)"
-done
 export POSTROOM_ROUTER_SWEEP_MIN_AGE_S=1 POSTROOM_ROUTER_SWEEP_INTERVAL_MS=300
-trap stack_stop EXIT
-
-DB="$("$ROOT/scripts/pg" start "$POSTROOM_HOME/pg" --fast)" || die "PostgreSQL did not start"
-stack_credentials
-"$BIN/postroom-config" migrate --database "$DB" >/dev/null || die "migrate failed"
-stack_write_env "$DB"
-stack_start_services "$DB"
-stack_wait_ready
-source "$POSTROOM_HOME/env"
-
-passed=0; failed=0
-check() {  # check NAME COMMAND...: passes when the command succeeds
-  local name="$1"; shift
-  if "$@" >"$POSTROOM_HOME/last.out" 2>&1; then
-    passed=$((passed + 1)); echo "ok   $name"
-  else
-    failed=$((failed + 1)); echo "FAIL $name"; sed 's/^/     | /' "$POSTROOM_HOME/last.out" | head -30
-  fi
-}
-ctl() { "$BIN/postroomctl" "$@"; }
-# Runs postroomctl expecting exit code $1 and output matching regex $2.
-expect() {
-  local code="$1" pattern="$2"; shift 2
-  local out rc
-  out="$("$BIN/postroomctl" "$@" 2>&1)"; rc=$?
-  echo "$out"
-  [ "$rc" = "$code" ] || { echo "exit code $rc, wanted $code"; return 1; }
-  grep -Eq -- "$pattern" <<<"$out" || { echo "output does not match /$pattern/"; return 1; }
-}
+e2e_stack_up router-e2e
 M="$POSTROOM_HOME/mail"; mkdir -p "$M"
 REPLY="$CORPUS/mailgun-talon/tests/fixtures/standard_replies/gmail.eml"
 BOUNCE="$CORPUS/sisimai-set-of-emails/maildir/bsd/lhost-dragonfly-01.eml"
@@ -99,5 +65,4 @@ check "metrics count decisions and acks" bash -c "
   grep -q 'postroom_router_acks_queued_total{connector=\"support\"}' <<<\"\$m\" &&
   grep -q 'postroom_router_route_duration_seconds_count' <<<\"\$m\""
 
-echo "router_e2e: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+e2e_finish router_e2e

@@ -4,44 +4,9 @@
 # the script exits non-zero when any failed.
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-export POSTROOM_HOME="${POSTROOM_TEST_HOME:-$ROOT/.postroom-test}/stack-e2e"
-[ -d "$POSTROOM_HOME/pg" ] && "$ROOT/scripts/pg" destroy "$POSTROOM_HOME/pg"
-rm -rf "$POSTROOM_HOME"; mkdir -p "$POSTROOM_HOME"
-source "$ROOT/scripts/stack.sh"
-for s in config router fetcher sender; do
-  export "POSTROOM_$(upper "$s")_LISTEN=127.0.0.1:$(free_port)"
-  export "POSTROOM_$(upper "$s")_METRICS_LISTEN=127.0.0.1:$(free_port)"
-done
+source "$ROOT/tests/e2e/e2e_lib.sh"
 export POSTROOM_STATE_EXPORT_INTERVAL_S=1
-trap stack_stop EXIT
-
-DB="$("$ROOT/scripts/pg" start "$POSTROOM_HOME/pg" --fast)" || die "PostgreSQL did not start"
-stack_credentials
-"$BIN/postroom-config" migrate --database "$DB" >/dev/null || die "migrate failed"
-stack_write_env "$DB"
-stack_start_services "$DB"
-stack_wait_ready
-source "$POSTROOM_HOME/env"
-
-passed=0; failed=0
-check() {  # check NAME COMMAND...: passes when the command succeeds
-  local name="$1"; shift
-  if "$@" >"$POSTROOM_HOME/last.out" 2>&1; then
-    passed=$((passed + 1)); echo "ok   $name"
-  else
-    failed=$((failed + 1)); echo "FAIL $name"; sed 's/^/     | /' "$POSTROOM_HOME/last.out" | head -20
-  fi
-}
-ctl() { "$BIN/postroomctl" "$@"; }
-# Runs postroomctl expecting exit code $1 and output matching regex $2.
-expect() {
-  local code="$1" pattern="$2"; shift 2
-  local out rc
-  out="$("$BIN/postroomctl" "$@" 2>&1)"; rc=$?
-  echo "$out"
-  [ "$rc" = "$code" ] || { echo "exit code $rc, wanted $code"; return 1; }
-  grep -Eq -- "$pattern" <<<"$out" || { echo "output does not match /$pattern/"; return 1; }
-}
+e2e_stack_up stack-e2e
 
 check "apply demo creates every object" expect 0 "connector/support created" apply -f "$ROOT/examples/demo.yaml"
 check "re-apply changes nothing" expect 0 "connector/support unchanged" apply -f "$ROOT/examples/demo.yaml"
@@ -145,5 +110,4 @@ check "old schema: service refuses to start and says to migrate" bash -c \
   "out=\$(POSTROOM_TOKENS_FILE='$POSTROOM_HOME/tokens' POSTROOM_SECRET_KEY_FILE='$POSTROOM_HOME/secret.key' '$BIN/postroom-router' --database '${DB%/*}/empty' --listen 127.0.0.1:0 --metrics-listen '' 2>&1); \
    [ \$? = 1 ] && grep -q 'postroom-config migrate' <<<\"\$out\""
 
-echo "stack_e2e: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+e2e_finish stack_e2e
