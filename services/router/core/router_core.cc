@@ -955,18 +955,25 @@ absl::StatusOr<v1::RouteEmailResponse> Router::ReplayOf(const store::MessageReco
   return out;
 }
 
-absl::StatusOr<v1::RouteEmailResponse> Router::RouteEmail(const v1::RouteEmailRequest& req) {
-  absl::Time started = options_.clock->Now();
-  if (req.connector().empty()) {
+absl::StatusOr<std::shared_ptr<const Router::ConnectorConfig>> Router::RoutableConfig(
+    const std::string& connector, bool stored, bool raw_empty) {
+  if (connector.empty()) {
     return absl::InvalidArgumentError("connector is required: the incoming connector's name");
   }
-  const bool stored = req.stored_message_id() != 0;
-  if (stored == !req.raw_message().empty()) {
+  if (stored == !raw_empty) {
     return absl::InvalidArgumentError(
         "give either raw_message (the RFC 5322 bytes) or stored_message_id, not both or neither");
   }
-  POSTROOM_ASSIGN_OR_RETURN(std::shared_ptr<const ConnectorConfig> cfg, Config(req.connector()));
+  POSTROOM_ASSIGN_OR_RETURN(std::shared_ptr<const ConnectorConfig> cfg, Config(connector));
   POSTROOM_RETURN_IF_ERROR(CheckRoutable(*cfg));
+  return cfg;
+}
+
+absl::StatusOr<v1::RouteEmailResponse> Router::RouteEmail(const v1::RouteEmailRequest& req) {
+  absl::Time started = options_.clock->Now();
+  const bool stored = req.stored_message_id() != 0;
+  POSTROOM_ASSIGN_OR_RETURN(std::shared_ptr<const ConnectorConfig> cfg,
+                            RoutableConfig(req.connector(), stored, req.raw_message().empty()));
   if (stored) {
     POSTROOM_ASSIGN_OR_RETURN(store::MessageRecord m,
                               options_.store->GetMessage(req.stored_message_id(), true));
@@ -1041,16 +1048,9 @@ absl::StatusOr<v1::RouteEmailResponse> Router::RouteStored(const ConnectorConfig
 }
 
 absl::StatusOr<v1::RouteEmailResponse> Router::ExplainRoute(const v1::ExplainRouteRequest& req) {
-  if (req.connector().empty()) {
-    return absl::InvalidArgumentError("connector is required: the incoming connector's name");
-  }
   const bool stored = req.stored_message_id() != 0;
-  if (stored == !req.raw_message().empty()) {
-    return absl::InvalidArgumentError(
-        "give either raw_message (the RFC 5322 bytes) or stored_message_id, not both or neither");
-  }
-  POSTROOM_ASSIGN_OR_RETURN(std::shared_ptr<const ConnectorConfig> cfg, Config(req.connector()));
-  POSTROOM_RETURN_IF_ERROR(CheckRoutable(*cfg));
+  POSTROOM_ASSIGN_OR_RETURN(std::shared_ptr<const ConnectorConfig> cfg,
+                            RoutableConfig(req.connector(), stored, req.raw_message().empty()));
   std::string raw = req.raw_message();
   std::string spam_status;
   int64_t id = 0;

@@ -110,6 +110,10 @@ class Router {
 
  private:
   absl::StatusOr<std::shared_ptr<const ConnectorConfig>> Config(const std::string& connector);
+  // Checks a RouteEmail/ExplainRoute request's connector and message source (exactly one of a
+  // stored id and raw bytes), then returns the connector's config if it may be routed.
+  absl::StatusOr<std::shared_ptr<const ConnectorConfig>> RoutableConfig(
+      const std::string& connector, bool stored, bool raw_empty);
   absl::StatusOr<v1::RouteEmailResponse> RouteStored(const ConnectorConfig& config,
                                                      const store::MessageRecord& message,
                                                      absl::Time started);
