@@ -85,8 +85,10 @@ log "warm-up: 1000 routes"
 r0=$(cpu_of $ROUTER_PID); p0=$(cpu_of $(pg_pids)); read -r b0 i0 <<<"$(busy)"
 t0=$(date +%s.%N)
 if [ "${PERF:-0}" = 1 ]; then  # Profile the router and PostgreSQL for 8 s of the run.
+  PERF_PID=""
   ( sleep 2; perf record -q -F 499 -g -o "$DIR/perf.data" -p "$(echo $ROUTER_PID $(pg_pids) | tr ' ' ',')" \
       -- sleep 8 >/dev/null 2>&1 ) &
+  PERF_PID=$!
 fi
 "$BIN/router_bench" --addr "$ROUTER_ADDR" --token "$TOKEN" --connector support --dir "$MD" \
   --clients "$CLIENTS" --routes "$ROUTES" --files "$FILES" --run-id "run$(date +%s)" \
@@ -105,7 +107,7 @@ print(f"cpu: router {r1 - r0:.2f}s ({(r1 - r0) / n * 1e6:.0f} us/route), "
       f"idle+iowait {(i1 - i0) / tick:.2f}s")
 PY
 if [ "${PERF:-0}" = 1 ]; then
-  wait
+  wait "$PERF_PID"  # Not a bare `wait`: that would wait for the servers too.
   perf report -i "$DIR/perf.data" --no-children --sort comm,dso --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -15
   perf report -i "$DIR/perf.data" --no-children --sort sym --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40
 fi

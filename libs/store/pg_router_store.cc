@@ -1,9 +1,10 @@
 #include "libs/store/pg_router_store.h"
 
-#include "absl/strings/str_cat.h"
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "libs/base/status_macros.h"
 
 namespace postroom::store {
 namespace {
@@ -164,70 +165,16 @@ PgRouterStore::PgRouterStore(Database& db) : db_(db) {
   db_.Prepare("router_count_acks",
               "SELECT count(*) FROM outbox WHERE reason = 'ack' AND to_address = $1 "
               "AND created_at >= to_timestamp($2::double precision / 1000)");
-  db_.Prepare("router_lock_message",
-              "SELECT coalesce(decision, ''), connector_id FROM messages WHERE id = $1 FOR UPDATE");
-  db_.Prepare("router_create_work_item",
-              "WITH wi AS (INSERT INTO work_items (id, connector_id, reference, source, queue, "
-              "type, priority, requester_address, requester_name, subject, body, fields, "
-              "attachments, test_mode) SELECT n, $1, $2 || '-' || n, $3, $4, $5, $6, $7, $8, $9, "
-              "$10, $11::jsonb, $12::jsonb, $13 FROM nextval('work_items_id_seq') n "
-              "RETURNING id, reference), "
-              "link AS (INSERT INTO work_item_messages (work_item_id, message_id, role) "
-              "SELECT id, $14, 'created' FROM wi) "
-              "SELECT id, reference FROM wi");
-  db_.Prepare("router_append_work_item",
-              "WITH wi AS (UPDATE work_items SET updated_at = now() WHERE id = $1 "
-              "RETURNING id, reference), "
-              "link AS (INSERT INTO work_item_messages (work_item_id, message_id, role) "
-              "SELECT id, $2, 'appended' FROM wi) "
-              "SELECT id, reference FROM wi");
-  db_.Prepare("router_decide",
-              "UPDATE messages SET decision = $2, decided_at = now(), decision_step = $3, "
-              "decision_route = $4, decision_reason = $5, trace = NULLIF($6, '')::jsonb, "
-              "summary = NULLIF($7, '')::jsonb, work_item_id = NULLIF($8::bigint, 0), "
-              "duplicate_of = NULLIF($9::bigint, 0), spam_status = CASE WHEN spam_status IN "
-              "('manual_spam', 'manual_clean') THEN spam_status ELSE NULLIF($10, '') END, "
-              "message_id = $11, content_sha256 = NULLIF($12, ''::bytea), thread_root = $13, "
-              "last_error = '' WHERE id = $1");
-  // The insert path in one statement: the message with its decision, the new work item (id
-  // drawn first so the message row is written once) or the append, and the link.
-  db_.Prepare("router_insert_decided",
-              "WITH n AS (SELECT CASE WHEN $20 THEN nextval('work_items_id_seq') END AS wid), "
-              "m AS (INSERT INTO messages (connector_id, fetch_key, folder, queue_hint, "
-              "received_at, size_bytes, raw, truncated, message_id, content_sha256, thread_root, "
-              "summary, decision, decided_at, decision_step, decision_route, decision_reason, "
-              "trace, work_item_id, duplicate_of, spam_status) "
-              "SELECT $1, $2, $3, $4, to_timestamp($5::double precision / 1000), $6, $7, $8, $9, "
-              "NULLIF($10, ''::bytea), $11, NULLIF($12, '')::jsonb, $13, now(), $14, $15, $16, "
-              "NULLIF($17, '')::jsonb, coalesce(n.wid, NULLIF($18::bigint, 0)), NULLIF($19::bigint, 0), "
-              "NULLIF($21, '') FROM n "
-              "ON CONFLICT (connector_id, fetch_key) DO NOTHING RETURNING id, work_item_id), "
-              "wi AS (INSERT INTO work_items (id, connector_id, reference, source, queue, type, "
-              "priority, requester_address, requester_name, subject, body, fields, attachments, "
-              "test_mode) SELECT m.work_item_id, $1, $22 || '-' || m.work_item_id, $23, $24, $25, "
-              "$26, $27, $28, $29, $30, $31::jsonb, $32::jsonb, $33 FROM m WHERE $20 "
-              "RETURNING id, reference), "
-              "app AS (UPDATE work_items SET updated_at = now() WHERE NOT $20 AND id = NULLIF($18::bigint, 0) "
-              "AND EXISTS (SELECT 1 FROM m) RETURNING id, reference), "
-              "link AS (INSERT INTO work_item_messages (work_item_id, message_id, role) "
-              "SELECT m.work_item_id, m.id, CASE WHEN $20 THEN 'created' ELSE 'appended' END "
-              "FROM m WHERE m.work_item_id IS NOT NULL) "
-              "SELECT m.id, coalesce(m.work_item_id, 0), "
-              "coalesce((SELECT reference FROM wi), (SELECT reference FROM app), '') FROM m");
-  db_.Prepare("router_locks",
-              "SELECT CASE WHEN $2 <> '' THEN pg_advisory_xact_lock($1::int, hashtext($2)) END, "
-              "CASE WHEN $3 <> '' THEN pg_advisory_xact_lock(hashtext('ack:' || $3)) END");
-  // Rate limit and queueing in one statement; the ack lock (taken by an earlier statement)
-  // makes the count see every committed ack to this address.
-  db_.Prepare("router_queue_ack",
-              "WITH c AS (SELECT count(*) AS n FROM outbox WHERE reason = 'ack' AND "
-              "to_address = $3 AND created_at >= to_timestamp($11::double precision / 1000)), "
-              "ins AS (INSERT INTO outbox (connector_id, kind, reason, to_address, subject, "
-              "body_text, body_html, headers, work_item_id, message_id, dedupe_key) "
-              "SELECT NULLIF($1::bigint, 0), 'email', $2, $3, $4, $5, $6, $7::jsonb, NULLIF($8::bigint, 0), "
-              "NULLIF($9::bigint, 0), $10 FROM c WHERE c.n < $12 "
-              "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id) "
-              "SELECT (SELECT n FROM c), (SELECT count(*) FROM ins)");
+  // The whole decision in one round trip (migration 0005 says why and what it does).
+  db_.Prepare("router_commit_decision",
+              "SELECT * FROM postroom_commit_decision($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+              "$11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, "
+              "$27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, "
+              "$43, $44, $45, $46, $47, $48, $49)");
+  db_.Prepare(message_ids_.statement,
+              "SELECT nextval('messages_id_seq') FROM generate_series(1, $1)");
+  db_.Prepare(work_item_ids_.statement,
+              "SELECT nextval('work_items_id_seq') FROM generate_series(1, $1)");
   db_.Prepare("router_set_spam",
               "UPDATE messages SET spam_status = $2 WHERE id = $1 RETURNING id");
   db_.Prepare("router_attempt_error",
@@ -494,126 +441,112 @@ absl::StatusOr<int> PgRouterStore::CountAcksSince(const std::string& to_address,
   return out;
 }
 
+int64_t PgRouterStore::IdBlock::Next(Database& db, absl::Status& error) {
+  absl::MutexLock lock(&mu);
+  if (ids.empty()) {
+    error = db.WithConnection([&](pqxx::connection& conn) {
+      pqxx::nontransaction t(conn);
+      for (const auto& r : t.exec_prepared(statement, kIdBlockSize)) ids.push_back(r[0].as<int64_t>());
+      std::reverse(ids.begin(), ids.end());  // Hand them out in ascending order.
+      return absl::OkStatus();
+    });
+    if (!error.ok() || ids.empty()) return 0;
+  }
+  int64_t id = ids.back();
+  ids.pop_back();
+  return id;
+}
+
 absl::StatusOr<DecisionResult> PgRouterStore::CommitDecision(const DecisionWrite& w) {
+  const MessageRecord& d = w.decision;
+  const bool insert = w.insert.has_value();
+  const bool create = w.create.has_value();
+  absl::Status id_error;
+  int64_t id = insert ? message_ids_.Next(db_, id_error) : w.message_id;
+  int64_t work_item_id = create ? work_item_ids_.Next(db_, id_error) : 0;
+  if (!id_error.ok()) return id_error;
+  std::string reference = create ? absl::StrCat(w.reference_prefix, "-", work_item_id) : "";
+
+  // The acknowledgement is rendered before the call: it names the ids and the reference.
+  OutboxRecord ack;
+  const bool want_ack = w.ack.has_value() && (create || w.append_to != 0);
+  if (want_ack) {
+    std::string ack_reference = reference;
+    if (!create) {
+      POSTROOM_ASSIGN_OR_RETURN(WorkItemRecord target, GetWorkItem(w.append_to));
+      ack_reference = target.reference;
+    }
+    ack = w.ack->render(id, create ? work_item_id : w.append_to, ack_reference);
+  }
+
+  static const MessageRecord kNoInsert;
+  const MessageRecord& m = insert ? *w.insert : kNoInsert;
+  static const WorkItemRecord kNoWorkItem;
+  const WorkItemRecord& wi = create ? *w.create : kNoWorkItem;
+  const AckRequest* a = w.ack ? &*w.ack : nullptr;
   DecisionResult res;
-  absl::Status st = db_.Transact([&](pqxx::work& t) -> absl::Status {
-    res = DecisionResult();
-    MessageRecord d = w.decision;
-    bool create = w.create.has_value();
-    int64_t append_to = w.append_to;
-    bool ack = w.ack.has_value() && (create || append_to != 0);
-    const bool dedupe = w.check_duplicate && !d.message_id.empty();
-    int64_t id = w.message_id;
-    int64_t connector_id = w.insert ? w.insert->connector_id : 0;
-    if (!w.insert) {
-      pqxx::result r = t.exec_prepared("router_lock_message", id);
-      if (r.empty()) return absl::NotFoundError(absl::StrCat("message ", id, " does not exist"));
-      if (r[0][0].as<std::string>() != w.expected_decision) {
-        return absl::AbortedError(absl::StrCat("message ", id, " was decided meanwhile (",
-                                               r[0][0].as<std::string>(), "); read it again"));
-      }
-      connector_id = r[0][1].as<int64_t>();
-    }
-    // Locks first, always in the order (Message-ID, ack address): no deadlocks.
-    if (dedupe || ack) {
-      t.exec_prepared("router_locks", static_cast<int>(connector_id),
-                      dedupe ? d.message_id : std::string(),
-                      ack ? w.ack->to_address : std::string());
-    }
-    if (dedupe) {
-      pqxx::result dup = t.exec_prepared("router_find_duplicate", connector_id, d.message_id,
-                                         pqxx::binarystring(d.content_sha256), id);
-      if (!dup.empty()) {
-        res.duplicate_of = dup[0][0].as<int64_t>();
-        d.decision = "duplicate";
-        d.decision_step = "duplicate";
-        d.decision_route = "";
-        d.decision_reason = absl::StrCat("same Message-ID and content as message ",
-                                         res.duplicate_of, " (found while committing)");
-        d.duplicate_of = res.duplicate_of;
-        create = false;
-        append_to = 0;
-        ack = false;
-      }
-    }
-    std::string reference;
-    bool inserted = false;
-    if (w.insert) {
-      const MessageRecord& m = *w.insert;
-      WorkItemRecord wi = create ? *w.create : WorkItemRecord();
-      pqxx::result r = t.exec_prepared(
-          "router_insert_decided", m.connector_id, m.fetch_key, m.folder, m.queue_hint,
-          MsOf(m.received_at), m.size_bytes, pqxx::binarystring(m.raw), m.truncated, d.message_id,
-          pqxx::binarystring(d.content_sha256), d.thread_root, d.summary_json, d.decision,
-          d.decision_step, d.decision_route, d.decision_reason, d.trace_json, append_to,
-          d.duplicate_of, create, d.spam_status, w.reference_prefix, wi.source, wi.queue,
-          wi.type, wi.priority, wi.requester_address, wi.requester_name, wi.subject, wi.body,
-          wi.fields_json, wi.attachments_json, wi.test_mode);
-      if (!r.empty()) {
-        inserted = true;
-        id = r[0][0].as<int64_t>();
-        res.work_item_id = r[0][1].as<int64_t>();
-        reference = r[0][2].as<std::string>();
-        if (append_to != 0 && reference.empty()) {
-          return absl::NotFoundError(absl::StrCat("work item ", append_to, " does not exist"));
+  std::string outcome, detail;
+  absl::Status st;
+  // A deadlock or serialization failure rolled the whole call back: run it again, twice.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    st = db_.WithConnection([&](pqxx::connection& conn) -> absl::Status {
+      try {
+        pqxx::nontransaction t(conn);  // One statement: its implicit transaction is enough.
+        pqxx::row r = t.exec_prepared1(
+            "router_commit_decision", id, insert, w.expected_decision, m.connector_id,
+            m.fetch_key, m.folder, m.queue_hint, MsOf(m.received_at), m.size_bytes,
+            pqxx::binarystring(m.raw), m.truncated, d.message_id,
+            pqxx::binarystring(d.content_sha256), d.thread_root, d.summary_json, d.decision,
+            d.decision_step, d.decision_route, d.decision_reason, d.trace_json, d.duplicate_of,
+            d.spam_status, w.check_duplicate && !d.message_id.empty(), create, work_item_id,
+            reference, wi.source, wi.queue, wi.type, wi.priority, wi.requester_address,
+            wi.requester_name, wi.subject, wi.body, wi.fields_json, wi.attachments_json,
+            wi.test_mode, w.append_to, want_ack, ack.connector_id, ack.reason, ack.to_address,
+            ack.subject, ack.body_text, ack.body_html, ack.headers_json, ack.dedupe_key,
+            a ? MsOf(a->now - absl::Hours(1)) : 0, a ? a->limit_per_hour : 0);
+        outcome = r[0].as<std::string>();
+        res.message_id = r[1].as<int64_t>();
+        res.work_item_id = r[2].as<int64_t>();
+        res.reference = r[3].as<std::string>();
+        res.duplicate_of = r[4].as<int64_t>();
+        std::string ack_state = r[5].as<std::string>();
+        detail = r[6].as<std::string>();
+        res.ack_queued = ack_state == "queued";
+        if (ack_state == "rate_limited" || ack_state == "already_queued") {
+          res.ack_suppressed = ack_state;
         }
-      } else {
-        pqxx::result e =
-            t.exec_prepared("router_message_by_fetch_key", m.connector_id, m.fetch_key);
-        if (e.empty()) return absl::AbortedError("message vanished while routing; retry");
-        MessageRecord existing = MessageFromRow(e[0]);
-        if (!existing.decision.empty()) {
-          res.message_id = existing.id;
-          res.replayed = true;
-          res.existing = std::move(existing);
-          return absl::OkStatus();
+        return absl::OkStatus();
+      } catch (const pqxx::sql_error& e) {
+        if (e.sqlstate() == "P0002") {
+          return absl::NotFoundError(absl::StrCat("work item ", w.append_to, " does not exist"));
         }
-        id = existing.id;  // Stored by the fetcher, still pending: decide it now.
-        t.exec_prepared("router_lock_message", id);
+        return ToStatus(e, "committing a routing decision");
       }
-    }
-    res.message_id = id;
-    if (!inserted) {
-      if (create) {
-        const WorkItemRecord& wi = *w.create;
-        pqxx::result r = t.exec_prepared(
-            "router_create_work_item", connector_id, w.reference_prefix, wi.source, wi.queue,
-            wi.type, wi.priority, wi.requester_address, wi.requester_name, wi.subject, wi.body,
-            wi.fields_json, wi.attachments_json, wi.test_mode, id);
-        res.work_item_id = r[0][0].as<int64_t>();
-        reference = r[0][1].as<std::string>();
-      } else if (append_to != 0) {
-        pqxx::result r = t.exec_prepared("router_append_work_item", append_to, id);
-        if (r.empty()) {
-          return absl::NotFoundError(absl::StrCat("work item ", append_to, " does not exist"));
-        }
-        res.work_item_id = append_to;
-        reference = r[0][1].as<std::string>();
-      }
-      t.exec_prepared("router_decide", id, d.decision, d.decision_step, d.decision_route,
-                      d.decision_reason, d.trace_json, d.summary_json, res.work_item_id,
-                      d.duplicate_of, d.spam_status, d.message_id,
-                      pqxx::binarystring(d.content_sha256), d.thread_root);
-    }
-    res.reference = reference;
-    if (ack && res.work_item_id != 0) {
-      const AckRequest& a = *w.ack;
-      OutboxRecord o = a.render(id, res.work_item_id, reference);
-      pqxx::result r = t.exec_prepared(
-          "router_queue_ack", o.connector_id, o.reason, o.to_address, o.subject, o.body_text,
-          o.body_html, o.headers_json, res.work_item_id, id, o.dedupe_key,
-          MsOf(a.now - absl::Hours(1)), a.limit_per_hour);
-      if (r[0][0].as<int64_t>() >= a.limit_per_hour) {
-        res.ack_suppressed = "rate_limited";
-      } else if (r[0][1].as<int64_t>() == 0) {
-        res.ack_suppressed = "already_queued";
-      } else {
-        res.ack_queued = true;
-      }
-    }
-    return absl::OkStatus();
-  });
+    });
+    if (!absl::IsAborted(st)) break;
+  }
   if (!st.ok()) return st;
+  if (outcome == "not_found") {
+    return absl::NotFoundError(absl::StrCat("message ", id, " does not exist"));
+  }
+  if (outcome == "aborted") {
+    return absl::AbortedError(
+        absl::StrCat("message ", id, " was decided meanwhile (", detail, "); read it again"));
+  }
+  if (outcome == "replayed") {
+    res.replayed = true;
+    POSTROOM_ASSIGN_OR_RETURN(MessageRecord existing, GetMessage(res.message_id, false));
+    res.existing = std::move(existing);
+    return res;
+  }
+  if (outcome == "pending") {
+    // Stored by the fetcher and still undecided: decide that message instead.
+    DecisionWrite again = w;
+    again.insert.reset();
+    again.message_id = res.message_id;
+    again.expected_decision = "";
+    return CommitDecision(again);
+  }
   return res;
 }
 

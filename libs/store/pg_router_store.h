@@ -1,13 +1,18 @@
 #pragma once
 
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
 #include "libs/store/database.h"
 #include "libs/store/router_store.h"
 
 namespace postroom::store {
 
 // RouterStore over PostgreSQL (migrations 0001-0003) through named prepared statements.
-// Single reads run without a transaction (one round trip); CommitDecision is one READ
-// COMMITTED transaction. Thread-safe; the Database must outlive it.
+// Single reads run without a transaction (one round trip); CommitDecision is one call of the
+// SQL function postroom_commit_decision (migration 0005), atomic as a single statement, with
+// message and work item ids drawn beforehand from the sequences in blocks (gaps in the ids are
+// harmless; they also arise from rollbacks). Thread-safe; the Database must outlive it.
 class PgRouterStore : public RouterStore {
  public:
   explicit PgRouterStore(Database& db);
@@ -50,7 +55,20 @@ class PgRouterStore : public RouterStore {
   // One statement without a transaction; libpqxx exceptions become a status.
   absl::Status Read(const std::function<absl::Status(pqxx::nontransaction&)>& fn,
                     std::string_view what);
+
+  // Ids drawn ahead from one sequence, kIdBlockSize per round trip.
+  static constexpr int kIdBlockSize = 64;
+  struct IdBlock {
+    std::string statement;
+    absl::Mutex mu;
+    std::vector<int64_t> ids ABSL_GUARDED_BY(mu);
+    // The next id; 0 with `error` set when the database could not give more.
+    int64_t Next(Database& db, absl::Status& error);
+  };
+
   Database& db_;
+  IdBlock message_ids_{"router_next_message_ids"};
+  IdBlock work_item_ids_{"router_next_work_item_ids"};
 };
 
 }  // namespace postroom::store
