@@ -57,16 +57,15 @@ int IntSetting(int flag, const char* env, int fallback) {
 }
 
 // The reply-token key: POSTROOM_REPLY_TOKEN_KEY, else derived from the secrets keyring's
-// primary key (so every replica with the same keyring agrees). The setting reply_token_key
-// overrides both at run time.
+// primary key (so every replica with the same keyring agrees). Not a setting: settings are
+// stored in clear, and this key forges follow-ups.
 std::string ReplyTokenKey() {
   std::string key = server::EnvOr("POSTROOM_REPLY_TOKEN_KEY", "");
   if (!key.empty()) return key;
   absl::StatusOr<secrets::Keyring> keyring = secrets::Keyring::FromEnvironment();
   if (!keyring.ok()) {
     LogWarning("reply_tokens_off",
-               {{"why", "no POSTROOM_REPLY_TOKEN_KEY, no secrets keyring and (unless set) no "
-                        "reply_token_key setting"}});
+               {{"why", "neither POSTROOM_REPLY_TOKEN_KEY nor a secrets keyring is set"}});
     return "";
   }
   // The keyring exposes no raw key bytes, so the HMAC key is the key source itself (the

@@ -234,6 +234,7 @@ int DescribeMessage(Context& ctx, const std::string& id_text) {
       << "Reason:         " << m.reason() << "\n";
   if (m.work_item_id() != 0) out << "Work item:      " << m.work_item_id() << "\n";
   if (m.duplicate_of() != 0) out << "Duplicate of:   " << m.duplicate_of() << "\n";
+  if (m.defects_size() > 0) out << "Defects:        " << absl::StrJoin(m.defects(), ", ") << "\n";
   if (!m.last_error().empty()) {
     out << "Last error:     " << m.last_error() << " (" << m.route_attempts() << " attempts)\n";
   }

@@ -145,9 +145,13 @@ const std::vector<KnownSetting>& KnownSettings() {
       {"admin_notification_address",
        "where notices go (auto-disabled connectors, oversized mail): an email address"},
       {"ack_rate_limit_per_hour",
-       "acknowledgements one sender may receive per hour (stops mail loops): 1-1000"},
+       "acknowledgements one sender may receive per hour (stops mail loops; 0: none): 0-1000"},
       {"default_language", "language of system mail: an ISO 639-1 code such as en"},
       {"reply_token_days", "days a reply token in a plus address stays valid: 1-3650"},
+      {"mime_max_depth", "deepest MIME nesting the router parses; deeper parts are a defect: 1-256"},
+      {"mime_max_parts", "most MIME parts the router parses in one email: 1-100000"},
+      {"mime_max_header_bytes",
+       "largest header block the router parses, in bytes: 1024-16777216"},
   };
   return *settings;
 }
@@ -170,8 +174,11 @@ std::vector<FieldError> ValidateSetting(const v1::Setting& s) {
   };
   bool ok = true;
   if (s.key() == "admin_notification_address") ok = IsValidEmailAddress(s.value());
-  if (s.key() == "ack_rate_limit_per_hour") ok = int_in(1, 1000);
+  if (s.key() == "ack_rate_limit_per_hour") ok = int_in(0, 1000);
   if (s.key() == "reply_token_days") ok = int_in(1, 3650);
+  if (s.key() == "mime_max_depth") ok = int_in(1, 256);
+  if (s.key() == "mime_max_parts") ok = int_in(1, 100000);
+  if (s.key() == "mime_max_header_bytes") ok = int_in(1024, 16 << 20);
   if (s.key() == "default_language") {
     ok = s.value().size() == 2 && absl::ascii_islower(s.value()[0]) &&
          absl::ascii_islower(s.value()[1]);

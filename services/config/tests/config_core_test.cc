@@ -382,6 +382,23 @@ TEST_F(ConfigCoreTest, UnknownSettingIsRefusedListingKnownKeys) {
   EXPECT_THAT(core_.ApplySetting(kAlice, s, 0), IsOk());
 }
 
+TEST_F(ConfigCoreTest, NumericSettingsKeepTheirRanges) {
+  auto apply = [&](const std::string& key, const std::string& value) {
+    v1::Setting s;
+    s.set_key(key);
+    s.set_value(value);
+    return core_.ApplySetting(kAlice, s, 0).status();
+  };
+  EXPECT_THAT(apply("ack_rate_limit_per_hour", "0"), IsOk());  // 0: no acknowledgements.
+  EXPECT_THAT(apply("ack_rate_limit_per_hour", "1001"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("0-1000")));
+  EXPECT_THAT(apply("mime_max_depth", "0"), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(apply("mime_max_parts", "many"), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(apply("mime_max_header_bytes", "512"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("1024-16777216")));
+  EXPECT_THAT(apply("mime_max_parts", "50"), IsOk());
+}
+
 TEST_F(ConfigCoreTest, BlockedAddressIsNormalised) {
   v1::BlockedAddress b;
   b.set_pattern(" @Spam.Example.COM ");

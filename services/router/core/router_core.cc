@@ -49,6 +49,7 @@ struct Router::ConnectorConfig {
   std::map<std::string, std::string> settings;
   int64_t outgoing_connector_id = 0;
   mime::ClassifyOptions classify;
+  mime::ParseLimits parse_limits;  // The router's options, then the mime_* settings.
   std::string prefix;     // Subject token / reference prefix.
   std::string reply_key;  // "" : no reply tokens.
   int ack_rate_limit = 5;
@@ -372,10 +373,15 @@ absl::StatusOr<std::shared_ptr<const Router::ConnectorConfig>> Router::Config(
     if (absl::SimpleAtoi(it->second, &n) && n >= 0) cfg->ack_rate_limit = n;
   }
   cfg->reply_key = options_.reply_token_key;
-  if (auto it = cfg->settings.find("reply_token_key"); it != cfg->settings.end() &&
-                                                       !it->second.empty()) {
-    cfg->reply_key = it->second;
-  }
+  cfg->parse_limits = options_.parse_limits;
+  auto setting_int = [&](const char* key, auto& field) {
+    int64_t n = 0;
+    auto it = cfg->settings.find(key);
+    if (it != cfg->settings.end() && absl::SimpleAtoi(it->second, &n) && n > 0) field = n;
+  };
+  setting_int("mime_max_depth", cfg->parse_limits.max_depth);
+  setting_int("mime_max_parts", cfg->parse_limits.max_parts);
+  setting_int("mime_max_header_bytes", cfg->parse_limits.max_header_bytes);
   for (const auto& [oname, oid] : rec->outgoing_connectors) {
     if (oname == spec.outgoing_connector()) cfg->outgoing_connector_id = oid;
   }
@@ -420,10 +426,9 @@ uint64_t MaxMessageBytes(const v1::Connector& spec) {
 // Parses and classifies; never fails for a non-empty message.
 static absl::StatusOr<Router::Analysis> Analyze(const Router::ConnectorConfig& cfg,
                                                 const std::string& raw, const std::string& folder,
-                                                const std::string& queue_hint,
-                                                const mime::ParseLimits& limits) {
+                                                const std::string& queue_hint) {
   Router::Analysis a;
-  POSTROOM_ASSIGN_OR_RETURN(a.parsed, mime::ParseMessage(raw, limits));
+  POSTROOM_ASSIGN_OR_RETURN(a.parsed, mime::ParseMessage(raw, cfg.parse_limits));
   a.raw_size = raw.size();
   a.have_raw = true;
   a.cls = mime::Classify(a.parsed, cfg.classify);
@@ -991,8 +996,7 @@ absl::StatusOr<v1::RouteEmailResponse> Router::RouteEmail(const v1::RouteEmailRe
         "message of ", raw.size(), " bytes is over connector \"", req.connector(),
         "\"'s max_message_bytes (", MaxMessageBytes(cfg->spec), ")"));
   }
-  POSTROOM_ASSIGN_OR_RETURN(Analysis a, Analyze(*cfg, raw, req.folder(), req.queue_hint(),
-                                                options_.parse_limits));
+  POSTROOM_ASSIGN_OR_RETURN(Analysis a, Analyze(*cfg, raw, req.folder(), req.queue_hint()));
   store::MessageRecord row;
   row.connector_id = cfg->record.id;
   row.fetch_key = !req.fetch_key().empty()
@@ -1026,13 +1030,13 @@ absl::StatusOr<v1::RouteEmailResponse> Router::RouteStored(const ConnectorConfig
     d.step = "size";
     d.reason = d.trace.steps(0).reason();
     absl::StatusOr<Analysis> a = Analyze(cfg, m.raw.empty() ? " " : m.raw, m.folder,
-                                         m.queue_hint, options_.parse_limits);
+                                         m.queue_hint);
     if (!a.ok()) return a.status();
     a->have_raw = false;
     return Commit(cfg, *a, std::move(d), std::move(w), started);
   }
   absl::StatusOr<Analysis> a =
-      Analyze(cfg, m.raw, m.folder, m.queue_hint, options_.parse_limits);
+      Analyze(cfg, m.raw, m.folder, m.queue_hint);
   if (!a.ok()) {
     // Nothing to parse (an empty stored message): record failed, never leave it pending.
     Analysis empty;
@@ -1069,7 +1073,7 @@ absl::StatusOr<v1::RouteEmailResponse> Router::ExplainRoute(const v1::ExplainRou
     if (folder.empty()) folder = m.folder;
     if (hint.empty()) hint = m.queue_hint;
   }
-  POSTROOM_ASSIGN_OR_RETURN(Analysis a, Analyze(*cfg, raw, folder, hint, options_.parse_limits));
+  POSTROOM_ASSIGN_OR_RETURN(Analysis a, Analyze(*cfg, raw, folder, hint));
   POSTROOM_ASSIGN_OR_RETURN(Decision d, Decide(*cfg, a, spam_status, id, /*dry_run=*/true));
   v1::RouteEmailResponse out;
   out.set_decision(DecisionFromName(d.decision));
@@ -1114,6 +1118,9 @@ v1::StoredMessage ToProto(const store::MessageRecord& m) {
     if (auto it = f.find("from"); it != f.end()) out.set_from(it->second.string_value());
     if (auto it = f.find("classification"); it != f.end()) {
       out.set_classification(it->second.string_value());
+    }
+    if (auto it = f.find("defects"); it != f.end()) {
+      for (const auto& v : it->second.list_value().values()) out.add_defects(v.string_value());
     }
   }
   auto ms = [](absl::Time t) {

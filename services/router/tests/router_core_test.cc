@@ -412,6 +412,26 @@ TEST_F(RouterCoreTest, AckRateLimitPerSenderFromSetting) {
   EXPECT_TRUE(Route(Mail("bob@client.example", "1")).acknowledgement_queued());
 }
 
+TEST_F(RouterCoreTest, ParseLimitSettingsApplyAtRunTimeAndShowAsDefects) {
+  std::string four_parts = Mail(
+      "jane@client.example", "parts", "",
+      "--b\r\n\r\none\r\n--b\r\n\r\ntwo\r\n--b\r\n\r\nthree\r\n--b--");
+  absl::StrReplaceAll({{"Content-Type: text/plain; charset=utf-8",
+                        "Content-Type: multipart/mixed; boundary=b"}},
+                      &four_parts);
+  auto defects_of = [&](const std::string& raw) {
+    v1::RouteEmailResponse r = Route(raw);
+    absl::StatusOr<v1::StoredMessage> m = router_->GetMessage(r.message_id(), false);
+    EXPECT_THAT(m, IsOk());
+    return std::vector<std::string>(m->defects().begin(), m->defects().end());
+  };
+  EXPECT_THAT(defects_of(four_parts), ::testing::Not(::testing::Contains("part_limit")));
+  Setting("mime_max_parts", "2");
+  absl::StrReplaceAll({{"Subject: parts", "Subject: parts again"}}, &four_parts);
+  absl::StrReplaceAll({{"Message-ID: <", "Message-ID: <again-"}}, &four_parts);
+  EXPECT_THAT(defects_of(four_parts), ::testing::Contains("part_limit"));
+}
+
 TEST_F(RouterCoreTest, MarkingSpamCleanRoutesItAgainAndManualStatusSticks) {
   v1::RouteEmailResponse spam = Route(Mail("jane@client.example", "Win", "X-Spam-Flag: YES\r\n"));
   ASSERT_EQ(spam.decision(), v1::DECISION_SPAM);
