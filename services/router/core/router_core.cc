@@ -433,11 +433,17 @@ static absl::StatusOr<Router::Analysis> Analyze(const Router::ConnectorConfig& c
   a.have_raw = true;
   a.cls = mime::Classify(a.parsed, cfg.classify);
   const mime::ParsedMessage& p = a.parsed;
-  const mime::Address* from = !p.from.empty() ? &p.from[0] : (!p.sender.empty() ? &p.sender[0]
-                                                                                 : nullptr);
-  if (from != nullptr) {
+  // The requester: From, else Sender, else Reply-To, else the envelope sender (Return-Path),
+  // so mail from broken or minimal clients still names whom the work item is for.
+  const mime::Address* from = !p.from.empty()     ? &p.from[0]
+                              : !p.sender.empty()   ? &p.sender[0]
+                              : !p.reply_to.empty() ? &p.reply_to[0]
+                                                    : nullptr;
+  if (from != nullptr && !from->address.empty()) {
     a.sender = from->address;
     a.sender_name = from->name;
+  } else if (!p.return_path.empty()) {
+    a.sender = p.return_path;
   }
   rules::MessageFacts& f = a.facts;
   f.subject = p.subject;

@@ -412,6 +412,29 @@ TEST_F(RouterCoreTest, AckRateLimitPerSenderFromSetting) {
   EXPECT_TRUE(Route(Mail("bob@client.example", "1")).acknowledgement_queued());
 }
 
+TEST_F(RouterCoreTest, RequesterFallsBackToReplyToThenReturnPathWithoutFrom) {
+  auto requester_of = [&](int64_t id) {
+    v1::GetWorkItemRequest req;
+    req.set_id(id);
+    absl::StatusOr<v1::GetWorkItemResponse> w = router_->GetWorkItem(req);
+    EXPECT_THAT(w, IsOk());
+    return w.ok() ? w->work_item().requester_address() : std::string();
+  };
+  std::string reply_to_only =
+      Mail("jane@client.example", "no from", "Reply-To: Ann <ann@client.example>\r\n");
+  absl::StrReplaceAll({{"From: Jane Doe <jane@client.example>\r\n", ""}}, &reply_to_only);
+  v1::RouteEmailResponse r = Route(reply_to_only);
+  ASSERT_EQ(r.decision(), v1::DECISION_CREATED);
+  EXPECT_EQ(requester_of(r.work_item_id()), "ann@client.example");
+
+  std::string envelope_only =
+      Mail("jane@client.example", "envelope only", "Return-Path: <bob@client.example>\r\n");
+  absl::StrReplaceAll({{"From: Jane Doe <jane@client.example>\r\n", ""}}, &envelope_only);
+  r = Route(envelope_only);
+  ASSERT_EQ(r.decision(), v1::DECISION_CREATED);
+  EXPECT_EQ(requester_of(r.work_item_id()), "bob@client.example");
+}
+
 TEST_F(RouterCoreTest, ParseLimitSettingsApplyAtRunTimeAndShowAsDefects) {
   std::string four_parts = Mail(
       "jane@client.example", "parts", "",
