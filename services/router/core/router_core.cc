@@ -51,6 +51,7 @@ struct Router::ConnectorConfig {
   mime::ClassifyOptions classify;
   mime::ParseLimits parse_limits;  // The router's options, then the mime_* settings.
   std::string prefix;     // Subject token / reference prefix.
+  std::shared_ptr<const RE2> subject_token;  // Finds "[#<prefix>-123]"; compiled once.
   std::string reply_key;  // "" : no reply tokens.
   int ack_rate_limit = 5;
   std::string fingerprint;
@@ -394,6 +395,8 @@ absl::StatusOr<std::shared_ptr<const Router::ConnectorConfig>> Router::Config(
     cfg->classify.auto_reply_excluded_senders.push_back(Lower(s));
   }
   cfg->prefix = spec.subject_token_prefix().empty() ? "WI" : spec.subject_token_prefix();
+  cfg->subject_token = std::make_shared<const RE2>(
+      absl::StrCat(R"(\[#()", RE2::QuoteMeta(cfg->prefix), R"(-[0-9]+)\])"), RE2::Quiet);
   absl::MutexLock lock(&mu_);
   cache_[name] = cfg;
   checked_at_[name] = now;
@@ -625,8 +628,7 @@ absl::StatusOr<Router::Decision> Router::Decide(const ConnectorConfig& cfg, cons
   }
   // 6b. Subject token [#PREFIX-123].
   {
-    std::string pattern = absl::StrCat(R"(\[#()", RE2::QuoteMeta(cfg.prefix), R"(-[0-9]+)\])");
-    RE2 re(pattern, RE2::Quiet);
+    const RE2& re = *cfg.subject_token;
     std::string ref;
     if (re.ok() && RE2::PartialMatch(a.parsed.subject, re, &ref)) {
       POSTROOM_ASSIGN_OR_RETURN(int64_t id, options_.store->FindWorkItemByReference(ref));
