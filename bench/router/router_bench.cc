@@ -64,6 +64,13 @@ int main(int argc, char** argv) {
   const int clients = std::atoi(Arg(argc, argv, "clients", "8").c_str());
   const int routes = std::atoi(Arg(argc, argv, "routes", "10000").c_str());
   const size_t max_files = std::atoi(Arg(argc, argv, "files", "2000").c_str());
+  // "route" (RouteEmail) or "explain" (ExplainRoute: the same parse and decision, nothing
+  // written): the difference between the two is what storing costs.
+  const std::string rpc = Arg(argc, argv, "rpc", "route");
+  if (rpc != "route" && rpc != "explain") {
+    std::fprintf(stderr, "router_bench: --rpc is route or explain\n");
+    return 2;
+  }
   const std::string run_id = Arg(argc, argv, "run-id", std::to_string(absl::ToUnixNanos(absl::Now())).c_str());
   if (dir.empty()) {
     std::fprintf(stderr, "router_bench: --dir MAILDIR is required\n");
@@ -112,21 +119,34 @@ int main(int argc, char** argv) {
       std::map<std::string, int> out;
       uint64_t my_bytes = 0;
       for (int i = next++; i < routes; i = next++) {
-        postroom::v1::RouteEmailRequest req;
-        req.set_connector(connector);
         const std::string& base = mails[i % mails.size()];
-        req.set_raw_message(WithMessageId(base, absl::StrCat("bench-", run_id, "-", i, "@bench")));
-        req.set_fetch_key(absl::StrCat("bench:", run_id, ":", i));
-        my_bytes += req.raw_message().size();
-        postroom::v1::RouteEmailResponse resp;
+        std::string raw = WithMessageId(base, absl::StrCat("bench-", run_id, "-", i, "@bench"));
+        my_bytes += raw.size();
         grpc::ClientContext ctx;
         ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
         if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+        grpc::Status st;
+        postroom::v1::Decision decision = postroom::v1::DECISION_UNSPECIFIED;
         absl::Time t0 = absl::Now();
-        grpc::Status st = stub->RouteEmail(&ctx, req, &resp);
+        if (rpc == "route") {
+          postroom::v1::RouteEmailRequest req;
+          req.set_connector(connector);
+          req.set_raw_message(std::move(raw));
+          req.set_fetch_key(absl::StrCat("bench:", run_id, ":", i));
+          postroom::v1::RouteEmailResponse resp;
+          st = stub->RouteEmail(&ctx, req, &resp);
+          decision = resp.decision();
+        } else {
+          postroom::v1::ExplainRouteRequest req;
+          req.set_connector(connector);
+          req.set_raw_message(std::move(raw));
+          postroom::v1::ExplainRouteResponse resp;
+          st = stub->ExplainRoute(&ctx, req, &resp);
+          decision = resp.decision().decision();
+        }
         mine.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
         if (st.ok()) {
-          out[postroom::v1::Decision_Name(resp.decision())]++;
+          out[postroom::v1::Decision_Name(decision)]++;
         } else {
           out[absl::StrCat("error:", st.error_code())]++;
           if (out[absl::StrCat("error:", st.error_code())] == 1) {

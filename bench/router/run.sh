@@ -6,7 +6,8 @@
 # went (router process, PostgreSQL backends, the load generator) per route.
 #
 # Usage: bench/router/run.sh [ROUTES] [CLIENTS]     (default 10000 routes, 8 clients)
-# Env: PERF=1 profiles 8 s of the run with perf (router + PostgreSQL), BENCH_ROUTER_DIR (/tmp/postroom-router-bench; corpus and cluster kept between runs),
+# Env: RPC=explain times ExplainRoute instead (same parse and decision, nothing written: the
+#      difference is the cost of storing), PERF=1 profiles 8 s of the run with perf (router + PostgreSQL), BENCH_ROUTER_DIR (/tmp/postroom-router-bench; corpus and cluster kept between runs),
 #      FILES (2000 distinct messages), BASELINES (/work/shared/baselines), KEEP_SERVERS=1.
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib.sh"
@@ -92,6 +93,7 @@ if [ "${PERF:-0}" = 1 ]; then  # Profile the router and PostgreSQL for 8 s of th
 fi
 "$BIN/router_bench" --addr "$ROUTER_ADDR" --token "$TOKEN" --connector support --dir "$MD" \
   --clients "$CLIENTS" --routes "$ROUTES" --files "$FILES" --run-id "run$(date +%s)" \
+  --rpc "${RPC:-route}" \
   | tee "$DIR/bench.out"
 t1=$(date +%s.%N)
 r1=$(cpu_of $ROUTER_PID); p1=$(cpu_of $(pg_pids)); read -r b1 i1 <<<"$(busy)"
