@@ -1,5 +1,7 @@
 #include "libs/store/database.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "libs/base/log.h"
 
@@ -164,6 +166,52 @@ absl::Status Database::Transact(const std::function<absl::Status(pqxx::work&)>& 
       return ToStatus(e, "database transaction");
     }
   }
+}
+
+struct Database::Grouped {
+  const std::function<absl::Status(pqxx::work&)>* fn;
+  absl::Status result;
+  bool done = false;
+};
+
+absl::Status Database::TransactGrouped(const std::function<absl::Status(pqxx::work&)>& fn) {
+  Grouped me{&fn};
+  absl::MutexLock lock(&group_mu_);
+  group_queue_.push_back(&me);
+  while (!me.done) {
+    auto can_lead = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(group_mu_) {
+      return me.done || (groups_running_ < kMaxGroupsRunning && !group_queue_.empty());
+    };
+    group_mu_.Await(absl::Condition(&can_lead));
+    if (me.done) break;
+    // Lead a group of what is queued (this caller's own fn among it, or already taken).
+    size_t n = std::min<size_t>(group_queue_.size(), kMaxGroup);
+    std::vector<Grouped*> group(group_queue_.begin(), group_queue_.begin() + n);
+    group_queue_.erase(group_queue_.begin(), group_queue_.begin() + n);
+    ++groups_running_;
+    group_mu_.Unlock();
+    RunGroup(group);
+    group_mu_.Lock();
+    for (Grouped* g : group) g->done = true;
+    --groups_running_;
+  }
+  return me.result;
+}
+
+void Database::RunGroup(const std::vector<Grouped*>& group) {
+  absl::Status st = Transact([&](pqxx::work& txn) -> absl::Status {
+    for (Grouped* g : group) {
+      absl::Status one = (*g->fn)(txn);
+      if (!one.ok()) return one;
+    }
+    return absl::OkStatus();
+  });
+  if (st.ok() || group.size() == 1 || absl::IsUnknown(st)) {
+    // Unknown: the commit is in doubt for all of them; running them again could apply twice.
+    for (Grouped* g : group) g->result = st;
+    return;
+  }
+  for (Grouped* g : group) g->result = Transact(*g->fn);
 }
 
 Database::PoolStats Database::Stats() {

@@ -489,9 +489,9 @@ absl::StatusOr<DecisionResult> PgRouterStore::CommitDecision(const DecisionWrite
   absl::Status st;
   // A deadlock or serialization failure rolled the whole call back: run it again, twice.
   for (int attempt = 0; attempt < 3; ++attempt) {
-    st = db_.WithConnection([&](pqxx::connection& conn) -> absl::Status {
+    st = db_.TransactGrouped([&](pqxx::work& t) -> absl::Status {
+      res = DecisionResult();  // It may run again (see TransactGrouped).
       try {
-        pqxx::nontransaction t(conn);  // One statement: its implicit transaction is enough.
         pqxx::row r = t.exec_prepared1(
             "router_commit_decision", id, insert, w.expected_decision, m.connector_id,
             m.fetch_key, m.folder, m.queue_hint, MsOf(m.received_at), m.size_bytes,
