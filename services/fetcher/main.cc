@@ -26,6 +26,7 @@
 #include "services/fetcher/grpc/fetcher_service.h"
 #include "services/fetcher/mail_adapters.h"
 #include "services/fetcher/router_client.h"
+#include "services/fetcher/thread_runner.h"
 
 ABSL_FLAG(std::string, replica, "",
           "lease owner name, unique per replica (default $POSTROOM_FETCHER_REPLICA, else "
@@ -37,6 +38,9 @@ ABSL_FLAG(int, workers, 0, "connectors polled at once (default $POSTROOM_FETCHER
 ABSL_FLAG(int, route_threads, 4, "concurrent RouteEmail calls");
 ABSL_FLAG(int, batch_messages, 200, "messages per stored batch (one transaction)");
 ABSL_FLAG(int, fetch_batch, 200, "UIDs per pipelined IMAP UID FETCH command");
+ABSL_FLAG(bool, imap_idle, true,
+          "after a poll, wait in IMAP IDLE (when the server offers it) so new mail is fetched at "
+          "once; the poll interval stays as the safety net");
 
 namespace postroom {
 namespace {
@@ -152,12 +156,15 @@ int Serve(const server::CommonSettings& s) {
   core_options.lease_period = lease_period;
   core_options.batch_messages =
       static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_batch_messages)));
+  core_options.imap_idle = absl::GetFlag(FLAGS_imap_idle);
+  fetcher::ThreadRunner idle_threads;
   fetcher::FetcherCore core(core_options, {.store = &store,
                                            .mail = &mail_connector,
                                            .secrets = &opener,
                                            .router = &router,
                                            .observer = &observer,
-                                           .clock = &RealClock()});
+                                           .clock = &RealClock(),
+                                           .idle_runner = &idle_threads});
   fetcher::FetcherService service(core, store, authenticator->get(), RealClock());
 
   Wakeup lease_wake, work_wake;
@@ -215,6 +222,7 @@ int Serve(const server::CommonSettings& s) {
   if (absl::Status rel = core.ReleaseAll(); !rel.ok()) {
     LogWarning("release_failed", {{"error", std::string(rel.message())}});
   }
+  idle_threads.JoinAll();  // ReleaseAll told every IDLE to stop
   LogInfo("fetcher_stopped", {{"replica", replica}});
   if (!st.ok()) return Fail(st);
   return 0;
