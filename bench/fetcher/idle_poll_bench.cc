@@ -111,7 +111,7 @@ int Main(int argc, char** argv) {
                              .observer = nullptr,
                              .clock = &RealClock()});
   if (absl::Status st = core.RunLeaseRound(); !st.ok()) return Fail(st, "lease round");
-  std::vector<double> poll_ms, imap_ms;
+  std::vector<double> poll_ms, imap_ms, connect_ms, login_ms, examine_ms, logout_ms;
   std::vector<double> commands;
   for (int i = 0; i < polls; ++i) {
     if (absl::Status st = core.PollNow(connector); !st.ok()) return Fail(st, "poll now");
@@ -125,23 +125,33 @@ int Main(int argc, char** argv) {
     }
     commands.push_back(static_cast<double>(mail_connector.imap_commands() - before));
 
-    // The same IMAP conversation alone.
+    // The same IMAP conversation alone, step by step.
     t = absl::Now();
     absl::StatusOr<std::unique_ptr<mail::ImapClient>> ic = mail::ImapClient::Connect(o);
     if (!ic.ok()) return Fail(ic.status(), "connect");
+    absl::Time t_connected = absl::Now();
     if (absl::Status st = (*ic)->Login(user, password); !st.ok()) return Fail(st, "login");
+    absl::Time t_login = absl::Now();
     if (absl::StatusOr<mail::ImapMailbox> b = (*ic)->Examine("INBOX"); !b.ok()) {
       return Fail(b.status(), "examine");
     }
+    absl::Time t_examine = absl::Now();
     (void)(*ic)->Logout();
-    imap_ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - t));
+    absl::Time t_end = absl::Now();
+    imap_ms.push_back(absl::ToDoubleMilliseconds(t_end - t));
+    connect_ms.push_back(absl::ToDoubleMilliseconds(t_connected - t));
+    login_ms.push_back(absl::ToDoubleMilliseconds(t_login - t_connected));
+    examine_ms.push_back(absl::ToDoubleMilliseconds(t_examine - t_login));
+    logout_ms.push_back(absl::ToDoubleMilliseconds(t_end - t_examine));
   }
   (void)store.ReleaseAll(replica);
   printf(
       "messages=%u polls=%d poll_p50_ms=%.2f poll_p95_ms=%.2f poll_mean_ms=%.2f "
-      "imap_commands_per_poll=%.1f imap_only_p50_ms=%.2f imap_only_mean_ms=%.2f\n",
+      "imap_commands_per_poll=%.1f imap_only_p50_ms=%.2f imap_only_mean_ms=%.2f "
+      "(p50: connect+greeting=%.2f login=%.2f examine=%.2f logout=%.2f)\n",
       box->exists, polls, Percentile(poll_ms, 0.5), Percentile(poll_ms, 0.95), Mean(poll_ms),
-      Mean(commands), Percentile(imap_ms, 0.5), Mean(imap_ms));
+      Mean(commands), Percentile(imap_ms, 0.5), Mean(imap_ms), Percentile(connect_ms, 0.5),
+      Percentile(login_ms, 0.5), Percentile(examine_ms, 0.5), Percentile(logout_ms, 0.5));
   return 0;
 }
 
