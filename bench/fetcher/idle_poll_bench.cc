@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "bench/percentile.h"
 #include "libs/base/clock.h"
 #include "libs/mail/imap_client.h"
 #include "libs/store/database.h"
@@ -32,12 +33,7 @@ int Fail(const absl::Status& st, const std::string& what) {
   return 1;
 }
 
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
+using ::postroom::bench::Percentile;
 
 double Mean(const std::vector<double>& v) {
   double s = 0;

@@ -31,19 +31,6 @@ cleanup() {
 trap cleanup EXIT
 now() { date +%s.%N; }
 py() { python3 -c "print($1)"; }
-# CPU seconds (user+sys) of processes, from /proc.
-cpu_of() { python3 - "$@" <<'PY'
-import os, sys
-tick, total = os.sysconf("SC_CLK_TCK"), 0
-for pid in sys.argv[1:]:
-    try:
-        f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-        total += int(f[11]) + int(f[12])
-    except OSError:
-        pass
-print(f"{total / tick:.2f}")
-PY
-}
 pg_pids() { local pm; pm="$(head -1 "$D/pg/data/postmaster.pid")"; echo "$pm $(pgrep -P "$pm" | tr '\n' ' ')"; }
 
 CORPUS=/tmp/bench-data/fetcher-corpus-$COUNT

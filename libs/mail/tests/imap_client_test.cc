@@ -9,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/base/clock.h"
+#include "libs/base/status_macros.h"
 #include "libs/mail/mail_error.h"
 #include "libs/mail/scripted_transport.h"
 #include "tests/support/status_matchers.h"
@@ -318,15 +319,19 @@ void SelectedInbox(ScriptedTransport& s) {
                "A1 OK [READ-ONLY] Examine completed\r\n");
 }
 
+absl::StatusOr<IdleResult> ExamineThenIdle(Fixture& f) {
+  if (!f.client) return absl::InternalError("no client");
+  POSTROOM_RETURN_IF_ERROR(f.client->Examine("INBOX").status());
+  return f.client->Idle(absl::Minutes(5));
+}
+
 TEST(ImapClient, IdleCountsOnlyAGrowingExistsAsNewMail) {
   Fixture f = StartWith(kGreeting, [](ScriptedTransport& s) {
     SelectedInbox(s);
     s.ServeAfter("A2 IDLE", "+ idling\r\n* OK Still here\r\n* 3 EXPUNGE\r\n");
     s.ServeAfter("DONE\r\n", "A2 OK Idle completed.\r\n");
   });
-  ASSERT_TRUE(f.client);
-  ASSERT_THAT(f.client->Examine("INBOX"), IsOk());
-  absl::StatusOr<IdleResult> r = f.client->Idle(absl::Minutes(5));
+  absl::StatusOr<IdleResult> r = ExamineThenIdle(f);
   ASSERT_THAT(r, IsOk());
   EXPECT_TRUE(r->changed);
   EXPECT_FALSE(r->new_mail);
@@ -340,14 +345,26 @@ TEST(ImapClient, IdleSeesMailTheServerQueuedBeforeItsContinuation) {
     s.ServeAfter("A2 IDLE", "* 5 EXISTS\r\n+ idling\r\n");
     s.ServeAfter("DONE\r\n", "A2 OK Idle completed.\r\n");
   });
-  ASSERT_TRUE(f.client);
-  ASSERT_THAT(f.client->Examine("INBOX"), IsOk());
-  absl::StatusOr<IdleResult> r = f.client->Idle(absl::Minutes(5));
+  absl::StatusOr<IdleResult> r = ExamineThenIdle(f);
   ASSERT_THAT(r, IsOk());
   EXPECT_TRUE(r->new_mail);
   EXPECT_EQ(r->exists, 5u);
   EXPECT_EQ(f.client->new_mail_events(), 1u);
   EXPECT_EQ(f.server->written(), "A1 EXAMINE \"INBOX\"\r\nA2 IDLE\r\nDONE\r\n");
+}
+
+// IdleOptions whose every stop() question stands for one silent slice of the wait on `clock`;
+// the `stop_at`-th question says stop (0: none does). `asked` counts the questions.
+IdleOptions SlicedIdle(FakeClock& clock, absl::Duration max_wait, absl::Duration slice,
+                       int& asked, int stop_at = 0) {
+  IdleOptions o;
+  o.max_wait = max_wait;
+  o.check_every = slice;
+  o.stop = [&clock, &asked, slice, stop_at] {
+    clock.Advance(slice);
+    return ++asked == stop_at;
+  };
+  return o;
 }
 
 TEST(ImapClient, IdleEndsWithDoneAsSoonAsStopSaysSo) {
@@ -361,15 +378,8 @@ TEST(ImapClient, IdleEndsWithDoneAsSoonAsStopSaysSo) {
       Security::kPlain, 1 << 20, &clock);
   ASSERT_TRUE(f.client);
   int asked = 0;
-  IdleOptions o;
-  o.max_wait = absl::Minutes(20);
-  o.check_every = absl::Milliseconds(250);
-  // Each question is one silent slice of the wait.
-  o.stop = [&] {
-    clock.Advance(absl::Milliseconds(250));
-    return ++asked == 4;
-  };
-  absl::StatusOr<IdleResult> r = f.client->Idle(o);
+  absl::StatusOr<IdleResult> r =
+      f.client->Idle(SlicedIdle(clock, absl::Minutes(20), absl::Milliseconds(250), asked, 4));
   ASSERT_THAT(r, IsOk());
   EXPECT_TRUE(r->stopped);
   EXPECT_FALSE(r->changed);
@@ -391,16 +401,10 @@ TEST(ImapClient, IdleLongerThanTwentyEightMinutesIsReissued) {
       },
       Security::kPlain, 1 << 20, &clock);
   ASSERT_TRUE(f.client);
-  std::vector<absl::Time> idle_starts;
-  IdleOptions o;
-  o.max_wait = absl::Minutes(60);
-  o.check_every = absl::Minutes(1);
-  o.stop = [&] {
-    clock.Advance(absl::Minutes(1));
-    return false;
-  };
+  int asked = 0;
   const absl::Time start = clock.Now();
-  absl::StatusOr<IdleResult> r = f.client->Idle(o);
+  absl::StatusOr<IdleResult> r =
+      f.client->Idle(SlicedIdle(clock, absl::Minutes(60), absl::Minutes(1), asked));
   ASSERT_THAT(r, IsOk());
   EXPECT_FALSE(r->changed);
   EXPECT_FALSE(r->stopped);

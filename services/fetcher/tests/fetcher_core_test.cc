@@ -527,8 +527,8 @@ TEST(FetcherCore, ImapWithoutIdleLogsOutAfterEachPoll) {
   EXPECT_EQ(h.box.closes, 1);
 }
 
-TEST(FetcherCore, ImapIdleOnSeveralFoldersWatchesTheFirst) {
-  Harness h;
+// An IDLE-capable server and a connector over INBOX and Sales, one message in each.
+void TwoFolders(Harness& h) {
   h.box.idle = true;
   v1::Connector c = IdleSettings();
   c.add_folders()->set_folder("INBOX");
@@ -536,6 +536,11 @@ TEST(FetcherCore, ImapIdleOnSeveralFoldersWatchesTheFirst) {
   h.box.Add("INBOX", MakeMessage("a"));
   h.box.Add("Sales", MakeMessage("s"));
   h.store().PutConnector(MakeConnector(1, "support", "imap", c));
+}
+
+TEST(FetcherCore, ImapIdleOnSeveralFoldersWatchesTheFirst) {
+  Harness h;
+  TwoFolders(h);
   EXPECT_EQ(h.RoundAndPoll().stored, 2);
   h.idle_runner.RunAll();
   EXPECT_THAT(h.box.idle_folders, ElementsAre("INBOX"));
@@ -543,18 +548,12 @@ TEST(FetcherCore, ImapIdleOnSeveralFoldersWatchesTheFirst) {
 
 TEST(FetcherCore, ImapMailReachingTheFirstFolderDuringThePollOfAnotherIsFetchedAtOnce) {
   Harness h;
-  h.box.idle = true;
-  v1::Connector c = IdleSettings();
-  c.add_folders()->set_folder("INBOX");
-  c.add_folders()->set_folder("Sales");
-  h.box.Add("INBOX", MakeMessage("a"));
-  h.box.Add("Sales", MakeMessage("s"));
+  TwoFolders(h);
   bool once = false;
   h.box.on_open = [&](const std::string& folder) {
     if (folder == "Sales" && !once) h.box.Add("INBOX", MakeMessage("b"));
     once = once || folder == "Sales";
   };
-  h.store().PutConnector(MakeConnector(1, "support", "imap", c));
   EXPECT_EQ(h.RoundAndPoll().stored, 2);
   EXPECT_THAT(h.idle_runner.tasks, ::testing::IsEmpty());  // IDLE would not report "b"
   PollReport r = h.core().RunOneDue();
