@@ -91,9 +91,13 @@ int Main(int argc, char** argv) {
   if (lease == leases->end()) {
     return Fail(absl::NotFoundError(absl::StrCat("connector ", connector, " not active")), "lease");
   }
+  store::FolderCursorRecord cursor;
+  cursor.folder = "INBOX";
+  cursor.uid_validity = box->uid_validity;
+  cursor.last_uid = box->uid_next - 1;
+  cursor.backfill_done = cursor.backfill_total = box->exists;
   store::BatchWrite synced;
-  synced.cursor = store::FolderCursorRecord{"INBOX", box->uid_validity, box->uid_next - 1, "",
-                                            box->exists, box->exists};
+  synced.cursor = cursor;
   if (absl::StatusOr<store::BatchResult> r = store.SaveBatch(*lease, synced); !r.ok()) {
     return Fail(r.status(), "cursor");
   }

@@ -241,7 +241,7 @@ class ImapClient {
   std::string greeting_;
   std::vector<std::string> capabilities_;
   bool authenticated_ = false;
-  bool changed_ = false;  // EXISTS/EXPUNGE seen since reset (IDLE)
+  bool changed_ = false;   // EXISTS/EXPUNGE seen since reset (IDLE)
   bool new_mail_ = false;  // an EXISTS raised the count since reset (IDLE)
   uint64_t new_mail_events_ = 0;
   uint64_t commands_sent_ = 0;

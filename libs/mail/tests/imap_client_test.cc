@@ -355,8 +355,8 @@ TEST(ImapClient, IdleSeesMailTheServerQueuedBeforeItsContinuation) {
 
 // IdleOptions whose every stop() question stands for one silent slice of the wait on `clock`;
 // the `stop_at`-th question says stop (0: none does). `asked` counts the questions.
-IdleOptions SlicedIdle(FakeClock& clock, absl::Duration max_wait, absl::Duration slice,
-                       int& asked, int stop_at = 0) {
+IdleOptions SlicedIdle(FakeClock& clock, absl::Duration max_wait, absl::Duration slice, int& asked,
+                       int stop_at = 0) {
   IdleOptions o;
   o.max_wait = max_wait;
   o.check_every = slice;

@@ -123,8 +123,7 @@ class Dovecot : public ::testing::Environment {
       std::pair<std::string, std::string> kv = absl::StrSplit(line, absl::MaxSplits('=', 1));
       env_[kv.first] = kv.second;
     }
-    for (const char* user :
-         {"alice", "bob", "carol", "dates", "big", "idle", "idle2", "expunge"}) {
+    for (const char* user : {"alice", "bob", "carol", "dates", "big", "idle", "idle2", "expunge"}) {
       if (RunShell(absl::StrCat(script_, " add-user ", dir_, " ", user, " pw-", user)) != 0) {
         error_ = "add-user failed";
         return;
