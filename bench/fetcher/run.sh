@@ -1,37 +1,46 @@
 #!/usr/bin/env bash
-# Fetcher benchmark (root): 10,000 generated messages (gen_corpus.py --count 10000 --seed 42) in
-# a private Dovecot, pulled by mbsync (the baseline, FSync on) and by postroom-fetcher into a
-# private PostgreSQL with fsync and synchronous_commit on, in the same run; then idle polls.
-#   POSTROOM_BUILD_DIR=build-x bench/fetcher/run.sh [COUNT]
-# Prints msgs/s for both, the ratio, the fetcher's peak RSS (VmHWM) and the idle poll time.
-# The router is not started (RouteEmail calls fail fast and messages stay pending): this
-# measures fetch + store, which is the fetcher's own work.
+# Fetcher benchmark, end to end (root): COUNT generated messages (gen_corpus.py --count COUNT
+# --seed 42) in a private Dovecot -> postroom-fetcher stores them -> the real postroom-router
+# routes them (examples/demo.yaml: two routes, a fallback with an acknowledgement) -> work items,
+# all in a private PostgreSQL with its defaults (fsync and synchronous_commit on). In the same
+# run, mbsync pulls the same mailbox (FSync on) as the baseline.
+#   POSTROOM_BUILD_DIR=build-x bench/fetcher/run.sh [COUNT]          (default 10000)
+# Prints msgs/s for mbsync, for the fetcher "stored" (every message in `messages`) and
+# "stored+routed" (every message with a decision), both from the fetcher's start, their ratio to
+# mbsync, and the fetcher's peak RSS (VmHWM); then the CPU each process used.
+# Env: ROUTER=0 leaves the router out (fetch + store only), PERF=1 profiles the whole box for
+# 8 s of the routed phase, FETCHER_FLAGS (extra fetcher flags), BENCH_DIR (/tmp/fetcher-bench).
+# The idle poll is bench/fetcher/idle_poll.sh.
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib.sh"
 COUNT="${1:-10000}"
 BUILD="${POSTROOM_BUILD_DIR:-$POSTROOM_ROOT/build}"
-FETCHER="$BUILD/bin/postroom-fetcher"
-CONFIG="$BUILD/bin/postroom-config"
-[ -x "$FETCHER" ] && [ -x "$CONFIG" ] || die "build postroom-fetcher and postroom-config first"
+BIN="$BUILD/bin"
+POSTROOM_BUILD_DIR="$BUILD" "$POSTROOM_ROOT/scripts/build" postroom-fetcher postroom-config \
+  postroom-router postroomctl postroom-keygen postroom-healthcheck >/dev/null
 command -v mbsync >/dev/null || die "mbsync missing: apt-get install isync"
 D="${BENCH_DIR:-/tmp/fetcher-bench}"
 rm -rf "$D"; mkdir -p "$D"; chmod 755 "$D"
-FPID=""
+PIDS=()
 cleanup() {
-  [ -n "$FPID" ] && kill "$FPID" 2>/dev/null && wait "$FPID" 2>/dev/null || true
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
   "$POSTROOM_ROOT/scripts/dovecot" stop "$D/dc" >/dev/null 2>&1 || true
   "$POSTROOM_ROOT/scripts/pg" stop "$D/pg" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 now() { date +%s.%N; }
+py() { python3 -c "print($1)"; }
+pg_pids() { local pm; pm="$(head -1 "$D/pg/data/postmaster.pid")"; echo "$pm $(pgrep -P "$pm" | tr '\n' ' ')"; }
 
 CORPUS=/tmp/bench-data/fetcher-corpus-$COUNT
 if [ ! -d "$CORPUS/Maildir/cur" ]; then
   python3 /work/shared/baselines/gen_corpus.py --count "$COUNT" --seed 42 --out "$CORPUS/Maildir" >/dev/null
 fi
 URI="$("$POSTROOM_ROOT/scripts/pg" start "$D/pg" | tail -1)"   # fsync on (no --fast)
-"$CONFIG" migrate --database "$URI" >/dev/null
-psql "$URI" -qAtX -c "SHOW fsync; SHOW synchronous_commit" | tr '\n' ' '; echo "(fsync, synchronous_commit)"
+"$BIN/postroom-config" migrate --database "$URI" >/dev/null
+sql() { psql "$URI" -qAtX -v ON_ERROR_STOP=1 -c "$1"; }
+echo "postgres: fsync=$(sql "SHOW fsync") synchronous_commit=$(sql "SHOW synchronous_commit")"
 "$POSTROOM_ROOT/scripts/dovecot" start "$D/dc" >/dev/null
 source "$D/dc/ports.env"
 "$POSTROOM_ROOT/scripts/dovecot" add-user "$D/dc" bench benchpass >/dev/null
@@ -41,48 +50,79 @@ BYTES=$(du -sb "$CORPUS/Maildir" | cut -f1)
 # Warm-up: Dovecot builds its index on first access; neither side should pay for that.
 IMAP_PORT=$IMAP_PORT BENCH_DATA=$D /work/shared/baselines/mbsync_pull.sh "$D/mbsync-warm" >/dev/null
 rm -rf "$D/mbsync-warm"
-sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
-
 t0=$(now)
 IMAP_PORT=$IMAP_PORT BENCH_DATA=$D /work/shared/baselines/mbsync_pull.sh "$D/mbsync-out" >/dev/null
 t1=$(now)
 MB_N=$(find "$D/mbsync-out/INBOX/cur" "$D/mbsync-out/INBOX/new" -type f | wc -l)
-MB_S=$(python3 -c "print(f'{$t1-$t0:.2f}')")
-MB_RATE=$(python3 -c "print(f'{$MB_N/($t1-$t0):.0f}')")
-echo "mbsync: $MB_N msgs in ${MB_S}s = $MB_RATE msgs/s"
+MB_RATE=$(py "f'{$MB_N/($t1-$t0):.0f}'")
+echo "mbsync: $MB_N msgs in $(py "f'{$t1-$t0:.2f}'") s = $MB_RATE msgs/s"
+rm -rf "$D/mbsync-out"
 
-echo "b admin $(openssl rand -hex 16)" > "$D/tokens"; chmod 600 "$D/tokens"
-echo "k1 $(openssl rand -hex 32)" > "$D/key"; chmod 600 "$D/key"
-psql "$URI" -qAtX -c "INSERT INTO connectors (name, protocol, direction, status, spec, modified_by)
-  VALUES ('bench', 'imap', 'incoming', 'active', '{\"name\": \"bench\", \"protocol\": \"PROTOCOL_IMAP\",
-  \"server\": {\"host\": \"127.0.0.1\", \"port\": $IMAP_PORT, \"tls\": \"TLS_MODE_NONE\"},
-  \"auth\": {\"username\": \"bench\", \"password\": \"benchpass\"},
-  \"settings\": {\"poll_interval_s\": 1}}', 'bench')"
-MPORT=$(free_port)
+# Configuration through the config service: the demo connector pointed at this Dovecot, its
+# routes and fallback. Activated by SQL (EnableConnector would first run a connection test).
+umask 077
+"$BIN/postroom-keygen" --token --name bench --role admin > "$D/tokens"
+"$BIN/postroom-keygen" --out "$D/key" >/dev/null
+umask 022
+TOKEN="$(awk '{print $3}' "$D/tokens")"
+export POSTROOM_DATABASE="$URI" POSTROOM_TOKENS_FILE="$D/tokens" POSTROOM_SECRET_KEY_FILE="$D/key"
+CONFIG_ADDR="127.0.0.1:$(free_port)"
+"$BIN/postroom-config" --listen "$CONFIG_ADDR" --metrics-listen "" >"$D/config.log" 2>&1 &
+CPID=$!; PIDS+=($CPID)
+WAIT_SECONDS=30 wait_for "$BIN/postroom-healthcheck" "$CONFIG_ADDR" readiness
+sed -e "s/port: 11143/port: $IMAP_PORT/" -e "s/username: support, password: demo-imap-password/username: bench, password: benchpass/" \
+  "$POSTROOM_ROOT/examples/demo.yaml" > "$D/demo.yaml"
+"$BIN/postroomctl" --config-addr "$CONFIG_ADDR" --token "$TOKEN" apply -f "$D/demo.yaml" >/dev/null
+kill "$CPID"; wait "$CPID" 2>/dev/null || true
+sql "UPDATE connectors SET status = 'active' WHERE name = 'support'"
+
+ROUTER_PID=""
+ROUTER_ADDR="127.0.0.1:1"   # nothing listens: RouteEmail fails fast, messages stay pending
+if [ "${ROUTER:-1}" = 1 ]; then
+  ROUTER_ADDR="127.0.0.1:$(free_port)"
+  "$BIN/postroom-router" --listen "$ROUTER_ADDR" --metrics-listen "" >"$D/router.log" 2>&1 &
+  ROUTER_PID=$!; PIDS+=($ROUTER_PID)
+  WAIT_SECONDS=30 wait_for "$BIN/postroom-healthcheck" "$ROUTER_ADDR" readiness
+fi
+p0=$(cpu_of $(pg_pids)); r0=0; [ -n "$ROUTER_PID" ] && r0=$(cpu_of "$ROUTER_PID")
 t2=$(now)
-POSTROOM_DATABASE="$URI" POSTROOM_ROUTER_ADDR=127.0.0.1:1 "$FETCHER" \
-  --listen "127.0.0.1:$(free_port)" --metrics-listen "127.0.0.1:$MPORT" --tokens-file "$D/tokens" \
-  --secret-key-file "$D/key" --replica bench ${FETCHER_FLAGS:-} >"$D/fetcher.log" 2>&1 &
-FPID=$!
-until [ "$(psql "$URI" -qAtX -c 'SELECT count(*) FROM messages')" -ge "$COUNT" ]; do
-  kill -0 "$FPID" || die "fetcher died: $(tail -5 "$D/fetcher.log")"
-  sleep 0.1
+POSTROOM_ROUTER_ADDR="$ROUTER_ADDR" POSTROOM_TOKEN="$TOKEN" "$BIN/postroom-fetcher" \
+  --listen "127.0.0.1:$(free_port)" --metrics-listen "" --replica bench ${FETCHER_FLAGS:-} \
+  >"$D/fetcher.log" 2>&1 &
+FPID=$!; PIDS+=($FPID)
+t_stored=""; t_routed=""; perf_started=0
+while :; do
+  kill -0 "$FPID" 2>/dev/null || die "fetcher died: $(tail -5 "$D/fetcher.log")"
+  read -r stored decided <<<"$(sql "SELECT count(*), count(decision) FROM messages" | tr '|' ' ')"
+  if [ -z "$t_stored" ] && [ "$stored" -ge "$COUNT" ]; then t_stored=$(now); f_cpu=$(cpu_of "$FPID"); fi
+  if [ "${PERF:-0}" = 1 ] && [ "$perf_started" = 0 ] && [ "$decided" -ge $((COUNT / 10)) ]; then
+    perf record -q -a -F 499 -g -o "$D/perf.data" -- sleep 8 >/dev/null 2>&1 &
+    perf_started=1
+  fi
+  if [ -n "$ROUTER_PID" ]; then
+    [ "$decided" -ge "$COUNT" ] && { t_routed=$(now); break; }
+  elif [ -n "$t_stored" ]; then
+    break
+  fi
+  sleep 0.2
 done
-t3=$(now)
-POLL_MS=$(grep -o 'event=poll_done connector=bench outcome=success stored=[0-9]* ms=[0-9]*' "$D/fetcher.log" | head -1 | sed 's/.*ms=//')
-STORED=$(psql "$URI" -qAtX -c 'SELECT count(*) FROM messages')
-F_S=$(python3 -c "print(f'{$t3-$t2:.2f}')")
-F_RATE=$(python3 -c "print(f'{$STORED/($t3-$t2):.0f}')")
-P_RATE=$(python3 -c "print(f'{$STORED/($POLL_MS/1000):.0f}')")
-echo "fetcher: $STORED msgs in ${F_S}s from process start = $F_RATE msgs/s; the sync poll itself: ${POLL_MS} ms = $P_RATE msgs/s"
-echo "ratio (process start, vs mbsync): $(python3 -c "print(f'{$F_RATE/$MB_RATE:.2f}')")x; (poll only): $(python3 -c "print(f'{$P_RATE/$MB_RATE:.2f}')")x"
-echo "corpus: $(python3 -c "print(f'{$BYTES/1e6:.0f}')") MB; stored raw (lz4 toasted): $(psql "$URI" -qAtX -c "SELECT pg_size_pretty(pg_total_relation_size('messages'))")"
-
-# Idle polls: one poll per second of an unchanged mailbox (connect, LOGIN, EXAMINE: UIDNEXT says
-# nothing is new, LOGOUT; plus two small transactions), from the poll duration histogram.
-m() { curl -s "127.0.0.1:$MPORT/metrics" | awk -v k="$1" '$1 ~ k {print $2}' | head -1; }
-s0=$(m 'postroom_fetcher_poll_duration_seconds_sum'); c0=$(m 'postroom_fetcher_poll_duration_seconds_count')
-sleep "${IDLE_SECONDS:-10}"
-s1=$(m 'postroom_fetcher_poll_duration_seconds_sum'); c1=$(m 'postroom_fetcher_poll_duration_seconds_count')
-echo "idle poll ($COUNT-message mailbox): $(python3 -c "print(f'{($s1-$s0)/($c1-$c0)*1000:.2f} ms mean over {int($c1-$c0)} polls')")"
+[ -n "$t_stored" ] || t_stored=$t_routed
+f_total=$(cpu_of "$FPID")
+r1=0; [ -n "$ROUTER_PID" ] && r1=$(cpu_of "$ROUTER_PID")
+p1=$(cpu_of $(pg_pids))
+S_RATE=$(py "f'{$COUNT/($t_stored-$t2):.0f}'")
+POLL_MS=$(grep -o 'event=poll_done connector=support outcome=success stored=[0-9]* ms=[0-9]*' "$D/fetcher.log" | head -1 | sed 's/.*ms=//')
+echo "fetcher stored: $COUNT msgs in $(py "f'{$t_stored-$t2:.2f}'") s from process start = $S_RATE msgs/s ($(py "f'{$S_RATE/$MB_RATE:.2f}'") x mbsync); the sync poll itself ${POLL_MS} ms"
+if [ -n "$ROUTER_PID" ]; then
+  R_RATE=$(py "f'{$COUNT/($t_routed-$t2):.0f}'")
+  echo "fetcher stored+routed: $COUNT decided in $(py "f'{$t_routed-$t2:.2f}'") s from process start = $R_RATE msgs/s ($(py "f'{$R_RATE/$MB_RATE:.2f}'") x mbsync)"
+  echo "decisions: $(sql "SELECT string_agg(decision || '=' || n, ' ') FROM (SELECT decision, count(*) n FROM messages GROUP BY 1 ORDER BY 1) d"); work items: $(sql "SELECT count(*) FROM work_items"); outbox: $(sql "SELECT count(*) FROM outbox")"
+fi
 echo "fetcher peak RSS: $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' /proc/$FPID/status)"
+echo "cpu s: fetcher $f_total (until stored: $f_cpu), router $(py "f'{$r1-$r0:.2f}'"), postgres $(py "f'{$p1-$p0:.2f}'"), wall $(py "f'{$(now)-$t2:.2f}'") on $(nproc) cores"
+echo "corpus: $(py "f'{$BYTES/1e6:.0f}'") MB; messages table: $(sql "SELECT pg_size_pretty(pg_total_relation_size('messages'))")"
+if [ "${PERF:-0}" = 1 ] && [ "$perf_started" = 1 ]; then
+  wait %?perf 2>/dev/null || sleep 8
+  perf report -i "$D/perf.data" --no-children --sort comm --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -12
+  perf report -i "$D/perf.data" --no-children --sort comm,dso,sym --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40
+fi

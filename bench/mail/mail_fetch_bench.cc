@@ -15,6 +15,7 @@
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/percentile.h"
 #include "libs/mail/imap_client.h"
 
 using postroom::mail::FetchedMessage;
@@ -31,12 +32,7 @@ int Fail(const absl::Status& st, const char* what) {
   return 1;
 }
 
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
+using ::postroom::bench::Percentile;
 
 }  // namespace
 

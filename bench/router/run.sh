@@ -61,19 +61,6 @@ WAIT_SECONDS=30 wait_for "$BIN/postroom-healthcheck" "$ROUTER_ADDR" readiness
 "$BIN/postroomctl" --config-addr "$CONFIG_ADDR" --token "$TOKEN" \
   apply -f "$POSTROOM_ROOT/examples/demo.yaml" >/dev/null
 
-# CPU seconds (user+sys) of a set of processes, from /proc.
-cpu_of() { python3 - "$@" <<'PY'
-import os, sys
-tick = os.sysconf("SC_CLK_TCK"); total = 0
-for pid in sys.argv[1:]:
-    try:
-        f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-        total += int(f[11]) + int(f[12])
-    except OSError:
-        pass
-print(f"{total / tick:.2f}")
-PY
-}
 pg_pids() {  # The bench cluster's postmaster and its children only (the box is shared).
   local pm; pm="$(head -1 "$DIR/pg/data/postmaster.pid")"
   echo "$pm $(pgrep -P "$pm" | tr '\n' ' ')"

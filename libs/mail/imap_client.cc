@@ -105,7 +105,10 @@ absl::Status ImapClient::Fail(absl::Status st) {
   return st;
 }
 
-std::string ImapClient::NextTag() { return absl::StrCat("A", next_tag_++); }
+std::string ImapClient::NextTag() {
+  ++commands_sent_;
+  return absl::StrCat("A", next_tag_++);
+}
 
 absl::Status ImapClient::SendPart(absl::string_view data) {
   absl::Status st = transport_->Write(data, Deadline());
@@ -256,7 +259,14 @@ absl::Status ImapClient::HandleUntagged(const ImapResponse& r) {
   } else if (r.name == "CAPABILITY" || r.code == "CAPABILITY") {
     capabilities_ = ParseCapabilities(r);
   } else if (r.name == "EXISTS" && r.number) {
-    if (selected_) selected_->exists = *r.number;
+    if (selected_) {
+      // Only a count above what we knew means arrivals: servers repeat EXISTS unchanged.
+      if (*r.number > selected_->exists) {
+        new_mail_ = true;
+        ++new_mail_events_;
+      }
+      selected_->exists = *r.number;
+    }
     changed_ = true;
   } else if (r.name == "EXPUNGE" && r.number) {
     if (selected_ && selected_->exists > 0) --selected_->exists;
@@ -599,20 +609,52 @@ absl::Status ImapClient::UidMove(const std::vector<uint32_t>& uids, absl::string
   copy.verb = absl::StrCat("UID COPY", what);
   POSTROOM_RETURN_IF_ERROR(Run(copy, nullptr));
   POSTROOM_RETURN_IF_ERROR(UidStoreFlags(uids, {"\\Deleted"}, true));
-  Command expunge =
-      MakeCommand(HasCapability("UIDPLUS") ? absl::StrCat("UID EXPUNGE ", set) : "EXPUNGE");
-  return Run(expunge, nullptr);
+  return UidExpunge(uids);
 }
 
-absl::StatusOr<IdleResult> ImapClient::Idle(absl::Duration max_wait) {
+absl::Status ImapClient::UidExpunge(const std::vector<uint32_t>& uids, bool uidplus_only) {
+  if (uids.empty()) return absl::OkStatus();
+  if (HasCapability("UIDPLUS")) {
+    Command c = MakeCommand(absl::StrCat("UID EXPUNGE ", FormatSequenceSet(uids)));
+    c.verb = "UID EXPUNGE";
+    return Run(c, nullptr);
+  }
+  if (uidplus_only) return absl::OkStatus();
+  return Run(MakeCommand("EXPUNGE"), nullptr);
+}
+
+absl::StatusOr<IdleResult> ImapClient::Idle(const IdleOptions& options) {
   POSTROOM_RETURN_IF_ERROR(CheckUsable());
   if (!HasCapability("IDLE")) {
     return MailError(MailErrorClass::kServer,
                      absl::StrCat(context_, ": server does not offer IDLE; poll instead"));
   }
+  IdleResult result;
+  const absl::Time end = clock_->Now() + std::max(options.max_wait, absl::ZeroDuration());
+  const absl::Duration each = std::clamp(options.reissue_after, absl::Seconds(1), kMaxIdleCommand);
+  for (;;) {
+    if (options.stop && options.stop()) {
+      result.stopped = true;
+      break;
+    }
+    // The last command ends at `end` itself: a time-out there is the end, whatever the
+    // transport's notion of time (scripted transports time out at once).
+    const absl::Time until = std::min(end, clock_->Now() + each);
+    POSTROOM_RETURN_IF_ERROR(IdleOnce(options, until, result));
+    if (result.changed || result.stopped || until >= end) break;
+  }
+  result.exists = selected_ ? selected_->exists : 0;
+  return result;
+}
+
+absl::Status ImapClient::IdleOnce(const IdleOptions& options, absl::Time until,
+                                  IdleResult& result) {
   const std::string tag = NextTag();
   changed_ = false;
+  new_mail_ = false;
   POSTROOM_RETURN_IF_ERROR(SendPart(absl::StrCat(tag, " IDLE\r\n")));
+  // Until "+": updates the server had queued (mail that arrived since the last command) may
+  // come first; they count.
   for (;;) {
     POSTROOM_ASSIGN_OR_RETURN(const ImapResponse* r, ReadResponse());
     if (r->kind == ImapResponse::Kind::kContinuation) break;
@@ -621,17 +663,30 @@ absl::StatusOr<IdleResult> ImapClient::Idle(absl::Duration max_wait) {
       continue;
     }
     if (r->tag == tag) {
+      // Refused (e.g. NO while the mailbox is not selected) or ended at once.
       POSTROOM_RETURN_IF_ERROR(TaggedToStatus(*r, "IDLE", false));
-      return IdleResult{changed_, selected_ ? selected_->exists : 0};
+      result.changed = result.changed || changed_;
+      result.new_mail = result.new_mail || new_mail_;
+      return absl::OkStatus();
     }
     return Fail(MailError(MailErrorClass::kProtocol, "unexpected tagged response before IDLE"));
   }
-  const absl::Time until = clock_->Now() + max_wait;
   while (!changed_) {
-    absl::StatusOr<const ImapResponse*> r = ReadResponse(until, /*timeout_is_fatal=*/false);
+    if (options.stop && options.stop()) {
+      result.stopped = true;
+      break;
+    }
+    const absl::Time now = clock_->Now();
+    if (now >= until) break;
+    // With a stop check, wake up every check_every to ask it; a transport time-out is then
+    // only the end of a slice.
+    const bool sliced = static_cast<bool>(options.stop) && now + options.check_every <= until;
+    const absl::Time read_until = sliced ? now + options.check_every : until;
+    absl::StatusOr<const ImapResponse*> r = ReadResponse(read_until, /*timeout_is_fatal=*/false);
     if (!r.ok()) {
-      if (absl::IsDeadlineExceeded(r.status())) break;
-      return r.status();
+      if (!absl::IsDeadlineExceeded(r.status())) return r.status();
+      if (sliced) continue;
+      break;
     }
     if ((*r)->kind != ImapResponse::Kind::kUntagged) {
       return Fail(MailError(MailErrorClass::kProtocol, "unexpected response during IDLE"));
@@ -639,6 +694,7 @@ absl::StatusOr<IdleResult> ImapClient::Idle(absl::Duration max_wait) {
     POSTROOM_RETURN_IF_ERROR(HandleUntagged(**r));
     if (!bye_.empty()) return Fail(MailError(MailErrorClass::kNetwork, "BYE during IDLE"));
   }
+  ++commands_sent_;
   POSTROOM_RETURN_IF_ERROR(SendPart("DONE\r\n"));
   for (;;) {
     POSTROOM_ASSIGN_OR_RETURN(const ImapResponse* r, ReadResponse());
@@ -648,7 +704,9 @@ absl::StatusOr<IdleResult> ImapClient::Idle(absl::Duration max_wait) {
     }
     if (r->kind == ImapResponse::Kind::kTagged && r->tag == tag) {
       POSTROOM_RETURN_IF_ERROR(TaggedToStatus(*r, "IDLE", false));
-      return IdleResult{changed_, selected_ ? selected_->exists : 0};
+      result.changed = result.changed || changed_;
+      result.new_mail = result.new_mail || new_mail_;
+      return absl::OkStatus();
     }
     return Fail(MailError(MailErrorClass::kProtocol, "unexpected response ending IDLE"));
   }

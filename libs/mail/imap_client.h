@@ -75,8 +75,25 @@ struct FetchOptions {
   bool with_flags = false;  // also FLAGS and INTERNALDATE
 };
 
+// RFC 2177 asks clients to end an IDLE (DONE) and start a new one at least every 29 minutes,
+// because servers may log out a client idle for 30.
+inline constexpr absl::Duration kMaxIdleCommand = absl::Minutes(28);
+
+struct IdleOptions {
+  // How long to wait in total. Longer than kMaxIdleCommand is fine: the client re-issues IDLE
+  // (DONE, then IDLE again) every `reissue_after`.
+  absl::Duration max_wait = kMaxIdleCommand;
+  absl::Duration reissue_after = kMaxIdleCommand;  // capped at kMaxIdleCommand
+  // When set, asked before every read and at least every `check_every` while the server is
+  // silent: true ends the IDLE at once with DONE (shutdown, lease lost, settings changed).
+  std::function<bool()> stop;
+  absl::Duration check_every = absl::Milliseconds(250);
+};
+
 struct IdleResult {
-  bool changed = false;  // the server reported new (EXISTS) or removed (EXPUNGE) messages
+  bool changed = false;   // the server reported new (EXISTS) or removed (EXPUNGE) messages
+  bool new_mail = false;  // an EXISTS raised the message count: something arrived
+  bool stopped = false;   // IdleOptions::stop said so
   uint32_t exists = 0;
 };
 
@@ -149,14 +166,32 @@ class ImapClient {
   // UID STORE +FLAGS.SILENT / -FLAGS.SILENT, e.g. {"\\Seen"}.
   absl::Status UidStoreFlags(const std::vector<uint32_t>& uids,
                              const std::vector<std::string>& flags, bool add = true);
-  // UID MOVE when the server has MOVE; else UID COPY, +FLAGS \Deleted and UID EXPUNGE (UIDPLUS)
-  // or, without UIDPLUS, a plain EXPUNGE, which also removes other messages already flagged
-  // \Deleted in the folder (the only way RFC 3501 offers).
+  // UID MOVE when the server has MOVE; else UID COPY, +FLAGS \Deleted and UidExpunge.
   absl::Status UidMove(const std::vector<uint32_t>& uids, absl::string_view destination);
+  // Removes messages already flagged \Deleted (UidStoreFlags): UID EXPUNGE of just these UIDs
+  // when the server offers UIDPLUS (RFC 4315). Without UIDPLUS, a plain EXPUNGE, which also
+  // removes every other message someone flagged \Deleted in the folder (the only way RFC 3501
+  // offers); `uidplus_only` makes the client leave them flagged instead, returning OK.
+  absl::Status UidExpunge(const std::vector<uint32_t>& uids, bool uidplus_only = false);
 
-  // IDLE until the server reports a change or `max_wait` passes (RFC 2177 asks clients to
-  // re-issue IDLE at least every 29 minutes), then DONE. FAILED_PRECONDITION without IDLE.
-  absl::StatusOr<IdleResult> Idle(absl::Duration max_wait);
+  // IDLE (RFC 2177) on the selected mailbox until the server reports a change (EXISTS or
+  // EXPUNGE), `max_wait` passes or `stop` says so, then DONE. Every read outside the wait itself
+  // (the "+" continuation, the answer to DONE) is bounded by the options' timeout. A server
+  // that goes quiet is not an error: only `max_wait` ends the wait. Error classes as elsewhere;
+  // kServer when the server does not offer IDLE (poll instead).
+  absl::StatusOr<IdleResult> Idle(const IdleOptions& options);
+  absl::StatusOr<IdleResult> Idle(absl::Duration max_wait) {
+    IdleOptions o;
+    o.max_wait = max_wait;
+    return Idle(o);
+  }
+  // How many times an EXISTS raised the message count of the selected mailbox, over the
+  // connection's life. A caller that compares it before a SEARCH and before an IDLE sees mail
+  // that arrived in between (the server reported it during another command).
+  uint64_t new_mail_events() const { return new_mail_events_; }
+  // Commands sent (each tag, plus DONE), for round-trip accounting in benchmarks. Pipelined
+  // commands count one each although they share a round trip.
+  uint64_t commands_sent() const { return commands_sent_; }
 
   absl::Status Noop();
   // LOGOUT and close. The client is unusable afterwards.
@@ -191,6 +226,8 @@ class ImapClient {
   absl::Status Sasl(absl::string_view mechanism, const std::string& initial_response,
                     absl::string_view user);
   absl::StatusOr<ImapMailbox> SelectOrExamine(absl::string_view verb, absl::string_view name);
+  // One IDLE command: IDLE, wait until `until`, a change or stop, DONE.
+  absl::Status IdleOnce(const IdleOptions& options, absl::Time until, IdleResult& result);
   absl::Time Deadline() const { return clock_->Now() + options_.timeout; }
 
   std::unique_ptr<Transport> transport_;
@@ -204,7 +241,10 @@ class ImapClient {
   std::string greeting_;
   std::vector<std::string> capabilities_;
   bool authenticated_ = false;
-  bool changed_ = false;  // EXISTS/EXPUNGE seen since reset (IDLE)
+  bool changed_ = false;   // EXISTS/EXPUNGE seen since reset (IDLE)
+  bool new_mail_ = false;  // an EXISTS raised the count since reset (IDLE)
+  uint64_t new_mail_events_ = 0;
+  uint64_t commands_sent_ = 0;
   std::optional<ImapMailbox> selected_;
   std::string bye_;
   std::string context_;  // "imap host:port", prefixes error messages

@@ -74,6 +74,9 @@ struct AdminNotice {
 struct BatchWrite {
   std::optional<FolderCursorRecord> cursor;
   std::vector<std::string> pop3_uidls;
+  // POP3 UIDLs a complete UIDL listing no longer shows: dropped from the seen set, which would
+  // otherwise grow forever on a maildrop that is emptied (DELE, or another client).
+  std::vector<std::string> pop3_forget;
   std::vector<NewMessage> messages;
   std::vector<AdminNotice> notices;
 };

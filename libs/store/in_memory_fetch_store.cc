@@ -197,6 +197,7 @@ absl::StatusOr<BatchResult> InMemoryFetchStore::SaveBatch(const LeaseRecord& lea
   if (write.cursor.has_value())
     cursors_[{lease.connector_id, write.cursor->folder}] = *write.cursor;
   for (const std::string& u : write.pop3_uidls) seen_[lease.connector_id].insert(u);
+  for (const std::string& u : write.pop3_forget) seen_[lease.connector_id].erase(u);
   for (const AdminNotice& n : write.notices) NoticeLocked(n);
   return out;
 }

@@ -128,6 +128,7 @@ PgFetchStore::PgFetchStore(Database& db) : db_(db) {
               "now()");
   db_.Prepare("fetch_insert_seen",
               "INSERT INTO pop3_seen (connector_id, uidl) VALUES ($1, $2) ON CONFLICT DO NOTHING");
+  db_.Prepare("fetch_forget_seen", "DELETE FROM pop3_seen WHERE connector_id = $1 AND uidl = $2");
   db_.Prepare("fetch_notice",
               "INSERT INTO outbox (connector_id, kind, reason, to_address, subject, body_text, "
               "dedupe_key) SELECT (SELECT id FROM connectors WHERE system_default), 'email', "
@@ -336,6 +337,9 @@ absl::StatusOr<BatchResult> PgFetchStore::SaveBatch(const LeaseRecord& lease,
     }
     for (const std::string& uidl : write.pop3_uidls) {
       t.exec_prepared("fetch_insert_seen", lease.connector_id, uidl);
+    }
+    for (const std::string& uidl : write.pop3_forget) {
+      t.exec_prepared("fetch_forget_seen", lease.connector_id, uidl);
     }
     for (const AdminNotice& n : write.notices) QueueNotice(t, n);
     return absl::OkStatus();

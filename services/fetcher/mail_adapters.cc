@@ -9,19 +9,23 @@ namespace {
 
 class LibImapSession : public ImapSession {
  public:
-  LibImapSession(std::unique_ptr<mail::ImapClient> c, mail::FetchOptions fetch)
-      : c_(std::move(c)), fetch_(fetch) {}
+  LibImapSession(std::unique_ptr<mail::ImapClient> c, mail::FetchOptions fetch,
+                 std::atomic<uint64_t>* commands)
+      : c_(std::move(c)), fetch_(fetch), commands_(commands) {}
   ~LibImapSession() override { Close(); }
 
   absl::StatusOr<FolderStatus> Open(const std::string& folder, bool read_only) override {
     absl::StatusOr<mail::ImapMailbox> box = read_only ? c_->Examine(folder) : c_->Select(folder);
     if (!box.ok()) return box.status();
+    seen_events_ = c_->new_mail_events();
     return FolderStatus{box->uid_validity, box->uid_next, box->exists};
   }
   absl::StatusOr<std::vector<uint32_t>> UidsAfter(uint32_t last_uid) override {
+    seen_events_ = c_->new_mail_events();
     return c_->UidsAfter(last_uid);
   }
   absl::StatusOr<std::vector<uint32_t>> UidsSince(absl::CivilDay day) override {
+    seen_events_ = c_->new_mail_events();
     return c_->UidsSince(day);
   }
   absl::StatusOr<std::vector<SizedUid>> Sizes(const std::vector<uint32_t>& uids) override {
@@ -44,20 +48,45 @@ class LibImapSession : public ImapSession {
     return c_->UidMove(uids, folder);
   }
   absl::Status Delete(const std::vector<uint32_t>& uids) override {
-    // \Deleted only: the server expunges at CLOSE/LOGOUT policy or the next EXPUNGE; the
-    // cursor already keeps these from being fetched again.
-    return c_->UidStoreFlags(uids, {"\\Deleted"});
+    POSTROOM_RETURN_IF_ERROR(c_->UidStoreFlags(uids, {"\\Deleted"}));
+    // With UIDPLUS, UID EXPUNGE removes exactly these. Without it, EXPUNGE also removes what
+    // anyone else flagged \Deleted in this folder: a shared mailbox whose users flag mail for
+    // later removal loses it now rather than at their next expunge. Leaving our messages
+    // flagged instead would keep them forever on servers that never expunge by themselves;
+    // the connector's processed action "delete" asks for them to go, so they go.
+    return c_->UidExpunge(uids);
   }
   void Close() override {
     if (c_ != nullptr) {
       (void)c_->Logout();
+      if (commands_ != nullptr) *commands_ += c_->commands_sent();
       c_.reset();
+    }
+  }
+  bool CanIdle() const override { return c_ != nullptr && c_->HasCapability("IDLE"); }
+  absl::StatusOr<bool> WaitForNewMail(absl::Duration max_wait,
+                                      const std::function<bool()>& stop) override {
+    // Reported during the fetch or the processed action, after the search that the poll
+    // trusted: the poll has not seen that mail.
+    if (c_->new_mail_events() != seen_events_) return true;
+    const absl::Time end = absl::Now() + max_wait;
+    mail::IdleOptions o;
+    o.stop = stop;
+    for (;;) {
+      o.max_wait = end - absl::Now();
+      if (o.max_wait <= absl::ZeroDuration()) return false;
+      POSTROOM_ASSIGN_OR_RETURN(mail::IdleResult r, c_->Idle(o));
+      if (r.new_mail) return true;
+      if (r.stopped || !r.changed) return false;
+      // Only expunges (someone else's, or our own processed action): keep waiting.
     }
   }
 
  private:
   std::unique_ptr<mail::ImapClient> c_;
   mail::FetchOptions fetch_;
+  std::atomic<uint64_t>* commands_;
+  uint64_t seen_events_ = 0;
 };
 
 class LibPop3Session : public Pop3Session {
@@ -130,7 +159,8 @@ absl::StatusOr<std::unique_ptr<ImapSession>> LibMailConnector::OpenImap(const v1
   POSTROOM_ASSIGN_OR_RETURN(std::unique_ptr<mail::ImapClient> client,
                             mail::ImapClient::Connect(ServerOptionsFor(c, timeout)));
   if (!client->authenticated()) POSTROOM_RETURN_IF_ERROR(client->Authenticate(creds));
-  return std::unique_ptr<ImapSession>(new LibImapSession(std::move(client), fetch_));
+  return std::unique_ptr<ImapSession>(
+      new LibImapSession(std::move(client), fetch_, &imap_commands_));
 }
 
 absl::StatusOr<std::unique_ptr<Pop3Session>> LibMailConnector::OpenPop3(const v1::Connector& c) {

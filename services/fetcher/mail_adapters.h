@@ -2,6 +2,8 @@
 
 // The core's MailConnector over libs/mail (ImapClient, Pop3Client), and the keyring as its
 // SecretOpener.
+#include <atomic>
+
 #include "libs/mail/imap_client.h"
 #include "libs/mail/pop3_client.h"
 #include "libs/secrets/keyring.h"
@@ -22,8 +24,12 @@ class LibMailConnector : public MailConnector {
   absl::StatusOr<std::unique_ptr<ImapSession>> OpenImap(const v1::Connector& c) override;
   absl::StatusOr<std::unique_ptr<Pop3Session>> OpenPop3(const v1::Connector& c) override;
 
+  // IMAP commands sent by every session closed so far (round-trip accounting for benchmarks).
+  uint64_t imap_commands() const { return imap_commands_.load(); }
+
  private:
   mail::FetchOptions fetch_;
+  std::atomic<uint64_t> imap_commands_{0};
 };
 
 class KeyringSecretOpener : public SecretOpener {

@@ -4,7 +4,9 @@
 # auto-disable after an authentication failure then re-enable, kill -9 during a sync then a
 # restart (a second replica takes over after the lease period) with every message stored exactly
 # once, the router being away (messages stay pending), processed action move + max message size,
-# and a password sealed by the config service (postroomctl apply) opened by the fetcher.
+# a password sealed by the config service (postroomctl apply) opened by the fetcher, IMAP IDLE
+# (new mail stored within seconds despite a 300 s poll interval), processed action delete
+# (expunged), and the POP3 seen set forgetting UIDLs that left the server.
 #
 # Most connectors are written straight into the database (status active, password in the spec,
 # 1 s poll interval, below config's 10 s minimum, to keep the test short); config's
@@ -79,6 +81,10 @@ start_fetcher() {  # REPLICA [extra flags]
 "$POSTROOM_ROOT/scripts/dovecot" add-user "$T/dc" alice alicepw >/dev/null
 "$POSTROOM_ROOT/scripts/dovecot" add-user "$T/dc" bob bobpw >/dev/null
 "$POSTROOM_ROOT/scripts/dovecot" add-user "$T/dc" carol carolpw >/dev/null
+# Added now: Dovecot re-reads the users file by its mtime in seconds, so a user added in the
+# same second as the previous login may not exist yet for the next one.
+"$POSTROOM_ROOT/scripts/dovecot" add-user "$T/dc" frank frankpw >/dev/null
+"$POSTROOM_ROOT/scripts/dovecot" add-user "$T/dc" gina ginapw >/dev/null
 N=$("$POSTROOM_ROOT/scripts/dovecot" fill "$T/dc" alice "$CORPUS" | grep -o '[0-9]\+' | tail -1)
 for f in $(find "$T/gen/Maildir/cur" -type f -printf "%f\n" | sort | sed -n 1,20p); do
   "$POSTROOM_ROOT/scripts/dovecot" fill "$T/dc" bob "$T/gen/Maildir/cur/$f" >/dev/null
@@ -228,4 +234,42 @@ YAML
 else
   echo "SKIP: sealed secrets (build postroomctl)"
 fi
+# 10. IMAP IDLE: a 300 s poll interval, yet a message delivered while the session idles is
+#     stored within seconds (the poll it triggers), not at the next poll.
+"$POSTROOM_ROOT/scripts/dovecot" fill "$T/dc" frank "$T/gen/Maildir/cur/$(ls "$T/gen/Maildir/cur" | sed -n 50p)" >/dev/null
+SETTINGS_EXTRA=', "poll_interval_s": 300' connector frank imap frank frankpw
+wait_count frank 1 30
+sleep 1  # the poll has ended and its session is in IDLE
+t0=$(date +%s.%N)
+"$POSTROOM_ROOT/scripts/dovecot" deliver "$T/dc" frank "$T/gen/Maildir/cur/$(ls "$T/gen/Maildir/cur" | sed -n 51p)"
+wait_count frank 2 10
+IDLE_S=$(python3 -c "print(f'{$(date +%s.%N) - $t0:.2f}')")
+grep -q "event=idle_new_mail connector=frank" "$T/fetcher.log" || fail "frank: stored, but not through IDLE"
+pass "imap idle: a message delivered during IDLE stored after ${IDLE_S} s (poll interval 300 s)"
+
+# 11. Processed action delete: stored first, then UID STORE \Deleted + UID EXPUNGE (Dovecot
+#     offers UIDPLUS): the messages leave the mailbox.
+for f in $(find "$T/gen/Maildir/cur" -type f -printf "%f\n" | sort | sed -n 60,64p); do
+  "$POSTROOM_ROOT/scripts/dovecot" fill "$T/dc" gina "$T/gen/Maildir/cur/$f" >/dev/null
+done
+SPEC_EXTRA=', "processed_action": "PROCESSED_ACTION_DELETE"' connector gina imap gina ginapw
+wait_count gina 5 30
+deadline=$(( $(date +%s) + 15 ))
+until [ "$(find "$T/dc/mail/gina/Maildir/cur" "$T/dc/mail/gina/Maildir/new" -type f | wc -l)" = 0 ]; do
+  [ "$(date +%s)" -ge "$deadline" ] && fail "gina: messages still in the mailbox after delete"
+  sleep 0.2
+done
+pass "processed action delete: 5 stored, then expunged from the mailbox"
+
+# 12. POP3 seen set: UIDLs that vanished from the maildrop (another client took them) are
+#     forgotten after the next complete UIDL listing.
+[ "$(sql "SELECT count(*) FROM pop3_seen s JOIN connectors c ON c.id = s.connector_id WHERE c.name = 'bob'")" = 20 ] || fail "bob: seen set is not 20"
+find "$T/dc/mail/bob/Maildir/cur" "$T/dc/mail/bob/Maildir/new" -type f | sort | head -5 | xargs rm -f
+deadline=$(( $(date +%s) + 15 ))
+until [ "$(sql "SELECT count(*) FROM pop3_seen s JOIN connectors c ON c.id = s.connector_id WHERE c.name = 'bob'")" = 15 ]; do
+  [ "$(date +%s)" -ge "$deadline" ] && fail "bob: seen set not pruned to 15"
+  sleep 0.2
+done
+[ "$(count bob)" = 20 ] || fail "bob: stored messages changed"
+pass "pop3: 5 UIDLs gone from the server forgotten, stored messages kept"
 echo "fetcher e2e: all passed"

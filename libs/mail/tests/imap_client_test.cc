@@ -8,6 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "libs/base/clock.h"
+#include "libs/base/status_macros.h"
 #include "libs/mail/mail_error.h"
 #include "libs/mail/scripted_transport.h"
 #include "tests/support/status_matchers.h"
@@ -33,7 +35,8 @@ struct Fixture {
 
 // Starts a client over a script; `setup` adds the server's side after the greeting.
 Fixture StartWith(const std::string& greeting, void (*setup)(ScriptedTransport&),
-                  Security security = Security::kPlain, size_t max_read = 1 << 20) {
+                  Security security = Security::kPlain, size_t max_read = 1 << 20,
+                  Clock* clock = nullptr) {
   auto t = std::make_unique<ScriptedTransport>();
   Fixture f;
   f.server = t.get();
@@ -41,6 +44,7 @@ Fixture StartWith(const std::string& greeting, void (*setup)(ScriptedTransport&)
   setup(*t);
   ServerOptions o;
   o.security = security;
+  o.clock = clock;
   absl::StatusOr<std::unique_ptr<ImapClient>> c = ImapClient::Start(std::move(t), o);
   EXPECT_THAT(c, IsOk());
   if (c.ok()) f.client = *std::move(c);
@@ -306,6 +310,155 @@ TEST(ImapClient, IdleWithoutNewsEndsAtItsDeadline) {
   ASSERT_THAT(r, IsOk());
   EXPECT_FALSE(r->changed);
   EXPECT_THAT(f.client->Noop(), IsOk());
+}
+
+// A selected INBOX with 4 messages, then the script of `setup`.
+void SelectedInbox(ScriptedTransport& s) {
+  s.ServeAfter("A1 EXAMINE",
+               "* 4 EXISTS\r\n* OK [UIDVALIDITY 7] ok\r\n* OK [UIDNEXT 5] ok\r\n"
+               "A1 OK [READ-ONLY] Examine completed\r\n");
+}
+
+absl::StatusOr<IdleResult> ExamineThenIdle(Fixture& f) {
+  if (!f.client) return absl::InternalError("no client");
+  POSTROOM_RETURN_IF_ERROR(f.client->Examine("INBOX").status());
+  return f.client->Idle(absl::Minutes(5));
+}
+
+TEST(ImapClient, IdleCountsOnlyAGrowingExistsAsNewMail) {
+  Fixture f = StartWith(kGreeting, [](ScriptedTransport& s) {
+    SelectedInbox(s);
+    s.ServeAfter("A2 IDLE", "+ idling\r\n* OK Still here\r\n* 3 EXPUNGE\r\n");
+    s.ServeAfter("DONE\r\n", "A2 OK Idle completed.\r\n");
+  });
+  absl::StatusOr<IdleResult> r = ExamineThenIdle(f);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_TRUE(r->changed);
+  EXPECT_FALSE(r->new_mail);
+  EXPECT_EQ(r->exists, 3u);
+  EXPECT_EQ(f.client->new_mail_events(), 0u);
+}
+
+TEST(ImapClient, IdleSeesMailTheServerQueuedBeforeItsContinuation) {
+  Fixture f = StartWith(kGreeting, [](ScriptedTransport& s) {
+    SelectedInbox(s);
+    s.ServeAfter("A2 IDLE", "* 5 EXISTS\r\n+ idling\r\n");
+    s.ServeAfter("DONE\r\n", "A2 OK Idle completed.\r\n");
+  });
+  absl::StatusOr<IdleResult> r = ExamineThenIdle(f);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_TRUE(r->new_mail);
+  EXPECT_EQ(r->exists, 5u);
+  EXPECT_EQ(f.client->new_mail_events(), 1u);
+  EXPECT_EQ(f.server->written(), "A1 EXAMINE \"INBOX\"\r\nA2 IDLE\r\nDONE\r\n");
+}
+
+// IdleOptions whose every stop() question stands for one silent slice of the wait on `clock`;
+// the `stop_at`-th question says stop (0: none does). `asked` counts the questions.
+IdleOptions SlicedIdle(FakeClock& clock, absl::Duration max_wait, absl::Duration slice, int& asked,
+                       int stop_at = 0) {
+  IdleOptions o;
+  o.max_wait = max_wait;
+  o.check_every = slice;
+  o.stop = [&clock, &asked, slice, stop_at] {
+    clock.Advance(slice);
+    return ++asked == stop_at;
+  };
+  return o;
+}
+
+TEST(ImapClient, IdleEndsWithDoneAsSoonAsStopSaysSo) {
+  FakeClock clock;
+  Fixture f = StartWith(
+      kGreeting,
+      [](ScriptedTransport& s) {
+        s.ServeAfter("A1 IDLE", "+ idling\r\n");
+        s.ServeAfter("DONE\r\n", "A1 OK Idle completed.\r\n");
+      },
+      Security::kPlain, 1 << 20, &clock);
+  ASSERT_TRUE(f.client);
+  int asked = 0;
+  absl::StatusOr<IdleResult> r =
+      f.client->Idle(SlicedIdle(clock, absl::Minutes(20), absl::Milliseconds(250), asked, 4));
+  ASSERT_THAT(r, IsOk());
+  EXPECT_TRUE(r->stopped);
+  EXPECT_FALSE(r->changed);
+  EXPECT_EQ(asked, 4);
+  EXPECT_EQ(f.server->written(), "A1 IDLE\r\nDONE\r\n");
+}
+
+TEST(ImapClient, IdleLongerThanTwentyEightMinutesIsReissued) {
+  FakeClock clock;
+  Fixture f = StartWith(
+      kGreeting,
+      [](ScriptedTransport& s) {
+        s.ServeAfter("A1 IDLE", "+ idling\r\n");
+        s.ServeAfter("DONE\r\n", "A1 OK Idle completed.\r\n");
+        s.ServeAfter("A2 IDLE", "+ idling\r\n");
+        s.ServeAfter("DONE\r\n", "A2 OK Idle completed.\r\n");
+        s.ServeAfter("A3 IDLE", "+ idling\r\n");
+        s.ServeAfter("DONE\r\n", "A3 OK Idle completed.\r\n");
+      },
+      Security::kPlain, 1 << 20, &clock);
+  ASSERT_TRUE(f.client);
+  int asked = 0;
+  const absl::Time start = clock.Now();
+  absl::StatusOr<IdleResult> r =
+      f.client->Idle(SlicedIdle(clock, absl::Minutes(60), absl::Minutes(1), asked));
+  ASSERT_THAT(r, IsOk());
+  EXPECT_FALSE(r->changed);
+  EXPECT_FALSE(r->stopped);
+  EXPECT_EQ(f.server->written(), "A1 IDLE\r\nDONE\r\nA2 IDLE\r\nDONE\r\nA3 IDLE\r\nDONE\r\n");
+  EXPECT_GE(clock.Now() - start, absl::Minutes(60));
+  EXPECT_LT(clock.Now() - start, absl::Minutes(63));
+  EXPECT_EQ(f.client->commands_sent(), 6u);  // 3 IDLE + 3 DONE
+}
+
+TEST(ImapClient, IdleRefusedByTheServerIsAServerError) {
+  Fixture f = StartWith(kGreeting, [](ScriptedTransport& s) {
+    s.ServeAfter("A1 IDLE", "A1 NO No mailbox selected\r\n");
+  });
+  ASSERT_TRUE(f.client);
+  EXPECT_THAT(f.client->Idle(absl::Minutes(1)),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("No mailbox selected")));
+}
+
+TEST(ImapClient, IdleWithoutTheCapabilityIsRefusedWithoutSendingIt) {
+  Fixture f = StartWith("* OK [CAPABILITY IMAP4rev1] hi\r\n", [](ScriptedTransport&) {});
+  ASSERT_TRUE(f.client);
+  absl::StatusOr<IdleResult> r = f.client->Idle(absl::Minutes(1));
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(ClassifyMailError(r.status()), MailErrorClass::kServer);
+  EXPECT_EQ(f.server->written(), "");
+}
+
+TEST(ImapClient, BrokenConnectionDuringIdleIsANetworkError) {
+  Fixture f = StartWith(kGreeting, [](ScriptedTransport& s) {
+    s.ServeAfter("A1 IDLE", "+ idling\r\n* BYE Server shutting down.\r\n").CloseAfterScript();
+  });
+  ASSERT_TRUE(f.client);
+  absl::StatusOr<IdleResult> r = f.client->Idle(absl::Minutes(1));
+  EXPECT_FALSE(r.ok());
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("Server shutting down"));
+  EXPECT_THAT(f.client->Noop(), Not(IsOk()));
+}
+
+TEST(ImapClient, UidExpungeUsesUidplusOrFallsBackToExpunge) {
+  Fixture with = StartWith(kGreeting, [](ScriptedTransport& s) {
+    s.ServeAfter("A1 UID EXPUNGE", "* 2 EXPUNGE\r\nA1 OK Expunge completed\r\n");
+  });
+  ASSERT_TRUE(with.client);
+  EXPECT_THAT(with.client->UidExpunge({3, 4, 9}), IsOk());
+  EXPECT_EQ(with.server->written(), "A1 UID EXPUNGE 3:4,9\r\n");
+
+  Fixture without = StartWith("* OK [CAPABILITY IMAP4rev1 IDLE] hi\r\n", [](ScriptedTransport& s) {
+    s.ServeAfter("A1 EXPUNGE", "A1 OK Expunge completed\r\n");
+  });
+  ASSERT_TRUE(without.client);
+  EXPECT_THAT(without.client->UidExpunge({3}, /*uidplus_only=*/true), IsOk());
+  EXPECT_EQ(without.server->written(), "");
+  EXPECT_THAT(without.client->UidExpunge({3}), IsOk());
+  EXPECT_EQ(without.server->written(), "A1 EXPUNGE\r\n");
 }
 
 TEST(ImapClient, ReadTimeoutIsNetworkErrorAndConnectionUnusable) {

@@ -10,6 +10,8 @@
 #include <unistd.h>
 #include <utime.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -121,7 +123,7 @@ class Dovecot : public ::testing::Environment {
       std::pair<std::string, std::string> kv = absl::StrSplit(line, absl::MaxSplits('=', 1));
       env_[kv.first] = kv.second;
     }
-    for (const char* user : {"alice", "bob", "carol", "dates", "big", "idle"}) {
+    for (const char* user : {"alice", "bob", "carol", "dates", "big", "idle", "idle2", "expunge"}) {
       if (RunShell(absl::StrCat(script_, " add-user ", dir_, " ", user, " pw-", user)) != 0) {
         error_ = "add-user failed";
         return;
@@ -377,6 +379,63 @@ TEST_F(MailDovecotTest, IdleWakesOnNewMail) {
   EXPECT_EQ(r->exists, 2u);
   EXPECT_LT(took, absl::Seconds(10));
   EXPECT_THAT(c->UidsAfter(1), IsOkAndHolds(ElementsAre(2)));
+}
+
+TEST_F(MailDovecotTest, IdleReportsMailThatArrivedBeforeItStartedAndStopEndsItPromptly) {
+  Fill("idle2", {CorpusFile(kSmall1)});
+  std::unique_ptr<ImapClient> c = LoggedIn("idle2");
+  ASSERT_TRUE(c);
+  ASSERT_THAT(c->Examine("INBOX"), IsOk());
+  const uint64_t events = c->new_mail_events();
+  // Delivered between the EXAMINE and the IDLE: Dovecot reports it as the IDLE starts.
+  ASSERT_EQ(RunShell(absl::StrCat(g_dovecot->script(), " deliver ", g_dovecot->dir(), " idle2 ",
+                                  CorpusFile(kSmall2))),
+            0);
+  absl::StatusOr<IdleResult> r = c->Idle(absl::Seconds(20));
+  ASSERT_THAT(r, IsOk());
+  EXPECT_TRUE(r->new_mail);
+  EXPECT_EQ(c->new_mail_events(), events + 1);
+
+  // Nothing arrives now: stop() ends the IDLE with DONE well before its 20 s, and the
+  // connection stays usable.
+  std::atomic<bool> stop{false};
+  std::thread stopper([&stop] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    stop = true;
+  });
+  IdleOptions o;
+  o.max_wait = absl::Seconds(20);
+  o.stop = [&stop] { return stop.load(); };
+  absl::Time start = absl::Now();
+  r = c->Idle(o);
+  absl::Duration took = absl::Now() - start;
+  stopper.join();
+  ASSERT_THAT(r, IsOk());
+  EXPECT_TRUE(r->stopped);
+  EXPECT_FALSE(r->changed);
+  EXPECT_LT(took, absl::Seconds(2));
+  EXPECT_THAT(c->UidsAfter(0), IsOkAndHolds(ElementsAre(1, 2)));
+}
+
+TEST_F(MailDovecotTest, UidExpungeRemovesOnlyTheGivenMessages) {
+  Fill("expunge", {CorpusFile(kSmall1), CorpusFile(kSmall2), CorpusFile(kSmall3)});
+  std::unique_ptr<ImapClient> c = LoggedIn("expunge");
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->HasCapability("UIDPLUS"));
+  ASSERT_THAT(c->Select("INBOX"), IsOk());
+  // Someone else flagged message 1 for removal but did not expunge it.
+  ASSERT_THAT(c->UidStoreFlags({1}, {"\\Deleted"}), IsOk());
+  ASSERT_THAT(c->UidStoreFlags({2}, {"\\Deleted"}), IsOk());
+  ASSERT_THAT(c->UidExpunge({2}), IsOk());
+  EXPECT_THAT(c->UidSearch("ALL"), IsOkAndHolds(ElementsAre(1, 3)));
+  EXPECT_EQ(c->selected()->exists, 2u);
+  EXPECT_THAT(c->Logout(), IsOk());
+  // Really gone (not just hidden in this session).
+  c = LoggedIn("expunge");
+  ASSERT_TRUE(c);
+  absl::StatusOr<ImapMailbox> box = c->Examine("INBOX");
+  ASSERT_THAT(box, IsOk());
+  EXPECT_EQ(box->exists, 2u);
 }
 
 TEST_F(MailDovecotTest, LargeMessageNeedsAboutItsOwnSizeInMemory) {

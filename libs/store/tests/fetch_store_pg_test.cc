@@ -184,6 +184,29 @@ TEST_F(FetchStorePg, BatchIsIdempotentAndKeepsBytesExactly) {
   EXPECT_EQ(Query("SELECT count(*) FROM messages WHERE decision IS NULL"), "2");
 }
 
+TEST_F(FetchStorePg, Pop3SeenSetGrowsAndForgetsInTheBatchTransaction) {
+  int64_t id = AddConnector("mail");
+  auto a = store_->RenewLeases("a", kT0, kPeriod);
+  ASSERT_THAT(a, IsOk());
+  BatchWrite w;
+  w.pop3_uidls = {"u1", "u2", "u3"};
+  ASSERT_THAT(store_->SaveBatch((*a)[0], w), IsOk());
+  BatchWrite prune;
+  prune.pop3_uidls = {"u4"};
+  prune.pop3_forget = {"u1", "u3", "never-seen"};
+  ASSERT_THAT(store_->SaveBatch((*a)[0], prune), IsOk());
+  auto seen = store_->GetPop3Seen(id);
+  ASSERT_THAT(seen, IsOk());
+  EXPECT_THAT(*seen, ::testing::UnorderedElementsAre("u2", "u4"));
+  // A replica that lost the lease cannot prune.
+  auto b = store_->RenewLeases("b", kT0 + kPeriod + absl::Seconds(1), kPeriod);
+  ASSERT_THAT(b, IsOk());
+  BatchWrite zombie;
+  zombie.pop3_forget = {"u2"};
+  EXPECT_THAT(store_->SaveBatch((*a)[0], zombie), StatusIs(absl::StatusCode::kAborted));
+  EXPECT_THAT(*store_->GetPop3Seen(id), SizeIs(2));
+}
+
 TEST_F(FetchStorePg, OversizedIsStoredFailedAndNoticeQueuedOnce) {
   AddConnector("support");
   ASSERT_THAT(db_->Transact([](pqxx::work& t) {

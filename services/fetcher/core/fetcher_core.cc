@@ -186,6 +186,7 @@ absl::Status FetcherCore::RunLeaseRound() {
                               {"fencing_token", std::to_string(e.lease.fencing_token)}});
     }
   }
+  StopIdlesNotIn(next);
   entries_ = std::move(next);
   if (deps_.observer != nullptr) deps_.observer->LeasesHeld(static_cast<int64_t>(entries_.size()));
   return absl::OkStatus();
@@ -227,6 +228,7 @@ std::vector<OwnedConnector> FetcherCore::Owned() {
 absl::Status FetcherCore::ReleaseAll() {
   {
     absl::MutexLock l(&mu_);
+    for (auto& [name, e] : entries_) StopIdle(e);
     entries_.clear();
   }
   return deps_.store->ReleaseAll(options_.replica);
@@ -259,6 +261,7 @@ PollReport FetcherCore::RunOneDue() {
     }
     best->polling = true;
     best->poll_now = false;
+    StopIdle(*best);  // this poll opens its own session
     job = *best;
   }
 
@@ -366,7 +369,8 @@ absl::Status FetcherCore::PollOnce(const Entry& e, Counters& counters) {
 
 absl::Status FetcherCore::Commit(const Entry& e, const store::BatchWrite& write,
                                  Counters& counters) {
-  if (write.messages.empty() && !write.cursor.has_value() && write.pop3_uidls.empty()) {
+  if (write.messages.empty() && !write.cursor.has_value() && write.pop3_uidls.empty() &&
+      write.pop3_forget.empty()) {
     return absl::OkStatus();
   }
   absl::StatusOr<store::BatchResult> r = deps_.store->SaveBatch(e.lease, write);
@@ -578,7 +582,7 @@ absl::Status FetcherCore::PollImap(const Entry& e, Counters& counters) {
     counters.backfill_done += cur.backfill_done;
     counters.backfill_total += cur.backfill_total;
   }
-  session->Close();
+  IdleOrClose(e, std::move(session));
   return absl::OkStatus();
 }
 
@@ -594,7 +598,9 @@ absl::Status FetcherCore::PollPop3(const Entry& e, Counters& counters) {
   absl::StatusOr<std::vector<Pop3Entry>> list = session->List();
   if (!list.ok()) return list.status();
   std::vector<Pop3Entry> fresh;
+  std::set<std::string> listed;
   for (const Pop3Entry& p : *list) {
+    listed.insert(p.uidl);
     if (seen.count(p.uidl) == 0) fresh.push_back(p);
   }
   const std::string folder = s.folders.empty() ? "INBOX" : s.folders.front().folder;
@@ -607,6 +613,13 @@ absl::Status FetcherCore::PollPop3(const Entry& e, Counters& counters) {
   std::vector<uint32_t> in_batch;
   store::BatchWrite w;
   size_t w_bytes = 0;
+  // The listing was complete: what it lacks is gone from the server (a UIDL is never reused,
+  // RFC 1939; were one reused, its fetch key is still stored once).
+  for (const std::string& u : seen) {
+    if (listed.count(u) == 0) w.pop3_forget.push_back(u);
+  }
+  counters.backfill_total -= static_cast<int64_t>(w.pop3_forget.size());
+  counters.backfill_done -= static_cast<int64_t>(w.pop3_forget.size());
   auto flush = [&]() -> absl::Status {
     POSTROOM_RETURN_IF_ERROR(Commit(e, w, counters));
     int64_t n = static_cast<int64_t>(w.pop3_uidls.size());

@@ -36,6 +36,10 @@ struct CoreOptions {
   size_t batch_bytes = 16 << 20;
   // UIDs per IMAP fetch call; each call's UIDs are sized first (max message size check).
   size_t fetch_chunk = 2000;
+  // After a successful IMAP poll, keep the session and IDLE on the first folder (when the
+  // server offers IDLE and CoreDeps::idle_runner is set): new mail makes the connector due at
+  // once instead of at the end of its poll interval, which stays as the safety net.
+  bool imap_idle = true;
 };
 
 struct CoreDeps {
@@ -45,6 +49,7 @@ struct CoreDeps {
   RouteSink* router;          // may be null: messages stay pending for the router's sweep
   FetcherObserver* observer;  // may be null
   Clock* clock;
+  TaskRunner* idle_runner = nullptr;  // may be null: no IMAP IDLE
 };
 
 enum class PollOutcome { kSuccess, kError, kSkipped, kLeaseLost, kNothingDue };
@@ -70,6 +75,9 @@ struct OwnedConnector {
   int consecutive_errors = 0;  // as this replica saw them since it took the lease
 };
 
+// Shared by an entry and its IDLE task (imap_idle.cc).
+struct IdleControl;
+
 class FetcherCore {
  public:
   FetcherCore(CoreOptions options, CoreDeps deps);
@@ -92,8 +100,12 @@ class FetcherCore {
   std::vector<OwnedConnector> Owned();
   const std::string& replica() const { return options_.replica; }
 
-  // Gives every lease back (clean shutdown), so other replicas take over at once.
+  // Gives every lease back (clean shutdown), so other replicas take over at once. Ends every
+  // IDLE this core started (they return within a fraction of a second).
   absl::Status ReleaseAll();
+
+  // Connectors whose session is waiting in IMAP IDLE now.
+  std::vector<std::string> Idling();
 
  private:
   struct Entry {
@@ -107,6 +119,8 @@ class FetcherCore {
     bool polling = false;
     bool poll_now = false;
     int consecutive_errors = 0;
+    // The IDLE waiting for this connector's new mail, if any (imap_idle.cc).
+    std::shared_ptr<IdleControl> idle;
   };
   struct Counters {
     int64_t stored = 0;
@@ -124,6 +138,15 @@ class FetcherCore {
                               const std::string& queue_hint, uint64_t size, absl::string_view bytes,
                               std::vector<store::AdminNotice>& notices);
   void Finish(Entry& e, const PollReport& report, absl::Time started);
+  // IMAP IDLE (imap_idle.cc): after a successful poll, either hands the session to an IDLE on
+  // the idle runner or logs it out.
+  void IdleOrClose(const Entry& e, std::unique_ptr<ImapSession> session);
+  void RunIdle(const std::string& connector, std::shared_ptr<IdleControl> control,
+               std::shared_ptr<ImapSession> session, absl::Duration max_wait);
+  // Ends the entry's IDLE (poll starting, lease lost, settings changed, shutdown).
+  static void StopIdle(Entry& e);
+  // Ends the IDLEs of `entries_` that `next` does not carry over with the same lease.
+  void StopIdlesNotIn(std::map<std::string, Entry>& next) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   CoreOptions options_;
   CoreDeps deps_;

@@ -46,8 +46,20 @@ class ImapSession {
   virtual absl::Status Fetch(const std::vector<uint32_t>& uids, const ImapMessageSink& sink) = 0;
   virtual absl::Status MarkRead(const std::vector<uint32_t>& uids) = 0;
   virtual absl::Status Move(const std::vector<uint32_t>& uids, const std::string& folder) = 0;
+  // Gone from the folder: \Deleted, then expunged (see LibImapSession for the UIDPLUS case).
   virtual absl::Status Delete(const std::vector<uint32_t>& uids) = 0;
   virtual void Close() = 0;  // LOGOUT, best effort
+
+  // True when the server offers IDLE (RFC 2177) on this connection.
+  virtual bool CanIdle() const { return false; }
+  // Waits on the folder opened last until mail may have arrived since it was opened or last
+  // searched (true; also at once when the server already reported such mail during a later
+  // command), until `max_wait` passes (false) or `stop()` returns true (false; asked several
+  // times a second). Errors as elsewhere; the session is unusable afterwards.
+  virtual absl::StatusOr<bool> WaitForNewMail(absl::Duration max_wait,
+                                              const std::function<bool()>& stop) {
+    return absl::UnimplementedError("this session cannot IDLE");
+  }
 };
 
 struct Pop3Entry {
@@ -97,6 +109,15 @@ class RouteSink {
  public:
   virtual ~RouteSink() = default;
   virtual void Submit(RouteJob job) = 0;
+};
+
+// Runs long blocking work (an IMAP IDLE waiting for new mail) on a thread of its own, so the
+// poll workers stay free. Thread-safe. The core ends every task it started promptly once
+// ReleaseAll() is called; an implementation joins them before it is destroyed.
+class TaskRunner {
+ public:
+  virtual ~TaskRunner() = default;
+  virtual void Run(std::function<void()> task) = 0;
 };
 
 // Metrics, named in docs/metrics.md. Thread-safe. Every method has an empty default.

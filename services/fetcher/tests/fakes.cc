@@ -12,12 +12,14 @@ class FakeImapSession : public ImapSession {
  public:
   explicit FakeImapSession(FakeMailbox& box) : box_(box) {}
   absl::StatusOr<FolderStatus> Open(const std::string& folder, bool) override {
+    if (box_.on_open) box_.on_open(folder);
     auto it = box_.folders.find(folder);
     if (it == box_.folders.end()) {
       return mail::MailError(mail::MailErrorClass::kServer,
                              absl::StrCat("NO Mailbox doesn't exist: ", folder));
     }
     folder_ = &it->second;
+    folder_name_ = folder;
     return FolderStatus{folder_->uid_validity, folder_->next_uid,
                         static_cast<uint32_t>(folder_->messages.size())};
   }
@@ -78,11 +80,28 @@ class FakeImapSession : public ImapSession {
     box_.actions.push_back(absl::StrCat("delete ", absl::StrJoin(uids, ",")));
     return absl::OkStatus();
   }
-  void Close() override {}
+  void Close() override {
+    if (!closed_) ++box_.closes;
+    closed_ = true;
+  }
+  bool CanIdle() const override { return box_.idle; }
+  absl::StatusOr<bool> WaitForNewMail(absl::Duration max_wait,
+                                      const std::function<bool()>& stop) override {
+    box_.idle_waits.push_back(max_wait);
+    box_.idle_folders.push_back(folder_name_);
+    if (stop()) {
+      ++box_.idle_stopped;
+      return false;
+    }
+    if (!box_.idle_error.ok()) return box_.idle_error;
+    return box_.idle_wakes;
+  }
 
  private:
   FakeMailbox& box_;
   FakeFolder* folder_ = nullptr;
+  std::string folder_name_;
+  bool closed_ = false;
 };
 
 class FakePop3Session : public Pop3Session {

@@ -2,6 +2,7 @@
 
 // Fakes for the fetcher core: a mailbox server (IMAP folders with UIDs and UIDVALIDITY, a POP3
 // drop) with failures on demand, a router sink that records, and connector builders.
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -39,7 +40,20 @@ struct FakeMailbox {
   int fetch_fail_after = -1;
   absl::Status fetch_error;
 
+  // IMAP IDLE: offered when `idle`; a wait returns `idle_error` if set, else true when
+  // `idle_wakes` (new mail), else false (as if its time ran out). A wait whose stop() is
+  // already true counts in `idle_stopped`.
+  bool idle = false;
+  bool idle_wakes = false;
+  absl::Status idle_error;
+  std::vector<absl::Duration> idle_waits;
+  std::vector<std::string> idle_folders;
+  int idle_stopped = 0;
+  // Called as a folder is opened (EXAMINE/SELECT), e.g. to deliver mail mid-poll.
+  std::function<void(const std::string& folder)> on_open;
+
   int opens = 0;
+  int closes = 0;
   int fetched = 0;
   std::vector<std::string> actions;  // "seen 1,2", "move Done 1,2", "delete 3", "dele 1"
 
@@ -59,6 +73,19 @@ class FakeMailConnector : public MailConnector {
  private:
   absl::Status OpenError();
   FakeMailbox& box_;
+};
+
+// Keeps tasks until the test runs them, so a test decides when an IDLE "happens".
+class FakeTaskRunner : public TaskRunner {
+ public:
+  void Run(std::function<void()> task) override { tasks.push_back(std::move(task)); }
+  // Runs and forgets every task queued so far.
+  void RunAll() {
+    std::vector<std::function<void()>> now;
+    now.swap(tasks);
+    for (auto& t : now) t();
+  }
+  std::vector<std::function<void()>> tasks;
 };
 
 class RecordingRouteSink : public RouteSink {

@@ -14,14 +14,17 @@ namespace {
 
 using ::postroom::fetcher::testing::FakeMailbox;
 using ::postroom::fetcher::testing::FakeMailConnector;
+using ::postroom::fetcher::testing::FakeTaskRunner;
 using ::postroom::fetcher::testing::MakeConnector;
 using ::postroom::fetcher::testing::MakeMessage;
 using ::postroom::fetcher::testing::PlainSecretOpener;
 using ::postroom::fetcher::testing::RecordingRouteSink;
 using ::postroom::testing::IsOk;
+using ::postroom::testing::IsOkAndHolds;
 using ::postroom::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::SizeIs;
+using ::testing::UnorderedElementsAre;
 
 constexpr absl::Duration kPeriod = absl::Seconds(30);
 
@@ -38,7 +41,8 @@ class Harness {
                .secrets = &secrets_,
                .router = &router,
                .observer = nullptr,
-               .clock = clock_}) {}
+               .clock = clock_,
+               .idle_runner = &idle_runner}) {}
 
   FetcherCore& core() { return core_; }
   store::InMemoryFetchStore& store() { return *store_; }
@@ -52,6 +56,7 @@ class Harness {
 
   FakeMailbox box;
   RecordingRouteSink router;
+  FakeTaskRunner idle_runner;
 
  private:
   store::InMemoryFetchStore own_store_;
@@ -364,6 +369,196 @@ TEST(FetcherCore, Pop3LeaveKeepsMailAndSkipsSeenUidls) {
   EXPECT_EQ(r.stored, 1);
   EXPECT_EQ(h.box.fetched, 2);  // u1 was not downloaded again
   EXPECT_THAT(h.box.pop3, SizeIs(2));
+}
+
+TEST(FetcherCore, Pop3ForgetsSeenUidlsTheServerNoLongerLists) {
+  Harness h;
+  h.store().PutConnector(MakeConnector(1, "mail", "pop3", WithSettings()));
+  h.box.pop3 = {{"u1", MakeMessage("p1")}, {"u2", MakeMessage("p2")}, {"u3", MakeMessage("p3")}};
+  EXPECT_EQ(h.RoundAndPoll().stored, 3);
+  // Another client removed u1 and u3; u4 arrived.
+  h.box.pop3 = {{"u2", MakeMessage("p2")}, {"u4", MakeMessage("p4")}};
+  ASSERT_THAT(h.core().PollNow("mail"), IsOk());
+  PollReport r = h.core().RunOneDue();
+  EXPECT_EQ(r.outcome, PollOutcome::kSuccess);
+  EXPECT_EQ(r.stored, 1);
+  EXPECT_THAT(h.store().GetPop3Seen(1), IsOkAndHolds(UnorderedElementsAre("u2", "u4")));
+  EXPECT_THAT(Keys(h.store()), ElementsAre("uidl:u1", "uidl:u2", "uidl:u3", "uidl:u4"));
+}
+
+TEST(FetcherCore, Pop3KeepsTheSeenSetWhenTheListingFails) {
+  Harness h;
+  h.store().PutConnector(MakeConnector(1, "mail", "pop3", WithSettings(5, 1)));
+  h.box.pop3 = {{"u1", MakeMessage("p1")}};
+  EXPECT_EQ(h.RoundAndPoll().stored, 1);
+  h.box.pop3.clear();
+  h.box.connect_error = mail::MailError(mail::MailErrorClass::kNetwork, "reset");
+  ASSERT_THAT(h.core().PollNow("mail"), IsOk());
+  EXPECT_EQ(h.core().RunOneDue().outcome, PollOutcome::kError);
+  EXPECT_THAT(h.store().GetPop3Seen(1), IsOkAndHolds(ElementsAre("u1")));
+}
+
+TEST(FetcherCore, DeleteActionRunsAfterTheCommit) {
+  Harness h;
+  v1::Connector c = WithSettings();
+  c.set_processed_action(v1::PROCESSED_ACTION_DELETE);
+  h.store().PutConnector(MakeConnector(1, "support", "imap", c));
+  h.box.Add("INBOX", MakeMessage("a"));
+  h.box.Add("INBOX", MakeMessage("b"));
+  EXPECT_EQ(h.RoundAndPoll().stored, 2);
+  EXPECT_THAT(h.box.actions, ElementsAre("delete 1,2"));
+}
+
+// IMAP IDLE: a connector whose server offers IDLE keeps its session after a successful poll.
+v1::Connector IdleSettings() {
+  v1::Connector c = WithSettings();
+  c.mutable_settings()->set_poll_interval_s(600);
+  return c;
+}
+
+TEST(FetcherCore, ImapIdleNewMailMakesTheConnectorDueLongBeforeItsInterval) {
+  Harness h;
+  h.box.idle = true;
+  h.store().PutConnector(MakeConnector(1, "support", "imap", IdleSettings()));
+  h.box.Add("INBOX", MakeMessage("a"));
+  EXPECT_EQ(h.RoundAndPoll().stored, 1);
+  ASSERT_THAT(h.idle_runner.tasks, SizeIs(1));
+  EXPECT_THAT(h.core().Idling(), ElementsAre("support"));
+  EXPECT_EQ(h.box.closes, 0);  // the session waits; it was not logged out
+
+  h.box.Add("INBOX", MakeMessage("b"));
+  h.box.idle_wakes = true;
+  h.idle_runner.RunAll();
+  EXPECT_THAT(h.box.idle_waits, ElementsAre(absl::Seconds(600)));  // until the regular poll
+  EXPECT_THAT(h.box.idle_folders, ElementsAre("INBOX"));
+  EXPECT_EQ(h.box.closes, 1);
+  EXPECT_THAT(h.core().Idling(), ::testing::IsEmpty());
+  // Due one second after the poll before it (the guard against a poll loop), not in 600 s.
+  EXPECT_EQ(h.core().RunOneDue().outcome, PollOutcome::kNothingDue);
+  h.clock().Advance(absl::Seconds(1));
+  PollReport r = h.core().RunOneDue();
+  EXPECT_EQ(r.outcome, PollOutcome::kSuccess);
+  EXPECT_EQ(r.stored, 1);
+  EXPECT_THAT(h.idle_runner.tasks, SizeIs(1));  // and it waits again
+}
+
+TEST(FetcherCore, ImapIdleWithoutNewsOrWithAnErrorLeavesThePollIntervalAlone) {
+  Harness h;
+  h.box.idle = true;
+  h.store().PutConnector(MakeConnector(1, "support", "imap", IdleSettings()));
+  h.RoundAndPoll();
+  h.idle_runner.RunAll();  // time ran out, nothing new
+  h.clock().Advance(absl::Seconds(599));
+  EXPECT_EQ(h.core().RunOneDue().outcome, PollOutcome::kNothingDue);
+  h.clock().Advance(absl::Seconds(1));
+  EXPECT_EQ(h.core().RunOneDue().outcome, PollOutcome::kSuccess);
+
+  h.box.idle_error = mail::MailError(mail::MailErrorClass::kNetwork, "connection reset");
+  h.idle_runner.RunAll();
+  EXPECT_EQ(h.core().RunOneDue().outcome, PollOutcome::kNothingDue);
+  EXPECT_EQ(h.store().GetState(1).consecutive_errors, 0);  // not a failed poll
+  h.clock().Advance(absl::Seconds(600));
+  EXPECT_EQ(h.core().RunOneDue().outcome, PollOutcome::kSuccess);
+}
+
+TEST(FetcherCore, ImapIdleEndsWhenTheLeaseIsLost) {
+  store::InMemoryFetchStore store;
+  FakeClock clock;
+  Harness a("replica-a", &store, &clock);
+  a.box.idle = true;
+  store.PutConnector(MakeConnector(1, "support", "imap", IdleSettings()));
+  a.RoundAndPoll();
+  ASSERT_THAT(a.idle_runner.tasks, SizeIs(1));
+  // replica-a stops renewing; after the lease period replica-b takes the connector.
+  clock.Advance(kPeriod + absl::Seconds(1));
+  Harness b("replica-b", &store, &clock);
+  ASSERT_THAT(b.core().RunLeaseRound(), IsOk());
+  ASSERT_THAT(a.core().RunLeaseRound(), IsOk());  // a learns it lost the lease
+  a.box.idle_wakes = true;
+  a.idle_runner.RunAll();
+  EXPECT_EQ(a.box.idle_stopped, 1);
+  EXPECT_EQ(a.box.closes, 1);
+  EXPECT_EQ(a.core().RunOneDue().outcome, PollOutcome::kNothingDue);
+}
+
+TEST(FetcherCore, ImapIdleEndsWhenTheConnectorChangesOrIsDisabled) {
+  Harness h;
+  h.box.idle = true;
+  h.store().PutConnector(MakeConnector(1, "support", "imap", IdleSettings()));
+  h.RoundAndPoll();
+  ASSERT_THAT(h.core().RunLeaseRound(), IsOk());  // nothing changed: keeps waiting
+  EXPECT_THAT(h.core().Idling(), ElementsAre("support"));
+  store::IncomingConnectorRecord changed = MakeConnector(1, "support", "imap", IdleSettings());
+  changed.version = 2;
+  h.store().PutConnector(changed);
+  ASSERT_THAT(h.core().RunLeaseRound(), IsOk());
+  EXPECT_THAT(h.core().Idling(), ::testing::IsEmpty());
+  h.idle_runner.RunAll();
+  EXPECT_EQ(h.box.idle_stopped, 1);
+
+  EXPECT_EQ(h.core().RunOneDue().outcome, PollOutcome::kSuccess);  // new settings: polled now
+  ASSERT_THAT(h.idle_runner.tasks, SizeIs(1));
+  h.store().SetStatus(1, "disabled");
+  ASSERT_THAT(h.core().RunLeaseRound(), IsOk());
+  h.idle_runner.RunAll();
+  EXPECT_EQ(h.box.idle_stopped, 2);
+}
+
+TEST(FetcherCore, ImapIdleEndsAtShutdownAndWhenTheNextPollStarts) {
+  Harness h;
+  h.box.idle = true;
+  h.store().PutConnector(MakeConnector(1, "support", "imap", IdleSettings()));
+  h.RoundAndPoll();
+  ASSERT_THAT(h.core().PollNow("support"), IsOk());
+  EXPECT_EQ(h.core().RunOneDue().outcome, PollOutcome::kSuccess);
+  ASSERT_THAT(h.idle_runner.tasks, SizeIs(2));
+  EXPECT_THAT(h.core().Idling(), ElementsAre("support"));  // the second poll's session
+  ASSERT_THAT(h.core().ReleaseAll(), IsOk());
+  h.idle_runner.RunAll();
+  EXPECT_EQ(h.box.idle_stopped, 2);
+  EXPECT_EQ(h.box.closes, 2);
+}
+
+TEST(FetcherCore, ImapWithoutIdleLogsOutAfterEachPoll) {
+  Harness h;
+  h.store().PutConnector(MakeConnector(1, "support", "imap", IdleSettings()));
+  h.RoundAndPoll();
+  EXPECT_THAT(h.idle_runner.tasks, ::testing::IsEmpty());
+  EXPECT_EQ(h.box.closes, 1);
+}
+
+// An IDLE-capable server and a connector over INBOX and Sales, one message in each.
+void TwoFolders(Harness& h) {
+  h.box.idle = true;
+  v1::Connector c = IdleSettings();
+  c.add_folders()->set_folder("INBOX");
+  c.add_folders()->set_folder("Sales");
+  h.box.Add("INBOX", MakeMessage("a"));
+  h.box.Add("Sales", MakeMessage("s"));
+  h.store().PutConnector(MakeConnector(1, "support", "imap", c));
+}
+
+TEST(FetcherCore, ImapIdleOnSeveralFoldersWatchesTheFirst) {
+  Harness h;
+  TwoFolders(h);
+  EXPECT_EQ(h.RoundAndPoll().stored, 2);
+  h.idle_runner.RunAll();
+  EXPECT_THAT(h.box.idle_folders, ElementsAre("INBOX"));
+}
+
+TEST(FetcherCore, ImapMailReachingTheFirstFolderDuringThePollOfAnotherIsFetchedAtOnce) {
+  Harness h;
+  TwoFolders(h);
+  bool once = false;
+  h.box.on_open = [&](const std::string& folder) {
+    if (folder == "Sales" && !once) h.box.Add("INBOX", MakeMessage("b"));
+    once = once || folder == "Sales";
+  };
+  EXPECT_EQ(h.RoundAndPoll().stored, 2);
+  EXPECT_THAT(h.idle_runner.tasks, ::testing::IsEmpty());  // IDLE would not report "b"
+  PollReport r = h.core().RunOneDue();
+  EXPECT_EQ(r.outcome, PollOutcome::kSuccess);
+  EXPECT_EQ(r.stored, 1);
 }
 
 TEST(LeaseKeeper, ReplicasSpreadConnectorsEvenlyAndNeverShareOne) {
