@@ -1,6 +1,6 @@
 #include "libs/mail/graph_connector.h"
 
-#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "libs/mail/mail_error.h"
 
