@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Microsoft Graph end to end: the whole stack (config, router, fetcher, sender) on a private
+# PostgreSQL, and tests/fakes/graph_fake.py over TLS standing in for Graph and the token
+# endpoint (Microsoft's cloud cannot be reached offline). A Graph connector with a refresh token
+# is applied, tested and enabled through postroomctl; then: full sync over several delta pages,
+# routing, incremental sync by the stored delta link, 429 with Retry-After honoured, an expired
+# access token refreshed, every rotated refresh token kept sealed in `secrets` (pg_dump never
+# shows one, and config's next test succeeds with what the fetcher stored), the OAuth metrics,
+# and invalid_grant counted as an authentication error until the connector is auto-disabled.
+#   POSTROOM_BUILD_DIR=build tests/e2e/graph_e2e.sh
+set -uo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+CORPUS="${POSTROOM_CORPUS_DIR:-$ROOT/../shared/corpus}"
+source "$ROOT/tests/e2e/e2e_lib.sh"
+export POSTROOM_FETCHER_LEASE_ROUND_MS=300
+e2e_stack_up graph-e2e
+G="$POSTROOM_HOME/graph"; mkdir -p "$G"
+
+# The fake: TLS with a certificate for 127.0.0.1 that the connector's ca_file trusts.
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+  -addext subjectAltName=IP:127.0.0.1 -keyout "$G/key.pem" -out "$G/cert.pem" >/dev/null 2>&1
+MAILDIR="$CORPUS/mikel-mail"
+FULL=$(find "$MAILDIR" -name '*.eml' | wc -l)
+python3 "$ROOT/tests/fakes/graph_fake.py" --cert "$G/cert.pem" --key "$G/key.pem" \
+  --port-file "$G/port" --mailbox support@example.com --fill "support@example.com=$MAILDIR" \
+  --client-id postroom-e2e --client-secret e2e-app-secret --refresh-token RT-initial-0001 \
+  >"$G/fake.log" 2>&1 &
+FAKE_PID=$!
+trap 'kill $FAKE_PID 2>/dev/null; stack_stop' EXIT
+for _ in $(seq 50); do [ -s "$G/port" ] && break; sleep 0.1; done
+PORT="$(cat "$G/port")"
+fake() { curl -sf --cacert "$G/cert.pem" "https://127.0.0.1:$PORT/_control/$1" "${@:2}"; }
+fault() { fake fault -H 'Content-Type: application/json' -d "$1" >/dev/null; }
+fake_count() { fake state | python3 -c "import json,sys; print(json.load(sys.stdin)['counts']['$1'])"; }
+fake_refresh() { fake state | python3 -c "import json,sys; print(json.load(sys.stdin)['refresh_token'])"; }
+add_mail() {  # FILE
+  python3 -c 'import base64,json,sys; print(json.dumps({"eml_b64": base64.b64encode(open(sys.argv[1],"rb").read()).decode()}))' "$1" |
+    fake messages -H 'Content-Type: application/json' -d @- >/dev/null
+}
+sql() { psql "$DB" -qAtX -c "$1"; }
+stored() { sql "SELECT count(*) FROM messages m JOIN connectors c ON c.id = m.connector_id WHERE c.name = 'graphbox' $*"; }
+wait_stored() {  # N [SECONDS]
+  for _ in $(seq $(( ${2:-30} * 5 ))); do [ "$(stored)" -ge "$1" ] && { echo "$(stored) stored"; return 0; }; sleep 0.2; done
+  echo "$(stored) stored, wanted $1"; tail -5 "$POSTROOM_HOME/logs/fetcher.log"; return 1
+}
+metrics() { curl -sf "http://$POSTROOM_FETCHER_METRICS_LISTEN/metrics"; }
+
+cat > "$G/graph.yaml" <<YAML
+kind: Connector
+name: graphbox
+description: support@example.com through Microsoft Graph (the local fake)
+protocol: graph
+direction: incoming
+server: {host: 127.0.0.1, port: $PORT, tls: implicit, ca_file: $G/cert.pem}
+auth:
+  method: oauth2
+  tenant_id: contoso
+  client_id: postroom-e2e
+  client_secret: e2e-app-secret
+  refresh_token: RT-initial-0001
+  token_endpoint: https://127.0.0.1:$PORT/contoso/oauth2/v2.0/token
+  scope: https://graph.microsoft.com/.default offline_access
+primary_address: support@example.com
+settings: {poll_interval_s: 10, max_tries: 1, cool_off_min: 1, error_threshold: 3}
+fallback: {queue: graph}
+YAML
+
+check "apply a Graph connector" expect 0 "connector/graphbox created" apply -f "$G/graph.yaml"
+check "test connection: token, folder, message count from the fake" \
+  expect 0 "count.*$FULL messages" test connector graphbox
+check "the refresh token rotated by the test is sealed in secrets" bash -c "
+  [ \"\$(psql '$DB' -qAtX -c \"SELECT count(*) FROM secrets s JOIN connectors c ON c.id = s.connector_id
+      WHERE c.name = 'graphbox' AND s.field = 'refresh_token' AND s.sealed LIKE 'v1:%'\")\" = 1 ] &&
+  [ \"$(fake_refresh)\" != RT-initial-0001 ]"
+check "enable" expect 0 "enabled" enable connector graphbox
+check "full sync stores every message of the mailbox" wait_stored "$FULL" 60
+check "full sync took several delta pages" bash -c "[ $(fake_count delta_pages) -ge 2 ]"
+check "every message downloaded once" bash -c "[ $(fake_count mime) = $FULL ]"
+check "fetch keys are Graph ids" bash -c "[ \$(psql '$DB' -qAtX -c \"SELECT count(*) FROM messages WHERE fetch_key LIKE 'graph:AAMk%'\") = $FULL ]"
+check "the delta link is the folder cursor" bash -c "
+  psql '$DB' -qAtX -c \"SELECT delta_link FROM folder_cursors\" | grep -q 'deltatoken='"
+check "the router decided every message" bash -c '
+  for _ in $(seq 100); do
+    [ "$(psql "'"$DB"'" -qAtX -c "SELECT count(*) FROM messages WHERE decision IS NULL")" = 0 ] && exit 0
+    sleep 0.2
+  done; exit 1'
+
+NEW1="$CORPUS/mailgun-talon/tests/fixtures/standard_replies/gmail.eml"
+add_mail "$NEW1"
+ctl poll connector graphbox >/dev/null
+check "incremental sync by the delta link stores the new message only" wait_stored $((FULL + 1)) 30
+check "incremental sync downloaded one MIME body" bash -c "[ $(fake_count mime) = $((FULL + 1)) ]"
+
+fault '{"throttle": 2, "retry_after": 1}'
+add_mail "$NEW1"
+ctl poll connector graphbox >/dev/null
+check "429 with Retry-After is waited out within the poll" wait_stored $((FULL + 2)) 30
+check "the fake throttled twice" bash -c "[ $(fake_count throttled) = 2 ]"
+check "no error was counted" bash -c "[ \"\$(psql '$DB' -qAtX -c \"SELECT consecutive_incoming_errors FROM connector_state s JOIN connectors c ON c.id = s.connector_id WHERE c.name = 'graphbox'\")\" = 0 ]"
+
+refreshes=$(fake_count token_refresh)
+fault '{"expire_tokens": true}'
+add_mail "$NEW1"
+ctl poll connector graphbox >/dev/null
+check "an expired access token (401) is refreshed and the poll goes on" wait_stored $((FULL + 3)) 30
+check "the fake saw the 401 and a refresh grant" bash -c "
+  [ $(fake_count unauthorized) -ge 1 ] && [ $(fake_count token_refresh) -gt $refreshes ]"
+check "pg_dump shows no refresh token in plaintext" bash -c "
+  pg_dump '$DB' > '$G/dump.sql' && ! grep -qF \"$(fake_refresh)\" '$G/dump.sql' &&
+  ! grep -qF RT-initial-0001 '$G/dump.sql' && ! grep -qF e2e-app-secret '$G/dump.sql'"
+check "config's test succeeds with the refresh token the fetcher stored (the old ones are spent)" \
+  expect 0 "passed|PASSED|ok" test connector graphbox
+check "metrics: token expiry of the connector is exported and in the future" bash -c "
+  v=\$(curl -sf http://$POSTROOM_FETCHER_METRICS_LISTEN/metrics | sed -n 's/^postroom_oauth_token_expiry_timestamp_seconds{connector=\"graphbox\"} //p')
+  [ -n \"\$v\" ] && python3 -c \"import sys,time; sys.exit(0 if float('\$v') > time.time() else 1)\""
+
+fault '{"expire_tokens": true, "token_error": "invalid_grant", "count": 20}'
+for i in 1 2 3; do
+  ctl poll connector graphbox >/dev/null 2>&1
+  for _ in $(seq 50); do
+    n="$(sql "SELECT consecutive_incoming_errors FROM connector_state s JOIN connectors c ON c.id = s.connector_id WHERE c.name = 'graphbox'")"
+    [ "$n" -ge "$i" ] && break; sleep 0.2
+  done
+done
+check "invalid_grant is an authentication error with the server's words" bash -c "
+  psql '$DB' -qAtX -c \"SELECT last_incoming_error_class, last_incoming_error FROM connector_state s JOIN connectors c ON c.id = s.connector_id WHERE c.name = 'graphbox'\" | grep -q 'authentication|.*invalid_grant'"
+check "auto-disabled at the threshold (3)" bash -c "
+  [ \"\$(psql '$DB' -qAtX -c \"SELECT status FROM connectors WHERE name = 'graphbox'\")\" = disabled_by_system ]"
+check "metrics: refresh failures counted" bash -c "
+  curl -sf http://$POSTROOM_FETCHER_METRICS_LISTEN/metrics | grep -E '^postroom_oauth_token_refresh_failures_total\{connector=\"graphbox\"\} [1-9]'"
+e2e_finish graph_e2e
