@@ -14,21 +14,10 @@ CORPUS="${POSTROOM_CORPUS_DIR:-$ROOT/../shared/corpus}"
 source "$ROOT/tests/e2e/e2e_lib.sh"
 export POSTROOM_FETCHER_LEASE_ROUND_MS=300
 e2e_stack_up graph-e2e
-G="$POSTROOM_HOME/graph"; mkdir -p "$G"
-
-# The fake: TLS with a certificate for 127.0.0.1 that the connector's ca_file trusts.
-openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
-  -addext subjectAltName=IP:127.0.0.1 -keyout "$G/key.pem" -out "$G/cert.pem" >/dev/null 2>&1
 MAILDIR="$CORPUS/mikel-mail"
 FULL=$(find "$MAILDIR" -name '*.eml' | wc -l)
-python3 "$ROOT/tests/fakes/graph_fake.py" --cert "$G/cert.pem" --key "$G/key.pem" \
-  --port-file "$G/port" --mailbox support@example.com --fill "support@example.com=$MAILDIR" \
-  --client-id postroom-e2e --client-secret e2e-app-secret --refresh-token RT-initial-0001 \
-  >"$G/fake.log" 2>&1 &
-FAKE_PID=$!
-trap 'kill $FAKE_PID 2>/dev/null; stack_stop' EXIT
-for _ in $(seq 50); do [ -s "$G/port" ] && break; sleep 0.1; done
-PORT="$(cat "$G/port")"
+e2e_graph_fake --fill "support@example.com=$MAILDIR"
+G="$GRAPH_DIR"; PORT="$GRAPH_PORT"
 fake() { curl -sf --cacert "$G/cert.pem" "https://127.0.0.1:$PORT/_control/$1" "${@:2}"; }
 fault() { fake fault -H 'Content-Type: application/json' -d "$1" >/dev/null; }
 fake_count() { fake state | python3 -c "import json,sys; print(json.load(sys.stdin)['counts']['$1'])"; }
@@ -43,27 +32,10 @@ wait_stored() {  # N [SECONDS]
   for _ in $(seq $(( ${2:-30} * 5 ))); do [ "$(stored)" -ge "$1" ] && { echo "$(stored) stored"; return 0; }; sleep 0.2; done
   echo "$(stored) stored, wanted $1"; tail -5 "$POSTROOM_HOME/logs/fetcher.log"; return 1
 }
-metrics() { curl -sf "http://$POSTROOM_FETCHER_METRICS_LISTEN/metrics"; }
 
-cat > "$G/graph.yaml" <<YAML
-kind: Connector
-name: graphbox
-description: support@example.com through Microsoft Graph (the local fake)
-protocol: graph
-direction: incoming
-server: {host: 127.0.0.1, port: $PORT, tls: implicit, ca_file: $G/cert.pem}
-auth:
-  method: oauth2
-  tenant_id: contoso
-  client_id: postroom-e2e
-  client_secret: e2e-app-secret
-  refresh_token: RT-initial-0001
-  token_endpoint: https://127.0.0.1:$PORT/contoso/oauth2/v2.0/token
-  scope: https://graph.microsoft.com/.default offline_access
-primary_address: support@example.com
-settings: {poll_interval_s: 10, max_tries: 1, cool_off_min: 1, error_threshold: 3}
-fallback: {queue: graph}
-YAML
+{ e2e_graph_connector_yaml graphbox
+  echo "settings: {poll_interval_s: 10, max_tries: 1, cool_off_min: 1, error_threshold: 3}"
+} > "$G/graph.yaml"
 
 check "apply a Graph connector" expect 0 "connector/graphbox created" apply -f "$G/graph.yaml"
 check "test connection: token, folder, message count from the fake" \
