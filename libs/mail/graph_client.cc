@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -13,6 +14,8 @@
 
 namespace postroom::mail {
 namespace {
+
+constexpr char kGraphStatusPayload[] = "type.postroom.dev/postroom.mail.GraphHttpStatus";
 
 // "https://host:port" of a URL.
 std::string Origin(const std::string& url) {
@@ -79,7 +82,16 @@ absl::Status GraphHttpError(const std::string& what, int status, const std::stri
   } else {
     c = MailErrorClass::kServer;  // 400 bad request, 404 folder or message not found, 500 ...
   }
-  return MailError(c, words);
+  absl::Status st = MailError(c, words);
+  st.SetPayload(kGraphStatusPayload, absl::Cord(std::to_string(status)));
+  return st;
+}
+
+int GraphHttpStatus(const absl::Status& status) {
+  absl::optional<absl::Cord> p = status.GetPayload(kGraphStatusPayload);
+  int code = 0;
+  if (!p.has_value() || !absl::SimpleAtoi(std::string(*p), &code)) return 0;
+  return code;
 }
 
 absl::StatusOr<GraphDeltaPage> ParseDeltaPage(const std::string& body) {

@@ -67,8 +67,14 @@ RetryDecision DecideRetry(int http_status, const std::string& retry_after_header
                           const GraphOptions& options, absl::Time now);
 
 // The error for a Graph answer that is not 2xx, with the class its status calls for and the
-// code and message of Graph's {"error": {"code", "message"}} body.
+// code and message of Graph's {"error": {"code", "message"}} body. The HTTP status travels as a
+// payload (GraphHttpStatus).
 absl::Status GraphHttpError(const std::string& what, int http_status, const std::string& body);
+// The HTTP status of an error made by GraphHttpError, else 0.
+int GraphHttpStatus(const absl::Status& status);
+// True for 410 Gone: a delta link the service no longer knows (SyncStateNotFound); the folder
+// must be synced again from an empty link.
+inline bool GraphResyncRequired(const absl::Status& status) { return GraphHttpStatus(status) == 410; }
 
 // Parses one page of a message delta. Class protocol when the body is not such a page.
 absl::StatusOr<GraphDeltaPage> ParseDeltaPage(const std::string& body);

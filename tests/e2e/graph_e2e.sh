@@ -16,7 +16,10 @@ export POSTROOM_FETCHER_LEASE_ROUND_MS=300
 e2e_stack_up graph-e2e
 MAILDIR="$CORPUS/mikel-mail"
 FULL=$(find "$MAILDIR" -name '*.eml' | wc -l)
-e2e_graph_fake --fill "support@example.com=$MAILDIR"
+READDIR="$CORPUS/mailgun-talon/tests/fixtures/standard_replies"
+NREAD=$(find "$READDIR" -name '*.eml' | wc -l)
+e2e_graph_fake --fill "support@example.com=$MAILDIR" --mailbox other@example.com \
+  --fill "other@example.com=$READDIR"
 G="$GRAPH_DIR"; PORT="$GRAPH_PORT"
 fake() { curl -sf --cacert "$G/cert.pem" "https://127.0.0.1:$PORT/_control/$1" "${@:2}"; }
 fault() { fake fault -H 'Content-Type: application/json' -d "$1" >/dev/null; }
@@ -27,10 +30,20 @@ add_mail() {  # FILE
     fake messages -H 'Content-Type: application/json' -d @- >/dev/null
 }
 sql() { psql "$DB" -qAtX -c "$1"; }
-stored() { sql "SELECT count(*) FROM messages m JOIN connectors c ON c.id = m.connector_id WHERE c.name = 'graphbox' $*"; }
+stored() { sql "SELECT count(*) FROM messages m JOIN connectors c ON c.id = m.connector_id WHERE c.name = '${CONN:-graphbox}'"; }
 wait_stored() {  # N [SECONDS]
   for _ in $(seq $(( ${2:-30} * 5 ))); do [ "$(stored)" -ge "$1" ] && { echo "$(stored) stored"; return 0; }; sleep 0.2; done
   echo "$(stored) stored, wanted $1"; tail -5 "$POSTROOM_HOME/logs/fetcher.log"; return 1
+}
+polls_ok() {  # CONNECTOR: successful polls so far (fetcher metrics)
+  curl -sf "http://$POSTROOM_FETCHER_METRICS_LISTEN/metrics" |
+    sed -n "s/^postroom_fetcher_polls_total{connector=\"$1\",outcome=\"ok\"} //p"
+}
+poll_and_wait() {  # CONNECTOR: PollNow, then wait until one more poll succeeded
+  local before; before="$(polls_ok "$1")"
+  ctl poll connector "$1" >/dev/null || return 1
+  for _ in $(seq 150); do [ "$(polls_ok "$1")" != "$before" ] && return 0; sleep 0.2; done
+  return 1
 }
 
 { e2e_graph_connector_yaml graphbox
@@ -85,6 +98,40 @@ check "config's test succeeds with the refresh token the fetcher stored (the old
 check "metrics: token expiry of the connector is exported and in the future" bash -c "
   v=\$(curl -sf http://$POSTROOM_FETCHER_METRICS_LISTEN/metrics | sed -n 's/^postroom_oauth_token_expiry_timestamp_seconds{connector=\"graphbox\"} //p')
   [ -n \"\$v\" ] && python3 -c \"import sys,time; sys.exit(0 if float('\$v') > time.time() else 1)\""
+
+before=$(stored)
+fault '{"delta_gone": 1}'
+add_mail "$NEW1"
+check "a forgotten delta link (410) syncs the folder again" poll_and_wait graphbox
+resync_stored_new_only() {
+  [ "$(fake_count gone)" = 1 ] && [ "$(stored)" = $((before + 1)) ] &&
+    grep -q 'event=graph_resync connector=graphbox' "$POSTROOM_HOME/logs/fetcher.log"
+}
+check "the resync stored the new message only" resync_stored_new_only
+
+# A second connector on another mailbox, with the client-credentials grant (no refresh token)
+# and processed action mark_read.
+{ e2e_graph_connector_yaml graphread | grep -v refresh_token
+  echo "shared_mailbox: other@example.com"
+  echo "processed_action: mark_read"
+  echo "settings: {poll_interval_s: 10, max_tries: 1}"
+} > "$G/read.yaml"
+check "a mark_read connector on a shared mailbox is applied, tested, enabled" bash -c "
+  '$BIN/postroomctl' apply -f '$G/read.yaml' && '$BIN/postroomctl' test connector graphread | grep -q '$NREAD messages' &&
+  '$BIN/postroomctl' enable connector graphread"
+CONN=graphread
+check "the shared mailbox is synced" wait_stored "$NREAD" 30
+fake_state() { fake state | python3 -c "import json,sys; s=json.load(sys.stdin); print($1)"; }
+all_marked_read() {
+  for _ in $(seq 50); do [ "$(fake_state 's["read"]')" = "$NREAD" ] && return 0; sleep 0.2; done
+  return 1
+}
+check "every message is marked read after it was stored" all_marked_read
+no_second_download() {
+  poll_and_wait graphread && [ "$(fake_state 's["counts"]["mime other@example.com"]')" = "$NREAD" ]
+}
+check "the next poll does not download the messages it marked read again" no_second_download
+CONN=graphbox
 
 fault '{"expire_tokens": true, "token_error": "invalid_grant", "count": 20}'
 for i in 1 2 3; do

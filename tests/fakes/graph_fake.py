@@ -19,7 +19,8 @@ Only what postroom's tests need, shaped after Microsoft's public documentation:
     a missing or expired token; 429 TooManyRequests with Retry-After when a fault is injected.
 Control (tests only, no auth): POST /_control/messages {"mailbox","folder","eml_b64"|"path"},
 POST /_control/fault {"throttle": N, "retry_after": S} | {"expire_tokens": true} |
-{"token_error": "invalid_grant", "count": N}, GET /_control/state.
+{"token_error": "invalid_grant", "count": N} | {"delta_gone": N} (410 SyncStateNotFound for the
+next N delta links), GET /_control/state.
 
 python3 stdlib only; listens on loopback; TLS when --cert/--key are given.
 """
@@ -50,8 +51,9 @@ class State:
         self.throttle_left = 0
         self.retry_after = 1
         self.token_errors = []  # injected token endpoint errors, used first
+        self.delta_gone = 0  # this many delta requests with a $deltatoken answer 410 Gone
         self.counts = {"token_client_credentials": 0, "token_refresh": 0, "token_refused": 0,
-                       "throttled": 0, "unauthorized": 0, "delta_pages": 0, "mime": 0,
+                       "throttled": 0, "unauthorized": 0, "delta_pages": 0, "mime": 0, "gone": 0,
                        "mark_read": 0, "move": 0, "delete": 0, "requests": 0}
         self.last_refresh_token = args.refresh_token[-1] if args.refresh_token else ""
 
@@ -224,6 +226,7 @@ class Handler(BaseHTTPRequestHandler):
                                         "The specified object was not found in the store.")
             if rest[2:] == ["$value"] and method == "GET":
                 st.counts["mime"] += 1
+                st.counts["mime " + mailbox] = st.counts.get("mime " + mailbox, 0) + 1
                 return self.reply(200, m["mime"], ctype="text/plain")
             if len(rest) == 2 and method == "PATCH":
                 change = json.loads(data or b"{}")
@@ -256,6 +259,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def delta(self, mailbox, folder, query):
         st = self.server.state
+        if "$deltatoken" in query and st.delta_gone > 0:
+            st.delta_gone -= 1
+            st.counts["gone"] += 1
+            return self.graph_error(410, "SyncStateNotFound",
+                                    "The sync state generation is not found; resync is required.")
         if "$skiptoken" in query:
             tok = unb64(query["$skiptoken"])
         else:
@@ -308,6 +316,8 @@ class Handler(BaseHTTPRequestHandler):
                 st.access.clear()
             if "token_error" in req:
                 st.token_errors += [req["token_error"]] * int(req.get("count", 1))
+            if "delta_gone" in req:
+                st.delta_gone = int(req["delta_gone"])
             if req.get("revoke_refresh"):
                 st.refresh.clear()
             return self.reply(200, {"ok": True})

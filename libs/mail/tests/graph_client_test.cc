@@ -246,6 +246,15 @@ TEST(GraphHttpError, ClassesFollowTheStatus) {
   EXPECT_THAT(st.message(), HasSubstr("HTTP 404 ErrorItemNotFound: The specified object"));
 }
 
+TEST(GraphHttpError, CarriesTheHttpStatusForResyncDecisions) {
+  absl::Status gone = GraphHttpError(
+      "graph delta", 410, R"({"error":{"code":"SyncStateNotFound","message":"resync"}})");
+  EXPECT_EQ(GraphHttpStatus(gone), 410);
+  EXPECT_TRUE(GraphResyncRequired(AnnotateMailError(gone, "folder inbox")));
+  EXPECT_FALSE(GraphResyncRequired(GraphHttpError("x", 404, "")));
+  EXPECT_FALSE(GraphResyncRequired(absl::UnavailableError("no payload")));
+}
+
 // A token source that counts refreshes.
 class CountingTokens : public AccessTokenSource {
  public:

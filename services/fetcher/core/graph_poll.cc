@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "libs/base/log.h"
 #include "libs/base/status_macros.h"
+#include "libs/mail/graph_client.h"
 #include "services/fetcher/core/fetcher_core.h"
 
 namespace postroom::fetcher {
@@ -36,6 +37,16 @@ absl::Status FetcherCore::PollGraph(const Entry& e, Counters& counters) {
     if (cur.delta_link.empty()) cur.backfill_done = cur.backfill_total = 0;  // full sync
     while (true) {
       absl::StatusOr<GraphPage> page = session->Delta(plan.folder, cur.delta_link);
+      if (!page.ok() && !cur.delta_link.empty() && mail::GraphResyncRequired(page.status())) {
+        // 410 Gone: the service forgot this delta state. Sync the folder again from the start;
+        // the stored fetch keys keep what we have from being stored twice.
+        LogWarning("graph_resync", {{"connector", e.lease.connector},
+                                    {"folder", plan.folder},
+                                    {"error", std::string(page.status().message())}});
+        cur.delta_link.clear();
+        cur.backfill_done = cur.backfill_total = 0;
+        page = session->Delta(plan.folder, cur.delta_link);
+      }
       if (!page.ok()) return page.status();
       std::vector<std::string> ids;
       for (const GraphItem& item : page->items) {

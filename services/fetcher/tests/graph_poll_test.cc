@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "libs/mail/graph_client.h"
 #include "libs/mail/mail_error.h"
 #include "libs/store/in_memory_fetch_store.h"
 #include "services/fetcher/core/fetcher_core.h"
@@ -44,6 +45,7 @@ struct FakeGraph {
   int fail_mime_after = 0;  // MIME downloads that succeed before fail_mime applies
   int mimes = 0;
   int stored_when_first_action = -1;
+  int gone = 0;  // delta links answered with 410 Gone
 
   void Add(const std::string& id, std::string mime) { messages[id] = {"inbox", std::move(mime), ++seq}; }
 };
@@ -53,6 +55,10 @@ class FakeGraphSession : public GraphSession {
   explicit FakeGraphSession(FakeGraph& g) : g_(g) {}
   absl::StatusOr<GraphPage> Delta(const std::string& folder, const std::string& link) override {
     g_.log.push_back(absl::StrCat("delta ", link));
+    if (!link.empty() && g_.gone > 0) {
+      --g_.gone;
+      return mail::GraphHttpError("graph delta", 410, R"({"error":{"code":"SyncStateNotFound"}})");
+    }
     int after = 0, upto = g_.seq;
     if (absl::StartsWith(link, "delta:")) {
       after = std::stoi(link.substr(6));
@@ -214,6 +220,25 @@ TEST(GraphPoll, AFailedSyncResumesAtTheUncommittedPage) {
   EXPECT_EQ(r.stored, 3);
   EXPECT_EQ(h.graph.log.front(), "delta next:2:5");
   EXPECT_THAT(h.Keys(), SizeIs(5));
+}
+
+TEST(GraphPoll, ForgottenDeltaStateSyncsTheFolderAgainWithoutStoringTwice) {
+  GraphHarness h;
+  h.store.PutConnector(MakeConnector(1, "support", "graph", GraphSpec()));
+  h.graph.Add("a", MakeMessage("a"));
+  h.graph.Add("b", MakeMessage("b"));
+  ASSERT_EQ(h.RoundAndPoll().stored, 2);
+  h.graph.Add("c", MakeMessage("c"));
+  h.graph.gone = 1;
+  h.graph.log.clear();
+  ASSERT_THAT(h.core().PollNow("support"), IsOk());
+  PollReport r = h.core().RunOneDue();
+  EXPECT_EQ(r.outcome, PollOutcome::kSuccess) << r.status;
+  EXPECT_EQ(r.stored, 1);
+  EXPECT_EQ(r.already_stored, 2);
+  EXPECT_EQ(h.graph.log.front(), "delta delta:2");
+  EXPECT_EQ(h.graph.log[1], "delta ");
+  EXPECT_THAT(h.Keys(), ElementsAre("graph:a", "graph:b", "graph:c"));
 }
 
 TEST(GraphPoll, ProcessedActionRunsOnlyAfterTheCommit) {
