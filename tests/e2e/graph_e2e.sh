@@ -6,7 +6,9 @@
 # routing, incremental sync by the stored delta link, 429 with Retry-After honoured, an expired
 # access token refreshed, every rotated refresh token kept sealed in `secrets` (pg_dump never
 # shows one, and config's next test succeeds with what the fetcher stored), the OAuth metrics,
-# and invalid_grant counted as an authentication error until the connector is auto-disabled.
+# a forgotten delta link (410), mark_read on a shared mailbox with client credentials, IMAP
+# AUTHENTICATE XOAUTH2 against a private Dovecot (root), and invalid_grant counted as an
+# authentication error until the connector is auto-disabled.
 #   POSTROOM_BUILD_DIR=build tests/e2e/graph_e2e.sh
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -132,6 +134,51 @@ no_second_download() {
 }
 check "the next poll does not download the messages it marked read again" no_second_download
 CONN=graphbox
+
+# IMAP with AUTHENTICATE XOAUTH2: a private Dovecot whose oauth2 passdb asks a second fake
+# (plain http on loopback, as config allows for a token endpoint) to introspect each token.
+if [ "$(id -u)" = 0 ]; then
+  DC="$(mktemp -d /tmp/graph-e2e-dovecot.XXXXXX)"; chmod 755 "$DC"
+  python3 "$ROOT/tests/fakes/graph_fake.py" --port-file "$G/port2" --client-id postroom-e2e \
+    --client-secret e2e-app-secret --introspect-user alice >"$G/fake2.log" 2>&1 &
+  FAKE2_PID=$!
+  trap 'kill $GRAPH_FAKE_PID $FAKE2_PID 2>/dev/null; "$ROOT/scripts/dovecot" stop "$DC" >/dev/null 2>&1; rm -rf "$DC"; stack_stop' EXIT
+  for _ in $(seq 50); do [ -s "$G/port2" ] && break; sleep 0.1; done
+  P2="$(cat "$G/port2")"
+  "$ROOT/scripts/dovecot" start "$DC" --oauth2-introspection "http://127.0.0.1:$P2/introspect" >/dev/null
+  source "$DC/ports.env"
+  "$ROOT/scripts/dovecot" add-user "$DC" alice unused-password >/dev/null
+  NIMAP=$("$ROOT/scripts/dovecot" fill "$DC" alice "$READDIR" | tail -1)
+  cat > "$G/xoauth2.yaml" <<YAML
+kind: Connector
+name: imapoauth
+protocol: imap
+direction: incoming
+server: {host: 127.0.0.1, port: $IMAP_PORT, tls: none}
+auth:
+  method: oauth2
+  username: alice
+  client_id: postroom-e2e
+  client_secret: e2e-app-secret
+  token_endpoint: http://127.0.0.1:$P2/contoso/oauth2/v2.0/token
+  scope: https://outlook.office365.com/.default
+primary_address: alice@example.com
+settings: {poll_interval_s: 10, max_tries: 1}
+fallback: {queue: imap}
+YAML
+  check "IMAP XOAUTH2: test connection signs in with a token from the endpoint" \
+    bash -c "'$BIN/postroomctl' apply -f '$G/xoauth2.yaml' && '$BIN/postroomctl' test connector imapoauth | grep -E 'auth +passed'"
+  check "IMAP XOAUTH2: enable" expect 0 enabled enable connector imapoauth
+  CONN=imapoauth
+  imap_stored() { [ "${NIMAP:-0}" -gt 0 ] && wait_stored "$NIMAP" 30; }
+  check "IMAP XOAUTH2: the fetcher signs in with the same token client and stores the mailbox" \
+    imap_stored
+  CONN=graphbox
+  check "IMAP XOAUTH2: Dovecot checked the tokens (introspection)" bash -c "
+    curl -sf http://127.0.0.1:$P2/_control/state | python3 -c 'import json,sys; c=json.load(sys.stdin)[\"counts\"]; sys.exit(0 if c.get(\"introspect_ok\", 0) >= 2 else 1)'"
+else
+  echo "skip IMAP XOAUTH2 against Dovecot (needs root)"
+fi
 
 fault '{"expire_tokens": true, "token_error": "invalid_grant", "count": 20}'
 for i in 1 2 3; do

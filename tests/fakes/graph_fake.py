@@ -17,6 +17,8 @@ Only what postroom's tests need, shaped after Microsoft's public documentation:
   - DELETE /v1.0/users/{mailbox}/messages/{id}
   - errors as Graph sends them: {"error": {"code", "message"}}; 401 InvalidAuthenticationToken for
     a missing or expired token; 429 TooManyRequests with Retry-After when a fault is injected.
+  - POST /introspect   RFC 7662 token introspection of the access tokens issued here (for
+    Dovecot's oauth2 passdb, so IMAP/POP3 XOAUTH2 can be tested against a real server).
 Control (tests only, no auth): POST /_control/messages {"mailbox","folder","eml_b64"|"path"},
 POST /_control/fault {"throttle": N, "retry_after": S} | {"expire_tokens": true} |
 {"token_error": "invalid_grant", "count": N} | {"delta_gone": N} (410 SyncStateNotFound for the
@@ -138,6 +140,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.control(method, parts[1:], data)
             if len(parts) == 4 and parts[1:] == ["oauth2", "v2.0", "token"] and method == "POST":
                 return self.token(data)
+            if parts == ["introspect"] and method == "POST":
+                return self.introspect(data)
             if parts[:2] == ["v1.0", "users"] and len(parts) >= 3:
                 return self.graph(method, parts[2].lower(), parts[3:], query, data)
             self.graph_error(404, "BadRequest", "Resource not found for the segment '%s'." %
@@ -188,6 +192,18 @@ class Handler(BaseHTTPRequestHandler):
         st.access[access] = time.time() + st.args.token_lifetime
         reply["access_token"] = access
         self.reply(200, reply)
+
+    # -- token introspection (RFC 7662), for Dovecot's oauth2 passdb in the XOAUTH2 tests ----
+    def introspect(self, data):
+        st = self.server.state
+        token = dict(urllib.parse.parse_qsl(data.decode())).get("token", "")
+        expiry = st.access.get(token, 0)
+        if expiry < time.time():
+            st.counts["introspect_refused"] = st.counts.get("introspect_refused", 0) + 1
+            return self.reply(200, {"active": False})
+        st.counts["introspect_ok"] = st.counts.get("introspect_ok", 0) + 1
+        user = st.args.introspect_user or st.args.mailbox[0]
+        self.reply(200, {"active": True, "username": user, "email": user, "exp": int(expiry)})
 
     # -- Graph -----------------------------------------------------------------------------
     def graph(self, method, mailbox, rest, query, data):
@@ -350,6 +366,8 @@ def main():
                     help="a refresh token the endpoint accepts once")
     ap.add_argument("--token-lifetime", type=int, default=3599)
     ap.add_argument("--page-size", type=int, default=10, help="page size without a Prefer")
+    ap.add_argument("--introspect-user", default="",
+                    help="the user /introspect reports for a valid token (default: first mailbox)")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
     if not args.mailbox:
