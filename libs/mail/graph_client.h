@@ -34,7 +34,7 @@ struct GraphOptions {
   // A single wait longer than this is not waited for: the call fails as throttled and the
   // fetcher's cool-off takes over.
   absl::Duration max_retry_after = absl::Seconds(60);
-  Clock* clock = nullptr;                      // RealClock() when null (HTTP-date Retry-After)
+  Clock* clock = nullptr;                     // RealClock() when null (HTTP-date Retry-After)
   std::function<void(absl::Duration)> sleep;  // absl::SleepFor when empty; tests advance a clock
 };
 
@@ -74,7 +74,9 @@ absl::Status GraphHttpError(const std::string& what, int http_status, const std:
 int GraphHttpStatus(const absl::Status& status);
 // True for 410 Gone: a delta link the service no longer knows (SyncStateNotFound); the folder
 // must be synced again from an empty link.
-inline bool GraphResyncRequired(const absl::Status& status) { return GraphHttpStatus(status) == 410; }
+inline bool GraphResyncRequired(const absl::Status& status) {
+  return GraphHttpStatus(status) == 410;
+}
 
 // Parses one page of a message delta. Class protocol when the body is not such a page.
 absl::StatusOr<GraphDeltaPage> ParseDeltaPage(const std::string& body);

@@ -76,9 +76,9 @@ ConnectionReport TestGraphConnection(const v1::Connector& c, const RefreshTokenS
   if (!step("authentication", [&](std::string& detail) -> absl::Status {
         absl::StatusOr<std::string> t = tokens.AccessToken(false);
         if (!t.ok()) return t.status();
-        detail = absl::StrCat("access token from ", tokens.token_endpoint(), ", valid for ",
-                              absl::FormatDuration(absl::Trunc(
-                                  tokens.expires_at() - clock.Now(), absl::Seconds(1))));
+        detail = absl::StrCat(
+            "access token from ", tokens.token_endpoint(), ", valid for ",
+            absl::FormatDuration(absl::Trunc(tokens.expires_at() - clock.Now(), absl::Seconds(1))));
         return absl::OkStatus();
       })) {
     skip("folder");
@@ -89,8 +89,8 @@ ConnectionReport TestGraphConnection(const v1::Connector& c, const RefreshTokenS
         absl::StatusOr<GraphFolder> f = graph.GetFolder(folder);
         if (!f.ok()) return f.status();
         found = *f;
-        detail = absl::StrCat("mailbox ", options.mailbox, " folder \"", f->display_name,
-                              "\" (", folder, ")");
+        detail = absl::StrCat("mailbox ", options.mailbox, " folder \"", f->display_name, "\" (",
+                              folder, ")");
         return absl::OkStatus();
       })) {
     skip("message_count");

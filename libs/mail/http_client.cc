@@ -103,7 +103,8 @@ class CurlHttpClient : public HttpClient {
       curl_easy_setopt(curl_, CURLOPT_HTTPGET, 1L);
     } else if (req.method != "DELETE" || !req.body.empty()) {
       curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, req.body.data());
-      curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
+      curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE_LARGE,
+                       static_cast<curl_off_t>(req.body.size()));
     }
     curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, &WriteBody);
@@ -122,7 +123,8 @@ class CurlHttpClient : public HttpClient {
     // Graph's @odata links point at the same host; a redirect elsewhere is not followed, so a
     // bearer token never leaves for another origin.
     curl_easy_setopt(curl_, CURLOPT_FOLLOWLOCATION, 0L);
-    if (!options_.ca_file.empty()) curl_easy_setopt(curl_, CURLOPT_CAINFO, options_.ca_file.c_str());
+    if (!options_.ca_file.empty())
+      curl_easy_setopt(curl_, CURLOPT_CAINFO, options_.ca_file.c_str());
     CURLcode rc = curl_easy_perform(curl_);
     curl_slist_free_all(headers);
     if (sink.over) {

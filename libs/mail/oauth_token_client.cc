@@ -56,14 +56,16 @@ absl::StatusOr<TokenResponse> ParseTokenResponse(int http_status, const std::str
     MailErrorClass c = http_status == 429   ? MailErrorClass::kThrottled
                        : http_status >= 500 ? MailErrorClass::kServer
                                             : MailErrorClass::kProtocol;
-    return MailError(c, absl::StrCat("token endpoint answered HTTP ", http_status, ": ",
-                                     Snippet(body)));
+    return MailError(
+        c, absl::StrCat("token endpoint answered HTTP ", http_status, ": ", Snippet(body)));
   }
   std::string words = absl::StrCat("token endpoint refused (HTTP ", http_status, "): ", error,
                                    description.empty() ? "" : ": ", description);
   if (error == "temporarily_unavailable") return MailError(MailErrorClass::kNetwork, words);
-  if (error == "slow_down" || http_status == 429) return MailError(MailErrorClass::kThrottled, words);
-  if (http_status >= 500 && error == "server_error") return MailError(MailErrorClass::kServer, words);
+  if (error == "slow_down" || http_status == 429)
+    return MailError(MailErrorClass::kThrottled, words);
+  if (http_status >= 500 && error == "server_error")
+    return MailError(MailErrorClass::kServer, words);
   // invalid_grant (refresh token revoked or expired), invalid_client, unauthorized_client,
   // invalid_scope, invalid_request: a person has to fix the credentials or the app registration.
   return MailError(MailErrorClass::kAuthentication, words);
@@ -114,9 +116,9 @@ absl::StatusOr<std::string> OAuthTokenClient::AccessToken(bool force_refresh) {
   absl::StatusOr<TokenResponse> t = ParseTokenResponse(resp->status, resp->body);
   if (!t.ok()) {
     access_token_.clear();
-    return AnnotateMailError(t.status(), absl::StrCat("oauth ", refresh ? "refresh_token" :
-                                                      "client_credentials", " grant for client ",
-                                                      config_.client_id));
+    return AnnotateMailError(
+        t.status(), absl::StrCat("oauth ", refresh ? "refresh_token" : "client_credentials",
+                                 " grant for client ", config_.client_id));
   }
   if (refresh && !t->refresh_token.empty() && t->refresh_token != config_.refresh_token) {
     // Rotated: the old one may already be void at the server, so the new one must be durable

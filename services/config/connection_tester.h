@@ -19,7 +19,8 @@ using RotatedTokenSink =
 
 class MailConnectionTester : public ConnectionTester {
  public:
-  explicit MailConnectionTester(RotatedTokenSink persist = nullptr) : persist_(std::move(persist)) {}
+  explicit MailConnectionTester(RotatedTokenSink persist = nullptr)
+      : persist_(std::move(persist)) {}
   absl::StatusOr<v1::TestConnectorResponse> Test(const v1::Connector& connector) override;
 
  private:

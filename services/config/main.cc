@@ -1,7 +1,7 @@
 // postroom-config: the source of truth for connectors, routes, templates, blocked addresses
 // and settings. `postroom-config migrate` applies the database migrations and exits.
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 

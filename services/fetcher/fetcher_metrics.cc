@@ -86,7 +86,8 @@ void PrometheusObserver::Forget(const std::string& connector) {
 }
 
 void PrometheusObserver::TokenIssued(const std::string& connector, absl::Time expires_at) {
-  oauth_expiry_.Add({{"connector", connector}}).Set(absl::ToDoubleSeconds(expires_at - absl::UnixEpoch()));
+  oauth_expiry_.Add({{"connector", connector}})
+      .Set(absl::ToDoubleSeconds(expires_at - absl::UnixEpoch()));
 }
 
 void PrometheusObserver::TokenFailed(const std::string& connector) {

@@ -2,8 +2,8 @@
 #include <map>
 #include <set>
 
-#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "libs/base/status_macros.h"
 #include "libs/mail/graph_connector.h"
 #include "services/fetcher/mail_adapters.h"
@@ -82,8 +82,8 @@ class LibGraphSession : public GraphSession {
 
 absl::StatusOr<std::unique_ptr<GraphSession>> LibMailConnector::OpenGraph(const v1::Connector& c) {
   if (oauth_ == nullptr) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("connector \"", c.name(), "\": Microsoft Graph needs the OAuth2 token client"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "connector \"", c.name(), "\": Microsoft Graph needs the OAuth2 token client"));
   }
   return std::unique_ptr<GraphSession>(new LibGraphSession(c, oauth_->For(c)));
 }

@@ -120,8 +120,9 @@ absl::StatusOr<mail::Credentials> CredentialsFor(const v1::Connector& c, OAuthTo
           absl::StrCat("connector \"", c.name(), "\": OAuth2 needs the token client"));
     }
     POSTROOM_ASSIGN_OR_RETURN(std::string token, oauth->For(c)->AccessToken(false));
-    return mail::Credentials{c.auth().username().empty() ? c.primary_address() : c.auth().username(),
-                             std::move(token), mail::AuthMechanism::kXOAuth2};
+    return mail::Credentials{
+        c.auth().username().empty() ? c.primary_address() : c.auth().username(), std::move(token),
+        mail::AuthMechanism::kXOAuth2};
   }
   return mail::Credentials{c.auth().username(), c.auth().password(), mail::AuthMechanism::kLogin};
 }

@@ -1,7 +1,7 @@
 #pragma once
 
-// The core's MailConnector over libs/mail (ImapClient, Pop3Client, GraphClient), and the keyring as its
-// SecretOpener.
+// The core's MailConnector over libs/mail (ImapClient, Pop3Client, GraphClient), and the keyring as
+// its SecretOpener.
 #include "libs/mail/imap_client.h"
 #include "libs/mail/pop3_client.h"
 #include "libs/secrets/keyring.h"

@@ -151,7 +151,8 @@ int Serve(const server::CommonSettings& s) {
         absl::StatusOr<secrets::Sealed> sealed =
             keyring->Encrypt(rt, absl::StrCat("connector:", connector, ":", field));
         if (!sealed.ok()) return sealed.status();
-        return secret_writer.Write(connector, field, sealed->key_id, secrets::EncodeSealed(*sealed));
+        return secret_writer.Write(connector, field, sealed->key_id,
+                                   secrets::EncodeSealed(*sealed));
       },
       .issued = [&](const std::string& c, absl::Time at) { observer.TokenIssued(c, at); },
       .failed = [&](const std::string& c, const absl::Status&) { observer.TokenFailed(c); },

@@ -15,14 +15,12 @@ class OAuthTokens::Source : public mail::AccessTokenSource {
       : connector_(c.name()),
         hooks_(hooks),
         http_(mail::NewCurlHttpClient(mail::CurlOptionsFor(c))),
-        client_(mail::OAuthConfigFor(c), http_.get(), clock,
-                [this](const std::string& rt) {
-                  absl::Status st = hooks_->persist ? hooks_->persist(connector_, rt)
-                                                    : absl::OkStatus();
-                  LogInfo("oauth_refresh_token_rotated",
-                          {{"connector", connector_}, {"stored", st.ok() ? "yes" : "no"}});
-                  return st;
-                }) {}
+        client_(mail::OAuthConfigFor(c), http_.get(), clock, [this](const std::string& rt) {
+          absl::Status st = hooks_->persist ? hooks_->persist(connector_, rt) : absl::OkStatus();
+          LogInfo("oauth_refresh_token_rotated",
+                  {{"connector", connector_}, {"stored", st.ok() ? "yes" : "no"}});
+          return st;
+        }) {}
 
   absl::StatusOr<std::string> AccessToken(bool force_refresh) override {
     absl::Time before = client_.expires_at();
@@ -48,10 +46,9 @@ class OAuthTokens::Source : public mail::AccessTokenSource {
 
 std::shared_ptr<mail::AccessTokenSource> OAuthTokens::For(const v1::Connector& c) {
   const v1::AuthSettings& a = c.auth();
-  std::string settings =
-      absl::StrCat(a.token_endpoint(), "\n", a.tenant_id(), "\n", a.client_id(), "\n",
-                   a.client_secret(), "\n", a.scope(), "\n", c.server().ca_file(), "\n",
-                   c.settings().timeout_ms());
+  std::string settings = absl::StrCat(a.token_endpoint(), "\n", a.tenant_id(), "\n", a.client_id(),
+                                      "\n", a.client_secret(), "\n", a.scope(), "\n",
+                                      c.server().ca_file(), "\n", c.settings().timeout_ms());
   absl::MutexLock l(&mu_);
   auto it = entries_.find(c.name());
   if (it != entries_.end() && it->second.settings == settings) {

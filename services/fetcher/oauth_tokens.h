@@ -23,7 +23,8 @@ struct OAuthTokenHooks {
   // A token was obtained: when it expires (the postroom_oauth_token_expiry_timestamp_seconds
   // gauge).
   std::function<void(const std::string& connector, absl::Time expires_at)> issued;
-  // The token endpoint refused or could not be reached (postroom_oauth_token_refresh_failures_total).
+  // The token endpoint refused or could not be reached
+  // (postroom_oauth_token_refresh_failures_total).
   std::function<void(const std::string& connector, const absl::Status& error)> failed;
 };
 
@@ -40,7 +41,7 @@ class OAuthTokens {
  private:
   class Source;
   struct Entry {
-    std::string settings;       // endpoint, client, secret, scope: a change makes a new client
+    std::string settings;         // endpoint, client, secret, scope: a change makes a new client
     std::string initial_refresh;  // the refresh token the client started with
     std::shared_ptr<Source> source;
   };

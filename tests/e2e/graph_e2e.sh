@@ -73,22 +73,20 @@ check "the router decided every message" bash -c '
   done; exit 1'
 
 NEW1="$CORPUS/mailgun-talon/tests/fixtures/standard_replies/gmail.eml"
-add_mail "$NEW1"
-ctl poll connector graphbox >/dev/null
+new_mail_and_poll() { add_mail "$NEW1"; ctl poll connector graphbox >/dev/null; }
+new_mail_and_poll
 check "incremental sync by the delta link stores the new message only" wait_stored $((FULL + 1)) 30
 check "incremental sync downloaded one MIME body" bash -c "[ $(fake_count mime) = $((FULL + 1)) ]"
 
 fault '{"throttle": 2, "retry_after": 1}'
-add_mail "$NEW1"
-ctl poll connector graphbox >/dev/null
+new_mail_and_poll
 check "429 with Retry-After is waited out within the poll" wait_stored $((FULL + 2)) 30
 check "the fake throttled twice" bash -c "[ $(fake_count throttled) = 2 ]"
 check "no error was counted" bash -c "[ \"\$(psql '$DB' -qAtX -c \"SELECT consecutive_incoming_errors FROM connector_state s JOIN connectors c ON c.id = s.connector_id WHERE c.name = 'graphbox'\")\" = 0 ]"
 
 refreshes=$(fake_count token_refresh)
 fault '{"expire_tokens": true}'
-add_mail "$NEW1"
-ctl poll connector graphbox >/dev/null
+new_mail_and_poll
 check "an expired access token (401) is refreshed and the poll goes on" wait_stored $((FULL + 3)) 30
 check "the fake saw the 401 and a refresh grant" bash -c "
   [ $(fake_count unauthorized) -ge 1 ] && [ $(fake_count token_refresh) -gt $refreshes ]"

@@ -1,5 +1,7 @@
 // OAuth2 token client and Graph client over a scripted HttpClient; time is a FakeClock, and the
 // Graph client's waits advance it instead of sleeping.
+#include "libs/mail/graph_client.h"
+
 #include <deque>
 #include <memory>
 #include <string>
@@ -7,7 +9,6 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "libs/mail/graph_client.h"
 #include "libs/mail/mail_error.h"
 #include "libs/mail/oauth_token_client.h"
 #include "tests/support/status_matchers.h"
@@ -211,7 +212,8 @@ TEST(DecideRetry, HonoursRetryAfterSecondsAndDates) {
   RetryDecision d = DecideRetry(429, "7", 0, o, now);
   EXPECT_TRUE(d.retry);
   EXPECT_EQ(d.wait, absl::Seconds(7));
-  std::string date = absl::FormatTime(absl::RFC1123_full, now + absl::Seconds(20), absl::UTCTimeZone());
+  std::string date =
+      absl::FormatTime(absl::RFC1123_full, now + absl::Seconds(20), absl::UTCTimeZone());
   d = DecideRetry(503, date, 0, o, now);
   EXPECT_TRUE(d.retry);
   EXPECT_EQ(d.wait, absl::Seconds(20));
@@ -288,7 +290,8 @@ struct GraphFixture {
 TEST(GraphClient, FirstDeltaPageAsksForTheFolderWithPageSize) {
   GraphFixture f;
   GraphClient g = f.Client();
-  f.http.Answer(200, R"({"value":[{"id":"A"}],"@odata.deltaLink":"https://graph.test/v1.0/d?t=1"})");
+  f.http.Answer(200,
+                R"({"value":[{"id":"A"}],"@odata.deltaLink":"https://graph.test/v1.0/d?t=1"})");
   absl::StatusOr<GraphDeltaPage> p = g.DeltaPage("inbox", "");
   ASSERT_THAT(p, IsOk());
   EXPECT_EQ(p->delta_link, "https://graph.test/v1.0/d?t=1");

@@ -54,8 +54,7 @@ absl::Status FetcherCore::PollGraph(const Entry& e, Counters& counters) {
       }
       cur.backfill_total += static_cast<int64_t>(ids.size());
       if (deps_.observer != nullptr) {
-        deps_.observer->BackfillRemaining(e.lease.connector,
-                                          static_cast<int64_t>(ids.size()));
+        deps_.observer->BackfillRemaining(e.lease.connector, static_cast<int64_t>(ids.size()));
       }
       store::BatchWrite w;
       size_t w_bytes = 0;

@@ -47,7 +47,9 @@ struct FakeGraph {
   int stored_when_first_action = -1;
   int gone = 0;  // delta links answered with 410 Gone
 
-  void Add(const std::string& id, std::string mime) { messages[id] = {"inbox", std::move(mime), ++seq}; }
+  void Add(const std::string& id, std::string mime) {
+    messages[id] = {"inbox", std::move(mime), ++seq};
+  }
 };
 
 class FakeGraphSession : public GraphSession {
@@ -73,7 +75,8 @@ class FakeGraphSession : public GraphSession {
     }
     std::sort(items.begin(), items.end());
     GraphPage p;
-    for (size_t i = 0; i < items.size() && i < g_.page_size; ++i) p.items.push_back({items[i].second});
+    for (size_t i = 0; i < items.size() && i < g_.page_size; ++i)
+      p.items.push_back({items[i].second});
     if (items.size() > g_.page_size) {
       p.next_link = absl::StrCat("next:", items[g_.page_size - 1].first, ":", upto);
     } else {
@@ -131,9 +134,12 @@ class GraphHarness {
  public:
   GraphHarness()
       : mail_(graph),
-        core_({.replica = "a", .batch_messages = 100},
-              {.store = &store, .mail = &mail_, .secrets = &secrets_, .router = &router,
-               .observer = nullptr, .clock = &clock}) {
+        core_({.replica = "a", .batch_messages = 100}, {.store = &store,
+                                                        .mail = &mail_,
+                                                        .secrets = &secrets_,
+                                                        .router = &router,
+                                                        .observer = nullptr,
+                                                        .clock = &clock}) {
     graph.store = &store;
   }
   PollReport RoundAndPoll() {
@@ -169,11 +175,13 @@ v1::Connector GraphSpec() {
 TEST(GraphPoll, FullSyncPagesUntilTheDeltaLinkAndKeepsItAsCursor) {
   GraphHarness h;
   h.store.PutConnector(MakeConnector(1, "support", "graph", GraphSpec()));
-  for (int i = 0; i < 5; ++i) h.graph.Add("id" + std::to_string(i), MakeMessage("m" + std::to_string(i)));
+  for (int i = 0; i < 5; ++i)
+    h.graph.Add("id" + std::to_string(i), MakeMessage("m" + std::to_string(i)));
   PollReport r = h.RoundAndPoll();
   EXPECT_EQ(r.outcome, PollOutcome::kSuccess) << r.status;
   EXPECT_EQ(r.stored, 5);
-  EXPECT_THAT(h.Keys(), ElementsAre("graph:id0", "graph:id1", "graph:id2", "graph:id3", "graph:id4"));
+  EXPECT_THAT(h.Keys(),
+              ElementsAre("graph:id0", "graph:id1", "graph:id2", "graph:id3", "graph:id4"));
   EXPECT_EQ(h.store.Messages()[2].message.message_id, "m2");
   EXPECT_THAT(h.router.jobs, SizeIs(5));
   EXPECT_EQ(h.mail_.mailbox, "support@example.com");
