@@ -91,7 +91,7 @@ check "an expired access token (401) is refreshed and the poll goes on" wait_sto
 check "the fake saw the 401 and a refresh grant" bash -c "
   [ $(fake_count unauthorized) -ge 1 ] && [ $(fake_count token_refresh) -gt $refreshes ]"
 check "pg_dump shows no refresh token in plaintext" bash -c "
-  pg_dump '$DB' > '$G/dump.sql' && ! grep -qF \"$(fake_refresh)\" '$G/dump.sql' &&
+  /usr/lib/postgresql/15/bin/pg_dump '$DB' > '$G/dump.sql' && ! grep -qF \"$(fake_refresh)\" '$G/dump.sql' &&
   ! grep -qF RT-initial-0001 '$G/dump.sql' && ! grep -qF e2e-app-secret '$G/dump.sql'"
 check "config's test succeeds with the refresh token the fetcher stored (the old ones are spent)" \
   expect 0 "passed|PASSED|ok" test connector graphbox
