@@ -23,7 +23,6 @@ class OAuthTokens::Source : public mail::AccessTokenSource {
         }) {}
 
   absl::StatusOr<std::string> AccessToken(bool force_refresh) override {
-    absl::Time before = client_.expires_at();
     absl::StatusOr<std::string> t = client_.AccessToken(force_refresh);
     if (!t.ok()) {
       LogWarning("oauth_token_failed",
@@ -31,8 +30,9 @@ class OAuthTokens::Source : public mail::AccessTokenSource {
       if (hooks_->failed) hooks_->failed(connector_, t.status());
       return t;
     }
-    absl::Time after = client_.expires_at();
-    if (after != before && hooks_->issued) hooks_->issued(connector_, after);
+    // On every use, not only on renewal: a replica that lost and re-took the lease dropped the
+    // gauge and must show the cached token's expiry again.
+    if (hooks_->issued) hooks_->issued(connector_, client_.expires_at());
     return t;
   }
   std::string refresh_token() { return client_.refresh_token(); }

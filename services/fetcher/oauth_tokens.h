@@ -20,8 +20,8 @@ struct OAuthTokenHooks {
   // Persists connector's rotated refresh token. An error keeps the new access token unused.
   std::function<absl::Status(const std::string& connector, const std::string& refresh_token)>
       persist;
-  // A token was obtained: when it expires (the postroom_oauth_token_expiry_timestamp_seconds
-  // gauge).
+  // A token was handed out (fresh or cached): when it expires (the
+  // postroom_oauth_token_expiry_timestamp_seconds gauge).
   std::function<void(const std::string& connector, absl::Time expires_at)> issued;
   // The token endpoint refused or could not be reached
   // (postroom_oauth_token_refresh_failures_total).
