@@ -59,6 +59,13 @@ check "the refresh token rotated by the test is sealed in secrets" bash -c "
   [ \"\$(psql '$DB' -qAtX -c \"SELECT count(*) FROM secrets s JOIN connectors c ON c.id = s.connector_id
       WHERE c.name = 'graphbox' AND s.field = 'refresh_token' AND s.sealed LIKE 'v1:%'\")\" = 1 ] &&
   [ \"$(fake_refresh)\" != RT-initial-0001 ]"
+bad_ca_refused() {  # the same fake without ca_file: its certificate is not trusted
+  e2e_graph_connector_yaml graphbadca | sed 's|, ca_file: [^}]*}|}|' >"$G/badca.yaml"
+  ctl apply -f "$G/badca.yaml" >/dev/null || return 1
+  local out; out="$(ctl test connector graphbadca 2>&1)"; echo "$out"
+  grep -qE 'auth +FAILED.*(certificate|SSL)' <<<"$out"
+}
+check "without the CA file the fake's certificate is refused at the auth step" bad_ca_refused
 check "enable" expect 0 "enabled" enable connector graphbox
 check "full sync stores every message of the mailbox" wait_stored "$FULL" 60
 check "full sync took several delta pages" bash -c "[ $(fake_count delta_pages) -ge 2 ]"
