@@ -167,11 +167,18 @@ absl::StatusOr<HttpResponse> GraphClient::Call(const std::string& what, HttpRequ
 }
 
 absl::StatusOr<GraphDeltaPage> GraphClient::DeltaPage(const std::string& folder,
-                                                      const std::string& link) {
+                                                      const std::string& link,
+                                                      std::optional<absl::Time> since) {
   HttpRequest req;
   if (link.empty()) {
     req.url = absl::StrCat(MailboxUrl(), "/mailFolders/", UrlEncode(folder),
                            "/messages/delta?$select=id,isRead");
+    if (since.has_value()) {
+      absl::StrAppend(&req.url, "&$filter=",
+                      UrlEncode(absl::StrCat(
+                          "receivedDateTime ge ",
+                          absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", *since, absl::UTCTimeZone()))));
+    }
   } else {
     // Links come from the server; the token goes only to the origin we were configured for.
     if (Origin(link) != Origin(options_.base_url)) {

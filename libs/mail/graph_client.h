@@ -12,6 +12,7 @@
 // carries a MailErrorClass (network, tls, authentication, protocol, server, throttled) and the
 // server's own error code and message.
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -87,8 +88,11 @@ class GraphClient {
   GraphClient(GraphOptions options, HttpClient* http, AccessTokenSource* tokens);
 
   // `link` empty: the first page of a full sync of `folder` (a well-known name such as "inbox"
-  // or a folder id); else a next or delta link from an earlier page (same origin only).
-  absl::StatusOr<GraphDeltaPage> DeltaPage(const std::string& folder, const std::string& link);
+  // or a folder id), only messages received at or after `since` when it is set (the delta's
+  // documented $filter on receivedDateTime); else a next or delta link from an earlier page (same
+  // origin only; the filter travels inside it).
+  absl::StatusOr<GraphDeltaPage> DeltaPage(const std::string& folder, const std::string& link,
+                                           std::optional<absl::Time> since = std::nullopt);
   absl::StatusOr<std::string> GetMime(const std::string& id);
   absl::Status MarkRead(const std::string& id);
   // `destination`: a folder id or well-known name ("archive", "deleteditems").

@@ -48,9 +48,10 @@ class LibGraphSession : public GraphSession {
         http_(mail::NewCurlHttpClient(mail::CurlOptionsFor(c))),
         client_(mail::GraphOptionsFor(c), http_.get(), tokens_.get()) {}
 
-  absl::StatusOr<GraphPage> Delta(const std::string& folder, const std::string& link) override {
+  absl::StatusOr<GraphPage> Delta(const std::string& folder, const std::string& link,
+                                  std::optional<absl::Time> since) override {
     POSTROOM_ASSIGN_OR_RETURN(mail::GraphDeltaPage p,
-                              client_.DeltaPage(mail::GraphFolderName(folder), link));
+                              client_.DeltaPage(mail::GraphFolderName(folder), link, since));
     GraphPage out;
     out.next_link = std::move(p.next_link);
     out.delta_link = std::move(p.delta_link);

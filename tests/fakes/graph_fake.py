@@ -29,6 +29,8 @@ python3 stdlib only; listens on loopback; TLS when --cert/--key are given.
 import argparse
 import base64
 import email
+import email.utils
+from datetime import datetime
 import json
 import os
 import secrets
@@ -67,12 +69,23 @@ class State:
     def add(self, mailbox, folder, mime):
         mid = "AAMk" + secrets.token_urlsafe(18)
         self.messages[mid] = {"mailbox": mailbox.lower(), "folder": folder.lower(), "mime": mime,
-                              "is_read": False, "seq": self.next_seq(), "removed": False}
+                              "is_read": False, "seq": self.next_seq(), "removed": False,
+                              "received": received_time(mime)}
         return mid
 
     def folder_items(self, mailbox, folder):
         return [(k, m) for k, m in self.messages.items()
                 if m["mailbox"] == mailbox and m["folder"] == folder]
+
+
+def received_time(mime):
+    """receivedDateTime for a stored message: its Date header, else now (unix seconds)."""
+    try:
+        head = mime.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+        date = email.message_from_bytes(head + b"\n\n").get("Date")
+        return email.utils.parsedate_to_datetime(str(date)).timestamp() if date else time.time()
+    except Exception:  # corpus mail has every kind of broken Date: any of them means "now"
+        return time.time()
 
 
 def b64(obj):
@@ -278,7 +291,7 @@ class Handler(BaseHTTPRequestHandler):
         st = self.server.state
         st.messages["tomb-" + secrets.token_hex(6)] = {
             "mailbox": m["mailbox"], "folder": m["folder"], "mime": b"", "is_read": m["is_read"],
-            "seq": st.next_seq(), "removed": True, "of": mid}
+            "seq": st.next_seq(), "removed": True, "of": mid, "received": m.get("received", 0)}
 
     def delta(self, mailbox, folder, query):
         st = self.server.state
@@ -289,9 +302,20 @@ class Handler(BaseHTTPRequestHandler):
                                     "The sync state generation is not found; resync is required.")
         if "$skiptoken" in query:
             tok = unb64(query["$skiptoken"])
+        elif "$deltatoken" in query:
+            tok = dict(unb64(query["$deltatoken"]), upto=st.seq)
+            tok["after"] = tok["since"]
         else:
-            since = unb64(query["$deltatoken"])["since"] if "$deltatoken" in query else 0
-            tok = {"since": since, "upto": st.seq, "after": since}
+            # The one filter message delta supports: receivedDateTime ge|gt <ISO 8601>.
+            flt = query.get("$filter", "")
+            received = None
+            if flt:
+                parts = flt.split()
+                if len(parts) != 3 or parts[0] != "receivedDateTime" or parts[1] not in ("ge", "gt"):
+                    return self.graph_error(400, "ErrorInvalidUrlQueryFilter",
+                                            "The query filter '%s' is not supported." % flt)
+                received = datetime.fromisoformat(parts[2].replace("Z", "+00:00")).timestamp()
+            tok = {"since": 0, "upto": st.seq, "after": 0, "received": received}
         size = st.args.page_size
         prefer = self.headers.get_all("Prefer") or []
         for p in ",".join(prefer).split(","):
@@ -299,7 +323,8 @@ class Handler(BaseHTTPRequestHandler):
             if p.startswith("odata.maxpagesize="):
                 size = max(1, int(p.split("=", 1)[1]))
         items = sorted((m["seq"], k, m) for k, m in st.folder_items(mailbox, folder)
-                       if tok["after"] < m["seq"] <= tok["upto"])
+                       if tok["after"] < m["seq"] <= tok["upto"]
+                       and (tok.get("received") is None or m["received"] >= tok["received"]))
         # A full sync (since 0) shows no removals.
         items = [x for x in items if not (x[2]["removed"] and tok["since"] == 0)]
         page = items[:size]
@@ -318,7 +343,8 @@ class Handler(BaseHTTPRequestHandler):
             nxt = dict(tok, after=page[-1][0])
             out["@odata.nextLink"] = link + "$skiptoken=" + b64(nxt)
         else:
-            out["@odata.deltaLink"] = link + "$deltatoken=" + b64({"since": tok["upto"]})
+            out["@odata.deltaLink"] = link + "$deltatoken=" + b64(
+                {"since": tok["upto"], "received": tok.get("received")})
         st.counts["delta_pages"] += 1
         self.reply(200, out, headers={"Preference-Applied": "odata.maxpagesize=%d" % size})
 

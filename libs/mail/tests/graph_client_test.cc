@@ -303,6 +303,17 @@ TEST(GraphClient, FirstDeltaPageAsksForTheFolderWithPageSize) {
   EXPECT_THAT(r.headers, ::testing::Contains("Authorization: Bearer T0"));
 }
 
+TEST(GraphClient, SyncStartDateBecomesTheDeltaFilter) {
+  GraphFixture f;
+  GraphClient g = f.Client();
+  f.http.Answer(200, R"({"value":[],"@odata.deltaLink":"https://graph.test/v1.0/d?t=1"})");
+  ASSERT_THAT(
+      g.DeltaPage("inbox", "", absl::FromCivil(absl::CivilDay(2026, 3, 1), absl::UTCTimeZone())),
+      IsOk());
+  EXPECT_THAT(f.http.requests[0].url,
+              HasSubstr("&$filter=receivedDateTime%20ge%202026-03-01T00%3A00%3A00Z"));
+}
+
 TEST(GraphClient, ExpiredTokenIsRefreshedOnceAndTheCallRetried) {
   GraphFixture f;
   GraphClient g = f.Client();

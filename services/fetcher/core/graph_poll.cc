@@ -35,8 +35,11 @@ absl::Status FetcherCore::PollGraph(const Entry& e, Counters& counters) {
       if (c.folder == plan.folder) cur = c;
     }
     if (cur.delta_link.empty()) cur.backfill_done = cur.backfill_total = 0;  // full sync
+    std::optional<absl::Time> since;
+    if (s.sync_start.has_value())
+      since = absl::FromCivil(*s.sync_start, s.time_zone);  // midnight there
     while (true) {
-      absl::StatusOr<GraphPage> page = session->Delta(plan.folder, cur.delta_link);
+      absl::StatusOr<GraphPage> page = session->Delta(plan.folder, cur.delta_link, since);
       if (!page.ok() && !cur.delta_link.empty() && mail::GraphResyncRequired(page.status())) {
         // 410 Gone: the service forgot this delta state. Sync the folder again from the start;
         // the stored fetch keys keep what we have from being stored twice.
@@ -45,7 +48,7 @@ absl::Status FetcherCore::PollGraph(const Entry& e, Counters& counters) {
                                     {"error", std::string(page.status().message())}});
         cur.delta_link.clear();
         cur.backfill_done = cur.backfill_total = 0;
-        page = session->Delta(plan.folder, cur.delta_link);
+        page = session->Delta(plan.folder, cur.delta_link, since);
       }
       if (!page.ok()) return page.status();
       std::vector<std::string> ids;

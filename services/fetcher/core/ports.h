@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -81,8 +82,10 @@ struct GraphPage {
 class GraphSession {
  public:
   virtual ~GraphSession() = default;
-  // `link` empty: a full sync of `folder`; else a next or delta link from an earlier page.
-  virtual absl::StatusOr<GraphPage> Delta(const std::string& folder, const std::string& link) = 0;
+  // `link` empty: a full sync of `folder` (from `since` when set: the sync start date); else a
+  // next or delta link from an earlier page.
+  virtual absl::StatusOr<GraphPage> Delta(const std::string& folder, const std::string& link,
+                                          std::optional<absl::Time> since) = 0;
   virtual absl::StatusOr<std::string> Mime(const std::string& id) = 0;
   virtual absl::Status MarkRead(const std::string& id) = 0;
   virtual absl::Status Move(const std::string& id, const std::string& folder) = 0;

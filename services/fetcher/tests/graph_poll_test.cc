@@ -55,8 +55,12 @@ struct FakeGraph {
 class FakeGraphSession : public GraphSession {
  public:
   explicit FakeGraphSession(FakeGraph& g) : g_(g) {}
-  absl::StatusOr<GraphPage> Delta(const std::string& folder, const std::string& link) override {
+  absl::StatusOr<GraphPage> Delta(const std::string& folder, const std::string& link,
+                                  std::optional<absl::Time> since) override {
     g_.log.push_back(absl::StrCat("delta ", link));
+    if (since.has_value())
+      g_.log.push_back(absl::StrCat(
+          "since ", absl::FormatTime(absl::RFC3339_full, *since, absl::UTCTimeZone())));
     if (!link.empty() && g_.gone > 0) {
       --g_.gone;
       return mail::GraphHttpError("graph delta", 410, R"({"error":{"code":"SyncStateNotFound"}})");
@@ -247,6 +251,18 @@ TEST(GraphPoll, ForgottenDeltaStateSyncsTheFolderAgainWithoutStoringTwice) {
   EXPECT_EQ(h.graph.log.front(), "delta delta:2");
   EXPECT_EQ(h.graph.log[1], "delta ");
   EXPECT_THAT(h.Keys(), ElementsAre("graph:a", "graph:b", "graph:c"));
+}
+
+TEST(GraphPoll, SyncStartDateIsMidnightInTheConnectorsTimeZone) {
+  GraphHarness h;
+  v1::Connector spec = GraphSpec();
+  spec.mutable_settings()->set_sync_start_date("2026-03-01");
+  spec.mutable_settings()->set_time_zone("Europe/Berlin");
+  h.store.PutConnector(MakeConnector(1, "support", "graph", spec));
+  h.graph.Add("a", MakeMessage("a"));
+  PollReport r = h.RoundAndPoll();
+  ASSERT_EQ(r.outcome, PollOutcome::kSuccess) << r.status;
+  EXPECT_THAT(h.graph.log, ::testing::Contains("since 2026-02-28T23:00:00+00:00"));
 }
 
 TEST(GraphPoll, ProcessedActionRunsOnlyAfterTheCommit) {
