@@ -18,8 +18,8 @@
 
 namespace postroom::store {
 
-// An active incoming connector (status active, direction incoming/both, protocol imap or pop3;
-// graph once its client exists) as the config service stored it.
+// An active incoming connector (status active, direction incoming/both, protocol imap, pop3 or
+// graph) as the config service stored it.
 struct IncomingConnectorRecord {
   int64_t id = 0;
   std::string name;
@@ -48,7 +48,8 @@ struct FolderCursorRecord {
 };
 
 struct NewMessage {
-  std::string fetch_key;  // IMAP "<folder>:<uidvalidity>:<uid>", POP3 "uidl:<uidl>"
+  // IMAP "<folder>:<uidvalidity>:<uid>", POP3 "uidl:<uidl>", Graph "graph:<immutable id>"
+  std::string fetch_key;
   std::string folder;
   std::string queue_hint;
   std::optional<absl::Time> received_at;  // default: now

@@ -7,12 +7,10 @@
 namespace postroom::store {
 namespace {
 
-// An incoming connector the fetcher polls; the same predicate everywhere. Graph connectors are
-// left alone (unowned, so the "connector unowned" alert tells) until the Graph client exists,
-// rather than failing polls that would auto-disable them for a gap of this build.
+// An incoming connector the fetcher polls; the same predicate everywhere.
 constexpr char kActive[] =
     "c.status = 'active' AND c.direction IN ('incoming', 'both') "
-    "AND c.protocol IN ('imap', 'pop3')";
+    "AND c.protocol IN ('imap', 'pop3', 'graph')";
 
 std::string Active() { return kActive; }
 

@@ -2,6 +2,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/mail/connection_test.h"
+#include "libs/mail/graph_connector.h"
+#include "libs/mail/oauth_token_client.h"
 
 namespace postroom::config {
 namespace {
@@ -24,13 +26,11 @@ absl::StatusOr<v1::TestConnectorResponse> MailConnectionTester::Test(const v1::C
     case v1::PROTOCOL_POP3:
       req.protocol = mail::MailProtocol::kPop3;
       break;
+    case v1::PROTOCOL_GRAPH:
+      return ToResponse(mail::TestGraphConnection(c, Persist(c)));
     default:
       return absl::FailedPreconditionError(absl::StrCat(
-          "connector \"", c.name(), "\": connection tests exist for IMAP and POP3 only so far"));
-  }
-  if (c.auth().method() == v1::AUTH_METHOD_OAUTH2) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "connector \"", c.name(), "\": OAuth2 connection tests are not available in this build"));
+          "connector \"", c.name(), "\": connection tests exist for IMAP, POP3 and Graph"));
   }
   req.server.host = c.server().host();
   switch (c.server().tls()) {
@@ -56,8 +56,31 @@ absl::StatusOr<v1::TestConnectorResponse> MailConnectionTester::Test(const v1::C
   }
   req.credentials = {c.auth().username(), c.auth().password(), mail::AuthMechanism::kLogin};
   if (c.folders_size() > 0 && !c.folders(0).folder().empty()) req.folder = c.folders(0).folder();
+  if (c.auth().method() == v1::AUTH_METHOD_OAUTH2) {
+    // The token comes first: without one there is nothing to authenticate with.
+    std::unique_ptr<mail::HttpClient> http = mail::NewCurlHttpClient(mail::CurlOptionsFor(c));
+    mail::OAuthTokenClient tokens(mail::OAuthConfigFor(c), http.get(), &RealClock(), Persist(c));
+    absl::StatusOr<std::string> token = tokens.AccessToken(false);
+    if (!token.ok()) {
+      v1::TestConnectorResponse out;
+      v1::ConnectionTestStep* step = out.add_steps();
+      step->set_name("auth");
+      step->set_detail(std::string(token.status().message()));
+      out.set_failed_step("auth");
+      return out;
+    }
+    req.credentials = {c.auth().username().empty() ? c.primary_address() : c.auth().username(),
+                       *token, mail::AuthMechanism::kXOAuth2};
+  }
+  return ToResponse(mail::TestMailConnection(req));
+}
 
-  mail::ConnectionReport report = mail::TestMailConnection(req);
+mail::RefreshTokenSink MailConnectionTester::Persist(const v1::Connector& c) {
+  if (!persist_) return nullptr;
+  return [this, name = c.name()](const std::string& rt) { return persist_(name, rt); };
+}
+
+v1::TestConnectorResponse MailConnectionTester::ToResponse(const mail::ConnectionReport& report) {
   v1::TestConnectorResponse out;
   out.set_passed(report.ok());
   for (const mail::ConnectionStep& s : report.steps) {

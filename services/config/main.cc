@@ -1,13 +1,14 @@
 // postroom-config: the source of truth for connectors, routes, templates, blocked addresses
 // and settings. `postroom-config migrate` applies the database migrations and exits.
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
 #include "libs/auth/token_authenticator.h"
 #include "libs/base/log.h"
 #include "libs/secrets/keyring.h"
@@ -17,6 +18,7 @@
 #include "libs/store/migrations.h"
 #include "libs/store/migrator.h"
 #include "libs/store/pg_config_store.h"
+#include "libs/store/pg_secret_writer.h"
 #include "services/config/adapters.h"
 #include "services/config/connection_tester.h"
 #include "services/config/grpc/config_service.h"
@@ -66,7 +68,15 @@ int Serve(const server::CommonSettings& s) {
   config::KeyringSealer sealer(*keyring);
   config::RulesRouteValidator routes;
   config::TemplatesValidator templates;
-  config::MailConnectionTester tester;
+  // A refresh token rotated during a test is kept like the fetcher keeps one.
+  store::PgSecretWriter secret_writer(db);
+  config::MailConnectionTester tester(
+      [&](const std::string& connector, const std::string& rt) -> absl::Status {
+        absl::StatusOr<std::pair<std::string, std::string>> sealed =
+            sealer.Seal(rt, absl::StrCat("connector:", connector, ":refresh_token"));
+        if (!sealed.ok()) return sealed.status();
+        return secret_writer.Write(connector, "refresh_token", sealed->second, sealed->first);
+      });
   config::ConfigCore core({.store = &store, .sealer = &sealer, .tester = &tester,
                            .routes = &routes, .templates = &templates,
                            .clock = &RealClock()});

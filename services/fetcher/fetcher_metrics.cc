@@ -34,7 +34,12 @@ PrometheusObserver::PrometheusObserver(std::string replica)
       oauth_failures_(prometheus::BuildCounter()
                           .Name("postroom_oauth_token_refresh_failures_total")
                           .Help("Failed OAuth token refreshes.")
-                          .Register(metrics::Registry())) {
+                          .Register(metrics::Registry())),
+      oauth_expiry_(prometheus::BuildGauge()
+                        .Name("postroom_oauth_token_expiry_timestamp_seconds")
+                        .Help("Unix time at which the connector's current OAuth access token "
+                              "expires (OAuth connectors polled by this replica).")
+                        .Register(metrics::Registry())) {
   leases_.Add({{"replica", replica_}}).Set(0);
 }
 
@@ -75,6 +80,18 @@ void PrometheusObserver::Known(const std::string& connector) {
 void PrometheusObserver::Forget(const std::string& connector) {
   // Another replica reports it now; a stale non-zero backlog here would double-count.
   backfill_.Add({{"connector", connector}}).Set(0);
+  // A stale expiry here would look like a token nobody refreshes (the alert takes the minimum).
+  prometheus::Gauge& expiry = oauth_expiry_.Add({{"connector", connector}});
+  oauth_expiry_.Remove(&expiry);
+}
+
+void PrometheusObserver::TokenIssued(const std::string& connector, absl::Time expires_at) {
+  oauth_expiry_.Add({{"connector", connector}})
+      .Set(absl::ToDoubleSeconds(expires_at - absl::UnixEpoch()));
+}
+
+void PrometheusObserver::TokenFailed(const std::string& connector) {
+  oauth_failures_.Add({{"connector", connector}}).Increment();
 }
 
 }  // namespace postroom::fetcher

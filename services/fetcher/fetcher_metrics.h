@@ -21,6 +21,10 @@ class PrometheusObserver : public FetcherObserver {
   void LeasesHeld(int64_t count) override;
   void Forget(const std::string& connector) override;
   void Known(const std::string& connector) override;
+  // OAuth2 (OAuthTokenHooks): the gauge exists only for connectors whose token this replica
+  // holds, so a connector without OAuth never looks like an expiring token.
+  void TokenIssued(const std::string& connector, absl::Time expires_at);
+  void TokenFailed(const std::string& connector);
 
  private:
   std::string replica_;
@@ -31,6 +35,7 @@ class PrometheusObserver : public FetcherObserver {
   prometheus::Family<prometheus::Gauge>& backfill_;
   prometheus::Family<prometheus::Gauge>& leases_;
   prometheus::Family<prometheus::Counter>& oauth_failures_;
+  prometheus::Family<prometheus::Gauge>& oauth_expiry_;
 };
 
 }  // namespace postroom::fetcher

@@ -142,11 +142,16 @@ mail::ServerOptions ServerOptionsFor(const v1::Connector& c, absl::Duration time
   return o;
 }
 
-absl::StatusOr<mail::Credentials> CredentialsFor(const v1::Connector& c) {
+absl::StatusOr<mail::Credentials> CredentialsFor(const v1::Connector& c, OAuthTokens* oauth) {
   if (c.auth().method() == v1::AUTH_METHOD_OAUTH2) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "connector \"", c.name(),
-        "\": OAuth2 sign-in is not implemented in this fetcher build yet; use a password"));
+    if (oauth == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("connector \"", c.name(), "\": OAuth2 needs the token client"));
+    }
+    POSTROOM_ASSIGN_OR_RETURN(std::string token, oauth->For(c)->AccessToken(false));
+    return mail::Credentials{
+        c.auth().username().empty() ? c.primary_address() : c.auth().username(), std::move(token),
+        mail::AuthMechanism::kXOAuth2};
   }
   return mail::Credentials{c.auth().username(), c.auth().password(), mail::AuthMechanism::kLogin};
 }
@@ -155,7 +160,7 @@ absl::StatusOr<std::unique_ptr<ImapSession>> LibMailConnector::OpenImap(const v1
   absl::Duration timeout = c.settings().timeout_ms() > 0
                                ? absl::Milliseconds(c.settings().timeout_ms())
                                : absl::Seconds(30);
-  POSTROOM_ASSIGN_OR_RETURN(mail::Credentials creds, CredentialsFor(c));
+  POSTROOM_ASSIGN_OR_RETURN(mail::Credentials creds, CredentialsFor(c, oauth_));
   POSTROOM_ASSIGN_OR_RETURN(std::unique_ptr<mail::ImapClient> client,
                             mail::ImapClient::Connect(ServerOptionsFor(c, timeout)));
   if (!client->authenticated()) POSTROOM_RETURN_IF_ERROR(client->Authenticate(creds));
@@ -167,7 +172,7 @@ absl::StatusOr<std::unique_ptr<Pop3Session>> LibMailConnector::OpenPop3(const v1
   absl::Duration timeout = c.settings().timeout_ms() > 0
                                ? absl::Milliseconds(c.settings().timeout_ms())
                                : absl::Seconds(30);
-  POSTROOM_ASSIGN_OR_RETURN(mail::Credentials creds, CredentialsFor(c));
+  POSTROOM_ASSIGN_OR_RETURN(mail::Credentials creds, CredentialsFor(c, oauth_));
   POSTROOM_ASSIGN_OR_RETURN(std::unique_ptr<mail::Pop3Client> client,
                             mail::Pop3Client::Connect(ServerOptionsFor(c, timeout)));
   POSTROOM_RETURN_IF_ERROR(client->Authenticate(creds));

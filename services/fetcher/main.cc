@@ -21,6 +21,7 @@
 #include "libs/store/migrations.h"
 #include "libs/store/migrator.h"
 #include "libs/store/pg_fetch_store.h"
+#include "libs/store/pg_secret_writer.h"
 #include "services/fetcher/core/fetcher_core.h"
 #include "services/fetcher/fetcher_metrics.h"
 #include "services/fetcher/grpc/fetcher_service.h"
@@ -146,13 +147,28 @@ int Serve(const server::CommonSettings& s) {
   store::PgFetchStore store(db);
   mail::FetchOptions fetch;
   fetch.batch_size = static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_fetch_batch)));
-  fetcher::LibMailConnector mail_connector(fetch);
+  fetcher::PrometheusObserver observer(replica);
+  // A rotated refresh token is sealed like config seals it (same key file, same associated
+  // data) and written before its access token is used.
+  store::PgSecretWriter secret_writer(db);
+  fetcher::OAuthTokens oauth({
+      .persist = [&](const std::string& connector, const std::string& rt) -> absl::Status {
+        const std::string field = "refresh_token";
+        absl::StatusOr<secrets::Sealed> sealed =
+            keyring->Encrypt(rt, absl::StrCat("connector:", connector, ":", field));
+        if (!sealed.ok()) return sealed.status();
+        return secret_writer.Write(connector, field, sealed->key_id,
+                                   secrets::EncodeSealed(*sealed));
+      },
+      .issued = [&](const std::string& c, absl::Time at) { observer.TokenIssued(c, at); },
+      .failed = [&](const std::string& c, const absl::Status&) { observer.TokenFailed(c); },
+  });
+  fetcher::LibMailConnector mail_connector(fetch, &oauth);
   fetcher::KeyringSecretOpener opener(*keyring);
   fetcher::GrpcRouteSink router(
       {.address = server::EnvOr("POSTROOM_ROUTER_ADDR", "127.0.0.1:50052"),
        .token = server::EnvOr("POSTROOM_TOKEN", ""),
        .threads = std::max(1, absl::GetFlag(FLAGS_route_threads))});
-  fetcher::PrometheusObserver observer(replica);
   fetcher::CoreOptions core_options;
   core_options.replica = replica;
   core_options.lease_period = lease_period;

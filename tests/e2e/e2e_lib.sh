@@ -50,3 +50,45 @@ e2e_finish() {
   echo "$1: $passed passed, $failed failed"
   [ "$failed" = 0 ]
 }
+
+# e2e_graph_fake [graph_fake.py args...]: tests/fakes/graph_fake.py over TLS (a certificate for
+# 127.0.0.1 in $POSTROOM_HOME/graph) standing in for Microsoft Graph and its token endpoint, with
+# mailbox support@example.com, client postroom-e2e / e2e-app-secret and refresh token
+# RT-initial-0001. Sets GRAPH_DIR, GRAPH_PORT, GRAPH_CA and GRAPH_FAKE_PID; stopped on exit with
+# the stack. e2e_graph_connector_yaml NAME prints a connector for it (add more YAML after it).
+e2e_graph_fake() {
+  GRAPH_DIR="$POSTROOM_HOME/graph"; mkdir -p "$GRAPH_DIR"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$GRAPH_DIR/key.pem" \
+    -out "$GRAPH_DIR/cert.pem" >/dev/null 2>&1 || die "openssl could not make the fake's certificate"
+  GRAPH_CA="$GRAPH_DIR/cert.pem"
+  python3 "$ROOT/tests/fakes/graph_fake.py" --cert "$GRAPH_CA" --key "$GRAPH_DIR/key.pem" \
+    --port-file "$GRAPH_DIR/port" --mailbox support@example.com --client-id postroom-e2e \
+    --client-secret e2e-app-secret --refresh-token RT-initial-0001 "$@" \
+    >"$GRAPH_DIR/fake.log" 2>&1 &
+  GRAPH_FAKE_PID=$!
+  trap 'kill $GRAPH_FAKE_PID 2>/dev/null; stack_stop' EXIT
+  for _ in $(seq 100); do [ -s "$GRAPH_DIR/port" ] && break; sleep 0.1; done
+  [ -s "$GRAPH_DIR/port" ] || { cat "$GRAPH_DIR/fake.log" >&2; die "graph_fake.py did not start"; }
+  GRAPH_PORT="$(cat "$GRAPH_DIR/port")"
+}
+e2e_graph_connector_yaml() {
+  cat <<YAML
+kind: Connector
+name: $1
+description: support@example.com through Microsoft Graph (the local fake)
+protocol: graph
+direction: incoming
+server: {host: 127.0.0.1, port: $GRAPH_PORT, tls: implicit, ca_file: $GRAPH_CA}
+auth:
+  method: oauth2
+  tenant_id: contoso
+  client_id: postroom-e2e
+  client_secret: e2e-app-secret
+  refresh_token: RT-initial-0001
+  token_endpoint: https://127.0.0.1:$GRAPH_PORT/contoso/oauth2/v2.0/token
+  scope: https://graph.microsoft.com/.default offline_access
+primary_address: support@example.com
+fallback: {queue: graph}
+YAML
+}

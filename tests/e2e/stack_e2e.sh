@@ -57,6 +57,16 @@ for s in router fetcher sender; do
   check "$s serves health" "$BIN/postroom-healthcheck" "${!var}" readiness
 done
 
+# An OAuth connector (Microsoft Graph, against the local fake), so the OAuth metrics have a
+# series: the fetcher exports a token's expiry only for connectors whose token it holds.
+e2e_graph_fake
+e2e_graph_connector_yaml oauthbox > "$POSTROOM_HOME/oauth.yaml"
+check "a Graph connector against the fake is applied, tested and enabled" bash -c "
+  '$BIN/postroomctl' apply -f '$POSTROOM_HOME/oauth.yaml' && '$BIN/postroomctl' test connector oauthbox &&
+  '$BIN/postroomctl' enable connector oauthbox"
+check "the fetcher exports the OAuth token expiry" eventually metrics_has \
+  "$POSTROOM_FETCHER_METRICS_LISTEN" 'postroom_oauth_token_expiry_timestamp_seconds{connector="oauthbox"}'
+
 # Every metric an alert or the dashboard watches (deploy/metrics-used.txt) is exported by the
 # running stack. A metric whose service (docs/metrics.md) is still a placeholder binary, or
 # that deploy/metrics-pending.txt names with its reason, is listed as pending instead; the check

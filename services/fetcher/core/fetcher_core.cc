@@ -362,9 +362,9 @@ void FetcherCore::Finish(Entry& job, const PollReport& report, absl::Time starte
 absl::Status FetcherCore::PollOnce(const Entry& e, Counters& counters) {
   if (e.record.protocol == "imap") return PollImap(e, counters);
   if (e.record.protocol == "pop3") return PollPop3(e, counters);
-  return absl::FailedPreconditionError(
-      absl::StrCat("connector \"", e.lease.connector, "\": protocol ", e.record.protocol,
-                   " is not supported by this fetcher build yet (Microsoft Graph is pending)"));
+  if (e.record.protocol == "graph") return PollGraph(e, counters);
+  return absl::FailedPreconditionError(absl::StrCat(
+      "connector \"", e.lease.connector, "\": protocol ", e.record.protocol, " cannot be polled"));
 }
 
 absl::Status FetcherCore::Commit(const Entry& e, const store::BatchWrite& write,

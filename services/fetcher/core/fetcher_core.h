@@ -1,8 +1,9 @@
 #pragma once
 
 // The fetcher's domain core: lease rounds, the per-connector poll schedule (interval, tries,
-// cool-off, skip windows, PollNow), IMAP and POP3 ingestion into the FetchStore, error counters
-// and auto-disable. Pure: the world comes in through ports.h and libs/store/fetch_store.h.
+// cool-off, skip windows, PollNow), IMAP, POP3 and Microsoft Graph ingestion into the FetchStore,
+// error counters and auto-disable. Pure: the world comes in through ports.h and
+// libs/store/fetch_store.h.
 //
 // Lossless by construction: a message is committed (with the cursor or UIDL that covers it, in
 // one transaction, conditional on the lease's fencing token) before the mail server is told
@@ -132,6 +133,7 @@ class FetcherCore {
   absl::Status PollOnce(const Entry& e, Counters& counters);
   absl::Status PollImap(const Entry& e, Counters& counters);
   absl::Status PollPop3(const Entry& e, Counters& counters);
+  absl::Status PollGraph(const Entry& e, Counters& counters);  // core/graph_poll.cc
   // Commits one batch and hands its pending messages to the router.
   absl::Status Commit(const Entry& e, const store::BatchWrite& write, Counters& counters);
   store::NewMessage Oversized(const Entry& e, std::string fetch_key, const std::string& folder,

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,32 @@ class Pop3Session {
   virtual absl::Status Close() = 0;                  // QUIT
 };
 
+struct GraphItem {
+  std::string id;        // immutable message id
+  bool removed = false;  // gone from the folder since the last round
+};
+
+struct GraphPage {
+  std::vector<GraphItem> items;
+  std::string next_link;   // more pages: fetch this next
+  std::string delta_link;  // last page: the cursor for the next round
+};
+
+// One Microsoft Graph mailbox (the connector's shared mailbox or its own), with its OAuth2
+// token. Errors carry a MailErrorClass. Not thread-safe; the core uses one per poll.
+class GraphSession {
+ public:
+  virtual ~GraphSession() = default;
+  // `link` empty: a full sync of `folder` (from `since` when set: the sync start date); else a
+  // next or delta link from an earlier page.
+  virtual absl::StatusOr<GraphPage> Delta(const std::string& folder, const std::string& link,
+                                          std::optional<absl::Time> since) = 0;
+  virtual absl::StatusOr<std::string> Mime(const std::string& id) = 0;
+  virtual absl::Status MarkRead(const std::string& id) = 0;
+  virtual absl::Status Move(const std::string& id, const std::string& folder) = 0;
+  virtual absl::Status Delete(const std::string& id) = 0;
+};
+
 // Connects and logs in with the connector's settings (secrets filled in). Errors carry a
 // MailErrorClass (authentication, network, tls ...). Thread-safe.
 class MailConnector {
@@ -84,6 +111,8 @@ class MailConnector {
   virtual ~MailConnector() = default;
   virtual absl::StatusOr<std::unique_ptr<ImapSession>> OpenImap(const v1::Connector& c) = 0;
   virtual absl::StatusOr<std::unique_ptr<Pop3Session>> OpenPop3(const v1::Connector& c) = 0;
+  // UNIMPLEMENTED unless overridden (fakes that only speak IMAP/POP3).
+  virtual absl::StatusOr<std::unique_ptr<GraphSession>> OpenGraph(const v1::Connector& c);
 };
 
 // Opens a connector's sealed secret. `owner` is "connector:<name>:<field>". Thread-safe.

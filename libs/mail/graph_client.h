@@ -1,0 +1,116 @@
+#pragma once
+
+// Microsoft Graph mail, the calls the fetcher and "test connection" need, as Microsoft's v1.0
+// REST reference documents them: message delta per folder
+// (GET /users/{mailbox}/mailFolders/{folder}/messages/delta, paged by @odata.nextLink until
+// @odata.deltaLink), the MIME content (GET .../messages/{id}/$value), mark read (PATCH isRead),
+// move (POST .../move), delete, and the folder's counts. Hand-written over HttpClient (libcurl):
+// Debian ships no Graph SDK for C++.
+//
+// Every call: bearer token from the AccessTokenSource; a 401 gets one fresh token and one retry;
+// 429 and 503 wait for Retry-After (bounded, see GraphOptions) and try again; every error
+// carries a MailErrorClass (network, tls, authentication, protocol, server, throttled) and the
+// server's own error code and message.
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "libs/base/clock.h"
+#include "libs/mail/http_client.h"
+#include "libs/mail/oauth_token_client.h"
+
+namespace postroom::mail {
+
+inline constexpr char kGraphBaseUrl[] = "https://graph.microsoft.com/v1.0";
+
+struct GraphOptions {
+  std::string base_url = kGraphBaseUrl;  // no trailing '/'
+  std::string mailbox;                   // user id or address: shared mailbox or the user's own
+  int page_size = 100;                   // Prefer: odata.maxpagesize
+  // 429/503: tries after the first, each waiting Retry-After (or 1 s, 2 s, 4 s ... without one).
+  int max_throttle_retries = 3;
+  // A single wait longer than this is not waited for: the call fails as throttled and the
+  // fetcher's cool-off takes over.
+  absl::Duration max_retry_after = absl::Seconds(60);
+  Clock* clock = nullptr;                     // RealClock() when null (HTTP-date Retry-After)
+  std::function<void(absl::Duration)> sleep;  // absl::SleepFor when empty; tests advance a clock
+};
+
+struct GraphMessageRef {
+  std::string id;
+  bool removed = false;  // "@removed": deleted or moved out of the folder since the last round
+  bool is_read = false;
+};
+
+struct GraphDeltaPage {
+  std::vector<GraphMessageRef> messages;
+  std::string next_link;   // more pages follow: GET this next
+  std::string delta_link;  // the last page: the cursor for the next round
+};
+
+struct GraphFolder {
+  std::string id;
+  std::string display_name;
+  int64_t total_items = 0;
+  int64_t unread_items = 0;
+};
+
+// What to do with an answer of 429/503. Pure, for tests.
+struct RetryDecision {
+  bool retry = false;
+  absl::Duration wait;
+  std::string reason;  // why not, when retry is false
+};
+RetryDecision DecideRetry(int http_status, const std::string& retry_after_header, int attempt,
+                          const GraphOptions& options, absl::Time now);
+
+// The error for a Graph answer that is not 2xx, with the class its status calls for and the
+// code and message of Graph's {"error": {"code", "message"}} body. The HTTP status travels as a
+// payload (GraphHttpStatus).
+absl::Status GraphHttpError(const std::string& what, int http_status, const std::string& body);
+// The HTTP status of an error made by GraphHttpError, else 0.
+int GraphHttpStatus(const absl::Status& status);
+// True for 410 Gone: a delta link the service no longer knows (SyncStateNotFound); the folder
+// must be synced again from an empty link.
+inline bool GraphResyncRequired(const absl::Status& status) {
+  return GraphHttpStatus(status) == 410;
+}
+
+// Parses one page of a message delta. Class protocol when the body is not such a page.
+absl::StatusOr<GraphDeltaPage> ParseDeltaPage(const std::string& body);
+
+// Not thread-safe (one per session). `http` and `tokens` are not owned and must outlive it.
+class GraphClient {
+ public:
+  GraphClient(GraphOptions options, HttpClient* http, AccessTokenSource* tokens);
+
+  // `link` empty: the first page of a full sync of `folder` (a well-known name such as "inbox"
+  // or a folder id), only messages received at or after `since` when it is set (the delta's
+  // documented $filter on receivedDateTime); else a next or delta link from an earlier page (same
+  // origin only; the filter travels inside it).
+  absl::StatusOr<GraphDeltaPage> DeltaPage(const std::string& folder, const std::string& link,
+                                           std::optional<absl::Time> since = std::nullopt);
+  absl::StatusOr<std::string> GetMime(const std::string& id);
+  absl::Status MarkRead(const std::string& id);
+  // `destination`: a folder id or well-known name ("archive", "deleteditems").
+  absl::Status Move(const std::string& id, const std::string& destination);
+  absl::Status Delete(const std::string& id);
+  absl::StatusOr<GraphFolder> GetFolder(const std::string& folder);
+
+  // Requests sent, retries included (tests and the idle-poll figures).
+  int requests() const { return requests_; }
+
+ private:
+  absl::StatusOr<HttpResponse> Call(const std::string& what, HttpRequest req);
+  std::string MailboxUrl() const;
+
+  GraphOptions options_;
+  HttpClient* http_;
+  AccessTokenSource* tokens_;
+  int requests_ = 0;
+};
+
+}  // namespace postroom::mail

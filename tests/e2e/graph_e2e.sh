@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# Microsoft Graph end to end: the whole stack (config, router, fetcher, sender) on a private
+# PostgreSQL, and tests/fakes/graph_fake.py over TLS standing in for Graph and the token
+# endpoint (Microsoft's cloud cannot be reached offline). A Graph connector with a refresh token
+# is applied, tested and enabled through postroomctl; then: full sync over several delta pages,
+# routing, incremental sync by the stored delta link, 429 with Retry-After honoured, an expired
+# access token refreshed, every rotated refresh token kept sealed in `secrets` (pg_dump never
+# shows one, and config's next test succeeds with what the fetcher stored), the OAuth metrics,
+# a forgotten delta link (410), mark_read on a shared mailbox with client credentials, IMAP
+# AUTHENTICATE XOAUTH2 against a private Dovecot (root), and invalid_grant counted as an
+# authentication error until the connector is auto-disabled.
+#   POSTROOM_BUILD_DIR=build tests/e2e/graph_e2e.sh
+set -uo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+CORPUS="${POSTROOM_CORPUS_DIR:-$ROOT/../shared/corpus}"
+source "$ROOT/tests/e2e/e2e_lib.sh"
+export POSTROOM_FETCHER_LEASE_ROUND_MS=300
+e2e_stack_up graph-e2e
+MAILDIR="$CORPUS/mikel-mail"
+FULL=$(find "$MAILDIR" -name '*.eml' | wc -l)
+READDIR="$CORPUS/mailgun-talon/tests/fixtures/standard_replies"
+NREAD=$(find "$READDIR" -name '*.eml' | wc -l)
+e2e_graph_fake --fill "support@example.com=$MAILDIR" --mailbox other@example.com \
+  --fill "other@example.com=$READDIR"
+G="$GRAPH_DIR"; PORT="$GRAPH_PORT"
+fake() { curl -sf --cacert "$G/cert.pem" "https://127.0.0.1:$PORT/_control/$1" "${@:2}"; }
+fault() { fake fault -H 'Content-Type: application/json' -d "$1" >/dev/null; }
+fake_count() { fake state | python3 -c "import json,sys; print(json.load(sys.stdin)['counts']['$1'])"; }
+fake_refresh() { fake state | python3 -c "import json,sys; print(json.load(sys.stdin)['refresh_token'])"; }
+add_mail() {  # FILE
+  python3 -c 'import base64,json,sys; print(json.dumps({"eml_b64": base64.b64encode(open(sys.argv[1],"rb").read()).decode()}))' "$1" |
+    fake messages -H 'Content-Type: application/json' -d @- >/dev/null
+}
+sql() { psql "$DB" -qAtX -c "$1"; }
+stored() { sql "SELECT count(*) FROM messages m JOIN connectors c ON c.id = m.connector_id WHERE c.name = '${CONN:-graphbox}'"; }
+wait_stored() {  # N [SECONDS]
+  for _ in $(seq $(( ${2:-30} * 5 ))); do [ "$(stored)" -ge "$1" ] && { echo "$(stored) stored"; return 0; }; sleep 0.2; done
+  echo "$(stored) stored, wanted $1"; tail -5 "$POSTROOM_HOME/logs/fetcher.log"; return 1
+}
+polls_ok() {  # CONNECTOR: successful polls so far (fetcher metrics)
+  curl -sf "http://$POSTROOM_FETCHER_METRICS_LISTEN/metrics" |
+    sed -n "s/^postroom_fetcher_polls_total{connector=\"$1\",outcome=\"ok\"} //p"
+}
+poll_and_wait() {  # CONNECTOR: PollNow, then wait until one more poll succeeded
+  local before; before="$(polls_ok "$1")"
+  ctl poll connector "$1" >/dev/null || return 1
+  for _ in $(seq 150); do [ "$(polls_ok "$1")" != "$before" ] && return 0; sleep 0.2; done
+  return 1
+}
+
+{ e2e_graph_connector_yaml graphbox
+  echo "settings: {poll_interval_s: 10, max_tries: 1, cool_off_min: 1, error_threshold: 3}"
+} > "$G/graph.yaml"
+
+check "apply a Graph connector" expect 0 "connector/graphbox created" apply -f "$G/graph.yaml"
+check "test connection: token, folder, message count from the fake" \
+  expect 0 "count.*$FULL messages" test connector graphbox
+check "the refresh token rotated by the test is sealed in secrets" bash -c "
+  [ \"\$(psql '$DB' -qAtX -c \"SELECT count(*) FROM secrets s JOIN connectors c ON c.id = s.connector_id
+      WHERE c.name = 'graphbox' AND s.field = 'refresh_token' AND s.sealed LIKE 'v1:%'\")\" = 1 ] &&
+  [ \"$(fake_refresh)\" != RT-initial-0001 ]"
+bad_ca_refused() {  # the same fake without ca_file: its certificate is not trusted
+  e2e_graph_connector_yaml graphbadca | sed 's|, ca_file: [^}]*}|}|' >"$G/badca.yaml"
+  ctl apply -f "$G/badca.yaml" >/dev/null || return 1
+  local out; out="$(ctl test connector graphbadca 2>&1)"; echo "$out"
+  grep -qE 'auth +FAILED.*(certificate|SSL)' <<<"$out"
+}
+check "without the CA file the fake's certificate is refused at the auth step" bad_ca_refused
+check "enable" expect 0 "enabled" enable connector graphbox
+check "full sync stores every message of the mailbox" wait_stored "$FULL" 60
+check "full sync took several delta pages" bash -c "[ $(fake_count delta_pages) -ge 2 ]"
+check "every message downloaded once" bash -c "[ $(fake_count mime) = $FULL ]"
+check "fetch keys are Graph ids" bash -c "[ \$(psql '$DB' -qAtX -c \"SELECT count(*) FROM messages WHERE fetch_key LIKE 'graph:AAMk%'\") = $FULL ]"
+check "the delta link is the folder cursor" bash -c "
+  psql '$DB' -qAtX -c \"SELECT delta_link FROM folder_cursors\" | grep -q 'deltatoken='"
+check "the router decided every message" bash -c '
+  for _ in $(seq 100); do
+    [ "$(psql "'"$DB"'" -qAtX -c "SELECT count(*) FROM messages WHERE decision IS NULL")" = 0 ] && exit 0
+    sleep 0.2
+  done; exit 1'
+
+NEW1="$CORPUS/mailgun-talon/tests/fixtures/standard_replies/gmail.eml"
+new_mail_and_poll() { add_mail "$NEW1"; ctl poll connector graphbox >/dev/null; }
+new_mail_and_poll
+check "incremental sync by the delta link stores the new message only" wait_stored $((FULL + 1)) 30
+check "incremental sync downloaded one MIME body" bash -c "[ $(fake_count mime) = $((FULL + 1)) ]"
+
+fault '{"throttle": 2, "retry_after": 1}'
+new_mail_and_poll
+check "429 with Retry-After is waited out within the poll" wait_stored $((FULL + 2)) 30
+check "the fake throttled twice" bash -c "[ $(fake_count throttled) = 2 ]"
+check "no error was counted" bash -c "[ \"\$(psql '$DB' -qAtX -c \"SELECT consecutive_incoming_errors FROM connector_state s JOIN connectors c ON c.id = s.connector_id WHERE c.name = 'graphbox'\")\" = 0 ]"
+
+refreshes=$(fake_count token_refresh)
+fault '{"expire_tokens": true}'
+new_mail_and_poll
+check "an expired access token (401) is refreshed and the poll goes on" wait_stored $((FULL + 3)) 30
+check "the fake saw the 401 and a refresh grant" bash -c "
+  [ $(fake_count unauthorized) -ge 1 ] && [ $(fake_count token_refresh) -gt $refreshes ]"
+check "pg_dump shows no refresh token in plaintext" bash -c "
+  /usr/lib/postgresql/15/bin/pg_dump '$DB' > '$G/dump.sql' && ! grep -qF \"$(fake_refresh)\" '$G/dump.sql' &&
+  ! grep -qF RT-initial-0001 '$G/dump.sql' && ! grep -qF e2e-app-secret '$G/dump.sql'"
+check "config's test succeeds with the refresh token the fetcher stored (the old ones are spent)" \
+  expect 0 "passed|PASSED|ok" test connector graphbox
+check "metrics: token expiry of the connector is exported and in the future" bash -c "
+  v=\$(curl -sf http://$POSTROOM_FETCHER_METRICS_LISTEN/metrics | sed -n 's/^postroom_oauth_token_expiry_timestamp_seconds{connector=\"graphbox\"} //p')
+  [ -n \"\$v\" ] && python3 -c \"import sys,time; sys.exit(0 if float('\$v') > time.time() else 1)\""
+
+before=$(stored)
+fault '{"delta_gone": 1}'
+add_mail "$NEW1"
+check "a forgotten delta link (410) syncs the folder again" poll_and_wait graphbox
+resync_stored_new_only() {
+  [ "$(fake_count gone)" = 1 ] && [ "$(stored)" = $((before + 1)) ] &&
+    grep -q 'event=graph_resync connector=graphbox' "$POSTROOM_HOME/logs/fetcher.log"
+}
+check "the resync stored the new message only" resync_stored_new_only
+
+# A second connector on another mailbox, with the client-credentials grant (no refresh token)
+# and processed action mark_read.
+{ e2e_graph_connector_yaml graphread | grep -v refresh_token
+  echo "shared_mailbox: other@example.com"
+  echo "processed_action: mark_read"
+  echo "settings: {poll_interval_s: 10, max_tries: 1}"
+} > "$G/read.yaml"
+check "a mark_read connector on a shared mailbox is applied, tested, enabled" bash -c "
+  '$BIN/postroomctl' apply -f '$G/read.yaml' && '$BIN/postroomctl' test connector graphread | grep -q '$NREAD messages' &&
+  '$BIN/postroomctl' enable connector graphread"
+CONN=graphread
+check "the shared mailbox is synced" wait_stored "$NREAD" 30
+fake_state() { fake state | python3 -c "import json,sys; s=json.load(sys.stdin); print($1)"; }
+all_marked_read() {
+  for _ in $(seq 50); do [ "$(fake_state 's["read"]')" = "$NREAD" ] && return 0; sleep 0.2; done
+  return 1
+}
+check "every message is marked read after it was stored" all_marked_read
+no_second_download() {
+  poll_and_wait graphread && [ "$(fake_state 's["counts"]["mime other@example.com"]')" = "$NREAD" ]
+}
+check "the next poll does not download the messages it marked read again" no_second_download
+CONN=graphbox
+
+# IMAP with AUTHENTICATE XOAUTH2: a private Dovecot whose oauth2 passdb asks a second fake
+# (plain http on loopback, as config allows for a token endpoint) to introspect each token.
+if [ "$(id -u)" = 0 ]; then
+  DC="$(mktemp -d /tmp/graph-e2e-dovecot.XXXXXX)"; chmod 755 "$DC"
+  python3 "$ROOT/tests/fakes/graph_fake.py" --port-file "$G/port2" --client-id postroom-e2e \
+    --client-secret e2e-app-secret --introspect-user alice >"$G/fake2.log" 2>&1 &
+  FAKE2_PID=$!
+  trap 'kill $GRAPH_FAKE_PID $FAKE2_PID 2>/dev/null; "$ROOT/scripts/dovecot" stop "$DC" >/dev/null 2>&1; rm -rf "$DC"; stack_stop' EXIT
+  for _ in $(seq 50); do [ -s "$G/port2" ] && break; sleep 0.1; done
+  P2="$(cat "$G/port2")"
+  "$ROOT/scripts/dovecot" start "$DC" --oauth2-introspection "http://127.0.0.1:$P2/introspect" >/dev/null
+  source "$DC/ports.env"
+  "$ROOT/scripts/dovecot" add-user "$DC" alice unused-password >/dev/null
+  NIMAP=$("$ROOT/scripts/dovecot" fill "$DC" alice "$READDIR" | tail -1)
+  cat > "$G/xoauth2.yaml" <<YAML
+kind: Connector
+name: imapoauth
+protocol: imap
+direction: incoming
+server: {host: 127.0.0.1, port: $IMAP_PORT, tls: none}
+auth:
+  method: oauth2
+  username: alice
+  client_id: postroom-e2e
+  client_secret: e2e-app-secret
+  token_endpoint: http://127.0.0.1:$P2/contoso/oauth2/v2.0/token
+  scope: https://outlook.office365.com/.default
+primary_address: alice@example.com
+settings: {poll_interval_s: 10, max_tries: 1}
+fallback: {queue: imap}
+YAML
+  check "IMAP XOAUTH2: test connection signs in with a token from the endpoint" \
+    bash -c "'$BIN/postroomctl' apply -f '$G/xoauth2.yaml' && '$BIN/postroomctl' test connector imapoauth | grep -E 'auth +passed'"
+  check "IMAP XOAUTH2: enable" expect 0 enabled enable connector imapoauth
+  CONN=imapoauth
+  imap_stored() { [ "${NIMAP:-0}" -gt 0 ] && wait_stored "$NIMAP" 30; }
+  check "IMAP XOAUTH2: the fetcher signs in with the same token client and stores the mailbox" \
+    imap_stored
+  CONN=graphbox
+  check "IMAP XOAUTH2: Dovecot checked the tokens (introspection)" bash -c "
+    curl -sf http://127.0.0.1:$P2/_control/state | python3 -c 'import json,sys; c=json.load(sys.stdin)[\"counts\"]; sys.exit(0 if c.get(\"introspect_ok\", 0) >= 2 else 1)'"
+else
+  echo "skip IMAP XOAUTH2 against Dovecot (needs root)"
+fi
+
+fault '{"expire_tokens": true, "token_error": "invalid_grant", "count": 20}'
+for i in 1 2 3; do
+  ctl poll connector graphbox >/dev/null 2>&1
+  for _ in $(seq 50); do
+    n="$(sql "SELECT consecutive_incoming_errors FROM connector_state s JOIN connectors c ON c.id = s.connector_id WHERE c.name = 'graphbox'")"
+    [ "$n" -ge "$i" ] && break; sleep 0.2
+  done
+done
+check "invalid_grant is an authentication error with the server's words" bash -c "
+  psql '$DB' -qAtX -c \"SELECT last_incoming_error_class, last_incoming_error FROM connector_state s JOIN connectors c ON c.id = s.connector_id WHERE c.name = 'graphbox'\" | grep -q 'authentication|.*invalid_grant'"
+check "auto-disabled at the threshold (3)" bash -c "
+  [ \"\$(psql '$DB' -qAtX -c \"SELECT status FROM connectors WHERE name = 'graphbox'\")\" = disabled_by_system ]"
+check "metrics: refresh failures counted" bash -c "
+  curl -sf http://$POSTROOM_FETCHER_METRICS_LISTEN/metrics | grep -E '^postroom_oauth_token_refresh_failures_total\{connector=\"graphbox\"\} [1-9]'"
+e2e_finish graph_e2e
