@@ -25,6 +25,8 @@ sql() { psql "$DB" -qAt -c "$1"; }
 delivered() { "$ROOT/scripts/smtp" messages "$SMTP_HOME" | wc -l; }
 # The delivered file whose Subject holds $1.
 mail_with() { "$ROOT/scripts/smtp" messages "$SMTP_HOME" | xargs -r grep -l -- "$1" | head -1; }
+export ROOT SMTP_HOME
+export -f delivered mail_with
 eventually() { WAIT_SECONDS="${2:-20}" wait_for bash -c "$1"; }
 
 M="$POSTROOM_HOME/mail"; mkdir -p "$M"
@@ -67,7 +69,7 @@ mid="$(sql "SELECT smtp_message_id FROM outbox WHERE id = $ack_id")"
 check "Message-ID is the outbox row's stable id" bash -c \
   "[ -n '$mid' ] && grep -qiF 'Message-Id: <$mid>' '$f' && grep -q 'postroom.outbox.$ack_id.' <<<'$mid'"
 check "Auto-Submitted keeps auto-responders from answering" grep -q '^Auto-Submitted: auto-replied' "$f"
-check "the mail went through TLS" grep -q 'TLS connection established' "$SMTP_HOME/maillog"
+check "the mail went through STARTTLS (Postfix says ESMTPS)" grep -q 'with ESMTPS id' "$f"
 check "get outbox lists it sent" expect 0 "$ack_id +gateway +ack +sent +1 " get outbox --state sent
 check "connector records the outgoing success" bash -c \
   "[ \"\$(psql '$DB' -qAt -c \"SELECT last_outgoing_success_at IS NOT NULL AND consecutive_outgoing_errors = 0 FROM connector_state s JOIN connectors c ON c.id = s.connector_id WHERE c.name = 'gateway'\")\" = t ]"
@@ -125,7 +127,8 @@ sql "INSERT INTO outbox (connector_id, reason, to_address, subject, body_text, d
             'bulk-' || g || '-end', 'x', 'bulk:' || g FROM generate_series(1, $n) g" >/dev/null
 bulk_sent() { psql "$DB" -qAt -c "SELECT count(*) FROM outbox WHERE reason = 'test' AND status = 'sent'"; }
 WAIT_SECONDS=30 wait_for bash -c "[ \$(psql '$DB' -qAt -c \"SELECT count(*) FROM outbox WHERE reason = 'test' AND status = 'sent'\") -ge 20 ]"
-kill -KILL "$(cat "$POSTROOM_HOME/pids/sender")"
+sender_pid="$(cat "$POSTROOM_HOME/pids/sender")"
+kill -KILL "$sender_pid"; wait "$sender_pid" 2>/dev/null
 at_kill="$(bulk_sent)"
 check "kill -9 landed mid-drain ($at_kill of $n sent)" bash -c "[ $at_kill -lt $n ]"
 stack_start_services "$DB"
