@@ -13,13 +13,9 @@ export POSTROOM_SENDER_BACKOFF_INITIAL_MS=300 POSTROOM_SENDER_BACKOFF_MAX_MS=100
 export POSTROOM_SENDER_MAX_ATTEMPTS=8 POSTROOM_SENDER_CLAIM_LEASE_S=3 POSTROOM_SENDER_POLL_MS=500
 e2e_stack_up sender-e2e
 
-SMTP_HOME="$POSTROOM_HOME/smtp"
-if ! runuser -u mail -- test -x "$POSTROOM_HOME" 2>/dev/null; then
-  SMTP_HOME="/var/lib/postroom/smtp-$(printf '%s' "$POSTROOM_HOME" | sha256sum | cut -c1-16)"
-  rm -rf "$SMTP_HOME"
-fi
+SMTP_HOME="$(mail_server_dir smtp)"  # stack_stop stops it on exit
+rm -rf "$SMTP_HOME"
 "$ROOT/scripts/smtp" start "$SMTP_HOME" >/dev/null || die "scripts/smtp did not start Postfix"
-trap '"$ROOT/scripts/smtp" stop "$SMTP_HOME" >/dev/null 2>&1; stack_stop' EXIT
 source "$SMTP_HOME/ports.env"
 sql() { psql "$DB" -qAt -c "$1"; }
 delivered() { "$ROOT/scripts/smtp" messages "$SMTP_HOME" | wc -l; }
