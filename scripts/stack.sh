@@ -122,6 +122,7 @@ demo_dovecot_dir() { mail_server_dir dovecot; }
 stack_start_demo_smtp() {
   local dir; dir="$(mail_server_dir smtp)"
   "$POSTROOM_ROOT/scripts/smtp" start "$dir" --port "${POSTROOM_DEMO_SMTP_PORT:-12525}" >/dev/null
+  "$POSTROOM_ROOT/scripts/smtp" add-user "$dir" desk demo-smtp-password  # the gateway's login
 }
 
 stack_start_demo_mailbox() {

@@ -25,7 +25,10 @@ enum class SmtpSecurity {
 
 enum class SmtpAuth {
   kNone,      // No AUTH, even if the server offers it.
-  kPassword,  // SASL PLAIN or LOGIN, whichever the server offers (libcurl prefers PLAIN).
+  // SASL with user and password: libcurl picks the strongest mechanism both sides know
+  // (CRAM-MD5, DIGEST-MD5, NTLM, then LOGIN or PLAIN; a server offering PLAIN LOGIN gets PLAIN).
+  // No AUTH is sent when the server offers none.
+  kPassword,
   kXOAuth2,   // SASL XOAUTH2 with `secret` as the bearer token (token source: later).
 };
 

@@ -16,6 +16,7 @@ e2e_stack_up sender-e2e
 SMTP_HOME="$(mail_server_dir smtp)"  # stack_stop stops it on exit
 rm -rf "$SMTP_HOME"
 "$ROOT/scripts/smtp" start "$SMTP_HOME" >/dev/null || die "scripts/smtp did not start Postfix"
+"$ROOT/scripts/smtp" add-user "$SMTP_HOME" desk demo-smtp-password
 source "$SMTP_HOME/ports.env"
 sql() { psql "$DB" -qAt -c "$1"; }
 delivered() { "$ROOT/scripts/smtp" messages "$SMTP_HOME" | wc -l; }
@@ -65,7 +66,9 @@ mid="$(sql "SELECT smtp_message_id FROM outbox WHERE id = $ack_id")"
 check "Message-ID is the outbox row's stable id" bash -c \
   "[ -n '$mid' ] && grep -qiF 'Message-Id: <$mid>' '$f' && grep -q 'postroom.outbox.$ack_id.' <<<'$mid'"
 check "Auto-Submitted keeps auto-responders from answering" grep -q '^Auto-Submitted: auto-replied' "$f"
-check "the mail went through STARTTLS (Postfix says ESMTPS)" grep -q 'with ESMTPS id' "$f"
+check "the mail went through STARTTLS, logged in (Postfix says ESMTPSA)" grep -q 'with ESMTPSA id' "$f"
+check "the sender logged in (AUTH PLAIN as desk)" \
+  grep -q 'sasl_method=PLAIN, sasl_username=desk' "$SMTP_HOME/maillog"
 check "get outbox lists it sent" expect 0 "$ack_id +gateway +ack +sent +1 " get outbox --state sent
 check "connector records the outgoing success" bash -c \
   "[ \"\$(psql '$DB' -qAt -c \"SELECT last_outgoing_success_at IS NOT NULL AND consecutive_outgoing_errors = 0 FROM connector_state s JOIN connectors c ON c.id = s.connector_id WHERE c.name = 'gateway'\")\" = t ]"
@@ -88,6 +91,22 @@ check "describe of a missing item is NOT_FOUND" expect 1 "NOT_FOUND" describe ou
 check "get outbox needs a token" bash -c \
   "'$BIN/postroomctl' --token wrong-token-0123456789 get outbox; [ \$? = 1 ]"
 
+# A wrong password: the server refuses the login; the item waits, the connector counts.
+sed -i 's/password: demo-smtp-password/password: not-the-password/' "$POSTROOM_HOME/gateway.yaml"
+check "give the gateway a wrong password" expect 0 "configured" apply -f "$POSTROOM_HOME/gateway.yaml"
+make_mail "$M/pw.eml" "Dan <dan@client.example>" "pw@client.example" "Locked out"
+check "an ack is queued while the login fails" \
+  expect 0 "acknowledgement: queued" route "$M/pw.eml" --connector support
+dan_id="$(sql "SELECT id FROM outbox WHERE to_address = 'dan@client.example'")"
+check "a refused login is an authentication error with the server's words, retried" \
+  eventually "psql '$DB' -qAt -c \"SELECT status || ' ' || last_error_class || ' ' || last_error FROM outbox WHERE id = $dan_id\" | grep -q '^queued authentication .*AUTH refused: 535 5.7.8'"
+check "three refused logins auto-disable the connector" \
+  eventually "psql '$DB' -qAt -c \"SELECT c.status || ' ' || s.auto_disabled_reason FROM connectors c JOIN connector_state s ON s.connector_id = c.id WHERE c.name = 'gateway'\" | grep -q '^disabled_by_system 3 consecutive outgoing authentication errors'"
+sed -i 's/password: not-the-password/password: demo-smtp-password/' "$POSTROOM_HOME/gateway.yaml"
+ctl apply -f "$POSTROOM_HOME/gateway.yaml" >/dev/null
+check "password fixed, connector enabled again" expect 0 "" enable connector gateway
+check "the waiting ack goes out" eventually '[ -n "$(mail_with "Locked out")" ]'
+
 # The wrong port: nothing listens there.
 dead_port="$(free_port)"
 sed -i "s/port: $SMTP_PORT,/port: $dead_port,/" "$POSTROOM_HOME/gateway.yaml"
@@ -106,8 +125,8 @@ check "history shows the auto-disable by the system" expect 0 "auto_disable" his
 check "the item waits, retried and not failed" bash -c \
   "[ \"\$(psql '$DB' -qAt -c 'SELECT status FROM outbox WHERE id = $carol_id')\" = queued ] &&
    [ \"\$(psql '$DB' -qAt -c 'SELECT attempts FROM outbox WHERE id = $carol_id')\" -ge 1 ]"
-check "an admin notification is queued" bash -c \
-  "[ \"\$(psql '$DB' -qAt -c \"SELECT count(*) FROM outbox WHERE reason = 'notification' AND to_address = 'ops@example.com'\")\" = 1 ]"
+check "an admin notification is queued for each auto-disable" bash -c \
+  "[ \"\$(psql '$DB' -qAt -c \"SELECT count(*) FROM outbox WHERE reason = 'notification' AND to_address = 'ops@example.com'\")\" = 2 ]"
 check "attempts are counted by outcome" bash -c \
   "curl -s http://$POSTROOM_SENDER_METRICS_LISTEN/metrics | grep -q 'postroom_sender_attempts_total{connector=\"gateway\",outcome=\"retry\"} [1-9]'"
 sed -i "s/port: $dead_port,/port: $SMTP_PORT,/" "$POSTROOM_HOME/gateway.yaml"
