@@ -112,6 +112,8 @@ class OutboxStore {
                                                            int limit) = 0;
   // Active outgoing connectors with their sealed secrets.
   virtual absl::StatusOr<std::vector<OutgoingConnectorRecord>> ListOutgoing() = 0;
+  // Names of every outgoing connector, whatever its status (metrics start their series at 0).
+  virtual absl::StatusOr<std::vector<std::string>> ListOutgoingNames() = 0;
   // One transaction: the row's new state (only while the claim is held) and the connector's
   // counters with auto-disable (connector_errors.h).
   virtual absl::StatusOr<AttemptResult> FinishAttempt(const AttemptOutcome& outcome) = 0;

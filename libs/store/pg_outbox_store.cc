@@ -90,6 +90,8 @@ PgOutboxStore::PgOutboxStore(Database& db) : db_(db) {
               "SELECT id, name, protocol, status, system_default, spec::text, version FROM "
               "connectors WHERE status = 'active' AND direction IN ('outgoing', 'both') "
               "ORDER BY id");
+  db_.Prepare("outbox_outgoing_names",
+              "SELECT name FROM connectors WHERE direction IN ('outgoing', 'both') ORDER BY name");
   db_.Prepare("outbox_outgoing_secrets",
               "SELECT s.connector_id, s.field, s.sealed FROM secrets s JOIN connectors c ON "
               "c.id = s.connector_id WHERE c.status = 'active' AND c.direction IN ('outgoing', "
@@ -161,6 +163,19 @@ absl::StatusOr<std::vector<OutgoingConnectorRecord>> PgOutboxStore::ListOutgoing
         if (c.id != r[0].as<int64_t>()) continue;
         c.sealed_secrets.emplace_back(r[1].as<std::string>(), r[2].as<std::string>());
       }
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> PgOutboxStore::ListOutgoingNames() {
+  std::vector<std::string> out;
+  absl::Status st = db_.Transact([&](pqxx::work& t) -> absl::Status {
+    out.clear();
+    for (const auto& r : t.exec_prepared("outbox_outgoing_names")) {
+      out.push_back(r[0].as<std::string>());
     }
     return absl::OkStatus();
   });

@@ -15,6 +15,7 @@ class PgOutboxStore : public OutboxStore {
   absl::StatusOr<std::vector<OutboxItem>> ClaimDue(const std::string& owner, absl::Time now,
                                                    absl::Duration lease, int limit) override;
   absl::StatusOr<std::vector<OutgoingConnectorRecord>> ListOutgoing() override;
+  absl::StatusOr<std::vector<std::string>> ListOutgoingNames() override;
   absl::StatusOr<AttemptResult> FinishAttempt(const AttemptOutcome& outcome) override;
   absl::StatusOr<std::optional<absl::Time>> NextDue() override;
   absl::StatusOr<std::vector<OutboxItem>> List(const OutboxFilter& filter) override;

@@ -18,7 +18,7 @@
 #include "libs/base/log.h"
 #include "libs/base/status_macros.h"
 #include "libs/base/wakeup.h"
-#include "libs/secrets/keyring.h"
+#include "libs/secrets/secret_opener.h"
 #include "libs/server/server.h"
 #include "libs/server/service_flags.h"
 #include "libs/store/database.h"
@@ -59,12 +59,6 @@ int Fail(const absl::Status& st) {
   return st.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
 }
 
-int IntSetting(int flag, const char* env, int fallback) {
-  if (flag > 0) return flag;
-  int v = std::atoi(server::EnvOr(env, "0").c_str());
-  return v > 0 ? v : fallback;
-}
-
 int Serve(const server::CommonSettings& s) {
   if (s.database.empty()) {
     return Fail(absl::InvalidArgumentError("no database: set --database or POSTROOM_DATABASE"));
@@ -78,19 +72,19 @@ int Serve(const server::CommonSettings& s) {
   std::string replica = absl::GetFlag(FLAGS_replica);
   if (replica.empty()) replica = server::EnvOr("POSTROOM_SENDER_REPLICA", "");
   if (replica.empty()) replica = absl::StrCat(server::EnvOr("HOSTNAME", "sender"), "-", getpid());
-  const int workers = IntSetting(absl::GetFlag(FLAGS_workers), "POSTROOM_SENDER_WORKERS", 2);
+  const int workers = server::IntSetting(absl::GetFlag(FLAGS_workers), "POSTROOM_SENDER_WORKERS", 2);
   const absl::Duration poll =
-      absl::Milliseconds(IntSetting(absl::GetFlag(FLAGS_poll_ms), "POSTROOM_SENDER_POLL_MS", 2000));
+      absl::Milliseconds(server::IntSetting(absl::GetFlag(FLAGS_poll_ms), "POSTROOM_SENDER_POLL_MS", 2000));
   sender::SenderOptions options;
   options.replica = replica;
-  options.batch = IntSetting(absl::GetFlag(FLAGS_batch), "POSTROOM_SENDER_BATCH", 4);
+  options.batch = server::IntSetting(absl::GetFlag(FLAGS_batch), "POSTROOM_SENDER_BATCH", 4);
   options.claim_lease = absl::Seconds(
-      IntSetting(absl::GetFlag(FLAGS_claim_lease_s), "POSTROOM_SENDER_CLAIM_LEASE_S", 600));
+      server::IntSetting(absl::GetFlag(FLAGS_claim_lease_s), "POSTROOM_SENDER_CLAIM_LEASE_S", 600));
   options.retry.max_attempts =
-      IntSetting(absl::GetFlag(FLAGS_max_attempts), "POSTROOM_SENDER_MAX_ATTEMPTS", 10);
-  options.retry.initial = absl::Milliseconds(IntSetting(
+      server::IntSetting(absl::GetFlag(FLAGS_max_attempts), "POSTROOM_SENDER_MAX_ATTEMPTS", 10);
+  options.retry.initial = absl::Milliseconds(server::IntSetting(
       absl::GetFlag(FLAGS_backoff_initial_ms), "POSTROOM_SENDER_BACKOFF_INITIAL_MS", 30000));
-  options.retry.max = absl::Milliseconds(IntSetting(
+  options.retry.max = absl::Milliseconds(server::IntSetting(
       absl::GetFlag(FLAGS_backoff_max_ms), "POSTROOM_SENDER_BACKOFF_MAX_MS", 3600000));
 
   store::Database db(
@@ -100,7 +94,7 @@ int Serve(const server::CommonSettings& s) {
   }
   store::PgOutboxStore store(db);
   sender::SmtpTransport transport;
-  sender::KeyringSecretOpener opener(*keyring);
+  secrets::KeyringSecretOpener opener(*keyring);
   sender::PrometheusObserver observer;
   sender::SenderCore core(options, {.store = &store,
                                     .transport = &transport,
@@ -116,14 +110,14 @@ int Serve(const server::CommonSettings& s) {
   std::thread listen_thread([&] { store::ListenUntilStopped(s.database, "postroom_outbox", wake); });
   std::vector<std::thread> pool;
   for (int i = 0; i < workers; ++i) {
-    pool.emplace_back([&] {
+    pool.emplace_back([&, i] {
       absl::Time last_announce = absl::Now();
       while (!wake.stopping()) {
         sender::DrainReport r = core.DrainOnce();
         if (!r.status.ok()) {
           LogWarning("drain_failed", {{"replica", replica}, {"error", std::string(r.status.message())}});
         }
-        if (absl::Now() - last_announce > absl::Minutes(1)) {
+        if (i == 0 && absl::Now() - last_announce > absl::Seconds(5)) {
           (void)core.AnnounceConnectors();  // New connectors' series start at 0.
           last_announce = absl::Now();
         }

@@ -1,8 +1,7 @@
 #pragma once
 
-// The core's MailTransport over libs/mail's SMTP client, and the keyring as its SecretOpener.
+// The core's MailTransport over libs/mail's SMTP client.
 #include "libs/mail/smtp_client.h"
-#include "libs/secrets/keyring.h"
 #include "services/sender/core/ports.h"
 
 namespace postroom::sender {
@@ -18,17 +17,6 @@ class SmtpTransport : public MailTransport {
  public:
   mail::SmtpResult Send(const v1::Connector& connector, const mail::OutgoingEmail& email,
                         const std::string& raw) override;
-};
-
-class KeyringSecretOpener : public SecretOpener {
- public:
-  explicit KeyringSecretOpener(const secrets::Keyring& keyring) : keyring_(keyring) {}
-  absl::StatusOr<std::string> Open(const std::string& sealed, const std::string& owner) override {
-    return keyring_.DecryptString(sealed, owner);
-  }
-
- private:
-  const secrets::Keyring& keyring_;
 };
 
 }  // namespace postroom::sender

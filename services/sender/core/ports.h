@@ -7,6 +7,7 @@
 #include "absl/time/time.h"
 #include "libs/mail/smtp_client.h"
 #include "libs/mail/smtp_message.h"
+#include "libs/secrets/secret_opener.h"
 #include "postroom/v1/config.pb.h"
 
 namespace postroom::sender {
@@ -23,11 +24,7 @@ class MailTransport {
                                 const std::string& raw) = 0;
 };
 
-class SecretOpener {
- public:
-  virtual ~SecretOpener() = default;
-  virtual absl::StatusOr<std::string> Open(const std::string& sealed, const std::string& owner) = 0;
-};
+using secrets::SecretOpener;
 
 // Metrics; see docs/metrics.md. outcome is "sent", "retry" or "failed".
 class SenderObserver {

@@ -99,10 +99,10 @@ std::string SenderCore::MessageIdFor(const store::OutboxItem& item, const std::s
 }
 
 absl::Status SenderCore::AnnounceConnectors() {
-  absl::StatusOr<std::vector<store::OutgoingConnectorRecord>> list = deps_.store->ListOutgoing();
-  if (!list.ok()) return list.status();
+  absl::StatusOr<std::vector<std::string>> names = deps_.store->ListOutgoingNames();
+  if (!names.ok()) return names.status();
   if (deps_.observer != nullptr) {
-    for (const auto& c : *list) deps_.observer->Known(c.name);
+    for (const std::string& name : *names) deps_.observer->Known(name);
   }
   return absl::OkStatus();
 }

@@ -53,7 +53,7 @@ class SenderCore {
   // When to drain next: the next due row or expiring claim, at most `poll` from now.
   absl::Time NextWake(absl::Duration poll);
 
-  // Starts the metric series of every active outgoing connector at 0.
+  // Starts the metric series of every outgoing connector at 0.
   absl::Status AnnounceConnectors();
 
   // The Message-ID the row is sent with: the same for every attempt of the row, so a copy

@@ -101,6 +101,13 @@ absl::StatusOr<std::vector<store::OutgoingConnectorRecord>> InMemoryOutboxStore:
   return out;
 }
 
+absl::StatusOr<std::vector<std::string>> InMemoryOutboxStore::ListOutgoingNames() {
+  absl::MutexLock l(&mu_);
+  std::vector<std::string> out;
+  for (const auto& [id, c] : connectors_) out.push_back(c.name);
+  return out;
+}
+
 absl::StatusOr<store::AttemptResult> InMemoryOutboxStore::FinishAttempt(
     const store::AttemptOutcome& o) {
   absl::MutexLock l(&mu_);

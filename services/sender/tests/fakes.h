@@ -38,6 +38,7 @@ class InMemoryOutboxStore : public store::OutboxStore {
                                                           absl::Time now, absl::Duration lease,
                                                           int limit) override;
   absl::StatusOr<std::vector<store::OutgoingConnectorRecord>> ListOutgoing() override;
+  absl::StatusOr<std::vector<std::string>> ListOutgoingNames() override;
   absl::StatusOr<store::AttemptResult> FinishAttempt(const store::AttemptOutcome& o) override;
   absl::StatusOr<std::optional<absl::Time>> NextDue() override;
   absl::StatusOr<std::vector<store::OutboxItem>> List(const store::OutboxFilter& filter) override;

@@ -306,8 +306,9 @@ TEST(SenderCore, HeaderInjectionFailsTheRowWithoutSending) {
   EXPECT_EQ(h.store().Row(id).last_error_class, "invalid");
 }
 
-TEST(SenderCore, AnnouncesActiveConnectors) {
+TEST(SenderCore, AnnouncesEveryOutgoingConnector) {
   Harness h;
+  h.store().SetStatus(h.gateway(), "draft");
   ASSERT_THAT(h.core().AnnounceConnectors(), postroom::testing::IsOk());
   EXPECT_THAT(h.observer().known(), ::testing::ElementsAre("gateway"));
 }
