@@ -28,8 +28,8 @@ struct Transcript {
 
 std::string CommandVerb(const std::string& line) {
   std::string up = absl::AsciiStrToUpper(line.substr(0, 10));
-  for (const char* verb : {"MAIL FROM", "RCPT TO", "STARTTLS", "AUTH", "DATA", "EHLO", "HELO",
-                           "QUIT", "RSET"}) {
+  for (const char* verb :
+       {"MAIL FROM", "RCPT TO", "STARTTLS", "AUTH", "DATA", "EHLO", "HELO", "QUIT", "RSET"}) {
     if (absl::StartsWith(up, verb)) return verb;
   }
   // A SASL continuation (LOGIN user or password, base64): part of AUTH; keep nothing of it.
@@ -100,9 +100,12 @@ size_t OnRead(char* buffer, size_t size, size_t nitems, void* user) {
 
 int DefaultPort(SmtpSecurity s) {
   switch (s) {
-    case SmtpSecurity::kNone: return 25;
-    case SmtpSecurity::kStartTls: return 587;
-    case SmtpSecurity::kImplicitTls: return 465;
+    case SmtpSecurity::kNone:
+      return 25;
+    case SmtpSecurity::kStartTls:
+      return 587;
+    case SmtpSecurity::kImplicitTls:
+      return 465;
   }
   return 25;
 }
@@ -122,14 +125,22 @@ int ReplyCode(const std::string& reply) {
 
 const char* SmtpStageName(SmtpStage s) {
   switch (s) {
-    case SmtpStage::kConnect: return "connect";
-    case SmtpStage::kTls: return "tls";
-    case SmtpStage::kGreeting: return "greeting";
-    case SmtpStage::kAuth: return "auth";
-    case SmtpStage::kMailFrom: return "mail_from";
-    case SmtpStage::kRcptTo: return "rcpt_to";
-    case SmtpStage::kData: return "data";
-    case SmtpStage::kDone: return "done";
+    case SmtpStage::kConnect:
+      return "connect";
+    case SmtpStage::kTls:
+      return "tls";
+    case SmtpStage::kGreeting:
+      return "greeting";
+    case SmtpStage::kAuth:
+      return "auth";
+    case SmtpStage::kMailFrom:
+      return "mail_from";
+    case SmtpStage::kRcptTo:
+      return "rcpt_to";
+    case SmtpStage::kData:
+      return "data";
+    case SmtpStage::kDone:
+      return "done";
   }
   return "?";
 }
@@ -198,11 +209,11 @@ SmtpResult ClassifySmtp(int curl_code, const std::string& curl_error,
         r.error_class = MailErrorClass::kProtocol;
       }
   }
-  const char* what = r.stage == SmtpStage::kMailFrom  ? "MAIL FROM"
-                     : r.stage == SmtpStage::kRcptTo  ? "RCPT TO"
-                     : r.stage == SmtpStage::kData    ? "DATA"
-                     : r.stage == SmtpStage::kAuth    ? "AUTH"
-                     : r.stage == SmtpStage::kTls     ? "TLS"
+  const char* what = r.stage == SmtpStage::kMailFrom   ? "MAIL FROM"
+                     : r.stage == SmtpStage::kRcptTo   ? "RCPT TO"
+                     : r.stage == SmtpStage::kData     ? "DATA"
+                     : r.stage == SmtpStage::kAuth     ? "AUTH"
+                     : r.stage == SmtpStage::kTls      ? "TLS"
                      : r.stage == SmtpStage::kGreeting ? "greeting"
                                                        : "connect";
   if (r.code >= 400) {
@@ -244,8 +255,7 @@ SmtpResult SendSmtp(const SmtpServer& server, const SmtpCredentials& credentials
   }
   const std::string url =
       absl::StrCat(server.security == SmtpSecurity::kImplicitTls ? "smtps://" : "smtp://",
-                   server.host, ":", port, "/",
-                   server.helo_name.empty() ? "" : server.helo_name);
+                   server.host, ":", port, "/", server.helo_name.empty() ? "" : server.helo_name);
   const std::string from = absl::StrCat("<", envelope.mail_from, ">");
   const long timeout_ms = static_cast<long>(absl::ToInt64Milliseconds(server.timeout));
 

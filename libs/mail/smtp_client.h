@@ -24,12 +24,12 @@ enum class SmtpSecurity {
 };
 
 enum class SmtpAuth {
-  kNone,      // No AUTH, even if the server offers it.
+  kNone,  // No AUTH, even if the server offers it.
   // SASL with user and password: libcurl picks the strongest mechanism both sides know
   // (CRAM-MD5, DIGEST-MD5, NTLM, then LOGIN or PLAIN; a server offering PLAIN LOGIN gets PLAIN).
   // No AUTH is sent when the server offers none.
   kPassword,
-  kXOAuth2,   // SASL XOAUTH2 with `secret` as the bearer token (token source: later).
+  kXOAuth2,  // SASL XOAUTH2 with `secret` as the bearer token (token source: later).
 };
 
 struct SmtpServer {
@@ -38,7 +38,7 @@ struct SmtpServer {
   SmtpSecurity security = SmtpSecurity::kStartTls;
   std::string ca_file;  // Extra CA bundle; else the system's. Certificates are always verified.
   absl::Duration timeout = absl::Seconds(30);  // Connect, and the whole conversation x4.
-  std::string helo_name;  // EHLO name; empty: libcurl's default.
+  std::string helo_name;                       // EHLO name; empty: libcurl's default.
 };
 
 struct SmtpCredentials {
@@ -48,8 +48,8 @@ struct SmtpCredentials {
 };
 
 struct SmtpEnvelope {
-  std::string mail_from;               // Bare address, no angle brackets.
-  std::vector<std::string> rcpt_to;    // Bare addresses; at least one.
+  std::string mail_from;             // Bare address, no angle brackets.
+  std::vector<std::string> rcpt_to;  // Bare addresses; at least one.
 };
 
 // The conversation step a failure happened at, so a caller can tell a refused recipient (the

@@ -22,9 +22,8 @@ bool HasLineBreak(const std::string& s) {
 
 bool OwnHeader(const std::string& name) {
   std::string n = absl::AsciiStrToLower(name);
-  return n == "from" || n == "to" || n == "cc" || n == "bcc" || n == "reply-to" ||
-         n == "subject" || n == "date" || n == "message-id" || n == "mime-version" ||
-         absl::StartsWith(n, "content-");
+  return n == "from" || n == "to" || n == "cc" || n == "bcc" || n == "reply-to" || n == "subject" ||
+         n == "date" || n == "message-id" || n == "mime-version" || absl::StartsWith(n, "content-");
 }
 
 GMimeTextPart* TextPart(const char* subtype, const std::string& text) {
@@ -42,8 +41,8 @@ absl::StatusOr<std::string> RenderEmail(const OutgoingEmail& e) {
   if (e.from.empty() || e.to.empty() || e.message_id.empty()) {
     return absl::InvalidArgumentError("email: from, to and message_id are required");
   }
-  for (const std::string* s : {&e.from, &e.from_name, &e.to, &e.reply_to, &e.subject,
-                               &e.message_id}) {
+  for (const std::string* s :
+       {&e.from, &e.from_name, &e.to, &e.reply_to, &e.subject, &e.message_id}) {
     if (HasLineBreak(*s)) {
       return absl::InvalidArgumentError(
           absl::StrCat("email: a header value holds a line break: \"", *s, "\""));

@@ -11,14 +11,16 @@ int64_t Ms(absl::Time t) { return absl::ToUnixMillis(t); }
 // parameters.
 std::string FailureSql(const std::string& dir) {
   const std::string T2 = "to_timestamp($2::bigint / 1000.0)";
-  return absl::StrCat(
-      "INSERT INTO connector_state (connector_id, last_check_at, last_", dir, "_error, last_", dir,
-      "_error_class, last_", dir, "_error_at, consecutive_", dir, "_errors) VALUES ($1, ", T2,
-      ", $3, $4, ", T2, ", 1) ON CONFLICT (connector_id) DO UPDATE SET last_check_at = "
-      "excluded.last_check_at, last_", dir, "_error = excluded.last_", dir, "_error, last_", dir,
-      "_error_class = excluded.last_", dir, "_error_class, last_", dir, "_error_at = excluded.last_",
-      dir, "_error_at, consecutive_", dir, "_errors = connector_state.consecutive_", dir,
-      "_errors + 1 RETURNING consecutive_", dir, "_errors");
+  return absl::StrCat("INSERT INTO connector_state (connector_id, last_check_at, last_", dir,
+                      "_error, last_", dir, "_error_class, last_", dir, "_error_at, consecutive_",
+                      dir, "_errors) VALUES ($1, ", T2, ", $3, $4, ", T2,
+                      ", 1) ON CONFLICT (connector_id) DO UPDATE SET last_check_at = "
+                      "excluded.last_check_at, last_",
+                      dir, "_error = excluded.last_", dir, "_error, last_", dir,
+                      "_error_class = excluded.last_", dir, "_error_class, last_", dir,
+                      "_error_at = excluded.last_", dir, "_error_at, consecutive_", dir,
+                      "_errors = connector_state.consecutive_", dir,
+                      "_errors + 1 RETURNING consecutive_", dir, "_errors");
 }
 
 }  // namespace
@@ -68,13 +70,13 @@ ConnectorFailureResult RecordConnectorFailure(pqxx::work& t, const ConnectorFail
   ConnectorFailureResult out;
   const bool outgoing = f.direction == Direction::kOutgoing;
   out.consecutive_errors =
-      t.exec_prepared1(outgoing ? "conn_failure_outgoing" : "conn_failure_incoming",
-                       f.connector_id, Ms(f.at), f.error, f.error_class)[0]
+      t.exec_prepared1(outgoing ? "conn_failure_outgoing" : "conn_failure_incoming", f.connector_id,
+                       Ms(f.at), f.error, f.error_class)[0]
           .as<int>();
   if (f.threshold > 0 && out.consecutive_errors >= f.threshold) {
-    std::string reason = absl::StrCat(out.consecutive_errors, " consecutive ",
-                                      outgoing ? "outgoing " : "", f.error_class,
-                                      " errors; last: ", f.error);
+    std::string reason =
+        absl::StrCat(out.consecutive_errors, " consecutive ", outgoing ? "outgoing " : "",
+                     f.error_class, " errors; last: ", f.error);
     pqxx::result r = t.exec_prepared("conn_auto_disable", f.connector_id, Ms(f.at));
     if (!r.empty()) {
       out.auto_disabled = true;

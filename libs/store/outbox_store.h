@@ -27,7 +27,7 @@ struct OutboxItem {
   int64_t connector_id = 0;  // The outgoing connector; 0: none (and no system default yet).
   std::string connector;     // Its name; "" when none.
   std::string kind = "email";
-  std::string reason;        // "ack", "notification" ...
+  std::string reason;             // "ack", "notification" ...
   std::string status = "queued";  // queued, sent, failed, cancelled
   std::string to_address;
   std::string subject;
@@ -79,7 +79,11 @@ struct AttemptOutcome {
   // The connector's counters: a success resets them, a failure counts (and may auto-disable
   // at `failure.threshold`), kNone leaves them (e.g. a recipient the server refused: the
   // connector works).
-  enum class ConnectorEffect { kNone, kSuccess, kFailure } connector_effect = ConnectorEffect::kNone;
+  enum class ConnectorEffect {
+    kNone,
+    kSuccess,
+    kFailure
+  } connector_effect = ConnectorEffect::kNone;
   int64_t connector_id = 0;
   int threshold = 5;
   AdminNotice notice;  // Queued when this failure auto-disables the connector.
@@ -107,9 +111,8 @@ class OutboxStore {
   // whose connector (the row's, else the system default) is an active outgoing SMTP connector,
   // oldest due first, for `lease` (FOR UPDATE SKIP LOCKED: replicas never claim the same row).
   // A row without a connector is bound to the system default here. Each claim counts an attempt.
-  virtual absl::StatusOr<std::vector<OutboxItem>> ClaimDue(const std::string& owner,
-                                                           absl::Time now, absl::Duration lease,
-                                                           int limit) = 0;
+  virtual absl::StatusOr<std::vector<OutboxItem>> ClaimDue(const std::string& owner, absl::Time now,
+                                                           absl::Duration lease, int limit) = 0;
   // Active outgoing connectors with their sealed secrets.
   virtual absl::StatusOr<std::vector<OutgoingConnectorRecord>> ListOutgoing() = 0;
   // Names of every outgoing connector, whatever its status (metrics start their series at 0).

@@ -323,10 +323,13 @@ absl::StatusOr<PollFailureResult> PgFetchStore::RecordFailure(const LeaseRecord&
   absl::Status st = db_.Transact([&](pqxx::work& t) -> absl::Status {
     out = PollFailureResult();
     if (absl::Status held = CheckLease(t, lease); !held.ok()) return held;
-    ConnectorFailureResult r = RecordConnectorFailure(
-        t, {.connector_id = lease.connector_id, .direction = Direction::kIncoming, .at = f.at,
-            .error = f.error, .error_class = f.error_class, .threshold = f.threshold,
-            .notice = f.notice});
+    ConnectorFailureResult r = RecordConnectorFailure(t, {.connector_id = lease.connector_id,
+                                                          .direction = Direction::kIncoming,
+                                                          .at = f.at,
+                                                          .error = f.error,
+                                                          .error_class = f.error_class,
+                                                          .threshold = f.threshold,
+                                                          .notice = f.notice});
     out.consecutive_errors = r.consecutive_errors;
     out.auto_disabled = r.auto_disabled;
     return absl::OkStatus();

@@ -82,7 +82,8 @@ PgOutboxStore::PgOutboxStore(Database& db) : db_(db) {
           " AND k.status = 'active' AND k.direction IN ('outgoing', 'both') AND k.protocol = "
           "'smtp') ORDER BY o.due_at, o.id LIMIT $4 FOR UPDATE OF o SKIP LOCKED), "
           "upd AS (UPDATE outbox o SET connector_id = pick.cid, claimed_by = $1, claimed_until = ",
-          kNow, " + make_interval(secs => $3::double precision / 1000), claim_token = "
+          kNow,
+          " + make_interval(secs => $3::double precision / 1000), claim_token = "
           "o.claim_token + 1, attempts = o.attempts + 1, last_attempt_at = ",
           kNow, " FROM pick WHERE o.id = pick.id RETURNING o.*) SELECT ", ItemColumns(),
           " FROM upd o LEFT JOIN connectors c ON c.id = o.connector_id ORDER BY o.due_at, o.id"));
@@ -133,8 +134,8 @@ absl::StatusOr<std::vector<OutboxItem>> PgOutboxStore::ClaimDue(const std::strin
   std::vector<OutboxItem> out;
   absl::Status st = db_.Transact([&](pqxx::work& t) -> absl::Status {
     out.clear();
-    for (const auto& r : t.exec_prepared("outbox_claim", owner, Ms(now),
-                                         absl::ToInt64Milliseconds(lease), limit)) {
+    for (const auto& r :
+         t.exec_prepared("outbox_claim", owner, Ms(now), absl::ToInt64Milliseconds(lease), limit)) {
       out.push_back(ItemOf(r));
     }
     return absl::OkStatus();
@@ -190,19 +191,22 @@ absl::StatusOr<AttemptResult> PgOutboxStore::FinishAttempt(const AttemptOutcome&
                                                        : "failed";
   absl::Status st = db_.Transact([&](pqxx::work& t) -> absl::Status {
     out = AttemptResult();
-    pqxx::result r = t.exec_prepared("outbox_finish", o.id, o.owner, o.claim_token,
-                                     std::string(status), Ms(o.next_due), Ms(o.at), o.error,
-                                     o.error_class, o.smtp_message_id);
+    pqxx::result r =
+        t.exec_prepared("outbox_finish", o.id, o.owner, o.claim_token, std::string(status),
+                        Ms(o.next_due), Ms(o.at), o.error, o.error_class, o.smtp_message_id);
     if (r.empty()) return absl::OkStatus();  // Claim lost: the new holder decides.
     out.applied = true;
     if (o.connector_id == 0) return absl::OkStatus();
     if (o.connector_effect == AttemptOutcome::ConnectorEffect::kSuccess) {
       RecordOutgoingSuccess(t, o.connector_id, o.at);
     } else if (o.connector_effect == AttemptOutcome::ConnectorEffect::kFailure) {
-      ConnectorFailureResult f = RecordConnectorFailure(
-          t, {.connector_id = o.connector_id, .direction = Direction::kOutgoing, .at = o.at,
-              .error = o.error, .error_class = o.error_class, .threshold = o.threshold,
-              .notice = o.notice});
+      ConnectorFailureResult f = RecordConnectorFailure(t, {.connector_id = o.connector_id,
+                                                            .direction = Direction::kOutgoing,
+                                                            .at = o.at,
+                                                            .error = o.error,
+                                                            .error_class = o.error_class,
+                                                            .threshold = o.threshold,
+                                                            .notice = o.notice});
       out.consecutive_errors = f.consecutive_errors;
       out.auto_disabled = f.auto_disabled;
     }
@@ -226,8 +230,8 @@ absl::StatusOr<std::optional<absl::Time>> PgOutboxStore::NextDue() {
 absl::StatusOr<std::vector<OutboxItem>> PgOutboxStore::List(const OutboxFilter& f) {
   if (!f.status.empty() && f.status != "queued" && f.status != "sent" && f.status != "failed" &&
       f.status != "cancelled") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "status \"", f.status, "\" is not one of queued, sent, failed, cancelled"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("status \"", f.status, "\" is not one of queued, sent, failed, cancelled"));
   }
   std::vector<OutboxItem> out;
   absl::Status st = db_.Transact([&](pqxx::work& t) -> absl::Status {

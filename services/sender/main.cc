@@ -72,9 +72,10 @@ int Serve(const server::CommonSettings& s) {
   std::string replica = absl::GetFlag(FLAGS_replica);
   if (replica.empty()) replica = server::EnvOr("POSTROOM_SENDER_REPLICA", "");
   if (replica.empty()) replica = absl::StrCat(server::EnvOr("HOSTNAME", "sender"), "-", getpid());
-  const int workers = server::IntSetting(absl::GetFlag(FLAGS_workers), "POSTROOM_SENDER_WORKERS", 2);
-  const absl::Duration poll =
-      absl::Milliseconds(server::IntSetting(absl::GetFlag(FLAGS_poll_ms), "POSTROOM_SENDER_POLL_MS", 2000));
+  const int workers =
+      server::IntSetting(absl::GetFlag(FLAGS_workers), "POSTROOM_SENDER_WORKERS", 2);
+  const absl::Duration poll = absl::Milliseconds(
+      server::IntSetting(absl::GetFlag(FLAGS_poll_ms), "POSTROOM_SENDER_POLL_MS", 2000));
   sender::SenderOptions options;
   options.replica = replica;
   options.batch = server::IntSetting(absl::GetFlag(FLAGS_batch), "POSTROOM_SENDER_BATCH", 4);
@@ -107,7 +108,8 @@ int Serve(const server::CommonSettings& s) {
   sender::SenderService service(store, authenticator->get(), RealClock());
 
   Wakeup wake;
-  std::thread listen_thread([&] { store::ListenUntilStopped(s.database, "postroom_outbox", wake); });
+  std::thread listen_thread(
+      [&] { store::ListenUntilStopped(s.database, "postroom_outbox", wake); });
   std::vector<std::thread> pool;
   for (int i = 0; i < workers; ++i) {
     pool.emplace_back([&, i] {
@@ -115,15 +117,16 @@ int Serve(const server::CommonSettings& s) {
       while (!wake.stopping()) {
         sender::DrainReport r = core.DrainOnce();
         if (!r.status.ok()) {
-          LogWarning("drain_failed", {{"replica", replica}, {"error", std::string(r.status.message())}});
+          LogWarning("drain_failed",
+                     {{"replica", replica}, {"error", std::string(r.status.message())}});
         }
         if (i == 0 && absl::Now() - last_announce > absl::Seconds(5)) {
           (void)core.AnnounceConnectors();  // New connectors' series start at 0.
           last_announce = absl::Now();
         }
         if (r.claimed > 0 && r.status.ok()) continue;  // Maybe more due: drain on.
-        absl::Duration wait = std::clamp(core.NextWake(poll) - absl::Now(),
-                                         absl::Milliseconds(10), poll);
+        absl::Duration wait =
+            std::clamp(core.NextWake(poll) - absl::Now(), absl::Milliseconds(10), poll);
         if (!r.status.ok()) wait = poll;
         // Every worker may be woken; the claims keep them from sending a row twice.
         wake.Wait(wait);

@@ -9,9 +9,15 @@ mail::SmtpServer SmtpServerFor(const v1::Connector& c) {
   s.host = c.server().host();
   s.port = static_cast<int>(c.server().port());
   switch (c.server().tls()) {
-    case v1::TLS_MODE_NONE: s.security = mail::SmtpSecurity::kNone; break;
-    case v1::TLS_MODE_IMPLICIT: s.security = mail::SmtpSecurity::kImplicitTls; break;
-    default: s.security = mail::SmtpSecurity::kStartTls; break;
+    case v1::TLS_MODE_NONE:
+      s.security = mail::SmtpSecurity::kNone;
+      break;
+    case v1::TLS_MODE_IMPLICIT:
+      s.security = mail::SmtpSecurity::kImplicitTls;
+      break;
+    default:
+      s.security = mail::SmtpSecurity::kStartTls;
+      break;
   }
   s.ca_file = c.server().ca_file();
   if (c.settings().timeout_ms() > 0) s.timeout = absl::Milliseconds(c.settings().timeout_ms());

@@ -47,12 +47,18 @@ std::string JsonOf(const google::protobuf::Message& m) {
 
 std::string StateName(v1::OutboxState s) {
   switch (s) {
-    case v1::OUTBOX_STATE_QUEUED: return "queued";
-    case v1::OUTBOX_STATE_SENDING: return "sending";
-    case v1::OUTBOX_STATE_SENT: return "sent";
-    case v1::OUTBOX_STATE_FAILED: return "failed";
-    case v1::OUTBOX_STATE_CANCELLED: return "cancelled";
-    default: return "?";
+    case v1::OUTBOX_STATE_QUEUED:
+      return "queued";
+    case v1::OUTBOX_STATE_SENDING:
+      return "sending";
+    case v1::OUTBOX_STATE_SENT:
+      return "sent";
+    case v1::OUTBOX_STATE_FAILED:
+      return "failed";
+    case v1::OUTBOX_STATE_CANCELLED:
+      return "cancelled";
+    default:
+      return "?";
   }
 }
 
@@ -81,8 +87,8 @@ int GetOutbox(Context& ctx) {
   if (!state.empty()) {
     v1::OutboxState st;
     if (!ParseState(state, &st)) {
-      return ctx.UsageError(absl::StrCat("unknown state \"", state,
-                                         "\"; use queued, sent, failed or cancelled"));
+      return ctx.UsageError(
+          absl::StrCat("unknown state \"", state, "\"; use queued, sent, failed or cancelled"));
     }
     req.set_state(st);
   }
@@ -98,21 +104,19 @@ int GetOutbox(Context& ctx) {
   }
   std::vector<std::vector<std::string>> rows;
   for (const v1::OutboxItem& o : r->items()) {
-    std::string next = o.state() == v1::OUTBOX_STATE_QUEUED ? When(o.due_at_unix_ms(), ctx.Now())
-                                                            : "-";
+    std::string next =
+        o.state() == v1::OUTBOX_STATE_QUEUED ? When(o.due_at_unix_ms(), ctx.Now()) : "-";
     rows.push_back({absl::StrCat(o.id()), o.connector().empty() ? "-" : o.connector(), o.reason(),
                     StateName(o.state()), absl::StrCat(o.attempts()), next, o.to_address(),
                     o.subject().substr(0, 50), o.last_error().substr(0, 60)});
   }
-  ctx.out() << FormatTable({"ID", "CONNECTOR", "REASON", "STATE", "ATTEMPTS", "DUE", "TO",
-                            "SUBJECT", "LAST ERROR"},
-                           rows);
+  ctx.out() << FormatTable(
+      {"ID", "CONNECTOR", "REASON", "STATE", "ATTEMPTS", "DUE", "TO", "SUBJECT", "LAST ERROR"},
+      rows);
   return kExitOk;
 }
 
-bool ParseId(const std::string& text, int64_t* id) {
-  return absl::SimpleAtoi(text, id) && *id > 0;
-}
+bool ParseId(const std::string& text, int64_t* id) { return absl::SimpleAtoi(text, id) && *id > 0; }
 
 int DescribeOutbox(Context& ctx, const std::string& id_text) {
   v1::GetOutboxItemRequest req;
@@ -139,12 +143,12 @@ int DescribeOutbox(Context& ctx, const std::string& id_text) {
   line("attempts", absl::StrCat(o.attempts()));
   line("created", FormatTimestamp(o.created_at_unix_ms()));
   if (o.state() == v1::OUTBOX_STATE_QUEUED) line("due", When(o.due_at_unix_ms(), ctx.Now()));
-  if (o.last_attempt_at_unix_ms() != 0) line("last attempt", FormatTimestamp(o.last_attempt_at_unix_ms()));
+  if (o.last_attempt_at_unix_ms() != 0)
+    line("last attempt", FormatTimestamp(o.last_attempt_at_unix_ms()));
   if (o.sent_at_unix_ms() != 0) line("sent", FormatTimestamp(o.sent_at_unix_ms()));
   line("sending by", o.claimed_by());
-  line("last error", o.last_error().empty()
-                         ? ""
-                         : absl::StrCat(o.last_error(), " (", o.last_error_class(), ")"));
+  line("last error",
+       o.last_error().empty() ? "" : absl::StrCat(o.last_error(), " (", o.last_error_class(), ")"));
   line("work item", o.work_item_id() ? absl::StrCat(o.work_item_id()) : "");
   line("answers message", o.source_message_id() ? absl::StrCat(o.source_message_id()) : "");
   line("dedupe key", o.dedupe_key());
@@ -169,8 +173,8 @@ int RunRetry(Context& ctx) {
   return kExitOk;
 }
 
-const FlagSpec kState{"state", 0, true, false, "STATE",
-                      "outbox: queued, sent, failed or cancelled"};
+const FlagSpec kState{"state", 0,       true,
+                      false,   "STATE", "outbox: queued, sent, failed or cancelled"};
 const FlagSpec kOutput{"output", 'o', true, false, "FORMAT", "text (default) or json"};
 const FlagSpec kLimit{"limit", 0, true, false, "N", "at most N (default 100)"};
 
@@ -190,8 +194,9 @@ void AddSenderCommands(std::vector<Command>& commands) {
     if (c.name == "get") {
       auto inner = c.run;
       c.usage += " | get outbox [--state S] [--connector C]";
-      c.help += "\nSender kind (queued, sent and failed emails):\n"
-                "  postroomctl get outbox --state failed\n";
+      c.help +=
+          "\nSender kind (queued, sent and failed emails):\n"
+          "  postroomctl get outbox --state failed\n";
       for (const FlagSpec& f : {kState, kLimit}) AddFlag(c, f);
       c.run = [inner](Context& ctx) {
         const auto& p = ctx.positionals();
@@ -204,8 +209,9 @@ void AddSenderCommands(std::vector<Command>& commands) {
     } else if (c.name == "describe") {
       auto inner = c.run;
       c.usage += " | describe outbox ID";
-      c.help += "\nSender kind (an email with its state, attempts, last error and body):\n"
-                "  postroomctl describe outbox 7\n";
+      c.help +=
+          "\nSender kind (an email with its state, attempts, last error and body):\n"
+          "  postroomctl describe outbox 7\n";
       AddFlag(c, kOutput);
       c.run = [inner](Context& ctx) {
         const auto& p = ctx.positionals();

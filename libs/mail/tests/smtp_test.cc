@@ -19,9 +19,9 @@ using ::testing::Not;
 const char kWhere[] = "smtp 127.0.0.1:2525";
 
 TEST(ClassifySmtp, RefusedRecipientKeepsTheServersWordsAndStage) {
-  SmtpResult r = ClassifySmtp(CURLE_SEND_ERROR, "RCPT failed: 550", "RCPT TO",
-                              "550 5.1.1 <nobody@example.net>: Recipient address rejected", false,
-                              kWhere);
+  SmtpResult r =
+      ClassifySmtp(CURLE_SEND_ERROR, "RCPT failed: 550", "RCPT TO",
+                   "550 5.1.1 <nobody@example.net>: Recipient address rejected", false, kWhere);
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.stage, SmtpStage::kRcptTo);
   EXPECT_EQ(r.code, 550);
@@ -32,8 +32,8 @@ TEST(ClassifySmtp, RefusedRecipientKeepsTheServersWordsAndStage) {
 }
 
 TEST(ClassifySmtp, GreylistingIsThrottled) {
-  SmtpResult r = ClassifySmtp(CURLE_SEND_ERROR, "", "RCPT TO", "450 4.2.0 try again later",
-                              false, kWhere);
+  SmtpResult r =
+      ClassifySmtp(CURLE_SEND_ERROR, "", "RCPT TO", "450 4.2.0 try again later", false, kWhere);
   EXPECT_EQ(r.code, 450);
   EXPECT_EQ(r.error_class, MailErrorClass::kThrottled);
 }
@@ -47,8 +47,8 @@ TEST(ClassifySmtp, RefusedLoginIsAuthentication) {
 }
 
 TEST(ClassifySmtp, ConnectionRefusedIsNetworkAtConnect) {
-  SmtpResult r = ClassifySmtp(CURLE_COULDNT_CONNECT, "Failed to connect to 127.0.0.1 port 1",
-                              "", "", false, kWhere);
+  SmtpResult r = ClassifySmtp(CURLE_COULDNT_CONNECT, "Failed to connect to 127.0.0.1 port 1", "",
+                              "", false, kWhere);
   EXPECT_EQ(r.stage, SmtpStage::kConnect);
   EXPECT_EQ(r.error_class, MailErrorClass::kNetwork);
   EXPECT_EQ(r.code, 0);
@@ -56,8 +56,8 @@ TEST(ClassifySmtp, ConnectionRefusedIsNetworkAtConnect) {
 }
 
 TEST(ClassifySmtp, BadCertificateIsTls) {
-  SmtpResult r = ClassifySmtp(CURLE_PEER_FAILED_VERIFICATION, "SSL certificate problem",
-                              "STARTTLS", "220 2.0.0 Ready to start TLS", true, kWhere);
+  SmtpResult r = ClassifySmtp(CURLE_PEER_FAILED_VERIFICATION, "SSL certificate problem", "STARTTLS",
+                              "220 2.0.0 Ready to start TLS", true, kWhere);
   EXPECT_EQ(r.stage, SmtpStage::kTls);
   EXPECT_EQ(r.error_class, MailErrorClass::kTls);
 }

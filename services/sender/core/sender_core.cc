@@ -55,8 +55,8 @@ PreparedConnector Prepare(const store::OutgoingConnectorRecord& rec, SecretOpene
     *dst = *std::move(plain);
   }
   if (p.spec.primary_address().empty()) {
-    p.error = absl::FailedPreconditionError(absl::StrCat(
-        "connector \"", rec.name, "\" has no primary_address to send from; set it"));
+    p.error = absl::FailedPreconditionError(
+        absl::StrCat("connector \"", rec.name, "\" has no primary_address to send from; set it"));
   }
   return p;
 }
@@ -75,14 +75,18 @@ std::vector<std::pair<std::string, std::string>> HeadersOf(const std::string& js
 
 std::string DomainOf(const std::string& address) {
   size_t at = address.rfind('@');
-  return at == std::string::npos ? "postroom.invalid" : absl::AsciiStrToLower(address.substr(at + 1));
+  return at == std::string::npos ? "postroom.invalid"
+                                 : absl::AsciiStrToLower(address.substr(at + 1));
 }
 
 const char* OutcomeName(store::AttemptKind k) {
   switch (k) {
-    case store::AttemptKind::kSent: return "sent";
-    case store::AttemptKind::kRetry: return "retry";
-    case store::AttemptKind::kFailed: return "failed";
+    case store::AttemptKind::kSent:
+      return "sent";
+    case store::AttemptKind::kRetry:
+      return "retry";
+    case store::AttemptKind::kFailed:
+      return "failed";
   }
   return "?";
 }
@@ -156,8 +160,8 @@ DrainReport SenderCore::DrainOnce() {
     } else if (it == connectors.end()) {
       // Disabled between the claim and now: wait for it without counting anything.
       verdict = {RowVerdict::kRetry, ConnectorVerdict::kNone, "configuration"};
-      result.message = absl::StrCat("outgoing connector \"", item.connector,
-                                    "\" is no longer active");
+      result.message =
+          absl::StrCat("outgoing connector \"", item.connector, "\" is no longer active");
     } else if (!it->second.error.ok()) {
       verdict = {RowVerdict::kRetry, ConnectorVerdict::kFailure, "configuration"};
       result.message = std::string(it->second.error.message());
@@ -200,8 +204,8 @@ DrainReport SenderCore::DrainOnce() {
       out.error = result.message;
       if (verdict.row == RowVerdict::kRetry && item.attempts >= options_.retry.max_attempts) {
         out.kind = store::AttemptKind::kFailed;
-        out.error = absl::StrCat("gave up after ", item.attempts, " attempts; last: ",
-                                 result.message);
+        out.error =
+            absl::StrCat("gave up after ", item.attempts, " attempts; last: ", result.message);
       } else if (verdict.row == RowVerdict::kRetry) {
         out.kind = store::AttemptKind::kRetry;
         out.next_due = NextAttemptAt(options_.retry, item.id, item.attempts, out.at);
@@ -209,10 +213,11 @@ DrainReport SenderCore::DrainOnce() {
         out.kind = store::AttemptKind::kFailed;
       }
     }
-    out.connector_effect =
-        verdict.connector == ConnectorVerdict::kSuccess   ? store::AttemptOutcome::ConnectorEffect::kSuccess
-        : verdict.connector == ConnectorVerdict::kFailure ? store::AttemptOutcome::ConnectorEffect::kFailure
-                                                          : store::AttemptOutcome::ConnectorEffect::kNone;
+    out.connector_effect = verdict.connector == ConnectorVerdict::kSuccess
+                               ? store::AttemptOutcome::ConnectorEffect::kSuccess
+                           : verdict.connector == ConnectorVerdict::kFailure
+                               ? store::AttemptOutcome::ConnectorEffect::kFailure
+                               : store::AttemptOutcome::ConnectorEffect::kNone;
     const std::string connector = item.connector.empty() ? "none" : item.connector;
     // One notice per connector version: re-enabling (a new version) arms the next one.
     out.notice.dedupe_key = absl::StrCat("auto_disable:", connector, ":",
@@ -221,7 +226,8 @@ DrainReport SenderCore::DrainOnce() {
     out.notice.body = absl::StrCat(
         "The outgoing connector \"", connector, "\" failed ", out.threshold,
         " sends in a row and was disabled by the system; queued email waits in the outbox.\n\n"
-        "Last error (", out.error_class, "): ", result.message,
+        "Last error (",
+        out.error_class, "): ", result.message,
         "\n\nFix the cause, run `postroomctl test connector ", connector,
         "`, then `postroomctl enable connector ", connector,
         "`. Failed items: `postroomctl get outbox --state failed`.\n");
@@ -238,9 +244,9 @@ DrainReport SenderCore::DrainOnce() {
     }
     if (!done->applied) {
       ++report.lost;
-      LogWarning("send_claim_lost", {{"outbox_id", absl::StrCat(item.id)},
-                                     {"connector", connector},
-                                     {"outcome", outcome}});
+      LogWarning(
+          "send_claim_lost",
+          {{"outbox_id", absl::StrCat(item.id)}, {"connector", connector}, {"outcome", outcome}});
       continue;
     }
     if (out.kind == store::AttemptKind::kSent) ++report.sent;

@@ -66,11 +66,20 @@ grpc::Status SenderService::ListOutbox(grpc::ServerContext* ctx, const v1::ListO
   }
   store::OutboxFilter f;
   switch (req->state()) {
-    case v1::OUTBOX_STATE_UNSPECIFIED: break;
-    case v1::OUTBOX_STATE_QUEUED: f.status = "queued"; break;
-    case v1::OUTBOX_STATE_SENT: f.status = "sent"; break;
-    case v1::OUTBOX_STATE_FAILED: f.status = "failed"; break;
-    case v1::OUTBOX_STATE_CANCELLED: f.status = "cancelled"; break;
+    case v1::OUTBOX_STATE_UNSPECIFIED:
+      break;
+    case v1::OUTBOX_STATE_QUEUED:
+      f.status = "queued";
+      break;
+    case v1::OUTBOX_STATE_SENT:
+      f.status = "sent";
+      break;
+    case v1::OUTBOX_STATE_FAILED:
+      f.status = "failed";
+      break;
+    case v1::OUTBOX_STATE_CANCELLED:
+      f.status = "cancelled";
+      break;
     default:
       return server::ToGrpcStatus(absl::InvalidArgumentError(
           "state: one of queued, sent, failed, cancelled (items being sent are queued)"));

@@ -34,9 +34,8 @@ class InMemoryOutboxStore : public store::OutboxStore {
   FakeConnectorState State(int64_t connector_id);
   std::vector<store::AdminNotice> Notices();
 
-  absl::StatusOr<std::vector<store::OutboxItem>> ClaimDue(const std::string& owner,
-                                                          absl::Time now, absl::Duration lease,
-                                                          int limit) override;
+  absl::StatusOr<std::vector<store::OutboxItem>> ClaimDue(const std::string& owner, absl::Time now,
+                                                          absl::Duration lease, int limit) override;
   absl::StatusOr<std::vector<store::OutgoingConnectorRecord>> ListOutgoing() override;
   absl::StatusOr<std::vector<std::string>> ListOutgoingNames() override;
   absl::StatusOr<store::AttemptResult> FinishAttempt(const store::AttemptOutcome& o) override;

@@ -52,19 +52,20 @@ class OutboxStorePg : public ::testing::Test {
     return out;
   }
   int64_t AddConnector(const std::string& name, bool system_default = false,
-                       const std::string& status = "active",
-                       const std::string& protocol = "smtp") {
-    return std::stoll(Query(
-        "INSERT INTO connectors (name, protocol, direction, status, system_default, spec, "
-        "modified_by) VALUES ('" + name + "', '" + protocol + "', 'outgoing', '" + status + "', " +
-        (system_default ? "true" : "false") + ", '{}', 'test') RETURNING id"));
+                       const std::string& status = "active", const std::string& protocol = "smtp") {
+    return std::stoll(
+        Query("INSERT INTO connectors (name, protocol, direction, status, system_default, spec, "
+              "modified_by) VALUES ('" +
+              name + "', '" + protocol + "', 'outgoing', '" + status + "', " +
+              (system_default ? "true" : "false") + ", '{}', 'test') RETURNING id"));
   }
   // A row due at kT0 (connector 0: none, i.e. the system default).
   int64_t Queue(int64_t connector, const std::string& key, absl::Time due = kT0) {
-    return std::stoll(Query(
-        "INSERT INTO outbox (connector_id, reason, to_address, subject, dedupe_key, due_at) "
-        "VALUES (NULLIF(" + std::to_string(connector) + ", 0), 'ack', 'a@example.org', 's', '" +
-        key + "', to_timestamp(" + std::to_string(absl::ToUnixSeconds(due)) + ")) RETURNING id"));
+    return std::stoll(
+        Query("INSERT INTO outbox (connector_id, reason, to_address, subject, dedupe_key, due_at) "
+              "VALUES (NULLIF(" +
+              std::to_string(connector) + ", 0), 'ack', 'a@example.org', 's', '" + key +
+              "', to_timestamp(" + std::to_string(absl::ToUnixSeconds(due)) + ")) RETURNING id"));
   }
 
   std::unique_ptr<PgTestDatabase> tdb_;
@@ -137,12 +138,16 @@ TEST_F(OutboxStorePg, ExpiredClaimIsTakenOverAndOldClaimCannotFinish) {
   EXPECT_EQ((*second)[0].claim_token, 2);
   EXPECT_EQ((*second)[0].attempts, 2);
 
-  AttemptOutcome late{.id = id, .owner = "r1", .claim_token = 1, .kind = AttemptKind::kSent,
-                      .at = kT0 + kLease};
+  AttemptOutcome late{
+      .id = id, .owner = "r1", .claim_token = 1, .kind = AttemptKind::kSent, .at = kT0 + kLease};
   EXPECT_THAT(store_->FinishAttempt(late),
               postroom::testing::IsOkAndHolds(::testing::Field(&AttemptResult::applied, false)));
-  AttemptOutcome ok{.id = id, .owner = "r2", .claim_token = 2, .kind = AttemptKind::kSent,
-                    .at = kT0 + kLease, .smtp_message_id = "m@x"};
+  AttemptOutcome ok{.id = id,
+                    .owner = "r2",
+                    .claim_token = 2,
+                    .kind = AttemptKind::kSent,
+                    .at = kT0 + kLease,
+                    .smtp_message_id = "m@x"};
   EXPECT_THAT(store_->FinishAttempt(ok),
               postroom::testing::IsOkAndHolds(::testing::Field(&AttemptResult::applied, true)));
   auto row = store_->Get(id);
@@ -154,8 +159,9 @@ TEST_F(OutboxStorePg, ExpiredClaimIsTakenOverAndOldClaimCannotFinish) {
 }
 
 TEST_F(OutboxStorePg, RetryMovesDueAndFailuresCountUpToAutoDisable) {
-  Exec("INSERT INTO settings (key, spec, modified_by) VALUES ('admin_notification_address', "
-       "'{\"value\": \"ops@example.com\"}', 'test')");
+  Exec(
+      "INSERT INTO settings (key, spec, modified_by) VALUES ('admin_notification_address', "
+      "'{\"value\": \"ops@example.com\"}', 'test')");
   int64_t gw = AddConnector("gateway", true);
   int64_t id = Queue(0, "a");
   for (int i = 1; i <= 3; ++i) {
@@ -163,14 +169,19 @@ TEST_F(OutboxStorePg, RetryMovesDueAndFailuresCountUpToAutoDisable) {
     auto c = store_->ClaimDue("r1", now, kLease, 1);
     ASSERT_THAT(c, IsOk());
     ASSERT_THAT(*c, SizeIs(1)) << i;
-    AttemptOutcome o{.id = id, .owner = "r1", .claim_token = (*c)[0].claim_token,
-                     .kind = AttemptKind::kRetry, .at = now, .next_due = now + absl::Seconds(30),
-                     .error = "smtp 127.0.0.1:1: connect: Connection refused",
-                     .error_class = "network",
-                     .connector_effect = AttemptOutcome::ConnectorEffect::kFailure,
-                     .connector_id = gw, .threshold = 3,
-                     .notice = {.dedupe_key = "auto_disable:gateway:1", .subject = "disabled",
-                                .body = "b"}};
+    AttemptOutcome o{
+        .id = id,
+        .owner = "r1",
+        .claim_token = (*c)[0].claim_token,
+        .kind = AttemptKind::kRetry,
+        .at = now,
+        .next_due = now + absl::Seconds(30),
+        .error = "smtp 127.0.0.1:1: connect: Connection refused",
+        .error_class = "network",
+        .connector_effect = AttemptOutcome::ConnectorEffect::kFailure,
+        .connector_id = gw,
+        .threshold = 3,
+        .notice = {.dedupe_key = "auto_disable:gateway:1", .subject = "disabled", .body = "b"}};
     auto r = store_->FinishAttempt(o);
     ASSERT_THAT(r, IsOk());
     EXPECT_EQ(r->consecutive_errors, i);
@@ -195,13 +206,19 @@ TEST_F(OutboxStorePg, RetryMovesDueAndFailuresCountUpToAutoDisable) {
 
 TEST_F(OutboxStorePg, SuccessResetsOutgoingCounter) {
   int64_t gw = AddConnector("gateway", true);
-  Exec("INSERT INTO connector_state (connector_id, consecutive_outgoing_errors, "
-       "consecutive_incoming_errors) VALUES (" + std::to_string(gw) + ", 2, 4)");
+  Exec(
+      "INSERT INTO connector_state (connector_id, consecutive_outgoing_errors, "
+      "consecutive_incoming_errors) VALUES (" +
+      std::to_string(gw) + ", 2, 4)");
   int64_t id = Queue(0, "a");
   auto c = store_->ClaimDue("r1", kT0, kLease, 1);
   ASSERT_THAT(c, IsOk());
-  AttemptOutcome o{.id = id, .owner = "r1", .claim_token = 1, .kind = AttemptKind::kSent,
-                   .at = kT0, .connector_effect = AttemptOutcome::ConnectorEffect::kSuccess,
+  AttemptOutcome o{.id = id,
+                   .owner = "r1",
+                   .claim_token = 1,
+                   .kind = AttemptKind::kSent,
+                   .at = kT0,
+                   .connector_effect = AttemptOutcome::ConnectorEffect::kSuccess,
                    .connector_id = gw};
   ASSERT_THAT(store_->FinishAttempt(o), IsOk());
   EXPECT_EQ(Query("SELECT consecutive_outgoing_errors || ' ' || consecutive_incoming_errors "

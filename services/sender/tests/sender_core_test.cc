@@ -30,8 +30,11 @@ class Harness {
     core_ = std::make_unique<SenderCore>(o, Deps());
   }
   SenderDeps Deps() {
-    return {.store = &store_, .transport = &transport_, .secrets = &secrets_,
-            .observer = &observer_, .clock = &clock_};
+    return {.store = &store_,
+            .transport = &transport_,
+            .secrets = &secrets_,
+            .observer = &observer_,
+            .clock = &clock_};
   }
   int64_t Queue(const std::string& to = "alice@example.org", int64_t connector = 0) {
     store::OutboxItem o;
@@ -68,8 +71,11 @@ mail::SmtpResult ConnectRefused() {
 }
 
 TEST(RetryPolicy, BackoffGrowsIsCappedAndJittered) {
-  RetryPolicy p{.initial = absl::Seconds(30), .multiplier = 2, .max = absl::Minutes(10),
-                .jitter = 0.2, .max_attempts = 10};
+  RetryPolicy p{.initial = absl::Seconds(30),
+                .multiplier = 2,
+                .max = absl::Minutes(10),
+                .jitter = 0.2,
+                .max_attempts = 10};
   const absl::Time now = absl::FromUnixSeconds(1'800'000'000);
   absl::Duration prev;
   for (int n = 1; n <= 5; ++n) {

@@ -53,8 +53,11 @@ class SenderServiceTest : public ::testing::Test {
     ASSERT_TRUE(c.ok());
     for (const auto& o : *c) {
       if (o.id != id) continue;
-      store::AttemptOutcome out{.id = id, .owner = "r", .claim_token = o.claim_token,
-                                .kind = store::AttemptKind::kFailed, .at = clock_.Now(),
+      store::AttemptOutcome out{.id = id,
+                                .owner = "r",
+                                .claim_token = o.claim_token,
+                                .kind = store::AttemptKind::kFailed,
+                                .at = clock_.Now(),
                                 .error = "RCPT TO refused: 550 5.1.1 unknown",
                                 .error_class = "rejected"};
       ASSERT_TRUE(store_.FinishAttempt(out).ok());
@@ -137,8 +140,12 @@ TEST_F(SenderServiceTest, RetryNowOfSentItemIsFailedPrecondition) {
   int64_t a = Queue("a@example.org");
   auto c = store_.ClaimDue("r", clock_.Now(), absl::Minutes(1), 10);
   ASSERT_TRUE(c.ok());
-  ASSERT_TRUE(store_.FinishAttempt({.id = a, .owner = "r", .claim_token = 1,
-                                    .kind = store::AttemptKind::kSent, .at = clock_.Now()})
+  ASSERT_TRUE(store_
+                  .FinishAttempt({.id = a,
+                                  .owner = "r",
+                                  .claim_token = 1,
+                                  .kind = store::AttemptKind::kSent,
+                                  .at = clock_.Now()})
                   .ok());
   v1::RetryNowRequest req;
   req.set_id(a);
