@@ -24,12 +24,14 @@ struct Transcript {
   bool tls_started = false;
   bool data_sent = false;  // The 354 came: the next reply answers the message itself.
   bool quitting = false;   // QUIT sent (libcurl also quits after a failure): ignore the rest.
+  std::string greeting;    // The server's first reply (220 ...).
+  std::string auth_reply;  // The last reply to an AUTH step (235 ... when logged in).
 };
 
 std::string CommandVerb(const std::string& line) {
   std::string up = absl::AsciiStrToUpper(line.substr(0, 10));
-  for (const char* verb :
-       {"MAIL FROM", "RCPT TO", "STARTTLS", "AUTH", "DATA", "EHLO", "HELO", "QUIT", "RSET"}) {
+  for (const char* verb : {"MAIL FROM", "RCPT TO", "STARTTLS", "AUTH", "DATA", "EHLO", "HELO",
+                           "QUIT", "RSET", "NOOP"}) {
     if (absl::StartsWith(up, verb)) return verb;
   }
   // A SASL continuation (LOGIN user or password, base64): part of AUTH; keep nothing of it.
@@ -68,6 +70,8 @@ int OnDebug(CURL*, curl_infotype type, char* data, size_t size, void* user) {
         if (line.size() < 4 || line[3] != '-') {
           t->last_reply = t->pending_reply;
           t->pending_reply.clear();
+          if (t->greeting.empty()) t->greeting = t->last_reply;
+          if (t->last_command == "AUTH") t->auth_reply = t->last_reply;
           if (t->last_command == "DATA" && absl::StartsWith(t->last_reply, "354")) {
             t->data_sent = true;
           }
@@ -227,8 +231,15 @@ SmtpResult ClassifySmtp(int curl_code, const std::string& curl_error,
   return r;
 }
 
-SmtpResult SendSmtp(const SmtpServer& server, const SmtpCredentials& credentials,
-                    const SmtpEnvelope& envelope, const std::string& message) {
+namespace {
+
+size_t Discard(char*, size_t size, size_t nitems, void*) { return size * nitems; }
+
+// One conversation: with `envelope` and `message` a send, without them NOOP after the log-in
+// (a connection test).
+SmtpResult Converse(const SmtpServer& server, const SmtpCredentials& credentials,
+                    const SmtpEnvelope* envelope, const std::string* message,
+                    Transcript& transcript) {
   const int port = server.port > 0 ? server.port : DefaultPort(server.security);
   const std::string where = absl::StrCat("smtp ", server.host, ":", port);
   auto fail = [&](MailErrorClass c, const std::string& what) {
@@ -238,25 +249,29 @@ SmtpResult SendSmtp(const SmtpServer& server, const SmtpCredentials& credentials
     return r;
   };
   if (server.host.empty()) return fail(MailErrorClass::kOther, "no server host configured");
-  if (envelope.mail_from.empty()) {
+  if (envelope != nullptr && envelope->mail_from.empty()) {
     return fail(MailErrorClass::kOther, "no sender address (set the connector's primary_address)");
   }
-  if (envelope.rcpt_to.empty()) return fail(MailErrorClass::kOther, "no recipient");
+  if (envelope != nullptr && envelope->rcpt_to.empty()) {
+    return fail(MailErrorClass::kOther, "no recipient");
+  }
   GlobalInit();
   CURL* curl = curl_easy_init();
   if (curl == nullptr) return fail(MailErrorClass::kOther, "libcurl could not start a handle");
 
-  Transcript transcript;
-  Body body{&message};
+  Body body{message};
   char errbuf[CURL_ERROR_SIZE] = {0};
   curl_slist* rcpts = nullptr;
-  for (const std::string& to : envelope.rcpt_to) {
-    rcpts = curl_slist_append(rcpts, absl::StrCat("<", to, ">").c_str());
+  std::string from;
+  if (envelope != nullptr) {
+    for (const std::string& to : envelope->rcpt_to) {
+      rcpts = curl_slist_append(rcpts, absl::StrCat("<", to, ">").c_str());
+    }
+    from = absl::StrCat("<", envelope->mail_from, ">");
   }
   const std::string url =
       absl::StrCat(server.security == SmtpSecurity::kImplicitTls ? "smtps://" : "smtp://",
                    server.host, ":", port, "/", server.helo_name.empty() ? "" : server.helo_name);
-  const std::string from = absl::StrCat("<", envelope.mail_from, ">");
   const long timeout_ms = static_cast<long>(absl::ToInt64Milliseconds(server.timeout));
 
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
@@ -287,12 +302,18 @@ SmtpResult SendSmtp(const SmtpServer& server, const SmtpCredentials& credentials
       curl_easy_setopt(curl, CURLOPT_LOGIN_OPTIONS, "AUTH=XOAUTH2");
       break;
   }
-  curl_easy_setopt(curl, CURLOPT_MAIL_FROM, from.c_str());
-  curl_easy_setopt(curl, CURLOPT_MAIL_RCPT, rcpts);
-  curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
-  curl_easy_setopt(curl, CURLOPT_READFUNCTION, OnRead);
-  curl_easy_setopt(curl, CURLOPT_READDATA, &body);
-  curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(message.size()));
+  if (envelope != nullptr) {
+    curl_easy_setopt(curl, CURLOPT_MAIL_FROM, from.c_str());
+    curl_easy_setopt(curl, CURLOPT_MAIL_RCPT, rcpts);
+    curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(curl, CURLOPT_READFUNCTION, OnRead);
+    curl_easy_setopt(curl, CURLOPT_READDATA, &body);
+    curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(message->size()));
+  } else {
+    // Without recipients libcurl sends the custom command after the log-in.
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, "NOOP");
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Discard);
+  }
 
   CURLcode rc = curl_easy_perform(curl);
   std::string curl_error = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
@@ -302,6 +323,78 @@ SmtpResult SendSmtp(const SmtpServer& server, const SmtpCredentials& credentials
   return ClassifySmtp(static_cast<int>(rc), curl_error, last_command, transcript.last_reply,
                       transcript.tls_started || server.security == SmtpSecurity::kImplicitTls,
                       where);
+}
+
+}  // namespace
+
+SmtpResult SendSmtp(const SmtpServer& server, const SmtpCredentials& credentials,
+                    const SmtpEnvelope& envelope, const std::string& message) {
+  Transcript transcript;
+  return Converse(server, credentials, &envelope, &message, transcript);
+}
+
+ConnectionReport TestSmtpConnection(const SmtpServer& server, const SmtpCredentials& credentials) {
+  const absl::Time start = absl::Now();
+  Transcript t;
+  SmtpResult r = Converse(server, credentials, nullptr, nullptr, t);
+  const absl::Duration took = absl::Now() - start;
+  const int port = server.port > 0 ? server.port : DefaultPort(server.security);
+  const bool tls = server.security != SmtpSecurity::kNone;
+  // The steps in wire order; the one the conversation failed at fails, later ones are skipped.
+  struct Plan {
+    const char* name;
+    SmtpStage stage;
+    bool applies;
+    std::string detail;
+  };
+  std::vector<Plan> plan = {
+      {"tcp", SmtpStage::kConnect, true, absl::StrCat(server.host, ":", port)},
+      {"greeting", SmtpStage::kGreeting, true, t.greeting},
+      {"tls", SmtpStage::kTls, tls,
+       server.security == SmtpSecurity::kStartTls ? "STARTTLS, certificate verified"
+                                                  : "implicit TLS, certificate verified"},
+      {"authentication", SmtpStage::kAuth, credentials.method != SmtpAuth::kNone,
+       t.auth_reply.empty() ? "the server offers no AUTH: mail is sent without logging in"
+                            : t.auth_reply},
+  };
+  if (server.security == SmtpSecurity::kImplicitTls) std::swap(plan[1], plan[2]);
+  ConnectionReport report;
+  bool failed = false;
+  for (const Plan& p : plan) {
+    ConnectionStep step;
+    step.name = p.name;
+    if (!p.applies || failed) {
+      step.skipped = true;
+    } else if (!r.ok && (p.stage == r.stage ||
+                         (p.stage == SmtpStage::kAuth && r.stage > SmtpStage::kAuth))) {
+      step.detail = r.message;
+      failed = true;
+    } else {
+      step.passed = true;
+      step.detail = p.detail;
+    }
+    report.steps.push_back(std::move(step));
+  }
+  // libcurl runs the steps as one conversation: its whole time goes on the last step that ran.
+  for (auto it = report.steps.rbegin(); it != report.steps.rend(); ++it) {
+    if (!it->skipped) {
+      it->duration = took;
+      break;
+    }
+  }
+  if (!r.ok) {
+    if (!failed) {  // A stage the plan has no step for: name it on the last step that ran.
+      for (auto it = report.steps.rbegin(); it != report.steps.rend(); ++it) {
+        if (it->skipped) continue;
+        it->passed = false;
+        it->detail = r.message;
+        break;
+      }
+    }
+    report.status = MailError(
+        r.error_class == MailErrorClass::kNone ? MailErrorClass::kOther : r.error_class, r.message);
+  }
+  return report;
 }
 
 }  // namespace postroom::mail

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "libs/mail/connection_test.h"
 #include "libs/mail/mail_error.h"
 
 namespace postroom::mail {
@@ -72,6 +73,11 @@ struct SmtpResult {
 // is the RFC 5322 text with CRLF line ends. Never throws; thread-safe (no shared state).
 SmtpResult SendSmtp(const SmtpServer& server, const SmtpCredentials& credentials,
                     const SmtpEnvelope& envelope, const std::string& message);
+
+// "Test connection" for an outgoing SMTP connector: connect, greeting, (STARTTLS), log-in, NOOP;
+// sends nothing. Steps "tcp", "greeting", "tls", "authentication" (as libs/mail's IMAP/POP3
+// test, connection_test.h), each with the server's words; never fails as a call.
+ConnectionReport TestSmtpConnection(const SmtpServer& server, const SmtpCredentials& credentials);
 
 // Classifies a finished conversation: the stage from the last command sent, the reply code from
 // the last server line, and libcurl's error code. Pure; exposed for tests.

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/mail/connection_test.h"
+#include "libs/mail/smtp_connector.h"
 
 namespace postroom::config {
 namespace {
@@ -13,9 +14,29 @@ std::string ApiStepName(const std::string& step) {
   return step;
 }
 
+v1::TestConnectorResponse ToResponse(const mail::ConnectionReport& report) {
+  v1::TestConnectorResponse out;
+  out.set_passed(report.ok());
+  for (const mail::ConnectionStep& s : report.steps) {
+    if (s.skipped) continue;
+    v1::ConnectionTestStep* step = out.add_steps();
+    step->set_name(ApiStepName(s.name));
+    step->set_passed(s.passed);
+    step->set_detail(s.detail);
+    step->set_duration_ms(absl::ToInt64Milliseconds(s.duration));
+    if (!s.passed && out.failed_step().empty()) out.set_failed_step(step->name());
+  }
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<v1::TestConnectorResponse> MailConnectionTester::Test(const v1::Connector& c) {
+  if (c.protocol() == v1::PROTOCOL_SMTP) {
+    absl::StatusOr<mail::SmtpCredentials> credentials = mail::SmtpCredentialsFor(c);
+    if (!credentials.ok()) return credentials.status();
+    return ToResponse(mail::TestSmtpConnection(mail::SmtpServerFor(c), *credentials));
+  }
   mail::ConnectionTestRequest req;
   switch (c.protocol()) {
     case v1::PROTOCOL_IMAP:
@@ -25,8 +46,9 @@ absl::StatusOr<v1::TestConnectorResponse> MailConnectionTester::Test(const v1::C
       req.protocol = mail::MailProtocol::kPop3;
       break;
     default:
-      return absl::FailedPreconditionError(absl::StrCat(
-          "connector \"", c.name(), "\": connection tests exist for IMAP and POP3 only so far"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("connector \"", c.name(),
+                       "\": connection tests exist for IMAP, POP3 and SMTP only so far"));
   }
   if (c.auth().method() == v1::AUTH_METHOD_OAUTH2) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -57,19 +79,7 @@ absl::StatusOr<v1::TestConnectorResponse> MailConnectionTester::Test(const v1::C
   req.credentials = {c.auth().username(), c.auth().password(), mail::AuthMechanism::kLogin};
   if (c.folders_size() > 0 && !c.folders(0).folder().empty()) req.folder = c.folders(0).folder();
 
-  mail::ConnectionReport report = mail::TestMailConnection(req);
-  v1::TestConnectorResponse out;
-  out.set_passed(report.ok());
-  for (const mail::ConnectionStep& s : report.steps) {
-    if (s.skipped) continue;
-    v1::ConnectionTestStep* step = out.add_steps();
-    step->set_name(ApiStepName(s.name));
-    step->set_passed(s.passed);
-    step->set_detail(s.detail);
-    step->set_duration_ms(absl::ToInt64Milliseconds(s.duration));
-    if (!s.passed && out.failed_step().empty()) out.set_failed_step(step->name());
-  }
-  return out;
+  return ToResponse(mail::TestMailConnection(req));
 }
 
 }  // namespace postroom::config

@@ -48,6 +48,8 @@ settings: {timeout_ms: 5000, error_threshold: 3}
 YAML
 check "point the gateway at the private Postfix (STARTTLS, test CA)" \
   expect 0 "connector/gateway configured" apply -f "$POSTROOM_HOME/gateway.yaml"
+check "test connector on the SMTP gateway: connect, greeting, STARTTLS, login" \
+  expect 0 "auth +passed .*235 2.7.0 Authentication successful" test connector gateway
 check "enable the outgoing connector" expect 0 "" enable connector gateway
 
 make_mail "$M/one.eml" "Alice <alice@client.example>" "one@client.example" "Printer on fire"
@@ -94,6 +96,8 @@ check "get outbox needs a token" bash -c \
 # A wrong password: the server refuses the login; the item waits, the connector counts.
 sed -i 's/password: demo-smtp-password/password: not-the-password/' "$POSTROOM_HOME/gateway.yaml"
 check "give the gateway a wrong password" expect 0 "configured" apply -f "$POSTROOM_HOME/gateway.yaml"
+check "test connector names the refused login with the server's words" \
+  expect 1 "auth +FAILED .*AUTH refused: 535 5.7.8" test connector gateway
 make_mail "$M/pw.eml" "Dan <dan@client.example>" "pw@client.example" "Locked out"
 check "an ack is queued while the login fails" \
   expect 0 "acknowledgement: queued" route "$M/pw.eml" --connector support

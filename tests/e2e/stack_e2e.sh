@@ -58,9 +58,8 @@ for s in router fetcher sender; do
 done
 
 # Every metric an alert or the dashboard watches (deploy/metrics-used.txt) is exported by the
-# running stack. A metric whose service (docs/metrics.md) is still a placeholder binary, or
-# that deploy/metrics-pending.txt names with its reason, is listed as pending instead; the check
-# turns strict by itself when the service lands or the line is removed.
+# running stack. A metric deploy/metrics-pending.txt names with its reason is listed as pending
+# instead; the check turns strict by itself when the line is removed.
 metrics_contract() {
   local all="" name base owner
   for s in config router fetcher sender; do
@@ -73,11 +72,7 @@ metrics_contract() {
     base="${name%_bucket}"
     if grep -qE "^(# TYPE )?${base}[ {]" <<<"$all"; then continue; fi
     owner="$(grep -F "| \`${base}\` |" "$ROOT/docs/metrics.md" | head -1 | awk -F'|' '{gsub(/ /, "", $5); print $5}')"
-    local help=""
-    [ -n "$owner" ] && [ -x "$BIN/postroom-$owner" ] && help="$("$BIN/postroom-$owner" --help 2>&1)"
-    if grep -q "serves only the gRPC health protocol" <<<"$help"; then
-      echo "pending: $name (postroom-$owner is still a placeholder)"
-    elif grep -qE "^${base}[[:space:]]" "$ROOT/deploy/metrics-pending.txt"; then
+    if grep -qE "^${base}[[:space:]]" "$ROOT/deploy/metrics-pending.txt"; then
       echo "pending: $(grep -E "^${base}[[:space:]]" "$ROOT/deploy/metrics-pending.txt")"
     else
       echo "missing: $name (exported by ${owner:-?})"; missing=1

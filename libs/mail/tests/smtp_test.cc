@@ -5,6 +5,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/mail/smtp_client.h"
+#include "libs/mail/smtp_connector.h"
 #include "libs/mail/smtp_message.h"
 #include "tests/support/status_matchers.h"
 
@@ -140,6 +141,53 @@ TEST(RenderEmail, RefusesHeaderInjection) {
   e = Sample();
   e.headers.push_back({"X-Bad", "a\nb"});
   EXPECT_THAT(RenderEmail(e), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(SmtpConnector, UnsetTlsIsStartTlsAndUsernameMeansPasswordAuth) {
+  v1::Connector c;
+  c.mutable_server()->set_host("smtp.example.com");
+  c.mutable_server()->set_ca_file("/etc/ca.pem");
+  c.mutable_settings()->set_timeout_ms(5000);
+  c.mutable_auth()->set_username("desk");
+  c.mutable_auth()->set_password("pw");
+  SmtpServer s = SmtpServerFor(c);
+  EXPECT_EQ(s.security, SmtpSecurity::kStartTls);
+  EXPECT_EQ(s.port, 0);  // 587 at connect time.
+  EXPECT_EQ(s.ca_file, "/etc/ca.pem");
+  EXPECT_EQ(s.timeout, absl::Seconds(5));
+  absl::StatusOr<SmtpCredentials> cr = SmtpCredentialsFor(c);
+  ASSERT_THAT(cr, IsOk());
+  EXPECT_EQ(cr->method, SmtpAuth::kPassword);
+  EXPECT_EQ(cr->secret, "pw");
+  c.mutable_server()->set_tls(v1::TLS_MODE_IMPLICIT);
+  EXPECT_EQ(SmtpServerFor(c).security, SmtpSecurity::kImplicitTls);
+  c.mutable_auth()->clear_username();
+  EXPECT_EQ(SmtpCredentialsFor(c)->method, SmtpAuth::kNone);
+}
+
+TEST(SmtpConnector, OAuth2IsRefusedUntilATokenClientExists) {
+  v1::Connector c;
+  c.set_name("m365");
+  c.mutable_auth()->set_method(v1::AUTH_METHOD_OAUTH2);
+  EXPECT_THAT(SmtpCredentialsFor(c),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("XOAUTH2")));
+}
+
+TEST(TestSmtpConnection, UnreachableServerFailsAtTcpAndSkipsTheRest) {
+  SmtpServer s;
+  s.host = "127.0.0.1";
+  s.port = 1;  // Nothing listens on port 1 of loopback.
+  s.security = SmtpSecurity::kStartTls;
+  ConnectionReport r = TestSmtpConnection(s, {.method = SmtpAuth::kPassword, .user = "u"});
+  EXPECT_FALSE(r.ok());
+  ASSERT_EQ(r.steps.size(), 4u);
+  EXPECT_EQ(r.steps[0].name, "tcp");
+  EXPECT_FALSE(r.steps[0].passed);
+  EXPECT_FALSE(r.steps[0].skipped);
+  EXPECT_THAT(r.steps[0].detail, HasSubstr("smtp 127.0.0.1:1: connect"));
+  EXPECT_TRUE(r.steps[1].skipped);
+  EXPECT_TRUE(r.steps[3].skipped);
+  EXPECT_EQ(ClassifyMailError(r.status), MailErrorClass::kNetwork);
 }
 
 }  // namespace
