@@ -107,6 +107,13 @@ int Context::ConfigError(const absl::Status& status) {
   return ExitCodeFor(status);
 }
 
+void AddFlag(Command& command, const FlagSpec& flag) {
+  for (const FlagSpec& x : command.flags) {
+    if (x.name == flag.name) return;
+  }
+  command.flags.push_back(flag);
+}
+
 void AddRouterCommands(std::vector<Command>& commands);   // router_commands.cc
 void AddFetcherCommands(std::vector<Command>& commands);  // fetcher_commands.cc
 void AddSenderCommands(std::vector<Command>& commands);   // sender_commands.cc

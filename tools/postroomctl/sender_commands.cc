@@ -6,7 +6,6 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/util/json_util.h"
 #include "postroom/v1/sender.grpc.pb.h"
 #include "tools/postroomctl/command.h"
 #include "tools/postroomctl/printers.h"
@@ -34,15 +33,6 @@ absl::StatusOr<Response> CallSender(Context& ctx,
 int SenderError(Context& ctx, const absl::Status& status) {
   ctx.err() << FormatError(status, "sender", ctx.connection().sender_addr) << "\n";
   return ExitCodeFor(status);
-}
-
-std::string JsonOf(const google::protobuf::Message& m) {
-  std::string out;
-  google::protobuf::util::JsonPrintOptions o;
-  o.preserve_proto_field_names = true;
-  o.add_whitespace = true;
-  (void)google::protobuf::util::MessageToJsonString(m, &out, o);
-  return out;
 }
 
 std::string StateName(v1::OutboxState s) {
@@ -99,7 +89,7 @@ int GetOutbox(Context& ctx) {
   auto r = CallSender(ctx, &Stub::ListOutbox, req);
   if (!r.ok()) return SenderError(ctx, r.status());
   if (ctx.args().Get("output") == "json") {
-    ctx.out() << JsonOf(*r);
+    ctx.out() << Json(*r);
     return kExitOk;
   }
   std::vector<std::vector<std::string>> rows;
@@ -126,7 +116,7 @@ int DescribeOutbox(Context& ctx, const std::string& id_text) {
   auto r = CallSender(ctx, &Stub::GetOutboxItem, req);
   if (!r.ok()) return SenderError(ctx, r.status());
   if (ctx.args().Get("output") == "json") {
-    ctx.out() << JsonOf(r->item());
+    ctx.out() << Json(r->item());
     return kExitOk;
   }
   const v1::OutboxItem& o = r->item();
@@ -179,13 +169,6 @@ const FlagSpec kOutput{"output", 'o', true, false, "FORMAT", "text (default) or 
 const FlagSpec kLimit{"limit", 0, true, false, "N", "at most N (default 100)"};
 
 bool IsOutbox(const std::string& kind) { return kind == "outbox"; }
-
-void AddFlag(Command& c, const FlagSpec& f) {
-  for (const FlagSpec& x : c.flags) {
-    if (x.name == f.name) return;
-  }
-  c.flags.push_back(f);
-}
 
 }  // namespace
 
