@@ -150,6 +150,7 @@ DrainReport SenderCore::DrainOnce() {
     mail::SmtpResult result;
     Verdict verdict;
     auto it = connectors.find(item.connector_id);
+    if (it != connectors.end()) out.threshold = it->second.threshold;
     if (item.attempts > options_.retry.max_attempts) {
       // Only claims that never recorded a result get here (a crash while sending this row,
       // again and again): stop before it takes the sender down once more.
@@ -192,7 +193,6 @@ DrainReport SenderCore::DrainOnce() {
         result = deps_.transport->Send(c, email, *raw);
         verdict = Classify(result);
       }
-      out.threshold = it->second.threshold;
     }
 
     out.at = deps_.clock->Now();

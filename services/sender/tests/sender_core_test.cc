@@ -261,6 +261,17 @@ TEST(SenderCore, SecretThatCannotBeOpenedCountsAsConnectorError) {
   EXPECT_EQ(h.store().State(nofrom).consecutive_errors, 1);
 }
 
+TEST(SenderCore, UnusableConnectorAutoDisablesAtItsOwnThreshold) {
+  Harness h;
+  int64_t nofrom = h.store().AddConnector("nofrom", R"({"settings":{"error_threshold":2}})");
+  h.Queue("a@example.org", nofrom);
+  h.Queue("b@example.org", nofrom);
+  h.core().DrainOnce();
+  EXPECT_EQ(h.store().State(nofrom).status, "disabled_by_system");
+  EXPECT_THAT(h.store().State(nofrom).auto_disabled_reason,
+              HasSubstr("2 consecutive outgoing configuration errors"));
+}
+
 TEST(SenderCore, CrashedClaimIsRetriedByAnotherReplicaAfterTheLease) {
   Harness h;
   int64_t id = h.Queue();
