@@ -98,18 +98,31 @@ stack_wait_ready() {
   done
 }
 
+# A folder for a private mail server NAME (dovecot, smtp) of this stack, remembered in
+# $POSTROOM_HOME/NAME-location. Dovecot and Postfix deliver as the `mail` user, which cannot
+# enter a folder below a private one (a checkout in /root): then it lives in /var/lib/postroom,
+# named after POSTROOM_HOME.
+mail_server_dir() {
+  local name="$1"
+  if [ -f "$POSTROOM_HOME/$name-location" ]; then cat "$POSTROOM_HOME/$name-location"; return; fi
+  local dir="$POSTROOM_HOME/$name"
+  if [ "$(id -u)" = 0 ] && ! runuser -u mail -- test -x "$POSTROOM_HOME" 2>/dev/null; then
+    dir="/var/lib/postroom/$name-$(printf '%s' "$POSTROOM_HOME" | sha256sum | cut -c1-16)"
+  fi
+  echo "$dir" > "$POSTROOM_HOME/$name-location"
+  echo "$dir"
+}
+
 # The demo mailbox support@example.com on a private Dovecot (IMAP on 11143, where
 # examples/demo.yaml points), filled once with mail from ../shared/corpus when that is there.
-# Dovecot reads mail as the `mail` user, which cannot enter a folder below a private one (a
-# checkout in /root): then the mailbox lives in /var/lib/postroom, named after POSTROOM_HOME.
-demo_dovecot_dir() {
-  if [ -f "$POSTROOM_HOME/dovecot-location" ]; then cat "$POSTROOM_HOME/dovecot-location"; return; fi
-  local dir="$POSTROOM_HOME/dovecot"
-  if [ "$(id -u)" = 0 ] && ! runuser -u mail -- test -x "$POSTROOM_HOME" 2>/dev/null; then
-    dir="/var/lib/postroom/dovecot-$(printf '%s' "$POSTROOM_HOME" | sha256sum | cut -c1-16)"
-  fi
-  echo "$dir" > "$POSTROOM_HOME/dovecot-location"
-  echo "$dir"
+demo_dovecot_dir() { mail_server_dir dovecot; }
+
+# The demo's outgoing server: a private Postfix on 12525, where the demo gateway connector
+# points, keeping every message the sender delivers in one Maildir (scripts/smtp messages DIR).
+stack_start_demo_smtp() {
+  local dir; dir="$(mail_server_dir smtp)"
+  "$POSTROOM_ROOT/scripts/smtp" start "$dir" --port "${POSTROOM_DEMO_SMTP_PORT:-12525}" >/dev/null
+  "$POSTROOM_ROOT/scripts/smtp" add-user "$dir" desk demo-smtp-password  # the gateway's login
 }
 
 stack_start_demo_mailbox() {
@@ -143,6 +156,9 @@ stack_stop() {
   done
   if [ -f "$POSTROOM_HOME/dovecot-location" ]; then
     "$POSTROOM_ROOT/scripts/dovecot" stop "$(cat "$POSTROOM_HOME/dovecot-location")" >/dev/null 2>&1 || true
+  fi
+  if [ -f "$POSTROOM_HOME/smtp-location" ]; then
+    "$POSTROOM_ROOT/scripts/smtp" stop "$(cat "$POSTROOM_HOME/smtp-location")" >/dev/null 2>&1 || true
   fi
   "$POSTROOM_ROOT/scripts/pg" stop "$POSTROOM_HOME/pg" 2>/dev/null || true
 }

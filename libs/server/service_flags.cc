@@ -48,6 +48,12 @@ std::string EnvOr(const char* name, const std::string& fallback) {
   return v != nullptr && *v != '\0' ? std::string(v) : fallback;
 }
 
+int IntSetting(int flag, const char* env, int fallback) {
+  if (flag > 0) return flag;
+  int v = std::atoi(EnvOr(env, "0").c_str());
+  return v > 0 ? v : fallback;
+}
+
 absl::StatusOr<std::unique_ptr<auth::TokenAuthenticator>> LoadAuthenticator() {
   std::string tokens_file = absl::GetFlag(FLAGS_tokens_file);
   if (tokens_file.empty()) tokens_file = EnvOr("POSTROOM_TOKENS_FILE", "");

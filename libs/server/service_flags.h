@@ -46,4 +46,8 @@ absl::StatusOr<secrets::Keyring> LoadKeyring();
 // The value of an environment variable, or `fallback` when unset or empty.
 std::string EnvOr(const char* name, const std::string& fallback);
 
+// A positive integer setting: `flag` when above 0, else the environment variable `env` when it
+// holds a positive number, else `fallback`.
+int IntSetting(int flag, const char* env, int fallback);
+
 }  // namespace postroom::server

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "libs/store/connector_errors.h"
 
 namespace postroom::store {
 namespace {
@@ -29,10 +30,6 @@ absl::Status CheckLease(pqxx::work& t, const LeaseRecord& lease) {
       t.exec_prepared("fetch_check_lease", lease.connector_id, lease.owner, lease.fencing_token);
   if (r.empty()) return LeaseLost(lease);
   return absl::OkStatus();
-}
-
-void QueueNotice(pqxx::work& t, const AdminNotice& n) {
-  t.exec_prepared("fetch_notice", n.dedupe_key, n.subject, n.body);
 }
 
 }  // namespace
@@ -127,12 +124,6 @@ PgFetchStore::PgFetchStore(Database& db) : db_(db) {
   db_.Prepare("fetch_insert_seen",
               "INSERT INTO pop3_seen (connector_id, uidl) VALUES ($1, $2) ON CONFLICT DO NOTHING");
   db_.Prepare("fetch_forget_seen", "DELETE FROM pop3_seen WHERE connector_id = $1 AND uidl = $2");
-  db_.Prepare("fetch_notice",
-              "INSERT INTO outbox (connector_id, kind, reason, to_address, subject, body_text, "
-              "dedupe_key) SELECT (SELECT id FROM connectors WHERE system_default), 'email', "
-              "'notification', s.spec->>'value', $2, $3, $1 FROM settings s WHERE s.key = "
-              "'admin_notification_address' AND coalesce(s.spec->>'value', '') <> '' "
-              "ON CONFLICT (dedupe_key) DO NOTHING");
   db_.Prepare("fetch_success",
               "INSERT INTO connector_state (connector_id, last_check_at, last_success_check_at, "
               "last_incoming_success_at, consecutive_incoming_errors, backfill_done, "
@@ -144,34 +135,7 @@ PgFetchStore::PgFetchStore(Database& db) : db_(db) {
                   "excluded.last_incoming_success_at, consecutive_incoming_errors = 0, "
                   "backfill_done = excluded.backfill_done, backfill_total = "
                   "excluded.backfill_total");
-  db_.Prepare("fetch_failure",
-              "INSERT INTO connector_state (connector_id, last_check_at, last_incoming_error, "
-              "last_incoming_error_class, last_incoming_error_at, consecutive_incoming_errors) "
-              "VALUES ($1, " +
-                  T2 + ", $3, $4, " + T2 +
-                  ", 1) ON CONFLICT (connector_id) DO UPDATE SET last_check_at = "
-                  "excluded.last_check_at, last_incoming_error = excluded.last_incoming_error, "
-                  "last_incoming_error_class = excluded.last_incoming_error_class, "
-                  "last_incoming_error_at = excluded.last_incoming_error_at, "
-                  "consecutive_incoming_errors = connector_state.consecutive_incoming_errors + 1 "
-                  "RETURNING consecutive_incoming_errors");
-  db_.Prepare("fetch_auto_disable",
-              "UPDATE connectors SET status = 'disabled_by_system', version = version + 1, "
-              "modified_at = " +
-                  T2 +
-                  ", modified_by = 'system' WHERE id = $1 AND status = "
-                  "'active' RETURNING name, version");
-  db_.Prepare("fetch_state_disabled",
-              "UPDATE connector_state SET auto_disabled_reason = $3, auto_disabled_at = " + T2 +
-                  " WHERE connector_id = $1");
-  db_.Prepare("fetch_audit_disable",
-              "INSERT INTO audit_log (at, actor, kind, object, action, version, before, after) "
-              "VALUES (" +
-                  T2 +
-                  ", 'system', 'connector', $1, 'auto_disable', $3, "
-                  "jsonb_build_object('status', 'active'), jsonb_build_object("
-                  "'status', 'disabled_by_system', 'auto_disabled_reason', "
-                  "$4::text))");
+  PrepareConnectorErrorStatements(db_);
 }
 
 absl::StatusOr<std::vector<IncomingConnectorRecord>> PgFetchStore::ListActiveIncoming() {
@@ -336,10 +300,7 @@ absl::StatusOr<BatchResult> PgFetchStore::SaveBatch(const LeaseRecord& lease,
     for (const std::string& uidl : write.pop3_uidls) {
       t.exec_prepared("fetch_insert_seen", lease.connector_id, uidl);
     }
-    for (const std::string& uidl : write.pop3_forget) {
-      t.exec_prepared("fetch_forget_seen", lease.connector_id, uidl);
-    }
-    for (const AdminNotice& n : write.notices) QueueNotice(t, n);
+  db_.Prepare("fetch_forget_seen", "DELETE FROM pop3_seen WHERE connector_id = $1 AND uidl = $2");
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
@@ -361,21 +322,15 @@ absl::StatusOr<PollFailureResult> PgFetchStore::RecordFailure(const LeaseRecord&
   absl::Status st = db_.Transact([&](pqxx::work& t) -> absl::Status {
     out = PollFailureResult();
     if (absl::Status held = CheckLease(t, lease); !held.ok()) return held;
-    out.consecutive_errors =
-        t.exec_prepared1("fetch_failure", lease.connector_id, Ms(f.at), f.error, f.error_class)[0]
-            .as<int>();
-    if (f.threshold > 0 && out.consecutive_errors >= f.threshold) {
-      std::string reason = absl::StrCat(out.consecutive_errors, " consecutive ", f.error_class,
-                                        " errors; last: ", f.error);
-      pqxx::result r = t.exec_prepared("fetch_auto_disable", lease.connector_id, Ms(f.at));
-      if (!r.empty()) {
-        out.auto_disabled = true;
-        t.exec_prepared("fetch_state_disabled", lease.connector_id, Ms(f.at), reason);
-        t.exec_prepared("fetch_audit_disable", r[0][0].as<std::string>(), Ms(f.at),
-                        r[0][1].as<int64_t>(), reason);
-        QueueNotice(t, f.notice);
-      }
-    }
+    ConnectorFailureResult r = RecordConnectorFailure(t, {.connector_id = lease.connector_id,
+                                                          .direction = Direction::kIncoming,
+                                                          .at = f.at,
+                                                          .error = f.error,
+                                                          .error_class = f.error_class,
+                                                          .threshold = f.threshold,
+                                                          .notice = f.notice});
+    out.consecutive_errors = r.consecutive_errors;
+    out.auto_disabled = r.auto_disabled;
     return absl::OkStatus();
   });
   if (!st.ok()) return st;

@@ -4,6 +4,7 @@
 #include "libs/mail/connection_test.h"
 #include "libs/mail/graph_connector.h"
 #include "libs/mail/oauth_token_client.h"
+#include "libs/mail/smtp_connector.h"
 
 namespace postroom::config {
 namespace {
@@ -18,6 +19,11 @@ std::string ApiStepName(const std::string& step) {
 }  // namespace
 
 absl::StatusOr<v1::TestConnectorResponse> MailConnectionTester::Test(const v1::Connector& c) {
+  if (c.protocol() == v1::PROTOCOL_SMTP) {
+    absl::StatusOr<mail::SmtpCredentials> credentials = mail::SmtpCredentialsFor(c);
+    if (!credentials.ok()) return credentials.status();
+    return ToResponse(mail::TestSmtpConnection(mail::SmtpServerFor(c), *credentials));
+  }
   mail::ConnectionTestRequest req;
   switch (c.protocol()) {
     case v1::PROTOCOL_IMAP:
@@ -30,7 +36,7 @@ absl::StatusOr<v1::TestConnectorResponse> MailConnectionTester::Test(const v1::C
       return ToResponse(mail::TestGraphConnection(c, Persist(c)));
     default:
       return absl::FailedPreconditionError(absl::StrCat(
-          "connector \"", c.name(), "\": connection tests exist for IMAP, POP3 and Graph"));
+          "connector \"", c.name(), "\": connection tests exist for IMAP, POP3, Graph and SMTP"));
   }
   req.server.host = c.server().host();
   switch (c.server().tls()) {

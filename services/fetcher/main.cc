@@ -14,6 +14,7 @@
 #include "libs/auth/token_authenticator.h"
 #include "libs/base/log.h"
 #include "libs/base/status_macros.h"
+#include "libs/base/wakeup.h"
 #include "libs/secrets/keyring.h"
 #include "libs/server/server.h"
 #include "libs/server/service_flags.h"
@@ -53,43 +54,10 @@ int Fail(const absl::Status& st) {
   return st.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
 }
 
-int IntSetting(int flag, const char* env, int fallback) {
-  if (flag > 0) return flag;
-  int v = std::atoi(server::EnvOr(env, "0").c_str());
-  return v > 0 ? v : fallback;
-}
+using server::IntSetting;
 
 // Wakes the lease loop early: on a NOTIFY from the connectors trigger (migration 0004), so new,
 // changed and disabled connectors are picked up at once rather than at the next round.
-class Wakeup {
- public:
-  void Notify() {
-    absl::MutexLock l(&mu_);
-    woken_ = true;
-  }
-  // False when stopping.
-  bool Wait(absl::Duration d) {
-    absl::MutexLock l(&mu_);
-    auto cond = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return woken_ || stop_; };
-    mu_.AwaitWithTimeout(absl::Condition(&cond), d);
-    woken_ = false;
-    return !stop_;
-  }
-  void Stop() {
-    absl::MutexLock l(&mu_);
-    stop_ = true;
-  }
-  bool stopping() {
-    absl::MutexLock l(&mu_);
-    return stop_;
-  }
-
- private:
-  absl::Mutex mu_;
-  bool woken_ ABSL_GUARDED_BY(mu_) = false;
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
-};
-
 class ConnectorListener : public pqxx::notification_receiver {
  public:
   ConnectorListener(pqxx::connection_base& c, Wakeup& lease, Wakeup& workers)

@@ -1,6 +1,170 @@
-#include "libs/server/placeholder_main.h"
+// postroom-sender: delivers the email queued in the outbox (acknowledgements from the router,
+// admin notifications) through the outgoing connectors over SMTP, with retries and backoff.
+// Any number of replicas may run: each claims rows with FOR UPDATE SKIP LOCKED and a lease
+// (docs/sender.md).
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "libs/auth/token_authenticator.h"
+#include "libs/base/log.h"
+#include "libs/base/status_macros.h"
+#include "libs/base/wakeup.h"
+#include "libs/secrets/secret_opener.h"
+#include "libs/server/server.h"
+#include "libs/server/service_flags.h"
+#include "libs/store/database.h"
+#include "libs/store/listen.h"
+#include "libs/store/migrations.h"
+#include "libs/store/migrator.h"
+#include "libs/store/pg_outbox_store.h"
+#include "services/sender/core/sender_core.h"
+#include "services/sender/grpc/sender_service.h"
+#include "services/sender/sender_metrics.h"
+#include "services/sender/smtp_transport.h"
+
+ABSL_FLAG(std::string, replica, "",
+          "claim owner name, unique per replica (default $POSTROOM_SENDER_REPLICA, else "
+          "$HOSTNAME-<pid>)");
+ABSL_FLAG(int, workers, 0, "rows sent at once (default $POSTROOM_SENDER_WORKERS or 2)");
+ABSL_FLAG(int, batch, 0, "rows one worker claims at once (default $POSTROOM_SENDER_BATCH or 4)");
+ABSL_FLAG(int, poll_ms, 0,
+          "longest sleep between outbox checks; NOTIFY wakes earlier (default "
+          "$POSTROOM_SENDER_POLL_MS or 2000)");
+ABSL_FLAG(int, claim_lease_s, 0,
+          "how long a claim keeps other replicas off a row (default "
+          "$POSTROOM_SENDER_CLAIM_LEASE_S or 600)");
+ABSL_FLAG(int, max_attempts, 0,
+          "attempts before a temporarily failing row is failed (default "
+          "$POSTROOM_SENDER_MAX_ATTEMPTS or 10)");
+ABSL_FLAG(int, backoff_initial_ms, 0,
+          "wait after the first failed attempt, doubling each time (default "
+          "$POSTROOM_SENDER_BACKOFF_INITIAL_MS or 30000)");
+ABSL_FLAG(int, backoff_max_ms, 0,
+          "cap on one wait (default $POSTROOM_SENDER_BACKOFF_MAX_MS or 3600000)");
+
+namespace postroom {
+namespace {
+
+int Fail(const absl::Status& st) {
+  std::fprintf(stderr, "postroom-sender: %s\n", std::string(st.message()).c_str());
+  return st.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+int Serve(const server::CommonSettings& s) {
+  if (s.database.empty()) {
+    return Fail(absl::InvalidArgumentError("no database: set --database or POSTROOM_DATABASE"));
+  }
+  absl::StatusOr<std::unique_ptr<auth::TokenAuthenticator>> authenticator =
+      server::LoadAuthenticator();
+  if (!authenticator.ok()) return Fail(authenticator.status());
+  absl::StatusOr<secrets::Keyring> keyring = server::LoadKeyring();
+  if (!keyring.ok()) return Fail(keyring.status());
+
+  std::string replica = absl::GetFlag(FLAGS_replica);
+  if (replica.empty()) replica = server::EnvOr("POSTROOM_SENDER_REPLICA", "");
+  if (replica.empty()) replica = absl::StrCat(server::EnvOr("HOSTNAME", "sender"), "-", getpid());
+  const int workers =
+      server::IntSetting(absl::GetFlag(FLAGS_workers), "POSTROOM_SENDER_WORKERS", 2);
+  const absl::Duration poll = absl::Milliseconds(
+      server::IntSetting(absl::GetFlag(FLAGS_poll_ms), "POSTROOM_SENDER_POLL_MS", 2000));
+  sender::SenderOptions options;
+  options.replica = replica;
+  options.batch = server::IntSetting(absl::GetFlag(FLAGS_batch), "POSTROOM_SENDER_BATCH", 4);
+  options.claim_lease = absl::Seconds(
+      server::IntSetting(absl::GetFlag(FLAGS_claim_lease_s), "POSTROOM_SENDER_CLAIM_LEASE_S", 600));
+  options.retry.max_attempts =
+      server::IntSetting(absl::GetFlag(FLAGS_max_attempts), "POSTROOM_SENDER_MAX_ATTEMPTS", 10);
+  options.retry.initial = absl::Milliseconds(server::IntSetting(
+      absl::GetFlag(FLAGS_backoff_initial_ms), "POSTROOM_SENDER_BACKOFF_INITIAL_MS", 30000));
+  options.retry.max = absl::Milliseconds(server::IntSetting(
+      absl::GetFlag(FLAGS_backoff_max_ms), "POSTROOM_SENDER_BACKOFF_MAX_MS", 3600000));
+
+  store::Database db(
+      {.uri = s.database, .pool_size = workers + 2, .application_name = "postroom-sender"});
+  if (absl::Status st = store::RequireSchemaVersion(db, store::LatestSchemaVersion()); !st.ok()) {
+    return Fail(st);
+  }
+  store::PgOutboxStore store(db);
+  sender::SmtpTransport transport;
+  secrets::KeyringSecretOpener opener(*keyring);
+  sender::PrometheusObserver observer;
+  sender::SenderCore core(options, {.store = &store,
+                                    .transport = &transport,
+                                    .secrets = &opener,
+                                    .observer = &observer,
+                                    .clock = &RealClock()});
+  if (absl::Status st = core.AnnounceConnectors(); !st.ok()) {
+    LogWarning("announce_failed", {{"error", std::string(st.message())}});
+  }
+  sender::SenderService service(store, authenticator->get(), RealClock());
+
+  Wakeup wake;
+  std::thread listen_thread(
+      [&] { store::ListenUntilStopped(s.database, "postroom_outbox", wake); });
+  std::vector<std::thread> pool;
+  for (int i = 0; i < workers; ++i) {
+    pool.emplace_back([&, i] {
+      absl::Time last_announce = absl::Now();
+      while (!wake.stopping()) {
+        sender::DrainReport r = core.DrainOnce();
+        if (!r.status.ok()) {
+          LogWarning("drain_failed",
+                     {{"replica", replica}, {"error", std::string(r.status.message())}});
+        }
+        if (i == 0 && absl::Now() - last_announce > absl::Seconds(5)) {
+          (void)core.AnnounceConnectors();  // New connectors' series start at 0.
+          last_announce = absl::Now();
+        }
+        if (r.claimed > 0 && r.status.ok()) continue;  // Maybe more due: drain on.
+        absl::Duration wait =
+            std::clamp(core.NextWake(poll) - absl::Now(), absl::Milliseconds(10), poll);
+        if (!r.status.ok()) wait = poll;
+        // Every worker may be woken; the claims keep them from sending a row twice.
+        wake.Wait(wait);
+      }
+    });
+  }
+  LogInfo("sender_started", {{"replica", replica}, {"workers", std::to_string(workers)}});
+
+  server::ServerOptions server_options;
+  server_options.service_name = "sender";
+  server_options.listen = s.listen;
+  server_options.metrics_listen = s.metrics_listen;
+  server_options.tls_cert_file = s.tls_cert;
+  server_options.tls_key_file = s.tls_key;
+  server_options.database = &db;
+  server_options.readiness = [&]() -> absl::Status {
+    return store::RequireSchemaVersion(db, store::LatestSchemaVersion());
+  };
+  absl::Status st = server::Serve(server_options, {&service});
+  wake.Stop();
+  listen_thread.join();
+  for (auto& t : pool) t.join();
+  LogInfo("sender_stopped", {{"replica", replica}});
+  if (!st.ok()) return Fail(st);
+  return 0;
+}
+
+}  // namespace
+}  // namespace postroom
 
 int main(int argc, char** argv) {
-  return postroom::server::RunPlaceholderService(argc, argv, "sender", 50054, 9104,
-                                                 "delivers queued email over SMTP or Graph from the outbox (see the sender issue)");
+  absl::SetProgramUsageMessage(
+      "postroom-sender: delivers queued email from the outbox over SMTP through the outgoing "
+      "connectors, with retries and backoff.\n"
+      "Usage: postroom-sender [flags]   (gRPC 50054: ListOutbox, GetOutboxItem, RetryNow; "
+      "metrics 9104)");
+  postroom::server::ParseFlags(argc, argv);
+  postroom::server::CommonSettings settings =
+      postroom::server::ResolveCommonSettings("sender", 50054, 9104);
+  return postroom::Serve(settings);
 }

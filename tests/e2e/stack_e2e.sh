@@ -68,9 +68,8 @@ check "the fetcher exports the OAuth token expiry" eventually metrics_has \
   "$POSTROOM_FETCHER_METRICS_LISTEN" 'postroom_oauth_token_expiry_timestamp_seconds{connector="oauthbox"}'
 
 # Every metric an alert or the dashboard watches (deploy/metrics-used.txt) is exported by the
-# running stack. A metric whose service (docs/metrics.md) is still a placeholder binary, or
-# that deploy/metrics-pending.txt names with its reason, is listed as pending instead; the check
-# turns strict by itself when the service lands or the line is removed.
+# running stack. A metric deploy/metrics-pending.txt names with its reason is listed as pending
+# instead; the check turns strict by itself when the line is removed.
 metrics_contract() {
   local all="" name base owner
   for s in config router fetcher sender; do
@@ -83,11 +82,7 @@ metrics_contract() {
     base="${name%_bucket}"
     if grep -qE "^(# TYPE )?${base}[ {]" <<<"$all"; then continue; fi
     owner="$(grep -F "| \`${base}\` |" "$ROOT/docs/metrics.md" | head -1 | awk -F'|' '{gsub(/ /, "", $5); print $5}')"
-    local help=""
-    [ -n "$owner" ] && [ -x "$BIN/postroom-$owner" ] && help="$("$BIN/postroom-$owner" --help 2>&1)"
-    if grep -q "serves only the gRPC health protocol" <<<"$help"; then
-      echo "pending: $name (postroom-$owner is still a placeholder)"
-    elif grep -qE "^${base}[[:space:]]" "$ROOT/deploy/metrics-pending.txt"; then
+    if grep -qE "^${base}[[:space:]]" "$ROOT/deploy/metrics-pending.txt"; then
       echo "pending: $(grep -E "^${base}[[:space:]]" "$ROOT/deploy/metrics-pending.txt")"
     else
       echo "missing: $name (exported by ${owner:-?})"; missing=1

@@ -95,6 +95,10 @@ struct Command {
   std::function<int(Context&)> run;
 };
 
+// Adds `flag` to `command` unless it has a flag of that name (for files that extend `get` and
+// `describe` with their kinds).
+void AddFlag(Command& command, const FlagSpec& flag);
+
 // The config service commands: apply, get, describe, delete, enable, disable, test, history,
 // move.
 std::vector<Command> ConfigCommands();

@@ -107,8 +107,16 @@ int Context::ConfigError(const absl::Status& status) {
   return ExitCodeFor(status);
 }
 
+void AddFlag(Command& command, const FlagSpec& flag) {
+  for (const FlagSpec& x : command.flags) {
+    if (x.name == flag.name) return;
+  }
+  command.flags.push_back(flag);
+}
+
 void AddRouterCommands(std::vector<Command>& commands);   // router_commands.cc
 void AddFetcherCommands(std::vector<Command>& commands);  // fetcher_commands.cc
+void AddSenderCommands(std::vector<Command>& commands);   // sender_commands.cc
 
 std::vector<Command> AllCommands() {
   std::vector<Command> commands = ConfigCommands();
@@ -116,6 +124,7 @@ std::vector<Command> AllCommands() {
   for (Command& c : InspectCommands()) commands.push_back(std::move(c));
   AddRouterCommands(commands);  // router_commands.cc
   AddFetcherCommands(commands);
+  AddSenderCommands(commands);
   return commands;
 }
 

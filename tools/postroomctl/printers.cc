@@ -1,5 +1,7 @@
 #include "tools/postroomctl/printers.h"
 
+#include <google/protobuf/util/json_util.h>
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -353,6 +355,15 @@ std::string ApplyLine(const std::string& ref, bool created,
   if (created) return absl::StrCat(ref, " created");
   if (changed_fields.empty()) return absl::StrCat(ref, " unchanged");
   return absl::StrCat(ref, " configured (changed: ", absl::StrJoin(changed_fields, ", "), ")");
+}
+
+std::string Json(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions o;
+  o.preserve_proto_field_names = true;
+  o.add_whitespace = true;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, o);
+  return out;
 }
 
 }  // namespace postroom::ctl

@@ -26,6 +26,10 @@ std::string FormatAgo(int64_t unix_ms, absl::Time now);
 // "2026-11-24T15:24:56Z", or "never" for 0.
 std::string FormatTimestamp(int64_t unix_ms);
 
+// A message as indented proto JSON with proto field names (the `-o json` of the router and
+// sender commands).
+std::string Json(const google::protobuf::Message& m);
+
 // A Struct as one line of flow YAML: {queue: billing, subject_contains: [invoice]}.
 std::string CompactStruct(const google::protobuf::Struct& s);
 

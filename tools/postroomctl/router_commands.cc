@@ -44,15 +44,6 @@ absl::StatusOr<Response> CallRouter(Context& ctx,
   return Call(**stub, method, request, ctx.call_options());
 }
 
-std::string Json(const google::protobuf::Message& m) {
-  std::string out;
-  google::protobuf::util::JsonPrintOptions o;
-  o.preserve_proto_field_names = true;
-  o.add_whitespace = true;
-  (void)google::protobuf::util::MessageToJsonString(m, &out, o);
-  return out;
-}
-
 std::string DecisionName(v1::Decision d) {
   if (d == v1::DECISION_UNSPECIFIED) return "pending";
   return ShortEnumName(*v1::Decision_descriptor()->FindValueByNumber(d));
@@ -347,13 +338,6 @@ const FlagSpec kLimit{"limit", 0, true, false, "N", "at most N (default 100)"};
 bool IsRouterKind(const std::string& kind) {
   return kind == "messages" || kind == "message" || kind == "work-items" || kind == "work-item" ||
          kind == "workitems";
-}
-
-void AddFlag(Command& c, const FlagSpec& f) {
-  for (const FlagSpec& x : c.flags) {
-    if (x.name == f.name) return;
-  }
-  c.flags.push_back(f);
 }
 
 }  // namespace

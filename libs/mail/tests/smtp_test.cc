@@ -1,0 +1,194 @@
+// SMTP reply classification and message rendering, without a network (the real conversation is
+// covered by tests/e2e/sender_e2e.sh against a private Postfix).
+#include <curl/curl.h>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "libs/mail/smtp_client.h"
+#include "libs/mail/smtp_connector.h"
+#include "libs/mail/smtp_message.h"
+#include "tests/support/status_matchers.h"
+
+namespace postroom::mail {
+namespace {
+
+using ::postroom::testing::IsOk;
+using ::postroom::testing::StatusIs;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const char kWhere[] = "smtp 127.0.0.1:2525";
+
+TEST(ClassifySmtp, RefusedRecipientKeepsTheServersWordsAndStage) {
+  SmtpResult r =
+      ClassifySmtp(CURLE_SEND_ERROR, "RCPT failed: 550", "RCPT TO",
+                   "550 5.1.1 <nobody@example.net>: Recipient address rejected", false, kWhere);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.stage, SmtpStage::kRcptTo);
+  EXPECT_EQ(r.code, 550);
+  EXPECT_EQ(r.error_class, MailErrorClass::kServer);
+  EXPECT_EQ(r.message,
+            "smtp 127.0.0.1:2525: RCPT TO refused: 550 5.1.1 <nobody@example.net>: Recipient "
+            "address rejected");
+}
+
+TEST(ClassifySmtp, GreylistingIsThrottled) {
+  SmtpResult r =
+      ClassifySmtp(CURLE_SEND_ERROR, "", "RCPT TO", "450 4.2.0 try again later", false, kWhere);
+  EXPECT_EQ(r.code, 450);
+  EXPECT_EQ(r.error_class, MailErrorClass::kThrottled);
+}
+
+TEST(ClassifySmtp, RefusedLoginIsAuthentication) {
+  SmtpResult r = ClassifySmtp(CURLE_LOGIN_DENIED, "Authentication failed: 535", "AUTH",
+                              "535 5.7.8 Error: authentication failed", true, kWhere);
+  EXPECT_EQ(r.stage, SmtpStage::kAuth);
+  EXPECT_EQ(r.error_class, MailErrorClass::kAuthentication);
+  EXPECT_THAT(r.message, HasSubstr("535 5.7.8"));
+}
+
+TEST(ClassifySmtp, ConnectionRefusedIsNetworkAtConnect) {
+  SmtpResult r = ClassifySmtp(CURLE_COULDNT_CONNECT, "Failed to connect to 127.0.0.1 port 1", "",
+                              "", false, kWhere);
+  EXPECT_EQ(r.stage, SmtpStage::kConnect);
+  EXPECT_EQ(r.error_class, MailErrorClass::kNetwork);
+  EXPECT_EQ(r.code, 0);
+  EXPECT_THAT(r.message, HasSubstr("connect: Failed to connect"));
+}
+
+TEST(ClassifySmtp, BadCertificateIsTls) {
+  SmtpResult r = ClassifySmtp(CURLE_PEER_FAILED_VERIFICATION, "SSL certificate problem", "STARTTLS",
+                              "220 2.0.0 Ready to start TLS", true, kWhere);
+  EXPECT_EQ(r.stage, SmtpStage::kTls);
+  EXPECT_EQ(r.error_class, MailErrorClass::kTls);
+}
+
+TEST(ClassifySmtp, NoStartTlsOfferedIsTls) {
+  SmtpResult r = ClassifySmtp(CURLE_USE_SSL_FAILED, "STARTTLS not supported.", "EHLO",
+                              "250 SMTPUTF8", false, kWhere);
+  EXPECT_EQ(r.stage, SmtpStage::kTls);
+  EXPECT_EQ(r.error_class, MailErrorClass::kTls);
+}
+
+TEST(ClassifySmtp, RejectedMessageAfterDataIsDataStage) {
+  SmtpResult r = ClassifySmtp(CURLE_WEIRD_SERVER_REPLY, "", "DATA",
+                              "554 5.7.1 message content rejected", false, kWhere);
+  EXPECT_EQ(r.stage, SmtpStage::kData);
+  EXPECT_EQ(r.code, 554);
+}
+
+TEST(ClassifySmtp, SuccessKeepsTheQueueId) {
+  SmtpResult r = ClassifySmtp(CURLE_OK, "", "DATA", "250 2.0.0 Ok: queued as 4F1", false, kWhere);
+  EXPECT_TRUE(r.ok);
+  EXPECT_EQ(r.stage, SmtpStage::kDone);
+  EXPECT_EQ(r.message, "250 2.0.0 Ok: queued as 4F1");
+}
+
+OutgoingEmail Sample() {
+  OutgoingEmail e;
+  e.from = "desk@example.com";
+  e.from_name = "Service Desk";
+  e.to = "alice@example.org";
+  e.reply_to = "support+t1@example.com";
+  e.subject = "We received your request [#SUP-7]";
+  e.body_text = "Hello Alice,\nthanks.\n";
+  e.message_id = "postroom-outbox-7.1800000000000@example.com";
+  e.date = absl::FromUnixSeconds(1'800'000'000);
+  e.headers = {{"Auto-Submitted", "auto-replied"}, {"In-Reply-To", "<a@b>"}, {"To", "evil@x"}};
+  return e;
+}
+
+TEST(RenderEmail, WritesEnvelopeHeadersWithCrlf) {
+  absl::StatusOr<std::string> raw = RenderEmail(Sample());
+  ASSERT_THAT(raw, IsOk());
+  EXPECT_THAT(*raw, HasSubstr("From: Service Desk <desk@example.com>\r\n"));
+  EXPECT_THAT(*raw, HasSubstr("To: alice@example.org\r\n"));
+  EXPECT_THAT(*raw, HasSubstr("Reply-To: support+t1@example.com\r\n"));
+  EXPECT_THAT(*raw, HasSubstr("Subject: We received your request [#SUP-7]\r\n"));
+  EXPECT_THAT(*raw, HasSubstr("Message-Id: <postroom-outbox-7.1800000000000@example.com>\r\n"));
+  EXPECT_THAT(*raw, HasSubstr("Auto-Submitted: auto-replied\r\n"));
+  EXPECT_THAT(*raw, HasSubstr("In-Reply-To: <a@b>\r\n"));
+  EXPECT_THAT(*raw, Not(HasSubstr("evil@x")));
+  EXPECT_THAT(*raw, HasSubstr("Hello Alice,\r\nthanks.\r\n"));
+}
+
+TEST(RenderEmail, EncodesNonAsciiSubjectAndBody) {
+  OutgoingEmail e = Sample();
+  e.subject = "Ihre Anfrage: Rückruf";
+  e.body_text = "Grüße\n";
+  absl::StatusOr<std::string> raw = RenderEmail(e);
+  ASSERT_THAT(raw, IsOk());
+  EXPECT_THAT(*raw, HasSubstr("Subject: Ihre Anfrage: =?"));
+  // GMime picks the smallest charset that holds the text, and a 7-bit transfer encoding.
+  EXPECT_THAT(*raw, HasSubstr("Content-Type: text/plain; charset=iso-8859-1\r\n"));
+  EXPECT_THAT(*raw, HasSubstr("Content-Transfer-Encoding: base64\r\n"));
+  EXPECT_THAT(*raw, Not(HasSubstr("Grüße")));
+}
+
+TEST(RenderEmail, HtmlMakesAlternative) {
+  OutgoingEmail e = Sample();
+  e.body_html = "<p>Hello</p>";
+  absl::StatusOr<std::string> raw = RenderEmail(e);
+  ASSERT_THAT(raw, IsOk());
+  EXPECT_THAT(*raw, HasSubstr("multipart/alternative"));
+  EXPECT_THAT(*raw, HasSubstr("text/html"));
+}
+
+TEST(RenderEmail, RefusesHeaderInjection) {
+  OutgoingEmail e = Sample();
+  e.subject = "hi\r\nBcc: victim@example.net";
+  EXPECT_THAT(RenderEmail(e), StatusIs(absl::StatusCode::kInvalidArgument));
+  e = Sample();
+  e.headers.push_back({"X-Bad", "a\nb"});
+  EXPECT_THAT(RenderEmail(e), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(SmtpConnector, UnsetTlsIsStartTlsAndUsernameMeansPasswordAuth) {
+  v1::Connector c;
+  c.mutable_server()->set_host("smtp.example.com");
+  c.mutable_server()->set_ca_file("/etc/ca.pem");
+  c.mutable_settings()->set_timeout_ms(5000);
+  c.mutable_auth()->set_username("desk");
+  c.mutable_auth()->set_password("pw");
+  SmtpServer s = SmtpServerFor(c);
+  EXPECT_EQ(s.security, SmtpSecurity::kStartTls);
+  EXPECT_EQ(s.port, 0);  // 587 at connect time.
+  EXPECT_EQ(s.ca_file, "/etc/ca.pem");
+  EXPECT_EQ(s.timeout, absl::Seconds(5));
+  absl::StatusOr<SmtpCredentials> cr = SmtpCredentialsFor(c);
+  ASSERT_THAT(cr, IsOk());
+  EXPECT_EQ(cr->method, SmtpAuth::kPassword);
+  EXPECT_EQ(cr->secret, "pw");
+  c.mutable_server()->set_tls(v1::TLS_MODE_IMPLICIT);
+  EXPECT_EQ(SmtpServerFor(c).security, SmtpSecurity::kImplicitTls);
+  c.mutable_auth()->clear_username();
+  EXPECT_EQ(SmtpCredentialsFor(c)->method, SmtpAuth::kNone);
+}
+
+TEST(SmtpConnector, OAuth2IsRefusedUntilATokenClientExists) {
+  v1::Connector c;
+  c.set_name("m365");
+  c.mutable_auth()->set_method(v1::AUTH_METHOD_OAUTH2);
+  EXPECT_THAT(SmtpCredentialsFor(c),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("XOAUTH2")));
+}
+
+TEST(TestSmtpConnection, UnreachableServerFailsAtTcpAndSkipsTheRest) {
+  SmtpServer s;
+  s.host = "127.0.0.1";
+  s.port = 1;  // Nothing listens on port 1 of loopback.
+  s.security = SmtpSecurity::kStartTls;
+  ConnectionReport r = TestSmtpConnection(s, {.method = SmtpAuth::kPassword, .user = "u"});
+  EXPECT_FALSE(r.ok());
+  ASSERT_EQ(r.steps.size(), 4u);
+  EXPECT_EQ(r.steps[0].name, "tcp");
+  EXPECT_FALSE(r.steps[0].passed);
+  EXPECT_FALSE(r.steps[0].skipped);
+  EXPECT_THAT(r.steps[0].detail, HasSubstr("smtp 127.0.0.1:1: connect"));
+  EXPECT_TRUE(r.steps[1].skipped);
+  EXPECT_TRUE(r.steps[3].skipped);
+  EXPECT_EQ(ClassifyMailError(r.status), MailErrorClass::kNetwork);
+}
+
+}  // namespace
+}  // namespace postroom::mail

@@ -1,0 +1,96 @@
+#include "libs/store/connector_errors.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace postroom::store {
+namespace {
+
+int64_t Ms(absl::Time t) { return absl::ToUnixMillis(t); }
+
+// One upsert per direction: the column names differ, and statements never take identifiers as
+// parameters.
+std::string FailureSql(const std::string& dir) {
+  const std::string T2 = "to_timestamp($2::bigint / 1000.0)";
+  return absl::StrCat("INSERT INTO connector_state (connector_id, last_check_at, last_", dir,
+                      "_error, last_", dir, "_error_class, last_", dir, "_error_at, consecutive_",
+                      dir, "_errors) VALUES ($1, ", T2, ", $3, $4, ", T2,
+                      ", 1) ON CONFLICT (connector_id) DO UPDATE SET last_check_at = "
+                      "excluded.last_check_at, last_",
+                      dir, "_error = excluded.last_", dir, "_error, last_", dir,
+                      "_error_class = excluded.last_", dir, "_error_class, last_", dir,
+                      "_error_at = excluded.last_", dir, "_error_at, consecutive_", dir,
+                      "_errors = connector_state.consecutive_", dir,
+                      "_errors + 1 RETURNING consecutive_", dir, "_errors");
+}
+
+}  // namespace
+
+void PrepareConnectorErrorStatements(Database& db) {
+  const std::string T2 = "to_timestamp($2::bigint / 1000.0)";
+  db.Prepare("conn_failure_incoming", FailureSql("incoming"));
+  db.Prepare("conn_failure_outgoing", FailureSql("outgoing"));
+  db.Prepare("conn_success_outgoing",
+             "INSERT INTO connector_state (connector_id, last_check_at, last_success_check_at, "
+             "last_outgoing_success_at, consecutive_outgoing_errors) VALUES ($1, " +
+                 T2 + ", " + T2 + ", " + T2 +
+                 ", 0) ON CONFLICT (connector_id) DO UPDATE SET last_check_at = "
+                 "excluded.last_check_at, last_success_check_at = excluded.last_success_check_at, "
+                 "last_outgoing_success_at = excluded.last_outgoing_success_at, "
+                 "consecutive_outgoing_errors = 0");
+  db.Prepare("conn_auto_disable",
+             "UPDATE connectors SET status = 'disabled_by_system', version = version + 1, "
+             "modified_at = " +
+                 T2 +
+                 ", modified_by = 'system' WHERE id = $1 AND status = "
+                 "'active' RETURNING name, version");
+  db.Prepare("conn_state_disabled",
+             "UPDATE connector_state SET auto_disabled_reason = $3, auto_disabled_at = " + T2 +
+                 " WHERE connector_id = $1");
+  db.Prepare("conn_audit_disable",
+             "INSERT INTO audit_log (at, actor, kind, object, action, version, before, after) "
+             "VALUES (" +
+                 T2 +
+                 ", 'system', 'connector', $1, 'auto_disable', $3, "
+                 "jsonb_build_object('status', 'active'), jsonb_build_object("
+                 "'status', 'disabled_by_system', 'auto_disabled_reason', "
+                 "$4::text))");
+  db.Prepare("conn_notice",
+             "INSERT INTO outbox (connector_id, kind, reason, to_address, subject, body_text, "
+             "dedupe_key) SELECT (SELECT id FROM connectors WHERE system_default), 'email', "
+             "'notification', s.spec->>'value', $2, $3, $1 FROM settings s WHERE s.key = "
+             "'admin_notification_address' AND coalesce(s.spec->>'value', '') <> '' "
+             "ON CONFLICT (dedupe_key) DO NOTHING");
+}
+
+void QueueAdminNotice(pqxx::work& t, const AdminNotice& n) {
+  t.exec_prepared("conn_notice", n.dedupe_key, n.subject, n.body);
+}
+
+ConnectorFailureResult RecordConnectorFailure(pqxx::work& t, const ConnectorFailure& f) {
+  ConnectorFailureResult out;
+  const bool outgoing = f.direction == Direction::kOutgoing;
+  out.consecutive_errors =
+      t.exec_prepared1(outgoing ? "conn_failure_outgoing" : "conn_failure_incoming", f.connector_id,
+                       Ms(f.at), f.error, f.error_class)[0]
+          .as<int>();
+  if (f.threshold > 0 && out.consecutive_errors >= f.threshold) {
+    std::string reason =
+        absl::StrCat(out.consecutive_errors, " consecutive ", outgoing ? "outgoing " : "",
+                     f.error_class, " errors; last: ", f.error);
+    pqxx::result r = t.exec_prepared("conn_auto_disable", f.connector_id, Ms(f.at));
+    if (!r.empty()) {
+      out.auto_disabled = true;
+      t.exec_prepared("conn_state_disabled", f.connector_id, Ms(f.at), reason);
+      t.exec_prepared("conn_audit_disable", r[0][0].as<std::string>(), Ms(f.at),
+                      r[0][1].as<int64_t>(), reason);
+      QueueAdminNotice(t, f.notice);
+    }
+  }
+  return out;
+}
+
+void RecordOutgoingSuccess(pqxx::work& t, int64_t connector_id, absl::Time at) {
+  t.exec_prepared("conn_success_outgoing", connector_id, Ms(at));
+}
+
+}  // namespace postroom::store

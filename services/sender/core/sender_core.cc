@@ -1,0 +1,274 @@
+#include "services/sender/core/sender_core.h"
+
+#include <algorithm>
+#include <map>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "libs/base/log.h"
+
+namespace postroom::sender {
+namespace {
+
+struct PreparedConnector {
+  v1::Connector spec;
+  absl::Status error;  // Why it cannot be used as stored (spec, secret), if so.
+  int threshold = 5;
+  int64_t version = 0;
+};
+
+std::string* MutableSecret(v1::AuthSettings& a, const std::string& field) {
+  if (field == "password") return a.mutable_password();
+  if (field == "client_secret") return a.mutable_client_secret();
+  if (field == "refresh_token") return a.mutable_refresh_token();
+  return nullptr;
+}
+
+PreparedConnector Prepare(const store::OutgoingConnectorRecord& rec, SecretOpener* secrets) {
+  PreparedConnector p;
+  p.version = rec.version;
+  google::protobuf::util::JsonParseOptions o;
+  o.ignore_unknown_fields = true;
+  if (auto st = google::protobuf::util::JsonStringToMessage(rec.spec_json, &p.spec, o); !st.ok()) {
+    p.error = absl::FailedPreconditionError(absl::StrCat(
+        "connector \"", rec.name, "\": stored spec does not parse: ", std::string(st.message())));
+    return p;
+  }
+  p.spec.set_name(rec.name);
+  if (p.spec.settings().error_threshold() > 0) {
+    p.threshold = static_cast<int>(p.spec.settings().error_threshold());
+  }
+  for (const auto& [field, sealed] : rec.sealed_secrets) {
+    std::string* dst = MutableSecret(*p.spec.mutable_auth(), field);
+    if (dst == nullptr || secrets == nullptr) continue;
+    absl::StatusOr<std::string> plain =
+        secrets->Open(sealed, absl::StrCat("connector:", rec.name, ":", field));
+    if (!plain.ok()) {
+      p.error = absl::FailedPreconditionError(absl::StrCat(
+          "connector \"", rec.name, "\": cannot open its ", field, ": ", plain.status().message(),
+          " (is POSTROOM_SECRET_KEY_FILE the config's key?)"));
+      return p;
+    }
+    *dst = *std::move(plain);
+  }
+  if (p.spec.primary_address().empty()) {
+    p.error = absl::FailedPreconditionError(
+        absl::StrCat("connector \"", rec.name, "\" has no primary_address to send from; set it"));
+  }
+  return p;
+}
+
+// The row's extra headers (a JSON object of strings), in a stable order.
+std::vector<std::pair<std::string, std::string>> HeadersOf(const std::string& json) {
+  std::vector<std::pair<std::string, std::string>> out;
+  google::protobuf::Struct s;
+  if (json.empty() || !google::protobuf::util::JsonStringToMessage(json, &s).ok()) return out;
+  std::map<std::string, std::string> sorted;
+  for (const auto& [k, v] : s.fields()) {
+    if (v.kind_case() == google::protobuf::Value::kStringValue) sorted[k] = v.string_value();
+  }
+  return {sorted.begin(), sorted.end()};
+}
+
+std::string DomainOf(const std::string& address) {
+  size_t at = address.rfind('@');
+  return at == std::string::npos ? "postroom.invalid"
+                                 : absl::AsciiStrToLower(address.substr(at + 1));
+}
+
+const char* OutcomeName(store::AttemptKind k) {
+  switch (k) {
+    case store::AttemptKind::kSent:
+      return "sent";
+    case store::AttemptKind::kRetry:
+      return "retry";
+    case store::AttemptKind::kFailed:
+      return "failed";
+  }
+  return "?";
+}
+
+}  // namespace
+
+SenderCore::SenderCore(SenderOptions options, SenderDeps deps)
+    : options_(std::move(options)), deps_(deps) {}
+
+std::string SenderCore::MessageIdFor(const store::OutboxItem& item, const std::string& from) {
+  if (!item.smtp_message_id.empty()) return item.smtp_message_id;
+  return absl::StrCat("postroom.outbox.", item.id, ".", absl::ToUnixMillis(item.created_at), "@",
+                      DomainOf(from));
+}
+
+absl::Status SenderCore::AnnounceConnectors() {
+  absl::StatusOr<std::vector<std::string>> names = deps_.store->ListOutgoingNames();
+  if (!names.ok()) return names.status();
+  if (deps_.observer != nullptr) {
+    for (const std::string& name : *names) deps_.observer->Known(name);
+  }
+  return absl::OkStatus();
+}
+
+absl::Time SenderCore::NextWake(absl::Duration poll) {
+  const absl::Time now = deps_.clock->Now();
+  absl::Time wake = now + poll;
+  absl::StatusOr<std::optional<absl::Time>> next = deps_.store->NextDue();
+  if (next.ok() && next->has_value()) wake = std::min(wake, **next);
+  return std::max(wake, now + absl::Milliseconds(10));
+}
+
+DrainReport SenderCore::DrainOnce() {
+  DrainReport report;
+  absl::StatusOr<std::vector<store::OutboxItem>> claimed = deps_.store->ClaimDue(
+      options_.replica, deps_.clock->Now(), options_.claim_lease, options_.batch);
+  if (!claimed.ok()) {
+    report.status = claimed.status();
+    return report;
+  }
+  report.claimed = static_cast<int>(claimed->size());
+  if (claimed->empty()) return report;
+
+  std::map<int64_t, PreparedConnector> connectors;
+  absl::StatusOr<std::vector<store::OutgoingConnectorRecord>> list = deps_.store->ListOutgoing();
+  if (!list.ok()) {
+    // The claims expire and the rows come back; nothing is lost.
+    report.status = list.status();
+    return report;
+  }
+  for (const auto& rec : *list) connectors[rec.id] = Prepare(rec, deps_.secrets);
+
+  for (const store::OutboxItem& item : *claimed) {
+    const absl::Time started = deps_.clock->Now();
+    store::AttemptOutcome out;
+    out.id = item.id;
+    out.owner = options_.replica;
+    out.claim_token = item.claim_token;
+    out.connector_id = item.connector_id;
+
+    mail::SmtpResult result;
+    Verdict verdict;
+    auto it = connectors.find(item.connector_id);
+    if (it != connectors.end()) out.threshold = it->second.threshold;
+    if (item.attempts > options_.retry.max_attempts) {
+      // Only claims that never recorded a result get here (a crash while sending this row,
+      // again and again): stop before it takes the sender down once more.
+      verdict = {RowVerdict::kFailed, ConnectorVerdict::kNone, "abandoned"};
+      result.message = absl::StrCat("claimed ", item.attempts,
+                                    " times without a recorded result; did the sender crash "
+                                    "while sending it? See the sender's log");
+    } else if (it == connectors.end()) {
+      // Disabled between the claim and now: wait for it without counting anything.
+      verdict = {RowVerdict::kRetry, ConnectorVerdict::kNone, "configuration"};
+      result.message =
+          absl::StrCat("outgoing connector \"", item.connector, "\" is no longer active");
+    } else if (!it->second.error.ok()) {
+      verdict = {RowVerdict::kRetry, ConnectorVerdict::kFailure, "configuration"};
+      result.message = std::string(it->second.error.message());
+    } else {
+      const v1::Connector& c = it->second.spec;
+      mail::OutgoingEmail email;
+      email.from = c.primary_address();
+      email.to = item.to_address;
+      email.subject = item.subject;
+      email.body_text = item.body_text;
+      email.body_html = item.body_html;
+      email.date = started;
+      email.message_id = MessageIdFor(item, email.from);
+      for (auto& [name, value] : HeadersOf(item.headers_json)) {
+        if (absl::AsciiStrToLower(name) == "reply-to") {
+          email.reply_to = value;  // The router's, with the reply token.
+        } else {
+          email.headers.emplace_back(std::move(name), std::move(value));
+        }
+      }
+      if (email.reply_to.empty()) email.reply_to = c.reply_to();
+      out.smtp_message_id = email.message_id;
+      absl::StatusOr<std::string> raw = mail::RenderEmail(email);
+      if (!raw.ok()) {
+        verdict = {RowVerdict::kFailed, ConnectorVerdict::kNone, "invalid"};
+        result.message = absl::StrCat("cannot be rendered: ", raw.status().message());
+      } else {
+        result = deps_.transport->Send(c, email, *raw);
+        verdict = Classify(result);
+      }
+    }
+
+    out.at = deps_.clock->Now();
+    const absl::Duration took = out.at - started;
+    out.error_class = verdict.error_class;
+    if (verdict.row == RowVerdict::kSent) {
+      out.kind = store::AttemptKind::kSent;
+    } else {
+      out.error = result.message;
+      if (verdict.row == RowVerdict::kRetry && item.attempts >= options_.retry.max_attempts) {
+        out.kind = store::AttemptKind::kFailed;
+        out.error =
+            absl::StrCat("gave up after ", item.attempts, " attempts; last: ", result.message);
+      } else if (verdict.row == RowVerdict::kRetry) {
+        out.kind = store::AttemptKind::kRetry;
+        out.next_due = NextAttemptAt(options_.retry, item.id, item.attempts, out.at);
+      } else {
+        out.kind = store::AttemptKind::kFailed;
+      }
+    }
+    out.connector_effect = verdict.connector == ConnectorVerdict::kSuccess
+                               ? store::AttemptOutcome::ConnectorEffect::kSuccess
+                           : verdict.connector == ConnectorVerdict::kFailure
+                               ? store::AttemptOutcome::ConnectorEffect::kFailure
+                               : store::AttemptOutcome::ConnectorEffect::kNone;
+    const std::string connector = item.connector.empty() ? "none" : item.connector;
+    // One notice per connector version: re-enabling (a new version) arms the next one.
+    out.notice.dedupe_key = absl::StrCat("auto_disable:", connector, ":",
+                                         it == connectors.end() ? 0 : it->second.version);
+    out.notice.subject = absl::StrCat("postroom: connector \"", connector, "\" was disabled");
+    out.notice.body = absl::StrCat(
+        "The outgoing connector \"", connector, "\" failed ", out.threshold,
+        " sends in a row and was disabled by the system; queued email waits in the outbox.\n\n"
+        "Last error (",
+        out.error_class, "): ", result.message,
+        "\n\nFix the cause, run `postroomctl test connector ", connector,
+        "`, then `postroomctl enable connector ", connector,
+        "`. Failed items: `postroomctl get outbox --state failed`.\n");
+
+    absl::StatusOr<store::AttemptResult> done = deps_.store->FinishAttempt(out);
+    const char* outcome = OutcomeName(out.kind);
+    if (!done.ok()) {
+      // The claim expires and the row is tried again: at-least-once, never lost.
+      report.status = done.status();
+      LogWarning("send_record_failed", {{"outbox_id", absl::StrCat(item.id)},
+                                        {"connector", connector},
+                                        {"error", std::string(done.status().message())}});
+      continue;
+    }
+    if (!done->applied) {
+      ++report.lost;
+      LogWarning(
+          "send_claim_lost",
+          {{"outbox_id", absl::StrCat(item.id)}, {"connector", connector}, {"outcome", outcome}});
+      continue;
+    }
+    if (out.kind == store::AttemptKind::kSent) ++report.sent;
+    if (out.kind == store::AttemptKind::kRetry) ++report.retried;
+    if (out.kind == store::AttemptKind::kFailed) ++report.failed;
+    if (deps_.observer != nullptr) deps_.observer->Attempted(connector, outcome, took);
+    Log(out.kind == store::AttemptKind::kSent ? LogLevel::kInfo : LogLevel::kWarning, "send_done",
+        {{"outbox_id", absl::StrCat(item.id)},
+         {"connector", connector},
+         {"outcome", outcome},
+         {"attempt", absl::StrCat(item.attempts)},
+         {"ms", absl::StrCat(absl::ToInt64Milliseconds(took))},
+         {"error_class", out.error_class},
+         {"error", out.error}});
+    if (done->auto_disabled) {
+      LogWarning("connector_auto_disabled", {{"connector", connector},
+                                             {"direction", "outgoing"},
+                                             {"errors", absl::StrCat(done->consecutive_errors)},
+                                             {"error_class", out.error_class}});
+    }
+  }
+  return report;
+}
+
+}  // namespace postroom::sender

@@ -1,0 +1,36 @@
+#pragma once
+
+#include "libs/auth/token_authenticator.h"
+#include "libs/base/clock.h"
+#include "libs/store/outbox_store.h"
+#include "postroom/v1/sender.grpc.pb.h"
+
+namespace postroom::sender {
+
+// SenderService over gRPC: viewers list and read the outbox, operators retry. Proto <-> store
+// records and status mapping; nothing else happens here.
+class SenderService final : public v1::SenderService::Service {
+ public:
+  // `authenticator` null: no token checks (in-process tests only).
+  SenderService(store::OutboxStore& store, const auth::TokenAuthenticator* authenticator,
+                Clock& clock)
+      : store_(store), auth_(authenticator), clock_(clock) {}
+
+  grpc::Status ListOutbox(grpc::ServerContext* ctx, const v1::ListOutboxRequest* req,
+                          v1::ListOutboxResponse* resp) override;
+  grpc::Status GetOutboxItem(grpc::ServerContext* ctx, const v1::GetOutboxItemRequest* req,
+                             v1::GetOutboxItemResponse* resp) override;
+  grpc::Status RetryNow(grpc::ServerContext* ctx, const v1::RetryNowRequest* req,
+                        v1::RetryNowResponse* resp) override;
+
+  // The item as the API shows it; `full` adds bodies and headers. SENDING while claimed.
+  static void ToProto(const store::OutboxItem& item, absl::Time now, bool full,
+                      v1::OutboxItem* out);
+
+ private:
+  store::OutboxStore& store_;
+  const auth::TokenAuthenticator* auth_;
+  Clock& clock_;
+};
+
+}  // namespace postroom::sender

@@ -1,0 +1,284 @@
+#include "services/sender/tests/fakes.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace postroom::sender {
+
+int64_t InMemoryOutboxStore::AddConnector(const std::string& name, const std::string& spec_json,
+                                          bool system_default) {
+  absl::MutexLock l(&mu_);
+  store::OutgoingConnectorRecord c;
+  c.id = next_connector_++;
+  c.name = name;
+  c.protocol = "smtp";
+  c.status = "active";
+  c.system_default = system_default;
+  c.spec_json = spec_json;
+  c.version = 1;
+  c.sealed_secrets.push_back({"password", "sealed:secret-" + name});
+  connectors_[c.id] = c;
+  states_[c.id];
+  return c.id;
+}
+
+void InMemoryOutboxStore::SetStatus(int64_t id, const std::string& status) {
+  absl::MutexLock l(&mu_);
+  connectors_[id].status = status;
+  connectors_[id].version++;
+}
+
+int64_t InMemoryOutboxStore::Queue(store::OutboxItem item) {
+  absl::MutexLock l(&mu_);
+  item.id = next_row_++;
+  item.status = "queued";
+  rows_[item.id] = item;
+  return item.id;
+}
+
+store::OutboxItem InMemoryOutboxStore::Row(int64_t id) {
+  absl::MutexLock l(&mu_);
+  return rows_[id];
+}
+
+FakeConnectorState InMemoryOutboxStore::State(int64_t id) {
+  absl::MutexLock l(&mu_);
+  FakeConnectorState s = states_[id];
+  s.status = connectors_[id].status;
+  return s;
+}
+
+std::vector<store::AdminNotice> InMemoryOutboxStore::Notices() {
+  absl::MutexLock l(&mu_);
+  return notices_;
+}
+
+bool InMemoryOutboxStore::Active(int64_t id) {
+  auto it = connectors_.find(id);
+  return it != connectors_.end() && it->second.status == "active";
+}
+
+int64_t InMemoryOutboxStore::Effective(const store::OutboxItem& o) {
+  if (o.connector_id != 0) return o.connector_id;
+  for (const auto& [id, c] : connectors_) {
+    if (c.system_default) return id;
+  }
+  return 0;
+}
+
+absl::StatusOr<std::vector<store::OutboxItem>> InMemoryOutboxStore::ClaimDue(
+    const std::string& owner, absl::Time now, absl::Duration lease, int limit) {
+  absl::MutexLock l(&mu_);
+  std::vector<store::OutboxItem*> due;
+  for (auto& [id, o] : rows_) {
+    if (o.status != "queued" || o.due_at > now) continue;
+    if (o.claimed_until.has_value() && *o.claimed_until > now) continue;
+    if (!Active(Effective(o))) continue;
+    due.push_back(&o);
+  }
+  std::stable_sort(due.begin(), due.end(), [](auto* a, auto* b) { return a->due_at < b->due_at; });
+  std::vector<store::OutboxItem> out;
+  for (store::OutboxItem* o : due) {
+    if (static_cast<int>(out.size()) >= limit) break;
+    o->connector_id = Effective(*o);
+    o->connector = connectors_[o->connector_id].name;
+    o->claimed_by = owner;
+    o->claimed_until = now + lease;
+    o->claim_token++;
+    o->attempts++;
+    o->last_attempt_at = now;
+    out.push_back(*o);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<store::OutgoingConnectorRecord>> InMemoryOutboxStore::ListOutgoing() {
+  absl::MutexLock l(&mu_);
+  std::vector<store::OutgoingConnectorRecord> out;
+  for (const auto& [id, c] : connectors_) {
+    if (c.status == "active") out.push_back(c);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> InMemoryOutboxStore::ListOutgoingNames() {
+  absl::MutexLock l(&mu_);
+  std::vector<std::string> out;
+  for (const auto& [id, c] : connectors_) out.push_back(c.name);
+  return out;
+}
+
+absl::StatusOr<store::AttemptResult> InMemoryOutboxStore::FinishAttempt(
+    const store::AttemptOutcome& o) {
+  absl::MutexLock l(&mu_);
+  store::AttemptResult r;
+  auto it = rows_.find(o.id);
+  if (it == rows_.end() || it->second.claimed_by != o.owner ||
+      it->second.claim_token != o.claim_token || it->second.status != "queued") {
+    return r;
+  }
+  store::OutboxItem& row = it->second;
+  r.applied = true;
+  row.claimed_by.clear();
+  row.claimed_until.reset();
+  row.last_error = o.error;
+  row.last_error_class = o.error_class;
+  if (!o.smtp_message_id.empty()) row.smtp_message_id = o.smtp_message_id;
+  switch (o.kind) {
+    case store::AttemptKind::kSent:
+      row.status = "sent";
+      row.sent_at = o.at;
+      break;
+    case store::AttemptKind::kRetry:
+      row.due_at = o.next_due;
+      break;
+    case store::AttemptKind::kFailed:
+      row.status = "failed";
+      break;
+  }
+  if (o.connector_id == 0) return r;
+  FakeConnectorState& s = states_[o.connector_id];
+  if (o.connector_effect == store::AttemptOutcome::ConnectorEffect::kSuccess) {
+    s.consecutive_errors = 0;
+    s.last_success = o.at;
+  } else if (o.connector_effect == store::AttemptOutcome::ConnectorEffect::kFailure) {
+    r.consecutive_errors = ++s.consecutive_errors;
+    s.last_error = o.error;
+    if (o.threshold > 0 && s.consecutive_errors >= o.threshold &&
+        connectors_[o.connector_id].status == "active") {
+      connectors_[o.connector_id].status = "disabled_by_system";
+      s.auto_disabled_reason = absl::StrCat(s.consecutive_errors, " consecutive outgoing ",
+                                            o.error_class, " errors; last: ", o.error);
+      r.auto_disabled = true;
+      notices_.push_back(o.notice);
+    }
+  }
+  r.consecutive_errors = s.consecutive_errors;
+  return r;
+}
+
+absl::StatusOr<std::optional<absl::Time>> InMemoryOutboxStore::NextDue() {
+  absl::MutexLock l(&mu_);
+  std::optional<absl::Time> next;
+  for (const auto& [id, o] : rows_) {
+    if (o.status != "queued" || !Active(Effective(o))) continue;
+    absl::Time t = std::max(o.due_at, o.claimed_until.value_or(o.due_at));
+    if (!next || t < *next) next = t;
+  }
+  return next;
+}
+
+absl::StatusOr<std::vector<store::OutboxItem>> InMemoryOutboxStore::List(
+    const store::OutboxFilter& f) {
+  absl::MutexLock l(&mu_);
+  std::vector<store::OutboxItem> out;
+  for (auto it = rows_.rbegin(); it != rows_.rend(); ++it) {
+    const store::OutboxItem& o = it->second;
+    if (!f.status.empty() && o.status != f.status) continue;
+    if (!f.connector.empty() && o.connector != f.connector) continue;
+    if (f.before_id != 0 && o.id >= f.before_id) continue;
+    out.push_back(o);
+    if (static_cast<int>(out.size()) >= f.limit) break;
+  }
+  return out;
+}
+
+absl::StatusOr<store::OutboxItem> InMemoryOutboxStore::Get(int64_t id) {
+  absl::MutexLock l(&mu_);
+  auto it = rows_.find(id);
+  if (it == rows_.end()) {
+    return absl::NotFoundError(absl::StrCat("outbox item ", id, " does not exist"));
+  }
+  return it->second;
+}
+
+absl::StatusOr<store::OutboxItem> InMemoryOutboxStore::RetryNow(int64_t id, absl::Time now) {
+  absl::MutexLock l(&mu_);
+  auto it = rows_.find(id);
+  if (it == rows_.end()) {
+    return absl::NotFoundError(absl::StrCat("outbox item ", id, " does not exist"));
+  }
+  store::OutboxItem& o = it->second;
+  if (o.status == "sent" || o.status == "cancelled") {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "outbox item ", id, " is ", o.status, "; only failed or queued items can be retried"));
+  }
+  if (o.status == "failed") o.attempts = 0;
+  o.status = "queued";
+  o.due_at = now;
+  return o;
+}
+
+void FakeTransport::Script(mail::SmtpResult r) {
+  absl::MutexLock l(&mu_);
+  script_.push_back(std::move(r));
+}
+
+mail::SmtpResult FakeTransport::Send(const v1::Connector& connector,
+                                     const mail::OutgoingEmail& email, const std::string& raw) {
+  absl::MutexLock l(&mu_);
+  sent_.push_back(email);
+  raws_.push_back(raw);
+  passwords_.push_back(connector.auth().password());
+  if (script_.empty()) return SmtpOk();
+  mail::SmtpResult r = script_.front();
+  script_.pop_front();
+  return r;
+}
+
+std::vector<mail::OutgoingEmail> FakeTransport::sent() {
+  absl::MutexLock l(&mu_);
+  return sent_;
+}
+std::vector<std::string> FakeTransport::raws() {
+  absl::MutexLock l(&mu_);
+  return raws_;
+}
+std::vector<std::string> FakeTransport::passwords() {
+  absl::MutexLock l(&mu_);
+  return passwords_;
+}
+
+absl::StatusOr<std::string> FakeSecrets::Open(const std::string& sealed, const std::string&) {
+  if (!absl::StartsWith(sealed, "sealed:")) return absl::InvalidArgumentError("bad seal");
+  return sealed.substr(7);
+}
+
+void CountingObserver::Attempted(const std::string& connector, const std::string& outcome,
+                                 absl::Duration) {
+  absl::MutexLock l(&mu_);
+  counts_[{connector, outcome}]++;
+}
+void CountingObserver::Known(const std::string& connector) {
+  absl::MutexLock l(&mu_);
+  known_.push_back(connector);
+}
+int CountingObserver::Count(const std::string& connector, const std::string& outcome) {
+  absl::MutexLock l(&mu_);
+  return counts_[{connector, outcome}];
+}
+std::vector<std::string> CountingObserver::known() {
+  absl::MutexLock l(&mu_);
+  return known_;
+}
+
+mail::SmtpResult SmtpOk() {
+  mail::SmtpResult r;
+  r.ok = true;
+  r.stage = mail::SmtpStage::kDone;
+  r.code = 250;
+  r.message = "250 2.0.0 Ok: queued as ABC";
+  return r;
+}
+
+mail::SmtpResult SmtpFail(mail::SmtpStage stage, int code, mail::MailErrorClass cls,
+                          const std::string& message) {
+  mail::SmtpResult r;
+  r.stage = stage;
+  r.code = code;
+  r.error_class = cls;
+  r.message = message;
+  return r;
+}
+
+}  // namespace postroom::sender

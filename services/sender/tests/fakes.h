@@ -1,0 +1,103 @@
+#pragma once
+
+// Hand-written fakes for the sender core: an outbox that keeps state like PgOutboxStore (claims
+// with leases and tokens, counters, auto-disable), a transport that answers what a test scripts,
+// and an observer that counts.
+#include <deque>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "libs/store/outbox_store.h"
+#include "services/sender/core/ports.h"
+
+namespace postroom::sender {
+
+struct FakeConnectorState {
+  std::string status = "active";
+  int consecutive_errors = 0;
+  std::string last_error;
+  std::string auto_disabled_reason;
+  std::optional<absl::Time> last_success;
+};
+
+class InMemoryOutboxStore : public store::OutboxStore {
+ public:
+  // Adds an active outgoing SMTP connector; returns its id.
+  int64_t AddConnector(const std::string& name, const std::string& spec_json,
+                       bool system_default = false);
+  void SetStatus(int64_t connector_id, const std::string& status);
+  // Queues an email row (connector 0: the system default at claim time); returns its id.
+  int64_t Queue(store::OutboxItem item);
+  store::OutboxItem Row(int64_t id);
+  FakeConnectorState State(int64_t connector_id);
+  std::vector<store::AdminNotice> Notices();
+
+  absl::StatusOr<std::vector<store::OutboxItem>> ClaimDue(const std::string& owner, absl::Time now,
+                                                          absl::Duration lease, int limit) override;
+  absl::StatusOr<std::vector<store::OutgoingConnectorRecord>> ListOutgoing() override;
+  absl::StatusOr<std::vector<std::string>> ListOutgoingNames() override;
+  absl::StatusOr<store::AttemptResult> FinishAttempt(const store::AttemptOutcome& o) override;
+  absl::StatusOr<std::optional<absl::Time>> NextDue() override;
+  absl::StatusOr<std::vector<store::OutboxItem>> List(const store::OutboxFilter& filter) override;
+  absl::StatusOr<store::OutboxItem> Get(int64_t id) override;
+  absl::StatusOr<store::OutboxItem> RetryNow(int64_t id, absl::Time now) override;
+
+ private:
+  bool Active(int64_t connector_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int64_t Effective(const store::OutboxItem& o) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  absl::Mutex mu_;
+  std::map<int64_t, store::OutgoingConnectorRecord> connectors_ ABSL_GUARDED_BY(mu_);
+  std::map<int64_t, FakeConnectorState> states_ ABSL_GUARDED_BY(mu_);
+  std::map<int64_t, store::OutboxItem> rows_ ABSL_GUARDED_BY(mu_);
+  std::vector<store::AdminNotice> notices_ ABSL_GUARDED_BY(mu_);
+  int64_t next_connector_ ABSL_GUARDED_BY(mu_) = 1;
+  int64_t next_row_ ABSL_GUARDED_BY(mu_) = 1;
+};
+
+// Answers each Send with the next scripted result (success when the script is empty) and keeps
+// what it was given.
+class FakeTransport : public MailTransport {
+ public:
+  void Script(mail::SmtpResult r);
+  mail::SmtpResult Send(const v1::Connector& connector, const mail::OutgoingEmail& email,
+                        const std::string& raw) override;
+  std::vector<mail::OutgoingEmail> sent();
+  std::vector<std::string> raws();
+  std::vector<std::string> passwords();
+
+ private:
+  absl::Mutex mu_;
+  std::deque<mail::SmtpResult> script_ ABSL_GUARDED_BY(mu_);
+  std::vector<mail::OutgoingEmail> sent_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> raws_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> passwords_ ABSL_GUARDED_BY(mu_);
+};
+
+// "sealed:<x>" opens to <x>; anything else fails.
+class FakeSecrets : public SecretOpener {
+ public:
+  absl::StatusOr<std::string> Open(const std::string& sealed, const std::string& owner) override;
+};
+
+class CountingObserver : public SenderObserver {
+ public:
+  void Attempted(const std::string& connector, const std::string& outcome,
+                 absl::Duration duration) override;
+  void Known(const std::string& connector) override;
+  int Count(const std::string& connector, const std::string& outcome);
+  std::vector<std::string> known();
+
+ private:
+  absl::Mutex mu_;
+  std::map<std::pair<std::string, std::string>, int> counts_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> known_ ABSL_GUARDED_BY(mu_);
+};
+
+mail::SmtpResult SmtpOk();
+mail::SmtpResult SmtpFail(mail::SmtpStage stage, int code, mail::MailErrorClass cls,
+                          const std::string& message);
+
+}  // namespace postroom::sender

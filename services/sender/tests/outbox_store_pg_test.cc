@@ -1,0 +1,257 @@
+// PgOutboxStore against real PostgreSQL (label pg): claims with SKIP LOCKED and leases, claim
+// tokens, the system default, retries, outgoing error counters and auto-disable with audit and
+// notice in one transaction, RetryNow.
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "libs/store/database.h"
+#include "libs/store/pg_outbox_store.h"
+#include "tests/support/pg_test_database.h"
+#include "tests/support/status_matchers.h"
+
+namespace postroom::store {
+namespace {
+
+using ::postroom::testing::IsOk;
+using ::postroom::testing::PgTestDatabase;
+using ::postroom::testing::StatusIs;
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+
+const absl::Time kT0 = absl::FromUnixSeconds(1'800'000'000);
+constexpr absl::Duration kLease = absl::Minutes(10);
+
+class OutboxStorePg : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto tdb = PgTestDatabase::Create();
+    ASSERT_TRUE(tdb.ok()) << tdb.status();
+    tdb_ = std::move(*tdb);
+    db_ = std::make_unique<Database>(DatabaseOptions{.uri = tdb_->Uri(), .pool_size = 6});
+    store_ = std::make_unique<PgOutboxStore>(*db_);
+  }
+
+  void Exec(const std::string& sql) {
+    ASSERT_THAT(db_->Transact([&](pqxx::work& t) {
+      t.exec(sql);
+      return absl::OkStatus();
+    }),
+                IsOk());
+  }
+  std::string Query(const std::string& sql) {
+    std::string out;
+    EXPECT_THAT(db_->Transact([&](pqxx::work& t) {
+      pqxx::result r = t.exec(sql);
+      out = r.empty() || r[0][0].is_null() ? "" : r[0][0].as<std::string>();
+      return absl::OkStatus();
+    }),
+                IsOk());
+    return out;
+  }
+  int64_t AddConnector(const std::string& name, bool system_default = false,
+                       const std::string& status = "active", const std::string& protocol = "smtp") {
+    return std::stoll(
+        Query("INSERT INTO connectors (name, protocol, direction, status, system_default, spec, "
+              "modified_by) VALUES ('" +
+              name + "', '" + protocol + "', 'outgoing', '" + status + "', " +
+              (system_default ? "true" : "false") + ", '{}', 'test') RETURNING id"));
+  }
+  // A row due at kT0 (connector 0: none, i.e. the system default).
+  int64_t Queue(int64_t connector, const std::string& key, absl::Time due = kT0) {
+    return std::stoll(
+        Query("INSERT INTO outbox (connector_id, reason, to_address, subject, dedupe_key, due_at) "
+              "VALUES (NULLIF(" +
+              std::to_string(connector) + ", 0), 'ack', 'a@example.org', 's', '" + key +
+              "', to_timestamp(" + std::to_string(absl::ToUnixSeconds(due)) + ")) RETURNING id"));
+  }
+
+  std::unique_ptr<PgTestDatabase> tdb_;
+  std::unique_ptr<Database> db_;
+  std::unique_ptr<PgOutboxStore> store_;
+};
+
+TEST_F(OutboxStorePg, ClaimsDueRowsOnceAndBindsSystemDefault) {
+  int64_t gw = AddConnector("gateway", true);
+  int64_t a = Queue(0, "a");
+  Queue(gw, "later", kT0 + absl::Minutes(5));
+  auto c = store_->ClaimDue("r1", kT0, kLease, 10);
+  ASSERT_THAT(c, IsOk());
+  ASSERT_THAT(*c, SizeIs(1));
+  EXPECT_EQ((*c)[0].id, a);
+  EXPECT_EQ((*c)[0].connector_id, gw);
+  EXPECT_EQ((*c)[0].connector, "gateway");
+  EXPECT_EQ((*c)[0].attempts, 1);
+  EXPECT_EQ((*c)[0].claim_token, 1);
+  EXPECT_EQ((*c)[0].claimed_by, "r1");
+  EXPECT_EQ((*c)[0].status, "queued");  // Still counted by the outbox gauges.
+  EXPECT_THAT(store_->ClaimDue("r2", kT0, kLease, 10), postroom::testing::IsOkAndHolds(SizeIs(0)));
+  auto next = store_->NextDue();
+  ASSERT_THAT(next, IsOk());
+  EXPECT_EQ(**next, kT0 + absl::Minutes(5));
+}
+
+TEST_F(OutboxStorePg, RowsOfInactiveOrGraphConnectorsWait) {
+  int64_t off = AddConnector("off", false, "disabled_by_system");
+  int64_t graph = AddConnector("graph", false, "active", "graph");
+  Queue(off, "a");
+  Queue(graph, "b");
+  Queue(0, "no-default");
+  EXPECT_THAT(store_->ClaimDue("r1", kT0, kLease, 10), postroom::testing::IsOkAndHolds(SizeIs(0)));
+  auto next = store_->NextDue();
+  ASSERT_THAT(next, IsOk());
+  EXPECT_FALSE(next->has_value());
+}
+
+TEST_F(OutboxStorePg, ConcurrentReplicasNeverClaimTheSameRow) {
+  AddConnector("gateway", true);
+  for (int i = 0; i < 60; ++i) Queue(0, "k" + std::to_string(i));
+  std::mutex mu;
+  std::multiset<int64_t> seen;
+  std::vector<std::thread> threads;
+  for (int r = 0; r < 4; ++r) {
+    threads.emplace_back([&, r] {
+      for (;;) {
+        auto c = store_->ClaimDue("r" + std::to_string(r), kT0, kLease, 3);
+        if (!c.ok() || c->empty()) return;
+        std::lock_guard<std::mutex> l(mu);
+        for (const auto& o : *c) seen.insert(o.id);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_THAT(seen, SizeIs(60));
+  EXPECT_EQ(std::set<int64_t>(seen.begin(), seen.end()).size(), 60u);
+}
+
+TEST_F(OutboxStorePg, ExpiredClaimIsTakenOverAndOldClaimCannotFinish) {
+  AddConnector("gateway", true);
+  int64_t id = Queue(0, "a");
+  auto first = store_->ClaimDue("r1", kT0, kLease, 1);
+  ASSERT_THAT(first, IsOk());
+  ASSERT_THAT(*first, SizeIs(1));
+  auto second = store_->ClaimDue("r2", kT0 + kLease, kLease, 1);
+  ASSERT_THAT(second, IsOk());
+  ASSERT_THAT(*second, SizeIs(1));
+  EXPECT_EQ((*second)[0].claim_token, 2);
+  EXPECT_EQ((*second)[0].attempts, 2);
+
+  AttemptOutcome late{
+      .id = id, .owner = "r1", .claim_token = 1, .kind = AttemptKind::kSent, .at = kT0 + kLease};
+  EXPECT_THAT(store_->FinishAttempt(late),
+              postroom::testing::IsOkAndHolds(::testing::Field(&AttemptResult::applied, false)));
+  AttemptOutcome ok{.id = id,
+                    .owner = "r2",
+                    .claim_token = 2,
+                    .kind = AttemptKind::kSent,
+                    .at = kT0 + kLease,
+                    .smtp_message_id = "m@x"};
+  EXPECT_THAT(store_->FinishAttempt(ok),
+              postroom::testing::IsOkAndHolds(::testing::Field(&AttemptResult::applied, true)));
+  auto row = store_->Get(id);
+  ASSERT_THAT(row, IsOk());
+  EXPECT_EQ(row->status, "sent");
+  EXPECT_EQ(row->smtp_message_id, "m@x");
+  EXPECT_EQ(row->claimed_by, "");
+  EXPECT_EQ(*row->sent_at, kT0 + kLease);
+}
+
+TEST_F(OutboxStorePg, RetryMovesDueAndFailuresCountUpToAutoDisable) {
+  Exec(
+      "INSERT INTO settings (key, spec, modified_by) VALUES ('admin_notification_address', "
+      "'{\"value\": \"ops@example.com\"}', 'test')");
+  int64_t gw = AddConnector("gateway", true);
+  int64_t id = Queue(0, "a");
+  for (int i = 1; i <= 3; ++i) {
+    absl::Time now = kT0 + absl::Minutes(i);
+    auto c = store_->ClaimDue("r1", now, kLease, 1);
+    ASSERT_THAT(c, IsOk());
+    ASSERT_THAT(*c, SizeIs(1)) << i;
+    AttemptOutcome o{
+        .id = id,
+        .owner = "r1",
+        .claim_token = (*c)[0].claim_token,
+        .kind = AttemptKind::kRetry,
+        .at = now,
+        .next_due = now + absl::Seconds(30),
+        .error = "smtp 127.0.0.1:1: connect: Connection refused",
+        .error_class = "network",
+        .connector_effect = AttemptOutcome::ConnectorEffect::kFailure,
+        .connector_id = gw,
+        .threshold = 3,
+        .notice = {.dedupe_key = "auto_disable:gateway:1", .subject = "disabled", .body = "b"}};
+    auto r = store_->FinishAttempt(o);
+    ASSERT_THAT(r, IsOk());
+    EXPECT_EQ(r->consecutive_errors, i);
+    EXPECT_EQ(r->auto_disabled, i == 3);
+  }
+  EXPECT_EQ(Query("SELECT status FROM connectors WHERE name = 'gateway'"), "disabled_by_system");
+  EXPECT_THAT(Query("SELECT auto_disabled_reason FROM connector_state"),
+              HasSubstr("3 consecutive outgoing network errors; last: smtp 127.0.0.1:1"));
+  EXPECT_THAT(Query("SELECT last_outgoing_error FROM connector_state"),
+              HasSubstr("Connection refused"));
+  EXPECT_EQ(Query("SELECT actor || ' ' || action FROM audit_log WHERE object = 'gateway'"),
+            "system auto_disable");
+  EXPECT_EQ(Query("SELECT count(*) FROM outbox WHERE reason = 'notification' AND to_address = "
+                  "'ops@example.com'"),
+            "1");
+  auto row = store_->Get(id);
+  ASSERT_THAT(row, IsOk());
+  EXPECT_EQ(row->status, "queued");
+  EXPECT_EQ(row->due_at, kT0 + absl::Minutes(3) + absl::Seconds(30));
+  EXPECT_EQ(row->last_error_class, "network");
+}
+
+TEST_F(OutboxStorePg, SuccessResetsOutgoingCounter) {
+  int64_t gw = AddConnector("gateway", true);
+  Exec(
+      "INSERT INTO connector_state (connector_id, consecutive_outgoing_errors, "
+      "consecutive_incoming_errors) VALUES (" +
+      std::to_string(gw) + ", 2, 4)");
+  int64_t id = Queue(0, "a");
+  auto c = store_->ClaimDue("r1", kT0, kLease, 1);
+  ASSERT_THAT(c, IsOk());
+  AttemptOutcome o{.id = id,
+                   .owner = "r1",
+                   .claim_token = 1,
+                   .kind = AttemptKind::kSent,
+                   .at = kT0,
+                   .connector_effect = AttemptOutcome::ConnectorEffect::kSuccess,
+                   .connector_id = gw};
+  ASSERT_THAT(store_->FinishAttempt(o), IsOk());
+  EXPECT_EQ(Query("SELECT consecutive_outgoing_errors || ' ' || consecutive_incoming_errors "
+                  "FROM connector_state"),
+            "0 4");
+  EXPECT_NE(Query("SELECT last_outgoing_success_at FROM connector_state"), "");
+}
+
+TEST_F(OutboxStorePg, ListFiltersAndRetryNow) {
+  int64_t gw = AddConnector("gateway", true);
+  int64_t a = Queue(gw, "a");
+  int64_t b = Queue(gw, "b");
+  Exec("UPDATE outbox SET status = 'failed', attempts = 10, last_error = 'x' WHERE id = " +
+       std::to_string(a));
+  Exec("UPDATE outbox SET status = 'sent' WHERE id = " + std::to_string(b));
+  auto failed = store_->List({.status = "failed"});
+  ASSERT_THAT(failed, IsOk());
+  ASSERT_THAT(*failed, SizeIs(1));
+  EXPECT_EQ((*failed)[0].id, a);
+  EXPECT_THAT(store_->List({.connector = "gateway"}), postroom::testing::IsOkAndHolds(SizeIs(2)));
+  EXPECT_THAT(store_->List({.connector = "other"}), postroom::testing::IsOkAndHolds(SizeIs(0)));
+  EXPECT_THAT(store_->List({.status = "bogus"}), StatusIs(absl::StatusCode::kInvalidArgument));
+
+  auto r = store_->RetryNow(a, kT0 + absl::Hours(1));
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->status, "queued");
+  EXPECT_EQ(r->attempts, 0);
+  EXPECT_EQ(r->due_at, kT0 + absl::Hours(1));
+  EXPECT_THAT(store_->RetryNow(a, kT0 + absl::Hours(1)), IsOk());  // Idempotent.
+  EXPECT_THAT(store_->RetryNow(b, kT0), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(store_->RetryNow(999, kT0), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(store_->Get(999), StatusIs(absl::StatusCode::kNotFound));
+}
+
+}  // namespace
+}  // namespace postroom::store

@@ -1,0 +1,217 @@
+// The sender commands: the outbox kinds of `get` (outbox) and `describe` (outbox ID), which wrap
+// the other get/describe kinds, and `retry outbox ID`.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "postroom/v1/sender.grpc.pb.h"
+#include "tools/postroomctl/command.h"
+#include "tools/postroomctl/printers.h"
+
+namespace postroom::ctl {
+
+void AddSenderCommands(std::vector<Command>& commands);
+
+namespace {
+
+using Stub = v1::SenderService::StubInterface;
+
+template <typename Request, typename Response>
+absl::StatusOr<Response> CallSender(Context& ctx,
+                                    grpc::Status (Stub::*method)(grpc::ClientContext*,
+                                                                 const Request&, Response*),
+                                    const Request& request) {
+  absl::StatusOr<std::shared_ptr<grpc::ChannelInterface>> channel =
+      ctx.env().open_channel(ctx.connection().sender_addr, ctx.connection());
+  if (!channel.ok()) return channel.status();
+  std::unique_ptr<Stub> stub = v1::SenderService::NewStub(*channel);
+  return Call(*stub, method, request, ctx.call_options());
+}
+
+int SenderError(Context& ctx, const absl::Status& status) {
+  ctx.err() << FormatError(status, "sender", ctx.connection().sender_addr) << "\n";
+  return ExitCodeFor(status);
+}
+
+std::string StateName(v1::OutboxState s) {
+  switch (s) {
+    case v1::OUTBOX_STATE_QUEUED:
+      return "queued";
+    case v1::OUTBOX_STATE_SENDING:
+      return "sending";
+    case v1::OUTBOX_STATE_SENT:
+      return "sent";
+    case v1::OUTBOX_STATE_FAILED:
+      return "failed";
+    case v1::OUTBOX_STATE_CANCELLED:
+      return "cancelled";
+    default:
+      return "?";
+  }
+}
+
+bool ParseState(const std::string& s, v1::OutboxState* out) {
+  for (v1::OutboxState st : {v1::OUTBOX_STATE_QUEUED, v1::OUTBOX_STATE_SENT,
+                             v1::OUTBOX_STATE_FAILED, v1::OUTBOX_STATE_CANCELLED}) {
+    if (s == StateName(st)) {
+      *out = st;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string When(int64_t unix_ms, absl::Time now) {
+  if (unix_ms == 0) return "-";
+  absl::Duration d = absl::FromUnixMillis(unix_ms) - now;
+  return d <= absl::ZeroDuration() ? absl::StrCat(FormatAge(-d), " ago")
+                                   : absl::StrCat("in ", FormatAge(d));
+}
+
+int GetOutbox(Context& ctx) {
+  v1::ListOutboxRequest req;
+  req.set_connector(ctx.args().Get("connector"));
+  const std::string state = ctx.args().Get("state");
+  if (!state.empty()) {
+    v1::OutboxState st;
+    if (!ParseState(state, &st)) {
+      return ctx.UsageError(
+          absl::StrCat("unknown state \"", state, "\"; use queued, sent, failed or cancelled"));
+    }
+    req.set_state(st);
+  }
+  int limit = 0;
+  if (ctx.args().Has("limit") && absl::SimpleAtoi(ctx.args().Get("limit"), &limit)) {
+    req.set_limit(static_cast<uint32_t>(limit));
+  }
+  auto r = CallSender(ctx, &Stub::ListOutbox, req);
+  if (!r.ok()) return SenderError(ctx, r.status());
+  if (ctx.args().Get("output") == "json") {
+    ctx.out() << Json(*r);
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const v1::OutboxItem& o : r->items()) {
+    std::string next =
+        o.state() == v1::OUTBOX_STATE_QUEUED ? When(o.due_at_unix_ms(), ctx.Now()) : "-";
+    rows.push_back({absl::StrCat(o.id()), o.connector().empty() ? "-" : o.connector(), o.reason(),
+                    StateName(o.state()), absl::StrCat(o.attempts()), next, o.to_address(),
+                    o.subject().substr(0, 50), o.last_error().substr(0, 60)});
+  }
+  ctx.out() << FormatTable(
+      {"ID", "CONNECTOR", "REASON", "STATE", "ATTEMPTS", "DUE", "TO", "SUBJECT", "LAST ERROR"},
+      rows);
+  return kExitOk;
+}
+
+bool ParseId(const std::string& text, int64_t* id) { return absl::SimpleAtoi(text, id) && *id > 0; }
+
+int DescribeOutbox(Context& ctx, const std::string& id_text) {
+  v1::GetOutboxItemRequest req;
+  int64_t id = 0;
+  if (!ParseId(id_text, &id)) return ctx.UsageError("outbox ID must be a positive number");
+  req.set_id(id);
+  auto r = CallSender(ctx, &Stub::GetOutboxItem, req);
+  if (!r.ok()) return SenderError(ctx, r.status());
+  if (ctx.args().Get("output") == "json") {
+    ctx.out() << Json(r->item());
+    return kExitOk;
+  }
+  const v1::OutboxItem& o = r->item();
+  auto line = [&](const std::string& k, const std::string& v) {
+    if (!v.empty()) ctx.out() << k << ": " << v << "\n";
+  };
+  line("id", absl::StrCat(o.id()));
+  line("state", StateName(o.state()));
+  line("connector", o.connector().empty() ? "(system default)" : o.connector());
+  line("reason", o.reason());
+  line("to", o.to_address());
+  line("subject", o.subject());
+  line("message-id", o.message_id().empty() ? "" : absl::StrCat("<", o.message_id(), ">"));
+  line("attempts", absl::StrCat(o.attempts()));
+  line("created", FormatTimestamp(o.created_at_unix_ms()));
+  if (o.state() == v1::OUTBOX_STATE_QUEUED) line("due", When(o.due_at_unix_ms(), ctx.Now()));
+  if (o.last_attempt_at_unix_ms() != 0)
+    line("last attempt", FormatTimestamp(o.last_attempt_at_unix_ms()));
+  if (o.sent_at_unix_ms() != 0) line("sent", FormatTimestamp(o.sent_at_unix_ms()));
+  line("sending by", o.claimed_by());
+  line("last error",
+       o.last_error().empty() ? "" : absl::StrCat(o.last_error(), " (", o.last_error_class(), ")"));
+  line("work item", o.work_item_id() ? absl::StrCat(o.work_item_id()) : "");
+  line("answers message", o.source_message_id() ? absl::StrCat(o.source_message_id()) : "");
+  line("dedupe key", o.dedupe_key());
+  line("headers", o.headers_json() == "{}" ? "" : o.headers_json());
+  ctx.out() << "\n" << o.body_text();
+  if (!o.body_text().empty() && o.body_text().back() != '\n') ctx.out() << "\n";
+  return kExitOk;
+}
+
+int RunRetry(Context& ctx) {
+  const auto& p = ctx.positionals();
+  int64_t id = 0;
+  if (p.size() != 2 || p[0] != "outbox" || !ParseId(p[1], &id)) {
+    return ctx.UsageError("usage: retry outbox ID");
+  }
+  v1::RetryNowRequest req;
+  req.set_id(id);
+  auto r = CallSender(ctx, &Stub::RetryNow, req);
+  if (!r.ok()) return SenderError(ctx, r.status());
+  ctx.out() << "outbox/" << id << " is due now (state " << StateName(r->item().state())
+            << ", attempts " << r->item().attempts() << ")\n";
+  return kExitOk;
+}
+
+const FlagSpec kState{"state", 0,       true,
+                      false,   "STATE", "outbox: queued, sent, failed or cancelled"};
+const FlagSpec kOutput{"output", 'o', true, false, "FORMAT", "text (default) or json"};
+const FlagSpec kLimit{"limit", 0, true, false, "N", "at most N (default 100)"};
+
+bool IsOutbox(const std::string& kind) { return kind == "outbox"; }
+
+}  // namespace
+
+void AddSenderCommands(std::vector<Command>& commands) {
+  for (Command& c : commands) {
+    if (c.name == "get") {
+      auto inner = c.run;
+      c.usage += " | get outbox [--state S] [--connector C]";
+      c.help +=
+          "\nSender kind (queued, sent and failed emails):\n"
+          "  postroomctl get outbox --state failed\n";
+      for (const FlagSpec& f : {kState, kLimit}) AddFlag(c, f);
+      c.run = [inner](Context& ctx) {
+        const auto& p = ctx.positionals();
+        if (!p.empty() && IsOutbox(p[0])) {
+          return p.size() > 1 ? DescribeOutbox(ctx, p[1]) : GetOutbox(ctx);
+        }
+        if (ctx.args().Has("state")) return ctx.UsageError("--state applies to get outbox");
+        return inner(ctx);
+      };
+    } else if (c.name == "describe") {
+      auto inner = c.run;
+      c.usage += " | describe outbox ID";
+      c.help +=
+          "\nSender kind (an email with its state, attempts, last error and body):\n"
+          "  postroomctl describe outbox 7\n";
+      AddFlag(c, kOutput);
+      c.run = [inner](Context& ctx) {
+        const auto& p = ctx.positionals();
+        if (p.size() == 2 && IsOutbox(p[0])) return DescribeOutbox(ctx, p[1]);
+        return inner(ctx);
+      };
+    }
+  }
+  commands.push_back(Command{
+      .name = "retry",
+      .usage = "retry outbox ID",
+      .summary = "send a queued or failed email now (a failed one gets its attempts back)",
+      .help = "Makes the outbox item due at once; the sender picks it up within a second.\n"
+              "Retrying again changes nothing; a sent item is refused (FAILED_PRECONDITION).\n"
+              "Example: postroomctl retry outbox 7\n",
+      .flags = {},
+      .run = RunRetry});
+}
+
+}  // namespace postroom::ctl
