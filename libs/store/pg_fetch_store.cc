@@ -300,7 +300,10 @@ absl::StatusOr<BatchResult> PgFetchStore::SaveBatch(const LeaseRecord& lease,
     for (const std::string& uidl : write.pop3_uidls) {
       t.exec_prepared("fetch_insert_seen", lease.connector_id, uidl);
     }
-  db_.Prepare("fetch_forget_seen", "DELETE FROM pop3_seen WHERE connector_id = $1 AND uidl = $2");
+    for (const std::string& uidl : write.pop3_forget) {
+      t.exec_prepared("fetch_forget_seen", lease.connector_id, uidl);
+    }
+    for (const AdminNotice& n : write.notices) QueueAdminNotice(t, n);
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
