@@ -95,4 +95,16 @@ CommonSettings ResolveCommonSettings(const std::string& service, int grpc_port, 
   return s;
 }
 
+ServerOptions ServerOptionsFor(const std::string& service, const CommonSettings& s,
+                               store::Database* database) {
+  ServerOptions options;
+  options.service_name = service;
+  options.listen = s.listen;
+  options.metrics_listen = s.metrics_listen;
+  options.tls_cert_file = s.tls_cert;
+  options.tls_key_file = s.tls_key;
+  options.database = database;
+  return options;
+}
+
 }  // namespace postroom::server

@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "libs/auth/token_authenticator.h"
 #include "libs/secrets/keyring.h"
+#include "libs/server/server.h"
 
 namespace postroom::server {
 
@@ -30,6 +31,11 @@ struct CommonSettings {
 
 // `service` is "config", "router", "fetcher" or "sender"; the ports are its defaults.
 CommonSettings ResolveCommonSettings(const std::string& service, int grpc_port, int metrics_port);
+
+// Serve()'s options from the common settings: addresses, TLS, and the database whose pool it
+// reports. Readiness and the rest are the caller's.
+ServerOptions ServerOptionsFor(const std::string& service, const CommonSettings& s,
+                               store::Database* database);
 
 // absl::ParseCommandLine that also accepts flags spelled with hyphens (--metrics-listen), as
 // people type them; absl names flags with underscores. Returns the positional arguments.

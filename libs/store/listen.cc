@@ -8,22 +8,28 @@ namespace {
 
 class Receiver : public pqxx::notification_receiver {
  public:
-  Receiver(pqxx::connection_base& c, const std::string& channel, Wakeup& wake)
-      : pqxx::notification_receiver(c, channel), wake_(wake) {}
-  void operator()(const std::string&, int) override { wake_.Notify(); }
+  Receiver(pqxx::connection_base& c, const std::string& channel,
+           const std::vector<Wakeup*>& wakes)
+      : pqxx::notification_receiver(c, channel), wakes_(wakes) {}
+  void operator()(const std::string&, int) override {
+    for (Wakeup* w : wakes_) w->Notify();
+  }
 
  private:
-  Wakeup& wake_;
+  const std::vector<Wakeup*>& wakes_;
 };
 
 }  // namespace
 
-void ListenUntilStopped(const std::string& uri, const std::string& channel, Wakeup& wake) {
+void ListenUntilStopped(const std::string& uri, const std::string& channel, Wakeup& wake,
+                        const std::vector<Wakeup*>& also) {
+  std::vector<Wakeup*> wakes = also;
+  wakes.insert(wakes.begin(), &wake);
   while (!wake.stopping()) {
     try {
       pqxx::connection c(uri);
-      Receiver receiver(c, channel, wake);
-      wake.Notify();  // Anything queued while we were not listening.
+      Receiver receiver(c, channel, wakes);
+      for (Wakeup* w : wakes) w->Notify();  // Anything queued while we were not listening.
       while (!wake.stopping()) c.await_notification(1, 0);
     } catch (const std::exception& e) {
       LogWarning("listen_failed",

@@ -87,10 +87,7 @@ int Serve(const server::CommonSettings& s) {
   }
   config::StateExporter exporter(db, absl::Seconds(std::max(1, export_interval_s)));
 
-  server::ServerOptions options{.service_name = "config", .listen = s.listen,
-                                .metrics_listen = s.metrics_listen,
-                                .tls_cert_file = s.tls_cert, .tls_key_file = s.tls_key};
-  options.database = &db;
+  server::ServerOptions options = server::ServerOptionsFor("config", s, &db);
   options.readiness = [&db] {
     return store::RequireSchemaVersion(db, store::LatestSchemaVersion());
   };

@@ -1,7 +1,7 @@
 #pragma once
 
-// The core's MailConnector over libs/mail (ImapClient, Pop3Client, GraphClient), and the keyring as
-// its SecretOpener.
+// The core's MailConnector over libs/mail (ImapClient, Pop3Client, GraphClient).
+
 #include <atomic>
 
 #include "libs/mail/imap_client.h"
@@ -38,17 +38,6 @@ class LibMailConnector : public MailConnector {
   mail::FetchOptions fetch_;
   std::atomic<uint64_t> imap_commands_{0};
   OAuthTokens* oauth_;
-};
-
-class KeyringSecretOpener : public SecretOpener {
- public:
-  explicit KeyringSecretOpener(const secrets::Keyring& keyring) : keyring_(keyring) {}
-  absl::StatusOr<std::string> Open(const std::string& sealed, const std::string& owner) override {
-    return keyring_.DecryptString(sealed, owner);
-  }
-
- private:
-  const secrets::Keyring& keyring_;
 };
 
 }  // namespace postroom::fetcher

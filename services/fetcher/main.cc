@@ -16,9 +16,11 @@
 #include "libs/base/status_macros.h"
 #include "libs/base/wakeup.h"
 #include "libs/secrets/keyring.h"
+#include "libs/secrets/secret_opener.h"
 #include "libs/server/server.h"
 #include "libs/server/service_flags.h"
 #include "libs/store/database.h"
+#include "libs/store/listen.h"
 #include "libs/store/migrations.h"
 #include "libs/store/migrator.h"
 #include "libs/store/pg_fetch_store.h"
@@ -55,35 +57,6 @@ int Fail(const absl::Status& st) {
 }
 
 using server::IntSetting;
-
-// Wakes the lease loop early: on a NOTIFY from the connectors trigger (migration 0004), so new,
-// changed and disabled connectors are picked up at once rather than at the next round.
-class ConnectorListener : public pqxx::notification_receiver {
- public:
-  ConnectorListener(pqxx::connection_base& c, Wakeup& lease, Wakeup& workers)
-      : pqxx::notification_receiver(c, "postroom_connectors"), lease_(lease), workers_(workers) {}
-  void operator()(const std::string&, int) override {
-    lease_.Notify();
-    workers_.Notify();
-  }
-
- private:
-  Wakeup& lease_;
-  Wakeup& workers_;
-};
-
-void ListenLoop(const std::string& uri, Wakeup& lease, Wakeup& workers) {
-  while (!lease.stopping()) {
-    try {
-      pqxx::connection c(uri);
-      ConnectorListener listener(c, lease, workers);
-      while (!lease.stopping()) c.await_notification(1, 0);
-    } catch (const std::exception& e) {
-      LogWarning("listen_failed", {{"error", e.what()}, {"note", "retrying in 5 s"}});
-      lease.Wait(absl::Seconds(5));
-    }
-  }
-}
 
 int Serve(const server::CommonSettings& s) {
   if (s.database.empty()) {
@@ -132,7 +105,7 @@ int Serve(const server::CommonSettings& s) {
       .failed = [&](const std::string& c, const absl::Status&) { observer.TokenFailed(c); },
   });
   fetcher::LibMailConnector mail_connector(fetch, &oauth);
-  fetcher::KeyringSecretOpener opener(*keyring);
+  secrets::KeyringSecretOpener opener(*keyring);
   fetcher::GrpcRouteSink router(
       {.address = server::EnvOr("POSTROOM_ROUTER_ADDR", "127.0.0.1:50052"),
        .token = server::EnvOr("POSTROOM_TOKEN", ""),
@@ -167,7 +140,11 @@ int Serve(const server::CommonSettings& s) {
       }
     } while (lease_wake.Wait(lease_round));
   });
-  std::thread listen_thread([&] { ListenLoop(s.database, lease_wake, work_wake); });
+  // A NOTIFY from the connectors trigger (migration 0004) wakes the lease loop and the workers,
+  // so new, changed and disabled connectors are picked up at once, not at the next round.
+  std::thread listen_thread([&] {
+    store::ListenUntilStopped(s.database, "postroom_connectors", lease_wake, {&work_wake});
+  });
   std::vector<std::thread> pool;
   for (int i = 0; i < workers; ++i) {
     pool.emplace_back([&] {
@@ -182,13 +159,7 @@ int Serve(const server::CommonSettings& s) {
   }
   LogInfo("fetcher_started", {{"replica", replica}, {"workers", std::to_string(workers)}});
 
-  server::ServerOptions options;
-  options.service_name = "fetcher";
-  options.listen = s.listen;
-  options.metrics_listen = s.metrics_listen;
-  options.tls_cert_file = s.tls_cert;
-  options.tls_key_file = s.tls_key;
-  options.database = &db;
+  server::ServerOptions options = server::ServerOptionsFor("fetcher", s, &db);
   options.readiness = [&]() -> absl::Status {
     POSTROOM_RETURN_IF_ERROR(store::RequireSchemaVersion(db, store::LatestSchemaVersion()));
     if (last_round_ok_ms.load() == 0) return absl::UnavailableError("no lease round yet");

@@ -123,10 +123,7 @@ int Serve(const server::CommonSettings& s) {
     }
   });
 
-  server::ServerOptions options{.service_name = "router", .listen = s.listen,
-                                .metrics_listen = s.metrics_listen,
-                                .tls_cert_file = s.tls_cert, .tls_key_file = s.tls_key};
-  options.database = &db;
+  server::ServerOptions options = server::ServerOptionsFor("router", s, &db);
   options.readiness = [&db] {
     return store::RequireSchemaVersion(db, store::LatestSchemaVersion());
   };

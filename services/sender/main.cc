@@ -135,13 +135,7 @@ int Serve(const server::CommonSettings& s) {
   }
   LogInfo("sender_started", {{"replica", replica}, {"workers", std::to_string(workers)}});
 
-  server::ServerOptions server_options;
-  server_options.service_name = "sender";
-  server_options.listen = s.listen;
-  server_options.metrics_listen = s.metrics_listen;
-  server_options.tls_cert_file = s.tls_cert;
-  server_options.tls_key_file = s.tls_key;
-  server_options.database = &db;
+  server::ServerOptions server_options = server::ServerOptionsFor("sender", s, &db);
   server_options.readiness = [&]() -> absl::Status {
     return store::RequireSchemaVersion(db, store::LatestSchemaVersion());
   };

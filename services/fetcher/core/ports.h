@@ -14,6 +14,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "libs/secrets/secret_opener.h"
 #include "postroom/v1/config.pb.h"
 
 namespace postroom::fetcher {
@@ -116,11 +117,7 @@ class MailConnector {
 };
 
 // Opens a connector's sealed secret. `owner` is "connector:<name>:<field>". Thread-safe.
-class SecretOpener {
- public:
-  virtual ~SecretOpener() = default;
-  virtual absl::StatusOr<std::string> Open(const std::string& sealed, const std::string& owner) = 0;
-};
+using SecretOpener = secrets::SecretOpener;
 
 // A stored message the router should route.
 struct RouteJob {
