@@ -1,5 +1,8 @@
 #include "libs/server/service_flags.h"
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
 
 #include "absl/flags/flag.h"
@@ -105,6 +108,18 @@ ServerOptions ServerOptionsFor(const std::string& service, const CommonSettings&
   options.tls_key_file = s.tls_key;
   options.database = database;
   return options;
+}
+
+int ExitWith(const char* program, const absl::Status& status) {
+  std::fprintf(stderr, "%s: %s\n", program, std::string(status.message()).c_str());
+  return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+std::string ReplicaName(const std::string& flag, const char* env, const char* service) {
+  if (!flag.empty()) return flag;
+  std::string name = EnvOr(env, "");
+  if (!name.empty()) return name;
+  return absl::StrCat(EnvOr("HOSTNAME", service), "-", getpid());
 }
 
 }  // namespace postroom::server

@@ -32,6 +32,14 @@ struct CommonSettings {
 // `service` is "config", "router", "fetcher" or "sender"; the ports are its defaults.
 CommonSettings ResolveCommonSettings(const std::string& service, int grpc_port, int metrics_port);
 
+// What a service's main returns on a fatal error after printing "<program>: <message>" to
+// stderr: 2 for INVALID_ARGUMENT (a usage or configuration mistake), else 1.
+int ExitWith(const char* program, const absl::Status& status);
+
+// The name a replica gives itself (lease and claim owner): `flag`, else $<env>, else
+// "<hostname>-<pid>" (hostname from $HOSTNAME, else `service`).
+std::string ReplicaName(const std::string& flag, const char* env, const char* service);
+
 // Serve()'s options from the common settings: addresses, TLS, and the database whose pool it
 // reports. Readiness and the rest are the caller's.
 ServerOptions ServerOptionsFor(const std::string& service, const CommonSettings& s,

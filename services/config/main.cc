@@ -31,10 +31,7 @@ ABSL_FLAG(int, state_export_interval_s, 0,
 namespace postroom {
 namespace {
 
-int Fail(const absl::Status& st) {
-  std::fprintf(stderr, "postroom-config: %s\n", std::string(st.message()).c_str());
-  return st.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
-}
+int Fail(const absl::Status& st) { return server::ExitWith("postroom-config", st); }
 
 int Migrate(const server::CommonSettings& s) {
   if (s.database.empty()) {

@@ -51,10 +51,7 @@ ABSL_FLAG(bool, imap_idle, true,
 namespace postroom {
 namespace {
 
-int Fail(const absl::Status& st) {
-  std::fprintf(stderr, "postroom-fetcher: %s\n", std::string(st.message()).c_str());
-  return st.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
-}
+int Fail(const absl::Status& st) { return server::ExitWith("postroom-fetcher", st); }
 
 using server::IntSetting;
 
@@ -69,11 +66,8 @@ int Serve(const server::CommonSettings& s) {
   absl::StatusOr<secrets::Keyring> keyring = server::LoadKeyring();
   if (!keyring.ok()) return Fail(keyring.status());
 
-  std::string replica = absl::GetFlag(FLAGS_replica);
-  if (replica.empty()) replica = server::EnvOr("POSTROOM_FETCHER_REPLICA", "");
-  if (replica.empty()) {
-    replica = absl::StrCat(server::EnvOr("HOSTNAME", "fetcher"), "-", getpid());
-  }
+  const std::string replica =
+      server::ReplicaName(absl::GetFlag(FLAGS_replica), "POSTROOM_FETCHER_REPLICA", "fetcher");
   const int workers = IntSetting(absl::GetFlag(FLAGS_workers), "POSTROOM_FETCHER_WORKERS", 4);
   const absl::Duration lease_period = absl::Seconds(
       IntSetting(absl::GetFlag(FLAGS_lease_period_s), "POSTROOM_FETCHER_LEASE_PERIOD_S", 30));

@@ -46,10 +46,7 @@ void InitConnectorMetrics(store::Database& db, router::PrometheusRouterMetrics& 
   });
 }
 
-int Fail(const absl::Status& st) {
-  std::fprintf(stderr, "postroom-router: %s\n", std::string(st.message()).c_str());
-  return st.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
-}
+int Fail(const absl::Status& st) { return server::ExitWith("postroom-router", st); }
 
 int IntSetting(int flag, const char* env, int fallback) {
   if (flag >= 0) return flag;

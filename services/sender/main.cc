@@ -54,10 +54,7 @@ ABSL_FLAG(int, backoff_max_ms, 0,
 namespace postroom {
 namespace {
 
-int Fail(const absl::Status& st) {
-  std::fprintf(stderr, "postroom-sender: %s\n", std::string(st.message()).c_str());
-  return st.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
-}
+int Fail(const absl::Status& st) { return server::ExitWith("postroom-sender", st); }
 
 int Serve(const server::CommonSettings& s) {
   if (s.database.empty()) {
@@ -69,9 +66,8 @@ int Serve(const server::CommonSettings& s) {
   absl::StatusOr<secrets::Keyring> keyring = server::LoadKeyring();
   if (!keyring.ok()) return Fail(keyring.status());
 
-  std::string replica = absl::GetFlag(FLAGS_replica);
-  if (replica.empty()) replica = server::EnvOr("POSTROOM_SENDER_REPLICA", "");
-  if (replica.empty()) replica = absl::StrCat(server::EnvOr("HOSTNAME", "sender"), "-", getpid());
+  const std::string replica =
+      server::ReplicaName(absl::GetFlag(FLAGS_replica), "POSTROOM_SENDER_REPLICA", "sender");
   const int workers =
       server::IntSetting(absl::GetFlag(FLAGS_workers), "POSTROOM_SENDER_WORKERS", 2);
   const absl::Duration poll = absl::Milliseconds(
