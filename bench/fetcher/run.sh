@@ -9,7 +9,8 @@
 # "stored+routed" (every message with a decision), both from the fetcher's start, their ratio to
 # mbsync, and the fetcher's peak RSS (VmHWM); then the CPU each process used.
 # Env: ROUTER=0 leaves the router out (fetch + store only), PERF=1 profiles the whole box for
-# 8 s of the routed phase, FETCHER_FLAGS (extra fetcher flags), BENCH_DIR (/tmp/fetcher-bench).
+# 8 s of the routed phase, STATEMENTS=1 prints PostgreSQL's costliest statements
+# (pg_stat_statements), KEEP_PG=1 leaves PostgreSQL running, FETCHER_FLAGS (extra fetcher flags), BENCH_DIR (/tmp/fetcher-bench).
 # The idle poll is bench/fetcher/idle_poll.sh.
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib.sh"
@@ -26,7 +27,7 @@ cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   "$POSTROOM_ROOT/scripts/dovecot" stop "$D/dc" >/dev/null 2>&1 || true
-  "$POSTROOM_ROOT/scripts/pg" stop "$D/pg" >/dev/null 2>&1 || true
+  [ "${KEEP_PG:-0}" = 1 ] || "$POSTROOM_ROOT/scripts/pg" stop "$D/pg" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 now() { date +%s.%N; }
@@ -37,7 +38,10 @@ CORPUS=/tmp/bench-data/fetcher-corpus-$COUNT
 if [ ! -d "$CORPUS/Maildir/cur" ]; then
   python3 /work/shared/baselines/gen_corpus.py --count "$COUNT" --seed 42 --out "$CORPUS/Maildir" >/dev/null
 fi
+[ "${STATEMENTS:-0}" = 1 ] &&
+  export POSTROOM_PG_OPTS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
 URI="$("$POSTROOM_ROOT/scripts/pg" start "$D/pg" | tail -1)"   # fsync on (no --fast)
+[ "${STATEMENTS:-0}" = 1 ] && psql "$URI" -qAtX -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
 "$BIN/postroom-config" migrate --database "$URI" >/dev/null
 sql() { psql "$URI" -qAtX -v ON_ERROR_STOP=1 -c "$1"; }
 echo "postgres: fsync=$(sql "SHOW fsync") synchronous_commit=$(sql "SHOW synchronous_commit")"
@@ -121,6 +125,12 @@ fi
 echo "fetcher peak RSS: $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' /proc/$FPID/status)"
 echo "cpu s: fetcher $f_total (until stored: $f_cpu), router $(py "f'{$r1-$r0:.2f}'"), postgres $(py "f'{$p1-$p0:.2f}'"), wall $(py "f'{$(now)-$t2:.2f}'") on $(nproc) cores"
 echo "corpus: $(py "f'{$BYTES/1e6:.0f}'") MB; messages table: $(sql "SELECT pg_size_pretty(pg_total_relation_size('messages'))")"
+if [ "${STATEMENTS:-0}" = 1 ]; then
+  echo "PostgreSQL statements by total time (ms total | calls | ms mean | statement):"
+  sql "SELECT round(total_exec_time::numeric, 0) || ' | ' || calls || ' | ' ||
+              round(mean_exec_time::numeric, 3) || ' | ' || left(regexp_replace(query, '\s+', ' ', 'g'), 110)
+         FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15"
+fi
 if [ "${PERF:-0}" = 1 ] && [ "$perf_started" = 1 ]; then
   wait %?perf 2>/dev/null || sleep 8
   perf report -i "$D/perf.data" --no-children --sort comm --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -12
