@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "libs/base/sha256.h"
 #include "libs/store/connector_errors.h"
 
 namespace postroom::store {
@@ -108,11 +109,11 @@ PgFetchStore::PgFetchStore(Database& db) : db_(db) {
       "fetch_insert_message",
       "INSERT INTO messages (connector_id, fetch_key, folder, queue_hint, received_at, "
       "size_bytes, raw, truncated, message_id, decision, decided_at, decision_step, "
-      "decision_reason) VALUES ($1, $2, $3, $4, CASE WHEN $5::bigint = 0 THEN now() ELSE "
-      "to_timestamp($5::bigint / 1000.0) END, $6, $7, $8, $9, CASE WHEN $10::text = '' THEN NULL "
-      "ELSE 'failed' END, CASE WHEN $10::text = '' THEN NULL ELSE now() END, CASE WHEN "
-      "$10::text = '' THEN '' ELSE 'fetcher' END, $10::text) ON CONFLICT (connector_id, "
-      "fetch_key) DO NOTHING RETURNING id");
+      "decision_reason, content_sha256) VALUES ($1, $2, $3, $4, CASE WHEN $5::bigint = 0 THEN "
+      "now() ELSE to_timestamp($5::bigint / 1000.0) END, $6, $7, $8, $9, CASE WHEN $10::text = '' "
+      "THEN NULL ELSE 'failed' END, CASE WHEN $10::text = '' THEN NULL ELSE now() END, CASE WHEN "
+      "$10::text = '' THEN '' ELSE 'fetcher' END, $10::text, NULLIF($11, ''::bytea)) "
+      "ON CONFLICT (connector_id, fetch_key) DO NOTHING RETURNING id");
   db_.Prepare("fetch_upsert_cursor",
               "INSERT INTO folder_cursors (connector_id, folder, uidvalidity, last_uid, "
               "delta_link, backfill_done, backfill_total, fencing_token, updated_at) VALUES ($1, "
@@ -280,10 +281,14 @@ absl::StatusOr<BatchResult> PgFetchStore::SaveBatch(const LeaseRecord& lease,
     for (const NewMessage& m : write.messages) {
       // Sent as a binary parameter: no escaping, no doubling of the bytes on the wire.
       pqxx::binarystring raw(m.raw.data(), m.raw.size());
+      // The content hash lets the router trust bytes the fetcher hands it with the stored id
+      // (it need not read them back); a truncated message has no hash of its content.
+      const std::string sha = m.truncated ? std::string() : Sha256(m.raw);
       pqxx::result r =
           t.exec_prepared("fetch_insert_message", lease.connector_id, m.fetch_key, m.folder,
                           m.queue_hint, m.received_at.has_value() ? Ms(*m.received_at) : int64_t{0},
-                          m.size_bytes, raw, m.truncated, m.message_id, m.failed_reason);
+                          m.size_bytes, raw, m.truncated, m.message_id, m.failed_reason,
+                          pqxx::binarystring(sha));
       if (r.empty()) {
         ++out.already_stored;
       } else {

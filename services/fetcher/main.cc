@@ -42,6 +42,9 @@ ABSL_FLAG(int, workers, 0, "connectors polled at once (default $POSTROOM_FETCHER
 // 16: with 4, routing 10,000 fresh messages finished 30 s after storing them (48 s vs 18 s,
 // bench/fetcher/run.sh); with 16 it kept pace (24.5 s vs 23.8 s, same box, busier).
 ABSL_FLAG(int, route_threads, 16, "concurrent RouteEmail calls");
+ABSL_FLAG(int, route_queue_raw_mib, 32,
+          "MiB of stored bytes the route queue may hold to hand the router (past it the router "
+          "reads them back from PostgreSQL)");
 ABSL_FLAG(int, batch_messages, 200, "messages per stored batch (one transaction)");
 ABSL_FLAG(int, fetch_batch, 200, "UIDs per pipelined IMAP UID FETCH command");
 ABSL_FLAG(bool, imap_idle, true,
@@ -103,7 +106,9 @@ int Serve(const server::CommonSettings& s) {
   fetcher::GrpcRouteSink router(
       {.address = server::EnvOr("POSTROOM_ROUTER_ADDR", "127.0.0.1:50052"),
        .token = server::EnvOr("POSTROOM_TOKEN", ""),
-       .threads = std::max(1, absl::GetFlag(FLAGS_route_threads))});
+       .threads = std::max(1, absl::GetFlag(FLAGS_route_threads)),
+       .max_queued_raw_bytes =
+           static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_route_queue_raw_mib))) << 20});
   fetcher::CoreOptions core_options;
   core_options.replica = replica;
   core_options.lease_period = lease_period;

@@ -28,6 +28,11 @@ void GrpcRouteSink::Submit(RouteJob job) {
     ++stats_.dropped;
     return;
   }
+  if (queued_raw_bytes_ + job.raw.size() > options_.max_queued_raw_bytes) {
+    job.raw.clear();
+    job.raw.shrink_to_fit();
+  }
+  queued_raw_bytes_ += job.raw.size();
   queue_.push_back(std::move(job));
   ++stats_.queued;
 }
@@ -48,6 +53,7 @@ void GrpcRouteSink::Run() {
       if (stopping_) return;
       job = std::move(queue_.front());
       queue_.pop_front();
+      queued_raw_bytes_ -= job.raw.size();
     }
     v1::RouteEmailRequest req;
     req.set_connector(job.connector);
@@ -55,6 +61,7 @@ void GrpcRouteSink::Run() {
     req.set_fetch_key(job.fetch_key);
     req.set_folder(job.folder);
     req.set_queue_hint(job.queue_hint);
+    req.set_raw_message(std::move(job.raw));
     grpc::Status st;
     for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
       grpc::ClientContext ctx;

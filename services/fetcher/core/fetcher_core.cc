@@ -381,17 +381,18 @@ absl::Status FetcherCore::Commit(const Entry& e, const store::BatchWrite& write,
     deps_.observer->Stored(e.lease.connector, static_cast<int64_t>(r->inserted.size()), r->bytes);
   }
   if (deps_.router != nullptr) {
+    // `inserted` lists the stored messages in the order of `write.messages`.
+    size_t next = 0;
     for (const store::StoredRef& ref : r->inserted) {
-      if (!ref.pending) continue;
-      const store::NewMessage* m = nullptr;
-      for (const auto& x : write.messages) {
-        if (x.fetch_key == ref.fetch_key) {
-          m = &x;
-          break;
-        }
+      while (next < write.messages.size() && write.messages[next].fetch_key != ref.fetch_key) {
+        ++next;
       }
-      deps_.router->Submit({e.lease.connector, ref.id, ref.fetch_key, m != nullptr ? m->folder : "",
-                            m != nullptr ? m->queue_hint : ""});
+      if (next == write.messages.size()) break;
+      const store::NewMessage& m = write.messages[next];
+      if (!ref.pending) continue;
+      RouteJob job{e.lease.connector, ref.id, ref.fetch_key, m.folder, m.queue_hint};
+      if (!m.truncated) job.raw = m.raw;
+      deps_.router->Submit(std::move(job));
     }
   }
   return absl::OkStatus();

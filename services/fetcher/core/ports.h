@@ -126,6 +126,9 @@ struct RouteJob {
   std::string fetch_key;
   std::string folder;
   std::string queue_hint;
+  // The stored bytes, when the sink may pass them along (saves the router reading them back);
+  // empty for a truncated message.
+  std::string raw;
 };
 
 // Asks the router to route stored messages. Submit never blocks for long: an implementation

@@ -97,6 +97,7 @@ TEST(FetcherCore, FullSyncStoresEveryMessageOnceAndRoutesIt) {
   EXPECT_EQ(msgs[0].decision, "");
   EXPECT_THAT(h.router.jobs, SizeIs(250));
   EXPECT_EQ(h.router.jobs[0].message_id, msgs[0].id);
+  EXPECT_EQ(h.router.jobs[0].raw, msgs[0].message.raw);  // the router need not read it back
   EXPECT_EQ(h.mail().last_password, "pw-support");
   auto cursors = h.store().GetCursors(1);
   ASSERT_THAT(cursors, IsOk());

@@ -19,6 +19,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "libs/base/log.h"
+#include "libs/base/sha256.h"
 #include "libs/base/status_macros.h"
 #include "libs/mime/classify.h"
 #include "libs/mime/html_text.h"
@@ -166,12 +167,6 @@ bool FromJson(const std::string& json, T* m) {
   google::protobuf::util::JsonParseOptions o;
   o.ignore_unknown_fields = true;
   return google::protobuf::util::JsonStringToMessage(json, m, o).ok();
-}
-
-std::string Sha256(absl::string_view data) {
-  unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
-  return std::string(reinterpret_cast<char*>(md), sizeof md);
 }
 
 // Lowercase RFC 4648 base32 without padding: plus-address tags survive lowercasing.
@@ -426,10 +421,12 @@ uint64_t MaxMessageBytes(const v1::Connector& spec) {
 
 }  // namespace
 
-// Parses and classifies; never fails for a non-empty message.
+// Parses and classifies; never fails for a non-empty message. `known_sha256`: the SHA-256 of
+// `raw` when the caller has it already (a stored message's content hash), else empty.
 static absl::StatusOr<Router::Analysis> Analyze(const Router::ConnectorConfig& cfg,
                                                 const std::string& raw, const std::string& folder,
-                                                const std::string& queue_hint) {
+                                                const std::string& queue_hint,
+                                                const std::string& known_sha256 = "") {
   Router::Analysis a;
   POSTROOM_ASSIGN_OR_RETURN(a.parsed, mime::ParseMessage(raw, cfg.parse_limits));
   a.raw_size = raw.size();
@@ -465,7 +462,7 @@ static absl::StatusOr<Router::Analysis> Analyze(const Router::ConnectorConfig& c
   f.importance = ImportanceOf(p.importance);
   f.folder = folder;
   f.queue_hint = queue_hint;
-  a.sha256 = Sha256(raw);
+  a.sha256 = known_sha256.empty() ? Sha256(raw) : known_sha256;
   a.thread_root = ThreadRoot(p);
   return a;
 }
@@ -969,11 +966,11 @@ absl::StatusOr<v1::RouteEmailResponse> Router::ReplayOf(const store::MessageReco
 }
 
 absl::StatusOr<std::shared_ptr<const Router::ConnectorConfig>> Router::RoutableConfig(
-    const std::string& connector, bool stored, bool raw_empty) {
+    const std::string& connector, bool stored, bool raw_empty, bool raw_may_come_with_id) {
   if (connector.empty()) {
     return absl::InvalidArgumentError("connector is required: the incoming connector's name");
   }
-  if (stored == !raw_empty) {
+  if ((!stored && raw_empty) || (stored && !raw_empty && !raw_may_come_with_id)) {
     return absl::InvalidArgumentError(
         "give either raw_message (the RFC 5322 bytes) or stored_message_id, not both or neither");
   }
@@ -986,10 +983,11 @@ absl::StatusOr<v1::RouteEmailResponse> Router::RouteEmail(const v1::RouteEmailRe
   absl::Time started = options_.clock->Now();
   const bool stored = req.stored_message_id() != 0;
   POSTROOM_ASSIGN_OR_RETURN(std::shared_ptr<const ConnectorConfig> cfg,
-                            RoutableConfig(req.connector(), stored, req.raw_message().empty()));
+                            RoutableConfig(req.connector(), stored, req.raw_message().empty(),
+                                           /*raw_may_come_with_id=*/true));
   if (stored) {
     POSTROOM_ASSIGN_OR_RETURN(store::MessageRecord m,
-                              options_.store->GetMessage(req.stored_message_id(), true));
+                              StoredMessage(req.stored_message_id(), req.raw_message()));
     if (m.connector_id != cfg->record.id) {
       return absl::InvalidArgumentError(absl::StrCat("message ", m.id, " belongs to connector \"",
                                                      m.connector, "\", not \"", req.connector(),
@@ -1024,6 +1022,20 @@ absl::StatusOr<v1::RouteEmailResponse> Router::RouteEmail(const v1::RouteEmailRe
   return Commit(*cfg, a, std::move(d), std::move(w), started);
 }
 
+absl::StatusOr<store::MessageRecord> Router::StoredMessage(int64_t id,
+                                                          const std::string& sent_raw) {
+  if (sent_raw.empty()) return options_.store->GetMessage(id, true);
+  POSTROOM_ASSIGN_OR_RETURN(store::MessageRecord m, options_.store->GetMessage(id, false));
+  if (m.truncated || m.content_sha256.empty()) return options_.store->GetMessage(id, true);
+  if (Sha256(sent_raw) != m.content_sha256) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "raw_message is not the stored message ", id,
+        " (its SHA-256 differs from the stored one): send the stored bytes or only the id"));
+  }
+  m.raw = sent_raw;
+  return m;
+}
+
 absl::StatusOr<v1::RouteEmailResponse> Router::RouteStored(const ConnectorConfig& cfg,
                                                            const store::MessageRecord& m,
                                                            absl::Time started) {
@@ -1043,8 +1055,7 @@ absl::StatusOr<v1::RouteEmailResponse> Router::RouteStored(const ConnectorConfig
     a->have_raw = false;
     return Commit(cfg, *a, std::move(d), std::move(w), started);
   }
-  absl::StatusOr<Analysis> a =
-      Analyze(cfg, m.raw, m.folder, m.queue_hint);
+  absl::StatusOr<Analysis> a = Analyze(cfg, m.raw, m.folder, m.queue_hint, m.content_sha256);
   if (!a.ok()) {
     // Nothing to parse (an empty stored message): record failed, never leave it pending.
     Analysis empty;
@@ -1062,7 +1073,8 @@ absl::StatusOr<v1::RouteEmailResponse> Router::RouteStored(const ConnectorConfig
 absl::StatusOr<v1::RouteEmailResponse> Router::ExplainRoute(const v1::ExplainRouteRequest& req) {
   const bool stored = req.stored_message_id() != 0;
   POSTROOM_ASSIGN_OR_RETURN(std::shared_ptr<const ConnectorConfig> cfg,
-                            RoutableConfig(req.connector(), stored, req.raw_message().empty()));
+                            RoutableConfig(req.connector(), stored, req.raw_message().empty(),
+                                           /*raw_may_come_with_id=*/false));
   std::string raw = req.raw_message();
   std::string spam_status;
   int64_t id = 0;

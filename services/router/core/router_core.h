@@ -49,8 +49,8 @@ struct RouterOptions {
   store::RouterStore* store = nullptr;  // Not owned; required.
   Clock* clock = nullptr;               // Not owned; required.
   RouterMetrics* metrics = nullptr;     // Not owned; may be null.
-  // HMAC-SHA256 key of the reply tokens, used when the setting `reply_token_key` is not set.
-  // Empty and no setting: no reply tokens are issued or accepted.
+  // HMAC-SHA256 key of the reply tokens (POSTROOM_REPLY_TOKEN_KEY or derived from the secrets
+  // key file). Empty: no reply tokens are issued or accepted.
   std::string reply_token_key;
   // How long a connector's compiled configuration is used before its fingerprint is checked
   // again (one short query). Zero: on every message.
@@ -110,10 +110,14 @@ class Router {
 
  private:
   absl::StatusOr<std::shared_ptr<const ConnectorConfig>> Config(const std::string& connector);
-  // Checks a RouteEmail/ExplainRoute request's connector and message source (exactly one of a
-  // stored id and raw bytes), then returns the connector's config if it may be routed.
+  // Checks a RouteEmail/ExplainRoute request's connector and message source (a stored id or
+  // raw bytes; both only where raw_may_come_with_id), then returns the connector's config if it
+  // may be routed.
   absl::StatusOr<std::shared_ptr<const ConnectorConfig>> RoutableConfig(
-      const std::string& connector, bool stored, bool raw_empty);
+      const std::string& connector, bool stored, bool raw_empty, bool raw_may_come_with_id);
+  // A stored message with its bytes: `sent_raw` when the caller sent them and they hash to the
+  // stored content (no read of the bytes), else read from the store.
+  absl::StatusOr<store::MessageRecord> StoredMessage(int64_t id, const std::string& sent_raw);
   absl::StatusOr<v1::RouteEmailResponse> RouteStored(const ConnectorConfig& config,
                                                      const store::MessageRecord& message,
                                                      absl::Time started);

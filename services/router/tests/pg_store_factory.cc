@@ -76,10 +76,11 @@ class Holder : public StoreHolder {
     int64_t id = 0;
     Check(database_->Transact([&](pqxx::work& t) {
       id = t.exec_params("INSERT INTO messages (connector_id, fetch_key, size_bytes, raw, "
-                         "truncated, stored_at) VALUES ($1, $2, $3, $4, $5, "
-                         "now() - interval '1 minute') RETURNING id",
+                         "truncated, content_sha256, stored_at) VALUES ($1, $2, $3, $4, $5, "
+                         "NULLIF($6, ''::bytea), now() - interval '1 minute') RETURNING id",
                          m.connector_id, m.fetch_key, static_cast<int64_t>(m.raw.size()),
-                         pqxx::binarystring(m.raw), m.truncated)[0][0]
+                         pqxx::binarystring(m.raw), m.truncated,
+                         pqxx::binarystring(m.content_sha256))[0][0]
                .as<int64_t>();
       return absl::OkStatus();
     }));

@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/base/clock.h"
+#include "libs/base/sha256.h"
 #include "services/router/core/router_core.h"
 #include "services/router/tests/store_factory.h"
 #include "tests/support/status_matchers.h"
@@ -569,6 +570,47 @@ TEST_F(RouterCoreTest, StoredMessageIsRoutedByIdAndReplayedAfterwards) {
   ASSERT_THAT(again, IsOk());
   EXPECT_TRUE(again->replayed());
   EXPECT_EQ(again->work_item_id(), r->work_item_id());
+}
+
+TEST_F(RouterCoreTest, StoredBytesSentAlongMustBeTheStoredOnes) {
+  store::MessageRecord m;
+  m.connector_id = connector_.id;
+  m.fetch_key = "INBOX:5:7";
+  m.raw = Mail("jane@client.example", "Printer on fire");
+  m.content_sha256 = Sha256(m.raw);
+  int64_t id = holder_->StorePending(m);
+  v1::RouteEmailRequest req;
+  req.set_connector("support");
+  req.set_stored_message_id(id);
+  req.set_raw_message(Mail("mallory@client.example", "Something else"));
+  EXPECT_THAT(router_->RouteEmail(req),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("SHA-256")));
+  EXPECT_EQ(router_->GetMessage(id, false)->decision(), v1::DECISION_UNSPECIFIED);
+
+  req.set_raw_message(m.raw);
+  absl::StatusOr<v1::RouteEmailResponse> r = router_->RouteEmail(req);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->message_id(), id);
+  EXPECT_EQ(r->decision(), v1::DECISION_CREATED);
+  EXPECT_EQ(WorkItem(r->work_item_id()).work_item().subject(), "Printer on fire");
+
+  // Bytes sent for a message stored without a content hash are not trusted: the stored ones
+  // are routed.
+  m.fetch_key = "INBOX:5:8";
+  m.raw = Mail("jane@client.example", "Stored subject");
+  m.content_sha256.clear();
+  req.set_stored_message_id(holder_->StorePending(m));
+  req.set_raw_message(Mail("jane@client.example", "Sent subject"));
+  r = router_->RouteEmail(req);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(WorkItem(r->work_item_id()).work_item().subject(), "Stored subject");
+
+  // ExplainRoute takes one source only.
+  v1::ExplainRouteRequest explain;
+  explain.set_connector("support");
+  explain.set_stored_message_id(id);
+  explain.set_raw_message(m.raw);
+  EXPECT_THAT(router_->ExplainRoute(explain), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST_F(RouterCoreTest, SweepDecidesPendingMessagesIncludingBrokenOnes) {
