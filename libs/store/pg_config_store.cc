@@ -122,8 +122,17 @@ class PgConfigTx : public ConfigTx {
   absl::StatusOr<ConnectorStateRecord> GetState(int64_t id) override {
     pqxx::result r = t_.exec_prepared("config_get_state", id);
     ConnectorStateRecord s;
-    if (r.empty()) return s;
-    const pqxx::row& row = r[0];
+    if (!r.empty()) ReadState(r[0], s);
+    // The fetcher records backfill progress with every stored batch in the folder cursors;
+    // connector_state has it only from the end of each poll (and not at all during the first).
+    pqxx::result b = t_.exec_prepared("config_get_backfill", id);
+    if (!b.empty() && b[0][2].as<int64_t>() > 0) {
+      s.backfill_done = b[0][0].as<int64_t>();
+      s.backfill_total = b[0][1].as<int64_t>();
+    }
+    return s;
+  }
+  static void ReadState(const pqxx::row& row, ConnectorStateRecord& s) {
     s.last_check_at = TimeOf(row[0]);
     s.last_success_check_at = TimeOf(row[1]);
     s.last_incoming_success_at = TimeOf(row[2]);
@@ -138,7 +147,6 @@ class PgConfigTx : public ConfigTx {
     s.last_test_report_json = row[11].is_null() ? "" : row[11].as<std::string>();
     s.backfill_done = row[12].as<int64_t>();
     s.backfill_total = row[13].as<int64_t>();
-    return s;
   }
   absl::Status ResetErrors(int64_t id) override {
     t_.exec_params(
@@ -301,6 +309,10 @@ PgConfigStore::PgConfigStore(Database& db) : db_(db) {
                            Ms("last_test_at"),
                            ", last_test_passed, last_test_report::text, backfill_done, backfill_total "
                            "FROM connector_state WHERE connector_id = $1"));
+  db_.Prepare("config_get_backfill",
+              "SELECT coalesce(sum(backfill_done), 0)::bigint, "
+              "coalesce(sum(backfill_total), 0)::bigint, count(*) "
+              "FROM folder_cursors WHERE connector_id = $1");
   db_.Prepare("config_list_routes", absl::StrCat("SELECT ", kRouteColumns,
                                                  " FROM routes WHERE connector_id = $1 "
                                                  "ORDER BY position"));

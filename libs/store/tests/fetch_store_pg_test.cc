@@ -6,9 +6,12 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/escaping.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "libs/base/sha256.h"
 #include "libs/store/database.h"
+#include "libs/store/pg_config_store.h"
 #include "libs/store/pg_fetch_store.h"
 #include "tests/support/pg_test_database.h"
 #include "tests/support/status_matchers.h"
@@ -193,6 +196,37 @@ TEST_F(FetchStorePg, BatchIsIdempotentAndKeepsBytesExactly) {
   EXPECT_EQ(Query("SELECT length(raw) FROM messages WHERE fetch_key = 'INBOX:1:1'"),
             std::to_string(Msg("x").raw.size()));
   EXPECT_EQ(Query("SELECT count(*) FROM messages WHERE decision IS NULL"), "2");
+}
+
+TEST_F(FetchStorePg, BatchRecordsContentHashAndBackfillProgressVisibleToDescribe) {
+  int64_t id = AddConnector("support");
+  auto a = store_->RenewLeases("a", kT0, kPeriod);
+  ASSERT_THAT(a, IsOk());
+  BatchWrite w;
+  w.messages = {Msg("INBOX:1:1")};
+  NewMessage cut = Msg("INBOX:1:2");
+  cut.truncated = true;
+  w.messages.push_back(cut);
+  w.cursor = FolderCursorRecord{.folder = "INBOX", .uid_validity = 1, .last_uid = 2,
+                                .backfill_done = 200, .backfill_total = 1000};
+  ASSERT_THAT(store_->SaveBatch((*a)[0], w), IsOk());
+  EXPECT_EQ(Query("SELECT encode(content_sha256, 'hex') FROM messages WHERE fetch_key = "
+                  "'INBOX:1:1'"),
+            absl::BytesToHexString(Sha256(Msg("x").raw)));
+  EXPECT_EQ(Query("SELECT content_sha256 IS NULL FROM messages WHERE fetch_key = 'INBOX:1:2'"),
+            "t");
+  // Mid-way through a first sync (no poll has finished, connector_state has no row yet),
+  // `describe connector` already shows how far the backfill is.
+  PgConfigStore config(*db_);
+  ConnectorStateRecord state;
+  ASSERT_THAT(config.InTransaction([&](ConfigTx& tx) {
+    auto s = tx.GetState(id);
+    if (s.ok()) state = *s;
+    return s.status();
+  }),
+              IsOk());
+  EXPECT_EQ(state.backfill_done, 200);
+  EXPECT_EQ(state.backfill_total, 1000);
 }
 
 TEST_F(FetchStorePg, Pop3SeenSetGrowsAndForgetsInTheBatchTransaction) {
