@@ -46,7 +46,13 @@ check "history shows the actor" expect 0 "local-admin" history connector support
 check "wrong token is refused" bash -c "POSTROOM_TOKEN=wrong-token-0123456789 '$BIN/postroomctl' --token wrong-token-0123456789 get connectors; [ \$? = 1 ]"
 check "fetcher lists lease owners" expect 0 "answered by replica" owners
 check "polling a connector that is not enabled is refused" expect 1 "FAILED_PRECONDITION|NOT_FOUND" poll connector support
-metrics_has() { curl -sf --retry 3 --retry-delay 1 --retry-all-errors "http://$1/metrics" | grep -qF -- "$2"; }
+# The page is read whole before grep looks: `curl | grep -q` under pipefail fails whenever grep
+# finds the line and exits while curl is still writing (curl then reports a write error).
+metrics_has() {
+  local page
+  page="$(curl -sf --retry 3 --retry-delay 1 --retry-all-errors "http://$1/metrics")" || return 1
+  grep -qF -- "$2" <<<"$page"
+}
 eventually() { WAIT_SECONDS=10 wait_for "$@"; }
 check "config exports connector gauges" eventually metrics_has "$POSTROOM_CONFIG_METRICS_LISTEN" \
   'postroom_connector_enabled{connector="support",direction="incoming"} 0'
