@@ -860,14 +860,16 @@ absl::StatusOr<v1::RouteEmailResponse> Router::Commit(const ConnectorConfig& cfg
         v[templates::placeholder::kMessageDate] =
             absl::FormatTime("%Y-%m-%d %H:%M UTC", *a.parsed.date, absl::UTCTimeZone());
       }
-      v[templates::placeholder::kReplyToken] = token;
+      // The signed token travels in the Reply-To plus address (below); templates get the
+      // subject token, as docs/templates.md says.
+      const std::string subject_token = absl::StrCat("[#", reference, "]");
+      v[templates::placeholder::kReplyToken] = subject_token;
       templates::RenderedMessage r = tpl.Render(v);
       store::OutboxRecord o;
       o.connector_id = outgoing;
       o.reason = "ack";
       o.to_address = a.sender;
       o.subject = r.subject;
-      std::string subject_token = absl::StrCat("[#", reference, "]");
       if (!absl::StrContains(o.subject, subject_token)) {
         o.subject = absl::StrCat(o.subject, " ", subject_token);
       }
