@@ -43,8 +43,8 @@ ABSL_FLAG(int, workers, 0, "connectors polled at once (default $POSTROOM_FETCHER
 // bench/fetcher/run.sh); with 16 it kept pace (24.5 s vs 23.8 s, same box, busier).
 ABSL_FLAG(int, route_threads, 16, "concurrent RouteEmail calls");
 ABSL_FLAG(int, route_queue_raw_mib, 32,
-          "MiB of stored bytes the route queue may hold to hand the router (past it the router "
-          "reads them back from PostgreSQL)");
+          "MiB of stored bytes queued and in-flight RouteEmail calls may hold to hand the router "
+          "(past it the router reads them back from PostgreSQL)");
 ABSL_FLAG(int, batch_messages, 200, "messages per stored batch (one transaction)");
 ABSL_FLAG(int, fetch_batch, 200, "UIDs per pipelined IMAP UID FETCH command");
 ABSL_FLAG(bool, imap_idle, true,

@@ -28,11 +28,11 @@ void GrpcRouteSink::Submit(RouteJob job) {
     ++stats_.dropped;
     return;
   }
-  if (queued_raw_bytes_ + job.raw.size() > options_.max_queued_raw_bytes) {
+  if (held_raw_bytes_ + job.raw.size() > options_.max_queued_raw_bytes) {
     job.raw.clear();
     job.raw.shrink_to_fit();
   }
-  queued_raw_bytes_ += job.raw.size();
+  held_raw_bytes_ += job.raw.size();
   queue_.push_back(std::move(job));
   ++stats_.queued;
 }
@@ -53,8 +53,8 @@ void GrpcRouteSink::Run() {
       if (stopping_) return;
       job = std::move(queue_.front());
       queue_.pop_front();
-      queued_raw_bytes_ -= job.raw.size();
     }
+    const size_t held_raw_bytes = job.raw.size();  // counted until the call is over
     v1::RouteEmailRequest req;
     req.set_connector(job.connector);
     req.set_stored_message_id(job.message_id);
@@ -77,12 +77,16 @@ void GrpcRouteSink::Run() {
       }
       {
         absl::MutexLock l(&mu_);
-        if (stopping_) return;
+        if (stopping_) {
+          held_raw_bytes_ -= held_raw_bytes;
+          return;
+        }
       }
       // Short backoff: 200 ms, 800 ms; the router's sweep covers longer outages.
       std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt * attempt));
     }
     absl::MutexLock l(&mu_);
+    held_raw_bytes_ -= held_raw_bytes;
     if (st.ok()) {
       ++stats_.routed;
     } else {

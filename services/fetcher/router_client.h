@@ -4,10 +4,10 @@
 // drained by a few threads, so ingestion never waits for the router. When the router is away a
 // job is retried a few times with backoff and then dropped: the message stays pending
 // (decision NULL) and the router's own sweep routes it when it is back.
-// A job carries the stored bytes to the router while the queue holds less than
-// max_queued_raw_bytes of them (reading 48 KB back from PostgreSQL cost the router ~0.4 ms of
-// database time per message); past that the bytes are dropped and the router reads them back,
-// so a slow router never grows the fetcher's memory by more than that.
+// A job carries the stored bytes to the router while the jobs queued and in flight hold less
+// than max_queued_raw_bytes of them (reading 48 KB back from PostgreSQL cost the router ~0.4 ms
+// of database time per message); past that the bytes are dropped and the router reads them
+// back, so neither a slow router nor large mail grows the fetcher's memory by more than that.
 #include <deque>
 #include <memory>
 #include <string>
@@ -52,7 +52,7 @@ class GrpcRouteSink : public RouteSink {
   std::deque<RouteJob> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   Stats stats_ ABSL_GUARDED_BY(mu_);
-  size_t queued_raw_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t held_raw_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // in queued and in-flight jobs
   std::vector<std::thread> threads_;
 };
 

@@ -1,5 +1,5 @@
 // GrpcRouteSink against an in-process RouterService on loopback: the stored bytes travel with a
-// job only while the queue's bytes stay under the cap.
+// job only while the bytes of queued and in-flight jobs stay under the cap.
 #include "services/fetcher/router_client.h"
 
 #include <grpcpp/server.h>
@@ -51,7 +51,7 @@ class HoldingRouter : public v1::RouterService::Service {
   bool released_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-TEST(GrpcRouteSink, SendsStoredBytesOnlyWhileTheQueueIsUnderItsByteCap) {
+TEST(GrpcRouteSink, SendsStoredBytesOnlyWhileQueuedAndInFlightJobsAreUnderTheByteCap) {
   HoldingRouter router;
   grpc::ServerBuilder builder;
   int port = 0;
@@ -71,16 +71,21 @@ TEST(GrpcRouteSink, SendsStoredBytesOnlyWhileTheQueueIsUnderItsByteCap) {
   };
   sink.Submit(job(1, 60));
   ASSERT_EQ(router.WaitForCalls(1).size(), 1u);  // the only thread now waits on call 1
-  sink.Submit(job(2, 60));                        // queued bytes 60
-  sink.Submit(job(3, 60));                        // 120 > 100: sent without bytes
-  sink.Submit(job(4, 30));                        // 90
+  sink.Submit(job(2, 50));                        // 60 in flight + 50 > 100: sent without bytes
+  sink.Submit(job(3, 40));                        // 60 + 40: kept
+  sink.Submit(job(4, 1));                         // 101 > 100: without bytes
   router.Release();
   std::vector<HoldingRouter::Call> calls = router.WaitForCalls(4);
   std::vector<size_t> sizes;
   for (const auto& c : calls) sizes.push_back(c.raw_bytes);
-  EXPECT_THAT(sizes, ElementsAre(60, 60, 0, 30));
-  EXPECT_EQ(calls[2].id, 3);
-  EXPECT_EQ(calls[2].fetch_key, "INBOX:1:3");
+  EXPECT_THAT(sizes, ElementsAre(60, 0, 40, 0));
+  EXPECT_EQ(calls[1].id, 2);
+  EXPECT_EQ(calls[1].fetch_key, "INBOX:1:2");
+  // Once the calls are over, their bytes no longer count.
+  sink.Submit(job(5, 100));
+  calls = router.WaitForCalls(5);
+  ASSERT_THAT(calls, ::testing::SizeIs(5));
+  EXPECT_EQ(calls[4].raw_bytes, 100u);
   server->Shutdown();
 }
 
