@@ -361,9 +361,10 @@ absl::StatusOr<std::optional<MessageRecord>> PgRouterStore::FindDuplicate(
   std::optional<MessageRecord> out;
   absl::Status st = Read(
       [&](pqxx::nontransaction& t) {
-        pqxx::result r = t.exec_params(
-            absl::StrCat("SELECT ", MessageColumns(false, false), kMessageFrom, kFindDuplicateWhere),
-            connector_id, message_id, pqxx::binarystring(content_sha256), exclude_id);
+        static const std::string* const sql = new std::string(absl::StrCat(
+            "SELECT ", MessageColumns(false, false), kMessageFrom, kFindDuplicateWhere));
+        pqxx::result r = t.exec_params(*sql, connector_id, message_id,
+                                       pqxx::binarystring(content_sha256), exclude_id);
         if (!r.empty()) out = MessageFromRow(r[0]);
         return absl::OkStatus();
       },

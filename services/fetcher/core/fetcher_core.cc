@@ -428,6 +428,16 @@ store::NewMessage FetcherCore::Oversized(const Entry& e, std::string fetch_key,
   return m;
 }
 
+store::FolderCursorRecord FetcherCore::CursorFor(
+    const std::vector<store::FolderCursorRecord>& cursors, const std::string& folder) {
+  for (const auto& c : cursors) {
+    if (c.folder == folder) return c;
+  }
+  store::FolderCursorRecord fresh;
+  fresh.folder = folder;
+  return fresh;
+}
+
 absl::Status FetcherCore::PollImap(const Entry& e, Counters& counters) {
   const FetchSettings& s = e.settings;
   absl::StatusOr<std::unique_ptr<ImapSession>> opened = deps_.mail->OpenImap(e.connector);
@@ -440,11 +450,7 @@ absl::Status FetcherCore::PollImap(const Entry& e, Counters& counters) {
   counters.backfill_done = counters.backfill_total = 0;
 
   for (const FolderPlan& plan : s.folders) {
-    store::FolderCursorRecord cur;
-    cur.folder = plan.folder;
-    for (const auto& c : *cursors) {
-      if (c.folder == plan.folder) cur = c;
-    }
+    store::FolderCursorRecord cur = CursorFor(*cursors, plan.folder);
     absl::StatusOr<FolderStatus> fs = session->Open(plan.folder, read_only);
     if (!fs.ok()) return fs.status();
     if (cur.uid_validity != fs->uid_validity) {

@@ -132,6 +132,9 @@ class FetcherCore {
 
   absl::Status PollOnce(const Entry& e, Counters& counters);
   absl::Status PollImap(const Entry& e, Counters& counters);
+  // The stored cursor of `folder`, or a fresh one named for it.
+  static store::FolderCursorRecord CursorFor(const std::vector<store::FolderCursorRecord>& cursors,
+                                             const std::string& folder);
   absl::Status PollPop3(const Entry& e, Counters& counters);
   absl::Status PollGraph(const Entry& e, Counters& counters);  // core/graph_poll.cc
   // Commits one batch and hands its pending messages to the router.

@@ -29,11 +29,7 @@ absl::Status FetcherCore::PollGraph(const Entry& e, Counters& counters) {
   counters.backfill_done = counters.backfill_total = 0;
 
   for (const FolderPlan& plan : s.folders) {
-    store::FolderCursorRecord cur;
-    cur.folder = plan.folder;
-    for (const auto& c : *cursors) {
-      if (c.folder == plan.folder) cur = c;
-    }
+    store::FolderCursorRecord cur = CursorFor(*cursors, plan.folder);
     if (cur.delta_link.empty()) cur.backfill_done = cur.backfill_total = 0;  // full sync
     std::optional<absl::Time> since;
     if (s.sync_start.has_value())
