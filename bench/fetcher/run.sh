@@ -39,7 +39,7 @@ if [ ! -d "$CORPUS/Maildir/cur" ]; then
   python3 /work/shared/baselines/gen_corpus.py --count "$COUNT" --seed 42 --out "$CORPUS/Maildir" >/dev/null
 fi
 [ "${STATEMENTS:-0}" = 1 ] &&
-  export POSTROOM_PG_OPTS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
+  export POSTROOM_PG_OPTS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.track_planning=on"
 URI="$("$POSTROOM_ROOT/scripts/pg" start "$D/pg" | tail -1)"   # fsync on (no --fast)
 [ "${STATEMENTS:-0}" = 1 ] && psql "$URI" -qAtX -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
 "$BIN/postroom-config" migrate --database "$URI" >/dev/null
@@ -133,10 +133,11 @@ echo "fetcher peak RSS: $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' /proc/$FPID
 echo "cpu s: fetcher $f_total (until stored: $f_cpu), router $(py "f'{$r1-$r0:.2f}'"), postgres $(py "f'{$p1-$p0:.2f}'"), wall $(py "f'{$(now)-$t2:.2f}'") on $(nproc) cores"
 echo "corpus: $(py "f'{$BYTES/1e6:.0f}'") MB; messages table: $(sql "SELECT pg_size_pretty(pg_total_relation_size('messages'))")"
 if [ "${STATEMENTS:-0}" = 1 ]; then
-  echo "PostgreSQL statements by total time (ms total | calls | ms mean | statement):"
+  echo "PostgreSQL statements by total time (ms run | calls | ms mean run | ms planning | plans | statement):"
   sql "SELECT round(total_exec_time::numeric, 0) || ' | ' || calls || ' | ' ||
-              round(mean_exec_time::numeric, 3) || ' | ' || left(regexp_replace(query, '\s+', ' ', 'g'), 110)
-         FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15"
+              round(mean_exec_time::numeric, 3) || ' | ' || round(total_plan_time::numeric, 0) || ' | ' || plans || ' | ' ||
+              left(regexp_replace(query, '\s+', ' ', 'g'), 100)
+         FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC LIMIT 18"
 fi
 if [ "${PERF:-0}" = 1 ] && [ "$perf_started" = 1 ]; then
   wait %?perf 2>/dev/null || sleep 8

@@ -45,6 +45,9 @@ ABSL_FLAG(int, route_threads, 16, "concurrent RouteEmail calls");
 ABSL_FLAG(int, route_queue_raw_mib, 32,
           "MiB of stored bytes queued and in-flight RouteEmail calls may hold to hand the router "
           "(past it the router reads them back from PostgreSQL)");
+ABSL_FLAG(int, route_raw_wait_ms, 1000,
+          "how long storing may wait for room under --route_queue_raw_mib while the router "
+          "answers (0: never wait; the bytes are dropped and the router reads them back)");
 ABSL_FLAG(int, batch_messages, 200, "messages per stored batch (one transaction)");
 ABSL_FLAG(int, fetch_batch, 200, "UIDs per pipelined IMAP UID FETCH command");
 ABSL_FLAG(bool, imap_idle, true,
@@ -108,7 +111,8 @@ int Serve(const server::CommonSettings& s) {
        .token = server::EnvOr("POSTROOM_TOKEN", ""),
        .threads = std::max(1, absl::GetFlag(FLAGS_route_threads)),
        .max_queued_raw_bytes =
-           static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_route_queue_raw_mib))) << 20});
+           static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_route_queue_raw_mib))) << 20,
+       .raw_room_wait = absl::Milliseconds(std::max(0, absl::GetFlag(FLAGS_route_raw_wait_ms)))});
   fetcher::CoreOptions core_options;
   core_options.replica = replica;
   core_options.lease_period = lease_period;

@@ -6,6 +6,62 @@
 #include "libs/base/log.h"
 
 namespace postroom::fetcher {
+namespace {
+
+bool Retryable(const grpc::Status& st) {
+  return st.error_code() == grpc::StatusCode::UNAVAILABLE ||
+         st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
+         st.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED;
+}
+
+// One calling thread's RouteStream: opened on first use, reopened when less than call_timeout
+// of its deadline is left or after it broke.
+class RouteStreamCall {
+ public:
+  RouteStreamCall(v1::RouterService::Stub& stub, const RouterClientOptions& options)
+      : stub_(stub), options_(options) {}
+  ~RouteStreamCall() { Close(); }
+
+  grpc::Status Route(const v1::RouteEmailRequest& req) {
+    if (stream_ != nullptr && absl::Now() + options_.call_timeout > deadline_) Close();
+    if (stream_ == nullptr) Open();
+    v1::RouteStreamResult result;
+    if (!stream_->Write(req) || !stream_->Read(&result)) {
+      grpc::Status st = stream_->Finish();
+      stream_.reset();
+      if (st.ok()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the router ended the stream");
+      return st;
+    }
+    if (result.code() != 0) {
+      return grpc::Status(static_cast<grpc::StatusCode>(result.code()), result.error());
+    }
+    return grpc::Status::OK;
+  }
+
+  void Close() {
+    if (stream_ == nullptr) return;
+    stream_->WritesDone();
+    stream_->Finish();
+    stream_.reset();
+  }
+
+ private:
+  void Open() {
+    ctx_ = std::make_unique<grpc::ClientContext>();
+    deadline_ = absl::Now() + 2 * options_.call_timeout;
+    ctx_->set_deadline(absl::ToChronoTime(deadline_));
+    if (!options_.token.empty()) ctx_->AddMetadata("authorization", "Bearer " + options_.token);
+    stream_ = stub_.RouteStream(ctx_.get());
+  }
+
+  v1::RouterService::Stub& stub_;
+  const RouterClientOptions& options_;
+  std::unique_ptr<grpc::ClientContext> ctx_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::RouteEmailRequest, v1::RouteStreamResult>> stream_;
+  absl::Time deadline_;
+};
+
+}  // namespace
 
 GrpcRouteSink::GrpcRouteSink(RouterClientOptions options) : options_(std::move(options)) {
   if (options_.address.empty()) return;
@@ -28,9 +84,24 @@ void GrpcRouteSink::Submit(RouteJob job) {
     ++stats_.dropped;
     return;
   }
-  if (held_raw_bytes_ + job.raw.size() > options_.max_queued_raw_bytes) {
+  const size_t size = job.raw.size();
+  auto has_room = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return stopping_ || held_raw_bytes_ + size <= options_.max_queued_raw_bytes;
+  };
+  if (!has_room() && router_answering_ && size <= options_.max_queued_raw_bytes &&
+      options_.raw_room_wait > absl::ZeroDuration()) {
+    if (!mu_.AwaitWithTimeout(absl::Condition(&has_room), options_.raw_room_wait)) {
+      router_answering_ = false;
+    }
+  }
+  if (stopping_) {
+    ++stats_.dropped;
+    return;
+  }
+  if (!has_room()) {
     job.raw.clear();
     job.raw.shrink_to_fit();
+    ++stats_.sent_without_bytes;
   }
   held_raw_bytes_ += job.raw.size();
   queue_.push_back(std::move(job));
@@ -43,6 +114,7 @@ GrpcRouteSink::Stats GrpcRouteSink::GetStats() {
 }
 
 void GrpcRouteSink::Run() {
+  RouteStreamCall stream(*stub_, options_);
   for (;;) {
     RouteJob job;
     {
@@ -64,19 +136,11 @@ void GrpcRouteSink::Run() {
     req.set_raw_message(std::move(job.raw));
     grpc::Status st;
     for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
-      grpc::ClientContext ctx;
-      ctx.set_deadline(std::chrono::system_clock::now() +
-                       absl::ToChronoMilliseconds(options_.call_timeout));
-      if (!options_.token.empty()) ctx.AddMetadata("authorization", "Bearer " + options_.token);
-      v1::RouteEmailResponse resp;
-      st = stub_->RouteEmail(&ctx, req, &resp);
-      if (st.ok() || (st.error_code() != grpc::StatusCode::UNAVAILABLE &&
-                      st.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED &&
-                      st.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED)) {
-        break;
-      }
+      st = stream.Route(req);
+      if (st.ok() || !Retryable(st)) break;
       {
         absl::MutexLock l(&mu_);
+        ++stats_.retried;
         if (stopping_) {
           held_raw_bytes_ -= held_raw_bytes;
           return;
@@ -89,8 +153,10 @@ void GrpcRouteSink::Run() {
     held_raw_bytes_ -= held_raw_bytes;
     if (st.ok()) {
       ++stats_.routed;
+      router_answering_ = true;
     } else {
       ++stats_.dropped;
+      router_answering_ = false;
       if (stats_.dropped % 100 == 1) {
         LogWarning("route_call_failed",
                    {{"connector", job.connector},

@@ -1,12 +1,16 @@
 // GrpcRouteSink against an in-process RouterService on loopback: the stored bytes travel with a
-// job only while the bytes of queued and in-flight jobs stay under the cap.
+// job only while the bytes of queued and in-flight jobs stay under the cap; at the cap, storing
+// waits for an answering router to make room, and not for a stalled one.
 #include "services/fetcher/router_client.h"
 
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 
 #include <string>
+#include <thread>
 #include <vector>
+
+#include "absl/time/clock.h"
 
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
@@ -17,16 +21,25 @@ namespace {
 
 using ::testing::ElementsAre;
 
-// Records each RouteEmail and holds the first one until released, so later jobs queue up.
+// Records each message routed over RouteStream and holds the first one until released, so
+// later jobs queue up.
 class HoldingRouter : public v1::RouterService::Service {
  public:
-  grpc::Status RouteEmail(grpc::ServerContext*, const v1::RouteEmailRequest* req,
-                          v1::RouteEmailResponse* resp) override {
-    absl::MutexLock l(&mu_);
-    calls_.push_back(Call{req->stored_message_id(), req->raw_message().size(),
-                          req->fetch_key()});
-    mu_.Await(absl::Condition(&released_));
-    resp->set_message_id(req->stored_message_id());
+  grpc::Status RouteStream(
+      grpc::ServerContext*,
+      grpc::ServerReaderWriter<v1::RouteStreamResult, v1::RouteEmailRequest>* stream) override {
+    v1::RouteEmailRequest req;
+    while (stream->Read(&req)) {
+      {
+        absl::MutexLock l(&mu_);
+        calls_.push_back(Call{req.stored_message_id(), req.raw_message().size(),
+                              req.fetch_key()});
+        mu_.Await(absl::Condition(&released_));
+      }
+      v1::RouteStreamResult result;
+      result.mutable_response()->set_message_id(req.stored_message_id());
+      if (!stream->Write(result)) break;
+    }
     return grpc::Status::OK;
   }
   struct Call {
@@ -51,24 +64,51 @@ class HoldingRouter : public v1::RouterService::Service {
   bool released_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-TEST(GrpcRouteSink, SendsStoredBytesOnlyWhileQueuedAndInFlightJobsAreUnderTheByteCap) {
-  HoldingRouter router;
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&router);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  ASSERT_NE(port, 0);
+class RouteSinkTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(&router);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(port_, 0);
+  }
+  void TearDown() override { server_->Shutdown(); }
 
-  GrpcRouteSink sink({.address = "127.0.0.1:" + std::to_string(port),
-                      .threads = 1,
-                      .max_queued_raw_bytes = 100});
-  auto job = [](int64_t id, size_t raw_bytes) {
+  // One calling thread, so a held call 1 keeps every later job queued.
+  RouterClientOptions Options(size_t cap, absl::Duration raw_room_wait,
+                              absl::Duration call_timeout = absl::Seconds(10)) const {
+    return {.address = "127.0.0.1:" + std::to_string(port_),
+            .token = "",
+            .threads = 1,
+            .max_queued_raw_bytes = cap,
+            .raw_room_wait = raw_room_wait,
+            .call_timeout = call_timeout};
+  }
+  static RouteJob Job(int64_t id, size_t raw_bytes) {
     return RouteJob{.connector = "support",
                     .message_id = id,
                     .fetch_key = "INBOX:1:" + std::to_string(id),
+                    .folder = "INBOX",
+                    .queue_hint = "",
                     .raw = std::string(raw_bytes, 'x')};
-  };
+  }
+  static std::vector<size_t> Sizes(const std::vector<HoldingRouter::Call>& calls) {
+    std::vector<size_t> sizes;
+    for (const auto& c : calls) sizes.push_back(c.raw_bytes);
+    return sizes;
+  }
+
+  HoldingRouter router;
+
+ private:
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+TEST_F(RouteSinkTest, SendsStoredBytesOnlyWhileQueuedAndInFlightJobsAreUnderTheByteCap) {
+  GrpcRouteSink sink(Options(100, absl::ZeroDuration()));
+  auto job = &RouteSinkTest::Job;
   sink.Submit(job(1, 60));
   ASSERT_EQ(router.WaitForCalls(1).size(), 1u);  // the only thread now waits on call 1
   sink.Submit(job(2, 50));                        // 60 in flight + 50 > 100: sent without bytes
@@ -76,9 +116,8 @@ TEST(GrpcRouteSink, SendsStoredBytesOnlyWhileQueuedAndInFlightJobsAreUnderTheByt
   sink.Submit(job(4, 1));                         // 101 > 100: without bytes
   router.Release();
   std::vector<HoldingRouter::Call> calls = router.WaitForCalls(4);
-  std::vector<size_t> sizes;
-  for (const auto& c : calls) sizes.push_back(c.raw_bytes);
-  EXPECT_THAT(sizes, ElementsAre(60, 0, 40, 0));
+  EXPECT_THAT(Sizes(calls), ElementsAre(60, 0, 40, 0));
+  EXPECT_EQ(sink.GetStats().sent_without_bytes, 2);
   EXPECT_EQ(calls[1].id, 2);
   EXPECT_EQ(calls[1].fetch_key, "INBOX:1:2");
   // Once the calls are over, their bytes no longer count.
@@ -86,7 +125,50 @@ TEST(GrpcRouteSink, SendsStoredBytesOnlyWhileQueuedAndInFlightJobsAreUnderTheByt
   calls = router.WaitForCalls(5);
   ASSERT_THAT(calls, ::testing::SizeIs(5));
   EXPECT_EQ(calls[4].raw_bytes, 100u);
-  server->Shutdown();
+}
+
+TEST_F(RouteSinkTest, AtTheCapStoringWaitsForAnAnsweringRouterToMakeRoom) {
+  GrpcRouteSink sink(Options(100, absl::Seconds(30)));
+  sink.Submit(Job(1, 60));
+  ASSERT_EQ(router.WaitForCalls(1).size(), 1u);
+  std::thread storing([&] { sink.Submit(Job(2, 50)); });  // 60 + 50 > 100: waits
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_EQ(sink.GetStats().queued, 1) << "job 2 was queued before call 1 made room";
+  router.Release();  // call 1 ends: its 60 bytes no longer count, job 2 fits
+  storing.join();
+  EXPECT_THAT(Sizes(router.WaitForCalls(2)), ElementsAre(60, 50));
+  EXPECT_EQ(sink.GetStats().sent_without_bytes, 0);
+}
+
+TEST_F(RouteSinkTest, AStalledRouterIsWaitedForOnceThenJobsGoWithoutBytesAtOnce) {
+  const absl::Duration wait = absl::Milliseconds(300);
+  GrpcRouteSink sink(Options(100, wait));
+  sink.Submit(Job(1, 60));
+  ASSERT_EQ(router.WaitForCalls(1).size(), 1u);  // held: the router finishes nothing
+  absl::Time start = absl::Now();
+  sink.Submit(Job(2, 50));
+  EXPECT_GE(absl::Now() - start, wait) << "the first job over the cap waits for room";
+  start = absl::Now();
+  sink.Submit(Job(3, 50));
+  EXPECT_LT(absl::Now() - start, wait) << "a stalled router is not waited for again";
+  EXPECT_EQ(sink.GetStats().sent_without_bytes, 2);
+  router.Release();
+  EXPECT_THAT(Sizes(router.WaitForCalls(3)), ElementsAre(60, 0, 0));
+}
+
+TEST_F(RouteSinkTest, AStreamPastItsDeadlineIsReplacedWithoutLosingTheNextJob) {
+  router.Release();
+  // Streams live 2 x call_timeout: 400 ms.
+  GrpcRouteSink sink(Options(1 << 20, absl::ZeroDuration(), absl::Milliseconds(200)));
+  sink.Submit(Job(1, 10));
+  ASSERT_EQ(router.WaitForCalls(1).size(), 1u);
+  absl::SleepFor(absl::Milliseconds(600));  // the first stream's deadline has passed
+  sink.Submit(Job(2, 10));
+  EXPECT_THAT(Sizes(router.WaitForCalls(2)), ElementsAre(10, 10));
+  for (int i = 0; i < 100 && sink.GetStats().routed < 2; ++i) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_EQ(sink.GetStats().routed, 2);
+  EXPECT_EQ(sink.GetStats().dropped, 0);
+  EXPECT_EQ(sink.GetStats().retried, 0) << "job 2 went out on the expired stream";
 }
 
 }  // namespace

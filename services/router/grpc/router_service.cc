@@ -26,6 +26,28 @@ grpc::Status RouterService::RouteEmail(grpc::ServerContext* ctx, const v1::Route
   });
 }
 
+grpc::Status RouterService::RouteStream(
+    grpc::ServerContext* ctx,
+    grpc::ServerReaderWriter<v1::RouteStreamResult, v1::RouteEmailRequest>* stream) {
+  return Call(ctx, Role::kOperator, "routing email", [&]() -> absl::Status {
+    v1::RouteEmailRequest req;
+    v1::RouteStreamResult result;
+    while (stream->Read(&req)) {
+      result.Clear();
+      absl::StatusOr<v1::RouteEmailResponse> routed = router_.RouteEmail(req);
+      if (routed.ok()) {
+        *result.mutable_response() = *std::move(routed);
+      } else {
+        grpc::Status st = server::ToGrpcStatus(routed.status());
+        result.set_code(st.error_code());
+        result.set_error(st.error_message());
+      }
+      if (!stream->Write(result)) break;  // The client went away.
+    }
+    return absl::OkStatus();
+  });
+}
+
 grpc::Status RouterService::ExplainRoute(grpc::ServerContext* ctx,
                                          const v1::ExplainRouteRequest* req,
                                          v1::ExplainRouteResponse* resp) {

@@ -2,7 +2,8 @@
 
 // RouterService over gRPC: authorizes each call, hands it to the core, maps the status.
 // Roles: viewer reads (GetMessage, ListMessages, GetWorkItem, ListWorkItems, WatchWorkItems,
-// ExplainRoute); operator writes (RouteEmail, Reprocess, SetSpamStatus). Thread-safe.
+// ExplainRoute); operator writes (RouteEmail, RouteStream, Reprocess, SetSpamStatus).
+// Thread-safe.
 #include <atomic>
 
 #include <grpcpp/grpcpp.h>
@@ -22,6 +23,9 @@ class RouterService final : public v1::RouterService::Service {
 
   grpc::Status RouteEmail(grpc::ServerContext* ctx, const v1::RouteEmailRequest* req,
                           v1::RouteEmailResponse* resp) override;
+  grpc::Status RouteStream(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<v1::RouteStreamResult, v1::RouteEmailRequest>* stream) override;
   grpc::Status ExplainRoute(grpc::ServerContext* ctx, const v1::ExplainRouteRequest* req,
                             v1::ExplainRouteResponse* resp) override;
   grpc::Status GetMessage(grpc::ServerContext* ctx, const v1::GetMessageRequest* req,

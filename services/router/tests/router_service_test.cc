@@ -128,6 +128,46 @@ TEST_F(RouterServiceTest, StatusCodesMapThrough) {
             grpc::StatusCode::NOT_FOUND);
 }
 
+TEST_F(RouterServiceTest, RouteStreamAnswersEachMessageInOrderAndAnErrorDoesNotEndIt) {
+  auto ctx = As("olga-token-0123456789");
+  auto stream = stub_->RouteStream(ctx.get());
+  auto request = [](const std::string& connector, const std::string& fetch_key) {
+    v1::RouteEmailRequest req;
+    req.set_connector(connector);
+    req.set_raw_message(kMail);
+    req.set_fetch_key(fetch_key);
+    return req;
+  };
+  v1::RouteStreamResult first, unknown, replay;
+  ASSERT_TRUE(stream->Write(request("support", "k1")));
+  ASSERT_TRUE(stream->Read(&first));
+  ASSERT_TRUE(stream->Write(request("nope", "k2")));
+  ASSERT_TRUE(stream->Read(&unknown));
+  ASSERT_TRUE(stream->Write(request("support", "k1")));
+  ASSERT_TRUE(stream->Read(&replay));
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+
+  EXPECT_EQ(first.code(), 0);
+  EXPECT_EQ(first.response().decision(), v1::DECISION_CREATED);
+  EXPECT_EQ(unknown.code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(unknown.error(), HasSubstr("nope"));
+  EXPECT_TRUE(replay.response().replayed()) << "same (connector, fetch key): no second item";
+  EXPECT_EQ(replay.response().work_item_id(), first.response().work_item_id());
+}
+
+TEST_F(RouterServiceTest, RouteStreamNeedsAnOperator) {
+  auto ctx = As("vic-token-01234567890");
+  auto stream = stub_->RouteStream(ctx.get());
+  v1::RouteEmailRequest req;
+  req.set_connector("support");
+  req.set_raw_message(kMail);
+  stream->Write(req);
+  v1::RouteStreamResult result;
+  EXPECT_FALSE(stream->Read(&result));
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
 TEST_F(RouterServiceTest, WatchStreamsWorkItemsAfterTheGivenEvent) {
   v1::RouteEmailResponse before;
   ASSERT_TRUE(Route("olga-token-0123456789", "support", &before).ok());  // Event 1.
