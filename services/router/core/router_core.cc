@@ -153,14 +153,6 @@ void AddStep(v1::DecisionTrace& trace, std::string step, bool decided, std::stri
   s->set_reason(std::move(reason));
 }
 
-std::string ToJson(const google::protobuf::Message& m) {
-  std::string out;
-  google::protobuf::util::JsonPrintOptions o;
-  o.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(m, &out, o);
-  return out;
-}
-
 template <typename T>
 bool FromJson(const std::string& json, T* m) {
   if (json.empty()) return false;
@@ -245,6 +237,23 @@ class JsonObject {
   }
   std::string out_ = "{";
 };
+
+// The trace as messages.trace stores it, in the shape the protobuf JSON mapping of
+// DecisionTrace gives (FromJson reads it back). Written by hand: MessageToJsonString took 5 % of
+// the router's CPU per route (perf, bench/fetcher), for three fields per step.
+std::string TraceJson(const v1::DecisionTrace& trace) {
+  std::string out = "{\"steps\":[";
+  for (int i = 0; i < trace.steps_size(); ++i) {
+    const v1::TraceStep& s = trace.steps(i);
+    if (i > 0) out += ',';
+    out += JsonObject()
+               .Str("step", s.step())
+               .Bool("decided", s.decided())
+               .Str("reason", s.reason())
+               .Done();
+  }
+  return out + "]}";
+}
 
 std::string SummaryJson(const Router::Analysis& a) {
   std::vector<std::string> to;
@@ -805,7 +814,7 @@ absl::StatusOr<v1::RouteEmailResponse> Router::Commit(const ConnectorConfig& cfg
   w.decision.decision_step = d.step;
   w.decision.decision_route = d.route;
   w.decision.decision_reason = d.reason;
-  w.decision.trace_json = ToJson(d.trace);
+  w.decision.trace_json = TraceJson(d.trace);
   w.decision.summary_json = SummaryJson(a);
   w.decision.duplicate_of = d.duplicate_of;
   w.decision.spam_status = d.spam_status;
@@ -1399,7 +1408,7 @@ absl::StatusOr<int> Router::SweepPending(absl::Duration min_age, int limit) {
                                                 " times; last: ", r.status().message());
       v1::DecisionTrace trace;
       AddStep(trace, "error", true, w.decision.decision_reason);
-      w.decision.trace_json = ToJson(trace);
+      w.decision.trace_json = TraceJson(trace);
       w.decision.message_id = m->message_id;
       if (options_.store->CommitDecision(w).ok()) ++decided;
     }
