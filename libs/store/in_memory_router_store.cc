@@ -253,6 +253,15 @@ absl::StatusOr<DecisionResult> InMemoryRouterStore::CommitDecision(const Decisio
       return absl::AbortedError(absl::StrCat("message ", id, " was decided meanwhile (",
                                              it->second.decision, "); read it again"));
     }
+    const MessageRecord& stored = it->second;
+    if (w.verify_stored &&
+        (stored.connector_id != w.decision.connector_id || stored.folder != w.decision.folder ||
+         stored.queue_hint != w.decision.queue_hint || stored.truncated ||
+         stored.content_sha256.empty() || stored.content_sha256 != w.decision.content_sha256 ||
+         stored.spam_status == "manual_spam" || stored.spam_status == "manual_clean")) {
+      return absl::AbortedError(absl::StrCat(
+          "message ", id, " is not as assumed from the bytes sent along; read it again"));
+    }
     msg = it->second;
   }
   const MessageRecord& d = w.decision;

@@ -149,12 +149,12 @@ PgRouterStore::PgRouterStore(Database& db) : db_(db) {
   db_.Prepare("router_count_acks",
               "SELECT count(*) FROM outbox WHERE reason = 'ack' AND to_address = $1 "
               "AND created_at >= to_timestamp($2::double precision / 1000)");
-  // The whole decision in one round trip (migration 0005 says why and what it does).
+  // The whole decision in one round trip (migrations 0005 and 0009 say why and what it does).
   db_.Prepare("router_commit_decision",
               "SELECT * FROM postroom_commit_decision($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
               "$11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, "
               "$27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, "
-              "$43, $44, $45, $46, $47, $48, $49)");
+              "$43, $44, $45, $46, $47, $48, $49, $50)");
   db_.Prepare(message_ids_.statement,
               "SELECT nextval('messages_id_seq') FROM generate_series(1, $1)");
   db_.Prepare(work_item_ids_.statement,
@@ -484,8 +484,9 @@ absl::StatusOr<DecisionResult> PgRouterStore::CommitDecision(const DecisionWrite
     ack = w.ack->render(id, create ? work_item_id : w.append_to, ack_reference);
   }
 
-  static const MessageRecord kNoInsert;
-  const MessageRecord& m = insert ? *w.insert : kNoInsert;
+  // The row columns: the new message's, or for a stored one the decision record's (the
+  // function reads connector, folder and queue hint only to verify them, see verify_stored).
+  const MessageRecord& m = insert ? *w.insert : d;
   static const WorkItemRecord kNoWorkItem;
   const WorkItemRecord& wi = create ? *w.create : kNoWorkItem;
   const AckRequest* a = w.ack ? &*w.ack : nullptr;
@@ -498,8 +499,8 @@ absl::StatusOr<DecisionResult> PgRouterStore::CommitDecision(const DecisionWrite
       res = DecisionResult();  // It may run again (see TransactGrouped).
       try {
         pqxx::row r = t.exec_prepared1(
-            "router_commit_decision", id, insert, w.expected_decision, m.connector_id,
-            m.fetch_key, m.folder, m.queue_hint, MsOf(m.received_at), m.size_bytes,
+            "router_commit_decision", id, insert, w.expected_decision,
+            m.connector_id, m.fetch_key, m.folder, m.queue_hint, MsOf(m.received_at), m.size_bytes,
             pqxx::binarystring(m.raw), m.truncated, d.message_id,
             pqxx::binarystring(d.content_sha256), d.thread_root, d.summary_json, d.decision,
             d.decision_step, d.decision_route, d.decision_reason, d.trace_json, d.duplicate_of,
@@ -508,7 +509,8 @@ absl::StatusOr<DecisionResult> PgRouterStore::CommitDecision(const DecisionWrite
             wi.requester_name, wi.subject, wi.body, wi.fields_json, wi.attachments_json,
             wi.test_mode, w.append_to, want_ack, ack.connector_id, ack.reason, ack.to_address,
             ack.subject, ack.body_text, ack.body_html, ack.headers_json, ack.dedupe_key,
-            a ? MsOf(a->now - absl::Hours(1)) : 0, a ? a->limit_per_hour : 0);
+            a ? MsOf(a->now - absl::Hours(1)) : 0, a ? a->limit_per_hour : 0,
+            !insert && w.verify_stored);
         outcome = r[0].as<std::string>();
         res.message_id = r[1].as<int64_t>();
         res.work_item_id = r[2].as<int64_t>();
@@ -533,6 +535,11 @@ absl::StatusOr<DecisionResult> PgRouterStore::CommitDecision(const DecisionWrite
   if (!st.ok()) return st;
   if (outcome == "not_found") {
     return absl::NotFoundError(absl::StrCat("message ", id, " does not exist"));
+  }
+  if (outcome == "unverified") {
+    return absl::AbortedError(absl::StrCat(
+        "message ", id, " is not as assumed from the bytes sent along (another connector, "
+        "another content hash, truncated or a manual spam status); read it again"));
   }
   if (outcome == "aborted") {
     return absl::AbortedError(

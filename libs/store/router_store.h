@@ -119,6 +119,11 @@ struct DecisionWrite {
   std::optional<MessageRecord> insert;
   int64_t message_id = 0;
   std::string expected_decision;
+  // For a stored message decided from bytes the caller sent instead of from its row: the row
+  // must have decision's connector_id, folder and queue_hint, a content hash equal to
+  // decision.content_sha256, not be truncated and carry no manual spam status; else nothing is
+  // written and the write is refused with ABORTED (read the message and decide again).
+  bool verify_stored = false;
 
   // The decision. Fields of MessageRecord used: decision, decision_step, decision_route,
   // decision_reason, trace_json, summary_json, spam_status (kept when the stored one is

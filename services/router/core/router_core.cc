@@ -534,8 +534,10 @@ absl::StatusOr<Router::Decision> Router::Decide(const ConnectorConfig& cfg, cons
   std::string spam_reason;
   if (spam_status == "manual_spam") {
     spam = true;
+    d.spam_status = spam_status;  // Kept as it is; the response reports it.
     spam_reason = "marked spam by hand";
   } else if (spam_status == "manual_clean") {
+    d.spam_status = spam_status;
     AddStep(d.trace, "spam", false,
             spam_reasons.empty() ? "marked clean by hand"
                                  : absl::StrCat("marked clean by hand (ignoring ",
@@ -997,6 +999,12 @@ absl::StatusOr<v1::RouteEmailResponse> Router::RouteEmail(const v1::RouteEmailRe
                             RoutableConfig(req.connector(), stored, req.raw_message().empty(),
                                            /*raw_may_come_with_id=*/true));
   if (stored) {
+    if (!req.raw_message().empty()) {
+      absl::StatusOr<v1::RouteEmailResponse> routed = RouteSentBytes(*cfg, req, started);
+      // ABORTED: the row is not what the bytes suggested (decided already, another connector,
+      // folder or content, truncated, a manual spam status): read it and go the long way.
+      if (!absl::IsAborted(routed.status())) return routed;
+    }
     POSTROOM_ASSIGN_OR_RETURN(store::MessageRecord m,
                               StoredMessage(req.stored_message_id(), req.raw_message()));
     if (m.connector_id != cfg->record.id) {
@@ -1047,12 +1055,32 @@ absl::StatusOr<store::MessageRecord> Router::StoredMessage(int64_t id,
   return m;
 }
 
+absl::StatusOr<v1::RouteEmailResponse> Router::RouteSentBytes(const ConnectorConfig& cfg,
+                                                              const v1::RouteEmailRequest& req,
+                                                              absl::Time started) {
+  store::MessageRecord m;
+  m.id = req.stored_message_id();
+  m.connector_id = cfg.record.id;
+  m.connector = cfg.record.name;
+  m.fetch_key = req.fetch_key();
+  m.folder = req.folder();
+  m.queue_hint = req.queue_hint();
+  m.raw = req.raw_message();
+  m.content_sha256 = Sha256(m.raw);
+  return RouteStored(cfg, m, started, /*verify_stored=*/true);
+}
+
 absl::StatusOr<v1::RouteEmailResponse> Router::RouteStored(const ConnectorConfig& cfg,
                                                            const store::MessageRecord& m,
-                                                           absl::Time started) {
+                                                           absl::Time started,
+                                                           bool verify_stored) {
   store::DecisionWrite w;
   w.message_id = m.id;
   w.expected_decision = m.decision;
+  w.verify_stored = verify_stored;
+  w.decision.connector_id = m.connector_id;
+  w.decision.folder = m.folder;
+  w.decision.queue_hint = m.queue_hint;
   if (m.truncated) {
     Decision d;
     AddStep(d.trace, "size", true, "over the connector's max message size: only the header "

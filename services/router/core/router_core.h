@@ -118,9 +118,16 @@ class Router {
   // A stored message with its bytes: `sent_raw` when the caller sent them and they hash to the
   // stored content (no read of the bytes), else read from the store.
   absl::StatusOr<store::MessageRecord> StoredMessage(int64_t id, const std::string& sent_raw);
+  // Decides a stored message from the bytes sent along, without reading its row: the commit
+  // checks the row is as assumed (store::DecisionWrite::verify_stored); ABORTED when it is not.
+  absl::StatusOr<v1::RouteEmailResponse> RouteSentBytes(const ConnectorConfig& config,
+                                                        const v1::RouteEmailRequest& request,
+                                                        absl::Time started);
+  // `verify_stored`: `message` was built from the request, not read (see RouteSentBytes).
   absl::StatusOr<v1::RouteEmailResponse> RouteStored(const ConnectorConfig& config,
                                                      const store::MessageRecord& message,
-                                                     absl::Time started);
+                                                     absl::Time started,
+                                                     bool verify_stored = false);
   absl::StatusOr<Decision> Decide(const ConnectorConfig& config, const Analysis& analysis,
                                   const std::string& spam_status, int64_t message_id,
                                   bool dry_run);

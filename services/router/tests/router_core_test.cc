@@ -613,6 +613,66 @@ TEST_F(RouterCoreTest, StoredBytesSentAlongMustBeTheStoredOnes) {
   EXPECT_THAT(router_->ExplainRoute(explain), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+// The router decides a stored message from bytes sent along without reading its row; the
+// commit then checks the row is what the request said, and where it is not, the message is
+// read and decided from what was stored.
+TEST_F(RouterCoreTest, BytesSentAlongDecideOnlyTheRowTheyDescribe) {
+  AddRoute("vip", 10, false, R"({"queue_hint": ["vip"]})", R"({"queue":"vip"})");
+  auto pending = [&](const std::string& fetch_key, const std::string& subject) {
+    store::MessageRecord m;
+    m.connector_id = connector_.id;
+    m.fetch_key = fetch_key;
+    m.folder = "INBOX";
+    m.queue_hint = "billing";
+    m.raw = Mail("jane@client.example", subject);
+    m.content_sha256 = Sha256(m.raw);
+    return std::make_pair(holder_->StorePending(m), m);
+  };
+  auto sent = [&](int64_t id, const store::MessageRecord& m) {
+    v1::RouteEmailRequest req;
+    req.set_connector("support");
+    req.set_stored_message_id(id);
+    req.set_fetch_key(m.fetch_key);
+    req.set_folder(m.folder);
+    req.set_queue_hint(m.queue_hint);
+    req.set_raw_message(m.raw);
+    return req;
+  };
+
+  // As stored: decided from the sent bytes.
+  auto [id, m] = pending("INBOX:9:1", "Printer");
+  absl::StatusOr<v1::RouteEmailResponse> r = router_->RouteEmail(sent(id, m));
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->decision(), v1::DECISION_CREATED);
+  EXPECT_EQ(r->queue(), "general");
+  // Sent again once decided: the recorded decision, no second work item.
+  absl::StatusOr<v1::RouteEmailResponse> again = router_->RouteEmail(sent(id, m));
+  ASSERT_THAT(again, IsOk());
+  EXPECT_TRUE(again->replayed());
+  EXPECT_EQ(again->work_item_id(), r->work_item_id());
+  EXPECT_EQ(WorkItemCount(), 1);
+
+  // A queue hint the row does not have is not believed: the stored one ("billing") routes.
+  auto [hinted, hm] = pending("INBOX:9:2", "Hint");
+  v1::RouteEmailRequest lie = sent(hinted, hm);
+  lie.set_queue_hint("vip");
+  r = router_->RouteEmail(lie);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->queue(), "general");
+
+  // A person marked it spam while it waited: that status decides, not the bytes' content.
+  auto [marked, mm] = pending("INBOX:9:3", "Not spam at all");
+  v1::SetSpamStatusRequest mark;
+  mark.set_id(marked);
+  mark.set_spam(true);
+  ASSERT_THAT(router_->SetSpamStatus(mark), IsOk());
+  r = router_->RouteEmail(sent(marked, mm));
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->decision(), v1::DECISION_SPAM);
+  EXPECT_EQ(r->spam_status(), v1::SPAM_STATUS_MANUAL_SPAM);
+  EXPECT_EQ(WorkItemCount(), 2);
+}
+
 TEST_F(RouterCoreTest, SweepDecidesPendingMessagesIncludingBrokenOnes) {
   store::MessageRecord m;
   m.connector_id = connector_.id;
