@@ -8,6 +8,8 @@
 namespace postroom::fetcher {
 namespace {
 
+constexpr absl::Duration kIdleStreamClose = absl::Seconds(1);
+
 bool Retryable(const grpc::Status& st) {
   return st.error_code() == grpc::StatusCode::UNAVAILABLE ||
          st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
@@ -37,6 +39,8 @@ class RouteStreamCall {
     }
     return grpc::Status::OK;
   }
+
+  bool open() const { return stream_ != nullptr; }
 
   void Close() {
     if (stream_ == nullptr) return;
@@ -117,14 +121,23 @@ void GrpcRouteSink::Run() {
   RouteStreamCall stream(*stub_, options_);
   for (;;) {
     RouteJob job;
-    {
-      absl::MutexLock l(&mu_);
-      auto ready = [this]()
-                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || !queue_.empty(); };
-      mu_.Await(absl::Condition(&ready));
-      if (stopping_) return;
-      job = std::move(queue_.front());
-      queue_.pop_front();
+    for (bool taken = false; !taken;) {
+      {
+        absl::MutexLock l(&mu_);
+        auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          return stopping_ || !queue_.empty();
+        };
+        // An idle thread closes its stream: an open one would hold a stopping router for its
+        // whole shutdown grace.
+        const absl::Duration wait = stream.open() ? kIdleStreamClose : absl::InfiniteDuration();
+        if (mu_.AwaitWithTimeout(absl::Condition(&ready), wait)) {
+          if (stopping_) return;
+          job = std::move(queue_.front());
+          queue_.pop_front();
+          taken = true;
+        }
+      }
+      if (!taken) stream.Close();
     }
     const size_t held_raw_bytes = job.raw.size();  // counted until the call is over
     v1::RouteEmailRequest req;

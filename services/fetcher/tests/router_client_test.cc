@@ -28,6 +28,10 @@ class HoldingRouter : public v1::RouterService::Service {
   grpc::Status RouteStream(
       grpc::ServerContext*,
       grpc::ServerReaderWriter<v1::RouteStreamResult, v1::RouteEmailRequest>* stream) override {
+    {
+      absl::MutexLock l(&mu_);
+      ++open_streams_;
+    }
     v1::RouteEmailRequest req;
     while (stream->Read(&req)) {
       {
@@ -40,7 +44,15 @@ class HoldingRouter : public v1::RouterService::Service {
       result.mutable_response()->set_message_id(req.stored_message_id());
       if (!stream->Write(result)) break;
     }
+    absl::MutexLock l(&mu_);
+    --open_streams_;
     return grpc::Status::OK;
+  }
+  // True once exactly n streams are open (waits up to 10 s).
+  bool WaitForOpenStreams(int n) {
+    absl::MutexLock l(&mu_);
+    auto reached = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return open_streams_ == n; };
+    return mu_.AwaitWithTimeout(absl::Condition(&reached), absl::Seconds(10));
   }
   struct Call {
     int64_t id;
@@ -62,6 +74,7 @@ class HoldingRouter : public v1::RouterService::Service {
   absl::Mutex mu_;
   std::vector<Call> calls_ ABSL_GUARDED_BY(mu_);
   bool released_ ABSL_GUARDED_BY(mu_) = false;
+  int open_streams_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 class RouteSinkTest : public ::testing::Test {
@@ -169,6 +182,16 @@ TEST_F(RouteSinkTest, AStreamPastItsDeadlineIsReplacedWithoutLosingTheNextJob) {
   EXPECT_EQ(sink.GetStats().routed, 2);
   EXPECT_EQ(sink.GetStats().dropped, 0);
   EXPECT_EQ(sink.GetStats().retried, 0) << "job 2 went out on the expired stream";
+}
+
+TEST_F(RouteSinkTest, AnIdleThreadClosesItsStream) {
+  router.Release();
+  GrpcRouteSink sink(Options(1 << 20, absl::ZeroDuration()));  // streams would live 20 s
+  sink.Submit(Job(1, 10));
+  ASSERT_EQ(router.WaitForCalls(1).size(), 1u);
+  EXPECT_TRUE(router.WaitForOpenStreams(0)) << "the stream stayed open after the queue emptied";
+  sink.Submit(Job(2, 10));  // a new stream for new work
+  EXPECT_THAT(Sizes(router.WaitForCalls(2)), ElementsAre(10, 10));
 }
 
 }  // namespace
