@@ -149,7 +149,7 @@ PgRouterStore::PgRouterStore(Database& db) : db_(db) {
   db_.Prepare("router_count_acks",
               "SELECT count(*) FROM outbox WHERE reason = 'ack' AND to_address = $1 "
               "AND created_at >= to_timestamp($2::double precision / 1000)");
-  // The whole decision in one round trip (migrations 0005 and 0009 say why and what it does).
+  // The whole decision in one round trip (migrations 0005 and 0008 say why and what it does).
   db_.Prepare("router_commit_decision",
               "SELECT * FROM postroom_commit_decision($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
               "$11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, "

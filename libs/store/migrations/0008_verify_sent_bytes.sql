@@ -1,10 +1,21 @@
--- postroom_commit_decision with one more parameter, p_verify: the router decides a stored
--- message from the bytes the fetcher sent along, without reading its row first (that read was
--- 7 % of the router's CPU and a round trip per message), and the function checks under the row
--- lock that the row is what the router assumed: same connector, folder and queue hint, a
--- content hash equal to the sent bytes' hash, not truncated, no manual spam status. Otherwise it writes nothing and
--- answers 'unverified'; the router then reads the row and decides again.
--- The 49-parameter version of 0008 stays, for routers of the previous release during a rolling
+-- postroom_commit_decision with one more parameter, p_verify, and its duplicate check static
+-- again; otherwise as in 0007.
+--
+-- p_verify: the router decides a stored message from the bytes the fetcher sent along, without
+-- reading its row first (that read was 7 % of the router's CPU and a round trip per message),
+-- and the function checks under the row lock that the row is what the router assumed: same
+-- connector, folder and queue hint, a content hash equal to the sent bytes' hash, not
+-- truncated, no manual spam status. Otherwise it writes nothing and answers 'unverified'; the
+-- router then reads the row and decides again.
+--
+-- The duplicate check: 0007 made it dynamic SQL because the cached generic plan scanned by
+-- connector_id; that plan used the (connector_id, decided_at) index, which 0007 also dropped.
+-- Without it the generic plan takes messages_by_message_id at every table size (checked with
+-- plan_cache_mode = force_generic_plan on an empty table and at 20 to 8,000 rows), and
+-- planning the dynamic statement on every decision cost 0.08 ms of PostgreSQL time
+-- (pg_stat_statements with track_planning, bench/fetcher/run.sh STATEMENTS=1).
+--
+-- 0007's 49-parameter version stays, for routers of the previous release during a rolling
 -- update; a later migration drops it.
 CREATE OR REPLACE FUNCTION postroom_commit_decision(
     p_id bigint, p_insert boolean, p_expected text,
