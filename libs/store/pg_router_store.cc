@@ -539,7 +539,8 @@ absl::StatusOr<DecisionResult> PgRouterStore::CommitDecision(const DecisionWrite
   if (outcome == "unverified") {
     return absl::AbortedError(absl::StrCat(
         "message ", id, " is not as assumed from the bytes sent along (another connector, "
-        "another content hash, truncated or a manual spam status); read it again"));
+        "folder, queue hint or content hash, truncated or a manual spam status); read it "
+        "again"));
   }
   if (outcome == "aborted") {
     return absl::AbortedError(
