@@ -110,6 +110,11 @@ ServerOptions ServerOptionsFor(const std::string& service, const CommonSettings&
   return options;
 }
 
+absl::Status RequireDatabase(const CommonSettings& s) {
+  if (!s.database.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError("no database: set --database or POSTROOM_DATABASE");
+}
+
 int ExitWith(const char* program, const absl::Status& status) {
   std::fprintf(stderr, "%s: %s\n", program, std::string(status.message()).c_str());
   return status.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;

@@ -32,6 +32,9 @@ struct CommonSettings {
 // `service` is "config", "router", "fetcher" or "sender"; the ports are its defaults.
 CommonSettings ResolveCommonSettings(const std::string& service, int grpc_port, int metrics_port);
 
+// INVALID_ARGUMENT naming the flag and variable when no database is set; else OK.
+absl::Status RequireDatabase(const CommonSettings& s);
+
 // What a service's main returns on a fatal error after printing "<program>: <message>" to
 // stderr: 2 for INVALID_ARGUMENT (a usage or configuration mistake), else 1.
 int ExitWith(const char* program, const absl::Status& status);

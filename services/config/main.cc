@@ -34,9 +34,7 @@ namespace {
 int Fail(const absl::Status& st) { return server::ExitWith("postroom-config", st); }
 
 int Migrate(const server::CommonSettings& s) {
-  if (s.database.empty()) {
-    return Fail(absl::InvalidArgumentError("no database: set --database or POSTROOM_DATABASE"));
-  }
+  if (absl::Status st = server::RequireDatabase(s); !st.ok()) return Fail(st);
   store::Database db({.uri = s.database, .pool_size = 1,
                       .application_name = "postroom-config-migrate"});
   absl::StatusOr<int> version = store::Migrate(db);
@@ -46,9 +44,7 @@ int Migrate(const server::CommonSettings& s) {
 }
 
 int Serve(const server::CommonSettings& s) {
-  if (s.database.empty()) {
-    return Fail(absl::InvalidArgumentError("no database: set --database or POSTROOM_DATABASE"));
-  }
+  if (absl::Status st = server::RequireDatabase(s); !st.ok()) return Fail(st);
   absl::StatusOr<std::unique_ptr<auth::TokenAuthenticator>> authenticator =
       server::LoadAuthenticator();
   if (!authenticator.ok()) return Fail(authenticator.status());

@@ -62,9 +62,7 @@ int Fail(const absl::Status& st) { return server::ExitWith("postroom-fetcher", s
 using server::IntSetting;
 
 int Serve(const server::CommonSettings& s) {
-  if (s.database.empty()) {
-    return Fail(absl::InvalidArgumentError("no database: set --database or POSTROOM_DATABASE"));
-  }
+  if (absl::Status st = server::RequireDatabase(s); !st.ok()) return Fail(st);
   absl::StatusOr<std::unique_ptr<auth::TokenAuthenticator>> authenticator =
       server::LoadAuthenticator();
   if (!authenticator.ok()) return Fail(authenticator.status());

@@ -57,9 +57,7 @@ namespace {
 int Fail(const absl::Status& st) { return server::ExitWith("postroom-sender", st); }
 
 int Serve(const server::CommonSettings& s) {
-  if (s.database.empty()) {
-    return Fail(absl::InvalidArgumentError("no database: set --database or POSTROOM_DATABASE"));
-  }
+  if (absl::Status st = server::RequireDatabase(s); !st.ok()) return Fail(st);
   absl::StatusOr<std::unique_ptr<auth::TokenAuthenticator>> authenticator =
       server::LoadAuthenticator();
   if (!authenticator.ok()) return Fail(authenticator.status());
