@@ -39,3 +39,26 @@ for pid in sys.argv[1:]:
 print(f"{total / tick:.2f}")
 PY
 }
+
+# Benchmarks' STATEMENTS=1: start the private PostgreSQL with pg_stat_statements (call before
+# scripts/pg start), then create the extension and print the costliest statements.
+pg_statements_preload() {
+  [ "${STATEMENTS:-0}" = 1 ] || return 0
+  export POSTROOM_PG_OPTS="${POSTROOM_PG_OPTS:-} -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.track_planning=on"
+}
+pg_statements_enable() {  # URI
+  [ "${STATEMENTS:-0}" = 1 ] || return 0
+  psql "$1" -qAtX -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
+}
+pg_statements_reset() {  # URI: only what follows (e.g. not a warm-up) is counted.
+  [ "${STATEMENTS:-0}" = 1 ] || return 0
+  psql "$1" -qAtX -c "SELECT pg_stat_statements_reset()" >/dev/null
+}
+pg_statements_report() {  # URI
+  [ "${STATEMENTS:-0}" = 1 ] || return 0
+  echo "PostgreSQL statements by total time (ms run | calls | ms mean run | ms planning | plans | statement):"
+  psql "$1" -qAtX -c "SELECT round(total_exec_time::numeric, 0) || ' | ' || calls || ' | ' ||
+              round(mean_exec_time::numeric, 3) || ' | ' || round(total_plan_time::numeric, 0) || ' | ' || plans || ' | ' ||
+              left(regexp_replace(query, '\s+', ' ', 'g'), 100)
+         FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC LIMIT 18"
+}

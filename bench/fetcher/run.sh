@@ -38,10 +38,9 @@ CORPUS=/tmp/bench-data/fetcher-corpus-$COUNT
 if [ ! -d "$CORPUS/Maildir/cur" ]; then
   python3 /work/shared/baselines/gen_corpus.py --count "$COUNT" --seed 42 --out "$CORPUS/Maildir" >/dev/null
 fi
-[ "${STATEMENTS:-0}" = 1 ] &&
-  export POSTROOM_PG_OPTS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.track_planning=on"
+pg_statements_preload
 URI="$("$POSTROOM_ROOT/scripts/pg" start "$D/pg" | tail -1)"   # fsync on (no --fast)
-[ "${STATEMENTS:-0}" = 1 ] && psql "$URI" -qAtX -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
+pg_statements_enable "$URI"
 "$BIN/postroom-config" migrate --database "$URI" >/dev/null
 sql() { psql "$URI" -qAtX -v ON_ERROR_STOP=1 -c "$1"; }
 echo "postgres: fsync=$(sql "SHOW fsync") synchronous_commit=$(sql "SHOW synchronous_commit")"
@@ -140,13 +139,7 @@ fi
 echo "fetcher peak RSS: $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' /proc/$FPID/status)"
 echo "cpu s: fetcher $f_total (until stored: $f_cpu), router $(py "f'{$r1-$r0:.2f}'"), postgres $(py "f'{$p1-$p0:.2f}'"), wall $(py "f'{$(now)-$t2:.2f}'") on $(nproc) cores"
 echo "corpus: $(py "f'{$BYTES/1e6:.0f}'") MB; messages table: $(sql "SELECT pg_size_pretty(pg_total_relation_size('messages'))")"
-if [ "${STATEMENTS:-0}" = 1 ]; then
-  echo "PostgreSQL statements by total time (ms run | calls | ms mean run | ms planning | plans | statement):"
-  sql "SELECT round(total_exec_time::numeric, 0) || ' | ' || calls || ' | ' ||
-              round(mean_exec_time::numeric, 3) || ' | ' || round(total_plan_time::numeric, 0) || ' | ' || plans || ' | ' ||
-              left(regexp_replace(query, '\s+', ' ', 'g'), 100)
-         FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC LIMIT 18"
-fi
+pg_statements_report "$URI"
 if [ "${PERF:-0}" = 1 ] && [ "$perf_started" = 1 ]; then
   wait %?perf 2>/dev/null || sleep 8
   perf report -i "$D/perf.data" --no-children --sort comm --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -12

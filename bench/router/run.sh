@@ -8,6 +8,7 @@
 # Usage: bench/router/run.sh [ROUTES] [CLIENTS]     (default 10000 routes, 8 clients)
 # Env: RPC=explain times ExplainRoute instead (same parse and decision, nothing written: the
 #      difference is the cost of storing), PERF=1 profiles 8 s of the run with perf (router + PostgreSQL), BENCH_ROUTER_DIR (/tmp/postroom-router-bench; corpus and cluster kept between runs),
+#      STATEMENTS=1 prints PostgreSQL's costliest statements of the timed run (pg_stat_statements),
 #      FILES (2000 distinct messages), BASELINES (/work/shared/baselines), KEEP_SERVERS=1.
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib.sh"
@@ -30,7 +31,9 @@ if [ "$(find "$MD/cur" -type f 2>/dev/null | wc -l)" -ne "$FILES" ]; then
 fi
 
 rm -rf "$DIR/pg"  # A fresh cluster each time: comparable runs.
+pg_statements_preload
 DB="$("$POSTROOM_ROOT/scripts/pg" start "$DIR/pg")"
+pg_statements_enable "$DB"
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -70,6 +73,7 @@ busy() { awk '/^cpu / {print $2+$3+$4+$7+$8, $5+$6}' /proc/stat; }
 log "warm-up: 1000 routes"
 "$BIN/router_bench" --addr "$ROUTER_ADDR" --token "$TOKEN" --connector support --dir "$MD" \
   --clients "$CLIENTS" --routes 1000 --files "$FILES" --run-id warm >/dev/null
+pg_statements_reset "$DB"
 r0=$(cpu_of $ROUTER_PID); p0=$(cpu_of $(pg_pids)); read -r b0 i0 <<<"$(busy)"
 t0=$(date +%s.%N)
 if [ "${PERF:-0}" = 1 ]; then  # Profile the router and PostgreSQL for 8 s of the run.
@@ -100,4 +104,5 @@ if [ "${PERF:-0}" = 1 ]; then
   perf report -i "$DIR/perf.data" --no-children --sort comm,dso --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -15
   perf report -i "$DIR/perf.data" --no-children --sort sym --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40
 fi
+pg_statements_report "$DB"
 curl -s "http://$ROUTER_METRICS/metrics" | grep -E '^postroom_router_(decisions_total|acks_)' | sort

@@ -198,6 +198,50 @@ TEST_F(FetchStorePg, BatchIsIdempotentAndKeepsBytesExactly) {
   EXPECT_EQ(Query("SELECT count(*) FROM messages WHERE decision IS NULL"), "2");
 }
 
+TEST_F(FetchStorePg, LargeBatchGoesInInChunksInOrderOnceEach) {
+  AddConnector("support");
+  auto a = store_->RenewLeases("a", kT0, kPeriod);
+  ASSERT_THAT(a, IsOk());
+  BatchWrite first;
+  first.messages = {Msg("INBOX:1:5"), Msg("INBOX:1:30")};
+  ASSERT_THAT(store_->SaveBatch((*a)[0], first), IsOk());
+
+  // 40 messages span several INSERT statements: two of them stored before, one key twice,
+  // one stored as failed; each message's own bytes, received time and hash go with its row.
+  BatchWrite w;
+  for (int uid = 1; uid <= 40; ++uid) {
+    NewMessage m = Msg("INBOX:1:" + std::to_string(uid));
+    m.raw += std::to_string(uid);
+    m.size_bytes = static_cast<int64_t>(m.raw.size());
+    m.message_id = "m" + std::to_string(uid) + "@example.org";
+    m.received_at = kT0 + absl::Seconds(uid);
+    if (uid == 33) m.failed_reason = "over the size limit";
+    w.messages.push_back(m);
+  }
+  w.messages.push_back(w.messages[20]);
+  auto r = store_->SaveBatch((*a)[0], w);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->already_stored, 3u);
+  ASSERT_THAT(r->inserted, SizeIs(38));
+  for (size_t i = 1; i < r->inserted.size(); ++i) {
+    EXPECT_LT(r->inserted[i - 1].id, r->inserted[i].id);
+  }
+  EXPECT_EQ(r->inserted[0].fetch_key, "INBOX:1:1");
+  EXPECT_EQ(r->inserted[37].fetch_key, "INBOX:1:40");
+  EXPECT_EQ(Query("SELECT count(*) FROM messages"), "40");
+  const NewMessage& m37 = w.messages[36];
+  EXPECT_EQ(Query("SELECT raw = '\\x" + absl::BytesToHexString(m37.raw) +
+                  "'::bytea AND message_id = 'm37@example.org' AND received_at = "
+                  "to_timestamp(1800000037) AND content_sha256 = '\\x" +
+                  absl::BytesToHexString(Sha256(m37.raw)) +
+                  "'::bytea FROM messages WHERE fetch_key = 'INBOX:1:37'"),
+            "t");
+  EXPECT_EQ(Query("SELECT decision || ':' || decision_reason FROM messages WHERE fetch_key = "
+                  "'INBOX:1:33'"),
+            "failed:over the size limit");
+  for (const StoredRef& s : r->inserted) EXPECT_EQ(s.pending, s.fetch_key != "INBOX:1:33");
+}
+
 TEST_F(FetchStorePg, BatchRecordsContentHashAndBackfillProgressVisibleToDescribe) {
   int64_t id = AddConnector("support");
   auto a = store_->RenewLeases("a", kT0, kPeriod);
