@@ -42,6 +42,8 @@ ABSL_FLAG(int, workers, 0, "connectors polled at once (default $POSTROOM_FETCHER
 // 16: with 4, routing 10,000 fresh messages finished 30 s after storing them (48 s vs 18 s,
 // bench/fetcher/run.sh); with 16 it kept pace (24.5 s vs 23.8 s, same box, busier).
 ABSL_FLAG(int, route_threads, 16, "concurrent RouteEmail calls");
+ABSL_FLAG(int, route_stream_window, 2,
+          "RouteEmail requests in flight on one routing thread's stream (1: wait for each answer)");
 ABSL_FLAG(int, route_queue_raw_mib, 32,
           "MiB of stored bytes queued and in-flight RouteEmail calls may hold to hand the router "
           "(past it the router reads them back from PostgreSQL)");
@@ -110,7 +112,8 @@ int Serve(const server::CommonSettings& s) {
        .threads = std::max(1, absl::GetFlag(FLAGS_route_threads)),
        .max_queued_raw_bytes =
            static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_route_queue_raw_mib))) << 20,
-       .raw_room_wait = absl::Milliseconds(std::max(0, absl::GetFlag(FLAGS_route_raw_wait_ms)))});
+       .raw_room_wait = absl::Milliseconds(std::max(0, absl::GetFlag(FLAGS_route_raw_wait_ms))),
+       .stream_window = std::max(1, absl::GetFlag(FLAGS_route_stream_window))});
   fetcher::CoreOptions core_options;
   core_options.replica = replica;
   core_options.lease_period = lease_period;

@@ -16,37 +16,67 @@ bool Retryable(const grpc::Status& st) {
          st.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED;
 }
 
-// One calling thread's RouteStream: opened on first use, reopened when less than call_timeout
-// of its deadline is left or after it broke.
+}  // namespace
+
+// One calling thread's RouteStream with up to `window` requests in flight: the router's
+// handler finds the next request already there when it has answered one, instead of both sides
+// sleeping and waking once per message (measured: 7 context switches per message in the
+// router, 4 in the fetcher, with one request at a time). Results come back in request order.
+// Opened on first use; replaced, once its requests are answered, when less than call_timeout of
+// its deadline is left or after it broke.
 class RouteStreamCall {
  public:
   RouteStreamCall(v1::RouterService::Stub& stub, const RouterClientOptions& options)
       : stub_(stub), options_(options) {}
-  ~RouteStreamCall() { Close(); }
+  ~RouteStreamCall() { Close(/*cancel=*/true); }
 
-  grpc::Status Route(const v1::RouteEmailRequest& req) {
-    if (stream_ != nullptr && absl::Now() + options_.call_timeout > deadline_) Close();
+  // Whether Send may be called now: the window has room and the stream has time left (or can
+  // be replaced: nothing is in flight on it).
+  bool CanSend() const {
+    if (stream_ == nullptr || in_flight_ == 0) return true;
+    return in_flight_ < options_.stream_window && absl::Now() + options_.call_timeout <= deadline_;
+  }
+
+  // False: the stream broke (Broken() says why); req is then in flight on it too.
+  bool Send(const v1::RouteEmailRequest& req) {
+    if (stream_ != nullptr && in_flight_ == 0 && absl::Now() + options_.call_timeout > deadline_) {
+      Close(/*cancel=*/false);
+    }
     if (stream_ == nullptr) Open();
-    v1::RouteStreamResult result;
-    if (!stream_->Write(req) || !stream_->Read(&result)) {
-      grpc::Status st = stream_->Finish();
-      stream_.reset();
-      if (st.ok()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the router ended the stream");
-      return st;
-    }
-    if (result.code() != 0) {
-      return grpc::Status(static_cast<grpc::StatusCode>(result.code()), result.error());
-    }
-    return grpc::Status::OK;
+    ++in_flight_;
+    return stream_->Write(req);
+  }
+
+  // The oldest request's result. False: the stream broke (Broken() says why).
+  bool Receive(v1::RouteStreamResult* result) {
+    if (!stream_->Read(result)) return false;
+    --in_flight_;
+    return true;
+  }
+
+  // Ends a broken stream; every request in flight on it failed with the status returned.
+  grpc::Status Broken() {
+    grpc::Status st = stream_->Finish();
+    stream_.reset();
+    in_flight_ = 0;
+    if (st.ok()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "the router ended the stream");
+    return st;
   }
 
   bool open() const { return stream_ != nullptr; }
+  int in_flight() const { return in_flight_; }
 
-  void Close() {
+  // cancel: requests still in flight are abandoned (stopping); otherwise call with none.
+  void Close(bool cancel) {
     if (stream_ == nullptr) return;
+    if (cancel && in_flight_ > 0) ctx_->TryCancel();
     stream_->WritesDone();
+    v1::RouteStreamResult ignored;
+    while (stream_->Read(&ignored)) {
+    }
     stream_->Finish();
     stream_.reset();
+    in_flight_ = 0;
   }
 
  private:
@@ -63,9 +93,8 @@ class RouteStreamCall {
   std::unique_ptr<grpc::ClientContext> ctx_;
   std::unique_ptr<grpc::ClientReaderWriter<v1::RouteEmailRequest, v1::RouteStreamResult>> stream_;
   absl::Time deadline_;
+  int in_flight_ = 0;
 };
-
-}  // namespace
 
 GrpcRouteSink::GrpcRouteSink(RouterClientOptions options) : options_(std::move(options)) {
   if (options_.address.empty()) return;
@@ -117,68 +146,126 @@ GrpcRouteSink::Stats GrpcRouteSink::GetStats() {
   return stats_;
 }
 
+// A job on its way: its request, the bytes it holds under the cap, its attempts so far.
+struct GrpcRouteSink::Attempt {
+  v1::RouteEmailRequest req;
+  size_t held_raw_bytes = 0;
+  int attempt = 0;
+  absl::Time not_before = absl::InfinitePast();  // backoff before sending it again
+};
+
+bool GrpcRouteSink::Take(bool block, RouteStreamCall& stream, Attempt* out) {
+  RouteJob job;
+  for (;;) {
+    {
+      absl::MutexLock l(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_ || !queue_.empty();
+      };
+      // An idle thread closes its stream: an open one would hold a stopping router for its
+      // whole shutdown grace.
+      const absl::Duration wait = !block               ? absl::ZeroDuration()
+                                  : stream.open()      ? kIdleStreamClose
+                                                       : absl::InfiniteDuration();
+      if (!mu_.AwaitWithTimeout(absl::Condition(&ready), wait) || stopping_) {
+        if (!block || stopping_) return false;
+      } else {
+        job = std::move(queue_.front());
+        queue_.pop_front();
+        break;
+      }
+    }
+    stream.Close(/*cancel=*/false);  // idle: nothing is in flight
+  }
+  out->held_raw_bytes = job.raw.size();  // counted until the job is over
+  out->attempt = 0;
+  out->req.set_connector(job.connector);
+  out->req.set_stored_message_id(job.message_id);
+  out->req.set_fetch_key(job.fetch_key);
+  out->req.set_folder(job.folder);
+  out->req.set_queue_hint(job.queue_hint);
+  out->req.set_raw_message(std::move(job.raw));
+  return true;
+}
+
+void GrpcRouteSink::Finished(Attempt& a, const grpc::Status& st, std::deque<Attempt>& retry) {
+  absl::MutexLock l(&mu_);
+  if (!st.ok() && Retryable(st) && ++a.attempt < options_.max_attempts) {
+    ++stats_.retried;
+    // Short backoff: 200 ms, 800 ms; the router's sweep covers longer outages.
+    a.not_before = absl::Now() + absl::Milliseconds(200 * a.attempt * a.attempt);
+    retry.push_back(std::move(a));
+    return;
+  }
+  held_raw_bytes_ -= a.held_raw_bytes;
+  if (st.ok()) {
+    ++stats_.routed;
+    router_answering_ = true;
+    return;
+  }
+  ++stats_.dropped;
+  router_answering_ = false;
+  if (stats_.dropped % 100 == 1) {
+    LogWarning("route_call_failed",
+               {{"connector", a.req.connector()},
+                {"message_id", std::to_string(a.req.stored_message_id())},
+                {"code", std::to_string(static_cast<int>(st.error_code()))},
+                {"error", st.error_message()},
+                {"note", "message stays pending; the router's sweep will route it"}});
+  }
+}
+
 void GrpcRouteSink::Run() {
   RouteStreamCall stream(*stub_, options_);
+  std::deque<Attempt> sent;   // in flight on `stream`, in order
+  std::deque<Attempt> retry;  // failed with a transient status, to be sent again
+  auto fail_all_sent = [&] {
+    const grpc::Status st = stream.Broken();
+    while (!sent.empty()) {
+      Finished(sent.front(), st, retry);
+      sent.pop_front();
+    }
+  };
   for (;;) {
-    RouteJob job;
-    for (bool taken = false; !taken;) {
-      {
-        absl::MutexLock l(&mu_);
-        auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-          return stopping_ || !queue_.empty();
-        };
-        // An idle thread closes its stream: an open one would hold a stopping router for its
-        // whole shutdown grace.
-        const absl::Duration wait = stream.open() ? kIdleStreamClose : absl::InfiniteDuration();
-        if (mu_.AwaitWithTimeout(absl::Condition(&ready), wait)) {
-          if (stopping_) return;
-          job = std::move(queue_.front());
-          queue_.pop_front();
-          taken = true;
-        }
+    // Fill the window: jobs to retry first (after their backoff), then new ones; wait for a new
+    // one only when nothing is in flight.
+    while (stream.CanSend()) {
+      Attempt next;
+      if (!retry.empty()) {
+        if (!sent.empty() && retry.front().not_before > absl::Now()) break;
+        absl::Time due = retry.front().not_before;
+        if (due > absl::Now()) absl::SleepFor(due - absl::Now());
+        next = std::move(retry.front());
+        retry.pop_front();
+      } else if (!Take(/*block=*/sent.empty(), stream, &next)) {
+        break;
       }
-      if (!taken) stream.Close();
-    }
-    const size_t held_raw_bytes = job.raw.size();  // counted until the call is over
-    v1::RouteEmailRequest req;
-    req.set_connector(job.connector);
-    req.set_stored_message_id(job.message_id);
-    req.set_fetch_key(job.fetch_key);
-    req.set_folder(job.folder);
-    req.set_queue_hint(job.queue_hint);
-    req.set_raw_message(std::move(job.raw));
-    grpc::Status st;
-    for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
-      st = stream.Route(req);
-      if (st.ok() || !Retryable(st)) break;
-      {
-        absl::MutexLock l(&mu_);
-        ++stats_.retried;
-        if (stopping_) {
-          held_raw_bytes_ -= held_raw_bytes;
-          return;
-        }
-      }
-      // Short backoff: 200 ms, 800 ms; the router's sweep covers longer outages.
-      std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt * attempt));
-    }
-    absl::MutexLock l(&mu_);
-    held_raw_bytes_ -= held_raw_bytes;
-    if (st.ok()) {
-      ++stats_.routed;
-      router_answering_ = true;
-    } else {
-      ++stats_.dropped;
-      router_answering_ = false;
-      if (stats_.dropped % 100 == 1) {
-        LogWarning("route_call_failed",
-                   {{"connector", job.connector},
-                    {"message_id", std::to_string(job.message_id)},
-                    {"code", std::to_string(static_cast<int>(st.error_code()))},
-                    {"error", st.error_message()},
-                    {"note", "message stays pending; the router's sweep will route it"}});
+      sent.push_back(std::move(next));
+      if (!stream.Send(sent.back().req)) {
+        fail_all_sent();
+        break;
       }
     }
+    {
+      absl::MutexLock l(&mu_);
+      if (stopping_) {
+        for (const Attempt& a : sent) held_raw_bytes_ -= a.held_raw_bytes;
+        for (const Attempt& a : retry) held_raw_bytes_ -= a.held_raw_bytes;
+        return;
+      }
+    }
+    if (sent.empty()) continue;
+    v1::RouteStreamResult result;
+    if (!stream.Receive(&result)) {
+      fail_all_sent();
+      continue;
+    }
+    grpc::Status st = result.code() == 0
+                          ? grpc::Status::OK
+                          : grpc::Status(static_cast<grpc::StatusCode>(result.code()),
+                                         result.error());
+    Finished(sent.front(), st, retry);
+    sent.pop_front();
   }
 }
 

@@ -3,7 +3,7 @@
 // The core's RouteSink over the router's RouteStream (RouteEmail in stored_message_id form, one
 // long-lived stream per calling thread: a unary call per message cost the router and the
 // fetcher more than the message itself needed of gRPC): a bounded queue drained by a few
-// threads. When the router is away a job is retried a few times with backoff and then dropped:
+// threads, each keeping up to stream_window requests in flight on its stream. When the router is away a job is retried a few times with backoff and then dropped:
 // the message stays pending (decision NULL) and the router's own sweep routes it when it is
 // back.
 // A job carries the stored bytes to the router while the jobs queued and in flight hold less
@@ -27,6 +27,8 @@
 
 namespace postroom::fetcher {
 
+class RouteStreamCall;
+
 struct RouterClientOptions {
   std::string address;  // host:port; empty: Submit drops everything (no router configured)
   std::string token;    // bearer token (POSTROOM_TOKEN)
@@ -35,6 +37,8 @@ struct RouterClientOptions {
   size_t max_queued_raw_bytes = 32 << 20;
   absl::Duration raw_room_wait = absl::Seconds(1);  // zero: never wait, drop the bytes
   int max_attempts = 3;
+  // Requests in flight on one thread's stream: the router reads the next while it answers one.
+  int stream_window = 2;
   // Each message gets at least this long before its stream's deadline; a stream is reopened
   // once less is left (streams live 2 x call_timeout).
   absl::Duration call_timeout = absl::Seconds(10);
@@ -56,7 +60,13 @@ class GrpcRouteSink : public RouteSink {
   Stats GetStats();
 
  private:
+  struct Attempt;
   void Run();
+  // Takes the next queued job (waiting for one if `block`; closing `stream` when idle). False:
+  // none (or stopping).
+  bool Take(bool block, RouteStreamCall& stream, Attempt* out);
+  // Counts a job's outcome, or queues it on `retry` for another attempt after a backoff.
+  void Finished(Attempt& a, const grpc::Status& st, std::deque<Attempt>& retry);
 
   RouterClientOptions options_;
   std::unique_ptr<v1::RouterService::Stub> stub_;

@@ -77,27 +77,25 @@ class HoldingRouter : public v1::RouterService::Service {
   int open_streams_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-class RouteSinkTest : public ::testing::Test {
- protected:
-  void SetUp() override {
+// Serves `service` on a loopback port for as long as it lives.
+class LoopbackServer {
+ public:
+  explicit LoopbackServer(grpc::Service& service) {
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
-    builder.RegisterService(&router);
+    builder.RegisterService(&service);
     server_ = builder.BuildAndStart();
-    ASSERT_NE(port_, 0);
   }
-  void TearDown() override { server_->Shutdown(); }
+  ~LoopbackServer() { server_->Shutdown(); }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
 
-  // One calling thread, so a held call 1 keeps every later job queued.
-  RouterClientOptions Options(size_t cap, absl::Duration raw_room_wait,
-                              absl::Duration call_timeout = absl::Seconds(10)) const {
-    return {.address = "127.0.0.1:" + std::to_string(port_),
-            .token = "",
-            .threads = 1,
-            .max_queued_raw_bytes = cap,
-            .raw_room_wait = raw_room_wait,
-            .call_timeout = call_timeout};
-  }
+ private:
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+class RouteSinkTest : public ::testing::Test {
+ public:
   static RouteJob Job(int64_t id, size_t raw_bytes) {
     return RouteJob{.connector = "support",
                     .message_id = id,
@@ -105,6 +103,19 @@ class RouteSinkTest : public ::testing::Test {
                     .folder = "INBOX",
                     .queue_hint = "",
                     .raw = std::string(raw_bytes, 'x')};
+  }
+
+ protected:
+
+  // One calling thread, so a held call 1 keeps every later job queued.
+  RouterClientOptions Options(size_t cap, absl::Duration raw_room_wait,
+                              absl::Duration call_timeout = absl::Seconds(10)) const {
+    return {.address = server_.address(),
+            .token = "",
+            .threads = 1,
+            .max_queued_raw_bytes = cap,
+            .raw_room_wait = raw_room_wait,
+            .call_timeout = call_timeout};
   }
   static std::vector<size_t> Sizes(const std::vector<HoldingRouter::Call>& calls) {
     std::vector<size_t> sizes;
@@ -115,8 +126,7 @@ class RouteSinkTest : public ::testing::Test {
   HoldingRouter router;
 
  private:
-  int port_ = 0;
-  std::unique_ptr<grpc::Server> server_;
+  LoopbackServer server_{router};
 };
 
 TEST_F(RouteSinkTest, SendsStoredBytesOnlyWhileQueuedAndInFlightJobsAreUnderTheByteCap) {
@@ -192,6 +202,82 @@ TEST_F(RouteSinkTest, AnIdleThreadClosesItsStream) {
   EXPECT_TRUE(router.WaitForOpenStreams(0)) << "the stream stayed open after the queue emptied";
   sink.Submit(Job(2, 10));  // a new stream for new work
   EXPECT_THAT(Sizes(router.WaitForCalls(2)), ElementsAre(10, 10));
+}
+
+// Reads `pairs` requests of a stream before it answers them: a sink that waited for each answer
+// before sending the next request would never get one. The first stream it sees, it ends with
+// UNAVAILABLE after reading its first pair, answering neither.
+class PairingRouter : public v1::RouterService::Service {
+ public:
+  explicit PairingRouter(bool break_first_stream) : break_next_(break_first_stream) {}
+  grpc::Status RouteStream(
+      grpc::ServerContext*,
+      grpc::ServerReaderWriter<v1::RouteStreamResult, v1::RouteEmailRequest>* stream) override {
+    v1::RouteEmailRequest first, second;
+    while (stream->Read(&first) && stream->Read(&second)) {
+      {
+        absl::MutexLock l(&mu_);
+        seen_.push_back(first.stored_message_id());
+        seen_.push_back(second.stored_message_id());
+        if (break_next_) {
+          break_next_ = false;
+          return grpc::Status(grpc::StatusCode::UNAVAILABLE, "router restarting");
+        }
+      }
+      for (const auto* req : {&first, &second}) {
+        v1::RouteStreamResult result;
+        result.mutable_response()->set_message_id(req->stored_message_id());
+        if (!stream->Write(result)) return grpc::Status::OK;
+      }
+    }
+    return grpc::Status::OK;
+  }
+  std::vector<int64_t> seen() {
+    absl::MutexLock l(&mu_);
+    return seen_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<int64_t> seen_ ABSL_GUARDED_BY(mu_);
+  bool break_next_ ABSL_GUARDED_BY(mu_);
+};
+
+RouterClientOptions OneThread(const LoopbackServer& server) {
+  return {.address = server.address(), .threads = 1, .raw_room_wait = absl::ZeroDuration()};
+}
+
+// Waits up to 10 s for n jobs to be over (routed or dropped).
+GrpcRouteSink::Stats WaitUntilOver(GrpcRouteSink& sink, int64_t n) {
+  for (int i = 0; i < 1000; ++i) {
+    GrpcRouteSink::Stats stats = sink.GetStats();
+    if (stats.routed + stats.dropped >= n) return stats;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return sink.GetStats();
+}
+
+TEST(RouteSinkPipeline, OneThreadKeepsTwoRequestsInFlightOnItsStream) {
+  PairingRouter router(/*break_first_stream=*/false);
+  LoopbackServer server(router);
+  GrpcRouteSink sink(OneThread(server));
+  for (int64_t id : {1, 2, 3, 4}) sink.Submit(RouteSinkTest::Job(id, 10));
+  GrpcRouteSink::Stats stats = WaitUntilOver(sink, 4);
+  EXPECT_EQ(stats.routed, 4) << "the second request did not go out before the first answer";
+  EXPECT_THAT(router.seen(), ElementsAre(1, 2, 3, 4));
+}
+
+TEST(RouteSinkPipeline, EveryRequestInFlightOnABrokenStreamIsSentAgain) {
+  PairingRouter router(/*break_first_stream=*/true);
+  LoopbackServer server(router);
+  GrpcRouteSink sink(OneThread(server));
+  sink.Submit(RouteSinkTest::Job(1, 10));
+  sink.Submit(RouteSinkTest::Job(2, 10));
+  GrpcRouteSink::Stats stats = WaitUntilOver(sink, 2);
+  EXPECT_EQ(stats.routed, 2);
+  EXPECT_EQ(stats.dropped, 0);
+  EXPECT_EQ(stats.retried, 2);
+  EXPECT_THAT(router.seen(), ElementsAre(1, 2, 1, 2));
 }
 
 }  // namespace
