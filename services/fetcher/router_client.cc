@@ -18,10 +18,11 @@ bool Retryable(const grpc::Status& st) {
 
 }  // namespace
 
-// One calling thread's RouteStream with up to `window` requests in flight: the router's
+// One calling thread's RouteStream with up to stream_window requests in flight: the router's
 // handler finds the next request already there when it has answered one, instead of both sides
-// sleeping and waking once per message (measured: 7 context switches per message in the
-// router, 4 in the fetcher, with one request at a time). Results come back in request order.
+// sleeping and waking once per message (measured in a 10,000-message backfill: 7.0 context
+// switches per message in the router and 4.1 in the fetcher with one request at a time, 6.1 and
+// 3.7 with two). Results come back in request order.
 // Opened on first use; replaced, once its requests are answered, when less than call_timeout of
 // its deadline is left or after it broke.
 class RouteStreamCall {
@@ -64,7 +65,6 @@ class RouteStreamCall {
   }
 
   bool open() const { return stream_ != nullptr; }
-  int in_flight() const { return in_flight_; }
 
   // cancel: requests still in flight are abandoned (stopping); otherwise call with none.
   void Close(bool cancel) {
