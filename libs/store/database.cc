@@ -10,6 +10,7 @@ namespace postroom::store {
 struct Database::Slot {
   std::unique_ptr<pqxx::connection> conn;
   size_t prepared = 0;  // How many of statements_ this connection has prepared.
+  absl::Time idle_since = absl::InfiniteFuture();  // When it last went back to the pool.
 };
 
 Database::Database(DatabaseOptions options) : options_(std::move(options)) {
@@ -102,6 +103,7 @@ void Database::Release(Slot* slot, bool broken) {
       }
     }
   } else {
+    slot->idle_since = absl::Now();
     idle_.push_back(slot);
   }
 }
@@ -168,15 +170,78 @@ absl::Status Database::Transact(const std::function<absl::Status(pqxx::work&)>& 
   }
 }
 
-struct Database::Grouped {
-  const std::function<absl::Status(pqxx::work&)>* fn;
-  absl::Status result;
+struct Database::GroupedFunction {
+  std::string name;
+  std::vector<bool> binary_args;
+  std::string what;
+  size_t text_count = 0;  // Arguments sent as text; the others go as binary.
+};
+
+struct Database::PendingCall {
+  const GroupedFunction* function = nullptr;
+  const CallArgs* args = nullptr;
+  absl::StatusOr<pqxx::row> result = absl::UnknownError("not run");
   bool done = false;
 };
 
-absl::Status Database::TransactGrouped(const std::function<absl::Status(pqxx::work&)>& fn) {
-  Grouped me{&fn};
+namespace {
+std::string GroupStatementName(const std::string& name, size_t members) {
+  return absl::StrCat(name, "_x", members);
+}
+
+// SELECT f.*, 0 FROM function($1, ..) f UNION ALL SELECT f.*, 1 FROM ..: member k's text
+// arguments are $(k * texts + 1).., then come all members' binary ones, member by member.
+// The member number goes last so that a member's row reads like the function's own.
+std::string GroupStatementSql(const std::string& function, const std::vector<bool>& binary_args,
+                              size_t members) {
+  const size_t texts = std::count(binary_args.begin(), binary_args.end(), false);
+  const size_t binaries = binary_args.size() - texts;
+  std::string sql;
+  for (size_t k = 0; k < members; ++k) {
+    size_t next_text = 1 + k * texts;
+    size_t next_binary = 1 + members * texts + k * binaries;
+    absl::StrAppend(&sql, k == 0 ? "" : " UNION ALL ", "SELECT f.*, ", k, " FROM ", function,
+                    "(");
+    for (size_t i = 0; i < binary_args.size(); ++i) {
+      absl::StrAppend(&sql, i == 0 ? "$" : ", $", binary_args[i] ? next_binary++ : next_text++);
+    }
+    absl::StrAppend(&sql, ") f");
+  }
+  return sql;
+}
+}  // namespace
+
+void Database::PrepareGroupedCall(const std::string& name, const std::string& function,
+                                  std::vector<bool> binary_args, std::string what) {
+  for (int members = 1; members <= kMaxGroup; ++members) {
+    Prepare(GroupStatementName(name, members), GroupStatementSql(function, binary_args, members));
+  }
+  auto f = std::make_unique<GroupedFunction>();
+  f->name = name;
+  f->text_count = std::count(binary_args.begin(), binary_args.end(), false);
+  f->binary_args = std::move(binary_args);
+  f->what = std::move(what);
   absl::MutexLock lock(&group_mu_);
+  grouped_functions_.push_back(std::move(f));
+}
+
+absl::StatusOr<pqxx::row> Database::CallGrouped(const std::string& name, const CallArgs& args) {
+  absl::MutexLock lock(&group_mu_);
+  const GroupedFunction* function = nullptr;
+  for (const auto& f : grouped_functions_) {
+    if (f->name == name) function = f.get();
+  }
+  if (function == nullptr) {
+    return absl::InternalError(absl::StrCat("no grouped call ", name, " is registered"));
+  }
+  if (args.binary_args() != function->binary_args) {
+    return absl::InternalError(absl::StrCat(
+        "the arguments of ", name, " do not have the registered count and binary positions"));
+  }
+  PendingCall me;
+  me.function = function;
+  me.args = &args;
+  ++grouped_stats_.calls;
   group_queue_.push_back(&me);
   while (!me.done) {
     auto can_lead = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(group_mu_) {
@@ -184,34 +249,109 @@ absl::Status Database::TransactGrouped(const std::function<absl::Status(pqxx::wo
     };
     group_mu_.Await(absl::Condition(&can_lead));
     if (me.done) break;
-    // Lead a group of what is queued (this caller's own fn among it, or already taken).
-    size_t n = std::min<size_t>(group_queue_.size(), kMaxGroup);
-    std::vector<Grouped*> group(group_queue_.begin(), group_queue_.begin() + n);
-    group_queue_.erase(group_queue_.begin(), group_queue_.begin() + n);
+    // Lead a group of what is queued for the first queued call's function (this caller's own
+    // call among it, or already taken by another leader).
+    std::vector<PendingCall*> group;
+    const GroupedFunction* f = group_queue_.front()->function;
+    for (auto it = group_queue_.begin();
+         it != group_queue_.end() && group.size() < static_cast<size_t>(kMaxGroup);) {
+      if ((*it)->function != f) {
+        ++it;
+        continue;
+      }
+      group.push_back(*it);
+      it = group_queue_.erase(it);
+    }
     ++groups_running_;
     group_mu_.Unlock();
-    RunGroup(group);
+    RunGroup(*f, group);
     group_mu_.Lock();
-    for (Grouped* g : group) g->done = true;
+    for (PendingCall* c : group) c->done = true;
     --groups_running_;
   }
   return me.result;
 }
 
-void Database::RunGroup(const std::vector<Grouped*>& group) {
-  absl::Status st = Transact([&](pqxx::work& txn) -> absl::Status {
-    for (Grouped* g : group) {
-      absl::Status one = (*g->fn)(txn);
-      if (!one.ok()) return one;
-    }
-    return absl::OkStatus();
-  });
-  if (st.ok() || group.size() == 1 || absl::IsUnknown(st)) {
-    // Unknown: the commit is in doubt for all of them; running them again could apply twice.
-    for (Grouped* g : group) g->result = st;
-    return;
+void Database::RunGroup(const GroupedFunction& f, const std::vector<PendingCall*>& group) {
+  std::vector<std::string> text;
+  std::vector<pqxx::binarystring> binary;
+  text.reserve(group.size() * f.text_count);
+  for (const PendingCall* c : group) {
+    text.insert(text.end(), c->args->text().begin(), c->args->text().end());
+    binary.insert(binary.end(), c->args->binary().begin(), c->args->binary().end());
   }
-  for (Grouped* g : group) g->result = Transact(*g->fn);
+  absl::StatusOr<pqxx::result> r =
+      ExecAutocommit(GroupStatementName(f.name, group.size()), text, binary, f.what);
+  int64_t statements = 1;
+  if (r.ok() && r->size() != group.size()) {
+    r = absl::InternalError(absl::StrCat(f.what, ": ", group.size(), " calls of ", f.name,
+                                         " returned ", r->size(), " rows, not one each"));
+  }
+  if (r.ok()) {
+    const pqxx::row::size_type member = r->columns() - 1;
+    for (const pqxx::row& row : *r) group[row[member].as<size_t>()]->result = row;
+  } else if (group.size() == 1 || absl::IsUnknown(r.status())) {
+    // Unknown: the group may have been applied; running its calls again could apply twice.
+    for (PendingCall* c : group) c->result = r.status();
+  } else {
+    // The statement rolled back as a whole: each call again alone, for its own outcome.
+    for (PendingCall* c : group) {
+      absl::StatusOr<pqxx::result> alone = ExecAutocommit(
+          GroupStatementName(f.name, 1), c->args->text(), c->args->binary(), f.what);
+      ++statements;
+      if (alone.ok() && alone->size() != 1) {
+        alone = absl::InternalError(absl::StrCat(f.what, ": ", f.name, " returned ",
+                                                 alone->size(), " rows, not one"));
+      }
+      c->result = alone.ok() ? absl::StatusOr<pqxx::row>((*alone)[0]) : alone.status();
+    }
+  }
+  absl::MutexLock lock(&group_mu_);
+  grouped_stats_.statements += statements;
+}
+
+absl::StatusOr<pqxx::result> Database::ExecAutocommit(
+    const std::string& statement, const std::vector<std::string>& text,
+    const std::vector<pqxx::binarystring>& binary, std::string_view what) {
+  // Every pooled connection may have died at once (a server restart): probe them all if need be.
+  for (int probes_failed = 0;;) {
+    absl::StatusOr<Slot*> slot = Acquire();
+    if (!slot.ok()) return slot.status();
+    pqxx::connection& conn = *(*slot)->conn;
+    // Without BEGIN a connection found dead mid-statement leaves the outcome in doubt; one that
+    // died while idle in the pool (a server restart, an idle timeout) is found here instead,
+    // before anything is sent, and replaced.
+    if (absl::Now() - (*slot)->idle_since > kProbeIdleAfter) {
+      try {
+        pqxx::nontransaction probe(conn);
+        probe.exec0("SELECT 1");
+      } catch (const std::exception& e) {
+        Release(*slot, /*broken=*/true);
+        if (++probes_failed <= options_.pool_size) continue;
+        return ToStatus(e, what);
+      }
+    }
+    try {
+      pqxx::nontransaction t(conn);
+      pqxx::result r = t.exec_prepared(statement, pqxx::prepare::make_dynamic_params(text),
+                                       pqxx::prepare::make_dynamic_params(binary));
+      Release(*slot, false);
+      return r;
+    } catch (const pqxx::broken_connection& e) {
+      Release(*slot, true);
+      return absl::UnknownError(
+          absl::StrCat(std::string(what), ": the database connection broke during the statement; it may or "
+                       "may not have been applied: ", e.what()));
+    } catch (const std::exception& e) {
+      Release(*slot, !conn.is_open());
+      return ToStatus(e, what);
+    }
+  }
+}
+
+Database::GroupedStats Database::GroupedCallStats() {
+  absl::MutexLock lock(&group_mu_);
+  return grouped_stats_;
 }
 
 Database::PoolStats Database::Stats() {
@@ -240,6 +380,7 @@ absl::Status ToStatus(const std::exception& e, std::string_view what) {
       return absl::UnavailableError(message);
     }
     if (state == "22P02" || state == "22023") return absl::InvalidArgumentError(message);
+    if (state == "P0002") return absl::NotFoundError(message);
   }
   LogError("db_error", {{"what", std::string(what)}, {"error", e.what()}});
   return absl::InternalError(message);

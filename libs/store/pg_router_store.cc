@@ -149,12 +149,13 @@ PgRouterStore::PgRouterStore(Database& db) : db_(db) {
   db_.Prepare("router_count_acks",
               "SELECT count(*) FROM outbox WHERE reason = 'ack' AND to_address = $1 "
               "AND created_at >= to_timestamp($2::double precision / 1000)");
-  // The whole decision in one round trip (migrations 0005 and 0008 say why and what it does).
-  db_.Prepare("router_commit_decision",
-              "SELECT * FROM postroom_commit_decision($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
-              "$11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, "
-              "$27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, "
-              "$43, $44, $45, $46, $47, $48, $49, $50)");
+  // The whole decision in one call (migrations 0005 and 0008 say why and what it does), one
+  // statement for a group of concurrent decisions; the message's raw bytes (10th argument) and
+  // content hash (13th) go as binary.
+  std::vector<bool> binary_args(50, false);
+  binary_args[9] = binary_args[12] = true;
+  db_.PrepareGroupedCall("router_commit_decision", "postroom_commit_decision",
+                         std::move(binary_args), "committing a routing decision");
   db_.Prepare(message_ids_.statement,
               "SELECT nextval('messages_id_seq') FROM generate_series(1, $1)");
   db_.Prepare(work_item_ids_.statement,
@@ -490,49 +491,40 @@ absl::StatusOr<DecisionResult> PgRouterStore::CommitDecision(const DecisionWrite
   static const WorkItemRecord kNoWorkItem;
   const WorkItemRecord& wi = create ? *w.create : kNoWorkItem;
   const AckRequest* a = w.ack ? &*w.ack : nullptr;
-  DecisionResult res;
-  std::string outcome, detail;
-  absl::Status st;
+  const CallArgs args(
+      id, insert, w.expected_decision, m.connector_id, m.fetch_key, m.folder, m.queue_hint,
+      MsOf(m.received_at), m.size_bytes, Bytea{m.raw}, m.truncated, d.message_id,
+      Bytea{d.content_sha256}, d.thread_root, d.summary_json, d.decision, d.decision_step,
+      d.decision_route, d.decision_reason, d.trace_json, d.duplicate_of, d.spam_status,
+      w.check_duplicate && !d.message_id.empty(), create, work_item_id, reference, wi.source,
+      wi.queue, wi.type, wi.priority, wi.requester_address, wi.requester_name, wi.subject,
+      wi.body, wi.fields_json, wi.attachments_json, wi.test_mode, w.append_to, want_ack,
+      ack.connector_id, ack.reason, ack.to_address, ack.subject, ack.body_text, ack.body_html,
+      ack.headers_json, ack.dedupe_key, a ? MsOf(a->now - absl::Hours(1)) : 0,
+      a ? a->limit_per_hour : 0, !insert && w.verify_stored);
+  absl::StatusOr<pqxx::row> row;
   // A deadlock or serialization failure rolled the whole call back: run it again, twice.
   for (int attempt = 0; attempt < 3; ++attempt) {
-    st = db_.TransactGrouped([&](pqxx::work& t) -> absl::Status {
-      res = DecisionResult();  // It may run again (see TransactGrouped).
-      try {
-        pqxx::row r = t.exec_prepared1(
-            "router_commit_decision", id, insert, w.expected_decision,
-            m.connector_id, m.fetch_key, m.folder, m.queue_hint, MsOf(m.received_at), m.size_bytes,
-            pqxx::binarystring(m.raw), m.truncated, d.message_id,
-            pqxx::binarystring(d.content_sha256), d.thread_root, d.summary_json, d.decision,
-            d.decision_step, d.decision_route, d.decision_reason, d.trace_json, d.duplicate_of,
-            d.spam_status, w.check_duplicate && !d.message_id.empty(), create, work_item_id,
-            reference, wi.source, wi.queue, wi.type, wi.priority, wi.requester_address,
-            wi.requester_name, wi.subject, wi.body, wi.fields_json, wi.attachments_json,
-            wi.test_mode, w.append_to, want_ack, ack.connector_id, ack.reason, ack.to_address,
-            ack.subject, ack.body_text, ack.body_html, ack.headers_json, ack.dedupe_key,
-            a ? MsOf(a->now - absl::Hours(1)) : 0, a ? a->limit_per_hour : 0,
-            !insert && w.verify_stored);
-        outcome = r[0].as<std::string>();
-        res.message_id = r[1].as<int64_t>();
-        res.work_item_id = r[2].as<int64_t>();
-        res.reference = r[3].as<std::string>();
-        res.duplicate_of = r[4].as<int64_t>();
-        std::string ack_state = r[5].as<std::string>();
-        detail = r[6].as<std::string>();
-        res.ack_queued = ack_state == "queued";
-        if (ack_state == "rate_limited" || ack_state == "already_queued") {
-          res.ack_suppressed = ack_state;
-        }
-        return absl::OkStatus();
-      } catch (const pqxx::sql_error& e) {
-        if (e.sqlstate() == "P0002") {
-          return absl::NotFoundError(absl::StrCat("work item ", w.append_to, " does not exist"));
-        }
-        return ToStatus(e, "committing a routing decision");
-      }
-    });
-    if (!absl::IsAborted(st)) break;
+    row = db_.CallGrouped("router_commit_decision", args);
+    if (!absl::IsAborted(row.status())) break;
   }
-  if (!st.ok()) return st;
+  if (absl::IsNotFound(row.status())) {  // The function's P0002: the work item is gone.
+    return absl::NotFoundError(absl::StrCat("work item ", w.append_to, " does not exist"));
+  }
+  if (!row.ok()) return row.status();
+  const pqxx::row& r = *row;
+  const std::string outcome = r[0].as<std::string>();
+  DecisionResult res;
+  res.message_id = r[1].as<int64_t>();
+  res.work_item_id = r[2].as<int64_t>();
+  res.reference = r[3].as<std::string>();
+  res.duplicate_of = r[4].as<int64_t>();
+  const std::string ack_state = r[5].as<std::string>();
+  const std::string detail = r[6].as<std::string>();
+  res.ack_queued = ack_state == "queued";
+  if (ack_state == "rate_limited" || ack_state == "already_queued") {
+    res.ack_suppressed = ack_state;
+  }
   if (outcome == "not_found") {
     return absl::NotFoundError(absl::StrCat("message ", id, " does not exist"));
   }

@@ -10,8 +10,8 @@ namespace postroom::store {
 
 // RouterStore over PostgreSQL (migrations 0001-0003) through named prepared statements.
 // Single reads run without a transaction (one round trip); CommitDecision is one call of the
-// SQL function postroom_commit_decision (migration 0005) in a transaction shared with
-// concurrent decisions (Database::TransactGrouped: one WAL flush per group), with
+// SQL function postroom_commit_decision (migration 0005) in one statement shared with
+// concurrent decisions (Database::CallGrouped), with
 // message and work item ids drawn beforehand from the sequences in blocks (gaps in the ids are
 // harmless; they also arise from rollbacks). Thread-safe; the Database must outlive it.
 class PgRouterStore : public RouterStore {

@@ -1,4 +1,8 @@
+#include <algorithm>
 #include <memory>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -58,6 +62,139 @@ TEST(Database, FailedFunctionRollsBack) {
   }),
               IsOk());
   EXPECT_EQ(rows, 0);
+}
+
+// A VOLATILE function for CallGrouped: it records its call and answers with what it got; a
+// negative number fails the way a missing row does in postroom_commit_decision.
+constexpr char kGroupedFunction[] = R"sql(
+CREATE TABLE grouped_log (n int PRIMARY KEY, payload bytea NOT NULL);
+CREATE FUNCTION grouped_put(p_n int, p_payload bytea, p_tag text, p_wait double precision)
+RETURNS TABLE (n int, bytes int, tag text, logged bigint) LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  PERFORM pg_sleep(p_wait);
+  INSERT INTO grouped_log VALUES (p_n, p_payload);
+  IF p_n < 0 THEN RAISE EXCEPTION 'no row %', p_n USING ERRCODE = 'P0002'; END IF;
+  RETURN QUERY SELECT p_n, length(p_payload), p_tag, (SELECT count(*) FROM grouped_log);
+END $$;
+)sql";
+
+class GroupedCallTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    tdb_ = NewDatabase();
+    ASSERT_NE(tdb_, nullptr);
+    db_ = std::make_unique<Database>(
+        DatabaseOptions{.uri = tdb_->Uri(), .pool_size = 4, .application_name = "grouped-test"});
+    ASSERT_THAT(db_->Transact([](pqxx::work& t) {
+      t.exec(kGroupedFunction);
+      return absl::OkStatus();
+    }),
+                IsOk());
+    db_->PrepareGroupedCall("put", "grouped_put", {false, true, false, false}, "putting");
+  }
+
+  // Payload of call n: n bytes with a NUL in the middle, which only binary parameters keep.
+  static std::string Payload(int n) {
+    std::string p(static_cast<size_t>(n < 0 ? 3 : n + 2), 'x');
+    p[p.size() / 2] = '\0';
+    return p;
+  }
+
+  absl::StatusOr<pqxx::row> Put(int n, double wait_s) {
+    const std::string payload = Payload(n);
+    return db_->CallGrouped("put", CallArgs(n, Bytea{payload}, "t" + std::to_string(n), wait_s));
+  }
+
+  std::vector<int> Logged() {
+    std::vector<int> out;
+    EXPECT_THAT(db_->Transact([&](pqxx::work& t) {
+      for (const auto& r : t.exec("SELECT n FROM grouped_log ORDER BY n")) {
+        out.push_back(r[0].as<int>());
+      }
+      return absl::OkStatus();
+    }),
+                IsOk());
+    return out;
+  }
+
+  std::unique_ptr<PgTestDatabase> tdb_;
+  std::unique_ptr<Database> db_;
+};
+
+TEST_F(GroupedCallTest, ConcurrentCallsShareStatementsAndEachGetsItsOwnRow) {
+  constexpr int kCalls = 16;
+  std::vector<absl::StatusOr<pqxx::row>> rows(kCalls, absl::UnknownError("not run"));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCalls; ++i) {
+    threads.emplace_back([&, i] { rows[i] = Put(i, 0.05); });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int i = 0; i < kCalls; ++i) {
+    ASSERT_THAT(rows[i].status(), IsOk()) << i;
+    const pqxx::row& r = *rows[i];
+    EXPECT_EQ(r[0].as<int>(), i);
+    EXPECT_EQ(r[1].as<size_t>(), Payload(i).size()) << "bytes arrive whole, NUL included";
+    EXPECT_EQ(r[2].as<std::string>(), "t" + std::to_string(i));
+    EXPECT_GE(r[3].as<int>(), 1);
+  }
+  EXPECT_THAT(Logged(), SizeIs(kCalls));
+  Database::GroupedStats stats = db_->GroupedCallStats();
+  EXPECT_EQ(stats.calls, kCalls);
+  // Two groups run at a time and each takes 50 ms per call: the rest queue and share.
+  EXPECT_LT(stats.statements, kCalls / 2);
+}
+
+TEST_F(GroupedCallTest, LaterCallsOfAGroupSeeTheWritesOfEarlierOnes) {
+  std::vector<absl::StatusOr<pqxx::row>> rows(6, absl::UnknownError("not run"));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 6; ++i) threads.emplace_back([&, i] { rows[i] = Put(i, 0.05); });
+  for (std::thread& t : threads) t.join();
+  std::vector<int> logged;
+  for (const auto& r : rows) {
+    ASSERT_THAT(r.status(), IsOk());
+    logged.push_back((*r)[3].as<int>());
+  }
+  std::sort(logged.begin(), logged.end());
+  EXPECT_EQ(logged, (std::vector<int>{1, 2, 3, 4, 5, 6})) << "each call counts the rows before it";
+}
+
+TEST_F(GroupedCallTest, AFailingCallFailsAloneAndLeavesNoRow) {
+  std::vector<absl::StatusOr<pqxx::row>> rows(8, absl::UnknownError("not run"));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] { rows[i] = Put(i == 5 ? -5 : i, 0.05); });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int i = 0; i < 8; ++i) {
+    if (i == 5) {
+      EXPECT_THAT(rows[i].status(), StatusIs(absl::StatusCode::kNotFound, HasSubstr("no row -5")));
+    } else {
+      EXPECT_THAT(rows[i].status(), IsOk()) << i;
+    }
+  }
+  EXPECT_EQ(Logged(), (std::vector<int>{0, 1, 2, 3, 4, 6, 7}));
+}
+
+TEST_F(GroupedCallTest, ConnectionKilledWhileIdleIsReplacedBeforeTheCall) {
+  ASSERT_THAT(Put(1, 0).status(), IsOk());
+  Database killer({.uri = tdb_->Uri(), .application_name = "killer"});
+  ASSERT_THAT(killer.Transact([](pqxx::work& t) {
+    t.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+           "WHERE application_name = 'grouped-test'");
+    return absl::OkStatus();
+  }),
+              IsOk());
+  absl::SleepFor(Database::kProbeIdleAfter + absl::Milliseconds(200));
+  EXPECT_THAT(Put(2, 0).status(), IsOk());
+  EXPECT_EQ(Logged(), (std::vector<int>{1, 2}));
+}
+
+TEST_F(GroupedCallTest, UnregisteredOrMisshapenCallIsInternal) {
+  EXPECT_THAT(db_->CallGrouped("nope", CallArgs(1)).status(),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("no grouped call nope")));
+  EXPECT_THAT(db_->CallGrouped("put", CallArgs(1, "not bytes", "t", 0.0)).status(),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("binary positions")));
+  EXPECT_THAT(Logged(), SizeIs(0));
 }
 
 TEST(PgConfigStore, UniqueNameIsAlreadyExists) {
