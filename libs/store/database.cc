@@ -332,9 +332,14 @@ absl::StatusOr<pqxx::result> Database::ExecAutocommit(
       }
     }
     try {
-      pqxx::nontransaction t(conn);
-      pqxx::result r = t.exec_prepared(statement, pqxx::prepare::make_dynamic_params(text),
-                                       pqxx::prepare::make_dynamic_params(binary));
+      pqxx::result r;
+      {
+        // Ended before the connection goes back to the pool: libpqxx allows one transaction
+        // object per connection, and the next user may be another thread.
+        pqxx::nontransaction t(conn);
+        r = t.exec_prepared(statement, pqxx::prepare::make_dynamic_params(text),
+                            pqxx::prepare::make_dynamic_params(binary));
+      }
       Release(*slot, false);
       return r;
     } catch (const pqxx::broken_connection& e) {

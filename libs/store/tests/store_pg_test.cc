@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -142,6 +143,28 @@ TEST_F(GroupedCallTest, ConcurrentCallsShareStatementsAndEachGetsItsOwnRow) {
   EXPECT_EQ(stats.calls, kCalls);
   // Two groups run at a time and each takes 50 ms per call: the rest queue and share.
   EXPECT_LT(stats.statements, kCalls / 2);
+}
+
+TEST_F(GroupedCallTest, ManyCallsOverOneConnectionAllSucceed) {
+  // Two groups at a time over a pool of one: each connection is handed straight to the next
+  // leader, which must find it free of the previous statement.
+  db_ = std::make_unique<Database>(
+      DatabaseOptions{.uri = tdb_->Uri(), .pool_size = 1, .application_name = "grouped-test"});
+  db_->PrepareGroupedCall("put", "grouped_put", {false, true, false, false}, "putting");
+  constexpr int kThreads = 8, kEach = 150;
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        absl::StatusOr<pqxx::row> r = Put(t * kEach + i, 0);
+        if (!r.ok() && failed++ == 0) ADD_FAILURE() << r.status();
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_THAT(Logged(), SizeIs(kThreads * kEach));
 }
 
 TEST_F(GroupedCallTest, LaterCallsOfAGroupSeeTheWritesOfEarlierOnes) {
