@@ -3,11 +3,11 @@
 # --seed 42) in a private Dovecot -> postroom-fetcher stores them -> the real postroom-router
 # routes them (examples/demo.yaml: two routes, a fallback with an acknowledgement) -> work items,
 # all in a private PostgreSQL with its defaults (fsync and synchronous_commit on). In the same
-# run, mbsync pulls the same mailbox (FSync on) as the baseline.
+# run, mbsync pulls the same mailbox (FSync on) as the baseline, before and after the fetcher.
 #   POSTROOM_BUILD_DIR=build-x bench/fetcher/run.sh [COUNT]          (default 10000)
-# Prints msgs/s for mbsync, for the fetcher "stored" (every message in `messages`) and
+# Prints msgs/s for mbsync (before, after, mean), for the fetcher "stored" (every message in `messages`) and
 # "stored+routed" (every message with a decision), both from the fetcher's start, their ratio to
-# mbsync, and the fetcher's peak RSS (VmHWM); then the CPU each process used.
+# mbsync's mean, and the fetcher's peak RSS (VmHWM); then the CPU each process used.
 # Env: ROUTER=0 leaves the router out (fetch + store only), PERF=1 profiles the whole box for
 # 8 s of the routed phase, STATEMENTS=1 prints PostgreSQL's costliest statements
 # (pg_stat_statements), KEEP_PG=1 leaves PostgreSQL running, FETCHER_FLAGS (extra fetcher flags), BENCH_DIR (/tmp/fetcher-bench).
@@ -53,13 +53,21 @@ BYTES=$(du -sb "$CORPUS/Maildir" | cut -f1)
 # Warm-up: Dovecot builds its index on first access; neither side should pay for that.
 IMAP_PORT=$IMAP_PORT BENCH_DATA=$D /work/shared/baselines/mbsync_pull.sh "$D/mbsync-warm" >/dev/null
 rm -rf "$D/mbsync-warm"
-t0=$(now)
-IMAP_PORT=$IMAP_PORT BENCH_DATA=$D /work/shared/baselines/mbsync_pull.sh "$D/mbsync-out" >/dev/null
-t1=$(now)
-MB_N=$(find "$D/mbsync-out/INBOX/cur" "$D/mbsync-out/INBOX/new" -type f | wc -l)
-MB_RATE=$(py "f'{$MB_N/($t1-$t0):.0f}'")
-echo "mbsync: $MB_N msgs in $(py "f'{$t1-$t0:.2f}'") s = $MB_RATE msgs/s"
-rm -rf "$D/mbsync-out"
+# mbsync pulls the mailbox before the fetcher runs and again after it; the ratios use the mean
+# of the two: this box's speed drifts by a third within minutes, and one pull before set the
+# ratio by the drift between the two phases as much as by the fetcher.
+mbsync_rate() {  # prints msgs/s of one timed pull and says so on stderr
+  local t0 t1 n rate
+  t0=$(now)
+  IMAP_PORT=$IMAP_PORT BENCH_DATA=$D /work/shared/baselines/mbsync_pull.sh "$D/mbsync-out" >/dev/null
+  t1=$(now)
+  n=$(find "$D/mbsync-out/INBOX/cur" "$D/mbsync-out/INBOX/new" -type f | wc -l)
+  rate=$(py "f'{$n/($t1-$t0):.0f}'")
+  echo "mbsync ($1): $n msgs in $(py "f'{$t1-$t0:.2f}'") s = $rate msgs/s" >&2
+  rm -rf "$D/mbsync-out"
+  echo "$rate"
+}
+MB_BEFORE=$(mbsync_rate before)
 
 # Configuration through the config service: the demo connector pointed at this Dovecot, its
 # routes and fallback. Activated by SQL (EnableConnector would first run a connection test).
@@ -100,7 +108,7 @@ FPID=$!; PIDS+=($FPID)
 # PostgreSQL 6 ms a poll, 3 % of a core. An exact count confirms "all stored" once.
 printf 'SELECT coalesce(max(id), 0), (SELECT count(*) FROM messages WHERE decision IS NULL) FROM messages \\watch 0.2\n' |
   psql "$URI" -qAtX -F ' ' >"$D/progress" 2>/dev/null &
-PIDS+=($!)
+PROGRESS_PID=$!; PIDS+=($PROGRESS_PID)
 t_stored=""; t_routed=""; perf_started=0; all_stored=0
 while :; do
   kill -0 "$FPID" 2>/dev/null || die "fetcher died: $(tail -5 "$D/fetcher.log")"
@@ -128,6 +136,13 @@ done
 f_total=$(cpu_of "$FPID")
 r1=0; [ -n "$ROUTER_PID" ] && r1=$(cpu_of "$ROUTER_PID")
 p1=$(cpu_of $(pg_pids))
+t_end=$(now)
+RSS="$(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' /proc/$FPID/status)"
+kill "$FPID" "$PROGRESS_PID" ${ROUTER_PID:+"$ROUTER_PID"} 2>/dev/null || true
+wait "$FPID" "$PROGRESS_PID" ${ROUTER_PID:+"$ROUTER_PID"} 2>/dev/null || true
+MB_AFTER=$(mbsync_rate after)
+MB_RATE=$(( (MB_BEFORE + MB_AFTER) / 2 ))
+echo "mbsync mean: $MB_RATE msgs/s (the ratios below use it)"
 S_RATE=$(py "f'{$COUNT/($t_stored-$t2):.0f}'")
 POLL_MS=$(grep -o 'event=poll_done connector=support outcome=success stored=[0-9]* ms=[0-9]*' "$D/fetcher.log" | head -1 | sed 's/.*ms=//')
 echo "fetcher stored: $COUNT msgs in $(py "f'{$t_stored-$t2:.2f}'") s from process start = $S_RATE msgs/s ($(py "f'{$S_RATE/$MB_RATE:.2f}'") x mbsync); the sync poll itself ${POLL_MS} ms"
@@ -136,8 +151,8 @@ if [ -n "$ROUTER_PID" ]; then
   echo "fetcher stored+routed: $COUNT decided in $(py "f'{$t_routed-$t2:.2f}'") s from process start = $R_RATE msgs/s ($(py "f'{$R_RATE/$MB_RATE:.2f}'") x mbsync)"
   echo "decisions: $(sql "SELECT string_agg(decision || '=' || n, ' ') FROM (SELECT decision, count(*) n FROM messages GROUP BY 1 ORDER BY 1) d"); work items: $(sql "SELECT count(*) FROM work_items"); outbox: $(sql "SELECT count(*) FROM outbox")"
 fi
-echo "fetcher peak RSS: $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' /proc/$FPID/status)"
-echo "cpu s: fetcher $f_total (until stored: $f_cpu), router $(py "f'{$r1-$r0:.2f}'"), postgres $(py "f'{$p1-$p0:.2f}'"), wall $(py "f'{$(now)-$t2:.2f}'") on $(nproc) cores"
+echo "fetcher peak RSS: $RSS"
+echo "cpu s: fetcher $f_total (until stored: $f_cpu), router $(py "f'{$r1-$r0:.2f}'"), postgres $(py "f'{$p1-$p0:.2f}'"), wall $(py "f'{$t_end-$t2:.2f}'") on $(nproc) cores"
 echo "corpus: $(py "f'{$BYTES/1e6:.0f}'") MB; messages table: $(sql "SELECT pg_size_pretty(pg_total_relation_size('messages'))")"
 pg_statements_report "$URI"
 if [ "${PERF:-0}" = 1 ] && [ "$perf_started" = 1 ]; then
