@@ -174,7 +174,6 @@ struct Database::GroupedFunction {
   std::string name;
   std::vector<bool> binary_args;
   std::string what;
-  size_t text_count = 0;  // Arguments sent as text; the others go as binary.
 };
 
 struct Database::PendingCall {
@@ -218,7 +217,6 @@ void Database::PrepareGroupedCall(const std::string& name, const std::string& fu
   }
   auto f = std::make_unique<GroupedFunction>();
   f->name = name;
-  f->text_count = std::count(binary_args.begin(), binary_args.end(), false);
   f->binary_args = std::move(binary_args);
   f->what = std::move(what);
   absl::MutexLock lock(&group_mu_);
@@ -275,18 +273,23 @@ absl::StatusOr<pqxx::row> Database::CallGrouped(const std::string& name, const C
 void Database::RunGroup(const GroupedFunction& f, const std::vector<PendingCall*>& group) {
   std::vector<std::string> text;
   std::vector<pqxx::binarystring> binary;
-  text.reserve(group.size() * f.text_count);
   for (const PendingCall* c : group) {
     text.insert(text.end(), c->args->text().begin(), c->args->text().end());
     binary.insert(binary.end(), c->args->binary().begin(), c->args->binary().end());
   }
-  absl::StatusOr<pqxx::result> r =
-      ExecAutocommit(GroupStatementName(f.name, group.size()), text, binary, f.what);
+  // One statement of `calls` calls, which must give one row each.
+  auto exec = [this, &f](size_t calls, const std::vector<std::string>& text,
+                   const std::vector<pqxx::binarystring>& binary) {
+    absl::StatusOr<pqxx::result> r =
+        ExecAutocommit(GroupStatementName(f.name, calls), text, binary, f.what);
+    if (r.ok() && r->size() != calls) {
+      r = absl::InternalError(absl::StrCat(f.what, ": ", calls, " calls of ", f.name,
+                                           " returned ", r->size(), " rows, not one each"));
+    }
+    return r;
+  };
+  absl::StatusOr<pqxx::result> r = exec(group.size(), text, binary);
   int64_t statements = 1;
-  if (r.ok() && r->size() != group.size()) {
-    r = absl::InternalError(absl::StrCat(f.what, ": ", group.size(), " calls of ", f.name,
-                                         " returned ", r->size(), " rows, not one each"));
-  }
   if (r.ok()) {
     const pqxx::row::size_type member = r->columns() - 1;
     for (const pqxx::row& row : *r) group[row[member].as<size_t>()]->result = row;
@@ -296,13 +299,8 @@ void Database::RunGroup(const GroupedFunction& f, const std::vector<PendingCall*
   } else {
     // The statement rolled back as a whole: each call again alone, for its own outcome.
     for (PendingCall* c : group) {
-      absl::StatusOr<pqxx::result> alone = ExecAutocommit(
-          GroupStatementName(f.name, 1), c->args->text(), c->args->binary(), f.what);
+      absl::StatusOr<pqxx::result> alone = exec(1, c->args->text(), c->args->binary());
       ++statements;
-      if (alone.ok() && alone->size() != 1) {
-        alone = absl::InternalError(absl::StrCat(f.what, ": ", f.name, " returned ",
-                                                 alone->size(), " rows, not one"));
-      }
       c->result = alone.ok() ? absl::StatusOr<pqxx::row>((*alone)[0]) : alone.status();
     }
   }
