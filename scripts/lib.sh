@@ -40,6 +40,11 @@ print(f"{total / tick:.2f}")
 PY
 }
 
+# Busy CPU seconds of the whole machine so far (user, nice, system, irq, softirq; /proc/stat).
+machine_busy_seconds() {
+  awk -v tick="$(getconf CLK_TCK)" '/^cpu / { printf "%.2f\n", ($2 + $3 + $4 + $7 + $8) / tick }' /proc/stat
+}
+
 # Benchmarks' STATEMENTS=1: start the private PostgreSQL with pg_stat_statements (call before
 # scripts/pg start), then create the extension and print the costliest statements.
 pg_statements_preload() {

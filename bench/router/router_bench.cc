@@ -5,6 +5,9 @@
 //
 // Usage: router_bench --addr HOST:PORT --token T --connector NAME --dir MAILDIR
 //                     [--clients 8] [--routes 10000] [--files 2000] [--run-id X]
+//        router_bench --serve-noop HOST:PORT
+// The second form is the transport's floor for bench/router/floor.sh: a RouterService whose
+// RouteEmail answers at once, without reading the message, until the process is killed.
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -23,17 +26,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "bench/flag.h"
 #include "postroom/v1/router.grpc.pb.h"
 
 namespace {
 
-std::string Arg(int argc, char** argv, const char* name, const char* fallback) {
-  std::string flag = absl::StrCat("--", name);
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (flag == argv[i]) return argv[i + 1];
-  }
-  return fallback;
-}
+using postroom::bench::Flag;
 
 // A copy of `raw` whose Message-ID header (the first one) is `id`; one is added if none.
 std::string WithMessageId(const std::string& raw, const std::string& id) {
@@ -54,24 +52,52 @@ std::string WithMessageId(const std::string& raw, const std::string& id) {
   return absl::StrCat("Message-ID: <", id, ">\r\n", raw);
 }
 
+// Answers every RouteEmail as created, touching nothing: what gRPC alone costs per request.
+class NoopRouter final : public postroom::v1::RouterService::Service {
+  grpc::Status RouteEmail(grpc::ServerContext*, const postroom::v1::RouteEmailRequest*,
+                          postroom::v1::RouteEmailResponse* response) override {
+    response->set_decision(postroom::v1::DECISION_CREATED);
+    return grpc::Status::OK;
+  }
+};
+
+int ServeNoop(const std::string& addr) {
+  NoopRouter service;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(addr, grpc::InsecureServerCredentials());
+  builder.SetMaxReceiveMessageSize(64 << 20);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server) {
+    std::fprintf(stderr, "router_bench: cannot listen on %s\n", addr.c_str());
+    return 1;
+  }
+  server->Wait();
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string addr = Arg(argc, argv, "addr", "127.0.0.1:50052");
-  const std::string token = Arg(argc, argv, "token", "");
-  const std::string connector = Arg(argc, argv, "connector", "support");
-  const std::string dir = Arg(argc, argv, "dir", "");
-  const int clients = std::atoi(Arg(argc, argv, "clients", "8").c_str());
-  const int routes = std::atoi(Arg(argc, argv, "routes", "10000").c_str());
-  const size_t max_files = std::atoi(Arg(argc, argv, "files", "2000").c_str());
-  // "route" (RouteEmail) or "explain" (ExplainRoute: the same parse and decision, nothing
-  // written): the difference between the two is what storing costs.
-  const std::string rpc = Arg(argc, argv, "rpc", "route");
-  if (rpc != "route" && rpc != "explain") {
-    std::fprintf(stderr, "router_bench: --rpc is route or explain\n");
+  if (const std::string noop = Flag(argc, argv, "serve-noop", ""); !noop.empty()) {
+    return ServeNoop(noop);
+  }
+  const std::string addr = Flag(argc, argv, "addr", "127.0.0.1:50052");
+  const std::string token = Flag(argc, argv, "token", "");
+  const std::string connector = Flag(argc, argv, "connector", "support");
+  const std::string dir = Flag(argc, argv, "dir", "");
+  const int clients = std::atoi(Flag(argc, argv, "clients", "8").c_str());
+  const int routes = std::atoi(Flag(argc, argv, "routes", "10000").c_str());
+  const size_t max_files = std::atoi(Flag(argc, argv, "files", "2000").c_str());
+  // "route" (RouteEmail), "stream" (the same requests on one RouteStream per client, one
+  // outstanding at a time: the fetcher's way) or "explain" (ExplainRoute: the same parse and
+  // decision, nothing written: the difference to "route" is what storing costs).
+  const std::string rpc = Flag(argc, argv, "rpc", "route");
+  if (rpc != "route" && rpc != "stream" && rpc != "explain") {
+    std::fprintf(stderr, "router_bench: --rpc is route, stream or explain\n");
     return 2;
   }
-  const std::string run_id = Arg(argc, argv, "run-id", std::to_string(absl::ToUnixNanos(absl::Now())).c_str());
+  const std::string run_id = Flag(argc, argv, "run-id", std::to_string(absl::ToUnixNanos(absl::Now())).c_str());
   if (dir.empty()) {
     std::fprintf(stderr, "router_bench: --dir MAILDIR is required\n");
     return 2;
@@ -118,6 +144,14 @@ int main(int argc, char** argv) {
       std::vector<double> mine;
       std::map<std::string, int> out;
       uint64_t my_bytes = 0;
+      grpc::ClientContext stream_ctx;
+      std::unique_ptr<grpc::ClientReaderWriter<postroom::v1::RouteEmailRequest,
+                                               postroom::v1::RouteStreamResult>>
+          stream;
+      if (rpc == "stream") {
+        if (!token.empty()) stream_ctx.AddMetadata("authorization", "Bearer " + token);
+        stream = stub->RouteStream(&stream_ctx);
+      }
       for (int i = next++; i < routes; i = next++) {
         const std::string& base = mails[i % mails.size()];
         std::string raw = WithMessageId(base, absl::StrCat("bench-", run_id, "-", i, "@bench"));
@@ -128,7 +162,19 @@ int main(int argc, char** argv) {
         grpc::Status st;
         postroom::v1::Decision decision = postroom::v1::DECISION_UNSPECIFIED;
         absl::Time t0 = absl::Now();
-        if (rpc == "route") {
+        if (rpc == "stream") {
+          postroom::v1::RouteEmailRequest req;
+          req.set_connector(connector);
+          req.set_raw_message(std::move(raw));
+          req.set_fetch_key(absl::StrCat("bench:", run_id, ":", i));
+          postroom::v1::RouteStreamResult result;
+          if (!stream->Write(req) || !stream->Read(&result)) {
+            st = grpc::Status(grpc::StatusCode::UNAVAILABLE, "the stream broke");
+          } else if (result.code() != 0) {
+            st = grpc::Status(static_cast<grpc::StatusCode>(result.code()), result.error());
+          }
+          decision = result.response().decision();
+        } else if (rpc == "route") {
           postroom::v1::RouteEmailRequest req;
           req.set_connector(connector);
           req.set_raw_message(std::move(raw));
@@ -153,6 +199,11 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "error: %s\n", st.error_message().c_str());
           }
         }
+      }
+      if (stream) {
+        stream->WritesDone();
+        grpc::Status end = stream->Finish();
+        if (!end.ok()) std::fprintf(stderr, "stream: %s\n", end.error_message().c_str());
       }
       absl::MutexLock lock(&mu);
       latencies_ms.insert(latencies_ms.end(), mine.begin(), mine.end());

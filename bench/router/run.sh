@@ -7,28 +7,15 @@
 #
 # Usage: bench/router/run.sh [ROUTES] [CLIENTS]     (default 10000 routes, 8 clients)
 # Env: RPC=explain times ExplainRoute instead (same parse and decision, nothing written: the
-#      difference is the cost of storing), PERF=1 profiles 8 s of the run with perf (router + PostgreSQL), BENCH_ROUTER_DIR (/tmp/postroom-router-bench; corpus and cluster kept between runs),
-#      STATEMENTS=1 prints PostgreSQL's costliest statements of the timed run (pg_stat_statements),
-#      FILES (2000 distinct messages), BASELINES (/work/shared/baselines), KEEP_SERVERS=1.
+#      difference is the cost of storing); RPC=stream sends the same requests on one RouteStream
+#      per client (the fetcher's way); PERF=1 profiles 8 s of the run with perf (router and
+#      PostgreSQL); STATEMENTS=1 prints PostgreSQL's costliest statements of the timed run
+#      (pg_stat_statements); KEEP_SERVERS=1; and common.sh's settings (corpus, build).
+# bench/router/floor.sh measures the floor under these figures: the same mail through gRPC to
+# a router that does nothing, through GMime, and into a bare PostgreSQL table.
 set -euo pipefail
-source "$(dirname "$0")/../../scripts/lib.sh"
-ROUTES="${1:-10000}"
-CLIENTS="${2:-8}"
-DIR="${BENCH_ROUTER_DIR:-/tmp/postroom-router-bench}"
-FILES="${FILES:-2000}"
-BASELINES="${BASELINES:-/work/shared/baselines}"
-BUILD_DIR="${POSTROOM_BUILD_DIR:-$POSTROOM_ROOT/build}"
-BIN="$BUILD_DIR/bin"
-POSTROOM_BUILD_DIR="$BUILD_DIR" "$POSTROOM_ROOT/scripts/build" router_bench postroom-router \
-  postroom-config postroomctl postroom-keygen postroom-healthcheck >/dev/null
-
-mkdir -p "$DIR"
-MD="$DIR/Maildir"
-if [ "$(find "$MD/cur" -type f 2>/dev/null | wc -l)" -ne "$FILES" ]; then
-  log "generating $FILES messages (seed 42) into $MD"
-  rm -rf "$MD" && mkdir -p "$MD"
-  python3 "$BASELINES/gen_corpus.py" --count "$FILES" --seed 42 --out "$MD" >/dev/null
-fi
+BENCH_TARGETS="router_bench postroom-router postroom-config postroomctl postroom-keygen \
+  postroom-healthcheck" source "$(dirname "$0")/common.sh"
 
 rm -rf "$DIR/pg"  # A fresh cluster each time: comparable runs.
 pg_statements_preload

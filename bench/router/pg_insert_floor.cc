@@ -1,0 +1,88 @@
+// PostgreSQL's floor for storing mail: N clients insert the messages of a Maildir, as the
+// router's commit sends them (the raw bytes as a binary parameter, one row and one transaction
+// per message), into a bare table `floor_raw (id bigserial PRIMARY KEY, raw bytea)` compressed
+// like messages.raw (lz4; made if missing, rows are added). No parse, no work item, no other index: what any design that keeps
+// every raw message in PostgreSQL, committed before it answers, pays at the least.
+//
+// Usage: pg_insert_floor --database URI --dir MAILDIR [--clients 8] [--rows 10000] [--files 2000]
+#include <pqxx/pqxx>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "bench/flag.h"
+
+using postroom::bench::Flag;
+
+int main(int argc, char** argv) {
+  const std::string uri = Flag(argc, argv, "database", "");
+  const std::string dir = Flag(argc, argv, "dir", "");
+  const int clients = std::atoi(Flag(argc, argv, "clients", "8").c_str());
+  const int rows = std::atoi(Flag(argc, argv, "rows", "10000").c_str());
+  const size_t max_files = std::atoi(Flag(argc, argv, "files", "2000").c_str());
+  if (uri.empty() || dir.empty()) {
+    std::fprintf(stderr, "pg_insert_floor: --database URI and --dir MAILDIR are required\n");
+    return 2;
+  }
+  std::vector<std::filesystem::path> paths;
+  for (const auto& e : std::filesystem::directory_iterator(std::filesystem::path(dir) / "cur")) {
+    if (e.is_regular_file()) paths.push_back(e.path());
+  }
+  std::sort(paths.begin(), paths.end());
+  if (paths.size() > max_files) paths.resize(max_files);
+  std::vector<std::string> mails;
+  for (const auto& p : paths) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    mails.push_back(ss.str());
+  }
+  if (mails.empty()) {
+    std::fprintf(stderr, "pg_insert_floor: no files in %s/cur\n", dir.c_str());
+    return 2;
+  }
+  try {
+    pqxx::connection setup(uri);
+    pqxx::nontransaction tx(setup);
+    tx.exec("CREATE TABLE IF NOT EXISTS floor_raw (id bigserial PRIMARY KEY, raw bytea NOT NULL)");
+    tx.exec("ALTER TABLE floor_raw ALTER COLUMN raw SET COMPRESSION lz4");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "pg_insert_floor: %s\n", e.what());
+    return 1;
+  }
+
+  std::atomic<int> next{0};
+  std::atomic<int> failed{0};
+  absl::Time start = absl::Now();
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&] {
+      try {
+        pqxx::connection conn(uri);
+        conn.prepare("insert_raw", "INSERT INTO floor_raw (raw) VALUES ($1)");
+        for (int i = next++; i < rows; i = next++) {
+          const std::string& raw = mails[i % mails.size()];
+          pqxx::nontransaction tx(conn);  // Autocommit: one transaction per row.
+          tx.exec_prepared("insert_raw", pqxx::binarystring(raw.data(), raw.size()));
+        }
+      } catch (const std::exception& e) {
+        if (failed++ == 0) std::fprintf(stderr, "pg_insert_floor: %s\n", e.what());
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  double secs = absl::ToDoubleSeconds(absl::Now() - start);
+  if (failed > 0) return 1;
+  std::printf("rows=%d clients=%d files=%zu seconds=%.2f rows_per_s=%.0f\n", rows, clients,
+              mails.size(), secs, rows / secs);
+  return 0;
+}
