@@ -1,11 +1,17 @@
-// RouteEmail load generator: N client threads, each with its own channel, send the messages of
-// a Maildir (loaded into memory once) to a running router as fast as it answers, for a fixed
-// number of routes. Every request gets a unique fetch key and Message-ID, so each one is a new
-// message (no replays, no duplicates). Prints throughput, latency percentiles and decisions.
+// RouteEmail load generator: N clients, each with its own channel and one call outstanding at
+// a time, send the messages of a Maildir (loaded into memory once) to a running router as fast
+// as it answers, for a fixed number of routes. Every request gets a unique fetch key and
+// Message-ID, so each one is a new message (no replays, no duplicates). Prints throughput,
+// latency percentiles and decisions.
 //
 // Usage: router_bench --addr HOST:PORT --token T --connector NAME --dir MAILDIR
 //                     [--clients 8] [--routes 10000] [--files 2000] [--run-id X]
+//                     [--rpc route|explain|stream] [--driver callbacks|threads]
 //        router_bench --serve-noop HOST:PORT
+// --driver: unary calls are driven by gRPC's callback API (default: no client thread sleeps
+// waiting for an answer; on this 2-core box the load generator shares the CPU with the router
+// and PostgreSQL, and a thread per client cost it ~50 us more per call) or by one thread per
+// client making blocking calls. --rpc stream always uses a thread per client.
 // The second form is the transport's floor for bench/router/floor.sh: a RouterService whose
 // RouteEmail answers at once, without reading the message, until the process is killed.
 #include <grpcpp/grpcpp.h>
@@ -16,10 +22,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -76,6 +84,175 @@ int ServeNoop(const std::string& addr) {
   return 0;
 }
 
+// One client's connection and what it measured; a client has one call outstanding at a time,
+// so nothing here is shared.
+struct Client {
+  std::unique_ptr<postroom::v1::RouterService::Stub> stub;
+  std::vector<double> latencies_ms;
+  std::map<std::string, int> outcomes;
+  uint64_t sent_bytes = 0;
+
+  void Record(absl::Time started, const grpc::Status& st, postroom::v1::Decision decision) {
+    latencies_ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - started));
+    if (st.ok()) {
+      outcomes[postroom::v1::Decision_Name(decision)]++;
+    } else if (outcomes[absl::StrCat("error:", st.error_code())]++ == 0) {
+      std::fprintf(stderr, "error: %s\n", st.error_message().c_str());
+    }
+  }
+};
+
+class Load {
+ public:
+  Load(std::string connector, std::string token, std::string run_id, int routes,
+       const std::vector<std::string>& mails)
+      : connector_(std::move(connector)), token_(std::move(token)), run_id_(std::move(run_id)),
+        routes_(routes), mails_(mails) {}
+
+  // Unary calls through the callback API: each answer's callback sends the client's next call.
+  void RunCallbacks(std::vector<Client>& clients, bool explain) {
+    struct Call {
+      Client* client;
+      grpc::ClientContext ctx;
+      postroom::v1::RouteEmailRequest route;
+      postroom::v1::RouteEmailResponse routed;
+      postroom::v1::ExplainRouteRequest explain;
+      postroom::v1::ExplainRouteResponse explained;
+      absl::Time started;
+    };
+    // Shared with every callback, so the last one can still unlock it after this returns.
+    struct Run {
+      absl::Mutex mu;
+      int running = 0;
+      std::function<void(Client*)> send;
+      std::weak_ptr<Run> self;
+    };
+    auto run = std::make_shared<Run>();
+    run->self = run;
+    run->running = static_cast<int>(clients.size());
+    run->send = [this, explain, r = run.get()](Client* client) {
+      std::string raw;
+      int i = 0;
+      if (!Next(client, &raw, &i)) {
+        absl::MutexLock lock(&r->mu);
+        --r->running;
+        return;
+      }
+      auto call = std::make_shared<Call>();
+      call->client = client;
+      Prepare(&call->ctx);
+      call->started = absl::Now();
+      // The callback keeps the run alive (r is only borrowed by send).
+      std::shared_ptr<Run> keep = r->self.lock();
+      if (explain) {
+        call->explain.set_connector(connector_);
+        call->explain.set_raw_message(std::move(raw));
+        client->stub->async()->ExplainRoute(
+            &call->ctx, &call->explain, &call->explained, [call, keep](grpc::Status st) {
+              call->client->Record(call->started, st, call->explained.decision().decision());
+              keep->send(call->client);
+            });
+      } else {
+        FillRoute(&call->route, std::move(raw), i);
+        client->stub->async()->RouteEmail(
+            &call->ctx, &call->route, &call->routed, [call, keep](grpc::Status st) {
+              call->client->Record(call->started, st, call->routed.decision());
+              keep->send(call->client);
+            });
+      }
+    };
+    for (Client& c : clients) run->send(&c);
+    absl::MutexLock lock(&run->mu);
+    run->mu.Await(absl::Condition(+[](int* n) { return *n == 0; }, &run->running));
+  }
+
+  // A thread per client making blocking calls (unary, or on one RouteStream per client).
+  void RunThreads(std::vector<Client>& clients, const std::string& rpc) {
+    std::vector<std::thread> threads;
+    for (Client& client : clients) {
+      threads.emplace_back([&, c = &client] {
+        grpc::ClientContext stream_ctx;
+        std::unique_ptr<grpc::ClientReaderWriter<postroom::v1::RouteEmailRequest,
+                                                 postroom::v1::RouteStreamResult>>
+            stream;
+        if (rpc == "stream") {
+          Prepare(&stream_ctx, /*deadline=*/false);
+          stream = c->stub->RouteStream(&stream_ctx);
+        }
+        std::string raw;
+        int i = 0;
+        while (Next(c, &raw, &i)) {
+          grpc::ClientContext ctx;
+          Prepare(&ctx);
+          grpc::Status st;
+          postroom::v1::Decision decision = postroom::v1::DECISION_UNSPECIFIED;
+          absl::Time started = absl::Now();
+          if (rpc == "explain") {
+            postroom::v1::ExplainRouteRequest req;
+            req.set_connector(connector_);
+            req.set_raw_message(std::move(raw));
+            postroom::v1::ExplainRouteResponse resp;
+            st = c->stub->ExplainRoute(&ctx, req, &resp);
+            decision = resp.decision().decision();
+          } else {
+            postroom::v1::RouteEmailRequest req;
+            FillRoute(&req, std::move(raw), i);
+            if (stream) {
+              postroom::v1::RouteStreamResult result;
+              if (!stream->Write(req) || !stream->Read(&result)) {
+                st = grpc::Status(grpc::StatusCode::UNAVAILABLE, "the stream broke");
+              } else if (result.code() != 0) {
+                st = grpc::Status(static_cast<grpc::StatusCode>(result.code()), result.error());
+              }
+              decision = result.response().decision();
+            } else {
+              postroom::v1::RouteEmailResponse resp;
+              st = c->stub->RouteEmail(&ctx, req, &resp);
+              decision = resp.decision();
+            }
+          }
+          c->Record(started, st, decision);
+        }
+        if (stream) {
+          stream->WritesDone();
+          grpc::Status end = stream->Finish();
+          if (!end.ok()) std::fprintf(stderr, "stream: %s\n", end.error_message().c_str());
+        }
+      });
+    }
+    for (std::thread& t : threads) t.join();
+  }
+
+ private:
+  // The next request's message (a unique Message-ID) and number; false when all are sent.
+  bool Next(Client* client, std::string* raw, int* i) {
+    *i = next_++;
+    if (*i >= routes_) return false;
+    *raw = WithMessageId(mails_[*i % mails_.size()],
+                         absl::StrCat("bench-", run_id_, "-", *i, "@bench"));
+    client->sent_bytes += raw->size();
+    return true;
+  }
+
+  void Prepare(grpc::ClientContext* ctx, bool deadline = true) const {
+    if (deadline) ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    if (!token_.empty()) ctx->AddMetadata("authorization", "Bearer " + token_);
+  }
+
+  void FillRoute(postroom::v1::RouteEmailRequest* req, std::string raw, int i) const {
+    req->set_connector(connector_);
+    req->set_raw_message(std::move(raw));
+    req->set_fetch_key(absl::StrCat("bench:", run_id_, ":", i));
+  }
+
+  const std::string connector_;
+  const std::string token_;
+  const std::string run_id_;
+  const int routes_;
+  const std::vector<std::string>& mails_;
+  std::atomic<int> next_{0};
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -97,7 +274,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "router_bench: --rpc is route, stream or explain\n");
     return 2;
   }
-  const std::string run_id = Flag(argc, argv, "run-id", std::to_string(absl::ToUnixNanos(absl::Now())).c_str());
+  const std::string driver = Flag(argc, argv, "driver", "callbacks");
+  if (driver != "callbacks" && driver != "threads") {
+    std::fprintf(stderr, "router_bench: --driver is callbacks or threads\n");
+    return 2;
+  }
+  const std::string run_id =
+      Flag(argc, argv, "run-id", std::to_string(absl::ToUnixNanos(absl::Now())).c_str());
   if (dir.empty()) {
     std::fprintf(stderr, "router_bench: --dir MAILDIR is required\n");
     return 2;
@@ -127,92 +310,31 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  std::atomic<int> next{0};
-  absl::Mutex mu;
+  std::vector<Client> per_client(clients);
+  for (int c = 0; c < clients; ++c) {
+    grpc::ChannelArguments args;
+    args.SetMaxSendMessageSize(64 << 20);
+    args.SetInt("grpc.channel_id", c);  // One connection per client.
+    per_client[c].stub = postroom::v1::RouterService::NewStub(
+        grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args));
+  }
+  Load load(connector, token, run_id, routes, mails);
+  absl::Time start = absl::Now();
+  if (driver == "callbacks" && rpc != "stream") {
+    load.RunCallbacks(per_client, rpc == "explain");
+  } else {
+    load.RunThreads(per_client, rpc);
+  }
+  double secs = absl::ToDoubleSeconds(absl::Now() - start);
+
   std::vector<double> latencies_ms;
   std::map<std::string, int> outcomes;
   uint64_t sent_bytes = 0;
-  absl::Time start = absl::Now();
-  std::vector<std::thread> threads;
-  for (int c = 0; c < clients; ++c) {
-    threads.emplace_back([&, c] {
-      grpc::ChannelArguments args;
-      args.SetMaxSendMessageSize(64 << 20);
-      args.SetInt("grpc.channel_id", c);  // One connection per client thread.
-      auto stub = postroom::v1::RouterService::NewStub(
-          grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args));
-      std::vector<double> mine;
-      std::map<std::string, int> out;
-      uint64_t my_bytes = 0;
-      grpc::ClientContext stream_ctx;
-      std::unique_ptr<grpc::ClientReaderWriter<postroom::v1::RouteEmailRequest,
-                                               postroom::v1::RouteStreamResult>>
-          stream;
-      if (rpc == "stream") {
-        if (!token.empty()) stream_ctx.AddMetadata("authorization", "Bearer " + token);
-        stream = stub->RouteStream(&stream_ctx);
-      }
-      for (int i = next++; i < routes; i = next++) {
-        const std::string& base = mails[i % mails.size()];
-        std::string raw = WithMessageId(base, absl::StrCat("bench-", run_id, "-", i, "@bench"));
-        my_bytes += raw.size();
-        grpc::ClientContext ctx;
-        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-        if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
-        grpc::Status st;
-        postroom::v1::Decision decision = postroom::v1::DECISION_UNSPECIFIED;
-        absl::Time t0 = absl::Now();
-        if (rpc == "stream") {
-          postroom::v1::RouteEmailRequest req;
-          req.set_connector(connector);
-          req.set_raw_message(std::move(raw));
-          req.set_fetch_key(absl::StrCat("bench:", run_id, ":", i));
-          postroom::v1::RouteStreamResult result;
-          if (!stream->Write(req) || !stream->Read(&result)) {
-            st = grpc::Status(grpc::StatusCode::UNAVAILABLE, "the stream broke");
-          } else if (result.code() != 0) {
-            st = grpc::Status(static_cast<grpc::StatusCode>(result.code()), result.error());
-          }
-          decision = result.response().decision();
-        } else if (rpc == "route") {
-          postroom::v1::RouteEmailRequest req;
-          req.set_connector(connector);
-          req.set_raw_message(std::move(raw));
-          req.set_fetch_key(absl::StrCat("bench:", run_id, ":", i));
-          postroom::v1::RouteEmailResponse resp;
-          st = stub->RouteEmail(&ctx, req, &resp);
-          decision = resp.decision();
-        } else {
-          postroom::v1::ExplainRouteRequest req;
-          req.set_connector(connector);
-          req.set_raw_message(std::move(raw));
-          postroom::v1::ExplainRouteResponse resp;
-          st = stub->ExplainRoute(&ctx, req, &resp);
-          decision = resp.decision().decision();
-        }
-        mine.push_back(absl::ToDoubleMilliseconds(absl::Now() - t0));
-        if (st.ok()) {
-          out[postroom::v1::Decision_Name(decision)]++;
-        } else {
-          out[absl::StrCat("error:", st.error_code())]++;
-          if (out[absl::StrCat("error:", st.error_code())] == 1) {
-            std::fprintf(stderr, "error: %s\n", st.error_message().c_str());
-          }
-        }
-      }
-      if (stream) {
-        stream->WritesDone();
-        grpc::Status end = stream->Finish();
-        if (!end.ok()) std::fprintf(stderr, "stream: %s\n", end.error_message().c_str());
-      }
-      absl::MutexLock lock(&mu);
-      latencies_ms.insert(latencies_ms.end(), mine.begin(), mine.end());
-      for (const auto& [k, v] : out) outcomes[k] += v;
-      sent_bytes += my_bytes;
-    });
+  for (const Client& c : per_client) {
+    latencies_ms.insert(latencies_ms.end(), c.latencies_ms.begin(), c.latencies_ms.end());
+    for (const auto& [k, v] : c.outcomes) outcomes[k] += v;
+    sent_bytes += c.sent_bytes;
   }
-  for (std::thread& t : threads) t.join();
-  double secs = absl::ToDoubleSeconds(absl::Now() - start);
   std::sort(latencies_ms.begin(), latencies_ms.end());
   auto pct = [&](double p) {
     if (latencies_ms.empty()) return 0.0;

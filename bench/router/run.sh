@@ -8,7 +8,9 @@
 # Usage: bench/router/run.sh [ROUTES] [CLIENTS]     (default 10000 routes, 8 clients)
 # Env: RPC=explain times ExplainRoute instead (same parse and decision, nothing written: the
 #      difference is the cost of storing); RPC=stream sends the same requests on one RouteStream
-#      per client (the fetcher's way); PERF=1 profiles 8 s of the run with perf (router and
+#      per client (the fetcher's way); DRIVER=threads makes the unary calls from a thread per
+#      client instead of gRPC's callback API (router_bench --driver; figures before 2026-11-25
+#      were taken that way); PERF=1 profiles 8 s of the run with perf (router and
 #      PostgreSQL); STATEMENTS=1 prints PostgreSQL's costliest statements of the timed run
 #      (pg_stat_statements); KEEP_SERVERS=1; and common.sh's settings (corpus, build).
 # bench/router/floor.sh measures the floor under these figures: the same mail through gRPC to
@@ -71,7 +73,7 @@ if [ "${PERF:-0}" = 1 ]; then  # Profile the router and PostgreSQL for 8 s of th
 fi
 "$BIN/router_bench" --addr "$ROUTER_ADDR" --token "$TOKEN" --connector support --dir "$MD" \
   --clients "$CLIENTS" --routes "$ROUTES" --files "$FILES" --run-id "run$(date +%s)" \
-  --rpc "${RPC:-route}" \
+  --rpc "${RPC:-route}" --driver "${DRIVER:-callbacks}" \
   | tee "$DIR/bench.out"
 t1=$(date +%s.%N)
 r1=$(cpu_of $ROUTER_PID); p1=$(cpu_of $(pg_pids)); read -r b1 i1 <<<"$(busy)"
