@@ -143,7 +143,12 @@ TEST_F(RouteSinkTest, SendsStoredBytesOnlyWhileQueuedAndInFlightJobsAreUnderTheB
   EXPECT_EQ(sink.GetStats().sent_without_bytes, 2);
   EXPECT_EQ(calls[1].id, 2);
   EXPECT_EQ(calls[1].fetch_key, "INBOX:1:2");
-  // Once the calls are over, their bytes no longer count.
+  // Once the calls are over, their bytes no longer count. The router has seen call 4, but
+  // the sink keeps two calls in flight: wait until it has the answers too.
+  for (int i = 0; i < 1000 && sink.GetStats().routed < 4; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_EQ(sink.GetStats().routed, 4);
   sink.Submit(job(5, 100));
   calls = router.WaitForCalls(5);
   ASSERT_THAT(calls, ::testing::SizeIs(5));
