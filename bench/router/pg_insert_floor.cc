@@ -1,27 +1,26 @@
 // PostgreSQL's floor for storing mail: N clients insert the messages of a Maildir, as the
 // router's commit sends them (the raw bytes as a binary parameter, one row and one transaction
 // per message), into a bare table `floor_raw (id bigserial PRIMARY KEY, raw bytea)` compressed
-// like messages.raw (lz4; made if missing, rows are added). No parse, no work item, no other index: what any design that keeps
-// every raw message in PostgreSQL, committed before it answers, pays at the least.
+// like messages.raw (lz4; made if missing, rows are added). No parse, no work item, no other
+// index: what any design that keeps every raw message in PostgreSQL, committed before it
+// answers, pays at the least.
 //
 // Usage: pg_insert_floor --database URI --dir MAILDIR [--clients 8] [--rows 10000] [--files 2000]
 #include <pqxx/pqxx>
 
-#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/time/clock.h"
 #include "bench/flag.h"
+#include "bench/maildir.h"
 
 using postroom::bench::Flag;
+using postroom::bench::LoadMaildir;
 
 int main(int argc, char** argv) {
   const std::string uri = Flag(argc, argv, "database", "");
@@ -33,21 +32,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "pg_insert_floor: --database URI and --dir MAILDIR are required\n");
     return 2;
   }
-  std::vector<std::filesystem::path> paths;
-  for (const auto& e : std::filesystem::directory_iterator(std::filesystem::path(dir) / "cur")) {
-    if (e.is_regular_file()) paths.push_back(e.path());
-  }
-  std::sort(paths.begin(), paths.end());
-  if (paths.size() > max_files) paths.resize(max_files);
-  std::vector<std::string> mails;
-  for (const auto& p : paths) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    mails.push_back(ss.str());
-  }
+  const std::vector<std::string> mails = LoadMaildir(dir, max_files);
   if (mails.empty()) {
-    std::fprintf(stderr, "pg_insert_floor: no files in %s/cur\n", dir.c_str());
+    std::fprintf(stderr, "pg_insert_floor: no messages in %s\n", dir.c_str());
     return 2;
   }
   try {

@@ -21,13 +21,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <functional>
-#include <fstream>
 #include <map>
-#include <sstream>
-#include <string>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -35,11 +32,13 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "bench/flag.h"
+#include "bench/maildir.h"
 #include "postroom/v1/router.grpc.pb.h"
 
 namespace {
 
 using postroom::bench::Flag;
+using postroom::bench::LoadMaildir;
 
 // A copy of `raw` whose Message-ID header (the first one) is `id`; one is added if none.
 std::string WithMessageId(const std::string& raw, const std::string& id) {
@@ -285,26 +284,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "router_bench: --dir MAILDIR is required\n");
     return 2;
   }
-  std::vector<std::string> paths;
-  for (const auto& sub : {"cur", "new", ""}) {
-    std::filesystem::path p = std::filesystem::path(dir) / sub;
-    if (!std::filesystem::is_directory(p)) continue;
-    for (const auto& e : std::filesystem::directory_iterator(p)) {
-      if (e.is_regular_file()) paths.push_back(e.path().string());
-    }
-    if (!paths.empty()) break;
-  }
-  std::sort(paths.begin(), paths.end());
-  if (paths.size() > max_files) paths.resize(max_files);
-  std::vector<std::string> mails;
+  const std::vector<std::string> mails = LoadMaildir(dir, max_files);
   size_t bytes = 0;
-  for (const std::string& p : paths) {
-    std::ifstream in(p, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    mails.push_back(ss.str());
-    bytes += mails.back().size();
-  }
+  for (const std::string& m : mails) bytes += m.size();
   if (mails.empty()) {
     std::fprintf(stderr, "router_bench: no files in %s\n", dir.c_str());
     return 2;
