@@ -7,14 +7,15 @@
 #               and classify, what the router runs), single-threaded CPU per message
 #   storage     PostgreSQL with its defaults (fsync, synchronous_commit on) in a fresh cluster,
 #               8 clients inserting each raw message as one row and one transaction into a
-#               bare table (pg_insert_floor), after the same 1,000-row warm-up as run.sh
+#               bare table (pg_insert_floor), after the same 1,000-row warm-up as run.sh;
+#               PER_STATEMENT=N inserts N messages per statement and transaction instead
 # Machine busy CPU is measured around the transport and storage runs (/proc/stat: every
 # process on the box; the box has 2 cores), so the sum is the CPU a route needs at the least,
 # and 2 cores / that sum bounds what any router can reach here.
 #
 # Usage: bench/router/floor.sh [ROUTES] [CLIENTS]     (default 10000 routes, 8 clients)
 # Env: BENCH_ROUTER_DIR (/tmp/postroom-router-bench; corpus shared with run.sh), FILES (2000),
-#      BASELINES (/work/shared/baselines).
+#      BASELINES (/work/shared/baselines), PER_STATEMENT (1).
 set -euo pipefail
 BENCH_TARGETS="router_bench pg_insert_floor bench_inspect" source "$(dirname "$0")/common.sh"
 WALK="$DIR/gmime_walk"
@@ -56,13 +57,14 @@ rate_of() { sed -n 's/.*msgs\/s=\([0-9.]*\).*/\1/p'; }
 walk_rate="$("$WALK" "$MD/cur" | tee /dev/stderr | rate_of)"
 inspect_rate="$("$BIN/bench_inspect" "$MD" | tee /dev/stderr | rate_of)"
 
-log "storage: $ROUTES rows into a fresh PostgreSQL cluster, $CLIENTS clients"
+PER_STATEMENT="${PER_STATEMENT:-1}"
+log "storage: $ROUTES rows into a fresh PostgreSQL cluster, $CLIENTS clients, $PER_STATEMENT per statement"
 rm -rf "$DIR/floor-pg"
 DB="$("$POSTROOM_ROOT/scripts/pg" start "$DIR/floor-pg")"
 "$BIN/pg_insert_floor" --database "$DB" --dir "$MD" --clients "$CLIENTS" --rows 1000 \
   --files "$FILES" >/dev/null
 storage_us="$(busy_us_per "$ROUTES" "$BIN/pg_insert_floor" --database "$DB" --dir "$MD" \
-  --clients "$CLIENTS" --rows "$ROUTES" --files "$FILES")"
+  --clients "$CLIENTS" --rows "$ROUTES" --files "$FILES" --per-statement "$PER_STATEMENT")"
 
 awk -v t="$transport_us" -v w="$walk_rate" -v i="$inspect_rate" -v s="$storage_us" 'BEGIN {
   walk_us = 1e6 / w; inspect_us = 1e6 / i

@@ -3,11 +3,15 @@
 // per message), into a bare table `floor_raw (id bigserial PRIMARY KEY, raw bytea)` compressed
 // like messages.raw (lz4; made if missing, rows are added). No parse, no work item, no other
 // index: what any design that keeps every raw message in PostgreSQL, committed before it
-// answers, pays at the least.
+// answers, pays at the least. --per-statement N inserts N messages per statement and
+// transaction instead (a multi-row INSERT): the floor when commits are shared the way the
+// router's grouped calls share them (Database::CallGrouped).
 //
 // Usage: pg_insert_floor --database URI --dir MAILDIR [--clients 8] [--rows 10000] [--files 2000]
+//                        [--per-statement 1]
 #include <pqxx/pqxx>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -28,8 +32,11 @@ int main(int argc, char** argv) {
   const int clients = std::atoi(Flag(argc, argv, "clients", "8").c_str());
   const int rows = std::atoi(Flag(argc, argv, "rows", "10000").c_str());
   const size_t max_files = std::atoi(Flag(argc, argv, "files", "2000").c_str());
-  if (uri.empty() || dir.empty()) {
-    std::fprintf(stderr, "pg_insert_floor: --database URI and --dir MAILDIR are required\n");
+  const int per_statement = std::atoi(Flag(argc, argv, "per-statement", "1").c_str());
+  if (uri.empty() || dir.empty() || per_statement < 1) {
+    std::fprintf(stderr,
+                 "pg_insert_floor: --database URI and --dir MAILDIR are required, "
+                 "--per-statement at least 1\n");
     return 2;
   }
   const std::vector<std::string> mails = LoadMaildir(dir, max_files);
@@ -55,11 +62,22 @@ int main(int argc, char** argv) {
     threads.emplace_back([&] {
       try {
         pqxx::connection conn(uri);
-        conn.prepare("insert_raw", "INSERT INTO floor_raw (raw) VALUES ($1)");
-        for (int i = next++; i < rows; i = next++) {
-          const std::string& raw = mails[i % mails.size()];
-          pqxx::nontransaction tx(conn);  // Autocommit: one transaction per row.
-          tx.exec_prepared("insert_raw", pqxx::binarystring(raw.data(), raw.size()));
+        // insert_raw_K inserts K rows: the last batch may be short.
+        for (int k = 1; k <= per_statement; ++k) {
+          std::string sql = "INSERT INTO floor_raw (raw) VALUES ";
+          for (int j = 1; j <= k; ++j) sql += (j > 1 ? ",($" : "($") + std::to_string(j) + ")";
+          conn.prepare("insert_raw_" + std::to_string(k), sql);
+        }
+        std::vector<pqxx::binarystring> batch;
+        for (int i = next.fetch_add(per_statement); i < rows; i = next.fetch_add(per_statement)) {
+          batch.clear();
+          for (int j = i; j < std::min(rows, i + per_statement); ++j) {
+            const std::string& raw = mails[j % mails.size()];
+            batch.emplace_back(raw.data(), raw.size());
+          }
+          pqxx::nontransaction tx(conn);  // Autocommit: one transaction per statement.
+          tx.exec_prepared("insert_raw_" + std::to_string(batch.size()),
+                           pqxx::prepare::make_dynamic_params(batch));
         }
       } catch (const std::exception& e) {
         if (failed++ == 0) std::fprintf(stderr, "pg_insert_floor: %s\n", e.what());
@@ -69,7 +87,7 @@ int main(int argc, char** argv) {
   for (std::thread& t : threads) t.join();
   double secs = absl::ToDoubleSeconds(absl::Now() - start);
   if (failed > 0) return 1;
-  std::printf("rows=%d clients=%d files=%zu seconds=%.2f rows_per_s=%.0f\n", rows, clients,
-              mails.size(), secs, rows / secs);
+  std::printf("rows=%d clients=%d per_statement=%d files=%zu seconds=%.2f rows_per_s=%.0f\n",
+              rows, clients, per_statement, mails.size(), secs, rows / secs);
   return 0;
 }

@@ -12,7 +12,9 @@
 #      client instead of gRPC's callback API (router_bench --driver; figures before 2026-11-25
 #      were taken that way); PERF=1 profiles 8 s of the run with perf (router and
 #      PostgreSQL); STATEMENTS=1 prints PostgreSQL's costliest statements of the timed run
-#      (pg_stat_statements); KEEP_SERVERS=1; and common.sh's settings (corpus, build).
+#      (pg_stat_statements); CONFIG=FILE applies another configuration than examples/demo.yaml
+#      (it must have an incoming connector named `support`); KEEP_SERVERS=1; and common.sh's
+#      settings (corpus, build).
 # bench/router/floor.sh measures the floor under these figures: the same mail through gRPC to
 # a router that does nothing, through GMime, and into a bare PostgreSQL table.
 set -euo pipefail
@@ -51,7 +53,7 @@ PIDS+=($ROUTER_PID)
 WAIT_SECONDS=30 wait_for "$BIN/postroom-healthcheck" "$CONFIG_ADDR" readiness
 WAIT_SECONDS=30 wait_for "$BIN/postroom-healthcheck" "$ROUTER_ADDR" readiness
 "$BIN/postroomctl" --config-addr "$CONFIG_ADDR" --token "$TOKEN" \
-  apply -f "$POSTROOM_ROOT/examples/demo.yaml" >/dev/null
+  apply -f "${CONFIG:-$POSTROOM_ROOT/examples/demo.yaml}" >/dev/null
 
 pg_pids() {  # The bench cluster's postmaster and its children only (the box is shared).
   local pm; pm="$(head -1 "$DIR/pg/data/postmaster.pid")"
@@ -90,8 +92,11 @@ print(f"cpu: router {r1 - r0:.2f}s ({(r1 - r0) / n * 1e6:.0f} us/route), "
 PY
 if [ "${PERF:-0}" = 1 ]; then
   wait "$PERF_PID"  # Not a bare `wait`: that would wait for the servers too.
-  perf report -i "$DIR/perf.data" --no-children --sort comm,dso --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -15
-  perf report -i "$DIR/perf.data" --no-children --sort sym --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40
+  # `|| true`: head closing the pipe early makes perf fail, which pipefail would make fatal.
+  perf report -i "$DIR/perf.data" --no-children --sort comm,dso --stdio -g none 2>/dev/null \
+    | grep -v '^#' | grep -v '^$' | head -15 || true
+  perf report -i "$DIR/perf.data" --no-children --sort comm,sym --stdio -g none 2>/dev/null \
+    | grep -v '^#' | grep -v '^$' | head -60 || true
 fi
 pg_statements_report "$DB"
 curl -s "http://$ROUTER_METRICS/metrics" | grep -E '^postroom_router_(decisions_total|acks_)' | sort
