@@ -18,6 +18,10 @@ class PgRouterStore : public RouterStore {
  public:
   explicit PgRouterStore(Database& db);
 
+  // Two of the lookups' prepared statements, for the test of their generic plans.
+  static std::string FindDuplicateSql();
+  static std::string WorkItemByThreadRootSql();
+
   absl::StatusOr<std::optional<std::string>> ConfigFingerprint(
       const std::string& connector) override;
   absl::StatusOr<std::optional<RouterConfigRecord>> LoadConfig(

@@ -11,6 +11,7 @@
 #include "libs/store/migrations.h"
 #include "libs/store/migrator.h"
 #include "libs/store/pg_config_store.h"
+#include "libs/store/pg_router_store.h"
 #include "tests/support/pg_test_database.h"
 #include "tests/support/status_matchers.h"
 
@@ -21,6 +22,8 @@ using ::postroom::testing::IsOk;
 using ::postroom::testing::IsOkAndHolds;
 using ::postroom::testing::PgTestDatabase;
 using ::postroom::testing::StatusIs;
+using ::testing::AllOf;
+using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 
@@ -218,6 +221,41 @@ TEST_F(GroupedCallTest, UnregisteredOrMisshapenCallIsInternal) {
   EXPECT_THAT(db_->CallGrouped("put", CallArgs(1, "not bytes", "t", 0.0)).status(),
               StatusIs(absl::StatusCode::kInternal, HasSubstr("binary positions")));
   EXPECT_THAT(Logged(), SizeIs(0));
+}
+
+// The lines of EXPLAIN for `sql` run with `args` as a generic plan: what a prepared statement
+// keeps once PostgreSQL stops planning it per call.
+std::vector<std::string> GenericPlan(Database& db, const std::string& sql,
+                                     const std::string& args) {
+  std::vector<std::string> lines;
+  absl::Status st = db.WithConnection([&](pqxx::connection& c) {
+    pqxx::nontransaction t(c);
+    t.exec0("SET plan_cache_mode = force_generic_plan");
+    t.exec0("PREPARE lookup AS " + sql);
+    for (const auto& row : t.exec("EXPLAIN EXECUTE lookup(" + args + ")")) {
+      lines.push_back(row[0].as<std::string>());
+    }
+    t.exec0("DEALLOCATE lookup");  // The pool hands the connection out again.
+    t.exec0("RESET plan_cache_mode");
+    return absl::OkStatus();
+  });
+  EXPECT_THAT(st, IsOk());
+  return lines;
+}
+
+// On a fresh database the router's lookups are planned while `messages` is empty. A plan that
+// takes connector_id alone as its index condition would read every message of the connector on
+// each lookup as the table grows (measured once: 1.2 ms of a 1.8 ms decision at 6,000 messages).
+TEST(PgRouterStore, PreparedLookupsUseBothIndexColumnsInAGenericPlanOnAnEmptyTable) {
+  auto tdb = NewDatabase();
+  ASSERT_NE(tdb, nullptr);
+  Database db({.uri = tdb->Uri()});
+  EXPECT_THAT(GenericPlan(db, PgRouterStore::FindDuplicateSql(), "1, 'a@b', '\\x00', 0"),
+              Contains(AllOf(HasSubstr("Index Cond"), HasSubstr("connector_id = $1"),
+                             HasSubstr("message_id = $2"))));
+  EXPECT_THAT(GenericPlan(db, PgRouterStore::WorkItemByThreadRootSql(), "1, 'root'"),
+              Contains(AllOf(HasSubstr("Index Cond"), HasSubstr("connector_id = $1"),
+                             HasSubstr("thread_root = $2"))));
 }
 
 TEST(PgConfigStore, UniqueNameIsAlreadyExists) {
