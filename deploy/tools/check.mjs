@@ -49,8 +49,32 @@ function readDocs(file) {
 const id = (o) => `${o.kind}/${o.metadata?.name ?? "?"}`;
 
 // ---- schema models -----------------------------------------------------------------------------
-// The packages are ESM-only (their "exports" have no "require" condition): resolve as imports.
-const resolveJs = (spec) => fileURLToPath(import.meta.resolve(spec));
+// The packages are ESM-only (their "exports" have no "require" condition), and
+// import.meta.resolve is synchronous only from Node.js 20.6 on while Debian 12 ships 18: so a
+// package subpath is resolved here through its package.json "exports" (exact keys and the one-"*"
+// patterns these packages use), to the file of the "import" condition.
+const NODE_MODULES = path.join(path.dirname(fileURLToPath(import.meta.url)), "node_modules");
+function resolveJs(spec) {
+  const parts = spec.split("/");
+  const name = parts.slice(0, spec.startsWith("@") ? 2 : 1).join("/");
+  const sub = "." + spec.slice(name.length);
+  const dir = path.join(NODE_MODULES, name);
+  const exportsMap = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")).exports ?? {};
+  for (const [key, target] of Object.entries(exportsMap)) {
+    let star = null;
+    if (key === sub) {
+      star = "";
+    } else if (key.includes("*")) {
+      const [pre, post] = key.split("*");
+      if (sub.length >= pre.length + post.length && sub.startsWith(pre) && sub.endsWith(post))
+        star = sub.slice(pre.length, sub.length - post.length);
+    }
+    if (star === null) continue;
+    const file = typeof target === "string" ? target : target.import ?? target.default;
+    if (file) return path.join(dir, file.replace("*", star));
+  }
+  throw new Error(`${spec}: not exported by ${name}`);
+}
 
 function modelModule(apiVersion, kind) {
   if (apiVersion === "monitoring.coreos.com/v1")
