@@ -78,7 +78,7 @@ umask 022
 TOKEN="$(awk '{print $3}' "$D/tokens")"
 export POSTROOM_DATABASE="$URI" POSTROOM_TOKENS_FILE="$D/tokens" POSTROOM_SECRET_KEY_FILE="$D/key"
 CONFIG_ADDR="127.0.0.1:$(free_port)"
-"$BIN/postroom-config" --listen "$CONFIG_ADDR" --metrics-listen "" >"$D/config.log" 2>&1 &
+"$BIN/postroom-config" --listen "$CONFIG_ADDR" --metrics-listen 127.0.0.1:0 >"$D/config.log" 2>&1 &
 CPID=$!; PIDS+=($CPID)
 WAIT_SECONDS=30 wait_for "$BIN/postroom-healthcheck" "$CONFIG_ADDR" readiness
 sed -e "s/port: 11143/port: $IMAP_PORT/" -e "s/username: support, password: demo-imap-password/username: bench, password: benchpass/" \
@@ -91,14 +91,14 @@ ROUTER_PID=""
 ROUTER_ADDR="127.0.0.1:1"   # nothing listens: RouteEmail fails fast, messages stay pending
 if [ "${ROUTER:-1}" = 1 ]; then
   ROUTER_ADDR="127.0.0.1:$(free_port)"
-  "$BIN/postroom-router" --listen "$ROUTER_ADDR" --metrics-listen "" >"$D/router.log" 2>&1 &
+  "$BIN/postroom-router" --listen "$ROUTER_ADDR" --metrics-listen 127.0.0.1:0 >"$D/router.log" 2>&1 &
   ROUTER_PID=$!; PIDS+=($ROUTER_PID)
   WAIT_SECONDS=30 wait_for "$BIN/postroom-healthcheck" "$ROUTER_ADDR" readiness
 fi
 p0=$(cpu_of $(pg_pids)); r0=0; [ -n "$ROUTER_PID" ] && r0=$(cpu_of "$ROUTER_PID")
 t2=$(now)
 POSTROOM_ROUTER_ADDR="$ROUTER_ADDR" POSTROOM_TOKEN="$TOKEN" "$BIN/postroom-fetcher" \
-  --listen "127.0.0.1:$(free_port)" --metrics-listen "" --replica bench ${FETCHER_FLAGS:-} \
+  --listen "127.0.0.1:$(free_port)" --metrics-listen 127.0.0.1:0 --replica bench ${FETCHER_FLAGS:-} \
   >"$D/fetcher.log" 2>&1 &
 FPID=$!; PIDS+=($FPID)
 # Progress from one psql session (\watch) rather than a new connection, psql and backend

@@ -26,6 +26,19 @@ e2e_stack_up() {
   source "$POSTROOM_HOME/env"
 }
 
+# e2e_demo_yaml: a copy of examples/demo.yaml whose IMAP (11143) and SMTP (12525) ports are free
+# ports of this test, so a developer's `scripts/run-local` holding the demo's ports changes
+# nothing here. Prints the copy's path.
+e2e_demo_yaml() {
+  local out="$POSTROOM_HOME/demo.yaml"
+  if [ ! -f "$out" ]; then
+    sed -e "s/port: 11143,/port: $(free_port),/" -e "s/port: 12525,/port: $(free_port),/" \
+      "$ROOT/examples/demo.yaml" > "$out"
+    ! grep -qE 'port: (11143|12525),' "$out" || die "e2e_demo_yaml: demo.yaml's ports not replaced"
+  fi
+  echo "$out"
+}
+
 passed=0; failed=0
 check() {  # check NAME COMMAND...: passes when the command succeeds
   local name="$1"; shift

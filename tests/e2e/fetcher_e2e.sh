@@ -207,7 +207,7 @@ if [ -x "$CTL" ]; then
   done
   CADDR="127.0.0.1:$(free_port)"
   POSTROOM_TOKENS_FILE="$T/tokens" POSTROOM_SECRET_KEY_FILE="$T/key" "$CONFIG" --database "$URI" \
-    --listen "$CADDR" --metrics-listen "" >"$T/config.log" 2>&1 &
+    --listen "$CADDR" --metrics-listen 127.0.0.1:0 >"$T/config.log" 2>&1 &
   CPID=$!
   cat > "$T/erin.yaml" <<YAML
 kind: Connector

@@ -19,7 +19,7 @@ SPAM="$CORPUS/spamscope-mail-parser/tests/mails/mail_test_5"
 # An invoice: the corpus reply with the subject changed (and so another Message-ID content).
 sed -e 's/^Subject: .*/Subject: Invoice 2026-11 overdue/' "$REPLY" > "$M/invoice.eml"
 
-check "apply demo configuration" expect 0 "connector/support created" apply -f "$ROOT/examples/demo.yaml"
+check "apply demo configuration" expect 0 "connector/support created" apply -f "$(e2e_demo_yaml)"
 check "explain shows every step and writes nothing" \
   expect 0 "route:invoices: matched" route "$M/invoice.eml" --connector support --explain
 check "no message stored by explain" bash -c "[ -z \"\$('$BIN/postroomctl' get messages | sed 1d)\" ]"

@@ -32,7 +32,7 @@ make_mail() {  # make_mail FILE FROM MESSAGE-ID SUBJECT
     "$2" "$4" "$3" > "$1"
 }
 
-check "apply demo configuration" expect 0 "connector/gateway created" apply -f "$ROOT/examples/demo.yaml"
+check "apply demo configuration" expect 0 "connector/gateway created" apply -f "$(e2e_demo_yaml)"
 cat > "$POSTROOM_HOME/gateway.yaml" <<YAML
 kind: Connector
 name: gateway

@@ -8,8 +8,8 @@ source "$ROOT/tests/e2e/e2e_lib.sh"
 export POSTROOM_STATE_EXPORT_INTERVAL_S=1
 e2e_stack_up stack-e2e
 
-check "apply demo creates every object" expect 0 "connector/support created" apply -f "$ROOT/examples/demo.yaml"
-check "re-apply changes nothing" expect 0 "connector/support unchanged" apply -f "$ROOT/examples/demo.yaml"
+check "apply demo creates every object" expect 0 "connector/support created" apply -f "$(e2e_demo_yaml)"
+check "re-apply changes nothing" expect 0 "connector/support unchanged" apply -f "$(e2e_demo_yaml)"
 check "get connectors lists both" expect 0 "support.*imap.*incoming" get connectors
 check "describe shows routes with fallback last" \
   bash -c "'$BIN/postroomctl' describe connector support | grep -E 'invoices|urgent|fallback' | tail -1 | grep -q fallback"
@@ -118,7 +118,7 @@ kill "$tls_pid" 2>/dev/null; wait "$tls_pid" 2>/dev/null
 # A service refuses to start against a schema older than it needs.
 /usr/lib/postgresql/15/bin/createdb -h 127.0.0.1 -p "$(cat "$POSTROOM_HOME/pg/port")" -U postgres empty
 check "old schema: service refuses to start and says to migrate" bash -c \
-  "out=\$(POSTROOM_TOKENS_FILE='$POSTROOM_HOME/tokens' POSTROOM_SECRET_KEY_FILE='$POSTROOM_HOME/secret.key' '$BIN/postroom-router' --database '${DB%/*}/empty' --listen 127.0.0.1:0 --metrics-listen '' 2>&1); \
+  "out=\$(POSTROOM_TOKENS_FILE='$POSTROOM_HOME/tokens' POSTROOM_SECRET_KEY_FILE='$POSTROOM_HOME/secret.key' '$BIN/postroom-router' --database '${DB%/*}/empty' --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 2>&1); \
    [ \$? = 1 ] && grep -q 'postroom-config migrate' <<<\"\$out\""
 
 e2e_finish stack_e2e
