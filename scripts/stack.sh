@@ -57,6 +57,10 @@ export POSTROOM_TOKEN='$(stack_token)'
 export POSTROOM_CLIENT_CONFIG='$POSTROOM_HOME/client.yaml'
 export PATH='$BIN':"\$PATH"
 ENV
+  # Services started with POSTROOM_TLS_CERT/KEY serve TLS: clients verify them with the CA.
+  if [ -n "${POSTROOM_CA_FILE:-}" ]; then
+    echo "export POSTROOM_CA_FILE='$POSTROOM_CA_FILE'" >> "$POSTROOM_HOME/env"
+  fi
   cat > "$POSTROOM_HOME/client.yaml" <<YAML
 # postroomctl client configuration for the local stack (written by scripts/run-local).
 config_addr: $(service_addr config)

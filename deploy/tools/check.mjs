@@ -230,9 +230,26 @@ function crossChecks(objs, opts) {
         for (const k of ["cpu", "memory"])
           if (!c.resources?.[r]?.[k]) problem(`${at}: no resources.${r}.${k}`);
       if (w.kind === "Deployment" && w.metadata.labels?.["app.kubernetes.io/part-of"] === "postroom") {
-        if (!c.livenessProbe?.grpc) problem(`${at}: no gRPC liveness probe`);
-        if (c.readinessProbe?.grpc?.service !== "readiness")
-          problem(`${at}: readiness probe must be gRPC with service "readiness"`);
+        // The gRPC port serves TLS, which Kubernetes' gRPC probes cannot speak: both probes run
+        // postroom-healthcheck against the container's own gRPC port, naming the certificate's
+        // Service name; readiness asks health service "readiness".
+        const grpcPort = (c.ports ?? []).find((p) => p.name === "grpc")?.containerPort;
+        const probeProblem = (probe, service) => {
+          const cmd = probe?.exec?.command ?? [];
+          if (cmd[0] !== "postroom-healthcheck") return "is not an exec of postroom-healthcheck";
+          if (cmd[1] !== `127.0.0.1:${grpcPort}`) return `does not dial 127.0.0.1:${grpcPort}`;
+          const positional = cmd.slice(2).filter((a, i, all) => !a.startsWith("--") &&
+            !(i > 0 && all[i - 1].startsWith("--")));
+          if ((positional[0] ?? "") !== service) return `does not ask health service "${service}"`;
+          const name = cmd[cmd.indexOf("--server-name") + 1];
+          if (!cmd.includes("--server-name") || name !== w.metadata.name)
+            return `does not check the certificate's name ${w.metadata.name} (--server-name)`;
+          return null;
+        };
+        const live = probeProblem(c.livenessProbe, "");
+        if (live) problem(`${at}: liveness probe ${live}`);
+        const ready = probeProblem(c.readinessProbe, "readiness");
+        if (ready) problem(`${at}: readiness probe ${ready}`);
       }
       for (const e of c.envFrom ?? []) {
         if (e.configMapRef && !configMaps.has(e.configMapRef.name))

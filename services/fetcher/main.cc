@@ -50,6 +50,9 @@ ABSL_FLAG(int, route_queue_raw_mib, 32,
 ABSL_FLAG(int, route_raw_wait_ms, 1000,
           "how long storing may wait for room under --route_queue_raw_mib while the router "
           "answers (0: never wait; the bytes are dropped and the router reads them back)");
+ABSL_FLAG(std::string, router_ca_file, "",
+          "PEM roots to verify the router's TLS certificate with; set, the fetcher calls the "
+          "router over TLS (default $POSTROOM_CA_FILE; empty: plaintext)");
 ABSL_FLAG(int, batch_messages, 200, "messages per stored batch (one transaction)");
 ABSL_FLAG(int, fetch_batch, 200, "UIDs per pipelined IMAP UID FETCH command");
 ABSL_FLAG(bool, imap_idle, true,
@@ -106,9 +109,14 @@ int Serve(const server::CommonSettings& s) {
   });
   fetcher::LibMailConnector mail_connector(fetch, &oauth);
   secrets::KeyringSecretOpener opener(*keyring);
+  server::ClientTls router_tls;
+  router_tls.ca_file = absl::GetFlag(FLAGS_router_ca_file);
+  if (router_tls.ca_file.empty()) router_tls.ca_file = server::EnvOr("POSTROOM_CA_FILE", "");
+  if (absl::Status st = server::ClientCredentials(router_tls).status(); !st.ok()) return Fail(st);
   fetcher::GrpcRouteSink router(
       {.address = server::EnvOr("POSTROOM_ROUTER_ADDR", "127.0.0.1:50052"),
        .token = server::EnvOr("POSTROOM_TOKEN", ""),
+       .tls = router_tls,
        .threads = std::max(1, absl::GetFlag(FLAGS_route_threads)),
        .max_queued_raw_bytes =
            static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_route_queue_raw_mib))) << 20,

@@ -98,8 +98,13 @@ class RouteStreamCall {
 
 GrpcRouteSink::GrpcRouteSink(RouterClientOptions options) : options_(std::move(options)) {
   if (options_.address.empty()) return;
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      server::OpenClientChannel(options_.address, options_.tls);
+  // Checked by the caller before; should the CA file have vanished since, every call fails
+  // UNAVAILABLE on a channel that cannot connect, and the messages stay pending.
   stub_ = v1::RouterService::NewStub(
-      grpc::CreateChannel(options_.address, grpc::InsecureChannelCredentials()));
+      channel.ok() ? *channel
+                   : grpc::CreateChannel(options_.address, grpc::InsecureChannelCredentials()));
   for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this] { Run(); });
 }
 

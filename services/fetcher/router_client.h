@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "libs/server/client_credentials.h"
 #include "postroom/v1/router.grpc.pb.h"
 #include "services/fetcher/core/ports.h"
 
@@ -32,6 +33,10 @@ class RouteStreamCall;
 struct RouterClientOptions {
   std::string address;  // host:port; empty: Submit drops everything (no router configured)
   std::string token;    // bearer token (POSTROOM_TOKEN)
+  // How the channel is secured: plaintext unless TLS is on (a router serving TLS, as in the
+  // Kubernetes manifests, with POSTROOM_CA_FILE). The caller checks it opens (ClientCredentials)
+  // before constructing the sink, which cannot report errors.
+  server::ClientTls tls;
   int threads = 4;      // concurrent RouteEmail calls
   size_t max_queue = 20000;
   size_t max_queued_raw_bytes = 32 << 20;

@@ -17,6 +17,7 @@ e2e_stack_up() {
     export "POSTROOM_$(upper "$s")_METRICS_LISTEN=127.0.0.1:$(free_port)"
   done
   trap stack_stop EXIT
+  [ "${E2E_TLS:-0}" = 1 ] && e2e_tls_material
   DB="$("$ROOT/scripts/pg" start "$POSTROOM_HOME/pg" --fast)" || die "PostgreSQL did not start"
   stack_credentials
   "$BIN/postroom-config" migrate --database "$DB" >/dev/null || die "migrate failed"
@@ -24,6 +25,23 @@ e2e_stack_up() {
   stack_start_services "$DB"
   stack_wait_ready
   source "$POSTROOM_HOME/env"
+}
+
+# e2e_tls_material: a test CA and a certificate for 127.0.0.1 in $POSTROOM_HOME/tls, exported
+# as the services' POSTROOM_TLS_CERT / POSTROOM_TLS_KEY and the clients' POSTROOM_CA_FILE (the
+# fetcher calling the router, postroomctl, the health probe): with E2E_TLS=1 the stack serves
+# every gRPC port over TLS, as the Kubernetes manifests do.
+e2e_tls_material() {
+  local d="$POSTROOM_HOME/tls"
+  mkdir -p "$d"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj "/CN=e2e CA" -keyout "$d/ca.key" -out "$d/ca.crt" >/dev/null 2>&1 &&
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=127.0.0.1 \
+    -keyout "$d/tls.key" -out "$d/tls.csr" >/dev/null 2>&1 &&
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$d/ext.cnf" &&
+  openssl x509 -req -in "$d/tls.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+    -days 2 -extfile "$d/ext.cnf" -out "$d/tls.crt" >/dev/null 2>&1 || die "openssl: no test certificate"
+  export POSTROOM_TLS_CERT="$d/tls.crt" POSTROOM_TLS_KEY="$d/tls.key" POSTROOM_CA_FILE="$d/ca.crt"
 }
 
 # e2e_demo_yaml: a copy of examples/demo.yaml whose IMAP (11143) and SMTP (12525) ports are free

@@ -15,7 +15,8 @@ ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 CORPUS="${POSTROOM_CORPUS_DIR:-$ROOT/../shared/corpus}"
 source "$ROOT/tests/e2e/e2e_lib.sh"
 export POSTROOM_FETCHER_LEASE_ROUND_MS=300
-e2e_stack_up graph-e2e
+# Every gRPC port over TLS, as in Kubernetes: the fetcher calls the router with the CA file.
+E2E_TLS=1 e2e_stack_up graph-e2e
 MAILDIR="$CORPUS/mikel-mail"
 FULL=$(find "$MAILDIR" -name '*.eml' | wc -l)
 READDIR="$CORPUS/mailgun-talon/tests/fixtures/standard_replies"
@@ -78,6 +79,16 @@ check "the router decided every message" bash -c '
     [ "$(psql "'"$DB"'" -qAtX -c "SELECT count(*) FROM messages WHERE decision IS NULL")" = 0 ] && exit 0
     sleep 0.2
   done; exit 1'
+# A RouteStream is counted when it ends (the fetcher closes an idle one after a second).
+router_streams_answered() {
+  local page
+  page="$(curl -sf "http://$POSTROOM_ROUTER_METRICS_LISTEN/metrics")" || return 1
+  grep -qE '^postroom_grpc_requests_total\{code="OK",method="RouteStream",service="router"\} [1-9]' <<<"$page"
+}
+check "the fetcher routed them over TLS (RouteStream calls answered OK by the TLS router)" \
+  eval 'WAIT_SECONDS=20 wait_for router_streams_answered'
+check "a plaintext client cannot talk to the TLS router" bash -c \
+  "! POSTROOM_CA_FILE= '$BIN/postroom-healthcheck' '$POSTROOM_ROUTER_LISTEN' readiness --timeout-ms 1000"
 
 NEW1="$CORPUS/mailgun-talon/tests/fixtures/standard_replies/gmail.eml"
 new_mail_and_poll() { add_mail "$NEW1"; ctl poll connector graphbox >/dev/null; }

@@ -116,7 +116,7 @@ std::vector<FlagSpec> ConnectionFlags() {
       {"sender-addr", 0, true, false, "HOST:PORT", "sender service (POSTROOM_SENDER_ADDR)"},
       {"token", 0, true, false, "TOKEN", "bearer token (POSTROOM_TOKEN)"},
       {"tls", 0, false, false, "", "connect with TLS (POSTROOM_TLS)"},
-      {"ca-file", 0, true, false, "PEM", "CA bundle for --tls (POSTROOM_CA_FILE)"},
+      {"ca-file", 0, true, false, "PEM", "CA bundle to verify the servers with; implies --tls (POSTROOM_CA_FILE)"},
       {"timeout", 0, true, false, "DURATION", "per-call deadline, default 10s (POSTROOM_TIMEOUT)"},
       {"client-config", 0, true, false, "PATH",
        "client config file (POSTROOM_CLIENT_CONFIG, ~/.config/postroom/client.yaml)"},

@@ -22,7 +22,8 @@ std::string FormatError(const absl::Status& status, const std::string& service,
 absl::StatusOr<std::shared_ptr<grpc::ChannelInterface>> OpenChannel(
     const std::string& addr, const ConnectionOptions& options, const FileReader& read_file) {
   std::shared_ptr<grpc::ChannelCredentials> creds;
-  if (options.tls) {
+  // A CA file means TLS: nobody gives roots to talk plaintext.
+  if (options.tls || !options.ca_file.empty()) {
     grpc::SslCredentialsOptions ssl;
     if (!options.ca_file.empty()) {
       absl::StatusOr<std::string> pem = read_file(options.ca_file);
