@@ -479,20 +479,34 @@ async function cmdDockerfiles([root, binArg, renderedFile]) {
     targetsByFile[f] = stages;
     const instructions = df.getInstructions();
     const firstReal = instructions.find((i) => i.getKeyword() !== "ARG");
+    // ARGs before the first FROM may name the base (FROM ${BASE}): judge their defaults.
+    const globalArgs = {};
+    for (const i of instructions) {
+      if (i.getKeyword() !== "ARG") break;
+      const m = (i.getArgumentsContent() ?? "").match(/^(\w+)=(\S+)$/);
+      if (m) globalArgs[m[1]] = m[2];
+    }
     if (!firstReal || firstReal.getKeyword() !== "FROM") problem(`${at}: does not start with FROM`);
     for (const i of instructions) {
       const line = i.getRange().start.line + 1;
       const kw = i.getKeyword();
       if (kw === "FROM") {
         const stage = i.getBuildStage();
-        const image = i.getImageName();
+        let image = i.getImageName();
+        let tag = i.getImageTag();
+        const argRef = (i.getArgumentsContent() ?? "").match(/^\$\{?(\w+)\}?\s/);
+        if (argRef) {
+          const value = globalArgs[argRef[1]];
+          if (!value) problem(`${at}:${line}: FROM \${${argRef[1]}} has no default in an ARG before it`);
+          [image, tag] = (value ?? "").split(":");
+        }
         if (!stage) problem(`${at}:${line}: FROM without AS name (every stage is named)`);
         else if (stages.includes(stage)) problem(`${at}:${line}: stage ${stage} defined twice`);
         const local = stages.includes(image);
         if (!local && !/^debian$/.test(image ?? ""))
           problem(`${at}:${line}: base image ${image} is neither an earlier stage nor Debian`);
-        if (image === "debian" && !/^12($|[.-])|^bookworm/.test(i.getImageTag() ?? ""))
-          problem(`${at}:${line}: base image must be Debian 12 (bookworm), not ${i.getImageTag() ?? "latest"}`);
+        if (image === "debian" && !/^12($|[.-])|^bookworm/.test(tag ?? ""))
+          problem(`${at}:${line}: base image must be Debian 12 (bookworm), not ${tag ?? "latest"}`);
         if (stage) stages.push(stage);
       }
       if (kw === "COPY" || kw === "ADD") {
