@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "libs/auth/role.h"
 #include "libs/auth/token_authenticator.h"
+#include "libs/base/version.h"
 #include "libs/secrets/keyring.h"
 
 namespace {
@@ -50,6 +51,9 @@ int main(int argc, char** argv) {
     };
     if (a == "--help" || a == "-h") {
       std::fputs(kUsage, stdout);
+      return 0;
+    } else if (a == "--version") {
+      std::printf("postroom-keygen %s (commit %s)\n", postroom::kVersion, postroom::kCommit);
       return 0;
     } else if (a == "--token") {
       token = true;

@@ -2,14 +2,21 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <iostream>
 
+#include "absl/flags/commandlineflag.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "libs/base/log.h"
+#include "libs/base/version.h"
 
 ABSL_FLAG(std::string, listen, "", "gRPC address (default $POSTROOM_<SERVICE>_LISTEN or 127.0.0.1:<port>)");
 ABSL_FLAG(std::string, metrics_listen, "",
@@ -26,14 +33,101 @@ ABSL_FLAG(bool, log_json, false, "log JSON lines instead of key=value (or POSTRO
 
 namespace postroom::server {
 
+namespace {
+
+// Flags defined in Abseil's own sources (--flagfile, --fromenv, the --help family) are not the
+// service's: --help lists only postroom's.
+bool IsAbseilFlag(const absl::CommandLineFlag& flag) {
+  return absl::StrContains(flag.Filename(), "absl/");
+}
+
+std::string Dashed(absl::string_view name) {
+  std::string n(name);
+  std::replace(n.begin(), n.end(), '_', '-');
+  return n;
+}
+
+std::string ProgramName(const char* argv0) {
+  std::string p = argv0 != nullptr ? argv0 : "postroom";
+  size_t slash = p.rfind('/');
+  return slash == std::string::npos ? p : p.substr(slash + 1);
+}
+
+// absl prints --help to stdout but exits 1, and lists only flags of a file named like the
+// program; a service's flags live in libs/server and its main.cc, so help is printed here.
+void PrintHelp(std::ostream& out) {
+  out << absl::ProgramUsageMessage() << "\n\nFlags (--name value or --name=value; - and _ are "
+      << "the same; a flag wins over its environment variable):\n";
+  std::vector<absl::CommandLineFlag*> flags;
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    if (!IsAbseilFlag(*flag)) flags.push_back(flag);
+  }
+  std::sort(flags.begin(), flags.end(),
+            [](auto* a, auto* b) { return a->Name() < b->Name(); });
+  for (const absl::CommandLineFlag* f : flags) {
+    // An empty default means "from the environment variable or the default the help names".
+    const std::string def = f->DefaultValue();
+    out << "  --" << Dashed(f->Name()) << "\n      " << f->Help() << "\n";
+    if (!def.empty()) out << "      default: " << def << "\n";
+  }
+  out << "  --help\n      this text\n  --version\n      the version and the commit it was built "
+         "from\n";
+}
+
+[[noreturn]] void UnknownFlag(const std::string& program, absl::string_view arg) {
+  std::string usage(absl::ProgramUsageMessage());
+  size_t at = usage.find("Usage:");
+  std::cerr << program << ": unknown flag " << arg << "\n"
+            << (at == std::string::npos ? usage : usage.substr(at)) << "\nRun '" << program
+            << " --help' for its flags.\n";
+  std::exit(2);
+}
+
+// Handles --help and --version (exit 0) and refuses a flag no one defines (exit 2, with the
+// usage), before absl parses: absl exits 1 for both. Arguments after "--" are not flags.
+void HandleUsageAndUnknownFlags(const std::vector<std::string>& args) {
+  const std::string program = ProgramName(args.empty() ? nullptr : args[0].c_str());
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--") return;
+    if (arg == "-h") {
+      PrintHelp(std::cout);
+      std::exit(0);
+    }
+    if (arg.rfind("--", 0) != 0) continue;
+    const size_t eq = arg.find('=');
+    const std::string name = arg.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+    if (name == "help" || name == "helpfull" || name == "helpshort" || name == "helppackage") {
+      PrintHelp(std::cout);
+      std::exit(0);
+    }
+    if (name == "version") {
+      std::cout << program << " " << kVersion << " (commit " << kCommit << ")\n";
+      std::exit(0);
+    }
+    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    if (flag == nullptr && absl::StartsWith(name, "no")) {
+      const absl::CommandLineFlag* negated = absl::FindCommandLineFlag(name.substr(2));
+      if (negated != nullptr && negated->IsOfType<bool>()) continue;
+    }
+    if (flag == nullptr) UnknownFlag(program, "--" + Dashed(name));
+    // "--name value": the value is the next argument, whatever it looks like.
+    if (eq == std::string::npos && !flag->IsOfType<bool>()) ++i;
+  }
+}
+
+}  // namespace
+
 std::vector<char*> ParseFlags(int argc, char** argv) {
   // The rewritten spellings live as long as the process: absl keeps pointers into argv.
   static std::vector<std::string>* storage = new std::vector<std::string>();
   storage->reserve(argc);
   std::vector<char*> args;
+  bool flags_ended = false;
   for (int i = 0; i < argc; ++i) {
     std::string arg = argv[i];
-    if (i > 0 && arg.rfind("--", 0) == 0) {
+    if (arg == "--") flags_ended = true;
+    if (i > 0 && !flags_ended && arg.rfind("--", 0) == 0) {
       size_t end = arg.find('=');
       if (end == std::string::npos) end = arg.size();
       for (size_t j = 2; j < end; ++j) {
@@ -42,6 +136,7 @@ std::vector<char*> ParseFlags(int argc, char** argv) {
     }
     storage->push_back(arg);
   }
+  HandleUsageAndUnknownFlags(*storage);
   for (std::string& s : *storage) args.push_back(s.data());
   return absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
 }

@@ -9,13 +9,14 @@
 #include <string>
 
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "libs/base/version.h"
 #include "libs/server/client_credentials.h"
 
 namespace {
 
 constexpr char kUsage[] =
     "usage: postroom-healthcheck ADDR [SERVICE] [--timeout-ms N] [--tls] [--ca-file PEM] "
-    "[--server-name NAME]\n"
+    "[--server-name NAME] | --version\n"
     "  --tls               TLS with the system's roots (--ca-file implies TLS)\n"
     "  --ca-file PEM       verify the server against these roots (default $POSTROOM_CA_FILE)\n"
     "  --server-name NAME  the name the server's certificate must carry, when the address's\n"
@@ -39,6 +40,9 @@ int main(int argc, char** argv) {
     const bool has_value = i + 1 < argc;
     if (arg == "--help" || arg == "-h") {
       std::fputs(kUsage, stdout);
+      return 0;
+    } else if (arg == "--version") {
+      std::printf("postroom-healthcheck %s (commit %s)\n", postroom::kVersion, postroom::kCommit);
       return 0;
     } else if (arg == "--timeout-ms" && has_value) {
       timeout_ms = std::atoi(argv[++i]);

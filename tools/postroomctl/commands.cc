@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "libs/base/version.h"
 #include "tools/postroomctl/command.h"
 
 namespace postroom::ctl {
@@ -33,6 +34,7 @@ std::string GeneralHelp(const std::vector<Command>& commands) {
                   "setting(s)\n\nGlobal flags (also from environment variables or the client "
                   "config file):\n",
                   FlagHelp(GlobalFlags()),
+                  "  --version  print the version and the commit it was built from\n"
                   "\nExit codes: 0 ok, 1 the server refused, 2 usage error (nothing sent), "
                   "3 server unreachable.\n"
                   "Run 'postroomctl help COMMAND' for a command's flags and examples.\n");
@@ -120,7 +122,6 @@ void AddSenderCommands(std::vector<Command>& commands);   // sender_commands.cc
 
 std::vector<Command> AllCommands() {
   std::vector<Command> commands = ConfigCommands();
-  // Router and fetcher commands are appended here as they land.
   for (Command& c : InspectCommands()) commands.push_back(std::move(c));
   AddRouterCommands(commands);  // router_commands.cc
   AddFetcherCommands(commands);
@@ -134,6 +135,12 @@ int Run(const std::vector<std::string>& args, Environment& env) {
   std::ostream& out = *env.out;
   std::ostream& err = *env.err;
 
+  // `postroomctl --version` and `postroomctl version`, as kubectl has.
+  if ((!args.empty() && args[0] == "version") ||
+      std::find(args.begin(), args.end(), "--version") != args.end()) {
+    out << "postroomctl " << kVersion << " (commit " << kCommit << ")\n";
+    return kExitOk;
+  }
   absl::StatusOr<int> first = FindFirstPositional(args, globals);
   if (!first.ok()) {
     err << "error: " << first.status().message() << "\nrun 'postroomctl help' for usage\n";
