@@ -3,8 +3,11 @@
 // renders the body text of each in a fresh child process, and prints per email its size, wall
 // time, CPU time and peak RSS of that child (wait4's rusage, i.e. RUSAGE_CHILDREN of that one
 // child), and the defects.
-// Usage: bench_hostile [--size BYTES] [--timeout SECONDS] [NAME...]
-//   Without names every shape runs. Exit status 1 if a child crashed or timed out.
+// Usage: bench_hostile [--size BYTES] [--timeout SECONDS] [--max-parts N] [--max-depth N]
+//                      [--max-header-bytes N] [NAME...]
+//   Without names every shape runs; the --max flags set ParseLimits as the router's settings
+//   mime_max_parts, mime_max_depth and mime_max_header_bytes do (default: the defaults).
+//   Exit status 1 if a child crashed or timed out.
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/time.h>
@@ -35,12 +38,12 @@ struct ChildReport {
 double Seconds(const timeval& tv) { return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6; }
 
 // In the child: parse, classify and render as the router and inspect do.
-ChildReport RunOne(const std::string& raw) {
+ChildReport RunOne(const std::string& raw, const postroom::mime::ParseLimits& limits) {
   ChildReport report;
   rusage before, after;
   getrusage(RUSAGE_SELF, &before);
   auto start = std::chrono::steady_clock::now();
-  absl::StatusOr<postroom::mime::ParsedMessage> m = postroom::mime::ParseMessage(raw);
+  absl::StatusOr<postroom::mime::ParsedMessage> m = postroom::mime::ParseMessage(raw, limits);
   std::string defects;
   if (!m.ok()) {
     defects = "ERROR " + std::string(m.status().message());
@@ -64,9 +67,16 @@ int main(int argc, char** argv) {
   size_t size = 25 << 20;
   int timeout = 120;
   std::vector<std::string> only;
+  postroom::mime::ParseLimits limits;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--size") == 0 && i + 1 < argc) {
       size = std::strtoull(argv[++i], nullptr, 10);
+    } else if (std::strcmp(argv[i], "--max-parts") == 0 && i + 1 < argc) {
+      limits.max_parts = std::atoi(argv[++i]);
+    } else if (std::strcmp(argv[i], "--max-depth") == 0 && i + 1 < argc) {
+      limits.max_depth = std::atoi(argv[++i]);
+    } else if (std::strcmp(argv[i], "--max-header-bytes") == 0 && i + 1 < argc) {
+      limits.max_header_bytes = std::strtoull(argv[++i], nullptr, 10);
     } else if (std::strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
       timeout = std::atoi(argv[++i]);
     } else {
@@ -88,7 +98,7 @@ int main(int argc, char** argv) {
       close(fds[0]);
       alarm(static_cast<unsigned>(timeout));
       std::string raw = shape.make(size);
-      ChildReport report = RunOne(raw);
+      ChildReport report = RunOne(raw, limits);
       uint64_t bytes = raw.size();
       (void)!write(fds[1], &bytes, sizeof bytes);
       (void)!write(fds[1], &report, sizeof report);
