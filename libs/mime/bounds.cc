@@ -308,7 +308,11 @@ void Bounder::HeaderLine(const Line& line) {
                                              " reached: rest of the field dropped"));
   }
   field_dropping_ = too_long || too_many_words;
-  if (keep < value.size()) {
+  if (value_start + keep == 0) {
+    // An emptied line would end the header block for GMime but not for this scan.
+    Drop(line.start, line.next);
+    kept_bytes = 0;
+  } else if (keep < value.size()) {
     // Keep the line end, so the field still ends where GMime expects it.
     Drop(line.start + value_start + keep, line.end);
   }

@@ -245,6 +245,22 @@ TEST(Limits, AnOverlongHeaderLineIsCutAndTheNextFieldRead) {
   EXPECT_EQ(m.from[0].address, "next@example.com");
 }
 
+TEST(Limits, ACutFieldNeverEndsTheHeaderBlockEarly) {
+  // Were the cut continuation line left empty, GMime would end the headers there and read the
+  // first Content-Type, while the scan reads the last one and would not count the parts.
+  ParseLimits limits;
+  limits.max_header_field_bytes = 100;
+  limits.max_parts = 10;
+  std::string raw = absl::StrCat("Content-Type: multipart/mixed; boundary=b\nX-Long: ",
+                                 std::string(100, 'a'), "\n ", std::string(50, 'c'), "\n",
+                                 "Content-Type: text/plain\n\n");
+  for (int i = 0; i < 1000; ++i) raw += "--b\n\npart\n";
+  ParsedMessage m = Parse(raw, limits);
+  EXPECT_THAT(m.defects, Contains("header_too_long"));
+  EXPECT_LE(m.parts.size(), 10u);
+  EXPECT_EQ(m.parts.front(), "text/plain");
+}
+
 TEST(Limits, EncodedWordsAreBoundedAcrossFields) {
   ParseLimits limits;
   limits.max_encoded_words = 5;
