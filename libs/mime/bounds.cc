@@ -175,16 +175,20 @@ Bounder::Line Bounder::LineAt(size_t pos) const {
 int Bounder::MatchBoundary(std::string_view line, bool& close) const {
   if (line.size() < 3 || line[0] != '-' || line[1] != '-') return -1;
   std::string_view rest = line.substr(2);
-  while (!rest.empty() && (IsBlank(rest.back()) || rest.back() == '\r')) rest.remove_suffix(1);
-  // Innermost first, as GMime does: a nested multipart may reuse its parent's boundary.
+  auto only_blanks = [](std::string_view s) {
+    return std::all_of(s.begin(), s.end(), [](char c) { return IsBlank(c) || c == '\r'; });
+  };
+  // Innermost first, as GMime does: a nested multipart may reuse its parent's boundary. The
+  // boundary is matched exactly (it may itself end in a blank), then only blanks may follow.
   for (int i = static_cast<int>(stack_.size()) - 1; i >= 0; --i) {
     const std::string& b = stack_[static_cast<size_t>(i)].boundary;
-    if (rest == b) {
+    if (rest.size() < b.size() || rest.compare(0, b.size(), b) != 0) continue;
+    std::string_view tail = rest.substr(b.size());
+    if (only_blanks(tail)) {
       close = false;
       return i;
     }
-    if (rest.size() == b.size() + 2 && rest.substr(0, b.size()) == b &&
-        rest.substr(b.size()) == "--") {
+    if (tail.size() >= 2 && tail[0] == '-' && tail[1] == '-' && only_blanks(tail.substr(2))) {
       close = true;
       return i;
     }

@@ -187,6 +187,16 @@ TEST(Limits, BoundaryLinesAreMatchedAgainstAtMostTheOpenBoundaries) {
   EXPECT_EQ(lookalikes, 100000u);
 }
 
+TEST(Limits, ABoundaryEndingInABlankIsCountedAsGMimeMatchesIt) {
+  std::string raw = "Content-Type: multipart/mixed; boundary=\"x \"\n\n";
+  for (int i = 0; i < 100; ++i) raw += "--x \n\npart\n";
+  ParseLimits limits;
+  limits.max_parts = 10;
+  ParsedMessage m = Parse(raw, limits);
+  EXPECT_THAT(m.defects, Contains("parts limit 10 reached: rest kept as one opaque part"));
+  EXPECT_EQ(m.parts.size(), 10u);
+}
+
 TEST(Limits, HeaderBytesOfOneBlockAreBounded) {
   ParseLimits limits;
   limits.max_header_bytes = 2000;
