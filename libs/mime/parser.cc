@@ -226,7 +226,10 @@ std::string DecodeHeaderValue(GMimeParserOptions* options, std::string_view raw)
     if (static_cast<unsigned char>(c) >= 0x80) ascii = false;
     text.push_back(c);
   }
-  if (ascii && text.find("=?") == std::string::npos) return text;
+  // Without encoded words GMime would only read the 8-bit text with the fallback charsets, of
+  // which UTF-8 comes first; doing that here skips its per-word charset conversions (~80 ns a
+  // byte, 1.3 s for a 16 MiB header block).
+  if (text.find("=?") == std::string::npos && (ascii || IsValidUtf8(text))) return text;
   GString_ decoded(g_mime_utils_header_decode_text(options, text.c_str()));
   return SanitizeUtf8(TrimWhitespace(Sv(decoded.get())));
 }

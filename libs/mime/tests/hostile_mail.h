@@ -139,6 +139,15 @@ inline std::vector<HostileMail> HostileMails() {
          }
          return m + "--r--\n";
        }},
+      {"wide_header_block",  // Hundreds of folded fields of 64 KiB each in one header block.
+       [](size_t size) {
+         std::string m = "From: a@example.com\n";
+         std::string field = "X-Wide: a";
+         Fill(field, "\n folded w\xc3\xb6rd", 65'000);
+         field += "\n";
+         Fill(m, field, size - 16);
+         return m + "\nbody\n";
+       }},
       {"bare_delimiters",  // 10 MB of "--b" lines alone (parts without headers or content).
        [](size_t size) {
          std::string m = Head("multipart/mixed; boundary=b");
