@@ -34,5 +34,7 @@ CharsetResult ConvertToUtf8(std::string_view bytes, std::string_view charset);
 
 // Lowercases ASCII letters only.
 std::string AsciiLower(std::string_view text);
+// ASCII letters compared without case (header and parameter names).
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 
 }  // namespace postroom::mime

@@ -54,8 +54,12 @@ std::string AddressField(std::string_view value) {
   return AsciiLower(StripAngles(value));
 }
 
+// The check for repeats is quadratic: a hostile X-Failed-Recipients or delivery-status with
+// thousands of addresses must not make it so. No real bounce names more recipients.
+constexpr size_t kMaxListedRecipients = 500;
+
 void AddUnique(std::vector<std::string>& list, std::string value) {
-  if (value.empty()) return;
+  if (value.empty() || list.size() >= kMaxListedRecipients) return;
   if (std::find(list.begin(), list.end(), value) == list.end()) list.push_back(std::move(value));
 }
 

@@ -44,7 +44,8 @@ struct BounceInfo {
   // Message-ID (no angle brackets) of the message the report is about: from the attached
   // message or header block, else a "Message-ID:" line quoted in the body. May be empty.
   std::string original_message_id;
-  // Recipients that failed (or, for success/delay, that the report is about), lowercased.
+  // Recipients that failed (or, for success/delay, that the report is about), lowercased;
+  // at most 500.
   std::vector<std::string> recipients;
   // First enhanced status code (RFC 3463), e.g. "5.1.1"; empty if none was found.
   std::string status;

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "libs/mime/bounds.h"
 #include "libs/mime/charset.h"
 
 namespace postroom::mime {
@@ -46,17 +47,6 @@ constexpr size_t kMaxReportBytes = 256 << 10;
 constexpr size_t kMaxReferences = 1000;
 
 std::string_view Sv(const char* s) { return s == nullptr ? std::string_view() : s; }
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 std::string_view TrimWhitespace(std::string_view s) {
   while (!s.empty() &&
@@ -236,7 +226,10 @@ std::string DecodeHeaderValue(GMimeParserOptions* options, std::string_view raw)
     if (static_cast<unsigned char>(c) >= 0x80) ascii = false;
     text.push_back(c);
   }
-  if (ascii && text.find("=?") == std::string::npos) return text;
+  // Without encoded words GMime would only read the 8-bit text with the fallback charsets, of
+  // which UTF-8 comes first; doing that here skips its per-word charset conversions (~80 ns a
+  // byte, 1.3 s for a 16 MiB header block).
+  if (text.find("=?") == std::string::npos && (ascii || IsValidUtf8(text))) return text;
   GString_ decoded(g_mime_utils_header_decode_text(options, text.c_str()));
   return SanitizeUtf8(TrimWhitespace(Sv(decoded.get())));
 }
@@ -645,6 +638,11 @@ absl::StatusOr<ParsedMessage> ParseImpl(std::string_view raw, const ParseLimits&
   }
 
   OptionsPtr options(NewOptions());
+  // Limits must hold while GMime parses, not after: cut what lies beyond them first.
+  BoundedInput bounded = BoundInput(raw, limits, options.get());
+  for (std::string& defect : bounded.defects) AddDefectTo(out, std::move(defect));
+  if (bounded.rewritten) raw = bounded.text;
+
   // The byte array borrows raw's bytes (GMime only reads them); it is released without
   // freeing them once every GMime object that could point into it is gone.
   GByteArray* array =
@@ -670,6 +668,12 @@ absl::StatusOr<ParsedMessage> ParseImpl(std::string_view raw, const ParseLimits&
       walker.Walk(g_mime_message_get_mime_part(message.get()), "", false, 0);
       if (out.headers.empty()) walker.AddDefect("no_headers");
     }
+  }
+  if (bounded.opaque_bytes > 0) {
+    Attachment rest;
+    rest.content_type = "application/octet-stream";
+    rest.size = bounded.opaque_bytes;
+    out.attachments.push_back(std::move(rest));
   }
   // GMime may report a last warning while objects are released; none may follow this line.
   g_mime_parser_options_set_warning_callback(options.get(), nullptr, nullptr);
@@ -772,7 +776,10 @@ std::vector<Header> ParseHeaderBlock(std::string_view block, const ParseLimits& 
       value = value.substr(0, limits.max_header_field_bytes);
     }
     total += name.size() + value.size();
-    if (total > limits.max_header_bytes) break;
+    if (total > limits.max_header_bytes ||
+        static_cast<int64_t>(headers.size()) >= limits.max_header_fields) {
+      break;
+    }
     Header h;
     h.name = SanitizeUtf8(name);
     h.raw_value.assign(value);
