@@ -34,7 +34,8 @@ ABSL_FLAG(int, sweep_min_age_s, -1,
 ABSL_FLAG(int, sweep_claim_timeout_s, -1,
           "a swept message whose routing has not finished this long after its claim may be "
           "claimed again, as a new attempt (default $POSTROOM_ROUTER_SWEEP_CLAIM_TIMEOUT_S or 60)");
-// Tests only, deliberately not in the docs: see RouterOptions::test_stall_on_subject.
+// Tests only (tests/e2e/poison_e2e.sh), not among the documented flags: see
+// RouterOptions::test_stall_on_subject.
 ABSL_FLAG(std::string, test_stall_on_subject, "",
           "tests only: routing a stored message whose subject contains this sleeps for an hour");
 ABSL_FLAG(int, db_pool_size, 0, "database connections (default $POSTROOM_ROUTER_DB_POOL or 16)");

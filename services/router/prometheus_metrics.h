@@ -17,7 +17,8 @@ class PrometheusRouterMetrics : public RouterMetrics {
   void Poisoned(const std::string& connector) override;
 
   // Creates the connector's series at 0 (every decision, acks queued, every suppression
-  // reason, poison messages), so rates and alerts see a connector before its first message. Idempotent.
+  // reason, poison messages), so rates and alerts see a connector before its first message.
+  // Idempotent.
   void InitConnector(const std::string& connector);
 
  private:

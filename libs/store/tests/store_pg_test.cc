@@ -272,8 +272,9 @@ std::string SqlValue(Database& db, const std::string& sql) {
 }
 int64_t AddConnector(Database& db, const std::string& name, const std::string& status) {
   return std::stoll(SqlValue(
-      db, "INSERT INTO connectors (name, protocol, direction, status, spec, modified_by) VALUES ('" +
-              name + "', 'imap', 'incoming', '" + status + "', '{}', 'test') RETURNING id"));
+      db, "INSERT INTO connectors (name, protocol, direction, status, spec, modified_by) "
+          "VALUES ('" + name + "', 'imap', 'incoming', '" + status +
+              "', '{}', 'test') RETURNING id"));
 }
 int64_t AddMessage(Database& db, int64_t connector_id, const std::string& fetch_key,
                    const std::string& decision = "") {

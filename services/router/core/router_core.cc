@@ -1015,7 +1015,7 @@ absl::StatusOr<v1::RouteEmailResponse> Router::RouteEmail(const v1::RouteEmailRe
     // Not pending (decided, unknown, another connector's): the long way says which.
     if (!attempt) return RouteStoredRequest(*cfg, req, started);
     return RouteAttempt(*cfg, req.stored_message_id(), *attempt, started,
-                   [&] { return RouteStoredRequest(*cfg, req, started); });
+                        [&] { return RouteStoredRequest(*cfg, req, started); });
   }
   const std::string& raw = req.raw_message();
   if (raw.size() > MaxMessageBytes(cfg->spec)) {
@@ -1440,7 +1440,9 @@ absl::StatusOr<v1::RouteEmailResponse> Router::RouteAttempt(
     std::string reason =
         absl::StrCat("routing did not finish in ", attempt.route_attempts - 1,
                      " attempts (the router stopped while routing it)");
-    if (!attempt.last_error.empty()) absl::StrAppend(&reason, "; last error: ", attempt.last_error);
+    if (!attempt.last_error.empty()) {
+      absl::StrAppend(&reason, "; last error: ", attempt.last_error);
+    }
     return DecideFailed(cfg, id, attempt, reason, started);
   }
   absl::StatusOr<v1::RouteEmailResponse> r = route();

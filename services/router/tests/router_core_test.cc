@@ -760,7 +760,8 @@ TEST_F(RouterCoreTest, ClaimsThatNeverFinishEndFailedAfterMaxAttempts) {
   v1::StoredMessage m = Stored(poison);
   EXPECT_EQ(m.decision(), v1::DECISION_FAILED);
   EXPECT_EQ(m.step(), "attempts");
-  EXPECT_EQ(m.reason(), "routing did not finish in 2 attempts (the router stopped while routing it)");
+  EXPECT_EQ(m.reason(),
+            "routing did not finish in 2 attempts (the router stopped while routing it)");
   ASSERT_EQ(m.trace_size(), 1);
   EXPECT_EQ(m.trace(0).step(), "attempts");
   EXPECT_EQ(m.work_item_id(), 0);
