@@ -59,6 +59,91 @@ class CountingMetrics : public RouterMetrics {
   std::map<std::string, int> poisoned_ ABSL_GUARDED_BY(mu_);
 };
 
+// The test's store, except that every decision but `failed` fails to commit: a message whose
+// routing ends in an error of its own each time.
+class CommitFailsStore : public store::RouterStore {
+ public:
+  explicit CommitFailsStore(store::RouterStore& inner) : inner_(inner) {}
+  absl::StatusOr<store::DecisionResult> CommitDecision(const store::DecisionWrite& w) override {
+    if (w.decision.decision == "failed") return inner_.CommitDecision(w);
+    return absl::InternalError("disk on fire");
+  }
+  absl::StatusOr<std::optional<std::string>> ConfigFingerprint(const std::string& c) override {
+    return inner_.ConfigFingerprint(c);
+  }
+  absl::StatusOr<std::optional<store::RouterConfigRecord>> LoadConfig(
+      const std::string& c) override {
+    return inner_.LoadConfig(c);
+  }
+  absl::StatusOr<store::MessageRecord> GetMessage(int64_t id, bool raw) override {
+    return inner_.GetMessage(id, raw);
+  }
+  absl::StatusOr<std::optional<store::MessageRecord>> FindMessageByFetchKey(
+      int64_t c, const std::string& k) override {
+    return inner_.FindMessageByFetchKey(c, k);
+  }
+  absl::StatusOr<std::vector<store::MessageRecord>> ListMessages(
+      const store::MessageFilter& f) override {
+    return inner_.ListMessages(f);
+  }
+  absl::StatusOr<std::optional<store::MessageRecord>> FindDuplicate(
+      int64_t c, const std::string& m, const std::string& sha, int64_t x) override {
+    return inner_.FindDuplicate(c, m, sha, x);
+  }
+  absl::StatusOr<int64_t> FindWorkItemByMessageIds(int64_t c,
+                                                   const std::vector<std::string>& m) override {
+    return inner_.FindWorkItemByMessageIds(c, m);
+  }
+  absl::StatusOr<int64_t> FindWorkItemByThreadRoot(int64_t c, const std::string& t) override {
+    return inner_.FindWorkItemByThreadRoot(c, t);
+  }
+  absl::StatusOr<int64_t> FindWorkItemByReference(const std::string& r) override {
+    return inner_.FindWorkItemByReference(r);
+  }
+  absl::StatusOr<int> CountAcksSince(const std::string& to, absl::Time since) override {
+    return inner_.CountAcksSince(to, since);
+  }
+  absl::StatusOr<store::MessageRecord> SetSpamStatus(int64_t id, const std::string& s) override {
+    return inner_.SetSpamStatus(id, s);
+  }
+  absl::Status RecordAttemptError(int64_t id, const std::string& e) override {
+    return inner_.RecordAttemptError(id, e);
+  }
+  absl::StatusOr<std::vector<int64_t>> ClaimPending(absl::Time stored_before,
+                                                    absl::Time claimed_before, absl::Time now,
+                                                    int limit) override {
+    return inner_.ClaimPending(stored_before, claimed_before, now, limit);
+  }
+  absl::StatusOr<std::optional<Attempt>> StartAttempt(int64_t id, int64_t c,
+                                                      absl::Time now) override {
+    return inner_.StartAttempt(id, c, now);
+  }
+  absl::StatusOr<store::WorkItemRecord> GetWorkItem(int64_t id) override {
+    return inner_.GetWorkItem(id);
+  }
+  absl::StatusOr<int64_t> WorkItemIdByReference(const std::string& r) override {
+    return inner_.WorkItemIdByReference(r);
+  }
+  absl::StatusOr<std::vector<store::WorkItemRecord>> ListWorkItems(
+      const store::WorkItemFilter& f) override {
+    return inner_.ListWorkItems(f);
+  }
+  absl::StatusOr<std::vector<store::OutboxRecord>> ListOutboxForWorkItem(int64_t id) override {
+    return inner_.ListOutboxForWorkItem(id);
+  }
+  absl::StatusOr<std::vector<store::MessageRecord>> ListMessagesOfWorkItem(int64_t id) override {
+    return inner_.ListMessagesOfWorkItem(id);
+  }
+  absl::StatusOr<std::vector<store::WorkItemEventRecord>> ListWorkItemEvents(
+      int64_t after, const std::string& queue, int limit) override {
+    return inner_.ListWorkItemEvents(after, queue, limit);
+  }
+  absl::StatusOr<int64_t> LatestEventId() override { return inner_.LatestEventId(); }
+
+ private:
+  store::RouterStore& inner_;
+};
+
 class RouterCoreTest : public ::testing::Test {
  protected:
   RouterCoreTest() : clock_(absl::Now()), holder_(testing::MakeStore([this] { return clock_.Now(); })) {
@@ -774,6 +859,30 @@ TEST_F(RouterCoreTest, ClaimsThatNeverFinishEndFailedAfterMaxAttempts) {
   // Decided: never claimed or routed again.
   EXPECT_THAT(ClaimAndDie(), ::testing::IsEmpty());
   EXPECT_EQ(*router_->SweepPending(absl::ZeroDuration(), 10), 0);
+  EXPECT_EQ(metrics_.poisoned("support"), 1);
+}
+
+// An attempt that ends in an error records it without counting a second time; the last
+// allowed one decides the message failed at once, naming the error.
+TEST_F(RouterCoreTest, AnErrorOnTheLastAttemptDecidesFailedAtOnceNamingIt) {
+  CommitFailsStore failing(holder_->store());
+  Router router({.store = &failing, .clock = &clock_, .metrics = &metrics_,
+                 .config_recheck = absl::ZeroDuration()});
+  int64_t id = StorePending("INBOX:7:6", "Cannot be written");
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    clock_.Advance(absl::Minutes(2));
+    EXPECT_EQ(*router.SweepPending(absl::ZeroDuration(), 10), 0);
+    v1::StoredMessage m = Stored(id);
+    EXPECT_EQ(m.decision(), v1::DECISION_UNSPECIFIED);
+    EXPECT_EQ(m.route_attempts(), attempt);
+    EXPECT_EQ(m.last_error(), "disk on fire");
+  }
+  clock_.Advance(absl::Minutes(2));
+  EXPECT_EQ(*router.SweepPending(absl::ZeroDuration(), 10), 1);
+  v1::StoredMessage m = Stored(id);
+  EXPECT_EQ(m.decision(), v1::DECISION_FAILED);
+  EXPECT_EQ(m.reason(), "routing did not finish in 3 attempts; last error: disk on fire");
+  EXPECT_EQ(m.route_attempts(), 3);
   EXPECT_EQ(metrics_.poisoned("support"), 1);
 }
 
