@@ -370,7 +370,6 @@ absl::Status InMemoryRouterStore::RecordAttemptError(int64_t id, const std::stri
   auto it = messages_.find(id);
   if (it != messages_.end() && it->second.decision.empty()) {
     it->second.last_error = error;
-    ++it->second.route_attempts;
   }
   return absl::OkStatus();
 }
@@ -381,15 +380,36 @@ absl::StatusOr<std::vector<int64_t>> InMemoryRouterStore::ClaimPending(absl::Tim
                                                                        int limit) {
   absl::MutexLock lock(&mu_);
   std::vector<int64_t> out;
-  for (const auto& [id, m] : messages_) {
+  for (auto& [id, m] : messages_) {
     if (static_cast<int>(out.size()) >= limit) break;
     if (!m.decision.empty() || m.stored_at >= stored_before) continue;
     auto c = claimed_.find(id);
     if (c != claimed_.end() && c->second >= claimed_before) continue;
+    const ConnectorRecord* connector = ConnectorById(m.connector_id);
+    if (connector == nullptr || connector->direction == "outgoing" ||
+        connector->status == "disabled" || connector->status == "disabled_by_system") {
+      continue;
+    }
     claimed_[id] = now;
+    ++m.route_attempts;
     out.push_back(id);
   }
   return out;
+}
+
+absl::StatusOr<std::optional<RouterStore::Attempt>> InMemoryRouterStore::StartAttempt(
+    int64_t id, int64_t connector_id, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  auto it = messages_.find(id);
+  if (it == messages_.end() || it->second.connector_id != connector_id ||
+      !it->second.decision.empty()) {
+    return std::nullopt;
+  }
+  MessageRecord& m = it->second;
+  claimed_[id] = now;
+  ++m.route_attempts;
+  return Attempt{.route_attempts = m.route_attempts, .last_error = m.last_error,
+                 .message_id = m.message_id, .content_sha256 = m.content_sha256};
 }
 
 absl::StatusOr<WorkItemRecord> InMemoryRouterStore::GetWorkItem(int64_t id) {

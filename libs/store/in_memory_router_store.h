@@ -50,6 +50,8 @@ class InMemoryRouterStore : public RouterStore {
   absl::StatusOr<std::vector<int64_t>> ClaimPending(absl::Time stored_before,
                                                     absl::Time claimed_before, absl::Time now,
                                                     int limit) override;
+  absl::StatusOr<std::optional<Attempt>> StartAttempt(int64_t id, int64_t connector_id,
+                                                      absl::Time now) override;
   absl::StatusOr<WorkItemRecord> GetWorkItem(int64_t id) override;
   absl::StatusOr<int64_t> WorkItemIdByReference(const std::string& reference) override;
   absl::StatusOr<std::vector<WorkItemRecord>> ListWorkItems(const WorkItemFilter& f) override;

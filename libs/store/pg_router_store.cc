@@ -165,15 +165,25 @@ PgRouterStore::PgRouterStore(Database& db) : db_(db) {
   db_.Prepare("router_set_spam",
               "UPDATE messages SET spam_status = $2 WHERE id = $1 RETURNING id");
   db_.Prepare("router_attempt_error",
-              "UPDATE messages SET last_error = $2, route_attempts = route_attempts + 1 "
-              "WHERE id = $1 AND decision IS NULL");
+              "UPDATE messages SET last_error = $2 WHERE id = $1 AND decision IS NULL");
+  // Claiming counts the attempt in the same statement (see RouterStore::ClaimPending); mail
+  // of a disabled connector is not claimed, so waiting for it to be enabled costs no attempts.
   db_.Prepare("router_claim_pending",
-              "UPDATE messages SET route_claimed_at = to_timestamp($3::double precision / 1000) "
+              "UPDATE messages SET route_claimed_at = to_timestamp($3::double precision / 1000), "
+              "route_attempts = route_attempts + 1 "
               "WHERE id IN (SELECT id FROM messages WHERE decision IS NULL "
               "AND stored_at < to_timestamp($1::double precision / 1000) "
               "AND (route_claimed_at IS NULL OR "
               "     route_claimed_at < to_timestamp($2::double precision / 1000)) "
+              "AND connector_id IN (SELECT id FROM connectors WHERE direction <> 'outgoing' "
+              "     AND status NOT IN ('disabled', 'disabled_by_system')) "
               "ORDER BY stored_at LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING id");
+  db_.Prepare("router_start_attempt",
+              "UPDATE messages SET route_claimed_at = to_timestamp($3::double precision / 1000), "
+              "route_attempts = route_attempts + 1 "
+              "WHERE id = $1 AND connector_id = $2 AND decision IS NULL "
+              "RETURNING route_attempts, last_error, message_id, "
+              "coalesce(content_sha256, ''::bytea)");
   db_.Prepare("router_get_work_item",
               absl::StrCat("SELECT ", WorkItemColumns(true), kWorkItemFrom, "WHERE w.id = $1"));
   db_.Prepare("router_work_item_messages",
@@ -602,6 +612,26 @@ absl::StatusOr<std::vector<int64_t>> PgRouterStore::ClaimPending(absl::Time stor
   });
   if (!st.ok()) return st;
   std::sort(out.begin(), out.end());
+  return out;
+}
+
+absl::StatusOr<std::optional<RouterStore::Attempt>> PgRouterStore::StartAttempt(
+    int64_t id, int64_t connector_id, absl::Time now) {
+  std::optional<Attempt> out;
+  // Without a transaction: the statement commits on its own, before routing starts.
+  absl::Status st = Read(
+      [&](pqxx::nontransaction& t) {
+        pqxx::result r = t.exec_prepared("router_start_attempt", id, connector_id, MsOf(now));
+        if (r.empty()) return absl::OkStatus();
+        out.emplace();
+        out->route_attempts = r[0][0].as<int>();
+        out->last_error = r[0][1].as<std::string>();
+        out->message_id = r[0][2].as<std::string>();
+        out->content_sha256 = Bytes(r[0][3]);
+        return absl::OkStatus();
+      },
+      "counting a routing attempt");
+  if (!st.ok()) return st;
   return out;
 }
 

@@ -224,15 +224,32 @@ class RouterStore {
 
   // Sets spam_status; returns the updated record. NOT_FOUND for an unknown id.
   virtual absl::StatusOr<MessageRecord> SetSpamStatus(int64_t id, const std::string& status) = 0;
-  // Records a failed routing attempt (last_error, route_attempts + 1) on a pending message.
+  // Records why a routing attempt failed (last_error) on a pending message. The attempt was
+  // counted when it started (ClaimPending, StartAttempt), so route_attempts stays as it is.
   virtual absl::Status RecordAttemptError(int64_t id, const std::string& error) = 0;
 
   // Takes up to `limit` pending messages stored before `stored_before` and not claimed since
   // `claimed_before`, marking them claimed at `now` (FOR UPDATE SKIP LOCKED: replicas never
-  // take the same one at once). Returns their ids, oldest first.
+  // take the same one at once; never mail of a disabled or outgoing connector, which waits
+  // without using up attempts) and counting a routing attempt (route_attempts + 1), in one
+  // statement, committed before the caller routes: an attempt that never finishes (the process
+  // killed while parsing) still counts. Returns their ids, oldest first.
   virtual absl::StatusOr<std::vector<int64_t>> ClaimPending(absl::Time stored_before,
                                                             absl::Time claimed_before,
                                                             absl::Time now, int limit) = 0;
+  // What StartAttempt found on the row.
+  struct Attempt {
+    int route_attempts = 0;  // Including the one just started.
+    std::string last_error;
+    std::string message_id;      // As stored, so a decision made without parsing keeps them.
+    std::string content_sha256;
+  };
+  // Counts a routing attempt of the pending message `id` of connector `connector_id` and marks
+  // it claimed at `now` (the sweep leaves it alone meanwhile), committed before the caller
+  // routes. nullopt: no such pending message of that connector (decided, unknown, another
+  // connector's); nothing is written.
+  virtual absl::StatusOr<std::optional<Attempt>> StartAttempt(int64_t id, int64_t connector_id,
+                                                              absl::Time now) = 0;
 
   // NOT_FOUND for an unknown id or reference.
   virtual absl::StatusOr<WorkItemRecord> GetWorkItem(int64_t id) = 0;

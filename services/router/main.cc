@@ -1,6 +1,7 @@
 // postroom-router: parses, classifies and routes every email into work items, over gRPC
 // (RouterService, port 50052; metrics 9102). A background sweep routes messages the fetcher
 // stored but could not hand over, so no stored message stays undecided.
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -30,6 +31,13 @@ ABSL_FLAG(int, sweep_interval_ms, -1,
 ABSL_FLAG(int, sweep_min_age_s, -1,
           "a pending message is swept once it is this old (default "
           "$POSTROOM_ROUTER_SWEEP_MIN_AGE_S or 5)");
+ABSL_FLAG(int, sweep_claim_timeout_s, -1,
+          "a swept message whose routing has not finished this long after its claim may be "
+          "claimed again, as a new attempt (default $POSTROOM_ROUTER_SWEEP_CLAIM_TIMEOUT_S or 60)");
+// Tests only (tests/e2e/poison_e2e.sh), not among the documented flags: see
+// RouterOptions::test_stall_on_subject.
+ABSL_FLAG(std::string, test_stall_on_subject, "",
+          "tests only: routing a stored message whose subject contains this sleeps for an hour");
 ABSL_FLAG(int, db_pool_size, 0, "database connections (default $POSTROOM_ROUTER_DB_POOL or 16)");
 
 namespace postroom {
@@ -95,14 +103,17 @@ int Serve(const server::CommonSettings& s) {
   }
   store::PgRouterStore store(db);
   router::PrometheusRouterMetrics metrics;
-  router::Router core({.store = &store, .clock = &RealClock(), .metrics = &metrics,
-                       .reply_token_key = ReplyTokenKey()});
-  router::RouterService service(core, **authenticator);
-
   const int sweep_ms = IntSetting(absl::GetFlag(FLAGS_sweep_interval_ms),
                                   "POSTROOM_ROUTER_SWEEP_INTERVAL_MS", 2000);
   const int min_age_s = IntSetting(absl::GetFlag(FLAGS_sweep_min_age_s),
                                    "POSTROOM_ROUTER_SWEEP_MIN_AGE_S", 5);
+  const int claim_timeout_s = IntSetting(absl::GetFlag(FLAGS_sweep_claim_timeout_s),
+                                         "POSTROOM_ROUTER_SWEEP_CLAIM_TIMEOUT_S", 60);
+  router::Router core({.store = &store, .clock = &RealClock(), .metrics = &metrics,
+                       .reply_token_key = ReplyTokenKey(),
+                       .claim_timeout = absl::Seconds(std::max(claim_timeout_s, 1)),
+                       .test_stall_on_subject = absl::GetFlag(FLAGS_test_stall_on_subject)});
+  router::RouterService service(core, **authenticator);
   absl::Notification stop;
   std::thread sweeper([&] {
     InitConnectorMetrics(db, metrics);

@@ -22,7 +22,12 @@ PrometheusRouterMetrics::PrometheusRouterMetrics()
       acks_suppressed_(prometheus::BuildCounter()
                            .Name("postroom_router_acks_suppressed_total")
                            .Help("Acknowledgements not sent on purpose, by reason")
-                           .Register(metrics::Registry())) {}
+                           .Register(metrics::Registry())),
+      poison_(prometheus::BuildCounter()
+                  .Name("postroom_router_poison_messages_total")
+                  .Help("Messages decided failed because router_max_attempts routing attempts "
+                        "did not finish")
+                  .Register(metrics::Registry())) {}
 
 void PrometheusRouterMetrics::Decided(const std::string& connector, const std::string& decision,
                                       absl::Duration latency) {
@@ -39,6 +44,10 @@ void PrometheusRouterMetrics::AckSuppressed(const std::string& connector,
   acks_suppressed_.Add({{"connector", connector}, {"reason", reason}}).Increment();
 }
 
+void PrometheusRouterMetrics::Poisoned(const std::string& connector) {
+  poison_.Add({{"connector", connector}}).Increment();
+}
+
 void PrometheusRouterMetrics::InitConnector(const std::string& connector) {
   const auto* decisions = v1::Decision_descriptor();
   for (int i = 0; i < decisions->value_count(); ++i) {
@@ -48,6 +57,7 @@ void PrometheusRouterMetrics::InitConnector(const std::string& connector) {
     decisions_.Add({{"connector", connector}, {"decision", name}});
   }
   acks_queued_.Add({{"connector", connector}});
+  poison_.Add({{"connector", connector}});
   for (const char* reason : kAckSuppressionReasons) {
     acks_suppressed_.Add({{"connector", connector}, {"reason", reason}});
   }

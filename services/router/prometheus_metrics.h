@@ -14,9 +14,11 @@ class PrometheusRouterMetrics : public RouterMetrics {
                absl::Duration latency) override;
   void AckQueued(const std::string& connector) override;
   void AckSuppressed(const std::string& connector, const std::string& reason) override;
+  void Poisoned(const std::string& connector) override;
 
   // Creates the connector's series at 0 (every decision, acks queued, every suppression
-  // reason), so rates and alerts see a connector before its first message. Idempotent.
+  // reason, poison messages), so rates and alerts see a connector before its first message.
+  // Idempotent.
   void InitConnector(const std::string& connector);
 
  private:
@@ -24,6 +26,7 @@ class PrometheusRouterMetrics : public RouterMetrics {
   prometheus::Histogram& duration_;
   prometheus::Family<prometheus::Counter>& acks_queued_;
   prometheus::Family<prometheus::Counter>& acks_suppressed_;
+  prometheus::Family<prometheus::Counter>& poison_;
 };
 
 }  // namespace postroom::router

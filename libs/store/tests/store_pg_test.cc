@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "gmock/gmock.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "libs/store/database.h"
 #include "libs/store/migrations.h"
@@ -256,6 +257,125 @@ TEST(PgRouterStore, PreparedLookupsUseBothIndexColumnsInAGenericPlanOnAnEmptyTab
   EXPECT_THAT(GenericPlan(db, PgRouterStore::WorkItemByThreadRootSql(), "1, 'root'"),
               Contains(AllOf(HasSubstr("Index Cond"), HasSubstr("connector_id = $1"),
                              HasSubstr("thread_root = $2"))));
+}
+
+// Fixture rows for the attempt tests: one SQL statement, its first column as text.
+std::string SqlValue(Database& db, const std::string& sql) {
+  std::string out;
+  EXPECT_THAT(db.Transact([&](pqxx::work& t) {
+    pqxx::result r = t.exec(sql);
+    out = r.empty() || r[0][0].is_null() ? "" : r[0][0].as<std::string>();
+    return absl::OkStatus();
+  }),
+              IsOk());
+  return out;
+}
+int64_t AddConnector(Database& db, const std::string& name, const std::string& status) {
+  return std::stoll(SqlValue(
+      db, "INSERT INTO connectors (name, protocol, direction, status, spec, modified_by) "
+          "VALUES ('" + name + "', 'imap', 'incoming', '" + status +
+              "', '{}', 'test') RETURNING id"));
+}
+int64_t AddMessage(Database& db, int64_t connector_id, const std::string& fetch_key,
+                   const std::string& decision = "") {
+  return std::stoll(SqlValue(
+      db, "INSERT INTO messages (connector_id, fetch_key, size_bytes, raw, message_id, decision, "
+          "stored_at) VALUES (" + std::to_string(connector_id) + ", '" + fetch_key +
+              "', 2, 'hi', 'mid-" + fetch_key + "@x', NULLIF('" + decision +
+              "', ''), now() - interval '1 minute') RETURNING id"));
+}
+
+// A claim is a routing attempt, counted by the claiming statement itself and committed before
+// routing starts: a router killed while it routes has still used the attempt up. The attempts
+// of RouteEmail (StartAttempt) count the same way; recording an error counts nothing more.
+TEST(PgRouterStore, ClaimsAndStartedAttemptsAreCountedDurablyOnPendingMessagesOnly) {
+  auto tdb = NewDatabase();
+  ASSERT_NE(tdb, nullptr);
+  Database db({.uri = tdb->Uri()});
+  PgRouterStore store(db);
+  const int64_t support = AddConnector(db, "support", "active");
+  const int64_t off = AddConnector(db, "off", "disabled");
+  const int64_t pending = AddMessage(db, support, "k1");
+  const int64_t waiting = AddMessage(db, off, "k2");
+  const int64_t decided = AddMessage(db, support, "k3", "created");
+  // Read through another connection: what the claim committed, not what it holds.
+  Database other({.uri = tdb->Uri()});
+  auto attempts = [&](int64_t id) {
+    return SqlValue(other, "SELECT route_attempts || ':' || last_error FROM messages WHERE id = " +
+                               std::to_string(id));
+  };
+
+  const absl::Time t0 = absl::Now();
+  EXPECT_THAT(store.ClaimPending(t0, t0 - absl::Minutes(1), t0, 10),
+              IsOkAndHolds(std::vector<int64_t>{pending}));
+  EXPECT_EQ(attempts(pending), "1:");
+  EXPECT_EQ(attempts(waiting), "0:");  // A disabled connector's mail waits, uncounted.
+  EXPECT_EQ(attempts(decided), "0:");
+  // Claimed a moment ago: not taken, not counted.
+  EXPECT_THAT(store.ClaimPending(t0, t0 - absl::Minutes(1), t0, 10),
+              IsOkAndHolds(std::vector<int64_t>{}));
+  EXPECT_EQ(attempts(pending), "1:");
+  // The claim timed out (the router that took it died): taken again, a second attempt.
+  const absl::Time t1 = t0 + absl::Minutes(2);
+  EXPECT_THAT(store.ClaimPending(t1, t1 - absl::Minutes(1), t1, 10),
+              IsOkAndHolds(std::vector<int64_t>{pending}));
+  EXPECT_THAT(store.RecordAttemptError(pending, "boom"), IsOk());
+  EXPECT_EQ(attempts(pending), "2:boom");
+
+  absl::StatusOr<std::optional<RouterStore::Attempt>> a = store.StartAttempt(pending, support, t1);
+  ASSERT_THAT(a, IsOk());
+  ASSERT_TRUE(a->has_value());
+  EXPECT_EQ((*a)->route_attempts, 3);
+  EXPECT_EQ((*a)->last_error, "boom");
+  EXPECT_EQ((*a)->message_id, "mid-k1@x");
+  EXPECT_EQ(attempts(pending), "3:boom");
+  // Started by RouteEmail a moment ago: the sweep leaves it alone.
+  EXPECT_THAT(store.ClaimPending(t1, t1 - absl::Minutes(1), t1, 10),
+              IsOkAndHolds(std::vector<int64_t>{}));
+  // Decided, another connector's, unknown: nothing started, nothing written.
+  for (auto [id, connector] : {std::pair{decided, support}, std::pair{pending, off},
+                                std::pair{int64_t{999999}, support}}) {
+    absl::StatusOr<std::optional<RouterStore::Attempt>> none =
+        store.StartAttempt(id, connector, t1);
+    ASSERT_THAT(none, IsOk());
+    EXPECT_FALSE(none->has_value()) << "message " << id << " of connector " << connector;
+  }
+  EXPECT_EQ(attempts(pending), "3:boom");
+  EXPECT_EQ(attempts(decided), "0:");
+}
+
+// Replicas sweeping at once: every message is claimed by one of them and counted once.
+TEST(PgRouterStore, ConcurrentClaimsCountEachMessageOnce) {
+  auto tdb = NewDatabase();
+  ASSERT_NE(tdb, nullptr);
+  Database db({.uri = tdb->Uri(), .pool_size = 4});
+  PgRouterStore store(db);
+  const int64_t support = AddConnector(db, "support", "active");
+  constexpr int kMessages = 40;
+  for (int i = 0; i < kMessages; ++i) AddMessage(db, support, "c" + std::to_string(i));
+  const absl::Time now = absl::Now();
+  std::vector<int64_t> claimed[4];
+  std::atomic<int> total{0};
+  std::vector<std::thread> threads;
+  for (auto& mine : claimed) {
+    threads.emplace_back([&] {
+      for (int round = 0; round < 200 && total.load() < kMessages; ++round) {
+        absl::StatusOr<std::vector<int64_t>> ids =
+            store.ClaimPending(now, now - absl::Minutes(1), now, 3);
+        if (!ids.ok()) continue;
+        mine.insert(mine.end(), ids->begin(), ids->end());
+        total += static_cast<int>(ids->size());
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  std::vector<int64_t> all;
+  for (const auto& mine : claimed) all.insert(all.end(), mine.begin(), mine.end());
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end()) << "a message claimed twice";
+  EXPECT_THAT(all, SizeIs(kMessages));
+  EXPECT_EQ(SqlValue(db, "SELECT count(*) || ':' || sum(route_attempts) FROM messages"),
+            absl::StrCat(kMessages, ":", kMessages));
 }
 
 TEST(PgConfigStore, UniqueNameIsAlreadyExists) {

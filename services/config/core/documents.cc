@@ -152,6 +152,9 @@ const std::vector<KnownSetting>& KnownSettings() {
       {"mime_max_parts", "most MIME parts the router parses in one email: 1-100000"},
       {"mime_max_header_bytes",
        "largest header block the router parses, in bytes: 1024-16777216"},
+      {"router_max_attempts",
+       "routing attempts of a stored message (counted when each starts) before it is decided "
+       "failed: 1-100"},
   };
   return *settings;
 }
@@ -179,6 +182,7 @@ std::vector<FieldError> ValidateSetting(const v1::Setting& s) {
   if (s.key() == "mime_max_depth") ok = int_in(1, 256);
   if (s.key() == "mime_max_parts") ok = int_in(1, 100000);
   if (s.key() == "mime_max_header_bytes") ok = int_in(1024, 16 << 20);
+  if (s.key() == "router_max_attempts") ok = int_in(1, 100);
   if (s.key() == "default_language") {
     ok = s.value().size() == 2 && absl::ascii_islower(s.value()[0]) &&
          absl::ascii_islower(s.value()[1]);

@@ -397,6 +397,10 @@ TEST_F(ConfigCoreTest, NumericSettingsKeepTheirRanges) {
   EXPECT_THAT(apply("mime_max_header_bytes", "512"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("1024-16777216")));
   EXPECT_THAT(apply("mime_max_parts", "50"), IsOk());
+  EXPECT_THAT(apply("router_max_attempts", "0"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("1-100")));
+  EXPECT_THAT(apply("router_max_attempts", "101"), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(apply("router_max_attempts", "5"), IsOk());
 }
 
 TEST_F(ConfigCoreTest, BlockedAddressIsNormalised) {

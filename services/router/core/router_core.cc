@@ -16,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "libs/base/log.h"
@@ -55,6 +56,7 @@ struct Router::ConnectorConfig {
   std::shared_ptr<const RE2> subject_token;  // Finds "[#<prefix>-123]"; compiled once.
   std::string reply_key;  // "" : no reply tokens.
   int ack_rate_limit = 5;
+  int max_attempts = 3;  // RouterOptions::max_route_attempts, then router_max_attempts.
   std::string fingerprint;
 };
 
@@ -376,6 +378,12 @@ absl::StatusOr<std::shared_ptr<const Router::ConnectorConfig>> Router::Config(
   if (auto it = cfg->settings.find("ack_rate_limit_per_hour"); it != cfg->settings.end()) {
     int n = 0;
     if (absl::SimpleAtoi(it->second, &n) && n >= 0) cfg->ack_rate_limit = n;
+  }
+  // Out of range (the config service allows 1-100): the default, never a wrapped number.
+  cfg->max_attempts = options_.max_route_attempts;
+  if (auto it = cfg->settings.find("router_max_attempts"); it != cfg->settings.end()) {
+    int n = 0;
+    if (absl::SimpleAtoi(it->second, &n) && n >= 1 && n <= 100) cfg->max_attempts = n;
   }
   cfg->reply_key = options_.reply_token_key;
   cfg->parse_limits = options_.parse_limits;
@@ -999,21 +1007,15 @@ absl::StatusOr<v1::RouteEmailResponse> Router::RouteEmail(const v1::RouteEmailRe
                             RoutableConfig(req.connector(), stored, req.raw_message().empty(),
                                            /*raw_may_come_with_id=*/true));
   if (stored) {
-    if (!req.raw_message().empty()) {
-      absl::StatusOr<v1::RouteEmailResponse> routed = RouteSentBytes(*cfg, req, started);
-      // ABORTED: the row is not what the bytes suggested (decided already, another connector,
-      // folder or content, truncated, a manual spam status): read it and go the long way.
-      if (!absl::IsAborted(routed.status())) return routed;
-    }
-    POSTROOM_ASSIGN_OR_RETURN(store::MessageRecord m,
-                              StoredMessage(req.stored_message_id(), req.raw_message()));
-    if (m.connector_id != cfg->record.id) {
-      return absl::InvalidArgumentError(absl::StrCat("message ", m.id, " belongs to connector \"",
-                                                     m.connector, "\", not \"", req.connector(),
-                                                     "\""));
-    }
-    if (!m.decision.empty()) return ReplayOf(m);
-    return RouteStored(*cfg, m, started);
+    // Counted (and committed) before anything is parsed: a message that kills the router
+    // while it is routed still uses up its attempts.
+    POSTROOM_ASSIGN_OR_RETURN(
+        std::optional<store::RouterStore::Attempt> attempt,
+        options_.store->StartAttempt(req.stored_message_id(), cfg->record.id, started));
+    // Not pending (decided, unknown, another connector's): the long way says which.
+    if (!attempt) return RouteStoredRequest(*cfg, req, started);
+    return RouteAttempt(*cfg, req.stored_message_id(), *attempt, started,
+                        [&] { return RouteStoredRequest(*cfg, req, started); });
   }
   const std::string& raw = req.raw_message();
   if (raw.size() > MaxMessageBytes(cfg->spec)) {
@@ -1039,6 +1041,25 @@ absl::StatusOr<v1::RouteEmailResponse> Router::RouteEmail(const v1::RouteEmailRe
   store::DecisionWrite w;
   w.insert = std::move(row);
   return Commit(*cfg, a, std::move(d), std::move(w), started);
+}
+
+absl::StatusOr<v1::RouteEmailResponse> Router::RouteStoredRequest(
+    const ConnectorConfig& cfg, const v1::RouteEmailRequest& req, absl::Time started) {
+  if (!req.raw_message().empty()) {
+    absl::StatusOr<v1::RouteEmailResponse> routed = RouteSentBytes(cfg, req, started);
+    // ABORTED: the row is not what the bytes suggested (decided already, another connector,
+    // folder or content, truncated, a manual spam status): read it and go the long way.
+    if (!absl::IsAborted(routed.status())) return routed;
+  }
+  POSTROOM_ASSIGN_OR_RETURN(store::MessageRecord m,
+                            StoredMessage(req.stored_message_id(), req.raw_message()));
+  if (m.connector_id != cfg.record.id) {
+    return absl::InvalidArgumentError(absl::StrCat("message ", m.id, " belongs to connector \"",
+                                                   m.connector, "\", not \"", req.connector(),
+                                                   "\""));
+  }
+  if (!m.decision.empty()) return ReplayOf(m);
+  return RouteStored(cfg, m, started);
 }
 
 absl::StatusOr<store::MessageRecord> Router::StoredMessage(int64_t id,
@@ -1095,6 +1116,7 @@ absl::StatusOr<v1::RouteEmailResponse> Router::RouteStored(const ConnectorConfig
     return Commit(cfg, *a, std::move(d), std::move(w), started);
   }
   absl::StatusOr<Analysis> a = Analyze(cfg, m.raw, m.folder, m.queue_hint, m.content_sha256);
+  if (a.ok()) StallForTest(a->parsed.subject);
   if (!a.ok()) {
     // Nothing to parse (an empty stored message): record failed, never leave it pending.
     Analysis empty;
@@ -1398,48 +1420,116 @@ absl::StatusOr<std::vector<v1::WorkItemEvent>> Router::WorkItemEvents(int64_t af
 
 absl::StatusOr<int64_t> Router::LatestEventId() { return options_.store->LatestEventId(); }
 
+namespace {
+
+// Errors that say nothing about the message: the caller's request, a race another router won,
+// a connector switched off meanwhile. They do not bring a message closer to failed.
+bool ErrorOfTheMessage(const absl::Status& st) {
+  return !absl::IsAborted(st) && !absl::IsInvalidArgument(st) && !absl::IsNotFound(st) &&
+         !absl::IsFailedPrecondition(st);
+}
+
+}  // namespace
+
+absl::StatusOr<v1::RouteEmailResponse> Router::RouteAttempt(
+    const ConnectorConfig& cfg, int64_t id, const store::RouterStore::Attempt& attempt,
+    absl::Time started, const std::function<absl::StatusOr<v1::RouteEmailResponse>()>& route) {
+  if (attempt.route_attempts > cfg.max_attempts) {
+    // Every earlier attempt started and none decided or recorded a final error: each ended
+    // with the process (killed, out of memory, crashed). Trying again would repeat that.
+    std::string reason =
+        absl::StrCat("routing did not finish in ", attempt.route_attempts - 1,
+                     " attempts (the router stopped while routing it)");
+    if (!attempt.last_error.empty()) {
+      absl::StrAppend(&reason, "; last error: ", attempt.last_error);
+    }
+    return DecideFailed(cfg, id, attempt, reason, started);
+  }
+  absl::StatusOr<v1::RouteEmailResponse> r = route();
+  if (r.ok() || !ErrorOfTheMessage(r.status())) return r;
+  const std::string error(r.status().message());
+  LogWarning("route_attempt_failed", {{"message", absl::StrCat(id)},
+                                      {"attempt", absl::StrCat(attempt.route_attempts)},
+                                      {"error", error}});
+  (void)options_.store->RecordAttemptError(id, error);
+  if (attempt.route_attempts < cfg.max_attempts) return r;
+  absl::StatusOr<v1::RouteEmailResponse> failed = DecideFailed(
+      cfg, id, attempt,
+      absl::StrCat("routing did not finish in ", attempt.route_attempts,
+                   " attempts; last error: ", error),
+      started);
+  return failed.ok() ? failed : r;
+}
+
+absl::StatusOr<v1::RouteEmailResponse> Router::DecideFailed(
+    const ConnectorConfig& cfg, int64_t id, const store::RouterStore::Attempt& attempt,
+    const std::string& reason, absl::Time started) {
+  store::DecisionWrite w;
+  w.message_id = id;
+  w.decision.connector_id = cfg.record.id;
+  w.decision.decision = "failed";
+  w.decision.decision_step = "attempts";
+  w.decision.decision_reason = reason;
+  v1::DecisionTrace trace;
+  AddStep(trace, "attempts", true, reason);
+  w.decision.trace_json = TraceJson(trace);
+  // Decided without parsing: keep what the fetcher stored.
+  w.decision.message_id = attempt.message_id;
+  w.decision.content_sha256 = attempt.content_sha256;
+  POSTROOM_ASSIGN_OR_RETURN(store::DecisionResult res, options_.store->CommitDecision(w));
+  if (options_.metrics != nullptr) {
+    options_.metrics->Decided(cfg.record.name, "failed", options_.clock->Now() - started);
+    options_.metrics->Poisoned(cfg.record.name);
+  }
+  LogWarning("poison_message", {{"connector", cfg.record.name},
+                                {"message", absl::StrCat(id)},
+                                {"attempts", absl::StrCat(attempt.route_attempts)},
+                                {"reason", reason}});
+  v1::RouteEmailResponse out;
+  out.set_message_id(res.message_id);
+  out.set_decision(v1::DECISION_FAILED);
+  out.set_step("attempts");
+  out.set_reason(reason);
+  *out.mutable_trace() = trace.steps();
+  return out;
+}
+
+void Router::StallForTest(const std::string& subject) const {
+  if (options_.test_stall_on_subject.empty() ||
+      !absl::StrContains(subject, options_.test_stall_on_subject)) {
+    return;
+  }
+  LogWarning("test_stall", {{"subject", subject}});
+  absl::SleepFor(absl::Hours(1));
+}
+
 absl::StatusOr<int> Router::SweepPending(absl::Duration min_age, int limit) {
   absl::Time now = options_.clock->Now();
+  // The claim counts an attempt of each message it returns (RouterStore::ClaimPending).
   POSTROOM_ASSIGN_OR_RETURN(
       std::vector<int64_t> ids,
       options_.store->ClaimPending(now - min_age, now - options_.claim_timeout, now, limit));
   int decided = 0;
   for (int64_t id : ids) {
     absl::StatusOr<store::MessageRecord> m = options_.store->GetMessage(id, true);
-    if (!m.ok()) continue;
-    if (!m->decision.empty()) continue;
-    absl::StatusOr<v1::RouteEmailResponse> r;
+    if (!m.ok() || !m->decision.empty()) continue;
     absl::StatusOr<std::shared_ptr<const ConnectorConfig>> cfg = Config(m->connector);
-    if (cfg.ok()) {
-      absl::Status routable = CheckRoutable(**cfg);
-      // A disabled connector's mail waits for it to be enabled again.
-      if (!routable.ok()) continue;
-      r = RouteStored(**cfg, *m, now);
-    } else {
-      r = cfg.status();
-    }
-    if (r.ok()) {
-      ++decided;
+    if (!cfg.ok()) {
+      // Not the message's fault: it waits for the connector to be fixed, never failed.
+      LogWarning("sweep_route_failed", {{"message", absl::StrCat(id)},
+                                        {"error", std::string(cfg.status().message())}});
+      (void)options_.store->RecordAttemptError(id, std::string(cfg.status().message()));
       continue;
     }
-    if (absl::IsAborted(r.status())) continue;  // Another router decided it.
-    LogWarning("sweep_route_failed", {{"message", absl::StrCat(id)},
-                                      {"error", std::string(r.status().message())}});
-    (void)options_.store->RecordAttemptError(id, std::string(r.status().message()));
-    if (m->route_attempts + 1 >= options_.max_route_attempts && cfg.ok()) {
-      // Record failed so that nothing stays undecided forever.
-      store::DecisionWrite w;
-      w.message_id = id;
-      w.decision.decision = "failed";
-      w.decision.decision_step = "error";
-      w.decision.decision_reason = absl::StrCat("routing failed ", m->route_attempts + 1,
-                                                " times; last: ", r.status().message());
-      v1::DecisionTrace trace;
-      AddStep(trace, "error", true, w.decision.decision_reason);
-      w.decision.trace_json = TraceJson(trace);
-      w.decision.message_id = m->message_id;
-      if (options_.store->CommitDecision(w).ok()) ++decided;
-    }
+    // A connector disabled since the claim: its mail waits for it to be enabled again.
+    if (!CheckRoutable(**cfg).ok()) continue;
+    const store::RouterStore::Attempt attempt{.route_attempts = m->route_attempts,
+                                              .last_error = m->last_error,
+                                              .message_id = m->message_id,
+                                              .content_sha256 = m->content_sha256};
+    absl::StatusOr<v1::RouteEmailResponse> r =
+        RouteAttempt(**cfg, id, attempt, now, [&] { return RouteStored(**cfg, *m, now); });
+    if (r.ok()) ++decided;
   }
   return decided;
 }

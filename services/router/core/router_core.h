@@ -14,6 +14,7 @@
 // Thread-safe: one Router serves every RPC thread; compiled configuration is shared and
 // immutable, re-read when the connector's configuration fingerprint changes.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -43,6 +44,8 @@ class RouterMetrics {
                        absl::Duration latency) = 0;
   virtual void AckQueued(const std::string& connector) = 0;
   virtual void AckSuppressed(const std::string& connector, const std::string& reason) = 0;
+  // A message decided failed because router_max_attempts routing attempts did not finish.
+  virtual void Poisoned(const std::string& connector) = 0;
 };
 
 struct RouterOptions {
@@ -56,10 +59,16 @@ struct RouterOptions {
   // again (one short query). Zero: on every message.
   absl::Duration config_recheck = absl::Seconds(1);
   mime::ParseLimits parse_limits;
-  // Failed attempts after which the sweep records a pending message as failed.
-  int max_route_attempts = 5;
+  // Routing attempts of a stored message (each counted when it starts, whether it then
+  // fails, or never finishes because the process died) after which it is decided failed;
+  // the system setting router_max_attempts overrides it.
+  int max_route_attempts = 3;
   // A sweep claim older than this may be taken by another replica.
   absl::Duration claim_timeout = absl::Minutes(1);
+  // Tests only (the router's hidden --test_stall_on_subject): routing a stored message whose
+  // subject contains this sleeps for an hour after parsing, so a test can kill the process
+  // while it holds the message. Empty (production): never.
+  std::string test_stall_on_subject;
 };
 
 // Parses "w<id>-<10 base32 chars>" reply tokens and makes them; exposed for tests and docs.
@@ -100,8 +109,9 @@ class Router {
   absl::StatusOr<int64_t> LatestEventId();
 
   // Routes pending messages stored more than `min_age` ago that no replica is working on.
-  // Returns how many it decided. A message that keeps failing is recorded as failed after
-  // max_route_attempts.
+  // Returns how many it decided. Each claim counts an attempt; a message whose attempts reach
+  // the maximum without a decision (errors, or the router dying while routing it) is recorded
+  // as failed, with the attempts and the last error in its reason.
   absl::StatusOr<int> SweepPending(absl::Duration min_age, int limit);
 
   struct ConnectorConfig;  // Compiled configuration of one connector (router_core.cc).
@@ -135,6 +145,22 @@ class Router {
                                                 const Analysis& analysis, Decision decision,
                                                 store::DecisionWrite write, absl::Time started);
   absl::StatusOr<v1::RouteEmailResponse> ReplayOf(const store::MessageRecord& message);
+  // RouteEmail of a stored message once its attempt is counted.
+  absl::StatusOr<v1::RouteEmailResponse> RouteStoredRequest(const ConnectorConfig& config,
+                                                            const v1::RouteEmailRequest& request,
+                                                            absl::Time started);
+  // One counted attempt of the pending message `id`: decided failed at once when the attempts
+  // before it were all spent, else `route` runs; an error of the message's own (not the
+  // caller's, not a race) is recorded and, on the last attempt, decides it failed.
+  absl::StatusOr<v1::RouteEmailResponse> RouteAttempt(
+      const ConnectorConfig& config, int64_t id, const store::RouterStore::Attempt& attempt,
+      absl::Time started, const std::function<absl::StatusOr<v1::RouteEmailResponse>()>& route);
+  absl::StatusOr<v1::RouteEmailResponse> DecideFailed(const ConnectorConfig& config, int64_t id,
+                                                      const store::RouterStore::Attempt& attempt,
+                                                      const std::string& reason,
+                                                      absl::Time started);
+  // Sleeps when `subject` matches options_.test_stall_on_subject (tests only).
+  void StallForTest(const std::string& subject) const;
   absl::StatusOr<v1::RouteEmailResponse> Reroute(int64_t id);
 
   RouterOptions options_;

@@ -1,12 +1,14 @@
 // The router core's behaviour, run twice: over InMemoryRouterStore (router_core_test) and over
 // PostgreSQL (router_core_pg_test, label pg).
 #include <atomic>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/base/clock.h"
@@ -37,6 +39,111 @@ std::string Mail(const std::string& from, const std::string& subject,
                       body, "\r\n");
 }
 
+// Counts what the core reports; only poison messages are looked at.
+class CountingMetrics : public RouterMetrics {
+ public:
+  void Decided(const std::string&, const std::string&, absl::Duration) override {}
+  void AckQueued(const std::string&) override {}
+  void AckSuppressed(const std::string&, const std::string&) override {}
+  void Poisoned(const std::string& connector) override {
+    absl::MutexLock lock(&mu_);
+    ++poisoned_[connector];
+  }
+  int poisoned(const std::string& connector) {
+    absl::MutexLock lock(&mu_);
+    return poisoned_[connector];
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::map<std::string, int> poisoned_ ABSL_GUARDED_BY(mu_);
+};
+
+// The test's store, except that every decision but `failed` fails to commit: a message whose
+// routing ends in an error of its own each time.
+class CommitFailsStore : public store::RouterStore {
+ public:
+  explicit CommitFailsStore(store::RouterStore& inner) : inner_(inner) {}
+  absl::StatusOr<store::DecisionResult> CommitDecision(const store::DecisionWrite& w) override {
+    if (w.decision.decision == "failed") return inner_.CommitDecision(w);
+    return absl::InternalError("disk on fire");
+  }
+  absl::StatusOr<std::optional<std::string>> ConfigFingerprint(const std::string& c) override {
+    return inner_.ConfigFingerprint(c);
+  }
+  absl::StatusOr<std::optional<store::RouterConfigRecord>> LoadConfig(
+      const std::string& c) override {
+    return inner_.LoadConfig(c);
+  }
+  absl::StatusOr<store::MessageRecord> GetMessage(int64_t id, bool raw) override {
+    return inner_.GetMessage(id, raw);
+  }
+  absl::StatusOr<std::optional<store::MessageRecord>> FindMessageByFetchKey(
+      int64_t c, const std::string& k) override {
+    return inner_.FindMessageByFetchKey(c, k);
+  }
+  absl::StatusOr<std::vector<store::MessageRecord>> ListMessages(
+      const store::MessageFilter& f) override {
+    return inner_.ListMessages(f);
+  }
+  absl::StatusOr<std::optional<store::MessageRecord>> FindDuplicate(
+      int64_t c, const std::string& m, const std::string& sha, int64_t x) override {
+    return inner_.FindDuplicate(c, m, sha, x);
+  }
+  absl::StatusOr<int64_t> FindWorkItemByMessageIds(int64_t c,
+                                                   const std::vector<std::string>& m) override {
+    return inner_.FindWorkItemByMessageIds(c, m);
+  }
+  absl::StatusOr<int64_t> FindWorkItemByThreadRoot(int64_t c, const std::string& t) override {
+    return inner_.FindWorkItemByThreadRoot(c, t);
+  }
+  absl::StatusOr<int64_t> FindWorkItemByReference(const std::string& r) override {
+    return inner_.FindWorkItemByReference(r);
+  }
+  absl::StatusOr<int> CountAcksSince(const std::string& to, absl::Time since) override {
+    return inner_.CountAcksSince(to, since);
+  }
+  absl::StatusOr<store::MessageRecord> SetSpamStatus(int64_t id, const std::string& s) override {
+    return inner_.SetSpamStatus(id, s);
+  }
+  absl::Status RecordAttemptError(int64_t id, const std::string& e) override {
+    return inner_.RecordAttemptError(id, e);
+  }
+  absl::StatusOr<std::vector<int64_t>> ClaimPending(absl::Time stored_before,
+                                                    absl::Time claimed_before, absl::Time now,
+                                                    int limit) override {
+    return inner_.ClaimPending(stored_before, claimed_before, now, limit);
+  }
+  absl::StatusOr<std::optional<Attempt>> StartAttempt(int64_t id, int64_t c,
+                                                      absl::Time now) override {
+    return inner_.StartAttempt(id, c, now);
+  }
+  absl::StatusOr<store::WorkItemRecord> GetWorkItem(int64_t id) override {
+    return inner_.GetWorkItem(id);
+  }
+  absl::StatusOr<int64_t> WorkItemIdByReference(const std::string& r) override {
+    return inner_.WorkItemIdByReference(r);
+  }
+  absl::StatusOr<std::vector<store::WorkItemRecord>> ListWorkItems(
+      const store::WorkItemFilter& f) override {
+    return inner_.ListWorkItems(f);
+  }
+  absl::StatusOr<std::vector<store::OutboxRecord>> ListOutboxForWorkItem(int64_t id) override {
+    return inner_.ListOutboxForWorkItem(id);
+  }
+  absl::StatusOr<std::vector<store::MessageRecord>> ListMessagesOfWorkItem(int64_t id) override {
+    return inner_.ListMessagesOfWorkItem(id);
+  }
+  absl::StatusOr<std::vector<store::WorkItemEventRecord>> ListWorkItemEvents(
+      int64_t after, const std::string& queue, int limit) override {
+    return inner_.ListWorkItemEvents(after, queue, limit);
+  }
+  absl::StatusOr<int64_t> LatestEventId() override { return inner_.LatestEventId(); }
+
+ private:
+  store::RouterStore& inner_;
+};
+
 class RouterCoreTest : public ::testing::Test {
  protected:
   RouterCoreTest() : clock_(absl::Now()), holder_(testing::MakeStore([this] { return clock_.Now(); })) {
@@ -62,6 +169,7 @@ class RouterCoreTest : public ::testing::Test {
     holder_->PutDocument(store::DocumentKind::kTemplate, tpl);
     router_ = std::make_unique<Router>(RouterOptions{.store = &holder_->store(),
                                                      .clock = &clock_,
+                                                     .metrics = &metrics_,
                                                      .reply_token_key = kKey,
                                                      .config_recheck = absl::ZeroDuration()});
   }
@@ -117,7 +225,32 @@ class RouterCoreTest : public ::testing::Test {
     return out;
   }
 
+  // A pending message as the fetcher stores it, with its Message-ID.
+  int64_t StorePending(const std::string& fetch_key, const std::string& subject) {
+    store::MessageRecord m;
+    m.connector_id = connector_.id;
+    m.fetch_key = fetch_key;
+    m.raw = Mail("jane@client.example", subject);
+    m.content_sha256 = Sha256(m.raw);
+    return holder_->StorePending(m);
+  }
+  // What a sweep does before it routes, without routing: a router killed at that moment.
+  std::vector<int64_t> ClaimAndDie() {
+    clock_.Advance(absl::Minutes(2));  // Past the previous claim's timeout.
+    absl::Time now = clock_.Now();
+    absl::StatusOr<std::vector<int64_t>> ids =
+        holder_->store().ClaimPending(now, now - absl::Minutes(1), now, 10);
+    EXPECT_THAT(ids, IsOk());
+    return ids.ok() ? *ids : std::vector<int64_t>{};
+  }
+  v1::StoredMessage Stored(int64_t id) {
+    absl::StatusOr<v1::StoredMessage> m = router_->GetMessage(id, false);
+    EXPECT_THAT(m, IsOk());
+    return m.ok() ? *m : v1::StoredMessage();
+  }
+
   FakeClock clock_;
+  CountingMetrics metrics_;
   std::unique_ptr<testing::StoreHolder> holder_;
   store::ConnectorRecord connector_;
   int64_t outgoing_id_ = 0;
@@ -690,6 +823,136 @@ TEST_F(RouterCoreTest, SweepDecidesPendingMessagesIncludingBrokenOnes) {
   EXPECT_EQ(router_->GetMessage(ok_id, false)->decision(), v1::DECISION_CREATED);
   EXPECT_EQ(router_->GetMessage(big_id, false)->decision(), v1::DECISION_FAILED);
   EXPECT_EQ(*router_->SweepPending(absl::ZeroDuration(), 10), 0);
+}
+
+// Issue 17: a message whose routing never finishes (the router is killed while parsing it)
+// must not be claimed for ever. Each claim counts; after router_max_attempts the next claim
+// records it failed, with a reason, and it is never routed again.
+TEST_F(RouterCoreTest, ClaimsThatNeverFinishEndFailedAfterMaxAttempts) {
+  Setting("router_max_attempts", "2");
+  int64_t poison = StorePending("INBOX:7:1", "Parses forever");
+  EXPECT_THAT(ClaimAndDie(), ::testing::ElementsAre(poison));
+  EXPECT_EQ(Stored(poison).route_attempts(), 1);
+  EXPECT_THAT(ClaimAndDie(), ::testing::ElementsAre(poison));
+  EXPECT_EQ(Stored(poison).route_attempts(), 2);
+  EXPECT_EQ(Stored(poison).decision(), v1::DECISION_UNSPECIFIED);
+  EXPECT_EQ(metrics_.poisoned("support"), 0);
+
+  clock_.Advance(absl::Minutes(2));
+  absl::StatusOr<int> n = router_->SweepPending(absl::ZeroDuration(), 10);
+  ASSERT_THAT(n, IsOk());
+  EXPECT_EQ(*n, 1);
+  v1::StoredMessage m = Stored(poison);
+  EXPECT_EQ(m.decision(), v1::DECISION_FAILED);
+  EXPECT_EQ(m.step(), "attempts");
+  EXPECT_EQ(m.reason(),
+            "routing did not finish in 2 attempts (the router stopped while routing it)");
+  ASSERT_EQ(m.trace_size(), 1);
+  EXPECT_EQ(m.trace(0).step(), "attempts");
+  EXPECT_EQ(m.work_item_id(), 0);
+  // Kept, bytes and all, for a person to look at or reprocess.
+  absl::StatusOr<v1::StoredMessage> kept = router_->GetMessage(poison, true);
+  ASSERT_THAT(kept, IsOk());
+  EXPECT_THAT(kept->raw(), HasSubstr("Subject: Parses forever"));
+  EXPECT_EQ(metrics_.poisoned("support"), 1);
+  EXPECT_EQ(WorkItemCount(), 0);
+  // Decided: never claimed or routed again.
+  EXPECT_THAT(ClaimAndDie(), ::testing::IsEmpty());
+  EXPECT_EQ(*router_->SweepPending(absl::ZeroDuration(), 10), 0);
+  EXPECT_EQ(metrics_.poisoned("support"), 1);
+}
+
+// An attempt that ends in an error records it without counting a second time; the last
+// allowed one decides the message failed at once, naming the error.
+TEST_F(RouterCoreTest, AnErrorOnTheLastAttemptDecidesFailedAtOnceNamingIt) {
+  CommitFailsStore failing(holder_->store());
+  Router router({.store = &failing, .clock = &clock_, .metrics = &metrics_,
+                 .config_recheck = absl::ZeroDuration()});
+  int64_t id = StorePending("INBOX:7:6", "Cannot be written");
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    clock_.Advance(absl::Minutes(2));
+    EXPECT_EQ(*router.SweepPending(absl::ZeroDuration(), 10), 0);
+    v1::StoredMessage m = Stored(id);
+    EXPECT_EQ(m.decision(), v1::DECISION_UNSPECIFIED);
+    EXPECT_EQ(m.route_attempts(), attempt);
+    EXPECT_EQ(m.last_error(), "disk on fire");
+  }
+  clock_.Advance(absl::Minutes(2));
+  EXPECT_EQ(*router.SweepPending(absl::ZeroDuration(), 10), 1);
+  v1::StoredMessage m = Stored(id);
+  EXPECT_EQ(m.decision(), v1::DECISION_FAILED);
+  EXPECT_EQ(m.reason(), "routing did not finish in 3 attempts; last error: disk on fire");
+  EXPECT_EQ(m.route_attempts(), 3);
+  EXPECT_EQ(metrics_.poisoned("support"), 1);
+}
+
+TEST_F(RouterCoreTest, AnAttemptThatFinishesAfterEarlierDeathsRoutesNormally) {
+  int64_t id = StorePending("INBOX:7:2", "Slow but fine");
+  ClaimAndDie();
+  ClaimAndDie();
+  clock_.Advance(absl::Minutes(2));
+  EXPECT_EQ(*router_->SweepPending(absl::ZeroDuration(), 10), 1);  // Third of 3 (default).
+  v1::StoredMessage m = Stored(id);
+  EXPECT_EQ(m.decision(), v1::DECISION_CREATED);
+  EXPECT_EQ(m.route_attempts(), 3);
+  EXPECT_EQ(metrics_.poisoned("support"), 0);
+}
+
+// RouteEmail of a stored message (the fetcher's call) counts its attempt before parsing, and
+// takes the same decision once the attempts are spent, naming the last recorded error.
+TEST_F(RouterCoreTest, RouteEmailOfAStoredMessageCountsAttemptsAndFailsItWhenSpent) {
+  int64_t id = StorePending("INBOX:7:3", "Kills the router");
+  store::RouterStore& store = holder_->store();
+  for (int i = 0; i < 3; ++i) {  // Three RouteEmail calls that died while parsing.
+    ASSERT_THAT(store.StartAttempt(id, connector_.id, clock_.Now()), IsOk());
+  }
+  ASSERT_THAT(store.RecordAttemptError(id, "out of memory in the parser"), IsOk());
+  EXPECT_EQ(Stored(id).route_attempts(), 3);  // Recording an error counts nothing more.
+  v1::RouteEmailRequest req;
+  req.set_connector("support");
+  req.set_stored_message_id(id);
+  absl::StatusOr<store::MessageRecord> raw = store.GetMessage(id, true);
+  ASSERT_THAT(raw, IsOk());
+  req.set_raw_message(raw->raw);
+  absl::StatusOr<v1::RouteEmailResponse> r = router_->RouteEmail(req);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->decision(), v1::DECISION_FAILED);
+  EXPECT_EQ(r->message_id(), id);
+  EXPECT_EQ(r->reason(),
+            "routing did not finish in 3 attempts (the router stopped while routing it); "
+            "last error: out of memory in the parser");
+  EXPECT_EQ(Stored(id).reason(), r->reason());
+  EXPECT_EQ(metrics_.poisoned("support"), 1);
+  // The fetcher asking again gets the recorded decision, and no attempt is counted.
+  absl::StatusOr<v1::RouteEmailResponse> again = router_->RouteEmail(req);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_TRUE(again->replayed());
+  EXPECT_EQ(again->decision(), v1::DECISION_FAILED);
+  EXPECT_EQ(Stored(id).route_attempts(), 4);
+  EXPECT_EQ(metrics_.poisoned("support"), 1);
+
+  // A message within its attempts is routed, and the attempt is counted.
+  int64_t fine = StorePending("INBOX:7:4", "Fine");
+  req.set_stored_message_id(fine);
+  req.clear_raw_message();
+  r = router_->RouteEmail(req);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->decision(), v1::DECISION_CREATED);
+  EXPECT_EQ(Stored(fine).route_attempts(), 1);
+}
+
+TEST_F(RouterCoreTest, MailOfADisabledConnectorWaitsWithoutUsingAttempts) {
+  int64_t id = StorePending("INBOX:7:5", "Waiting");
+  connector_.status = "disabled";
+  holder_->PutConnector(connector_);
+  for (int i = 0; i < 5; ++i) EXPECT_THAT(ClaimAndDie(), ::testing::IsEmpty());
+  EXPECT_EQ(*router_->SweepPending(absl::ZeroDuration(), 10), 0);
+  EXPECT_EQ(Stored(id).route_attempts(), 0);
+  connector_.status = "active";
+  holder_->PutConnector(connector_);
+  clock_.Advance(absl::Minutes(2));
+  EXPECT_EQ(*router_->SweepPending(absl::ZeroDuration(), 10), 1);
+  EXPECT_EQ(Stored(id).decision(), v1::DECISION_CREATED);
 }
 
 TEST_F(RouterCoreTest, ListMessagesFiltersByDecision) {
