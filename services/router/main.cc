@@ -16,6 +16,7 @@
 #include "libs/secrets/keyring.h"
 #include "libs/server/server.h"
 #include "libs/server/service_flags.h"
+#include "libs/server/stream_registry.h"
 #include "libs/store/database.h"
 #include "libs/store/migrations.h"
 #include "libs/store/migrator.h"
@@ -97,7 +98,9 @@ int Serve(const server::CommonSettings& s) {
   router::PrometheusRouterMetrics metrics;
   router::Router core({.store = &store, .clock = &RealClock(), .metrics = &metrics,
                        .reply_token_key = ReplyTokenKey()});
-  router::RouterService service(core, **authenticator);
+  // RouteStream and WatchWorkItems hold a thread each for as long as they are open.
+  server::StreamRegistry streams(**authenticator, s.max_streams_per_token);
+  router::RouterService service(core, **authenticator, absl::Milliseconds(250), &streams);
 
   const int sweep_ms = IntSetting(absl::GetFlag(FLAGS_sweep_interval_ms),
                                   "POSTROOM_ROUTER_SWEEP_INTERVAL_MS", 2000);
@@ -118,7 +121,8 @@ int Serve(const server::CommonSettings& s) {
     }
   });
 
-  server::ServerOptions options = server::ServerOptionsFor("router", s, &db);
+  server::ServerOptions options = server::ServerOptionsFor("router", s, &db, authenticator->get());
+  options.streams = &streams;
   options.readiness = [&db] {
     return store::RequireSchemaVersion(db, store::LatestSchemaVersion());
   };
@@ -138,7 +142,7 @@ int main(int argc, char** argv) {
       "Usage: postroom-router [serve] [flags]");
   std::vector<char*> args = postroom::server::ParseFlags(argc, argv);
   postroom::server::CommonSettings settings =
-      postroom::server::ResolveCommonSettings("router", 50052, 9102);
+      postroom::server::ResolveCommonSettings("router", 50052, 9102, /*max_receive_mib=*/26);
   std::string command = args.size() > 1 ? args[1] : "serve";
   if (command == "serve") return postroom::Serve(settings);
   std::fprintf(stderr, "postroom-router: unknown command \"%s\": use serve\n", command.c_str());
