@@ -2,7 +2,7 @@
 // in proto/postroom/v1, plus grpc.health.v1.Health), called with no token, an unknown token and
 // each role, against the real gRPC adapters of the four services (over in-memory stores): the
 // status is UNAUTHENTICATED, PERMISSION_DENIED or anything else (allowed) as the table below
-// says. A new RPC fails this test until its role is added to kRequired. It runs twice: through a
+// says. A new RPC fails this test until its role is added to Required(). It runs twice: through a
 // port set up like Serve() does (tokens checked on the headers, call_auth.h) and through an
 // in-process channel, where only the adapters' own checks (authorize.h) stand.
 #include <dirent.h>
@@ -223,7 +223,7 @@ class AuthzMatrixTest : public ::testing::Test {
     for (const std::string& path : methods) {
       auto it = Required().find(path);
       if (it == Required().end()) {
-        ADD_FAILURE() << path << " is not in kRequired: say which role it needs";
+        ADD_FAILURE() << path << " is not in the table of Required(): say which role it needs";
         continue;
       }
       for (const Caller& c : Callers()) {
