@@ -29,19 +29,42 @@ stack_credentials() {
   if [ ! -f "$POSTROOM_HOME/secret.key" ]; then
     "$BIN/postroom-keygen" --out "$POSTROOM_HOME/secret.key" >/dev/null
   fi
+  # The tokens file holds only hashes; the tokens themselves are kept apart, mode 600, for the
+  # env file, client.yaml and the services' own calls.
+  if [ -f "$POSTROOM_HOME/tokens" ] &&
+     awk '$1 !~ /^#/ && NF == 3 && $3 !~ /^sha256:/ { old = 1 } END { exit !old }' \
+       "$POSTROOM_HOME/tokens"; then
+    stack_migrate_tokens
+  fi
   if [ ! -f "$POSTROOM_HOME/tokens" ]; then
     umask 077
-    {
-      echo "# API tokens of the local stack: name role token"
-      "$BIN/postroom-keygen" --token --name local-admin --role admin
-      "$BIN/postroom-keygen" --token --name postroom-services --role operator
-    } > "$POSTROOM_HOME/tokens"
+    "$BIN/postroom-config" token create local-admin admin --tokens-file "$POSTROOM_HOME/tokens" \
+      > "$POSTROOM_HOME/admin.token" 2>/dev/null
+    "$BIN/postroom-config" token create postroom-services operator \
+      --tokens-file "$POSTROOM_HOME/tokens" > "$POSTROOM_HOME/services.token" 2>/dev/null
     umask 022
   fi
 }
 
-stack_token() { awk '$1 == "local-admin" { print $3 }' "$POSTROOM_HOME/tokens"; }
-stack_service_token() { awk '$1 == "postroom-services" { print $3 }' "$POSTROOM_HOME/tokens"; }
+# A tokens file of the old `name role token` format: its two tokens move to their own files and
+# the file keeps their hashes, so an existing stack keeps its tokens.
+stack_migrate_tokens() {
+  umask 077
+  awk '$1 == "local-admin" { print $3 }' "$POSTROOM_HOME/tokens" > "$POSTROOM_HOME/admin.token"
+  awk '$1 == "postroom-services" { print $3 }' "$POSTROOM_HOME/tokens" > "$POSTROOM_HOME/services.token"
+  {
+    echo "# API tokens of the local stack: name role sha256:<hex of the token>"
+    printf 'local-admin admin sha256:%s\n' \
+      "$(tr -d '\n' < "$POSTROOM_HOME/admin.token" | sha256sum | cut -d' ' -f1)"
+    printf 'postroom-services operator sha256:%s\n' \
+      "$(tr -d '\n' < "$POSTROOM_HOME/services.token" | sha256sum | cut -d' ' -f1)"
+  } > "$POSTROOM_HOME/tokens.new"
+  mv "$POSTROOM_HOME/tokens.new" "$POSTROOM_HOME/tokens"
+  umask 022
+}
+
+stack_token() { cat "$POSTROOM_HOME/admin.token"; }
+stack_service_token() { cat "$POSTROOM_HOME/services.token"; }
 
 stack_write_env() {
   local db="$1"

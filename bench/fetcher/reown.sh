@@ -32,7 +32,7 @@ sql "INSERT INTO connectors (name, protocol, direction, status, spec, modified_b
   $IMAP_PORT, 'tls', 'TLS_MODE_NONE'), 'auth', jsonb_build_object('username', 'idle',
   'password', 'idlepw'), 'settings', jsonb_build_object('poll_interval_s', 30)), 'bench'
   FROM generate_series(1, $N) i"
-echo "b admin $(openssl rand -hex 16)" > "$D/tokens"; chmod 600 "$D/tokens"
+"$CONFIG" token create b admin --tokens-file "$D/tokens" >/dev/null 2>&1
 echo "k1 $(openssl rand -hex 32)" > "$D/key"; chmod 600 "$D/key"
 for r in r1 r2 r3; do
   POSTROOM_DATABASE="$URI" POSTROOM_ROUTER_ADDR=127.0.0.1:1 "$FETCHER" \

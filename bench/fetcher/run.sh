@@ -72,10 +72,9 @@ MB_BEFORE=$(mbsync_rate before)
 # Configuration through the config service: the demo connector pointed at this Dovecot, its
 # routes and fallback. Activated by SQL (EnableConnector would first run a connection test).
 umask 077
-"$BIN/postroom-keygen" --token --name bench --role admin > "$D/tokens"
+TOKEN="$("$BIN/postroom-config" token create bench admin --tokens-file "$D/tokens" 2>/dev/null)"
 "$BIN/postroom-keygen" --out "$D/key" >/dev/null
 umask 022
-TOKEN="$(awk '{print $3}' "$D/tokens")"
 export POSTROOM_DATABASE="$URI" POSTROOM_TOKENS_FILE="$D/tokens" POSTROOM_SECRET_KEY_FILE="$D/key"
 CONFIG_ADDR="127.0.0.1:$(free_port)"
 "$BIN/postroom-config" --listen "$CONFIG_ADDR" --metrics-listen 127.0.0.1:0 >"$D/config.log" 2>&1 &

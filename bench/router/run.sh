@@ -34,10 +34,8 @@ cleanup() {
 trap cleanup EXIT
 "$BIN/postroom-config" migrate --database "$DB" >/dev/null
 umask 077
-TOKEN_LINE="$("$BIN/postroom-keygen" --token --name bench --role admin)"
-echo "$TOKEN_LINE" > "$DIR/tokens"
+TOKEN="$("$BIN/postroom-config" token create bench admin --tokens-file "$DIR/tokens" 2>/dev/null)"
 umask 022
-TOKEN="$(awk '{print $3}' "$DIR/tokens")"
 CONFIG_ADDR="127.0.0.1:$(free_port)"; ROUTER_ADDR="127.0.0.1:$(free_port)"
 ROUTER_METRICS="127.0.0.1:$(free_port)"
 [ -f "$DIR/secret.key" ] || "$BIN/postroom-keygen" --out "$DIR/secret.key" >/dev/null

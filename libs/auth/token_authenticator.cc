@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <mutex>
 #include <optional>
@@ -13,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "libs/base/status_macros.h"
 #include "libs/secrets/private_file.h"
 #include "libs/secrets/random.h"
 #include "libs/secrets/secure_string.h"
@@ -38,6 +40,58 @@ bool IsPrintableToken(absl::string_view token) {
     if (!absl::ascii_isgraph(static_cast<unsigned char>(c))) return false;
   }
   return true;
+}
+
+absl::Status CheckName(absl::string_view name, absl::string_view where) {
+  if (!IsValidName(name)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, "token name \"", absl::CHexEscape(name.substr(0, 80)),
+                     "\" is invalid; use 1-64 characters from A-Z a-z 0-9 . _ @ -"));
+  }
+  if (name == "system") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where,
+        "token name \"system\" is reserved for the services' own audit entries; pick another"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckToken(absl::string_view token, absl::string_view where) {
+  if (token.size() < kMinTokenLength || token.size() > kMaxTokenLength) {
+    return absl::InvalidArgumentError(absl::StrCat(where, "a token is ", token.size(),
+                                                   " characters; use ", kMinTokenLength, " to ",
+                                                   kMaxTokenLength));
+  }
+  if (!IsPrintableToken(token)) {
+    return absl::InvalidArgumentError(absl::StrCat(where, "a token has non-printable characters"));
+  }
+  return absl::OkStatus();
+}
+
+// The third field: `sha256:` and 64 lowercase hex digits. A plaintext token there is refused
+// with the way to convert it: the file must not be a copy of every credential.
+absl::StatusOr<TokenHash> ParseStoredHash(absl::string_view name, absl::string_view stored,
+                                          absl::string_view where) {
+  constexpr absl::string_view kPrefix = "sha256:";
+  if (!absl::StartsWith(stored, kPrefix)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, "token \"", name,
+        "\" is stored in plaintext; the tokens file holds only hashes, `name role "
+        "sha256:<hex>`: replace the third field with sha256: and the output of `printf %s "
+        "TOKEN | sha256sum`, or make a new token with `postroom-config token create ",
+        name, " ROLE --tokens-file FILE`"));
+  }
+  absl::string_view hex = stored.substr(kPrefix.size());
+  bool lower_hex = hex.size() == 64;
+  for (char c : hex) lower_hex = lower_hex && (absl::ascii_isdigit(c) || (c >= 'a' && c <= 'f'));
+  if (!lower_hex) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, "token \"", name, "\" has a bad hash; after sha256: put 64 lowercase hex digits"));
+  }
+  const std::string bytes = absl::HexStringToBytes(hex);
+  TokenHash hash{};
+  std::copy(bytes.begin(), bytes.end(), hash.begin());
+  return hash;
 }
 
 absl::Status Unauthenticated(absl::string_view why) {
@@ -74,37 +128,18 @@ absl::StatusOr<std::vector<TokenEntry>> ParseTokensFile(std::string_view content
     std::vector<absl::string_view> fields =
         absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
     if (fields.size() != 3) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, "expected `name role token`, found ", fields.size(), " fields"));
-    }
-    absl::string_view name = fields[0], role_name = fields[1], token = fields[2];
-    if (!IsValidName(name)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, "token name \"", absl::CHexEscape(name.substr(0, 80)),
-                       "\" is invalid; use 1-64 characters from A-Z a-z 0-9 . _ @ -"));
-    }
-    if (name == "system") {
       return absl::InvalidArgumentError(absl::StrCat(
-          where,
-          "token name \"system\" is reserved for the services' own audit entries; pick "
-          "another"));
+          where, "expected `name role sha256:<hex>`, found ", fields.size(), " fields"));
     }
+    absl::string_view name = fields[0], role_name = fields[1], stored = fields[2];
+    if (absl::Status st = CheckName(name, where); !st.ok()) return st;
     std::optional<Role> role = ParseRole(std::string_view(role_name.data(), role_name.size()));
     if (!role) {
       return absl::InvalidArgumentError(absl::StrCat(
           where, "token \"", name, "\" has unknown role \"",
           absl::CHexEscape(role_name.substr(0, 40)), "\"; use viewer, operator or admin"));
     }
-    if (token.size() < kMinTokenLength || token.size() > kMaxTokenLength) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, "token \"", name, "\" is ", token.size(), " characters; use ", kMinTokenLength,
-          " to ", kMaxTokenLength, " (postroom-keygen --token makes one)"));
-    }
-    if (!IsPrintableToken(token)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, "token \"", name, "\" has non-printable characters"));
-    }
-    absl::StatusOr<TokenHash> hash = HashToken(std::string_view(token.data(), token.size()));
+    absl::StatusOr<TokenHash> hash = ParseStoredHash(name, stored, where);
     if (!hash.ok()) return hash.status();
     TokenEntry entry{std::string(name), *role, *hash};
     for (size_t i = 0; i < entries.size(); ++i) {
@@ -125,10 +160,54 @@ absl::StatusOr<std::vector<TokenEntry>> ParseTokensFile(std::string_view content
   if (entries.empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat(AbslView(source),
-                     ": no tokens; add a line `name role token` (postroom-keygen --token "
-                     "makes a token)"));
+                     ": no tokens; add one with `postroom-config token create NAME ROLE "
+                     "--tokens-file FILE`"));
   }
   return entries;
+}
+
+absl::StatusOr<std::string> TokenFileLine(std::string_view name, Role role,
+                                          std::string_view token) {
+  POSTROOM_RETURN_IF_ERROR(CheckName(AbslView(name), ""));
+  POSTROOM_RETURN_IF_ERROR(CheckToken(AbslView(token), ""));
+  absl::StatusOr<TokenHash> hash = HashToken(token);
+  if (!hash.ok()) return hash.status();
+  return absl::StrCat(AbslView(name), " ", AbslView(RoleName(role)), " sha256:",
+                      absl::BytesToHexString(absl::string_view(
+                          reinterpret_cast<const char*>(hash->data()), hash->size())),
+                      "\n");
+}
+
+absl::StatusOr<std::string> CreateToken(const std::string& path, std::string_view name, Role role) {
+  std::string contents;
+  absl::StatusOr<secrets::SecureString> existing = secrets::ReadPrivateFile(path, "tokens file");
+  if (existing.ok()) {
+    contents = std::string(existing->view());
+    absl::StatusOr<std::vector<TokenEntry>> entries = ParseTokensFile(contents, path);
+    if (!entries.ok()) {
+      return absl::Status(entries.status().code(),
+                          absl::StrCat("fix the tokens file first: ", entries.status().message()));
+    }
+    for (const TokenEntry& e : *entries) {
+      if (e.name == name) {
+        return absl::AlreadyExistsError(
+            absl::StrCat(path, " already has a token named \"", AbslView(name),
+                         "\"; remove its line to revoke it, or pick another name"));
+      }
+    }
+    if (!contents.empty() && contents.back() != '\n') contents += '\n';
+  } else if (existing.status().code() != absl::StatusCode::kNotFound) {
+    return existing.status();
+  }
+  absl::StatusOr<std::string> token = GenerateToken();
+  if (!token.ok()) return token.status();
+  absl::StatusOr<std::string> line = TokenFileLine(name, role, *token);
+  if (!line.ok()) return line.status();
+  contents += *line;
+  absl::Status written = existing.ok() ? secrets::ReplacePrivateFile(path, contents)
+                                       : secrets::CreatePrivateFile(path, contents);
+  if (!written.ok()) return written;
+  return token;
 }
 
 absl::StatusOr<std::string> GenerateToken() {

@@ -2,14 +2,17 @@
 
 // Bearer-token authentication from a tokens file (POSTROOM_TOKENS_FILE).
 //
-// File format, one token per line: `name role token`; blank lines and lines starting with '#'
-// are ignored. name: 1-64 characters from A-Z a-z 0-9 . _ @ -, unique, not "system" (the audit
-// log's actor for the services' own changes). role: viewer, operator or admin. token: 16-512
-// printable ASCII characters, unique; GenerateToken makes good ones.
+// File format, one token per line: `name role sha256:<64 lowercase hex>`, the SHA-256 of the
+// token; blank lines and lines starting with '#' are ignored. name: 1-64 characters from
+// A-Z a-z 0-9 . _ @ -, unique, not "system" (the audit log's actor for the services' own
+// changes). role: viewer, operator or admin. The file holds no token itself, so reading it (a
+// backup, a mounted Secret, a support bundle) gives no access; `postroom-config token create`
+// makes a token, prints it once and adds its line (CreateToken). A line with a plaintext token
+// (the format before) is refused with the way to convert it, not accepted with a warning: a
+// file that still holds tokens is the leak the hashes exist to prevent.
 //
-// Only SHA-256 hashes of tokens are kept after loading; the file's text is wiped. A presented
-// token is hashed and compared with every stored hash using CRYPTO_memcmp, so timing reveals
-// neither which bytes matched nor, being over hashes, anything about a token.
+// A presented token is hashed and compared with every stored hash using CRYPTO_memcmp, so
+// timing reveals neither which bytes matched nor, being over hashes, anything about a token.
 #include <array>
 #include <cstddef>
 #include <memory>
@@ -41,13 +44,25 @@ struct TokenEntry {
 
 // Parses a tokens file's text; `source` names it in messages. INVALID_ARGUMENT with
 // "source:line: " for: not exactly three fields, a bad or reserved name, an unknown role, a
-// token shorter than 16 or longer than 512 characters or with non-printable bytes, a duplicate
-// name, a duplicate token, or no token at all. Messages never contain a token.
+// third field that is not `sha256:` and 64 lowercase hex digits (a plaintext token gets the
+// migration advice), a duplicate name, a duplicate hash, or no token at all. Messages never
+// contain a token.
 absl::StatusOr<std::vector<TokenEntry>> ParseTokensFile(std::string_view contents,
                                                         std::string_view source);
 
 // 32 random bytes as unpadded base64url (43 characters). INTERNAL: the random generator failed.
 absl::StatusOr<std::string> GenerateToken();
+
+// The tokens-file line for `token`: "name role sha256:<hex>\n". INVALID_ARGUMENT: a bad or
+// reserved name, or a token of other than 16-512 printable characters.
+absl::StatusOr<std::string> TokenFileLine(std::string_view name, Role role, std::string_view token);
+
+// Makes a new token for `name`, adds its hash line to the tokens file at `path` (created with
+// mode 0600 when missing, else replaced atomically) and returns the token, which is kept
+// nowhere: the caller shows it once. The running services pick the line up within seconds.
+// ALREADY_EXISTS: the file has that name. The errors of TokenFileLine, of ParseTokensFile for
+// the existing file (which is left as it is), and of reading and writing private files.
+absl::StatusOr<std::string> CreateToken(const std::string& path, std::string_view name, Role role);
 
 // Authenticates `authorization` header values against the loaded tokens. Thread-safe: Reload()
 // swaps the token table atomically while Authenticate() runs on other threads; a call sees the

@@ -6,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -30,9 +31,17 @@ constexpr char kAdminToken[] = "admin-token-0123456789abcdef";
 constexpr char kCiToken[] = "ci-token-0123456789abcdef";
 constexpr char kOpsToken[] = "ops-token-0123456789abcdef";
 
+// The third field of a tokens-file line, made apart from the code under test.
+std::string Hashed(std::string_view token) {
+  TokenHash h = *HashToken(token);
+  return "sha256:" + absl::BytesToHexString(
+                         absl::string_view(reinterpret_cast<const char*>(h.data()), h.size()));
+}
+
 std::string Tokens() {
-  return absl::StrCat("# name role token\n", "root admin ", kAdminToken, "\n", "\n", "ci viewer ",
-                      kCiToken, "\n", "ops operator ", kOpsToken, "\n");
+  return absl::StrCat("# name role sha256:<hex>\n", "root admin ", Hashed(kAdminToken), "\n", "\n",
+                      "ci viewer ", Hashed(kCiToken), "\n", "ops operator ", Hashed(kOpsToken),
+                      "\n");
 }
 
 std::unique_ptr<TokenAuthenticator> Must(absl::StatusOr<std::unique_ptr<TokenAuthenticator>> a) {
@@ -127,24 +136,32 @@ INSTANTIATE_TEST_SUITE_P(
         BadFile{"Empty", "", "tokens.txt: no tokens"},
         BadFile{"OnlyComments", "# none yet\n", "no tokens"},
         BadFile{"TwoFields", absl::StrCat("# c\nci ", kCiToken, "\n"),
-                "tokens.txt:2: expected `name role token`, found 2 fields"},
-        BadFile{"FourFields", absl::StrCat("ci viewer ", kCiToken, " extra\n"), "found 4 fields"},
-        BadFile{"UnknownRole", absl::StrCat("ci superuser ", kCiToken, "\n"),
+                "tokens.txt:2: expected `name role sha256:<hex>`, found 2 fields"},
+        BadFile{"FourFields", absl::StrCat("ci viewer ", Hashed(kCiToken), " extra\n"),
+                "found 4 fields"},
+        BadFile{"UnknownRole", absl::StrCat("ci superuser ", Hashed(kCiToken), "\n"),
                 "tokens.txt:1: token \"ci\" has unknown role \"superuser\"; use viewer, "
                 "operator or admin"},
-        BadFile{"ShortToken", "root admin fifteen-chars-x\n",
-                "tokens.txt:1: token \"root\" is 15 characters; use 16 to 512"},
-        BadFile{"LongToken", "root admin " + std::string(513, 'x') + "\n", "is 513 characters"},
-        BadFile{"NonPrintableToken", "root admin abcdefghij\x01klmnopqrs\n", "non-printable"},
-        BadFile{"BadName", absl::StrCat("c/i viewer ", kCiToken, "\n"),
+        BadFile{"PlaintextToken", absl::StrCat("root admin ", kAdminToken, "\n"),
+                "tokens.txt:1: token \"root\" is stored in plaintext; the tokens file holds only "
+                "hashes"},
+        BadFile{"ShortHash", "root admin sha256:abcdef\n",
+                "tokens.txt:1: token \"root\" has a bad hash; after sha256: put 64 lowercase "
+                "hex digits"},
+        BadFile{"UppercaseHash", "root admin sha256:" + std::string(64, 'A') + "\n", "bad hash"},
+        BadFile{"NotHexHash", "root admin sha256:" + std::string(64, 'g') + "\n", "bad hash"},
+        BadFile{"BadName", absl::StrCat("c/i viewer ", Hashed(kCiToken), "\n"),
                 "token name \"c/i\" is invalid"},
-        BadFile{"ReservedName", absl::StrCat("system admin ", kAdminToken, "\n"), "reserved"},
-        BadFile{"DuplicateName",
-                absl::StrCat("ci viewer ", kCiToken, "\nci admin ", kAdminToken, "\n"),
-                "tokens.txt:2: token name \"ci\" is used twice (first on line 1)"},
-        BadFile{"DuplicateToken",
-                absl::StrCat("ci viewer ", kCiToken, "\n\nroot admin ", kCiToken, "\n"),
-                "tokens.txt:3: token \"root\" has the same token as \"ci\" on line 1"}),
+        BadFile{"ReservedName", absl::StrCat("system admin ", Hashed(kAdminToken), "\n"),
+                "reserved"},
+        BadFile{
+            "DuplicateName",
+            absl::StrCat("ci viewer ", Hashed(kCiToken), "\nci admin ", Hashed(kAdminToken), "\n"),
+            "tokens.txt:2: token name \"ci\" is used twice (first on line 1)"},
+        BadFile{
+            "DuplicateToken",
+            absl::StrCat("ci viewer ", Hashed(kCiToken), "\n\nroot admin ", Hashed(kCiToken), "\n"),
+            "tokens.txt:3: token \"root\" has the same token as \"ci\" on line 1"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(ParseTokensFile, KeepsOnlyHashesOfTokens) {
@@ -174,7 +191,10 @@ TEST(GenerateToken, IsUnpaddedBase64UrlOf32RandomBytesAndAcceptedByTheFile) {
     seen.insert(*t);
   }
   EXPECT_EQ(seen.size(), 100u);
-  EXPECT_THAT(ParseTokensFile("ci viewer " + *seen.begin(), "t"), IsOk());
+  absl::StatusOr<std::string> line = TokenFileLine("ci", Role::kViewer, *seen.begin());
+  ASSERT_THAT(line, IsOk());
+  auto auth = Must(TokenAuthenticator::FromContents(*line));
+  EXPECT_THAT(auth->Authenticate("Bearer " + *seen.begin()), IsOkAndHolds(P("ci", Role::kViewer)));
 }
 
 // --- Files and reloading ---
@@ -196,14 +216,16 @@ TEST(TokenAuthenticatorFile, MissingFileIsNotFound) {
 TEST(TokenAuthenticatorFile, ReloadRotatesTokensWithoutRestart) {
   TempDir dir;
   const std::string path = dir.File("tokens");
-  WriteFile(path, absl::StrCat("ci viewer ", kCiToken, "\n"), 0600);
+  WriteFile(path, absl::StrCat("ci viewer ", Hashed(kCiToken), "\n"), 0600);
   auto auth = Must(TokenAuthenticator::FromFile(path));
   EXPECT_EQ(auth->path(), path);
   ASSERT_THAT(auth->Authenticate(absl::StrCat("Bearer ", kCiToken)), IsOk());
 
   // ci's token is replaced and an operator is added.
   const std::string new_ci = "ci-rotated-0123456789abcdef";
-  WriteFile(path, absl::StrCat("ci viewer ", new_ci, "\nops operator ", kOpsToken, "\n"), 0600);
+  WriteFile(path,
+            absl::StrCat("ci viewer ", Hashed(new_ci), "\nops operator ", Hashed(kOpsToken), "\n"),
+            0600);
   EXPECT_THAT(auth->Authenticate(absl::StrCat("Bearer ", kCiToken)), IsOk());  // Until reload.
   ASSERT_THAT(auth->Reload(), IsOk());
   EXPECT_EQ(auth->token_count(), 2u);
@@ -217,12 +239,13 @@ TEST(TokenAuthenticatorFile, ReloadRotatesTokensWithoutRestart) {
 TEST(TokenAuthenticatorFile, FailedReloadKeepsCurrentTokens) {
   TempDir dir;
   const std::string path = dir.File("tokens");
-  WriteFile(path, absl::StrCat("ci viewer ", kCiToken, "\n"), 0600);
+  WriteFile(path, absl::StrCat("ci viewer ", Hashed(kCiToken), "\n"), 0600);
   auto auth = Must(TokenAuthenticator::FromFile(path));
-  WriteFile(path, "ci viewer short\n", 0600);
-  EXPECT_THAT(auth->Reload(), StatusIs(absl::StatusCode::kInvalidArgument,
-                                       AllOf(HasSubstr("previous tokens stay in force"),
-                                             HasSubstr(":1: token \"ci\" is 5 characters"))));
+  WriteFile(path, "ci viewer short-plaintext-token\n", 0600);
+  EXPECT_THAT(auth->Reload(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("previous tokens stay in force"),
+                             HasSubstr(":1: token \"ci\" is stored in plaintext"))));
   EXPECT_THAT(auth->Authenticate(absl::StrCat("Bearer ", kCiToken)), IsOk());
 }
 
@@ -236,8 +259,10 @@ TEST(TokenAuthenticatorFile, ConcurrentAuthenticateDuringReloadSeesOldOrNewTable
   TempDir dir;
   const std::string path = dir.File("tokens");
   // Both files accept the admin token; they differ only in ci's role.
-  const std::string a = absl::StrCat("root admin ", kAdminToken, "\nci viewer ", kCiToken, "\n");
-  const std::string b = absl::StrCat("root admin ", kAdminToken, "\nci operator ", kCiToken, "\n");
+  const std::string a =
+      absl::StrCat("root admin ", Hashed(kAdminToken), "\nci viewer ", Hashed(kCiToken), "\n");
+  const std::string b =
+      absl::StrCat("root admin ", Hashed(kAdminToken), "\nci operator ", Hashed(kCiToken), "\n");
   WriteFile(path, a, 0600);
   auto auth = Must(TokenAuthenticator::FromFile(path));
   std::atomic<bool> stop{false};
@@ -259,6 +284,55 @@ TEST(TokenAuthenticatorFile, ConcurrentAuthenticateDuringReloadSeesOldOrNewTable
   stop = true;
   for (auto& r : readers) r.join();
   EXPECT_EQ(failures.load(), 0);
+}
+
+// --- Creating tokens ---
+
+TEST(TokenFileLine, IsNameRoleAndTheTokensSha256) {
+  EXPECT_THAT(TokenFileLine("ci", Role::kOperator, kCiToken),
+              IsOkAndHolds(absl::StrCat("ci operator ", Hashed(kCiToken), "\n")));
+  EXPECT_THAT(TokenFileLine("system", Role::kAdmin, kCiToken),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("reserved")));
+  EXPECT_THAT(TokenFileLine("ci", Role::kAdmin, "short"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("5 characters")));
+}
+
+TEST(CreateToken, AddsOnlyTheHashToAPrivateFileAndTheTokenAuthenticates) {
+  TempDir dir;
+  const std::string path = dir.File("tokens");
+  absl::StatusOr<std::string> first = CreateToken(path, "local-admin", Role::kAdmin);
+  ASSERT_THAT(first, IsOk());
+  absl::StatusOr<std::string> second = CreateToken(path, "svc", Role::kOperator);
+  ASSERT_THAT(second, IsOk());
+  EXPECT_NE(*first, *second);
+
+  auto auth = Must(TokenAuthenticator::FromFile(path));  // Also checks mode 0600.
+  EXPECT_EQ(auth->token_count(), 2u);
+  EXPECT_THAT(auth->Authenticate("Bearer " + *first), IsOkAndHolds(P("local-admin", Role::kAdmin)));
+  EXPECT_THAT(auth->Authenticate("Bearer " + *second), IsOkAndHolds(P("svc", Role::kOperator)));
+  std::string text = secrets::testing::ReadFile(path);
+  EXPECT_THAT(text, AllOf(Not(HasSubstr(*first)), Not(HasSubstr(*second)),
+                          HasSubstr(Hashed(*first)), HasSubstr(Hashed(*second))));
+}
+
+TEST(CreateToken, RefusesATakenNameAndABadFileLeavingTheFileAsItWas) {
+  TempDir dir;
+  const std::string path = dir.File("tokens");
+  ASSERT_THAT(CreateToken(path, "ci", Role::kViewer), IsOk());
+  const std::string before = secrets::testing::ReadFile(path);
+  EXPECT_THAT(
+      CreateToken(path, "ci", Role::kAdmin),
+      StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("already has a token named \"ci\"")));
+  EXPECT_EQ(secrets::testing::ReadFile(path), before);
+
+  const std::string old_format = dir.File("old");
+  WriteFile(old_format, absl::StrCat("ci viewer ", kCiToken, "\n"), 0600);
+  EXPECT_THAT(CreateToken(old_format, "ops", Role::kOperator),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("fix the tokens file first"), HasSubstr("plaintext"))));
+  EXPECT_EQ(secrets::testing::ReadFile(old_format), absl::StrCat("ci viewer ", kCiToken, "\n"));
+  EXPECT_THAT(CreateToken(path, "bad/name", Role::kViewer),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("invalid")));
 }
 
 }  // namespace

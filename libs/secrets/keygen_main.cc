@@ -3,7 +3,8 @@
 //   postroom-keygen --out FILE            create a new key file (mode 0600)
 //   postroom-keygen --rotate FILE         add a new primary key to an existing key file
 //   postroom-keygen --key-id ID ...       choose the key id (default: k<UTC yyyymmddhhmmss>)
-//   postroom-keygen --token [--name N --role R]   print a token, or a tokens-file line
+//   postroom-keygen --token               print a random token (tokens-file lines hold hashes:
+//                                         `postroom-config token create` writes them)
 #include <cstdio>
 #include <string>
 #include <string_view>
@@ -21,10 +22,11 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: postroom-keygen [--key-id ID] [--out FILE | --rotate FILE]\n"
-    "       postroom-keygen --token [--name NAME --role viewer|operator|admin]\n"
+    "       postroom-keygen --token\n"
     "Prints a secret key line `key_id base64(32 bytes)` for POSTROOM_SECRET_KEY_FILE,\n"
     "or with --out creates a key file, or with --rotate makes a new key primary in one.\n"
-    "--token prints a random API token (or a whole POSTROOM_TOKENS_FILE line).\n";
+    "--token prints a random API token; `postroom-config token create NAME ROLE --tokens-file F`\n"
+    "makes one and adds its hash line to a tokens file.\n";
 
 int Fail(const absl::Status& st) {
   std::fprintf(stderr, "postroom-keygen: %s\n", std::string(st.ToString()).c_str());
@@ -76,17 +78,15 @@ int main(int argc, char** argv) {
     if (!key_id.empty() || !out.empty() || !rotate.empty()) {
       return Usage("--token does not combine with --key-id, --out or --rotate");
     }
-    if (name.empty() != role.empty()) return Usage("--name and --role go together");
-    if (!role.empty() && !postroom::auth::ParseRole(role)) {
-      return Usage("--role must be viewer, operator or admin");
+    if (!name.empty() || !role.empty()) {
+      // A `name role token` line is no longer a tokens-file line: the file holds hashes.
+      return Usage(
+          "--name and --role are gone: `postroom-config token create NAME ROLE --tokens-file "
+          "FILE` adds a token's hash line and prints the token");
     }
     absl::StatusOr<std::string> t = postroom::auth::GenerateToken();
     if (!t.ok()) return Fail(t.status());
-    if (name.empty()) {
-      std::printf("%s\n", t->c_str());
-    } else {
-      std::printf("%s %s %s\n", name.c_str(), role.c_str(), t->c_str());
-    }
+    std::printf("%s\n", t->c_str());
     return 0;
   }
   if (!name.empty() || !role.empty()) return Usage("--name and --role need --token");

@@ -1,19 +1,17 @@
 #include "libs/server/server.h"
 
-#include <csignal>
-#include <fstream>
-#include <sstream>
-
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 #include <grpcpp/support/server_interceptor.h>
 
 #include <atomic>
-#include <optional>
 #include <chrono>
+#include <csignal>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -22,6 +20,9 @@
 #include "absl/time/clock.h"
 #include "libs/base/log.h"
 #include "libs/metrics/metrics.h"
+#include "libs/server/call_auth.h"
+#include "libs/server/stream_registry.h"
+#include "libs/server/token_watcher.h"
 #include "libs/store/database.h"
 
 namespace postroom::server {
@@ -102,19 +103,47 @@ class MetricsInterceptorFactory
   std::string service_;
 };
 
-absl::StatusOr<std::string> ReadFile(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::FailedPreconditionError(absl::StrCat("cannot read the TLS ", what, " file ", path));
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 }  // namespace
 
 void RequestShutdown() { g_stop = true; }
+
+absl::Status ConfigureServer(const ServerOptions& options, grpc::ServerBuilder& builder,
+                             int* port) {
+  std::shared_ptr<grpc::AuthMetadataProcessor> processor;
+  if (options.authenticator != nullptr) {
+    processor = std::make_shared<TokenAuthProcessor>(*options.authenticator);
+  }
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds =
+      MakeServerCredentials(options.tls_cert_file, options.tls_key_file, processor);
+  if (!creds.ok()) return creds.status();
+  builder.AddListeningPort(options.listen, *creds, port);
+  builder.SetMaxReceiveMessageSize(options.max_receive_bytes);
+  grpc::ResourceQuota quota(absl::StrCat("postroom-", options.service_name));
+  quota.Resize(options.memory_quota_bytes);
+  quota.SetMaxThreads(options.max_threads);
+  builder.SetResourceQuota(quota);
+  auto ms = [](absl::Duration d) { return static_cast<int>(absl::ToInt64Milliseconds(d)); };
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams);
+  // Without BDP probing a call's window stays 64 KiB until the method reads the message, so a
+  // call refused at the metadata stage has sent at most that; with it the window had grown to
+  // ~2 MiB per call (server_test measures both through a counting proxy).
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, ms(options.keepalive_time));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, ms(options.keepalive_timeout));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             ms(options.min_client_ping_interval));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, ms(options.max_connection_idle));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, ms(options.max_connection_age));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                             ms(options.max_connection_age_grace));
+  // The sync server starts a thread whenever a call takes its last idle poller and ends threads
+  // once more than MAX_POLLERS (default 2) are idle: under a steady 16 concurrent RouteEmail
+  // calls it made and ended threads all the time (clone/munmap were ~1 % of the box in
+  // bench/fetcher). Idle threads cost only their stacks.
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 32);
+  return absl::OkStatus();
+}
 
 absl::Status Serve(const ServerOptions& options, const std::vector<grpc::Service*>& services,
                    const std::function<void(int port)>& on_started) {
@@ -138,29 +167,21 @@ absl::Status Serve(const ServerOptions& options, const std::vector<grpc::Service
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials();
-  if (!options.tls_cert_file.empty() || !options.tls_key_file.empty()) {
-    absl::StatusOr<std::string> cert = ReadFile(options.tls_cert_file, "certificate");
-    if (!cert.ok()) return cert.status();
-    absl::StatusOr<std::string> key = ReadFile(options.tls_key_file, "key");
-    if (!key.ok()) return key.status();
-    grpc::SslServerCredentialsOptions ssl;
-    ssl.pem_key_cert_pairs.push_back({*key, *cert});
-    creds = grpc::SslServerCredentials(ssl);
-  }
   int port = 0;
-  builder.AddListeningPort(options.listen, creds, &port);
-  builder.SetMaxReceiveMessageSize(160 << 20);  // Up to the largest allowed email and more.
-  // The sync server starts a thread whenever a call takes its last idle poller and ends threads
-  // once more than MAX_POLLERS (default 2) are idle: under a steady 16 concurrent RouteEmail
-  // calls it made and ended threads all the time (clone/munmap were ~1 % of the box in
-  // bench/fetcher). Idle threads cost only their stacks.
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 32);
+  if (absl::Status st = ConfigureServer(options, builder, &port); !st.ok()) return st;
   for (grpc::Service* s : services) builder.RegisterService(s);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
   creators.push_back(std::make_unique<MetricsInterceptorFactory>(options.service_name));
   builder.experimental().SetInterceptorCreators(std::move(creators));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  std::optional<TokenFileWatcher> token_watcher;
+  if (server && options.authenticator != nullptr && !options.authenticator->path().empty()) {
+    InstallSighupReload();
+    StreamRegistry* streams = options.streams;
+    token_watcher.emplace(*options.authenticator, [streams] {
+      if (streams != nullptr) streams->EndRevoked();
+    });
+  }
   if (!server || port == 0) {
     return absl::UnavailableError(absl::StrCat(
         "cannot listen on ", options.listen, " (is the port taken? set another with --listen)"));
@@ -175,8 +196,8 @@ absl::Status Serve(const ServerOptions& options, const std::vector<grpc::Service
       if (ready.ok()) {
         LogInfo("ready", {{"service", options.service_name}});
       } else {
-        LogWarning("not_ready", {{"service", options.service_name},
-                                 {"reason", std::string(ready.message())}});
+        LogWarning("not_ready",
+                   {{"service", options.service_name}, {"reason", std::string(ready.message())}});
       }
     }
     last = ready.ok();

@@ -19,6 +19,9 @@ namespace postroom::server {
 //   --database        POSTROOM_DATABASE                  (required by most services)
 //   --tls-cert/--tls-key  POSTROOM_TLS_CERT / POSTROOM_TLS_KEY
 //   --log-json        POSTROOM_LOG_JSON=1
+//   --max-receive-mib POSTROOM_MAX_RECEIVE_MIB       the service's default (router 26, else 4)
+//   --grpc-memory-mib POSTROOM_GRPC_MEMORY_MIB       512
+//   --max-streams-per-token  POSTROOM_MAX_STREAMS_PER_TOKEN   64
 // The flags themselves are defined once in service_flags.cc, linked into every service.
 struct CommonSettings {
   std::string listen;
@@ -27,10 +30,15 @@ struct CommonSettings {
   std::string tls_cert;
   std::string tls_key;
   bool log_json = false;
+  int max_receive_mib = 4;    // The largest request message, MiB.
+  int grpc_memory_mib = 512;  // gRPC's memory quota, MiB.
+  int max_streams_per_token = 64;
 };
 
-// `service` is "config", "router", "fetcher" or "sender"; the ports are its defaults.
-CommonSettings ResolveCommonSettings(const std::string& service, int grpc_port, int metrics_port);
+// `service` is "config", "router", "fetcher" or "sender"; the ports and the receive limit
+// (MiB) are its defaults.
+CommonSettings ResolveCommonSettings(const std::string& service, int grpc_port, int metrics_port,
+                                     int max_receive_mib = 4);
 
 // INVALID_ARGUMENT naming the flag and variable when no database is set; else OK.
 absl::Status RequireDatabase(const CommonSettings& s);
@@ -43,17 +51,21 @@ int ExitWith(const char* program, const absl::Status& status);
 // "<hostname>-<pid>" (hostname from $HOSTNAME, else `service`).
 std::string ReplicaName(const std::string& flag, const char* env, const char* service);
 
-// Serve()'s options from the common settings: addresses, TLS, and the database whose pool it
-// reports. Readiness and the rest are the caller's.
+// Serve()'s options from the common settings: addresses, TLS, limits, the tokens every call
+// must carry (may be null: none), and the database whose pool it reports. Readiness and the
+// rest are the caller's.
 ServerOptions ServerOptionsFor(const std::string& service, const CommonSettings& s,
-                               store::Database* database);
+                               store::Database* database, auth::TokenAuthenticator* authenticator);
 
 // absl::ParseCommandLine that also accepts flags spelled with hyphens (--metrics-listen), as
 // people type them; absl names flags with underscores. Returns the positional arguments.
 std::vector<char*> ParseFlags(int argc, char** argv);
 
-// The API tokens from --tokens-file or POSTROOM_TOKENS_FILE. INVALID_ARGUMENT when neither is
-// set; the authenticator's errors otherwise.
+// The tokens file's path from --tokens-file or POSTROOM_TOKENS_FILE. INVALID_ARGUMENT when
+// neither is set.
+absl::StatusOr<std::string> TokensFilePath();
+
+// The API tokens from TokensFilePath(); its error, or the authenticator's.
 absl::StatusOr<std::unique_ptr<auth::TokenAuthenticator>> LoadAuthenticator();
 
 // The keys for secrets at rest, from --secret-key-file, POSTROOM_SECRET_KEY_FILE or

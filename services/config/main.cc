@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -40,6 +41,33 @@ int Migrate(const server::CommonSettings& s) {
   absl::StatusOr<int> version = store::Migrate(db);
   if (!version.ok()) return Fail(version.status());
   std::printf("schema at version %d\n", *version);
+  return 0;
+}
+
+// `token create NAME ROLE`: adds a token's hash line to the tokens file and prints the token,
+// the only time it is shown.
+int Token(const std::vector<char*>& args) {
+  constexpr char kUsage[] =
+      "usage: postroom-config token create NAME viewer|operator|admin --tokens-file FILE";
+  if (args.size() != 5 || std::string(args[2]) != "create") {
+    std::fprintf(stderr, "postroom-config: %s\n", kUsage);
+    return 2;
+  }
+  const std::string name = args[3];
+  std::optional<auth::Role> role = auth::ParseRole(args[4]);
+  if (!role) {
+    std::fprintf(stderr, "postroom-config: unknown role \"%s\"; %s\n", args[4], kUsage);
+    return 2;
+  }
+  absl::StatusOr<std::string> path = server::TokensFilePath();
+  if (!path.ok()) return Fail(path.status());
+  absl::StatusOr<std::string> token = auth::CreateToken(*path, name, *role);
+  if (!token.ok()) return Fail(token.status());
+  std::printf("%s\n", token->c_str());
+  std::fprintf(stderr,
+               "added token \"%s\" (%s) to %s; it is printed only now, the file keeps its hash. "
+               "Running services accept it within seconds.\n",
+               name.c_str(), args[4], path->c_str());
   return 0;
 }
 
@@ -80,7 +108,7 @@ int Serve(const server::CommonSettings& s) {
   }
   config::StateExporter exporter(db, absl::Seconds(std::max(1, export_interval_s)));
 
-  server::ServerOptions options = server::ServerOptionsFor("config", s, &db);
+  server::ServerOptions options = server::ServerOptionsFor("config", s, &db, authenticator->get());
   options.readiness = [&db] {
     return store::RequireSchemaVersion(db, store::LatestSchemaVersion());
   };
@@ -96,14 +124,17 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "postroom-config: connectors, routes, templates, blocked addresses and settings over gRPC.\n"
       "Usage: postroom-config [serve] [flags]    serve the ConfigService (port 50051)\n"
-      "       postroom-config migrate [flags]    apply database migrations and exit");
+      "       postroom-config migrate [flags]    apply database migrations and exit\n"
+      "       postroom-config token create NAME ROLE --tokens-file FILE\n"
+      "                                          add a token (printed once, its hash kept)");
   std::vector<char*> args = postroom::server::ParseFlags(argc, argv);
   postroom::server::CommonSettings settings =
       postroom::server::ResolveCommonSettings("config", 50051, 9101);
   std::string command = args.size() > 1 ? args[1] : "serve";
   if (command == "migrate") return postroom::Migrate(settings);
+  if (command == "token") return postroom::Token(args);
   if (command == "serve") return postroom::Serve(settings);
-  std::fprintf(stderr, "postroom-config: unknown command \"%s\": use serve or migrate\n",
+  std::fprintf(stderr, "postroom-config: unknown command \"%s\": use serve, migrate or token\n",
                command.c_str());
   return 2;
 }

@@ -171,7 +171,7 @@ int Serve(const server::CommonSettings& s) {
   }
   LogInfo("fetcher_started", {{"replica", replica}, {"workers", std::to_string(workers)}});
 
-  server::ServerOptions options = server::ServerOptionsFor("fetcher", s, &db);
+  server::ServerOptions options = server::ServerOptionsFor("fetcher", s, &db, authenticator->get());
   options.readiness = [&]() -> absl::Status {
     POSTROOM_RETURN_IF_ERROR(store::RequireSchemaVersion(db, store::LatestSchemaVersion()));
     if (last_round_ok_ms.load() == 0) return absl::UnavailableError("no lease round yet");

@@ -17,6 +17,7 @@
 #include "libs/secrets/keyring.h"
 #include "libs/server/server.h"
 #include "libs/server/service_flags.h"
+#include "libs/server/stream_registry.h"
 #include "libs/store/database.h"
 #include "libs/store/migrations.h"
 #include "libs/store/migrator.h"
@@ -113,7 +114,9 @@ int Serve(const server::CommonSettings& s) {
                        .reply_token_key = ReplyTokenKey(),
                        .claim_timeout = absl::Seconds(std::max(claim_timeout_s, 1)),
                        .test_stall_on_subject = absl::GetFlag(FLAGS_test_stall_on_subject)});
-  router::RouterService service(core, **authenticator);
+  // RouteStream and WatchWorkItems hold a thread each for as long as they are open.
+  server::StreamRegistry streams(**authenticator, s.max_streams_per_token);
+  router::RouterService service(core, **authenticator, absl::Milliseconds(250), &streams);
   absl::Notification stop;
   std::thread sweeper([&] {
     InitConnectorMetrics(db, metrics);
@@ -129,7 +132,8 @@ int Serve(const server::CommonSettings& s) {
     }
   });
 
-  server::ServerOptions options = server::ServerOptionsFor("router", s, &db);
+  server::ServerOptions options = server::ServerOptionsFor("router", s, &db, authenticator->get());
+  options.streams = &streams;
   options.readiness = [&db] {
     return store::RequireSchemaVersion(db, store::LatestSchemaVersion());
   };
@@ -149,7 +153,7 @@ int main(int argc, char** argv) {
       "Usage: postroom-router [serve] [flags]");
   std::vector<char*> args = postroom::server::ParseFlags(argc, argv);
   postroom::server::CommonSettings settings =
-      postroom::server::ResolveCommonSettings("router", 50052, 9102);
+      postroom::server::ResolveCommonSettings("router", 50052, 9102, /*max_receive_mib=*/26);
   std::string command = args.size() > 1 ? args[1] : "serve";
   if (command == "serve") return postroom::Serve(settings);
   std::fprintf(stderr, "postroom-router: unknown command \"%s\": use serve\n", command.c_str());

@@ -129,7 +129,7 @@ int Serve(const server::CommonSettings& s) {
   }
   LogInfo("sender_started", {{"replica", replica}, {"workers", std::to_string(workers)}});
 
-  server::ServerOptions server_options = server::ServerOptionsFor("sender", s, &db);
+  server::ServerOptions server_options = server::ServerOptionsFor("sender", s, &db, authenticator->get());
   server_options.readiness = [&]() -> absl::Status {
     return store::RequireSchemaVersion(db, store::LatestSchemaVersion());
   };

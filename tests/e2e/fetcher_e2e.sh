@@ -41,7 +41,7 @@ URI="$("$POSTROOM_ROOT/scripts/pg" start "$T/pg" --fast | tail -1)"
 source "$T/dc/ports.env"
 sql() { psql "$URI" -qAtX -v ON_ERROR_STOP=1 -c "$1"; }
 
-echo "e2e admin $(openssl rand -hex 16)" > "$T/tokens"; chmod 600 "$T/tokens"
+E2E_TOKEN="$("$CONFIG" token create e2e admin --tokens-file "$T/tokens" 2>/dev/null)"
 echo "k1 $(openssl rand -hex 32)" > "$T/key"; chmod 600 "$T/key"
 sql "INSERT INTO settings (key, spec, modified_by) VALUES ('admin_notification_address',
      '{\"value\": \"admin@example.com\"}', 'e2e')"
@@ -221,7 +221,7 @@ fallback: {queue: erin-general}
 YAML
   ok=0
   for i in $(seq 1 50); do
-    if "$CTL" --config-addr "$CADDR" --token "$(awk '{print $3}' "$T/tokens")" apply -f "$T/erin.yaml" >"$T/apply.out" 2>&1; then ok=1; break; fi
+    if "$CTL" --config-addr "$CADDR" --token "$E2E_TOKEN" apply -f "$T/erin.yaml" >"$T/apply.out" 2>&1; then ok=1; break; fi
     sleep 0.2
   done
   kill "$CPID"; wait "$CPID" 2>/dev/null || true

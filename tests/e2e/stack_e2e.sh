@@ -44,6 +44,14 @@ check "routes in new order, fallback last" \
   bash -c "'$BIN/postroomctl' get routes --connector support | grep -oE 'urgent|invoices|fallback' | tr '\n' ' ' | grep -q 'urgent invoices fallback'"
 check "history shows the actor" expect 0 "local-admin" history connector support
 check "wrong token is refused" bash -c "POSTROOM_TOKEN=wrong-token-0123456789 '$BIN/postroomctl' --token wrong-token-0123456789 get connectors; [ \$? = 1 ]"
+# Tokens rotate without a restart: the services re-read the file within about a second.
+LATE="$("$BIN/postroom-config" token create late-viewer viewer --tokens-file "$POSTROOM_HOME/tokens" 2>/dev/null)"
+within_3s() { for _ in $(seq 15); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
+check "a token added to the file is accepted without a restart" \
+  within_3s "$BIN/postroomctl" --token "$LATE" get connectors
+sed -i '/^late-viewer /d' "$POSTROOM_HOME/tokens"
+check "a token removed from the file is refused without a restart" \
+  within_3s bash -c "! '$BIN/postroomctl' --token '$LATE' get connectors"
 check "fetcher lists lease owners" expect 0 "answered by replica" owners
 check "polling a connector that is not enabled is refused" expect 1 "FAILED_PRECONDITION|NOT_FOUND" poll connector support
 # The page is read whole before grep looks: `curl | grep -q` under pipefail fails whenever grep

@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "libs/store/in_memory_config_store.h"
 #include "services/config/tests/fakes.h"
+#include "tests/support/tokens.h"
 
 namespace postroom::config {
 namespace {
@@ -23,7 +24,8 @@ constexpr char kTokens[] =
 class ConfigServiceTest : public ::testing::Test {
  protected:
   ConfigServiceTest()
-      : authenticator_(*auth::TokenAuthenticator::FromContents(kTokens)),
+      : authenticator_(
+            *auth::TokenAuthenticator::FromContents(postroom::testing::HashedTokens(kTokens))),
         core_({.store = &store_, .sealer = &sealer_, .tester = &tester_, .routes = &routes_,
                .templates = &templates_, .clock = &clock_}),
         service_(core_, *authenticator_) {

@@ -8,6 +8,7 @@
 #include "gtest/gtest.h"
 #include "libs/store/in_memory_fetch_store.h"
 #include "services/fetcher/tests/fakes.h"
+#include "tests/support/tokens.h"
 
 namespace postroom::fetcher {
 namespace {
@@ -21,7 +22,8 @@ constexpr char kTokens[] =
 class FetcherServiceTest : public ::testing::Test {
  protected:
   FetcherServiceTest()
-      : authenticator_(*auth::TokenAuthenticator::FromContents(kTokens)),
+      : authenticator_(
+            *auth::TokenAuthenticator::FromContents(postroom::testing::HashedTokens(kTokens))),
         mail_(box_),
         core_({.replica = "a"}, {.store = &store_,
                                  .mail = &mail_,

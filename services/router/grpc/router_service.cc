@@ -1,5 +1,6 @@
 #include "services/router/grpc/router_service.h"
 
+#include <optional>
 #include <thread>
 
 #include "libs/base/status_macros.h"
@@ -18,6 +19,20 @@ grpc::Status RouterService::Call(grpc::ServerContext* ctx, Role role, std::strin
   return server::ToGrpcStatus(fn());
 }
 
+template <typename Fn>
+grpc::Status RouterService::Stream(grpc::ServerContext* ctx, Role role, std::string_view action,
+                                   std::string_view method, Fn fn) {
+  absl::StatusOr<auth::Principal> principal = server::Authorize(*ctx, auth_, role, action);
+  if (!principal.ok()) return server::ToGrpcStatus(principal.status());
+  std::optional<server::StreamRegistry::Lease> lease;
+  if (streams_ != nullptr) {
+    absl::StatusOr<server::StreamRegistry::Lease> opened = streams_->Open(*ctx, *principal, method);
+    if (!opened.ok()) return server::ToGrpcStatus(opened.status());
+    lease.emplace(*std::move(opened));
+  }
+  return server::ToGrpcStatus(fn());
+}
+
 grpc::Status RouterService::RouteEmail(grpc::ServerContext* ctx, const v1::RouteEmailRequest* req,
                                        v1::RouteEmailResponse* resp) {
   return Call(ctx, Role::kOperator, "routing email", [&]() -> absl::Status {
@@ -29,7 +44,7 @@ grpc::Status RouterService::RouteEmail(grpc::ServerContext* ctx, const v1::Route
 grpc::Status RouterService::RouteStream(
     grpc::ServerContext* ctx,
     grpc::ServerReaderWriter<v1::RouteStreamResult, v1::RouteEmailRequest>* stream) {
-  return Call(ctx, Role::kOperator, "routing email", [&]() -> absl::Status {
+  return Stream(ctx, Role::kOperator, "routing email", "RouteStream", [&]() -> absl::Status {
     v1::RouteEmailRequest req;
     v1::RouteStreamResult result;
     while (stream->Read(&req)) {
@@ -113,7 +128,7 @@ grpc::Status RouterService::ListWorkItems(grpc::ServerContext* ctx,
 grpc::Status RouterService::WatchWorkItems(grpc::ServerContext* ctx,
                                            const v1::WatchWorkItemsRequest* req,
                                            grpc::ServerWriter<v1::WorkItemEvent>* writer) {
-  return Call(ctx, Role::kViewer, "watching work items", [&]() -> absl::Status {
+  return Stream(ctx, Role::kViewer, "watching work items", "WatchWorkItems", [&]() -> absl::Status {
     int64_t after = req->after_id();
     if (after == 0) {
       POSTROOM_ASSIGN_OR_RETURN(after, router_.LatestEventId());

@@ -9,6 +9,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "libs/auth/token_authenticator.h"
+#include "libs/server/stream_registry.h"
 #include "postroom/v1/router.grpc.pb.h"
 #include "services/router/core/router_core.h"
 
@@ -16,10 +17,12 @@ namespace postroom::router {
 
 class RouterService final : public v1::RouterService::Service {
  public:
-  // `watch_poll`: how often WatchWorkItems looks for new events.
+  // `watch_poll`: how often WatchWorkItems looks for new events. `streams` (may be null: no
+  // bound) counts the RouteStream and WatchWorkItems streams open per token.
   RouterService(Router& router, const auth::TokenAuthenticator& auth,
-                absl::Duration watch_poll = absl::Milliseconds(250))
-      : router_(router), auth_(auth), watch_poll_(watch_poll) {}
+                absl::Duration watch_poll = absl::Milliseconds(250),
+                server::StreamRegistry* streams = nullptr)
+      : router_(router), auth_(auth), watch_poll_(watch_poll), streams_(streams) {}
 
   grpc::Status RouteEmail(grpc::ServerContext* ctx, const v1::RouteEmailRequest* req,
                           v1::RouteEmailResponse* resp) override;
@@ -46,10 +49,15 @@ class RouterService final : public v1::RouterService::Service {
  private:
   template <typename Fn>
   grpc::Status Call(grpc::ServerContext* ctx, auth::Role role, std::string_view action, Fn fn);
+  // As Call, holding a place in streams_ while fn runs.
+  template <typename Fn>
+  grpc::Status Stream(grpc::ServerContext* ctx, auth::Role role, std::string_view action,
+                      std::string_view method, Fn fn);
 
   Router& router_;
   const auth::TokenAuthenticator& auth_;
   absl::Duration watch_poll_;
+  server::StreamRegistry* streams_;
 };
 
 }  // namespace postroom::router

@@ -5,9 +5,15 @@
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 
+#include <cstdio>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "libs/secrets/test_files.h"
+#include "libs/server/token_watcher.h"
 #include "libs/store/in_memory_router_store.h"
+#include "tests/support/eventually.h"
+#include "tests/support/tokens.h"
 
 namespace postroom::router {
 namespace {
@@ -25,7 +31,8 @@ constexpr char kMail[] =
 class RouterServiceTest : public ::testing::Test {
  protected:
   RouterServiceTest()
-      : authenticator_(*auth::TokenAuthenticator::FromContents(kTokens)),
+      : authenticator_(
+            *auth::TokenAuthenticator::FromContents(postroom::testing::HashedTokens(kTokens))),
         router_({.store = &store_, .clock = &clock_, .reply_token_key = "k",
                  .config_recheck = absl::ZeroDuration()}),
         service_(router_, *authenticator_, absl::Milliseconds(5)) {
@@ -188,6 +195,136 @@ TEST_F(RouterServiceTest, WatchStreamsWorkItemsAfterTheGivenEvent) {
   while (reader->Read(&ev)) {
   }
   (void)reader->Finish();
+}
+
+// --- Streams per token, and the streams of revoked tokens ---
+
+using ::postroom::testing::Eventually;
+
+class RouterStreamsTest : public RouterServiceTest {
+ protected:
+  RouterStreamsTest() : path_(dir_.File("tokens")) {
+    WriteTokens(kTokens);
+    file_auth_ = *auth::TokenAuthenticator::FromFile(path_);
+    streams_ = std::make_unique<server::StreamRegistry>(*file_auth_, 2);
+    limited_ = std::make_unique<RouterService>(router_, *file_auth_, absl::Milliseconds(5),
+                                               streams_.get());
+    grpc::ServerBuilder builder;
+    builder.RegisterService(limited_.get());
+    limited_server_ = builder.BuildAndStart();
+    limited_stub_ = v1::RouterService::NewStub(limited_server_->InProcessChannel({}));
+  }
+  ~RouterStreamsTest() override { limited_server_->Shutdown(std::chrono::system_clock::now()); }
+
+  void WriteTokens(std::string_view plaintext_lines) {
+    secrets::testing::WriteFile(path_ + ".new", postroom::testing::HashedTokens(plaintext_lines),
+                                0600);
+    ASSERT_EQ(::rename((path_ + ".new").c_str(), path_.c_str()), 0);
+  }
+
+  struct Watch {
+    std::unique_ptr<grpc::ClientContext> ctx;
+    std::unique_ptr<grpc::ClientReader<v1::WorkItemEvent>> reader;
+  };
+  Watch OpenWatch(const std::string& token) {
+    Watch w{As(token), nullptr};
+    v1::WatchWorkItemsRequest req;
+    req.set_after_id(1000000);
+    w.reader = limited_stub_->WatchWorkItems(w.ctx.get(), req);
+    return w;
+  }
+  // An operator's RouteStream with one message routed: open, and idle in its next read.
+  struct Route {
+    std::unique_ptr<grpc::ClientContext> ctx;
+    std::unique_ptr<grpc::ClientReaderWriter<v1::RouteEmailRequest, v1::RouteStreamResult>> stream;
+  };
+  Route OpenRoute() {
+    Route r{As("olga-token-0123456789"), nullptr};
+    r.stream = limited_stub_->RouteStream(r.ctx.get());
+    v1::RouteStreamResult result;
+    EXPECT_TRUE(r.stream->Write(Request("first")));
+    EXPECT_TRUE(r.stream->Read(&result));
+    EXPECT_EQ(result.code(), 0) << result.error();
+    return r;
+  }
+  static v1::RouteEmailRequest Request(const std::string& fetch_key) {
+    v1::RouteEmailRequest req;
+    req.set_connector("support");
+    req.set_raw_message(kMail);
+    req.set_fetch_key(fetch_key);
+    return req;
+  }
+  // Reads until the stream ends; its status.
+  static grpc::Status Drain(Watch& w) {
+    v1::WorkItemEvent ev;
+    while (w.reader->Read(&ev)) {
+    }
+    return w.reader->Finish();
+  }
+
+  secrets::testing::TempDir dir_;
+  std::string path_;
+  std::unique_ptr<auth::TokenAuthenticator> file_auth_;
+  std::unique_ptr<server::StreamRegistry> streams_;
+  std::unique_ptr<RouterService> limited_;
+  std::unique_ptr<grpc::Server> limited_server_;
+  std::unique_ptr<v1::RouterService::Stub> limited_stub_;
+};
+
+TEST_F(RouterStreamsTest, ATokenHoldsAtMostTheLimitOfStreams) {
+  Watch a = OpenWatch("vic-token-01234567890");
+  Watch b = OpenWatch("vic-token-01234567890");
+  ASSERT_TRUE(Eventually([&] { return streams_->open_streams("vic") == 2; }));
+
+  Watch over = OpenWatch("vic-token-01234567890");
+  grpc::Status refused = Drain(over);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.error_message(),
+              HasSubstr("token \"vic\" already has 2 streams open (WatchWorkItems, RouteStream)"));
+  EXPECT_EQ(streams_->open_streams("vic"), 2);
+
+  // Another token is not affected; a closed stream frees its place.
+  Route olga = OpenRoute();
+  a.ctx->TryCancel();
+  Drain(a);
+  ASSERT_TRUE(Eventually([&] { return streams_->open_streams("vic") == 1; }));
+  Watch again = OpenWatch("vic-token-01234567890");
+  EXPECT_TRUE(Eventually([&] { return streams_->open_streams("vic") == 2; }));
+  olga.stream->WritesDone();
+  EXPECT_TRUE(olga.stream->Finish().ok());
+  b.ctx->TryCancel();
+  again.ctx->TryCancel();
+  Drain(b);
+  Drain(again);
+}
+
+TEST_F(RouterStreamsTest, RevokedTokenEndsItsOpenStreamsWithinSeconds) {
+  server::TokenFileWatcher watcher(*file_auth_, [this] { streams_->EndRevoked(); },
+                                   absl::Milliseconds(200));
+  Watch vic = OpenWatch("vic-token-01234567890");
+  Route olga = OpenRoute();
+  ASSERT_TRUE(Eventually([&] { return streams_->open_streams("vic") == 1; }));
+
+  absl::Time revoked = absl::Now();
+  WriteTokens("olga operator olga-token-0123456789\n");  // vic removed.
+  grpc::Status vic_end = Drain(vic);
+  EXPECT_LT(absl::Now() - revoked, absl::Seconds(2));
+  EXPECT_EQ(vic_end.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(vic_end.error_message(), HasSubstr("token \"vic\" was revoked"));
+
+  v1::RouteStreamResult result;
+  ASSERT_TRUE(olga.stream->Write(Request("second")));  // olga's stream lives on.
+  ASSERT_TRUE(olga.stream->Read(&result));
+  EXPECT_EQ(result.code(), 0) << result.error();
+
+  revoked = absl::Now();
+  WriteTokens("ada admin ada-token-0123456789\n");  // olga's token revoked too.
+  EXPECT_FALSE(olga.stream->Read(&result));
+  grpc::Status olga_end = olga.stream->Finish();
+  EXPECT_LT(absl::Now() - revoked, absl::Seconds(2));
+  EXPECT_EQ(olga_end.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(olga_end.error_message(), HasSubstr("token \"olga\" was revoked"));
+  EXPECT_EQ(streams_->open_streams("olga"), 0);
 }
 
 }  // namespace

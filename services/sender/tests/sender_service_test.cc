@@ -8,6 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/sender/tests/fakes.h"
+#include "tests/support/tokens.h"
 
 namespace postroom::sender {
 namespace {
@@ -23,7 +24,8 @@ constexpr char kOperator[] = "olga-token-0123456789";
 class SenderServiceTest : public ::testing::Test {
  protected:
   SenderServiceTest()
-      : authenticator_(*auth::TokenAuthenticator::FromContents(kTokens)),
+      : authenticator_(
+            *auth::TokenAuthenticator::FromContents(postroom::testing::HashedTokens(kTokens))),
         service_(store_, authenticator_.get(), clock_) {
     gateway_ = store_.AddConnector("gateway", R"({"primary_address":"desk@example.com"})", true);
     grpc::ServerBuilder builder;
