@@ -237,6 +237,21 @@ TEST_F(ConfigCoreTest, StoredOAuthSecretsAreNotSentToANewPlace) {
   EXPECT_EQ(core_.GetConnector("graph")->first.auth().client_id(), "client-a");
 }
 
+TEST_F(ConfigCoreTest, HttpTokenEndpointOnlyOnLoopback) {
+  for (const char* url : {"http://localhost.evil.example/token", "http://127.0.0.1.evil.example/t",
+                          "http://user@127.0.0.1@evil.example/t", "http://[::1].evil/t"}) {
+    v1::Connector c = Graph();
+    c.mutable_auth()->set_token_endpoint(url);
+    EXPECT_THAT(core_.ApplyConnector(kAlice, c, 0),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("  - auth.token_endpoint: ")))
+        << url;
+  }
+  v1::Connector c = Graph();
+  c.mutable_auth()->set_token_endpoint("http://127.0.0.1:8080/tenant/token");
+  EXPECT_THAT(core_.ApplyConnector(kAlice, c, 0), IsOk());
+}
+
 TEST_F(ConfigCoreTest, UnusedStoredSecretIsForgottenWhenTheDestinationChanges) {
   ApplySupport();
   v1::Connector c = Support();
