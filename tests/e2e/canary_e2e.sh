@@ -5,15 +5,23 @@
 # audit_log row, every metric page, everything postroomctl printed (replies and errors) and
 # `postroomctl get connector -o yaml` of each connector are searched: 0 hits, else the check
 # fails naming where. A control check first proves the search finds a canary where one is.
+# The router's reply-token key comes from a file (POSTROOM_REPLY_TOKEN_KEY_FILE, as in the
+# Kubernetes manifests): it runs on that file alone, and refuses an open or short one.
 #   POSTROOM_BUILD_DIR=build tests/e2e/canary_e2e.sh
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 CORPUS="${POSTROOM_CORPUS_DIR:-$ROOT/../shared/corpus}"
 source "$ROOT/tests/e2e/e2e_lib.sh"
 export POSTROOM_FETCHER_LEASE_ROUND_MS=300
+CANARY=CANARY-7f3a9c
+# The router's reply-token key from a file, as the Kubernetes manifests mount it; a canary too.
+KEYS="${POSTROOM_TEST_HOME:-$ROOT/.postroom-test}/canary-e2e-keys"
+rm -rf "$KEYS"; mkdir -p "$KEYS"
+(umask 077; printf '%s\n' "$CANARY-reply-token-key" >"$KEYS/good"; printf 'short\n' >"$KEYS/short")
+cp "$KEYS/good" "$KEYS/open"; chmod 644 "$KEYS/open"
+export POSTROOM_REPLY_TOKEN_KEY_FILE="$KEYS/good"
 e2e_stack_up canary-e2e
 
-CANARY=CANARY-7f3a9c
 PASS="$CANARY-pass"
 PASS2="$CANARY-pass-rotated"
 SECRET="$CANARY-client-secret"
@@ -110,6 +118,28 @@ for s in config router fetcher sender; do
   u="$(upper "$s")"; var="POSTROOM_${u}_METRICS_LISTEN"
   curl -sf "http://${!var}/metrics" >"$C/metrics-$s.txt" || echo "no metrics page" >"$C/metrics-$s.txt"
 done
+# Without a secrets keyring the file is the router's only key: it runs, reply tokens on.
+router_runs_with_key_file() {
+  local out rc
+  out="$(env -u POSTROOM_SECRET_KEY_FILE -u POSTROOM_SECRET_KEY POSTROOM_REPLY_TOKEN_KEY_FILE="$KEYS/good" \
+    POSTROOM_TOKENS_FILE="$POSTROOM_HOME/tokens" timeout 3 "$BIN/postroom-router" --database "$DB" \
+    --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 2>&1)"
+  rc=$?
+  echo "$out" | tee -a "$C/router-refusals.out"
+  [ "$rc" = 124 ] && ! grep -q reply_tokens_off <<<"$out"
+}
+check "the router runs with its reply-token key file alone, tokens on" router_runs_with_key_file
+router_with_key() {  # FILE PATTERN: the router refuses to start with that key file, saying PATTERN
+  local out rc
+  out="$(POSTROOM_REPLY_TOKEN_KEY_FILE="$1" POSTROOM_TOKENS_FILE="$POSTROOM_HOME/tokens" \
+    timeout 20 "$BIN/postroom-router" --database "$DB" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 2>&1)"
+  rc=$?
+  echo "$out" | tee -a "$C/router-refusals.out"
+  [ "$rc" = 1 ] && grep -q -- "$2" <<<"$out"
+}
+check "a reply-token key file others may read stops the router" router_with_key "$KEYS/open" "chmod"
+check "a short reply-token key stops the router" router_with_key "$KEYS/short" "at least 16"
+check "no canary in the router's refusals" hits "$C/router-refusals.out"
 check "audit_log rows were written (so the search below means something)" \
   bash -c "[ \$(wc -l <'$C/audit_log.txt') -ge 8 ]"
 check "no canary in any service log" hits "$POSTROOM_HOME"/logs/{config,router,fetcher,sender}.log
