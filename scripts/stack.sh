@@ -95,8 +95,26 @@ YAML
   chmod 600 "$POSTROOM_HOME/env" "$POSTROOM_HOME/client.yaml"
 }
 
+# The services connect as a login role in postroom_app (migration 0010), not as the owner of
+# the tables, so they cannot rewrite the audit log. Made once per cluster (trust auth on the
+# private cluster: no password). Prints the services' URI; the owner's DB where the role cannot
+# be made (a database not ours), with a warning.
+stack_service_database() {
+  local db="$1" role="${POSTROOM_SERVICE_ROLE:-postroom_service}"
+  if psql "$db" -qAtX -v ON_ERROR_STOP=1 -c "DO \$\$ BEGIN
+       IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$role') THEN
+         CREATE ROLE $role LOGIN IN ROLE postroom_app;
+       END IF; END \$\$" >/dev/null 2>&1 && [[ "$db" == *"://postgres@"* ]]; then
+    echo "${db/:\/\/postgres@/://$role@}"
+  else
+    echo "warning: the services connect as the database owner (could not make role $role)" >&2
+    echo "$db"
+  fi
+}
+
 stack_start_services() {
-  local db="$1"
+  local db
+  db="$(stack_service_database "$1")"
   mkdir -p "$POSTROOM_HOME/logs" "$POSTROOM_HOME/pids"
   for s in "${SERVICES[@]}"; do
     local pidfile="$POSTROOM_HOME/pids/$s"

@@ -203,6 +203,39 @@ absl::StatusOr<int64_t> InMemoryRouterStore::FindWorkItemByReference(const std::
   return 0;
 }
 
+namespace {
+
+// The subject_token_prefix of a stored spec (the config service's JSON, proto field names).
+// A test double's shortcut: prefixes are capitals and digits, so no JSON escapes occur.
+std::string SubjectTokenPrefix(const std::string& spec_json) {
+  static constexpr char kKey[] = "\"subject_token_prefix\"";
+  size_t at = spec_json.find(kKey);
+  if (at == std::string::npos) return "";
+  at = spec_json.find('"', spec_json.find(':', at + sizeof(kKey) - 1));
+  if (at == std::string::npos) return "";
+  size_t end = spec_json.find('"', at + 1);
+  return end == std::string::npos ? "" : spec_json.substr(at + 1, end - at - 1);
+}
+
+}  // namespace
+
+absl::StatusOr<int64_t> InMemoryRouterStore::FindFollowUpByReference(
+    int64_t connector_id, const std::string& reference) {
+  absl::MutexLock lock(&mu_);
+  const ConnectorRecord* mine = ConnectorById(connector_id);
+  const std::string prefix = mine == nullptr ? "" : SubjectTokenPrefix(mine->spec_json);
+  for (const auto& [id, w] : work_items_) {
+    if (w.reference != reference) continue;
+    if (w.connector_id == connector_id) return id;
+    const ConnectorRecord* theirs = ConnectorById(w.connector_id);
+    if (!prefix.empty() && theirs != nullptr && SubjectTokenPrefix(theirs->spec_json) == prefix) {
+      return id;
+    }
+    return 0;
+  }
+  return 0;
+}
+
 int InMemoryRouterStore::CountAcksLocked(const std::string& to, absl::Time since) const {
   int n = 0;
   for (const OutboxRecord& o : outbox_) {

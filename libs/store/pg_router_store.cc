@@ -146,6 +146,14 @@ PgRouterStore::PgRouterStore(Database& db) : db_(db) {
                            "AND ($5::bigint = 0 OR m.stored_at < to_timestamp($5::double precision / 1000)) "
                            "AND ($6::bigint = 0 OR m.id < $6) ORDER BY m.id DESC LIMIT $7"));
   db_.Prepare("router_work_item_by_reference", "SELECT id FROM work_items WHERE reference = $1");
+  // By the unique reference first; then whether the work item's connector is this one or
+  // shares its explicit prefix.
+  db_.Prepare("router_follow_up_by_reference",
+              "SELECT w.id FROM work_items w JOIN connectors theirs ON theirs.id = w.connector_id "
+              "WHERE w.reference = $2 AND (w.connector_id = $1 OR "
+              "  (coalesce(theirs.spec->>'subject_token_prefix', '') <> '' AND "
+              "   theirs.spec->>'subject_token_prefix' = "
+              "     (SELECT spec->>'subject_token_prefix' FROM connectors WHERE id = $1)))");
   db_.Prepare("router_find_duplicate", FindDuplicateSql());
   db_.Prepare("router_work_item_by_thread_root", WorkItemByThreadRootSql());
   db_.Prepare("router_count_acks",
@@ -451,6 +459,20 @@ absl::StatusOr<int64_t> PgRouterStore::FindWorkItemByReference(const std::string
         return absl::OkStatus();
       },
       "looking up a work item reference");
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<int64_t> PgRouterStore::FindFollowUpByReference(int64_t connector_id,
+                                                               const std::string& reference) {
+  int64_t out = 0;
+  absl::Status st = Read(
+      [&](pqxx::nontransaction& t) {
+        pqxx::result r = t.exec_prepared("router_follow_up_by_reference", connector_id, reference);
+        if (!r.empty()) out = r[0][0].as<int64_t>();
+        return absl::OkStatus();
+      },
+      "looking up a subject token");
   if (!st.ok()) return st;
   return out;
 }

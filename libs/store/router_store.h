@@ -216,6 +216,12 @@ class RouterStore {
                                                            const std::string& thread_root) = 0;
   // 0: no work item has this reference (exact match).
   virtual absl::StatusOr<int64_t> FindWorkItemByReference(const std::string& reference) = 0;
+  // The work item a subject token in mail to `connector_id` may name: one of that connector's,
+  // or of a connector with the same non-empty subject_token_prefix; 0: none. Never global, so
+  // mail to one mailbox cannot attach itself to another mailbox's work items (the default
+  // prefix "WI" is shared by every connector without one, so it scopes to the connector).
+  virtual absl::StatusOr<int64_t> FindFollowUpByReference(int64_t connector_id,
+                                                          const std::string& reference) = 0;
   virtual absl::StatusOr<int> CountAcksSince(const std::string& to_address, absl::Time since) = 0;
 
   // Writes one decision (see DecisionWrite). ABORTED: a stored message is no longer in the

@@ -9,12 +9,14 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "libs/auth/token_authenticator.h"
 #include "libs/base/clock.h"
 #include "libs/base/log.h"
 #include "libs/secrets/keyring.h"
+#include "libs/secrets/private_file.h"
 #include "libs/server/server.h"
 #include "libs/server/service_flags.h"
 #include "libs/server/stream_registry.h"
@@ -62,17 +64,31 @@ int IntSetting(int flag, const char* env, int fallback) {
   return std::atoi(server::EnvOr(env, std::to_string(fallback)).c_str());
 }
 
-// The reply-token key: POSTROOM_REPLY_TOKEN_KEY, else derived from the secrets keyring's
-// primary key (so every replica with the same keyring agrees). Not a setting: settings are
-// stored in clear, and this key forges follow-ups.
-std::string ReplyTokenKey() {
+// The reply-token key: POSTROOM_REPLY_TOKEN_KEY, else the file POSTROOM_REPLY_TOKEN_KEY_FILE
+// names (a mounted Kubernetes Secret: the router then needs no secrets keyring, which would
+// open every stored password), else derived from the secrets keyring's primary key (so every
+// replica with the same keyring agrees). Not a setting: settings are stored in clear, and this
+// key forges follow-ups.
+absl::StatusOr<std::string> ReplyTokenKey() {
   std::string key = server::EnvOr("POSTROOM_REPLY_TOKEN_KEY", "");
   if (!key.empty()) return key;
+  if (std::string path = server::EnvOr("POSTROOM_REPLY_TOKEN_KEY_FILE", ""); !path.empty()) {
+    absl::StatusOr<secrets::SecureString> file =
+        secrets::ReadPrivateFile(path, "reply-token key file (POSTROOM_REPLY_TOKEN_KEY_FILE)");
+    if (!file.ok()) return file.status();
+    std::string trimmed(absl::StripAsciiWhitespace(file->str()));
+    if (trimmed.size() < 16) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "reply-token key file ", path, " holds ", trimmed.size(),
+          " characters: use at least 16 random ones (e.g. `openssl rand -base64 32`)"));
+    }
+    return trimmed;
+  }
   absl::StatusOr<secrets::Keyring> keyring = secrets::Keyring::FromEnvironment();
   if (!keyring.ok()) {
     LogWarning("reply_tokens_off",
-               {{"why", "neither POSTROOM_REPLY_TOKEN_KEY nor a secrets keyring is set"}});
-    return "";
+               {{"why", "neither POSTROOM_REPLY_TOKEN_KEY(_FILE) nor a secrets keyring is set"}});
+    return std::string();
   }
   // The keyring exposes no raw key bytes, so the HMAC key is the key source itself (the
   // validated key file or variable): secret, and the same on every replica.
@@ -102,6 +118,8 @@ int Serve(const server::CommonSettings& s) {
   if (absl::Status st = store::RequireSchemaVersion(db, store::LatestSchemaVersion()); !st.ok()) {
     return Fail(st);
   }
+  absl::StatusOr<std::string> reply_token_key = ReplyTokenKey();
+  if (!reply_token_key.ok()) return Fail(reply_token_key.status());
   store::PgRouterStore store(db);
   router::PrometheusRouterMetrics metrics;
   const int sweep_ms = IntSetting(absl::GetFlag(FLAGS_sweep_interval_ms),
@@ -111,7 +129,7 @@ int Serve(const server::CommonSettings& s) {
   const int claim_timeout_s = IntSetting(absl::GetFlag(FLAGS_sweep_claim_timeout_s),
                                          "POSTROOM_ROUTER_SWEEP_CLAIM_TIMEOUT_S", 60);
   router::Router core({.store = &store, .clock = &RealClock(), .metrics = &metrics,
-                       .reply_token_key = ReplyTokenKey(),
+                       .reply_token_key = *reply_token_key,
                        .claim_timeout = absl::Seconds(std::max(claim_timeout_s, 1)),
                        .test_stall_on_subject = absl::GetFlag(FLAGS_test_stall_on_subject)});
   // RouteStream and WatchWorkItems hold a thread each for as long as they are open.

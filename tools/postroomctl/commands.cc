@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "libs/base/version.h"
 #include "tools/postroomctl/command.h"
+#include "tools/postroomctl/terminal_safe.h"
 
 namespace postroom::ctl {
 namespace {
@@ -54,6 +55,13 @@ const Command* Find(const std::vector<Command>& commands, const std::string& nam
     if (c.name == name) return &c;
   }
   return nullptr;
+}
+
+// JSON and YAML stay exact for the programs that read them (their own escaping covers control
+// characters); `inspect` prints JSON lines only.
+bool IsMachineOutput(const Command& command, const ParsedArgs& args) {
+  const std::string format = args.Get("output");
+  return format == "json" || format == "yaml" || command.name == "inspect";
 }
 
 }  // namespace
@@ -194,12 +202,18 @@ int Run(const std::vector<std::string>& args, Environment& env) {
     err << "error: " << conn.status().message() << "\n";
     return kExitUsage;
   }
-  Context context(env, *command, *std::move(parsed), *std::move(conn));
+  // People read everything but JSON and YAML: mail-derived text must not drive their terminal.
+  TerminalSafeStream safe_out(*env.out);
+  TerminalSafeStream safe_err(*env.err);
+  Environment safe_env = env;
+  safe_env.err = &safe_err;
+  if (!IsMachineOutput(*command, *parsed)) safe_env.out = &safe_out;
+  Context context(safe_env, *command, *std::move(parsed), *std::move(conn));
   try {
     return command->run(context);
   } catch (const std::exception& e) {
     // Nothing below should throw; if a library does, say so instead of aborting.
-    err << "error (INTERNAL): postroomctl " << name << ": " << e.what() << "\n";
+    safe_err << "error (INTERNAL): postroomctl " << name << ": " << e.what() << "\n";
     return kExitRefused;
   }
 }

@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "tools/postroomctl/terminal_safe.h"
 #include "tools/postroomctl/yaml_proto.h"
 
 namespace postroom::ctl {
@@ -79,7 +80,7 @@ std::string Fields(const std::vector<std::pair<std::string, std::string>>& rows,
   std::string out;
   for (const auto& [k, v] : rows) {
     absl::StrAppend(&out, std::string(indent, ' '), k, ":", std::string(width - k.size() + 2, ' '),
-                    v, "\n");
+                    TerminalSafe(OneLine(v)), "\n");
   }
   return out;
 }
@@ -100,7 +101,13 @@ std::string Indent(const std::string& text, int indent) {
 }  // namespace
 
 std::string FormatTable(const std::vector<std::string>& header,
-                        const std::vector<std::vector<std::string>>& rows) {
+                        const std::vector<std::vector<std::string>>& raw_rows) {
+  // Escaped before measuring, so the columns line up with what the terminal shows.
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& row : raw_rows) {
+    rows.emplace_back();
+    for (const std::string& cell : row) rows.back().push_back(TerminalSafe(OneLine(cell)));
+  }
   std::vector<size_t> widths(header.size(), 0);
   for (size_t i = 0; i < header.size(); ++i) widths[i] = header[i].size();
   for (const auto& row : rows) {

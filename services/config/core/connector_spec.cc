@@ -9,6 +9,7 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "libs/net/secret_url.h"
 
 namespace postroom::config {
 namespace {
@@ -254,10 +255,8 @@ std::vector<FieldError> ValidateConnector(const v1::Connector& c) {
     if (auth.token_endpoint().empty()) {
       Add(errors, "auth.token_endpoint",
           "required for oauth2 (or set auth.tenant_id with provider office365 or protocol graph)");
-    } else if (auth.token_endpoint().rfind("https://", 0) != 0 &&
-               auth.token_endpoint().rfind("http://127.", 0) != 0 &&
-               auth.token_endpoint().rfind("http://localhost", 0) != 0) {
-      Add(errors, "auth.token_endpoint", "must be an https:// URL (http only on loopback)");
+    } else if (absl::Status url = net::CheckSecretUrl(auth.token_endpoint()); !url.ok()) {
+      Add(errors, "auth.token_endpoint", std::string(url.message()));
     }
     bool has_secret = !auth.client_secret().empty() || auth.has_client_secret();
     bool has_refresh = !auth.refresh_token().empty() || auth.has_refresh_token();

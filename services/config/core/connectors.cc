@@ -7,6 +7,7 @@
 #include "services/config/core/connector_spec.h"
 #include "services/config/core/core_internal.h"
 #include "services/config/core/json.h"
+#include "services/config/core/secret_destination.h"
 
 namespace postroom::config {
 namespace {
@@ -165,12 +166,28 @@ absl::StatusOr<Applied<v1::Connector>> ConfigCore::ApplyConnector(const Actor& a
     }
     // Which secrets change: a given value that differs from the stored plaintext.
     std::vector<std::string> changed_secrets;
+    std::vector<FieldError> moved_secrets;
+    std::vector<std::string> dropped_secrets;
+    const std::vector<std::string> destination_changes =
+        before ? SecretDestinationChanges(*before, c) : std::vector<std::string>{};
     for (const char* field : kSecretFields) {
       const std::string& given = *MutableSecret(*c.mutable_auth(), field);
       auto stored = std::find_if(stored_secrets.begin(), stored_secrets.end(),
                                  [&](const auto& s) { return s.field == field; });
       if (given.empty()) {
-        SetHasSecret(*c.mutable_auth(), field, stored != stored_secrets.end());
+        const bool has = stored != stored_secrets.end();
+        SetHasSecret(*c.mutable_auth(), field, has);
+        if (has && !destination_changes.empty()) {
+          // Not given again for the new place: refused if needed there, else forgotten so that
+          // no later apply can carry it along.
+          if (UsesSecret(c, field)) {
+            moved_secrets.push_back(SecretRequiredAgain(field, destination_changes));
+          } else {
+            SetHasSecret(*c.mutable_auth(), field, false);
+            dropped_secrets.push_back(field);
+            changed_secrets.push_back(absl::StrCat("auth.", field));
+          }
+        }
         continue;
       }
       SetHasSecret(*c.mutable_auth(), field, true);
@@ -183,6 +200,7 @@ absl::StatusOr<Applied<v1::Connector>> ConfigCore::ApplyConnector(const Actor& a
     }
 
     std::vector<FieldError> errors = ValidateConnector(c);
+    errors.insert(errors.end(), moved_secrets.begin(), moved_secrets.end());
     if (!c.outgoing_connector().empty()) {
       POSTROOM_ASSIGN_OR_RETURN(std::optional<ConnectorRecord> out,
                                 tx.FindConnector(c.outgoing_connector(), false));
@@ -274,6 +292,9 @@ absl::StatusOr<Applied<v1::Connector>> ConfigCore::ApplyConnector(const Actor& a
       }
       POSTROOM_ASSIGN_OR_RETURN(auto sealed, p_.sealer->Seal(given, SecretOwner(c.name(), field)));
       POSTROOM_RETURN_IF_ERROR(tx.PutSecret(record.id, {field, sealed.second, sealed.first}));
+    }
+    for (const std::string& field : dropped_secrets) {
+      POSTROOM_RETURN_IF_ERROR(tx.DeleteSecret(record.id, field));
     }
     if (c.fallback().fields_size() > 0 && IsIncoming(c)) {
       POSTROOM_ASSIGN_OR_RETURN(auto routes, tx.ListRoutes(record.id));

@@ -1,5 +1,7 @@
 #include "services/config/core/config_core.h"
 
+#include <functional>
+
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
@@ -125,6 +127,149 @@ TEST_F(ConfigCoreTest, ChangedFieldsNameEachPathIncludingSecrets) {
   EXPECT_THAT(applied->changed_fields,
               UnorderedElementsAre("settings.poll_interval_s", "auth.password"));
   EXPECT_EQ(applied->object.version(), 2);
+}
+
+v1::Connector Graph() {
+  v1::Connector c;
+  c.set_name("graph");
+  c.set_protocol(v1::PROTOCOL_GRAPH);
+  c.set_direction(v1::DIRECTION_INCOMING);
+  c.mutable_auth()->set_tenant_id("tenant-a");
+  c.mutable_auth()->set_client_id("client-a");
+  c.mutable_auth()->set_client_secret("graph-secret");
+  c.mutable_auth()->set_refresh_token("graph-refresh");
+  c.set_primary_address("support@example.com");
+  *c.mutable_fallback() = Json(R"({"queue": "support-general"})");
+  return c;
+}
+
+// A stored secret is never sent to a new place: each field that says where it goes, changed
+// without the secret, is refused; the stored connector stays as it was.
+TEST_F(ConfigCoreTest, StoredPasswordIsNotSentToANewPlace) {
+  ApplySupport();
+  struct Case {
+    const char* changed;
+    std::function<void(v1::Connector&)> change;
+  };
+  for (const Case& k : std::vector<Case>{
+           {"server.host", [](v1::Connector& c) { c.mutable_server()->set_host("evil.example"); }},
+           {"server.port", [](v1::Connector& c) { c.mutable_server()->set_port(2525); }}}) {
+    v1::Connector c = Support();
+    c.mutable_auth()->clear_password();
+    k.change(c);
+    EXPECT_THAT(core_.ApplyConnector(kAlice, c, 0),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr(absl::StrCat("  - auth.password: required again because ",
+                                                k.changed,
+                                                " changed (a stored secret is never sent to a "
+                                                "new place)"))));
+  }
+  auto got = core_.GetConnector("support");
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->first.server().host(), "127.0.0.1");
+  EXPECT_EQ(got->first.server().port(), 11143u);
+  EXPECT_EQ(got->first.version(), 1);
+}
+
+TEST_F(ConfigCoreTest, StoredPasswordMovesWhenGivenAgain) {
+  ApplySupport();
+  v1::Connector c = Support();  // Holds the password.
+  c.mutable_server()->set_host("mail.example.org");
+  auto applied = core_.ApplyConnector(kAlice, c, 0);
+  ASSERT_THAT(applied, IsOk());
+  EXPECT_THAT(applied->changed_fields, ElementsAre("server.host"));
+  // Other changes need no secret.
+  c.mutable_auth()->clear_password();
+  c.set_description("the help desk");
+  EXPECT_THAT(core_.ApplyConnector(kAlice, c, 0), IsOk());
+}
+
+TEST_F(ConfigCoreTest, DroppingTlsNeedsThePasswordAgain) {
+  v1::Connector c = Support();
+  c.mutable_server()->set_tls(v1::TLS_MODE_IMPLICIT);
+  ASSERT_THAT(core_.ApplyConnector(kAlice, c, 0), IsOk());
+  c.mutable_auth()->clear_password();
+  c.mutable_server()->set_tls(v1::TLS_MODE_NONE);
+  EXPECT_THAT(core_.ApplyConnector(kAlice, c, 0),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("auth.password: required again because server.tls changed")));
+}
+
+TEST_F(ConfigCoreTest, StoredOAuthSecretsAreNotSentToANewPlace) {
+  ASSERT_THAT(core_.ApplyConnector(kAlice, Graph(), 0), IsOk());
+  struct Case {
+    const char* changed;
+    std::function<void(v1::Connector&)> change;
+  };
+  for (const Case& k : std::vector<Case>{
+           {"auth.token_endpoint, auth.tenant_id",
+            [](v1::Connector& c) { c.mutable_auth()->set_tenant_id("tenant-evil"); }},
+           {"auth.client_id",
+            [](v1::Connector& c) { c.mutable_auth()->set_client_id("client-evil"); }},
+           {"auth.token_endpoint",
+            [](v1::Connector& c) {
+              c.mutable_auth()->set_token_endpoint("https://evil.example/token");
+            }},
+           {"server.host",
+            [](v1::Connector& c) { c.mutable_server()->set_host("graph.evil.example"); }}}) {
+    v1::Connector c = Graph();
+    c.mutable_auth()->clear_client_secret();
+    c.mutable_auth()->clear_refresh_token();
+    k.change(c);
+    auto applied = core_.ApplyConnector(kAlice, c, 0);
+    EXPECT_THAT(applied, StatusIs(absl::StatusCode::kInvalidArgument,
+                                  AllOf(HasSubstr(absl::StrCat(
+                                            "auth.client_secret: required again because ",
+                                            k.changed, " changed")),
+                                        HasSubstr(absl::StrCat(
+                                            "auth.refresh_token: required again because ",
+                                            k.changed, " changed")))))
+        << k.changed;
+  }
+  // One secret given again is not enough: the other would still go along.
+  v1::Connector c = Graph();
+  c.mutable_auth()->clear_refresh_token();
+  c.mutable_auth()->set_client_id("client-b");
+  EXPECT_THAT(core_.ApplyConnector(kAlice, c, 0),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("auth.refresh_token: required again"),
+                             Not(HasSubstr("auth.client_secret: required again")))));
+  EXPECT_EQ(core_.GetConnector("graph")->first.auth().client_id(), "client-a");
+}
+
+TEST_F(ConfigCoreTest, HttpTokenEndpointOnlyOnLoopback) {
+  for (const char* url : {"http://localhost.evil.example/token", "http://127.0.0.1.evil.example/t",
+                          "http://user@127.0.0.1@evil.example/t", "http://[::1].evil/t"}) {
+    v1::Connector c = Graph();
+    c.mutable_auth()->set_token_endpoint(url);
+    EXPECT_THAT(core_.ApplyConnector(kAlice, c, 0),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("  - auth.token_endpoint: ")))
+        << url;
+  }
+  v1::Connector c = Graph();
+  c.mutable_auth()->set_token_endpoint("http://127.0.0.1:8080/tenant/token");
+  EXPECT_THAT(core_.ApplyConnector(kAlice, c, 0), IsOk());
+}
+
+TEST_F(ConfigCoreTest, UnusedStoredSecretIsForgottenWhenTheDestinationChanges) {
+  ApplySupport();
+  v1::Connector c = Support();
+  c.mutable_auth()->clear_password();
+  c.mutable_auth()->set_method(v1::AUTH_METHOD_OAUTH2);
+  c.mutable_auth()->set_client_id("client-a");
+  c.mutable_auth()->set_client_secret("oauth-secret");
+  c.mutable_auth()->set_token_endpoint("https://login.example/token");
+  c.mutable_server()->set_host("imap.example.org");
+  auto applied = core_.ApplyConnector(kAlice, c, 0);
+  ASSERT_THAT(applied, IsOk());
+  EXPECT_FALSE(applied->object.auth().has_password());
+  EXPECT_THAT(applied->changed_fields, ::testing::Contains("auth.password"));
+  // Back to password auth: the old password is gone, so it cannot follow the new host.
+  c.mutable_auth()->set_method(v1::AUTH_METHOD_PASSWORD);
+  EXPECT_THAT(core_.ApplyConnector(kAlice, c, 0),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("auth.password: required for password auth")));
 }
 
 TEST_F(ConfigCoreTest, InvalidConnectorListsEveryProblemWithItsPath) {

@@ -647,13 +647,15 @@ absl::StatusOr<Router::Decision> Router::Decide(const ConnectorConfig& cfg, cons
     const RE2& re = *cfg.subject_token;
     std::string ref;
     if (re.ok() && RE2::PartialMatch(a.parsed.subject, re, &ref)) {
-      POSTROOM_ASSIGN_OR_RETURN(int64_t id, options_.store->FindWorkItemByReference(ref));
+      POSTROOM_ASSIGN_OR_RETURN(int64_t id,
+                                options_.store->FindFollowUpByReference(cfg.record.id, ref));
       if (id != 0) {
         d.append_to = id;
         decide("appended", "follow_up", absl::StrCat("subject token [#", ref, "]"));
         return d;
       }
-      checked.push_back(absl::StrCat("subject token [#", ref, "] names no work item"));
+      checked.push_back(absl::StrCat("subject token [#", ref,
+                                     "] names no work item of this connector or its prefix"));
     } else {
       checked.push_back(absl::StrCat("no [#", cfg.prefix, "-n] subject token"));
     }

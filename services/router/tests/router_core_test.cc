@@ -197,8 +197,12 @@ class RouterCoreTest : public ::testing::Test {
   }
 
   v1::RouteEmailResponse Route(const std::string& raw, const std::string& fetch_key = "") {
+    return RouteTo("support", raw, fetch_key);
+  }
+  v1::RouteEmailResponse RouteTo(const std::string& connector, const std::string& raw,
+                                 const std::string& fetch_key = "") {
     v1::RouteEmailRequest req;
-    req.set_connector("support");
+    req.set_connector(connector);
     req.set_raw_message(raw);
     req.set_fetch_key(fetch_key);
     absl::StatusOr<v1::RouteEmailResponse> r = router_->RouteEmail(req);
@@ -459,6 +463,46 @@ TEST_F(RouterCoreTest, FollowUpBySubjectTokenIsAppended) {
   // A token naming no work item falls through to the routes.
   EXPECT_EQ(Route(Mail("jane@client.example", "Re: [#SUP-999999]")).decision(),
             v1::DECISION_CREATED);
+}
+
+// A subject token is looked up among the connector's own work items (or those of connectors
+// sharing its explicit prefix), never globally: mail to one mailbox cannot attach itself to
+// another mailbox's work item by naming its reference.
+TEST_F(RouterCoreTest, SubjectTokenNamesOnlyWorkItemsOfItsConnectorOrItsPrefix) {
+  SetSpec(R"({"name":"support","primary_address":"support@desk.example"})");  // Prefix WI.
+  store::ConnectorRecord hr;
+  hr.name = "hr";
+  hr.protocol = "imap";
+  hr.direction = "incoming";
+  hr.status = "active";
+  hr.spec_json = R"({"name":"hr"})";  // Prefix WI too.
+  holder_->PutConnector(hr);
+  store::RouteRecord fallback{.connector_id = hr.id, .name = "fallback", .position = 100,
+                              .fallback = true, .when_json = "{}",
+                              .then_json = R"({"queue":"people"})"};
+  holder_->PutRoute(fallback);
+
+  v1::RouteEmailResponse payslip = RouteTo("hr", Mail("jane@client.example", "Payslip"));
+  ASSERT_EQ(payslip.decision(), v1::DECISION_CREATED);
+  ASSERT_EQ(payslip.work_item_reference(), absl::StrCat("WI-", payslip.work_item_id()));
+  v1::RouteEmailResponse probe = Route(Mail(
+      "mallory@evil.example", absl::StrCat("Re: [#", payslip.work_item_reference(), "]")));
+  EXPECT_EQ(probe.decision(), v1::DECISION_CREATED);
+  EXPECT_NE(probe.work_item_id(), payslip.work_item_id());
+  EXPECT_THAT(TraceText(probe), HasSubstr("names no work item of this connector or its prefix"));
+  EXPECT_THAT(WorkItem(payslip.work_item_id()).work_item().message_ids(), SizeIs(1));
+
+  // Connectors that set the same prefix share their work items on purpose.
+  SetSpec(R"({"name":"support","primary_address":"support@desk.example",
+              "subject_token_prefix":"DESK"})");
+  hr.spec_json = R"({"name":"hr", "subject_token_prefix": "DESK"})";
+  holder_->PutConnector(hr);
+  v1::RouteEmailResponse laptop = RouteTo("hr", Mail("jane@client.example", "Laptop"));
+  ASSERT_EQ(laptop.work_item_reference(), absl::StrCat("DESK-", laptop.work_item_id()));
+  v1::RouteEmailResponse shared = Route(
+      Mail("jane@client.example", absl::StrCat("Re: [#", laptop.work_item_reference(), "]")));
+  EXPECT_EQ(shared.decision(), v1::DECISION_APPENDED);
+  EXPECT_EQ(shared.work_item_id(), laptop.work_item_id());
 }
 
 TEST_F(RouterCoreTest, FollowUpByInReplyToAndReferencesIsAppended) {

@@ -613,6 +613,41 @@ TEST_F(CommandsTest, DescribeShowsSettingsRoutesAndHistory) {
   EXPECT_THAT(r.out, HasSubstr("  1         create   admin"));
 }
 
+// Text from mail or from an admin reaches the terminal escaped; JSON and YAML stay exact.
+TEST_F(CommandsTest, HumanOutputEscapesControlsButJsonAndYamlStayExact) {
+  const std::string hostile = "Invoice\x1b]0;owned\x07 \xe2\x80\xae" "fdp.exe\r";
+  ASSERT_EQ(Run({"apply", "-f", "-"},
+                "kind: Connector\nname: support\nprotocol: imap\ndirection: incoming\n"
+                "description: \"Invoice\\e]0;owned\\a \\u202Efdp.exe\\r\"\n"
+                "server: {host: 127.0.0.1}\nauth: {username: u, password: p}\n")
+                .code,
+            kExitOk);
+  ASSERT_EQ(service_.stored_request("support").description(), hostile);
+
+  Result described = Run({"describe", "connector", "support"});
+  ASSERT_EQ(described.code, kExitOk) << described.err;
+  for (char c : described.out) {
+    EXPECT_TRUE(c == '\n' || (c >= 0x20 && c != 0x7f)) << static_cast<int>(c);
+  }
+  EXPECT_THAT(described.out, HasSubstr("\\x1b]0;owned\\x07"));
+  EXPECT_THAT(described.out, Not(HasSubstr("\xe2\x80\xae")));
+  EXPECT_THAT(Run({"get", "connectors"}).out, Not(HasSubstr("\x1b")));
+
+  Result json = Run({"get", "connector", "support", "-o", "json"});
+  ASSERT_EQ(json.code, kExitOk);
+  EXPECT_THAT(json.out, HasSubstr("\\u001b]0;owned\\u0007"));  // JSON's own escapes, once.
+  Result yaml = Run({"get", "connector", "support", "-o", "yaml"});
+  ASSERT_EQ(yaml.code, kExitOk);
+  ASSERT_EQ(Run({"apply", "-f", "-"}, yaml.out).out, "connector/support unchanged\n");
+  EXPECT_EQ(service_.stored_request("support").description(), hostile);
+
+  service_.FailNext("GetConnector", grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                                 "subject \"\x1b[2J\xc2\x9b" "31m\" not found"));
+  Result refused = Run({"get", "connector", "support"});
+  EXPECT_EQ(refused.code, kExitRefused);
+  EXPECT_THAT(refused.err, HasSubstr("subject \"\\x1b[2J\\u009b31m\" not found"));
+}
+
 TEST_F(CommandsTest, TestConnectorFailureExitsOne) {
   v1::TestConnectorResponse resp;
   resp.set_passed(false);
