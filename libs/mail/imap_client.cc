@@ -43,6 +43,16 @@ std::vector<std::vector<uint32_t>> Batches(std::vector<uint32_t> uids, size_t ba
   return out;
 }
 
+// One line of a response outside its literals: a CAPABILITY line, a SEARCH result. Dovecot's
+// own imap_max_line_length is 64 KiB; a SEARCH of a large folder is longer.
+constexpr size_t kMaxLine = 1 << 20;
+// What the untagged responses to one command may add up to, outside FETCH of messages (which
+// UidFetchMessages hands on one at a time): a server repeating "* CAPABILITY" or "* SEARCH"
+// without end is cut off here instead of growing the result.
+constexpr uint64_t kMaxUntaggedPerCommand = 16 << 20;
+// SASL challenges the client answers in one AUTHENTICATE; XOAUTH2 and PLAIN need at most two.
+constexpr int kMaxSaslRounds = 8;
+
 }  // namespace
 
 ImapClient::ImapClient(std::unique_ptr<Transport> transport, const ServerOptions& options)
@@ -50,9 +60,12 @@ ImapClient::ImapClient(std::unique_ptr<Transport> transport, const ServerOptions
       options_(options),
       clock_(options.clock != nullptr ? options.clock : &RealClock()),
       in_(transport_.get(), clock_, options.timeout),
-      framer_(1 << 20, options.max_message_bytes),
+      framer_(kMaxLine, MessageResponseLimit(options.max_message_bytes)),
       context_(options.host.empty() ? "imap"
-                                    : absl::StrCat("imap ", options.host, ":", options.port)) {}
+                                    : absl::StrCat("imap ", options.host, ":", options.port)) {
+  framer_.SetResponseLimit(MessageResponseLimit(options.max_message_bytes),
+                           kMessageResponseWhy);
+}
 
 ImapClient::~ImapClient() {
   if (transport_) transport_->Close();
@@ -224,6 +237,7 @@ absl::Status ImapClient::Run(const Command& command, const UntaggedHandler& hand
     if (i + 1 == command.parts.size()) part += "\r\n";
     POSTROOM_RETURN_IF_ERROR(SendPart(part));
     const bool await_continuation = i + 1 < command.parts.size();
+    uint64_t untagged_bytes = 0;
     for (;;) {
       POSTROOM_ASSIGN_OR_RETURN(const ImapResponse* r, ReadResponse());
       if (r->kind == ImapResponse::Kind::kContinuation) {
@@ -233,6 +247,12 @@ absl::Status ImapClient::Run(const Command& command, const UntaggedHandler& hand
             absl::StrCat("unexpected continuation \"+ ", r->text, "\" after ", command.verb)));
       }
       if (r->kind == ImapResponse::Kind::kUntagged) {
+        untagged_bytes += current_len_;
+        if (untagged_bytes > kMaxUntaggedPerCommand) {
+          return Fail(ResponseTooLarge(
+              kMaxUntaggedPerCommand,
+              absl::StrCat("limit for the untagged responses to ", command.verb)));
+        }
         POSTROOM_RETURN_IF_ERROR(HandleUntagged(*r));
         if (handler) {
           // Handlers fail only on data they cannot parse; the rest of the reply is unread, so
@@ -325,6 +345,8 @@ absl::Status ImapClient::Login(absl::string_view user, absl::string_view passwor
                                   ": server disables LOGIN on this connection "
                                   "(LOGINDISABLED): use TLS or AUTHENTICATE"));
   }
+  POSTROOM_RETURN_IF_ERROR(CheckSendable("LOGIN user", user));
+  POSTROOM_RETURN_IF_ERROR(CheckSendable("LOGIN password", password));
   Command c = MakeCommand("LOGIN");
   AppendAString(c, user);
   AppendAString(c, password);
@@ -344,12 +366,17 @@ absl::Status ImapClient::Login(absl::string_view user, absl::string_view passwor
 }
 
 absl::Status ImapClient::AuthenticatePlain(absl::string_view user, absl::string_view password) {
+  // PLAIN separates its fields with NUL: one inside a field would shift them.
+  POSTROOM_RETURN_IF_ERROR(CheckSendable("AUTHENTICATE PLAIN user", user));
+  POSTROOM_RETURN_IF_ERROR(CheckSendable("AUTHENTICATE PLAIN password", password));
   std::string msg = absl::StrCat(std::string(1, '\0'), user, std::string(1, '\0'), password);
   return Sasl("PLAIN", absl::Base64Escape(msg), user);
 }
 
 absl::Status ImapClient::AuthenticateXOAuth2(absl::string_view user,
                                              absl::string_view access_token) {
+  POSTROOM_RETURN_IF_ERROR(CheckSendable("AUTHENTICATE XOAUTH2 user", user));
+  POSTROOM_RETURN_IF_ERROR(CheckSendable("AUTHENTICATE XOAUTH2 token", access_token));
   std::string msg = absl::StrCat("user=", user, "\x01", "auth=Bearer ", access_token, "\x01\x01");
   return Sasl("XOAUTH2", absl::Base64Escape(msg), user);
 }
@@ -368,9 +395,15 @@ absl::Status ImapClient::Sasl(absl::string_view mechanism, const std::string& in
   POSTROOM_RETURN_IF_ERROR(SendPart(
       absl::StrCat(tag, " AUTHENTICATE ", mechanism, sent ? " " + initial_response : "", "\r\n")));
   std::string challenge;  // what the server said after our response (XOAUTH2 error JSON)
+  int rounds = 0;
   for (;;) {
     POSTROOM_ASSIGN_OR_RETURN(const ImapResponse* r, ReadResponse());
     if (r->kind == ImapResponse::Kind::kContinuation) {
+      if (++rounds > kMaxSaslRounds) {
+        return Fail(MailError(MailErrorClass::kProtocol,
+                              absl::StrCat(verb, ": more than ", kMaxSaslRounds,
+                                           " challenges; the server does not finish")));
+      }
       if (!sent) {
         POSTROOM_RETURN_IF_ERROR(SendPart(initial_response + "\r\n"));
         sent = true;

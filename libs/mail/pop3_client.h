@@ -91,8 +91,17 @@ class Pop3Client {
   absl::StatusOr<std::string> Command(absl::string_view line, absl::string_view what,
                                       bool auth = false);
   absl::StatusOr<std::string> ReadStatus(absl::string_view what, bool auth);
-  // Reads a multi-line body after +OK up to the "." line, unstuffed; per line or per chunk.
-  absl::Status ReadMultiLine(const std::function<absl::Status(absl::string_view)>& on_line);
+  // Reads a multi-line body after +OK up to the "." line, unstuffed, per line. The limits hold
+  // while reading: no line over `max_line`, no more than `max_lines` lines, and no more than
+  // `max_bytes` in all (else ResponseTooLarge(max_bytes, why), kProtocol).
+  struct ReplyLimits {
+    uint64_t max_bytes;
+    const char* why;
+    size_t max_line;
+    uint64_t max_lines = UINT64_MAX;
+  };
+  absl::Status ReadMultiLine(absl::string_view what, const ReplyLimits& limits,
+                             const std::function<absl::Status(absl::string_view)>& on_line);
   absl::Status Sasl(absl::string_view mechanism, const std::string& initial_response,
                     absl::string_view user);
   absl::Status Fail(absl::Status st);

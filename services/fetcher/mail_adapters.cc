@@ -139,6 +139,9 @@ mail::ServerOptions ServerOptionsFor(const v1::Connector& c, absl::Duration time
   }
   o.tls.ca_file = c.server().ca_file();
   o.timeout = timeout;
+  // Bounds what one server response may make the client hold (max_message_bytes + 1 MiB): a
+  // server that never stops fails the poll as protocol instead of growing the fetcher.
+  if (c.settings().max_message_bytes() > 0) o.max_message_bytes = c.settings().max_message_bytes();
   return o;
 }
 
