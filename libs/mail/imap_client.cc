@@ -564,8 +564,10 @@ absl::Status ImapClient::UidFetchMessages(const std::vector<uint32_t>& uids,
                                           const FetchCallback& on_message) {
   POSTROOM_RETURN_IF_ERROR(CheckUsable());
   const std::vector<std::vector<uint32_t>> batches = Batches(uids, options.batch_size);
-  const std::string items = options.with_flags ? "(UID RFC822.SIZE FLAGS INTERNALDATE BODY.PEEK[])"
-                                               : "(UID RFC822.SIZE BODY.PEEK[])";
+  const std::string body =
+      options.max_bytes > 0 ? absl::StrCat("BODY.PEEK[]<0.", options.max_bytes, ">") : "BODY.PEEK[]";
+  const std::string items = absl::StrCat("(UID RFC822.SIZE ",
+                                         options.with_flags ? "FLAGS INTERNALDATE " : "", body, ")");
   const size_t depth = std::max<size_t>(options.pipeline_depth, 1);
   std::deque<std::string> in_flight;
   size_t next = 0;

@@ -362,7 +362,8 @@ absl::StatusOr<ImapFetchData> ParseFetch(const ImapResponse& r) {
       std::optional<uint64_t> n = val.AsNumber();
       if (!n) return MailError(MailErrorClass::kProtocol, "FETCH RFC822.SIZE is not a number");
       f.rfc822_size = *n;
-    } else if (key.IsAtom("BODY[]") || key.IsAtom("RFC822") || key.IsAtom("BINARY[]")) {
+    } else if (key.IsAtom("BODY[]") || key.IsAtom("BODY[]<0>") || key.IsAtom("RFC822") ||
+               key.IsAtom("BINARY[]")) {  // <0>: the partial fetch of FetchOptions::max_bytes
       if (val.kind == ImapValue::Kind::kNil) {
         f.body = absl::string_view();
       } else if (val.kind == ImapValue::Kind::kString) {

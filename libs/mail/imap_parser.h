@@ -106,7 +106,7 @@ struct ImapFetchData {
   uint32_t sequence = 0;
   std::optional<uint32_t> uid;
   std::optional<uint64_t> rfc822_size;
-  std::optional<absl::string_view> body;  // BODY[] (points into the response buffer)
+  std::optional<absl::string_view> body;  // BODY[] or BODY[]<0> (points into the response buffer)
   std::optional<std::vector<std::string>> flags;
   std::optional<std::string> internal_date;
 };

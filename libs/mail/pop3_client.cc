@@ -320,14 +320,27 @@ absl::StatusOr<std::vector<Pop3ListEntry>> Pop3Client::List() {
 }
 
 absl::Status Pop3Client::Retr(uint32_t number, const Pop3ChunkSink& sink) {
+  return ReadMessage(absl::StrCat("RETR ", number), sink);
+}
+
+absl::StatusOr<std::string> Pop3Client::Top(uint32_t number, uint32_t lines) {
+  std::string out;
   POSTROOM_RETURN_IF_ERROR(
-      Command(absl::StrCat("RETR ", number), absl::StrCat("RETR ", number)).status());
+      ReadMessage(absl::StrCat("TOP ", number, " ", lines), [&out](absl::string_view c) {
+        out.append(c.data(), c.size());
+        return absl::OkStatus();
+      }));
+  return out;
+}
+
+absl::Status Pop3Client::ReadMessage(const std::string& command, const Pop3ChunkSink& sink) {
+  POSTROOM_RETURN_IF_ERROR(Command(command, command).status());
   std::string chunk;
   chunk.reserve(kSinkChunk + 1024);
   absl::Status sink_error;
   const uint64_t limit = MessageResponseLimit(options_.max_message_bytes);
   POSTROOM_RETURN_IF_ERROR(ReadMultiLine(
-      "RETR", {limit, kMessageResponseWhy, static_cast<size_t>(limit)},
+      command, {limit, kMessageResponseWhy, static_cast<size_t>(limit)},
       [&](absl::string_view l) {
     if (!sink_error.ok()) return absl::OkStatus();  // drain the rest, stay in step
     chunk.append(l.data(), l.size());

@@ -163,6 +163,31 @@ TEST(ImapBounds, MessageJustOverMaxMessageBytesStillArrives) {
   EXPECT_EQ(got, size);
 }
 
+TEST(ImapBounds, OverSizeMessageIsFetchedAsItsStartOnly) {
+  // A 1 GB message by RFC822.SIZE: the fetcher asks for its first bytes only (headers).
+  HostileServer server([](HostileConnection& c) {
+    std::string tag;
+    if (!ImapLoggedIn(c, &tag)) return;
+    c.Send(absl::StrCat("* 1 FETCH (UID 1 RFC822.SIZE 1073741824 BODY[]<0> {4096}\r\n",
+                        Repeat('h', 4096), ")\r\n", tag, " OK done\r\n"));
+    c.ReadLine();
+  });
+  FetchOptions head;
+  head.max_bytes = 4096;
+  uint64_t size = 0;
+  size_t got = 0;
+  CutOff r = AfterImapLogin(server, [&](ImapClient& c) {
+    return c.UidFetchMessages({1}, head, [&](const FetchedMessage& m) {
+      size = m.size;
+      got = m.bytes.size();
+      return absl::OkStatus();
+    });
+  });
+  EXPECT_THAT(r.status, IsOk());
+  EXPECT_EQ(size, 1073741824u);
+  EXPECT_EQ(got, 4096u);
+}
+
 TEST(ImapBounds, EndlessLineFailsAtTheLineLimit) {
   HostileServer server(ImapPouring("* OK ", Repeat('a', 4096)));
   ExpectCutOff(AfterImapLogin(server, FetchOne),
@@ -267,6 +292,22 @@ TEST(Pop3Bounds, EndlessLineInRetrFailsAtTheResponseLimit) {
   ExpectCutOff(AfterPop3Login(server, RetrOne),
                HasSubstr("response exceeds 26 MiB (max_message_bytes + 1 MiB)"),
                26 * kMiB + kSocketSlack, 64 * kMiB);
+}
+
+TEST(Pop3Bounds, TopBringsTheHeadersOfAnOverSizeMessage) {
+  HostileServer server([](HostileConnection& c) {
+    std::optional<std::string> l = Pop3LoggedIn(c);
+    if (l && *l == "TOP 1 0") c.Send("+OK\r\nSubject: big\r\n..dot\r\n\r\n.\r\n");
+    c.ReadLine();
+  });
+  std::string head;
+  CutOff r = AfterPop3Login(server, [&](Pop3Client& c) {
+    absl::StatusOr<std::string> t = c.Top(1, 0);
+    if (t.ok()) head = *t;
+    return t.status();
+  });
+  EXPECT_THAT(r.status, IsOk());
+  EXPECT_EQ(head, "Subject: big\r\n.dot\r\n\r\n");
 }
 
 TEST(Pop3Bounds, EndlessCapaFailsAtTheLineCount) {
