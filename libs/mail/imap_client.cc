@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/cord.h"
@@ -570,6 +571,8 @@ absl::Status ImapClient::UidFetchMessages(const std::vector<uint32_t>& uids,
                                          options.with_flags ? "FLAGS INTERNALDATE " : "", body, ")");
   const size_t depth = std::max<size_t>(options.pipeline_depth, 1);
   std::deque<std::string> in_flight;
+  std::set<uint32_t> pending(uids.begin(), uids.end());  // requested, not yet handed on
+  uint64_t other_bytes = 0;
   size_t next = 0;
   absl::Status first_error;
   auto send_next = [&]() -> absl::Status {
@@ -588,13 +591,26 @@ absl::Status ImapClient::UidFetchMessages(const std::vector<uint32_t>& uids,
     }
     if (r->kind == ImapResponse::Kind::kUntagged) {
       POSTROOM_RETURN_IF_ERROR(HandleUntagged(*r));
-      if (r->name != "FETCH") continue;
-      absl::StatusOr<ImapFetchData> f = ParseFetch(*r);
-      if (!f.ok()) return Fail(f.status());
-      if (!f->body) continue;  // a flag update, not our data
-      if (!f->uid) {
-        return Fail(MailError(MailErrorClass::kProtocol,
-                              absl::StrCat("FETCH of message ", f->sequence, " without UID")));
+      std::optional<ImapFetchData> f;
+      if (r->name == "FETCH") {
+        absl::StatusOr<ImapFetchData> parsed = ParseFetch(*r);
+        if (!parsed.ok()) return Fail(parsed.status());
+        if (parsed->body && !parsed->uid) {
+          return Fail(MailError(MailErrorClass::kProtocol,
+                                absl::StrCat("FETCH of message ", parsed->sequence, " without UID")));
+        }
+        f = *std::move(parsed);
+      }
+      // Each requested message is handed on once; anything else (flag updates, EXISTS, a
+      // message nobody asked for or one sent twice) counts against one command's untagged
+      // budget, so a server cannot keep the fetch going for ever.
+      if (!f || !f->body || pending.erase(*f->uid) == 0) {
+        other_bytes += current_len_;
+        if (other_bytes > kMaxUntaggedPerCommand) {
+          return Fail(ResponseTooLarge(kMaxUntaggedPerCommand,
+                                       "limit for the untagged responses to UID FETCH"));
+        }
+        continue;
       }
       if (!first_error.ok()) continue;  // draining after a callback error
       FetchedMessage m;

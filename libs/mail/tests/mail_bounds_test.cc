@@ -203,6 +203,24 @@ TEST(ImapBounds, EndlessCapabilityResponsesFailAtTheCommandLimit) {
       16 * kMiB + kSocketSlack, 16 * kMiB);
 }
 
+TEST(ImapBounds, EndlessUnrequestedMessagesDuringFetchFail) {
+  // Every response is well-formed and small, but none is the message asked for (UID 1): the
+  // client must neither hand them on nor wait for ever.
+  HostileServer server(ImapPouring("", "* 9 FETCH (UID 99 BODY[] {5}\r\nhello)\r\n"));
+  int handed_on = 0;
+  ExpectCutOff(AfterImapLogin(server,
+                              [&](ImapClient& c) {
+                                return c.UidFetchMessages({1}, FetchOptions{},
+                                                          [&](const FetchedMessage&) {
+                                                            ++handed_on;
+                                                            return absl::OkStatus();
+                                                          });
+                              }),
+               HasSubstr("response exceeds 16 MiB (limit for the untagged responses to UID FETCH)"),
+               16 * kMiB + kSocketSlack, 16 * kMiB);
+  EXPECT_EQ(handed_on, 0);
+}
+
 TEST(ImapBounds, EndlessSaslChallengesFail) {
   HostileServer server([](HostileConnection& c) {
     if (!c.Send("* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] hostile ready\r\n")) return;
