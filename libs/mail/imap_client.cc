@@ -565,10 +565,11 @@ absl::Status ImapClient::UidFetchMessages(const std::vector<uint32_t>& uids,
                                           const FetchCallback& on_message) {
   POSTROOM_RETURN_IF_ERROR(CheckUsable());
   const std::vector<std::vector<uint32_t>> batches = Batches(uids, options.batch_size);
-  const std::string body =
-      options.max_bytes > 0 ? absl::StrCat("BODY.PEEK[]<0.", options.max_bytes, ">") : "BODY.PEEK[]";
-  const std::string items = absl::StrCat("(UID RFC822.SIZE ",
-                                         options.with_flags ? "FLAGS INTERNALDATE " : "", body, ")");
+  const std::string body = options.max_bytes > 0
+                               ? absl::StrCat("BODY.PEEK[]<0.", options.max_bytes, ">")
+                               : "BODY.PEEK[]";
+  const std::string items =
+      absl::StrCat("(UID RFC822.SIZE ", options.with_flags ? "FLAGS INTERNALDATE " : "", body, ")");
   const size_t depth = std::max<size_t>(options.pipeline_depth, 1);
   std::deque<std::string> in_flight;
   std::set<uint32_t> pending(uids.begin(), uids.end());  // requested, not yet handed on
@@ -596,8 +597,9 @@ absl::Status ImapClient::UidFetchMessages(const std::vector<uint32_t>& uids,
         absl::StatusOr<ImapFetchData> parsed = ParseFetch(*r);
         if (!parsed.ok()) return Fail(parsed.status());
         if (parsed->body && !parsed->uid) {
-          return Fail(MailError(MailErrorClass::kProtocol,
-                                absl::StrCat("FETCH of message ", parsed->sequence, " without UID")));
+          return Fail(
+              MailError(MailErrorClass::kProtocol,
+                        absl::StrCat("FETCH of message ", parsed->sequence, " without UID")));
         }
         f = *std::move(parsed);
       }

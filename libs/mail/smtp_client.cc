@@ -266,8 +266,9 @@ SmtpResult Converse(const SmtpServer& server, const SmtpCredentials& credentials
     return fail(MailErrorClass::kOther, "no recipient");
   }
   // libcurl puts these on command lines (AUTH, MAIL FROM, RCPT TO, EHLO) as given.
-  std::vector<std::pair<std::string, const std::string*>> sent = {
-      {"user", &credentials.user}, {"secret", &credentials.secret}, {"EHLO name", &server.helo_name}};
+  std::vector<std::pair<std::string, const std::string*>> sent = {{"user", &credentials.user},
+                                                                  {"secret", &credentials.secret},
+                                                                  {"EHLO name", &server.helo_name}};
   if (envelope != nullptr) {
     sent.push_back({"MAIL FROM", &envelope->mail_from});
     for (const std::string& to : envelope->rcpt_to) sent.push_back({"RCPT TO", &to});

@@ -345,8 +345,8 @@ TEST(Pop3Bounds, EndlessUidlFailsAtTheListingLimit) {
 
 TEST(Pop3Bounds, EndlessUidlLineFailsAtTheLineLimit) {
   HostileServer server(Pop3Pouring("+OK\r\n1 ", Repeat('u', 4096)));
-  ExpectCutOff(AfterPop3Login(server, ListUids),
-               HasSubstr("server line longer than 65536 bytes"), kSocketSlack, 16 * kMiB);
+  ExpectCutOff(AfterPop3Login(server, ListUids), HasSubstr("server line longer than 65536 bytes"),
+               kSocketSlack, 16 * kMiB);
 }
 
 TEST(Pop3Bounds, EndlessStatusLineFails) {
@@ -413,8 +413,8 @@ TEST(SmtpBounds, EndlessReplyLineFailsAsProtocol) {
 
 TEST(SmtpBounds, LineBreakInRecipientIsRefusedBeforeConnecting) {
   HostileServer server([](HostileConnection& c) { c.Send("554 nothing should arrive\r\n"); });
-  SmtpResult r = SendSmtp(SmtpTo(server), {}, {"a@example.com", {"b@example.com>\r\nDATA"}},
-                          "x\r\n");
+  SmtpResult r =
+      SendSmtp(SmtpTo(server), {}, {"a@example.com", {"b@example.com>\r\nDATA"}}, "x\r\n");
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.error_class, MailErrorClass::kOther);
   EXPECT_THAT(r.message, HasSubstr("RCPT TO: must not contain CR, LF or NUL"));
@@ -456,11 +456,11 @@ TEST(GraphBounds, EndlessChunkedJsonPageFailsAtTheJsonLimit) {
   std::string chunk;
   while (chunk.size() < 60000) chunk += R"({"id":"AAMkAGI2TG93AAA=","isRead":false},)";
   const std::string head = R"({"value":[)";
-  HostileServer server(HttpPouring(
-      absl::StrCat("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                   "Transfer-Encoding: chunked\r\n\r\n",
-                   absl::Hex(head.size()), "\r\n", head, "\r\n"),
-      absl::StrCat(absl::Hex(chunk.size()), "\r\n", chunk, "\r\n")));
+  HostileServer server(
+      HttpPouring(absl::StrCat("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                               "Transfer-Encoding: chunked\r\n\r\n",
+                               absl::Hex(head.size()), "\r\n", head, "\r\n"),
+                  absl::StrCat(absl::Hex(chunk.size()), "\r\n", chunk, "\r\n")));
   GraphFixture f(server);
   ExpectCutOff(Measure(server, [&] { return f.client->DeltaPage("inbox", "").status(); }),
                AllOf(StartsWith("graph delta of support@example.com"),
@@ -484,8 +484,8 @@ TEST(GraphBounds, EndlessHeadersFailAtTheHeaderLimit) {
       HttpPouring("HTTP/1.1 200 OK\r\n", "X-Hostile: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n"));
   GraphFixture f(server);
   ExpectCutOff(Measure(server, [&] { return f.client->GetFolder("inbox").status(); }),
-               HasSubstr("response exceeds 256 KiB (limit for the response headers)"),
-               kSocketSlack, 16 * kMiB);
+               HasSubstr("response exceeds 256 KiB (limit for the response headers)"), kSocketSlack,
+               16 * kMiB);
 }
 
 TEST(GraphBounds, LineBreakInTokenIsRefusedBeforeSending) {
