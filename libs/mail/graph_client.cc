@@ -144,6 +144,10 @@ absl::StatusOr<HttpResponse> GraphClient::Call(const std::string& what, HttpRequ
     if (!token.ok()) return AnnotateMailError(token.status(), what);
     req.headers.resize(base_headers);
     req.headers.push_back(absl::StrCat("Authorization: Bearer ", *token));
+    if (req.max_body_bytes == 0) {
+      req.max_body_bytes = kGraphMaxJsonBytes;
+      req.body_limit_why = "limit for a Graph JSON answer";
+    }
     ++requests_;
     absl::StatusOr<HttpResponse> resp = http_->Send(req);
     if (!resp.ok()) return AnnotateMailError(resp.status(), what);
@@ -203,6 +207,8 @@ absl::StatusOr<std::string> GraphClient::GetMime(const std::string& id) {
   HttpRequest req;
   req.url = absl::StrCat(MailboxUrl(), "/messages/", UrlEncode(id), "/$value");
   req.headers = {"Prefer: IdType=\"ImmutableId\""};
+  req.max_body_bytes = MessageResponseLimit(options_.max_message_bytes);
+  req.body_limit_why = kMessageResponseWhy;
   POSTROOM_ASSIGN_OR_RETURN(HttpResponse resp,
                             Call(absl::StrCat("graph MIME of message ", id), std::move(req)));
   return std::move(resp.body);

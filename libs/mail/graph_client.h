@@ -25,11 +25,17 @@
 namespace postroom::mail {
 
 inline constexpr char kGraphBaseUrl[] = "https://graph.microsoft.com/v1.0";
+// A delta page of 100 ids is some 30 KiB; a folder or an error a few hundred bytes.
+inline constexpr uint64_t kGraphMaxJsonBytes = 4 << 20;
 
 struct GraphOptions {
   std::string base_url = kGraphBaseUrl;  // no trailing '/'
   std::string mailbox;                   // user id or address: shared mailbox or the user's own
   int page_size = 100;                   // Prefer: odata.maxpagesize
+  // The connector's limit: a MIME download ($value) may hold this plus 1 MiB
+  // (MessageResponseLimit) before it fails as protocol. Every other answer is JSON and may hold
+  // kGraphMaxJsonBytes.
+  uint64_t max_message_bytes = 25 << 20;
   // 429/503: tries after the first, each waiting Retry-After (or 1 s, 2 s, 4 s ... without one).
   int max_throttle_retries = 3;
   // A single wait longer than this is not waited for: the call fails as throttled and the

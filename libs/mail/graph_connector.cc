@@ -27,6 +27,7 @@ GraphOptions GraphOptionsFor(const v1::Connector& c) {
                               default_port ? "" : absl::StrCat(":", s.port()), "/v1.0");
   }
   o.mailbox = c.shared_mailbox().empty() ? c.primary_address() : c.shared_mailbox();
+  if (c.settings().max_message_bytes() > 0) o.max_message_bytes = c.settings().max_message_bytes();
   return o;
 }
 

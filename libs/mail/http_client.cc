@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "libs/base/status_macros.h"
 #include "libs/mail/mail_error.h"
 
 namespace postroom::mail {
@@ -20,7 +21,14 @@ void GlobalInit() {
 
 struct Sink {
   std::string* body;
+  uint64_t limit;
+  bool over = false;
+};
+
+struct HeaderSink {
+  HttpResponse* response;
   size_t limit;
+  size_t seen = 0;
   bool over = false;
 };
 
@@ -36,8 +44,14 @@ size_t WriteBody(char* data, size_t size, size_t n, void* user) {
 }
 
 size_t WriteHeader(char* data, size_t size, size_t n, void* user) {
-  auto* r = static_cast<HttpResponse*>(user);
+  auto* h = static_cast<HeaderSink*>(user);
+  HttpResponse* r = h->response;
   size_t len = size * n;
+  h->seen += len;
+  if (h->seen > h->limit) {
+    h->over = true;
+    return 0;  // makes libcurl stop with CURLE_WRITE_ERROR
+  }
   absl::string_view line(data, len);
   line = absl::StripTrailingAsciiWhitespace(line);
   if (absl::StartsWith(line, "HTTP/")) {
@@ -92,9 +106,14 @@ class CurlHttpClient : public HttpClient {
 
   absl::StatusOr<HttpResponse> Send(const HttpRequest& req) override {
     if (curl_ == nullptr) return MailError(MailErrorClass::kOther, "libcurl did not initialise");
+    for (const std::string& h : req.headers) {
+      POSTROOM_RETURN_IF_ERROR(CheckSendable("HTTP request header", h));
+    }
     curl_easy_reset(curl_);  // keeps the connection cache
     HttpResponse resp;
-    Sink sink{&resp.body, options_.max_body_bytes};
+    const bool own_limit = req.max_body_bytes > 0 && req.max_body_bytes < options_.max_body_bytes;
+    Sink sink{&resp.body, own_limit ? req.max_body_bytes : options_.max_body_bytes};
+    HeaderSink header_sink{&resp, options_.max_header_bytes};
     char err[CURL_ERROR_SIZE] = {0};
     curl_slist* headers = nullptr;
     for (const std::string& h : req.headers) headers = curl_slist_append(headers, h.c_str());
@@ -111,7 +130,7 @@ class CurlHttpClient : public HttpClient {
     curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, &WriteBody);
     curl_easy_setopt(curl_, CURLOPT_WRITEDATA, &sink);
     curl_easy_setopt(curl_, CURLOPT_HEADERFUNCTION, &WriteHeader);
-    curl_easy_setopt(curl_, CURLOPT_HEADERDATA, &resp);
+    curl_easy_setopt(curl_, CURLOPT_HEADERDATA, &header_sink);
     curl_easy_setopt(curl_, CURLOPT_ERRORBUFFER, err);
     curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl_, CURLOPT_TIMEOUT_MS,
@@ -128,10 +147,12 @@ class CurlHttpClient : public HttpClient {
       curl_easy_setopt(curl_, CURLOPT_CAINFO, options_.ca_file.c_str());
     CURLcode rc = curl_easy_perform(curl_);
     curl_slist_free_all(headers);
-    if (sink.over) {
-      return MailError(MailErrorClass::kProtocol,
-                       absl::StrCat(req.method, " ", Redact(req.url), ": response over ",
-                                    options_.max_body_bytes, " bytes"));
+    if (sink.over || header_sink.over) {
+      absl::Status st =
+          sink.over ? ResponseTooLarge(sink.limit, own_limit ? req.body_limit_why
+                                                             : "max_body_bytes")
+                    : ResponseTooLarge(header_sink.limit, "limit for the response headers");
+      return AnnotateMailError(st, absl::StrCat(req.method, " ", Redact(req.url)));
     }
     if (rc != CURLE_OK) {
       std::string what = err[0] != 0 ? std::string(err) : curl_easy_strerror(rc);

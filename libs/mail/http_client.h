@@ -17,8 +17,13 @@ namespace postroom::mail {
 struct HttpRequest {
   std::string method = "GET";  // GET, POST, PATCH, DELETE
   std::string url;
-  std::vector<std::string> headers;  // "Name: value"
+  std::vector<std::string> headers;  // "Name: value"; CR, LF or NUL in one is refused
   std::string body;
+  // The most the response body may hold; 0: CurlOptions::max_body_bytes. Enforced while
+  // reading: a larger body (a huge Content-Length, endless chunks) stops the transfer with
+  // ResponseTooLarge(limit, body_limit_why), class protocol.
+  uint64_t max_body_bytes = 0;
+  std::string body_limit_why = "max_body_bytes";
 };
 
 struct HttpResponse {
@@ -33,7 +38,8 @@ struct HttpResponse {
 
 // Sends one request and returns whatever status the server answered (a 4xx/5xx is a response,
 // not an error). Errors are transport failures, carrying a MailErrorClass: network (DNS,
-// connect, reset, time-out: UNAVAILABLE / DEADLINE_EXCEEDED) or tls (handshake, certificate).
+// connect, reset, time-out: UNAVAILABLE / DEADLINE_EXCEEDED), tls (handshake, certificate) or
+// protocol (a body or headers over their limit).
 // Not thread-safe: one per session.
 class HttpClient {
  public:
@@ -44,7 +50,9 @@ class HttpClient {
 struct CurlOptions {
   absl::Duration timeout = absl::Seconds(30);  // the whole request, connect included
   std::string ca_file;                         // non-empty: trust only these CAs
-  size_t max_body_bytes = 512u << 20;          // a larger response fails with a protocol error
+  size_t max_body_bytes = 512u << 20;  // per request unless HttpRequest says less
+  // Response headers, all lines together (libcurl bounds one line, not their number).
+  size_t max_header_bytes = 256u << 10;
 };
 
 // libcurl behind HttpClient. Never throws; never prints.

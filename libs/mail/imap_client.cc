@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/cord.h"
@@ -43,6 +44,16 @@ std::vector<std::vector<uint32_t>> Batches(std::vector<uint32_t> uids, size_t ba
   return out;
 }
 
+// One line of a response outside its literals: a CAPABILITY line, a SEARCH result. Dovecot's
+// own imap_max_line_length is 64 KiB; a SEARCH of a large folder is longer.
+constexpr size_t kMaxLine = 1 << 20;
+// What the untagged responses to one command may add up to, outside FETCH of messages (which
+// UidFetchMessages hands on one at a time): a server repeating "* CAPABILITY" or "* SEARCH"
+// without end is cut off here instead of growing the result.
+constexpr uint64_t kMaxUntaggedPerCommand = 16 << 20;
+// SASL challenges the client answers in one AUTHENTICATE; XOAUTH2 and PLAIN need at most two.
+constexpr int kMaxSaslRounds = 8;
+
 }  // namespace
 
 ImapClient::ImapClient(std::unique_ptr<Transport> transport, const ServerOptions& options)
@@ -50,9 +61,12 @@ ImapClient::ImapClient(std::unique_ptr<Transport> transport, const ServerOptions
       options_(options),
       clock_(options.clock != nullptr ? options.clock : &RealClock()),
       in_(transport_.get(), clock_, options.timeout),
-      framer_(1 << 20, options.max_message_bytes),
+      framer_(kMaxLine, MessageResponseLimit(options.max_message_bytes)),
       context_(options.host.empty() ? "imap"
-                                    : absl::StrCat("imap ", options.host, ":", options.port)) {}
+                                    : absl::StrCat("imap ", options.host, ":", options.port)) {
+  framer_.SetResponseLimit(MessageResponseLimit(options.max_message_bytes),
+                           kMessageResponseWhy);
+}
 
 ImapClient::~ImapClient() {
   if (transport_) transport_->Close();
@@ -224,6 +238,7 @@ absl::Status ImapClient::Run(const Command& command, const UntaggedHandler& hand
     if (i + 1 == command.parts.size()) part += "\r\n";
     POSTROOM_RETURN_IF_ERROR(SendPart(part));
     const bool await_continuation = i + 1 < command.parts.size();
+    uint64_t untagged_bytes = 0;
     for (;;) {
       POSTROOM_ASSIGN_OR_RETURN(const ImapResponse* r, ReadResponse());
       if (r->kind == ImapResponse::Kind::kContinuation) {
@@ -233,6 +248,12 @@ absl::Status ImapClient::Run(const Command& command, const UntaggedHandler& hand
             absl::StrCat("unexpected continuation \"+ ", r->text, "\" after ", command.verb)));
       }
       if (r->kind == ImapResponse::Kind::kUntagged) {
+        untagged_bytes += current_len_;
+        if (untagged_bytes > kMaxUntaggedPerCommand) {
+          return Fail(ResponseTooLarge(
+              kMaxUntaggedPerCommand,
+              absl::StrCat("limit for the untagged responses to ", command.verb)));
+        }
         POSTROOM_RETURN_IF_ERROR(HandleUntagged(*r));
         if (handler) {
           // Handlers fail only on data they cannot parse; the rest of the reply is unread, so
@@ -325,6 +346,8 @@ absl::Status ImapClient::Login(absl::string_view user, absl::string_view passwor
                                   ": server disables LOGIN on this connection "
                                   "(LOGINDISABLED): use TLS or AUTHENTICATE"));
   }
+  POSTROOM_RETURN_IF_ERROR(CheckSendable("LOGIN user", user));
+  POSTROOM_RETURN_IF_ERROR(CheckSendable("LOGIN password", password));
   Command c = MakeCommand("LOGIN");
   AppendAString(c, user);
   AppendAString(c, password);
@@ -344,12 +367,17 @@ absl::Status ImapClient::Login(absl::string_view user, absl::string_view passwor
 }
 
 absl::Status ImapClient::AuthenticatePlain(absl::string_view user, absl::string_view password) {
+  // PLAIN separates its fields with NUL: one inside a field would shift them.
+  POSTROOM_RETURN_IF_ERROR(CheckSendable("AUTHENTICATE PLAIN user", user));
+  POSTROOM_RETURN_IF_ERROR(CheckSendable("AUTHENTICATE PLAIN password", password));
   std::string msg = absl::StrCat(std::string(1, '\0'), user, std::string(1, '\0'), password);
   return Sasl("PLAIN", absl::Base64Escape(msg), user);
 }
 
 absl::Status ImapClient::AuthenticateXOAuth2(absl::string_view user,
                                              absl::string_view access_token) {
+  POSTROOM_RETURN_IF_ERROR(CheckSendable("AUTHENTICATE XOAUTH2 user", user));
+  POSTROOM_RETURN_IF_ERROR(CheckSendable("AUTHENTICATE XOAUTH2 token", access_token));
   std::string msg = absl::StrCat("user=", user, "\x01", "auth=Bearer ", access_token, "\x01\x01");
   return Sasl("XOAUTH2", absl::Base64Escape(msg), user);
 }
@@ -368,9 +396,15 @@ absl::Status ImapClient::Sasl(absl::string_view mechanism, const std::string& in
   POSTROOM_RETURN_IF_ERROR(SendPart(
       absl::StrCat(tag, " AUTHENTICATE ", mechanism, sent ? " " + initial_response : "", "\r\n")));
   std::string challenge;  // what the server said after our response (XOAUTH2 error JSON)
+  int rounds = 0;
   for (;;) {
     POSTROOM_ASSIGN_OR_RETURN(const ImapResponse* r, ReadResponse());
     if (r->kind == ImapResponse::Kind::kContinuation) {
+      if (++rounds > kMaxSaslRounds) {
+        return Fail(MailError(MailErrorClass::kProtocol,
+                              absl::StrCat(verb, ": more than ", kMaxSaslRounds,
+                                           " challenges; the server does not finish")));
+      }
       if (!sent) {
         POSTROOM_RETURN_IF_ERROR(SendPart(initial_response + "\r\n"));
         sent = true;
@@ -531,10 +565,15 @@ absl::Status ImapClient::UidFetchMessages(const std::vector<uint32_t>& uids,
                                           const FetchCallback& on_message) {
   POSTROOM_RETURN_IF_ERROR(CheckUsable());
   const std::vector<std::vector<uint32_t>> batches = Batches(uids, options.batch_size);
-  const std::string items = options.with_flags ? "(UID RFC822.SIZE FLAGS INTERNALDATE BODY.PEEK[])"
-                                               : "(UID RFC822.SIZE BODY.PEEK[])";
+  const std::string body = options.max_bytes > 0
+                               ? absl::StrCat("BODY.PEEK[]<0.", options.max_bytes, ">")
+                               : "BODY.PEEK[]";
+  const std::string items =
+      absl::StrCat("(UID RFC822.SIZE ", options.with_flags ? "FLAGS INTERNALDATE " : "", body, ")");
   const size_t depth = std::max<size_t>(options.pipeline_depth, 1);
   std::deque<std::string> in_flight;
+  std::set<uint32_t> pending(uids.begin(), uids.end());  // requested, not yet handed on
+  uint64_t other_bytes = 0;
   size_t next = 0;
   absl::Status first_error;
   auto send_next = [&]() -> absl::Status {
@@ -553,13 +592,27 @@ absl::Status ImapClient::UidFetchMessages(const std::vector<uint32_t>& uids,
     }
     if (r->kind == ImapResponse::Kind::kUntagged) {
       POSTROOM_RETURN_IF_ERROR(HandleUntagged(*r));
-      if (r->name != "FETCH") continue;
-      absl::StatusOr<ImapFetchData> f = ParseFetch(*r);
-      if (!f.ok()) return Fail(f.status());
-      if (!f->body) continue;  // a flag update, not our data
-      if (!f->uid) {
-        return Fail(MailError(MailErrorClass::kProtocol,
-                              absl::StrCat("FETCH of message ", f->sequence, " without UID")));
+      std::optional<ImapFetchData> f;
+      if (r->name == "FETCH") {
+        absl::StatusOr<ImapFetchData> parsed = ParseFetch(*r);
+        if (!parsed.ok()) return Fail(parsed.status());
+        if (parsed->body && !parsed->uid) {
+          return Fail(
+              MailError(MailErrorClass::kProtocol,
+                        absl::StrCat("FETCH of message ", parsed->sequence, " without UID")));
+        }
+        f = *std::move(parsed);
+      }
+      // Each requested message is handed on once; anything else (flag updates, EXISTS, a
+      // message nobody asked for or one sent twice) counts against one command's untagged
+      // budget, so a server cannot keep the fetch going for ever.
+      if (!f || !f->body || pending.erase(*f->uid) == 0) {
+        other_bytes += current_len_;
+        if (other_bytes > kMaxUntaggedPerCommand) {
+          return Fail(ResponseTooLarge(kMaxUntaggedPerCommand,
+                                       "limit for the untagged responses to UID FETCH"));
+        }
+        continue;
       }
       if (!first_error.ok()) continue;  // draining after a callback error
       FetchedMessage m;

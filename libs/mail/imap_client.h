@@ -73,6 +73,9 @@ struct FetchOptions {
   size_t batch_size = 200;
   size_t pipeline_depth = 2;
   bool with_flags = false;  // also FLAGS and INTERNALDATE
+  // >0: only the first max_bytes of each message (BODY.PEEK[]<0.max_bytes>), e.g. the headers
+  // of a message over the size limit, which would otherwise exceed the response limit.
+  uint64_t max_bytes = 0;
 };
 
 // RFC 2177 asks clients to end an IDLE (DONE) and start a new one at least every 29 minutes,

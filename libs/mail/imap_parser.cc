@@ -303,6 +303,9 @@ absl::StatusOr<size_t> ImapResponseFramer::Next(absl::string_view buf) {
       literal_end_ = 0;
     }
     size_t nl = buf.find('\n', scan_);
+    if ((nl == absl::string_view::npos ? buf.size() : nl + 1) > max_response_) {
+      return ResponseTooLarge(max_response_, response_why_);
+    }
     if (nl == absl::string_view::npos) {
       scan_ = buf.size();
       if (buf.size() - line_start_ > max_line_) {
@@ -317,6 +320,7 @@ absl::StatusOr<size_t> ImapResponseFramer::Next(absl::string_view buf) {
     }
     std::optional<uint64_t> lit = TrailingLiteral(buf.substr(line_start_, nl - line_start_));
     if (!lit) return nl + 1;
+    if (*lit > max_response_ - (nl + 1)) return ResponseTooLarge(max_response_, response_why_);
     if (*lit > max_literal_) {
       return MailError(MailErrorClass::kProtocol,
                        absl::StrCat("IMAP literal of ", *lit, " bytes exceeds the limit of ",
@@ -358,7 +362,8 @@ absl::StatusOr<ImapFetchData> ParseFetch(const ImapResponse& r) {
       std::optional<uint64_t> n = val.AsNumber();
       if (!n) return MailError(MailErrorClass::kProtocol, "FETCH RFC822.SIZE is not a number");
       f.rfc822_size = *n;
-    } else if (key.IsAtom("BODY[]") || key.IsAtom("RFC822") || key.IsAtom("BINARY[]")) {
+    } else if (key.IsAtom("BODY[]") || key.IsAtom("BODY[]<0>") || key.IsAtom("RFC822") ||
+               key.IsAtom("BINARY[]")) {  // <0>: the partial fetch of FetchOptions::max_bytes
       if (val.kind == ImapValue::Kind::kNil) {
         f.body = absl::string_view();
       } else if (val.kind == ImapValue::Kind::kString) {
@@ -439,6 +444,9 @@ absl::StatusOr<std::string> EncodeMailboxName(absl::string_view utf8) {
   // Decode UTF-8 to code points, then emit printable ASCII as is ('&' as "&-") and runs of
   // other characters as '&' + modified base64 of UTF-16BE + '-'.
   static constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
+  // Encoding would hide a line break from the server, but no real folder has one: a name with
+  // one came from a mistake or an attack, so it is refused rather than sent.
+  if (absl::Status st = CheckSendable("mailbox name", utf8); !st.ok()) return st;
   std::vector<uint32_t> cps;
   for (size_t i = 0; i < utf8.size();) {
     unsigned char c = static_cast<unsigned char>(utf8[i]);

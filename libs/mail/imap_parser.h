@@ -72,6 +72,14 @@ class ImapResponseFramer {
  public:
   explicit ImapResponseFramer(size_t max_line = 1 << 20, uint64_t max_literal = 1ull << 30)
       : max_line_(max_line), max_literal_(max_literal) {}
+  // Bounds the whole response (every line and literal of it together), so a server cannot
+  // chain literals, each within max_literal, without end. Checked as the response grows: a
+  // literal that would cross the limit fails when announced, before its bytes are read. The
+  // error is ResponseTooLarge(bytes, why) (mail_error.h).
+  void SetResponseLimit(uint64_t bytes, std::string why) {
+    max_response_ = bytes;
+    response_why_ = std::move(why);
+  }
   // `buf` holds the response from its first byte (and maybe bytes after it); it must be the
   // same bytes, possibly longer, on every call until Reset(). Returns the response length when
   // complete, 0 when more bytes are needed.
@@ -86,6 +94,8 @@ class ImapResponseFramer {
  private:
   size_t max_line_;
   uint64_t max_literal_;
+  uint64_t max_response_ = UINT64_MAX;
+  std::string response_why_;
   size_t scan_ = 0;         // next byte to look at for '\n'
   size_t line_start_ = 0;   // start of the current text segment
   size_t literal_end_ = 0;  // end of the literal being waited for, 0 when none
@@ -96,7 +106,7 @@ struct ImapFetchData {
   uint32_t sequence = 0;
   std::optional<uint32_t> uid;
   std::optional<uint64_t> rfc822_size;
-  std::optional<absl::string_view> body;  // BODY[] (points into the response buffer)
+  std::optional<absl::string_view> body;  // BODY[] or BODY[]<0> (points into the response buffer)
   std::optional<std::vector<std::string>> flags;
   std::optional<std::string> internal_date;
 };

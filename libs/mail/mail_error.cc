@@ -91,6 +91,26 @@ MailErrorClass ClassifyMailError(const absl::Status& status) {
   }
 }
 
+absl::Status ResponseTooLarge(uint64_t limit, absl::string_view why) {
+  return MailError(MailErrorClass::kProtocol,
+                   absl::StrCat("response exceeds ", FormatByteSize(limit), " (", why, ")"));
+}
+
+std::string FormatByteSize(uint64_t n) {
+  if (n != 0 && n % (1 << 20) == 0) return absl::StrCat(n >> 20, " MiB");
+  if (n != 0 && n % (1 << 10) == 0) return absl::StrCat(n >> 10, " KiB");
+  return absl::StrCat(n, " bytes");
+}
+
+absl::Status CheckSendable(absl::string_view field, absl::string_view value) {
+  if (value.find_first_of(absl::string_view("\r\n\0", 3)) == absl::string_view::npos) {
+    return absl::OkStatus();
+  }
+  return WithClass(absl::InvalidArgumentError(
+                       absl::StrCat(field, ": must not contain CR, LF or NUL")),
+                   MailErrorClass::kOther);
+}
+
 absl::Status AnnotateMailError(const absl::Status& status, absl::string_view context) {
   if (status.ok()) return status;
   absl::Status out(status.code(), absl::StrCat(context, ": ", status.message()));

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
@@ -36,6 +37,29 @@ MailErrorClass ClassifyMailError(const absl::Status& status);
 // Returns `status` with `context` prefixed to its message ("imap 127.0.0.1:993: ..."), payloads
 // kept. OK stays OK.
 absl::Status AnnotateMailError(const absl::Status& status, absl::string_view context);
+
+// A server's reply that outgrew its limit while being read (the reader stops there; it never
+// buffers first and checks after): kProtocol, "response exceeds 26 MiB (max_message_bytes +
+// 1 MiB)". `why` names where the limit comes from.
+absl::Status ResponseTooLarge(uint64_t limit, absl::string_view why);
+
+// What a reply carrying one message may hold: the connector's max_message_bytes plus 1 MiB of
+// protocol around it (FETCH items, dot-stuffing), so a message just over the size limit still
+// arrives whole and is stored as over-size, while a server that never stops is cut off.
+inline constexpr uint64_t kMessageResponseSlack = 1 << 20;
+inline constexpr char kMessageResponseWhy[] = "max_message_bytes + 1 MiB";
+inline uint64_t MessageResponseLimit(uint64_t max_message_bytes) {
+  return max_message_bytes + kMessageResponseSlack;
+}
+
+// "26 MiB", "64 KiB" or "1000 bytes": the largest unit that divides `n`.
+std::string FormatByteSize(uint64_t n);
+
+// Refuses a value a client is about to put on the wire when it holds CR, LF or NUL: inside a
+// command line (IMAP quoted string, POP3 USER/PASS, an HTTP header, an SMTP address) a line
+// break ends the command and starts one the server did not get from us. INVALID_ARGUMENT, class
+// kOther, naming `field` but never the value (it may be a password).
+absl::Status CheckSendable(absl::string_view field, absl::string_view value);
 
 inline constexpr char kMailErrorClassPayload[] = "type.postroom.dev/postroom.mail.ErrorClass";
 

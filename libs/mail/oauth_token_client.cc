@@ -111,6 +111,9 @@ absl::StatusOr<std::string> OAuthTokenClient::AccessToken(bool force_refresh) {
   req.url = config_.token_endpoint;
   req.headers = {"Content-Type: application/x-www-form-urlencoded", "Accept: application/json"};
   req.body = FormEncode(form);
+  // A token answer is a few KiB of JSON (Entra's access tokens run to 2-4 KiB).
+  req.max_body_bytes = 1 << 20;
+  req.body_limit_why = "limit for an OAuth token response";
   absl::StatusOr<HttpResponse> resp = http_->Send(req);
   if (!resp.ok()) return AnnotateMailError(resp.status(), "oauth token");
   absl::StatusOr<TokenResponse> t = ParseTokenResponse(resp->status, resp->body);

@@ -18,6 +18,15 @@ namespace {
 
 constexpr size_t kMaxStatusLine = 8 << 10;  // RFC 1939: 512; be generous
 constexpr size_t kSinkChunk = 64 << 10;
+// One line of a CAPA, UIDL or LIST reply (RFC 1939 allows 512 bytes; be generous).
+constexpr size_t kMaxListLine = 64 << 10;
+// CAPA lists a dozen capabilities; a server listing more than this never stops.
+constexpr uint64_t kMaxCapaLines = 256;
+constexpr uint64_t kMaxCapaBytes = 64 << 10;
+// UIDL and LIST: about 20 bytes per message, so some 800,000 messages in one maildrop.
+constexpr uint64_t kMaxListingBytes = 16 << 20;
+// SASL challenges answered in one AUTH; XOAUTH2 needs at most two.
+constexpr int kMaxSaslRounds = 8;
 
 // RFC 3206 / RFC 2449 response codes in "-ERR [CODE] text".
 MailErrorClass ClassifyErr(absl::string_view text, bool auth) {
@@ -124,14 +133,33 @@ absl::StatusOr<std::string> Pop3Client::Command(absl::string_view line, absl::st
 }
 
 absl::Status Pop3Client::ReadMultiLine(
+    absl::string_view what, const ReplyLimits& limits,
     const std::function<absl::Status(absl::string_view)>& on_line) {
+  uint64_t bytes = 0;
+  uint64_t lines = 0;
   for (;;) {
-    absl::StatusOr<absl::string_view> line = in_.PeekLine(options_.max_message_bytes);
-    if (!line.ok()) return Fail(line.status());
+    // A line may use what is left of the reply's budget, so one endless line stops at the
+    // reply's limit too, with the reply's error.
+    const uint64_t left = limits.max_bytes - bytes;
+    const bool budget_bound = left <= limits.max_line;
+    absl::StatusOr<absl::string_view> line =
+        in_.PeekLine(budget_bound ? static_cast<size_t>(left) : limits.max_line);
+    if (!line.ok()) {
+      if (budget_bound && ClassifyMailError(line.status()) == MailErrorClass::kProtocol) {
+        return Fail(ResponseTooLarge(limits.max_bytes, limits.why));
+      }
+      return Fail(line.status());
+    }
     absl::string_view l = *line;
     if (l == ".") {
       in_.ConsumeLine();
       return absl::OkStatus();
+    }
+    bytes += l.size() + 2;
+    if (bytes > limits.max_bytes) return Fail(ResponseTooLarge(limits.max_bytes, limits.why));
+    if (++lines > limits.max_lines) {
+      return Fail(MailError(MailErrorClass::kProtocol,
+                            absl::StrCat(what, " reply exceeds ", limits.max_lines, " lines")));
     }
     if (!l.empty() && l.front() == '.') l.remove_prefix(1);  // dot-unstuffing
     absl::Status st = on_line(l);
@@ -150,7 +178,9 @@ absl::StatusOr<std::vector<std::string>> Pop3Client::Capa() {
     return st.status();
   }
   std::vector<std::string> caps;
-  POSTROOM_RETURN_IF_ERROR(ReadMultiLine([&caps](absl::string_view l) {
+  POSTROOM_RETURN_IF_ERROR(ReadMultiLine(
+      "CAPA", {kMaxCapaBytes, "limit for a CAPA reply", kMaxListLine, kMaxCapaLines},
+      [&caps](absl::string_view l) {
     caps.emplace_back(l);
     return absl::OkStatus();
   }));
@@ -176,6 +206,9 @@ absl::Status Pop3Client::StartTls() {
 }
 
 absl::Status Pop3Client::Authenticate(const Credentials& credentials) {
+  // PLAIN separates its fields with NUL, USER/PASS end at CRLF: either inside would shift them.
+  POSTROOM_RETURN_IF_ERROR(CheckSendable("POP3 user", credentials.user));
+  POSTROOM_RETURN_IF_ERROR(CheckSendable("POP3 secret", credentials.secret));
   switch (credentials.mechanism) {
     case AuthMechanism::kLogin:
       return Login(credentials.user, credentials.secret);
@@ -194,10 +227,8 @@ absl::Status Pop3Client::Authenticate(const Credentials& credentials) {
 }
 
 absl::Status Pop3Client::Login(absl::string_view user, absl::string_view password) {
-  if (absl::StrContains(user, '\n') || absl::StrContains(user, '\r') ||
-      absl::StrContains(password, '\n') || absl::StrContains(password, '\r')) {
-    return absl::InvalidArgumentError("POP3 user and password cannot contain line breaks");
-  }
+  POSTROOM_RETURN_IF_ERROR(CheckSendable("POP3 user", user));
+  POSTROOM_RETURN_IF_ERROR(CheckSendable("POP3 password", password));
   const std::string what = absl::StrCat("USER/PASS as \"", user, "\"");
   POSTROOM_RETURN_IF_ERROR(Command(absl::StrCat("USER ", user), what, true).status());
   return Command(absl::StrCat("PASS ", password), what, true).status();
@@ -210,7 +241,12 @@ absl::Status Pop3Client::Sasl(absl::string_view mechanism, const std::string& in
   absl::StatusOr<std::string> r =
       Command(absl::StrCat("AUTH ", mechanism, " ", initial_response), what, true);
   std::string detail;
-  while (r.ok() && absl::StartsWith(*r, "+")) {
+  for (int rounds = 1; r.ok() && absl::StartsWith(*r, "+"); ++rounds) {
+    if (rounds > kMaxSaslRounds) {
+      return Fail(MailError(MailErrorClass::kProtocol,
+                            absl::StrCat(what, ": more than ", kMaxSaslRounds,
+                                         " challenges; the server does not finish")));
+    }
     // A challenge after the credentials carries the failure detail (XOAUTH2 JSON).
     std::string b64(absl::StripAsciiWhitespace(absl::string_view(*r).substr(1)));
     if (!absl::Base64Unescape(b64, &detail)) detail = b64;
@@ -241,7 +277,9 @@ absl::StatusOr<std::vector<Pop3UidlEntry>> Pop3Client::Uidl() {
   POSTROOM_RETURN_IF_ERROR(Command("UIDL", "UIDL").status());
   std::vector<Pop3UidlEntry> out;
   absl::Status bad;
-  POSTROOM_RETURN_IF_ERROR(ReadMultiLine([&](absl::string_view l) {
+  POSTROOM_RETURN_IF_ERROR(ReadMultiLine(
+      "UIDL", {kMaxListingBytes, "limit for a UIDL reply", kMaxListLine},
+      [&](absl::string_view l) {
     std::vector<absl::string_view> parts = absl::StrSplit(l, ' ', absl::SkipEmpty());
     Pop3UidlEntry e;
     if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &e.number)) {
@@ -262,7 +300,9 @@ absl::StatusOr<std::vector<Pop3ListEntry>> Pop3Client::List() {
   POSTROOM_RETURN_IF_ERROR(Command("LIST", "LIST").status());
   std::vector<Pop3ListEntry> out;
   absl::Status bad;
-  POSTROOM_RETURN_IF_ERROR(ReadMultiLine([&](absl::string_view l) {
+  POSTROOM_RETURN_IF_ERROR(ReadMultiLine(
+      "LIST", {kMaxListingBytes, "limit for a LIST reply", kMaxListLine},
+      [&](absl::string_view l) {
     std::vector<absl::string_view> parts = absl::StrSplit(l, ' ', absl::SkipEmpty());
     Pop3ListEntry e;
     if (parts.size() < 2 || !absl::SimpleAtoi(parts[0], &e.number) ||
@@ -280,12 +320,28 @@ absl::StatusOr<std::vector<Pop3ListEntry>> Pop3Client::List() {
 }
 
 absl::Status Pop3Client::Retr(uint32_t number, const Pop3ChunkSink& sink) {
+  return ReadMessage(absl::StrCat("RETR ", number), sink);
+}
+
+absl::StatusOr<std::string> Pop3Client::Top(uint32_t number, uint32_t lines) {
+  std::string out;
   POSTROOM_RETURN_IF_ERROR(
-      Command(absl::StrCat("RETR ", number), absl::StrCat("RETR ", number)).status());
+      ReadMessage(absl::StrCat("TOP ", number, " ", lines), [&out](absl::string_view c) {
+        out.append(c.data(), c.size());
+        return absl::OkStatus();
+      }));
+  return out;
+}
+
+absl::Status Pop3Client::ReadMessage(const std::string& command, const Pop3ChunkSink& sink) {
+  POSTROOM_RETURN_IF_ERROR(Command(command, command).status());
   std::string chunk;
   chunk.reserve(kSinkChunk + 1024);
   absl::Status sink_error;
-  POSTROOM_RETURN_IF_ERROR(ReadMultiLine([&](absl::string_view l) {
+  const uint64_t limit = MessageResponseLimit(options_.max_message_bytes);
+  POSTROOM_RETURN_IF_ERROR(ReadMultiLine(
+      command, {limit, kMessageResponseWhy, static_cast<size_t>(limit)},
+      [&](absl::string_view l) {
     if (!sink_error.ok()) return absl::OkStatus();  // drain the rest, stay in step
     chunk.append(l.data(), l.size());
     chunk += "\r\n";

@@ -77,6 +77,9 @@ class Pop3Client {
   absl::Status Retr(uint32_t number, const Pop3ChunkSink& sink);
   // RETR into one string (the message once, plus one chunk).
   absl::StatusOr<std::string> RetrMessage(uint32_t number);
+  // TOP number lines: the header block and the first `lines` lines of the body (RFC 1939), e.g.
+  // the headers of a message over the size limit, which RETR could not bring in.
+  absl::StatusOr<std::string> Top(uint32_t number, uint32_t lines);
   // Marks for deletion; the server deletes at QUIT only.
   absl::Status Dele(uint32_t number);
   absl::Status Rset();
@@ -91,10 +94,21 @@ class Pop3Client {
   absl::StatusOr<std::string> Command(absl::string_view line, absl::string_view what,
                                       bool auth = false);
   absl::StatusOr<std::string> ReadStatus(absl::string_view what, bool auth);
-  // Reads a multi-line body after +OK up to the "." line, unstuffed; per line or per chunk.
-  absl::Status ReadMultiLine(const std::function<absl::Status(absl::string_view)>& on_line);
+  // Reads a multi-line body after +OK up to the "." line, unstuffed, per line. The limits hold
+  // while reading: no line over `max_line`, no more than `max_lines` lines, and no more than
+  // `max_bytes` in all (else ResponseTooLarge(max_bytes, why), kProtocol).
+  struct ReplyLimits {
+    uint64_t max_bytes;
+    const char* why;
+    size_t max_line;
+    uint64_t max_lines = UINT64_MAX;
+  };
+  absl::Status ReadMultiLine(absl::string_view what, const ReplyLimits& limits,
+                             const std::function<absl::Status(absl::string_view)>& on_line);
   absl::Status Sasl(absl::string_view mechanism, const std::string& initial_response,
                     absl::string_view user);
+  // Sends RETR or TOP and streams the message to `sink` as Retr describes.
+  absl::Status ReadMessage(const std::string& command, const Pop3ChunkSink& sink);
   absl::Status Fail(absl::Status st);
   absl::Status CheckUsable() const;
   absl::Time Deadline() const { return clock_->Now() + options_.timeout; }

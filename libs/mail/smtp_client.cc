@@ -176,6 +176,16 @@ SmtpResult ClassifySmtp(int curl_code, const std::string& curl_error,
   } else {
     r.stage = SmtpStage::kConnect;
   }
+  // libcurl (7.84 and later) stops reading a server's replies once they add up to 300 KiB
+  // (an endless EHLO reply, a line that never ends) and says so in words only: that is the
+  // server misbehaving, not the network.
+  if (absl::StrContains(curl_error, "Too large response headers")) {
+    r.error_class = MailErrorClass::kProtocol;
+    r.message = absl::StrCat(where, ": reply to ",
+                             last_command.empty() ? "the connection" : last_command,
+                             " too large (", curl_error, ")");
+    return r;
+  }
   switch (curl_code) {
     case CURLE_USE_SSL_FAILED:
       r.stage = SmtpStage::kTls;
@@ -254,6 +264,19 @@ SmtpResult Converse(const SmtpServer& server, const SmtpCredentials& credentials
   }
   if (envelope != nullptr && envelope->rcpt_to.empty()) {
     return fail(MailErrorClass::kOther, "no recipient");
+  }
+  // libcurl puts these on command lines (AUTH, MAIL FROM, RCPT TO, EHLO) as given.
+  std::vector<std::pair<std::string, const std::string*>> sent = {{"user", &credentials.user},
+                                                                  {"secret", &credentials.secret},
+                                                                  {"EHLO name", &server.helo_name}};
+  if (envelope != nullptr) {
+    sent.push_back({"MAIL FROM", &envelope->mail_from});
+    for (const std::string& to : envelope->rcpt_to) sent.push_back({"RCPT TO", &to});
+  }
+  for (const auto& [field, value] : sent) {
+    if (absl::Status st = CheckSendable(field, *value); !st.ok()) {
+      return fail(MailErrorClass::kOther, std::string(st.message()));
+    }
   }
   GlobalInit();
   CURL* curl = curl_easy_init();

@@ -40,6 +40,14 @@ class LibImapSession : public ImapSession {
     return c_->UidFetchMessages(
         uids, fetch_, [&](const mail::FetchedMessage& m) { return sink(m.uid, m.size, m.bytes); });
   }
+  absl::Status FetchHead(const std::vector<uint32_t>& uids, uint64_t max_bytes,
+                         const ImapMessageSink& sink) override {
+    if (uids.empty()) return absl::OkStatus();
+    mail::FetchOptions head = fetch_;
+    head.max_bytes = max_bytes;
+    return c_->UidFetchMessages(
+        uids, head, [&](const mail::FetchedMessage& m) { return sink(m.uid, m.size, m.bytes); });
+  }
   absl::Status MarkRead(const std::vector<uint32_t>& uids) override {
     return c_->UidStoreFlags(uids, {"\\Seen"});
   }
@@ -109,6 +117,7 @@ class LibPop3Session : public Pop3Session {
     return out;
   }
   absl::StatusOr<std::string> Retrieve(uint32_t number) override { return c_->RetrMessage(number); }
+  absl::StatusOr<std::string> RetrieveHead(uint32_t number) override { return c_->Top(number, 0); }
   absl::Status Delete(uint32_t number) override { return c_->Dele(number); }
   absl::Status Close() override { return c_->Quit(); }
 
@@ -139,6 +148,9 @@ mail::ServerOptions ServerOptionsFor(const v1::Connector& c, absl::Duration time
   }
   o.tls.ca_file = c.server().ca_file();
   o.timeout = timeout;
+  // Bounds what one server response may make the client hold (max_message_bytes + 1 MiB): a
+  // server that never stops fails the poll as protocol instead of growing the fetcher.
+  if (c.settings().max_message_bytes() > 0) o.max_message_bytes = c.settings().max_message_bytes();
   return o;
 }
 

@@ -123,7 +123,8 @@ class Dovecot : public ::testing::Environment {
       std::pair<std::string, std::string> kv = absl::StrSplit(line, absl::MaxSplits('=', 1));
       env_[kv.first] = kv.second;
     }
-    for (const char* user : {"alice", "bob", "carol", "dates", "big", "idle", "idle2", "expunge"}) {
+    for (const char* user :
+         {"alice", "bob", "carol", "dates", "big", "idle", "idle2", "expunge", "dave"}) {
       if (RunShell(absl::StrCat(script_, " add-user ", dir_, " ", user, " pw-", user)) != 0) {
         error_ = "add-user failed";
         return;
@@ -468,6 +469,53 @@ TEST_F(MailDovecotTest, LargeMessageNeedsAboutItsOwnSizeInMemory) {
   // The message itself plus bounded buffers: well under two copies.
   EXPECT_LT((hwm_after_kb - rss_before_kb) * 1024L, static_cast<long>(size) + (8L << 20))
       << "rss before " << rss_before_kb << " kB, peak after " << hwm_after_kb << " kB";
+}
+
+// A message over max_message_bytes + 1 MiB is refused whole (protocol), while its start (IMAP
+// BODY.PEEK[]<0.n>) and its headers (POP3 TOP n 0) still come: how the fetcher stores it.
+TEST_F(MailDovecotTest, OverSizeMessageIsRefusedWholeButItsStartAndHeadersCome) {
+  std::string path = g_dovecot->dir() + "/over.eml";
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << "From: a@example.com\nTo: b@example.com\nSubject: over\n\n";
+    std::string line(76, 'B');
+    for (size_t written = 0; written < (3u << 20); written += 77) out << line << "\n";
+  }
+  Fill("dave", {path});
+  ServerOptions o = Options(Security::kStartTls);
+  o.max_message_bytes = 1 << 20;
+  absl::StatusOr<std::unique_ptr<ImapClient>> c = ImapClient::Connect(o);
+  ASSERT_THAT(c, IsOk());
+  ASSERT_THAT((*c)->Login("dave", "pw-dave"), IsOk());
+  ASSERT_THAT((*c)->Examine("INBOX"), IsOk());
+  FetchOptions head;
+  head.max_bytes = 4096;
+  uint64_t size = 0;
+  std::string start;
+  ASSERT_THAT((*c)->UidFetchMessages({1}, head,
+                                     [&](const FetchedMessage& m) {
+                                       size = m.size;
+                                       start = std::string(m.bytes);
+                                       return absl::OkStatus();
+                                     }),
+              IsOk());
+  EXPECT_GT(size, 3u << 20);
+  EXPECT_EQ(start.size(), 4096u);
+  EXPECT_EQ(start.rfind("From: a@example.com\r\n", 0), 0u);
+  absl::Status whole = (*c)->UidFetchMessages(
+      {1}, FetchOptions{}, [](const FetchedMessage&) { return absl::OkStatus(); });
+  EXPECT_EQ(ClassifyMailError(whole), MailErrorClass::kProtocol);
+  EXPECT_THAT(whole.message(), HasSubstr("response exceeds 2 MiB (max_message_bytes + 1 MiB)"));
+
+  o.security = Security::kImplicitTls;
+  o.port = g_dovecot->Port("POP3S_PORT");
+  absl::StatusOr<std::unique_ptr<Pop3Client>> p = Pop3Client::Connect(o);
+  ASSERT_THAT(p, IsOk());
+  ASSERT_THAT((*p)->Login("dave", "pw-dave"), IsOk());
+  absl::StatusOr<std::string> headers = (*p)->Top(1, 0);
+  ASSERT_THAT(headers, IsOk());
+  EXPECT_EQ(*headers, "From: a@example.com\r\nTo: b@example.com\r\nSubject: over\r\n\r\n");
+  EXPECT_EQ(ClassifyMailError((*p)->RetrMessage(1).status()), MailErrorClass::kProtocol);
 }
 
 TEST_F(MailDovecotTest, Pop3UidlRetrDele) {

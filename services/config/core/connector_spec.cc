@@ -32,6 +32,12 @@ uint32_t DefaultPort(v1::Protocol p, v1::TlsMode tls) {
   }
 }
 
+constexpr char kNoLineBreaks[] = "must not contain CR, LF or NUL";
+
+bool HasLineBreakOrNul(absl::string_view s) {
+  return s.find_first_of(absl::string_view("\r\n\0", 3)) != absl::string_view::npos;
+}
+
 void Add(std::vector<FieldError>& errors, std::string path, std::string message) {
   errors.push_back({std::move(path), std::move(message)});
 }
@@ -242,6 +248,18 @@ std::vector<FieldError> ValidateConnector(const v1::Connector& c) {
   }
 
   const v1::AuthSettings& auth = c.auth();
+  // A line break in a credential or folder name ends the command it is sent in and starts
+  // another (IMAP LOGIN, POP3 PASS, an HTTP header): refuse it here, with its path.
+  for (const auto& [path, value] :
+       {std::pair<const char*, const std::string*>{"auth.username", &auth.username()},
+        {"auth.password", &auth.password()},
+        {"auth.client_id", &auth.client_id()},
+        {"auth.client_secret", &auth.client_secret()},
+        {"auth.refresh_token", &auth.refresh_token()},
+        {"auth.tenant_id", &auth.tenant_id()},
+        {"processed_folder", &c.processed_folder()}}) {
+    if (HasLineBreakOrNul(*value)) Add(errors, path, kNoLineBreaks);
+  }
   if (auth.method() == v1::AUTH_METHOD_PASSWORD) {
     if (c.protocol() == v1::PROTOCOL_GRAPH) {
       Add(errors, "auth.method", "Microsoft Graph needs oauth2");
@@ -296,6 +314,8 @@ std::vector<FieldError> ValidateConnector(const v1::Connector& c) {
     const std::string& f = c.folders(i).folder();
     if (f.empty()) {
       Add(errors, absl::StrCat("folders[", i, "].folder"), "required");
+    } else if (HasLineBreakOrNul(f)) {
+      Add(errors, absl::StrCat("folders[", i, "].folder"), kNoLineBreaks);
     } else if (!folders.insert(f).second) {
       Add(errors, absl::StrCat("folders[", i, "].folder"), absl::StrCat("\"", f, "\" is listed twice"));
     }

@@ -287,6 +287,41 @@ TEST_F(ConfigCoreTest, InvalidConnectorListsEveryProblemWithItsPath) {
                                       HasSubstr("  - settings.time_zone: "))));
 }
 
+TEST_F(ConfigCoreTest, PasswordWithLineBreakIsRefusedWithoutEchoingIt) {
+  v1::Connector c = Support();
+  c.mutable_auth()->set_password("pw\r\nA2 DELETE INBOX");
+  auto applied = core_.ApplyConnector(kAlice, c, 0);
+  EXPECT_THAT(applied, StatusIs(absl::StatusCode::kInvalidArgument,
+                                AllOf(HasSubstr("auth.password: must not contain CR, LF or NUL"),
+                                      Not(HasSubstr("DELETE INBOX")))));
+}
+
+TEST_F(ConfigCoreTest, UsernameWithNulIsRefused) {
+  v1::Connector c = Support();
+  c.mutable_auth()->set_username(std::string("support\0admin", 13));
+  EXPECT_THAT(core_.ApplyConnector(kAlice, c, 0),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("auth.username: must not contain CR, LF or NUL")));
+}
+
+TEST_F(ConfigCoreTest, FolderWithLineBreakIsRefusedWithIndex) {
+  v1::Connector c = Support();
+  c.add_folders()->set_folder("Archive\nA9 LOGOUT");
+  EXPECT_THAT(core_.ApplyConnector(kAlice, c, 0),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr(absl::StrCat("folders[", c.folders_size() - 1,
+                                              "].folder: must not contain CR, LF or NUL"))));
+}
+
+TEST_F(ConfigCoreTest, ProcessedFolderWithCarriageReturnIsRefused) {
+  v1::Connector c = Support();
+  c.set_processed_action(v1::PROCESSED_ACTION_MOVE);
+  c.set_processed_folder("Done\r");
+  EXPECT_THAT(core_.ApplyConnector(kAlice, c, 0),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("processed_folder: must not contain CR, LF or NUL")));
+}
+
 TEST_F(ConfigCoreTest, InvalidSkipWindowIsRefusedWithIndex) {
   v1::Connector c = Support();
   c.mutable_settings()->add_skip_windows("02:00-04:00");

@@ -505,8 +505,8 @@ absl::Status FetcherCore::PollImap(const Entry& e, Counters& counters) {
       // cursor may pass them.
       for (uint32_t u : big) {
         store::BatchWrite w;
-        absl::Status f =
-            session->Fetch({u}, [&](uint32_t uid, uint64_t size, absl::string_view bytes) {
+        absl::Status f = session->FetchHead(
+            {u}, s.max_message_bytes, [&](uint32_t uid, uint64_t size, absl::string_view bytes) {
               w.messages.push_back(
                   Oversized(e, absl::StrCat(plan.folder, ":", cur.uid_validity, ":", uid),
                             plan.folder, plan.queue_hint, size, bytes, w.notices));
@@ -642,7 +642,10 @@ absl::Status FetcherCore::PollPop3(const Entry& e, Counters& counters) {
     return absl::OkStatus();
   };
   for (const Pop3Entry& p : fresh) {
-    absl::StatusOr<std::string> raw = session->Retrieve(p.number);
+    // Over the limit by LIST: its headers only, as the whole would exceed the reply limit.
+    absl::StatusOr<std::string> raw = p.size > s.max_message_bytes
+                                          ? session->RetrieveHead(p.number)
+                                          : session->Retrieve(p.number);
     if (!raw.ok()) return raw.status();
     std::string key = absl::StrCat("uidl:", p.uidl);
     if (raw->size() > s.max_message_bytes || p.size > s.max_message_bytes) {

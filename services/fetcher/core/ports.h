@@ -46,6 +46,13 @@ class ImapSession {
   virtual absl::StatusOr<std::vector<SizedUid>> Sizes(const std::vector<uint32_t>& uids) = 0;
   // BODY.PEEK[] of each UID in ascending order (never sets \Seen), streamed to `sink`.
   virtual absl::Status Fetch(const std::vector<uint32_t>& uids, const ImapMessageSink& sink) = 0;
+  // Only the first `max_bytes` of each message (BODY.PEEK[]<0.max_bytes>): enough for the
+  // headers of one over the size limit, which the client's response limit would refuse whole.
+  // `size` in the sink is still the whole message's.
+  virtual absl::Status FetchHead(const std::vector<uint32_t>& uids, uint64_t max_bytes,
+                                 const ImapMessageSink& sink) {
+    return Fetch(uids, sink);
+  }
   virtual absl::Status MarkRead(const std::vector<uint32_t>& uids) = 0;
   virtual absl::Status Move(const std::vector<uint32_t>& uids, const std::string& folder) = 0;
   // Gone from the folder: \Deleted, then expunged (see LibImapSession for the UIDPLUS case).
@@ -75,6 +82,8 @@ class Pop3Session {
   virtual ~Pop3Session() = default;
   virtual absl::StatusOr<std::vector<Pop3Entry>> List() = 0;  // UIDL + LIST
   virtual absl::StatusOr<std::string> Retrieve(uint32_t number) = 0;
+  // The header block only (TOP n 0), for a message over the size limit.
+  virtual absl::StatusOr<std::string> RetrieveHead(uint32_t number) { return Retrieve(number); }
   virtual absl::Status Delete(uint32_t number) = 0;  // takes effect at Close
   virtual absl::Status Close() = 0;                  // QUIT
 };

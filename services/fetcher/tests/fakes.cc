@@ -59,6 +59,18 @@ class FakeImapSession : public ImapSession {
     }
     return absl::OkStatus();
   }
+  absl::Status FetchHead(const std::vector<uint32_t>& uids, uint64_t max_bytes,
+                         const ImapMessageSink& sink) override {
+    for (uint32_t u : uids) {
+      auto it = folder_->messages.find(u);
+      if (it == folder_->messages.end()) continue;
+      ++box_.head_fetches;
+      const std::string& bytes = it->second.bytes;
+      absl::Status st = sink(u, bytes.size(), absl::string_view(bytes).substr(0, max_bytes));
+      if (!st.ok()) return st;
+    }
+    return absl::OkStatus();
+  }
   absl::Status MarkRead(const std::vector<uint32_t>& uids) override {
     for (uint32_t u : uids) folder_->messages[u].seen = true;
     box_.actions.push_back(absl::StrCat("seen ", absl::StrJoin(uids, ",")));
@@ -121,6 +133,11 @@ class FakePop3Session : public Pop3Session {
     }
     ++box_.fetched;
     return box_.pop3.at(number - 1).second;
+  }
+  absl::StatusOr<std::string> RetrieveHead(uint32_t number) override {
+    ++box_.head_fetches;
+    const std::string& bytes = box_.pop3.at(number - 1).second;
+    return bytes.substr(0, bytes.find("\r\n\r\n") + 4);
   }
   absl::Status Delete(uint32_t number) override {
     deleted_.insert(number);

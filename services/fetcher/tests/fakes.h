@@ -55,6 +55,8 @@ struct FakeMailbox {
   int opens = 0;
   int closes = 0;
   int fetched = 0;
+  // Messages brought in by their start only (FetchHead, RetrieveHead), as for over-size ones.
+  int head_fetches = 0;
   std::vector<std::string> actions;  // "seen 1,2", "move Done 1,2", "delete 3", "dele 1"
 
   uint32_t Add(const std::string& folder, std::string bytes,

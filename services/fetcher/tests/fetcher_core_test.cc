@@ -192,6 +192,25 @@ TEST(FetcherCore, OversizedMessageIsStoredAsHeadersFailedAndAdminIsTold) {
   EXPECT_THAT(h.store().Outbox(), SizeIs(1));
   EXPECT_THAT(h.router.jobs, SizeIs(2));  // the failed one is decided already
   EXPECT_EQ((*h.store().GetCursors(1))[0].last_uid, 3);
+  // Only its start was asked for: the whole would exceed the client's response limit.
+  EXPECT_EQ(h.box.head_fetches, 1);
+}
+
+TEST(FetcherCore, OversizedPop3MessageIsRetrievedAsHeadersOnly) {
+  Harness h;
+  v1::Connector c = WithSettings();
+  c.mutable_settings()->set_max_message_bytes(1000);
+  h.store().PutConnector(MakeConnector(1, "mail", "pop3", c));
+  h.box.pop3 = {{"u1", MakeMessage("small", 200)}, {"u2", MakeMessage("big", 5000)}};
+  EXPECT_EQ(h.RoundAndPoll().outcome, PollOutcome::kSuccess);
+  EXPECT_EQ(h.box.head_fetches, 1);
+  auto msgs = h.store().Messages();
+  ASSERT_THAT(msgs, SizeIs(2));
+  for (const auto& m : msgs) {
+    if (m.message.message_id != "big") continue;
+    EXPECT_TRUE(m.message.truncated);
+    EXPECT_GE(m.message.size_bytes, 5000);
+  }
 }
 
 TEST(FetcherCore, ProcessedActionRunsOnlyAfterTheCommit) {
