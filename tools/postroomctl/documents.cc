@@ -1,8 +1,12 @@
 #include "tools/postroomctl/documents.h"
 
 #include <google/protobuf/util/json_util.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 
 #include <algorithm>
+#include <optional>
+#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -205,6 +209,43 @@ std::string ObjectJson(const google::protobuf::Message& message, int extra) {
   return out;
 }
 
+// Where yaml-cpp 0.7 stops making progress, if it does. On a stray ',' outside any collection
+// its parser yields an empty document starting at the same place again and again, so
+// YAML::LoadAll never returns and grows until out of memory (found by fuzz/yaml_fuzz). A first
+// pass with a no-op handler stops at the first document that starts where the one before it
+// did. Throws what the parser throws.
+class ProgressCheck : public YAML::EventHandler {
+ public:
+  // The mark of the stuck document, or nullopt when every document moved on.
+  static std::optional<YAML::Mark> FindStuckDocument(const std::string& text) {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    ProgressCheck check;
+    std::optional<YAML::Mark> previous;
+    while (parser.HandleNextDocument(check)) {
+      if (previous && previous->pos == check.start_.pos) return check.start_;
+      previous = check.start_;
+    }
+    return std::nullopt;
+  }
+
+  void OnDocumentStart(const YAML::Mark& mark) override { start_ = mark; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+ private:
+  YAML::Mark start_;
+};
+
 }  // namespace
 
 const std::vector<KindInfo>& AllKinds() {
@@ -279,6 +320,12 @@ ParsedDocuments ParseDocuments(const std::string& text, const std::string& filen
   ParsedDocuments result;
   std::vector<YAML::Node> nodes;
   try {
+    if (std::optional<YAML::Mark> stuck = ProgressCheck::FindStuckDocument(text)) {
+      const size_t at = static_cast<size_t>(stuck->pos);
+      result.problems.push_back(absl::StrCat(filename, ":", stuck->line + 1, ": invalid YAML: ",
+                                             "unexpected '", text.substr(at, 1), "'"));
+      return result;
+    }
     nodes = YAML::LoadAll(text);
   } catch (const YAML::Exception& e) {
     result.problems.push_back(

@@ -2,6 +2,10 @@
 
 #include <google/protobuf/util/message_differencer.h>
 
+#include <chrono>
+#include <cstdlib>
+#include <future>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -85,6 +89,27 @@ TEST(ParseDocuments, SyntaxErrorGivesTheLine) {
   ASSERT_EQ(p.problems.size(), 1u);
   EXPECT_THAT(p.problems[0], HasSubstr("f.yaml:"));
   EXPECT_THAT(p.problems[0], HasSubstr("invalid YAML"));
+}
+
+// Found by yaml_fuzz (docs/fuzzing.md): yaml-cpp 0.7's LoadAll never returns on a stray ','
+// outside any collection; it yields empty documents without end and grows until out of memory.
+// Run on a thread so that a regression fails here instead of hanging the test binary.
+TEST(ParseDocuments, StrayFlowEntryIsAnErrorNotAHang) {
+  for (const char* text : {",", "kind: Setting\nkey: a\nvalue: '1'\n---\n,\n", "[1, 2]\n,"}) {
+    auto parsed = std::async(std::launch::async,
+                             [text] { return ParseDocuments(text, "f.yaml", NoEnv()); });
+    if (parsed.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+      ADD_FAILURE() << "ParseDocuments did not return on " << text;
+      std::_Exit(1);  // The thread cannot be stopped; leaving would wait for it.
+    }
+    ParsedDocuments p = parsed.get();
+    ASSERT_EQ(p.problems.size(), 1u) << text;
+    EXPECT_THAT(p.problems[0], HasSubstr("invalid YAML")) << text;
+    EXPECT_THAT(p.documents, IsEmpty());
+  }
+  ParsedDocuments p = ParseDocuments("a: 1\n---\n,\n", "f.yaml", NoEnv());
+  ASSERT_EQ(p.problems.size(), 1u);
+  EXPECT_EQ(p.problems[0], "f.yaml:3: invalid YAML: unexpected ','");
 }
 
 TEST(ParseDocuments, ListsAndEmptyDocumentsAreAccepted) {

@@ -1,0 +1,27 @@
+// libFuzzer target: one email through the router's first steps, ParseMessage with the product's
+// default ParseLimits, then Classify and the text body the rules see. Any bytes a sender can
+// put in a mailbox. Seeds: the shared email corpus and fuzz/seeds/mime_fuzz.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "libs/mime/classify.h"
+#include "libs/mime/html_text.h"
+#include "libs/mime/parser.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view raw(reinterpret_cast<const char*>(data), size);
+  postroom::mime::ParseLimits limits;
+  limits.max_message_bytes = 25u << 20;  // The fetcher's default max_message_bytes.
+  auto parsed = postroom::mime::ParseMessage(raw, limits);
+  if (!parsed.ok()) return 0;
+  postroom::mime::ClassifyOptions options;
+  options.auto_reply_excluded_senders = {"@partner.example"};
+  (void)postroom::mime::Classify(*parsed, options);
+  (void)postroom::mime::BodyText(*parsed);
+  // The header-level helpers the router also calls on single values.
+  (void)postroom::mime::ParseHeaderBlock(raw);
+  (void)postroom::mime::ParseAddressList(raw.substr(0, 4096));
+  (void)postroom::mime::ParseMessageIds(raw.substr(0, 4096));
+  return 0;
+}
