@@ -100,6 +100,9 @@ class CommitFailsStore : public store::RouterStore {
   absl::StatusOr<int64_t> FindWorkItemByReference(const std::string& r) override {
     return inner_.FindWorkItemByReference(r);
   }
+  absl::StatusOr<int64_t> FindFollowUpByReference(int64_t c, const std::string& r) override {
+    return inner_.FindFollowUpByReference(c, r);
+  }
   absl::StatusOr<int> CountAcksSince(const std::string& to, absl::Time since) override {
     return inner_.CountAcksSince(to, since);
   }
