@@ -14,14 +14,18 @@ sanitizer_env() {
   if [ -n "$symbolizer" ]; then export ASAN_SYMBOLIZER_PATH="$symbolizer"; fi
 }
 
-# Configures build-fuzz/ once: clang, POSTROOM_FUZZ=ON, Ninja, ccache.
+# Configures build-fuzz/ once: clang, POSTROOM_FUZZ=ON, Ninja, ccache. -O1 and line tables only
+# (stack traces keep file:line): full debug info and -O2 made the cold build of this second
+# tree most of a cold scripts/test.
 fuzz_configure() {
   [ -f "$FUZZ_BUILD_DIR/CMakeCache.txt" ] && return 0
   local launcher=()
   command -v ccache >/dev/null &&
     launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
   CC=clang CXX=clang++ cmake -S "$POSTROOM_ROOT" -B "$FUZZ_BUILD_DIR" -G Ninja "${launcher[@]}" \
-    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOSTROOM_FUZZ=ON >/dev/null
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPOSTROOM_FUZZ=ON \
+    "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only -DNDEBUG" \
+    "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only -DNDEBUG" >/dev/null
 }
 
 # Builds TARGET... in build-fuzz/ through scripts/build (its ccache settings).
