@@ -67,3 +67,31 @@ pg_statements_report() {  # URI
               left(regexp_replace(query, '\s+', ' ', 'g'), 100)
          FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC LIMIT 18"
 }
+
+# debian_mirror SUITE: the URI this machine's apt sources give for a Debian suite (deb822
+# .sources or one-line .list format); empty when none. No mirror is named in the scripts.
+debian_mirror() {
+  local suite="$1" f
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    awk -v s="$suite" 'BEGIN{RS=""} $0 ~ "Suites:[^\n]*[ \t]" s "([ \t\n]|$)" {
+      for (i = 1; i <= NF; i++) if ($i == "URIs:") { print $(i + 1); exit } }' "$f"
+  done
+  cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+    awk -v s="$suite" '$1 == "deb" && $3 == s { print $2 }' || true
+}
+
+# make_test_tls DIR SAN: a throw-away CA (DIR/ca.crt) and a server certificate and key
+# (DIR/tls.crt, DIR/tls.key) for SAN (openssl's subjectAltName list), valid for two days.
+make_test_tls() {
+  local d="$1" san="$2"
+  mkdir -p "$d"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj "/CN=postroom test CA" -keyout "$d/ca.key" -out "$d/ca.crt" >/dev/null 2>&1 &&
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=postroom \
+    -keyout "$d/tls.key" -out "$d/tls.csr" >/dev/null 2>&1 &&
+  printf 'subjectAltName=%s\n' "$san" > "$d/ext.cnf" &&
+  openssl x509 -req -in "$d/tls.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial -days 2 \
+    -extfile "$d/ext.cnf" -out "$d/tls.crt" >/dev/null 2>&1 || die "openssl: no test certificate in $d"
+  rm -f "$d/ca.key" "$d/tls.csr" "$d/ext.cnf" "$d/ca.srl"
+}

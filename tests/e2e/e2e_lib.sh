@@ -33,14 +33,7 @@ e2e_stack_up() {
 # every gRPC port over TLS, as the Kubernetes manifests do.
 e2e_tls_material() {
   local d="$POSTROOM_HOME/tls"
-  mkdir -p "$d"
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-    -subj "/CN=e2e CA" -keyout "$d/ca.key" -out "$d/ca.crt" >/dev/null 2>&1 &&
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=127.0.0.1 \
-    -keyout "$d/tls.key" -out "$d/tls.csr" >/dev/null 2>&1 &&
-  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$d/ext.cnf" &&
-  openssl x509 -req -in "$d/tls.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
-    -days 2 -extfile "$d/ext.cnf" -out "$d/tls.crt" >/dev/null 2>&1 || die "openssl: no test certificate"
+  make_test_tls "$d" "IP:127.0.0.1,DNS:localhost"
   export POSTROOM_TLS_CERT="$d/tls.crt" POSTROOM_TLS_KEY="$d/tls.key" POSTROOM_CA_FILE="$d/ca.crt"
 }
 
