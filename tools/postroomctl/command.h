@@ -93,6 +93,9 @@ struct Command {
   std::string help;     // Longer text with examples.
   std::vector<FlagSpec> flags;
   std::function<int(Context&)> run;
+  // The kinds its first positional takes ("connectors", "message", ...), for shell completion;
+  // each file that extends a command adds its own.
+  std::vector<std::string> kinds;
 };
 
 // Adds `flag` to `command` unless it has a flag of that name (for files that extend `get` and
@@ -104,6 +107,13 @@ void AddFlag(Command& command, const FlagSpec& flag);
 std::vector<Command> ConfigCommands();
 // `inspect`: offline parsing and classification (inspect_command.cc).
 std::vector<Command> InspectCommands();
+// `completion bash|zsh`: a shell completion script made from `commands` (completion_command.cc).
+Command CompletionCommand();
+// The bash completion script for `commands` (zsh runs it through bashcompinit).
+std::string BashCompletion(const std::vector<Command>& commands);
+
+// The flags every command takes: the connection's and --help.
+std::vector<FlagSpec> GlobalFlags();
 
 // Every command, in help order.
 std::vector<Command> AllCommands();

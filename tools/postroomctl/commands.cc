@@ -12,13 +12,14 @@
 #include "tools/postroomctl/terminal_safe.h"
 
 namespace postroom::ctl {
-namespace {
 
 std::vector<FlagSpec> GlobalFlags() {
   std::vector<FlagSpec> flags = ConnectionFlags();
   flags.push_back({"help", 'h', false, false, "", "show help"});
   return flags;
 }
+
+namespace {
 
 std::string GeneralHelp(const std::vector<Command>& commands) {
   std::string out =
@@ -134,6 +135,7 @@ std::vector<Command> AllCommands() {
   AddRouterCommands(commands);  // router_commands.cc
   AddFetcherCommands(commands);
   AddSenderCommands(commands);
+  commands.push_back(CompletionCommand());
   return commands;
 }
 
