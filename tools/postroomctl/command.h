@@ -32,6 +32,10 @@ struct Environment {
   // Lists a directory's files (for `apply -f DIR`), sorted; NOT_FOUND if it is not one.
   std::function<absl::StatusOr<std::vector<std::string>>(const std::string&)> list_dir;
   Clock* clock = nullptr;
+  // Waits between looks (`watch`); tests move their clock instead.
+  std::function<void(absl::Duration)> sleep;
+  // Standard output is a terminal: `watch` rewrites its line in place.
+  bool out_is_terminal = false;
   // Opens a channel to one service; the default honours --tls and --ca-file.
   std::function<absl::StatusOr<std::shared_ptr<grpc::ChannelInterface>>(
       const std::string& addr, const ConnectionOptions& options)>
@@ -107,6 +111,8 @@ void AddFlag(Command& command, const FlagSpec& flag);
 std::vector<Command> ConfigCommands();
 // `inspect`: offline parsing and classification (inspect_command.cc).
 std::vector<Command> InspectCommands();
+// `watch connector NAME`: a live line until the first sync is done (watch_command.cc).
+Command WatchCommand();
 // `completion bash|zsh`: a shell completion script made from `commands` (completion_command.cc).
 Command CompletionCommand();
 // The bash completion script for `commands` (zsh runs it through bashcompinit).
