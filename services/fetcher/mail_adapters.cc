@@ -157,7 +157,7 @@ mail::ServerOptions ServerOptionsFor(const v1::Connector& c, absl::Duration time
   return o;
 }
 
-absl::StatusOr<mail::Credentials> CredentialsFor(const v1::Connector& c, OAuthTokens* oauth) {
+absl::StatusOr<mail::Credentials> CredentialsFor(const v1::Connector& c, mail::OAuthTokens* oauth) {
   if (c.auth().method() == v1::AUTH_METHOD_OAUTH2) {
     if (oauth == nullptr) {
       return absl::FailedPreconditionError(

@@ -98,14 +98,9 @@ int Serve(const server::CommonSettings& s) {
   // A rotated refresh token is sealed like config seals it (same key file, same associated
   // data) and written before its access token is used.
   store::PgSecretWriter secret_writer(db);
-  fetcher::OAuthTokens oauth({
-      .persist = [&](const std::string& connector, const std::string& rt) -> absl::Status {
-        const std::string field = "refresh_token";
-        absl::StatusOr<secrets::Sealed> sealed =
-            keyring->Encrypt(rt, absl::StrCat("connector:", connector, ":", field));
-        if (!sealed.ok()) return sealed.status();
-        return secret_writer.Write(connector, field, sealed->key_id,
-                                   secrets::EncodeSealed(*sealed));
+  mail::OAuthTokens oauth({
+      .persist = [&](const std::string& connector, const std::string& rt) {
+        return secret_writer.WriteRefreshToken(*keyring, connector, rt);
       },
       .issued = [&](const std::string& c, absl::Time at) { observer.TokenIssued(c, at); },
       .failed = [&](const std::string& c, const absl::Status&) { observer.TokenFailed(c); },
