@@ -139,14 +139,17 @@ stack_save_settings() {
   local v s
   (
     umask 077
-    for v in $(compgen -e | grep '^POSTROOM_' | grep -vx 'POSTROOM_TOKEN\|POSTROOM_DATABASE'); do
-      printf 'export %s=%q\n' "$v" "${!v}"
-    done
-    for s in config router fetcher sender; do
-      printf 'export POSTROOM_%s_LISTEN=%q\n' "$(upper "$s")" "$(service_addr "$s")"
-      printf 'export POSTROOM_%s_METRICS_LISTEN=%q\n' "$(upper "$s")" "$(service_metrics_addr "$s")"
-    done
-  ) > "$POSTROOM_HOME/services.env"
+    {
+      for v in $(compgen -e | grep '^POSTROOM_' | grep -vx 'POSTROOM_TOKEN\|POSTROOM_DATABASE\|.*_LISTEN'); do
+        printf 'export %s=%q\n' "$v" "${!v}"
+      done
+      for s in config router fetcher sender; do
+        printf 'export POSTROOM_%s_LISTEN=%q\n' "$(upper "$s")" "$(service_addr "$s")"
+        printf 'export POSTROOM_%s_METRICS_LISTEN=%q\n' "$(upper "$s")" "$(service_metrics_addr "$s")"
+      done
+    } > "$POSTROOM_HOME/services.env.new"
+  )
+  mv "$POSTROOM_HOME/services.env.new" "$POSTROOM_HOME/services.env"
 }
 
 # Waits until SERVICE answers its readiness check; shows its log when it does not.

@@ -61,7 +61,7 @@ check "the fetcher polls it" wait_long bash -c "[ \"\$(psql '$DB' -qAtX -c \"
   SELECT s.last_incoming_success_at IS NOT NULL FROM connector_state s
   JOIN connectors c ON c.id = s.connector_id WHERE c.name = 'desk'\")\" = t ]"
 
-firing() { prom alerts "$PROM" | grep -qx 'firing PostroomConnectorAutoDisabled connector=desk severity=critical'; }
+firing() { prom alerts "$PROM" | grep -qx 'firing PostroomConnectorAutoDisabled connector=desk namespace=local severity=critical'; }
 alert_absent() { ! prom alerts "$PROM" | grep -q 'PostroomConnectorAutoDisabled connector=desk'; }
 seen_by_prometheus() {  # VALUE: Prometheus has scraped postroom_connector_auto_disabled{connector="desk"} VALUE
   [ "$(prom query "$PROM" 'postroom_connector_auto_disabled{connector="desk"}' | awk '{print $1}')" = "$1" ]
@@ -74,6 +74,13 @@ check "no PostroomConnectorAutoDisabled for a working connector" alert_absent
 check "with its server gone, postroom disables the connector" wait_long bash -c \
   "[ \"\$(psql '$DB' -qAtX -c \"SELECT status FROM connectors WHERE name = 'desk'\")\" = disabled_by_system ]"
 check "PostroomConnectorAutoDisabled fires in Prometheus's /api/v1/alerts" wait_for firing
+alerts_page_shows_it() {
+  local page; page="$(prom alerts-page "$PROM")" && curl -sf "$page" >"$POSTROOM_HOME/alerts.html" &&
+    grep -q 'Firing (1)' "$POSTROOM_HOME/alerts.html" &&
+    grep -q '<b>PostroomConnectorAutoDisabled</b> (1 active)' "$POSTROOM_HOME/alerts.html" &&
+    grep -q 'connector="desk"' "$POSTROOM_HOME/alerts.html"
+}
+check "the alerts page of the Prometheus UI shows it firing" alerts_page_shows_it
 check "its runbook link is the rendered URL, no kustomize variable left" bash -c "
   curl -sf '$PROM/api/v1/alerts' | python3 -c '
 import json, sys
