@@ -180,6 +180,8 @@ stack_restart() {
     # shellcheck disable=SC1091
     source "$POSTROOM_HOME/services.env"
     local db; db="$(source "$POSTROOM_HOME/env" && echo "$POSTROOM_DATABASE")"
+    psql "$db" -qAtX -c 'SELECT 1' >/dev/null 2>&1 ||
+      die "the stack in $POSTROOM_HOME is not running (its PostgreSQL does not answer): start it with scripts/run-local --background"
     # A foreground run-local watching its services leaves this one alone meanwhile.
     touch "$POSTROOM_HOME/pids/$s.restarting"
     trap 'rm -f "$POSTROOM_HOME/pids/$s.restarting"' EXIT
@@ -256,8 +258,10 @@ stack_start_prometheus() {  # [scripts/prometheus start options]: prints its URL
 }
 
 stack_stop() {
-  for s in "${SERVICES[@]}"; do stack_stop_service "$s"; done
+  # Prometheus first: one that outlives the services keeps their last `up 0` in its data, and
+  # the next start would show PostroomServiceDown pending for a stack that is up.
   "$POSTROOM_ROOT/scripts/prometheus" stop "$(stack_prometheus_dir)" >/dev/null 2>&1 || true
+  for s in "${SERVICES[@]}"; do stack_stop_service "$s"; done
   if [ -f "$POSTROOM_HOME/dovecot-location" ]; then
     "$POSTROOM_ROOT/scripts/dovecot" stop "$(cat "$POSTROOM_HOME/dovecot-location")" >/dev/null 2>&1 || true
   fi

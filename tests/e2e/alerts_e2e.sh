@@ -128,4 +128,7 @@ check "no stack in POSTROOM_HOME: says how to start one" bash -c "
 prom_pid="$(cat "$(stack_prometheus_dir)/prometheus.pid")"
 stack_stop
 check "stopping the stack stops its Prometheus" bash -c "! kill -0 $prom_pid 2>/dev/null"
+check "restart in a stopped stack says it is not running" bash -c "
+  out=\$('$ROOT/scripts/run-local' --restart router 2>&1) && exit 1
+  grep -q 'is not running (its PostgreSQL does not answer)' <<<\"\$out\""
 e2e_finish alerts_e2e
