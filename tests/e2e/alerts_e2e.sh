@@ -25,6 +25,19 @@ check "without the binary, scripts/prometheus says which package to install" bas
     config=127.0.0.1:1 2>&1) && exit 1
   grep -q \"install Debian's prometheus package\" <<<\"\$out\""
 
+# A server that answers with more than scripts/prometheus reads (16 MiB): refused, not read.
+big_answer_refused() {
+  local d="$POSTROOM_HOME/big-http" port out; port="$(free_port)"
+  mkdir -p "$d/api/v1" && head -c $((17 << 20)) /dev/zero > "$d/api/v1/alerts"
+  python3 -m http.server "$port" --bind 127.0.0.1 --directory "$d" >/dev/null 2>&1 &
+  local pid=$!
+  wait_for bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
+  out="$(prom alerts "http://127.0.0.1:$port" 2>&1)" && { kill "$pid"; return 1; }
+  kill "$pid"; echo "$out"
+  grep -q "answer larger than 16777216 bytes" <<<"$out"
+}
+check "an answer over 16 MiB is refused, not read" big_answer_refused
+
 PROM="$(stack_start_prometheus --port "$(free_port)" --scrape-interval 1 --evaluation-interval 1)" ||
   die "the private Prometheus did not start (log: $(stack_prometheus_dir)/prometheus.log)"
 echo "     Prometheus at $PROM"
