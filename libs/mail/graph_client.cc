@@ -7,6 +7,7 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "libs/base/status_macros.h"
 #include "libs/mail/json_value.h"
@@ -244,6 +245,22 @@ absl::Status GraphClient::Delete(const std::string& id) {
   req.url = absl::StrCat(MailboxUrl(), "/messages/", UrlEncode(id));
   req.headers = {"Prefer: IdType=\"ImmutableId\""};
   return Call(absl::StrCat("graph delete of message ", id), std::move(req)).status();
+}
+
+absl::Status GraphClient::SendMime(const std::string& mime) {
+  if (mime.size() > kGraphMaxSendMimeBytes) {
+    return MailError(MailErrorClass::kOther,
+                     absl::StrCat("graph sendMail: the message is ", mime.size(),
+                                  " bytes, over the ", kGraphMaxSendMimeBytes >> 20,
+                                  " MiB one request can carry (larger attachments need an "
+                                  "upload session, which this build does not implement)"));
+  }
+  HttpRequest req;
+  req.method = "POST";
+  req.url = absl::StrCat(MailboxUrl(), "/sendMail");
+  req.headers = {"Content-Type: text/plain"};
+  req.body = absl::Base64Escape(mime);
+  return Call("graph sendMail", std::move(req)).status();
 }
 
 absl::StatusOr<GraphFolder> GraphClient::GetFolder(const std::string& folder) {

@@ -27,6 +27,9 @@ namespace postroom::mail {
 inline constexpr char kGraphBaseUrl[] = "https://graph.microsoft.com/v1.0";
 // A delta page of 100 ids is some 30 KiB; a folder or an error a few hundred bytes.
 inline constexpr uint64_t kGraphMaxJsonBytes = 4 << 20;
+// The largest message sendMail takes in one request: Graph refuses request bodies over 4 MB,
+// and MIME travels base64-encoded (4/3 of its size).
+inline constexpr uint64_t kGraphMaxSendMimeBytes = 3 << 20;
 
 struct GraphOptions {
   std::string base_url = kGraphBaseUrl;  // no trailing '/'
@@ -105,6 +108,11 @@ class GraphClient {
   absl::Status Move(const std::string& id, const std::string& destination);
   absl::Status Delete(const std::string& id);
   absl::StatusOr<GraphFolder> GetFolder(const std::string& folder);
+  // Sends `mime` (RFC 5322, as rendered) from the mailbox: POST /users/{mailbox}/sendMail with
+  // the MIME base64-encoded as text/plain ("Send Outlook messages in MIME format"); Graph saves
+  // a copy to Sent Items, its default for MIME. Over kGraphMaxSendMimeBytes: class other, not
+  // sent (an upload session for large attachments is not implemented).
+  absl::Status SendMime(const std::string& mime);
 
   // Requests sent, retries included (tests and the idle-poll figures).
   int requests() const { return requests_; }

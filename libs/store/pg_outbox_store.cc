@@ -70,8 +70,7 @@ constexpr char kEffectiveConnector[] =
 PgOutboxStore::PgOutboxStore(Database& db) : db_(db) {
   const std::string kNow = "to_timestamp($2::bigint / 1000.0)";
   // The subquery locks the rows it picks (SKIP LOCKED: another replica's pick is skipped, not
-  // waited for); the UPDATE then claims exactly those. Graph connectors are left alone until
-  // the sendMail client exists, rather than failing sends that would auto-disable them.
+  // waited for); the UPDATE then claims exactly those. SMTP and Graph (sendMail) connectors.
   db_.Prepare(
       "outbox_claim",
       absl::StrCat(
@@ -79,8 +78,8 @@ PgOutboxStore::PgOutboxStore(Database& db) : db_(db) {
           " AS cid FROM outbox o WHERE o.status = 'queued' AND o.kind = 'email' AND o.due_at <= ",
           kNow, " AND (o.claimed_until IS NULL OR o.claimed_until <= ", kNow,
           ") AND EXISTS (SELECT 1 FROM connectors k WHERE k.id = ", kEffectiveConnector,
-          " AND k.status = 'active' AND k.direction IN ('outgoing', 'both') AND k.protocol = "
-          "'smtp') ORDER BY o.due_at, o.id LIMIT $4 FOR UPDATE OF o SKIP LOCKED), "
+          " AND k.status = 'active' AND k.direction IN ('outgoing', 'both') AND k.protocol IN "
+          "('smtp', 'graph')) ORDER BY o.due_at, o.id LIMIT $4 FOR UPDATE OF o SKIP LOCKED), "
           "upd AS (UPDATE outbox o SET connector_id = pick.cid, claimed_by = $1, claimed_until = ",
           kNow,
           " + make_interval(secs => $3::double precision / 1000), claim_token = "
@@ -112,7 +111,7 @@ PgOutboxStore::PgOutboxStore(Database& db) : db_(db) {
                            "FROM connectors k WHERE k.id = ",
                            kEffectiveConnector,
                            " AND k.status = 'active' AND k.direction IN ('outgoing', 'both') "
-                           "AND k.protocol = 'smtp')"));
+                           "AND k.protocol IN ('smtp', 'graph'))"));
   db_.Prepare("outbox_list",
               absl::StrCat("SELECT ", ItemColumns(),
                            " FROM outbox o LEFT JOIN connectors c ON c.id = o.connector_id "

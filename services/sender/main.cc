@@ -95,7 +95,7 @@ int Serve(const server::CommonSettings& s) {
   mail::OAuthTokens oauth({.persist = [&](const std::string& connector, const std::string& rt) {
     return secret_writer.WriteRefreshToken(*keyring, connector, rt);
   }});
-  sender::SmtpTransport transport(&oauth);
+  sender::ConnectorTransport transport(&oauth);
   secrets::KeyringSecretOpener opener(*keyring);
   sender::PrometheusObserver observer;
   sender::SenderCore core(options, {.store = &store,

@@ -2,6 +2,11 @@
 
 #include <memory>
 
+#include "absl/strings/str_cat.h"
+
+#include "libs/mail/graph_client.h"
+#include "libs/mail/graph_connector.h"
+#include "libs/mail/http_client.h"
 #include "libs/mail/mail_error.h"
 #include "libs/mail/smtp_connector.h"
 
@@ -20,8 +25,52 @@ mail::SmtpResult NotSent(const absl::Status& st) {
 
 }  // namespace
 
-mail::SmtpResult SmtpTransport::Send(const v1::Connector& c, const mail::OutgoingEmail& email,
-                                     const std::string& raw) {
+mail::SmtpResult ConnectorTransport::Send(const v1::Connector& c,
+                                          const mail::OutgoingEmail& email,
+                                          const std::string& raw) {
+  if (c.protocol() == v1::PROTOCOL_GRAPH) return SendGraph(c, raw);
+  return SendSmtp(c, email, raw);
+}
+
+mail::SmtpResult ConnectorTransport::SendGraph(const v1::Connector& c, const std::string& raw) {
+  if (oauth_ == nullptr) {
+    return NotSent(absl::FailedPreconditionError(
+        absl::StrCat("connector \"", c.name(), "\": Graph needs an OAuth2 token source")));
+  }
+  std::shared_ptr<mail::AccessTokenSource> tokens = oauth_->For(c);
+  std::unique_ptr<mail::HttpClient> http = mail::NewCurlHttpClient(mail::CurlOptionsFor(c));
+  mail::GraphClient graph(mail::GraphOptionsFor(c), http.get(), tokens.get());
+  absl::Status st = graph.SendMime(raw);
+  mail::SmtpResult r;
+  if (raw.size() > mail::kGraphMaxSendMimeBytes) {
+    // The message's own fault, like a 554 after DATA: failed, not retried, the connector fine.
+    r.stage = mail::SmtpStage::kData;
+    r.code = 554;
+    r.error_class = mail::MailErrorClass::kServer;
+    r.message = std::string(st.message());
+    return r;
+  }
+  if (st.ok()) {
+    r.ok = true;
+    r.stage = mail::SmtpStage::kDone;
+    r.code = 202;
+    r.message = "graph sendMail: 202 Accepted";
+    return r;
+  }
+  r = NotSent(st);
+  // Graph's HTTP status in the SMTP terms the retry policy reads: a refused message (4xx but
+  // throttling and auth) is the message's own failure, like a 5xx after DATA.
+  const int status = mail::GraphHttpStatus(st);
+  r.stage = r.error_class == mail::MailErrorClass::kAuthentication ? mail::SmtpStage::kAuth
+            : status != 0                                           ? mail::SmtpStage::kData
+                                                                    : mail::SmtpStage::kConnect;
+  if (status == 400 || status == 404 || status == 413) r.code = 554;
+  return r;
+}
+
+mail::SmtpResult ConnectorTransport::SendSmtp(const v1::Connector& c,
+                                              const mail::OutgoingEmail& email,
+                                              const std::string& raw) {
   std::shared_ptr<mail::AccessTokenSource> tokens;
   if (c.auth().method() == v1::AUTH_METHOD_OAUTH2 && oauth_ != nullptr) tokens = oauth_->For(c);
   const mail::SmtpEnvelope envelope{.mail_from = email.from, .rcpt_to = {email.to}};

@@ -233,6 +233,42 @@ else
   echo "skip IMAP XOAUTH2 against Dovecot (needs root)"
 fi
 
+# Sending through Graph (sendMail, MIME as base64): an outgoing Graph connector of the same
+# mailbox, signing in with client credentials (the refresh token above has been rotated); the
+# sender claims its outbox rows and the fake records what arrived.
+{ e2e_graph_connector_yaml graphout | sed 's/^direction: incoming/direction: outgoing/; /^fallback:/d; /refresh_token:/d'
+} >"$G/graph-out.yaml"
+check "an outgoing Graph connector applies, tests and enables" bash -c "
+  '$BIN/postroomctl' apply -f '$G/graph-out.yaml' && '$BIN/postroomctl' test connector graphout &&
+  '$BIN/postroomctl' enable connector graphout"
+sql "INSERT INTO outbox (connector_id, reason, to_address, subject, body_text, dedupe_key)
+     SELECT id, 'test', 'jane@client.example', 'Graph send e2e', 'Sent through sendMail.',
+            'graph-send-1' FROM connectors WHERE name = 'graphout'" >/dev/null
+outbox_is() {  # DEDUPE_KEY STATUS [ERROR-PATTERN]: waits up to 30 s for the row to get there
+  local row
+  for _ in $(seq 150); do
+    row="$(sql "SELECT status || ' ' || last_error FROM outbox WHERE dedupe_key = '$1'")"
+    if [[ "$row" == "$2"* ]] && { [ -z "${3:-}" ] || grep -Eq -- "$3" <<<"$row"; }; then return 0; fi
+    sleep 0.2
+  done
+  echo "outbox $1: $row"; return 1
+}
+fake_received() {  # SUBJECT: the fake's sendMail got a MIME with it, to jane, from the mailbox
+  curl -sf "https://127.0.0.1:$GRAPH_PORT/_control/sent" --cacert "$GRAPH_CA" | python3 -c '
+import base64, json, sys
+subject = sys.argv[1].encode()
+ok = any(m["mailbox"] == "support@example.com" and b"Subject: " + subject in base64.b64decode(m["mime_b64"])
+         and b"jane@client.example" in base64.b64decode(m["mime_b64"]) for m in json.load(sys.stdin)["sent"])
+sys.exit(0 if ok else 1)' "$1"
+}
+check "the sender delivers it through Graph sendMail" outbox_is graph-send-1 sent
+check "the fake received the MIME the sender rendered" fake_received "Graph send e2e"
+sql "INSERT INTO outbox (connector_id, reason, to_address, subject, body_text, dedupe_key)
+     SELECT id, 'test', 'jane@client.example', 'Too big for one request', repeat('x', 3200000),
+            'graph-send-big' FROM connectors WHERE name = 'graphout'" >/dev/null
+check "a message over one request's 3 MiB fails with the reason, not a retry loop" \
+  outbox_is graph-send-big failed 'upload session'
+
 fault '{"expire_tokens": true, "token_error": "invalid_grant", "count": 20}'
 for i in 1 2 3; do
   ctl poll connector graphbox >/dev/null 2>&1

@@ -15,6 +15,8 @@ Only what postroom's tests need, shaped after Microsoft's public documentation:
   - PATCH /v1.0/users/{mailbox}/messages/{id}        {"isRead": true}
   - POST /v1.0/users/{mailbox}/messages/{id}/move    {"destinationId": "..."} (ids are immutable)
   - DELETE /v1.0/users/{mailbox}/messages/{id}
+  - POST /v1.0/users/{mailbox}/sendMail   MIME base64 as text/plain ("Send Outlook messages in
+    MIME format"): 202; recorded, GET /_control/sent lists them
   - errors as Graph sends them: {"error": {"code", "message"}}; 401 InvalidAuthenticationToken for
     a missing or expired token; 429 TooManyRequests with Retry-After when a fault is injected.
   - POST /introspect   RFC 7662 token introspection of the access tokens issued here (for
@@ -61,6 +63,7 @@ class State:
                        "throttled": 0, "unauthorized": 0, "delta_pages": 0, "mime": 0, "gone": 0,
                        "mark_read": 0, "move": 0, "delete": 0, "requests": 0}
         self.last_refresh_token = args.refresh_token[-1] if args.refresh_token else ""
+        self.sent = []  # messages sent with sendMail: {"mailbox", "mime_b64"}
 
     def next_seq(self):
         self.seq += 1
@@ -243,6 +246,8 @@ class Handler(BaseHTTPRequestHandler):
         if mailbox not in st.mailboxes:
             return self.graph_error(404, "ErrorInvalidUser",
                                     "The requested user '%s' is invalid." % mailbox)
+        if rest == ["sendMail"] and method == "POST":
+            return self.send_mail(mailbox, data)
         if rest[:1] == ["mailFolders"] and len(rest) == 2 and method == "GET":
             folder = rest[1].lower()
             items = [m for _, m in st.folder_items(mailbox, folder) if not m["removed"]]
@@ -286,6 +291,22 @@ class Handler(BaseHTTPRequestHandler):
                 st.counts["delete"] += 1
                 return self.reply(204, b"")
         self.graph_error(400, "BadRequest", "Unsupported request %s %s" % (method, self.path))
+
+    def send_mail(self, mailbox, data):
+        # "Send Outlook messages in MIME format": the body is the MIME, base64, as text/plain;
+        # 202 Accepted, no body. Anything else is ErrorMimeContentInvalidBase64String (400).
+        st = self.server.state
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        try:
+            mime = base64.b64decode(data, validate=True) if ctype == "text/plain" else None
+        except ValueError:
+            mime = None
+        if not mime:
+            return self.graph_error(400, "ErrorMimeContentInvalidBase64String",
+                                    "Invalid base64 string for MIME content.")
+        st.sent.append({"mailbox": mailbox, "mime_b64": base64.b64encode(mime).decode()})
+        st.counts["sent"] = st.counts.get("sent", 0) + 1
+        return self.reply(202, b"")
 
     def tombstone(self, mid, m):
         st = self.server.state
@@ -370,6 +391,8 @@ class Handler(BaseHTTPRequestHandler):
             if req.get("revoke_refresh"):
                 st.refresh.clear()
             return self.reply(200, {"ok": True})
+        if parts == ["sent"] and method == "GET":
+            return self.reply(200, {"sent": st.sent})
         if parts == ["state"] and method == "GET":
             folders = {}
             for m in st.messages.values():
