@@ -606,6 +606,10 @@ function compareWorkload(w, ran, configMaps, placeholder) {
   }
   for (const name of Object.keys(smokeEnv))
     if (!env.has(name)) problem(`${at}: env ${name}: manifest (not set), smoke ${show(smokeEnv[name])}`);
+  // A Secret's value must not show in the record, where the smoke would have run it in clear.
+  for (const e of c.env ?? [])
+    if (e.valueFrom?.secretKeyRef && e.name in smokeEnv && smokeEnv[e.name] !== "<secret>")
+      problem(`${at}: env ${e.name}: manifest from Secret ${e.valueFrom.secretKeyRef.name}, smoke a value in clear (not "<secret>")`);
 
   const mounts = (c.volumeMounts ?? []).map((m) => m.mountPath).filter((p) => p !== "/tmp").sort();
   differs("volumeMounts (but /tmp)", mounts, [...(ran.mounts ?? [])].sort());

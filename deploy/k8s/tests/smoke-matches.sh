@@ -59,6 +59,11 @@ mutate_record 'r.workloads["postroom-migrate"].args = ["migrate", "--dry-run"];'
 expect "the Job's args" 'FAIL Job/postroom-migrate: args: manifest \["migrate"\], smoke \["migrate","--dry-run"\]' \
   "$rendered" "$work/record.json"
 
+mutate_record 'r.workloads["postroom-config"].env.POSTROOM_TOKEN = "a-token-in-clear";'
+expect "a Secret's value in clear" \
+  'FAIL Deployment/postroom-config: env POSTROOM_TOKEN: manifest from Secret postroom-api-tokens, smoke a value in clear' \
+  "$rendered" "$work/record.json"
+
 # The manifest side: a listen port that is not the container's gRPC port.
 sed 's/0\.0\.0\.0:50052/0.0.0.0:50059/' "$rendered" > "$work/rendered.yaml"
 expect "a listen port that is not the grpc containerPort" \
