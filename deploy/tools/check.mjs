@@ -15,6 +15,11 @@
 //   dockerfiles ROOT (BINDIR | --no-binaries) RENDERED.yaml
 //       every deploy/docker/Dockerfile* parses, stages and COPY --from are consistent, the
 //       binaries it copies exist in BINDIR, and each postroom/* image of RENDERED has a target
+//   smoke-matches RENDERED.yaml RECORD.json
+//       every postroom Deployment and the migrations Job against what `scripts/images smoke` ran
+//       (its record, build/images/smoke-ran.json): image name, user and group, read-only root,
+//       env names and fixed values, Secret mount paths, probe commands, command and args; and
+//       that each Deployment's listen variables and probes use its container ports
 //
 // Why the unknown-field check is hand-written: the packages' validators are compiled JSON
 // schemas that, like the OpenAPI documents they come from, allow extra properties, while the API
@@ -552,10 +557,103 @@ async function cmdDockerfiles([root, binArg, renderedFile]) {
   finish("Dockerfiles");
 }
 
+// ---- smoke-matches -----------------------------------------------------------------------------
+// Values that differ by environment by design: the smoke sets its own (a private database, a
+// token it made, loopback addresses on free ports, its replica names), so only their names count.
+const PER_ENVIRONMENT = /^POSTROOM_(DATABASE|TOKEN|\w+_ADDR|\w+_LISTEN|\w+_REPLICA)$/;
+const imageName = (image) => String(image ?? "").replace(/^localhost\//, "").replace(/(@.*|:[^/]*)$/, "");
+const show = (v) => (v === undefined ? "(none)" : JSON.stringify(v));
+const portOf = (addr) => String(addr ?? "").match(/:(\d+)$/)?.[1];
+
+// The env a container gets from the manifest: name -> literal value, or null where it comes from
+// a Secret or the pod (valueFrom), or from a ConfigMap key.
+function manifestEnv(c, configMaps, at) {
+  const env = new Map();
+  for (const e of c.envFrom ?? []) {
+    if (!e.configMapRef) { problem(`${at}: envFrom without configMapRef: keys unknown offline`); continue; }
+    const cm = configMaps.get(e.configMapRef.name);
+    if (!cm) { problem(`${at}: envFrom ConfigMap ${e.configMapRef.name} is not in the output`); continue; }
+    for (const [k, v] of Object.entries(cm.data ?? {})) env.set(k, String(v));
+  }
+  for (const e of c.env ?? []) env.set(e.name, "value" in e ? String(e.value) : null);
+  return env;
+}
+
+function compareWorkload(w, ran, configMaps, placeholder) {
+  const at = id(w);
+  const pod = w.spec.template.spec;
+  const c = pod.containers[0];
+  if (pod.containers.length !== 1) problem(`${at}: ${pod.containers.length} containers, the smoke runs one`);
+  const differs = (field, manifest, smoke) => {
+    if (JSON.stringify(manifest) !== JSON.stringify(smoke))
+      problem(`${at}: ${field}: manifest ${show(manifest)}, smoke ${show(smoke)}`);
+  };
+  differs("image (tag aside)", imageName(c.image), imageName(ran.image));
+  const sc = { ...(pod.securityContext ?? {}), ...(c.securityContext ?? {}) };
+  differs("runAsUser", sc.runAsUser, ran.user);
+  differs("runAsGroup", sc.runAsGroup, ran.group);
+  differs("readOnlyRootFilesystem (smoke: wrote nothing outside /tmp)",
+    sc.readOnlyRootFilesystem === true, ran.readOnlyRoot === true);
+  differs("command", c.command ?? [], ran.command ?? []);
+  differs("args", c.args ?? [], ran.args ?? []);
+
+  const env = manifestEnv(c, configMaps, at);
+  const smokeEnv = ran.env ?? {};
+  for (const [name, value] of env) {
+    if (!(name in smokeEnv)) problem(`${at}: env ${name}: manifest ${show(value ?? "(from a reference)")}, smoke (not set)`);
+    else if (value !== null && !PER_ENVIRONMENT.test(name) && value !== smokeEnv[name])
+      problem(`${at}: env ${name}: manifest ${show(value)}, smoke ${show(smokeEnv[name])}`);
+  }
+  for (const name of Object.keys(smokeEnv))
+    if (!env.has(name)) problem(`${at}: env ${name}: manifest (not set), smoke ${show(smokeEnv[name])}`);
+  // A Secret's value must not show in the record, where the smoke would have run it in clear.
+  for (const e of c.env ?? [])
+    if (e.valueFrom?.secretKeyRef && e.name in smokeEnv && smokeEnv[e.name] !== "<secret>")
+      problem(`${at}: env ${e.name}: manifest from Secret ${e.valueFrom.secretKeyRef.name}, smoke a value in clear (not "<secret>")`);
+
+  const mounts = (c.volumeMounts ?? []).map((m) => m.mountPath).filter((p) => p !== "/tmp").sort();
+  differs("volumeMounts (but /tmp)", mounts, [...(ran.mounts ?? [])].sort());
+
+  // The probes dial the container's own gRPC port, written as the placeholder in the record.
+  const ports = Object.fromEntries((c.ports ?? []).map((p) => [p.name, String(p.containerPort)]));
+  for (const kind of ["liveness", "readiness"]) {
+    const cmd = c[`${kind}Probe`]?.exec?.command;
+    const probePort = (cmd ?? []).map((a) => String(a).match(/^127\.0\.0\.1:(\d+)$/)?.[1]).find(Boolean);
+    if (cmd && probePort !== ports.grpc)
+      problem(`${at}: ${kind}Probe port: manifest ${show(probePort)}, grpc containerPort ${show(ports.grpc)}`);
+    const general = cmd?.map((a) => String(a).replace(/^(127\.0\.0\.1):\d+$/, `$1:${placeholder}`));
+    differs(`${kind}Probe exec command`, general, ran.probes?.[kind]);
+  }
+  for (const [name, port] of [["POSTROOM_GRPC_LISTEN", "grpc"], ["POSTROOM_METRICS_LISTEN", "metrics"]])
+    if (env.has(name) && portOf(env.get(name)) !== ports[port])
+      problem(`${at}: env ${name}: manifest port ${show(portOf(env.get(name)))}, ${port} containerPort ${show(ports[port])}`);
+}
+
+function cmdSmokeMatches([renderedFile, recordFile]) {
+  const objs = readDocs(renderedFile);
+  const record = JSON.parse(fs.readFileSync(recordFile, "utf8"));
+  const ran = record.workloads ?? {};
+  if (record.checks?.failed) problem(`${recordFile}: the smoke test it records had ${record.checks.failed} failed check(s)`);
+  const configMaps = new Map(objs.filter((o) => o.kind === "ConfigMap").map((o) => [o.metadata.name, o]));
+  const workloads = objs.filter((o) => ["Deployment", "Job"].includes(o.kind) &&
+    o.metadata?.labels?.["app.kubernetes.io/part-of"] === "postroom");
+  if (!workloads.length) problem(`${renderedFile}: no postroom Deployment or Job`);
+  for (const w of workloads) {
+    const r = ran[w.metadata.name];
+    if (!r) { problem(`${id(w)}: not in the smoke record (the smoke ran ${Object.keys(ran).join(", ") || "nothing"})`); continue; }
+    if (r.kind !== w.kind) problem(`${id(w)}: kind: manifest ${w.kind}, smoke ${show(r.kind)}`);
+    compareWorkload(w, r, configMaps, record.portPlaceholder ?? "<port>");
+  }
+  for (const name of Object.keys(ran))
+    if (!workloads.some((w) => w.metadata.name === name)) problem(`${ran[name].kind}/${name}: the smoke ran it, no manifest has it`);
+  console.log(`  ${workloads.length} workloads; smoke of commit ${record.commit ?? "?"} at ${record.time ?? "?"}`);
+  finish("manifests match what the smoke test ran");
+}
+
 const [cmd, ...args] = process.argv.slice(2);
 const commands = { validate: cmdValidate, rules: cmdRules, "same-rules": cmdSameRules,
   alerts: cmdAlerts, metrics: cmdMetrics, "dashboard-rules": cmdDashboardRules,
-  dockerfiles: cmdDockerfiles };
+  dockerfiles: cmdDockerfiles, "smoke-matches": cmdSmokeMatches };
 if (!commands[cmd]) {
   console.error(`usage: check.mjs ${Object.keys(commands).join("|")} ARGS (see the header)`);
   process.exit(2);
