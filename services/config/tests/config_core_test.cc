@@ -480,6 +480,32 @@ TEST_F(ConfigCoreTest, DeletingRouteClosesTheGap) {
   EXPECT_EQ((*routes)[1].position(), 2u);
 }
 
+// A route row whose stored `when` is JSON but not an object (written by hand or by something
+// else): reading it is an error naming the route, never a route without conditions.
+TEST_F(ConfigCoreTest, StoredRouteThatDoesNotParseIsAnErrorNotAnEmptyRule) {
+  ApplySupport();
+  ASSERT_THAT(core_.ApplyRoute(kAlice, Route("invoices", "billing"), 0), IsOk());
+  ASSERT_THAT(holder_->store().InTransaction([](store::ConfigTx& tx) -> absl::Status {
+    auto connector = tx.FindConnector("support", /*lock=*/true);
+    if (!connector.ok() || !*connector) return absl::NotFoundError("connector support");
+    auto routes = tx.ListRoutes((*connector)->id);
+    if (!routes.ok()) return routes.status();
+    for (store::RouteRecord r : *routes) {
+      if (r.name != "invoices") continue;
+      r.when_json = R"(["subject_contains"])";
+      return tx.UpdateRoute(r);
+    }
+    return absl::NotFoundError("route invoices");
+  }),
+              IsOk());
+  const auto unreadable = StatusIs(
+      absl::StatusCode::kInternal,
+      AllOf(HasSubstr("route \"support/invoices\""), HasSubstr("stored when does not parse")));
+  EXPECT_THAT(core_.ListRoutes("support"), unreadable);
+  EXPECT_THAT(core_.GetRoute("support", "invoices"), unreadable);
+  EXPECT_THAT(core_.MoveRoute(kAlice, "support", "invoices", "fallback", ""), unreadable);
+}
+
 TEST_F(ConfigCoreTest, InvalidRouteIsRefusedWithPathsFromTheValidator) {
   ApplySupport();
   v1::Route r = Route("bad", "");
