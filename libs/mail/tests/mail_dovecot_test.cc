@@ -30,7 +30,7 @@
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "libs/mail/connection_test.h"
+#include "libs/mail/connection_check.h"
 #include "libs/mail/imap_client.h"
 #include "libs/mail/mail_error.h"
 #include "libs/mail/pop3_client.h"
