@@ -9,9 +9,9 @@
 # (expunged), and the POP3 seen set forgetting UIDLs that left the server.
 #
 # Most connectors are written straight into the database (status active, password in the spec,
-# 1 s poll interval, below config's 10 s minimum, to keep the test short); config's
-# EnableConnector needs a passing connection test, which its main.cc does not wire yet, so the
-# applied one is activated by SQL too.
+# 1 s poll interval, below config's 10 s minimum, to keep the test short); the one applied
+# through postroom-config is activated by SQL too, standing in for its connection test and
+# EnableConnector (tested in stack_e2e and connection_tester_dovecot_test).
 #   POSTROOM_BUILD_DIR=build-x tests/e2e/fetcher_e2e.sh      (POSTROOM_KEEP=1 keeps /tmp dir)
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib.sh"
