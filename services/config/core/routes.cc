@@ -1,6 +1,7 @@
 // ConfigCore: routes.
 #include <algorithm>
 
+#include "google/protobuf/struct.pb.h"
 #include "libs/base/status_macros.h"
 #include "services/config/core/config_core.h"
 #include "services/config/core/connector_spec.h"
@@ -34,17 +35,21 @@ absl::StatusOr<store::ConnectorRecord> IncomingConnector(ConfigTx& tx, const std
 absl::Status Audit(ConfigTx& tx, absl::Time at, const std::string& actor,
                    const std::string& action, const std::string& connector,
                    const RouteRecord* before, const RouteRecord* after) {
-  auto json = [&](const RouteRecord* r) -> absl::StatusOr<std::string> {
+  // A stored rule that does not parse is replaced or deleted all the same (that is how it gets
+  // repaired); the history then says why its old content is missing.
+  auto json = [&](const RouteRecord* r) -> std::string {
     if (r == nullptr) return std::string();
-    POSTROOM_ASSIGN_OR_RETURN(v1::Route route, internal::RouteFromRecord(*r, connector));
-    return ToJson(route);
+    absl::StatusOr<v1::Route> route = internal::RouteFromRecord(*r, connector);
+    if (route.ok()) return ToJson(*route);
+    google::protobuf::Struct unreadable;
+    (*unreadable.mutable_fields())["unreadable"].set_string_value(
+        std::string(route.status().message()));
+    return ToJson(unreadable);
   };
-  POSTROOM_ASSIGN_OR_RETURN(std::string before_json, json(before));
-  POSTROOM_ASSIGN_OR_RETURN(std::string after_json, json(after));
   return tx.AppendAudit({.at = at, .actor = actor, .kind = "route",
                          .object = absl::StrCat(connector, "/", (after ? after : before)->name),
                          .action = action, .version = (after ? after : before)->version,
-                         .before_json = before_json, .after_json = after_json});
+                         .before_json = json(before), .after_json = json(after)});
 }
 
 // A stored rule that does not parse must not read as a route without conditions or actions
@@ -55,7 +60,8 @@ absl::Status ReadStoredRule(const std::string& route, const char* field, const s
   if (st.ok()) return st;
   return absl::InternalError(absl::StrCat(route, ": stored ", field, " does not parse (",
                                           st.message(), "); the routes row was written outside "
-                                          "postroom: repair or delete it"));
+                                          "postroom: apply the route again to replace it, or "
+                                          "delete it"));
 }
 
 // Rewrites positions 1..n in the given order, updating only the rows that moved.
@@ -131,17 +137,21 @@ absl::StatusOr<Applied<v1::Route>> ConfigCore::ApplyRoute(const Actor& actor, v1
     if (existing != routes.end()) {
       POSTROOM_RETURN_IF_ERROR(CheckVersion(RouteName(r.connector(), r.name()), existing->version,
                                             expected_version));
-      POSTROOM_ASSIGN_OR_RETURN(v1::Route before,
-                                internal::RouteFromRecord(*existing, r.connector()));
-      v1::Route after = before;
-      *after.mutable_when() = r.when();
-      *after.mutable_then() = r.then();
-      after.set_test_mode_only(r.test_mode_only());
-      after.set_description(r.description());
-      result.changed_fields = ChangedFields(before, after);
-      if (result.changed_fields.empty()) {
-        result.object = before;
-        return absl::OkStatus();
+      // A stored route that does not parse is replaced whole: applying it again repairs it.
+      absl::StatusOr<v1::Route> before = internal::RouteFromRecord(*existing, r.connector());
+      if (before.ok()) {
+        v1::Route after = *before;
+        *after.mutable_when() = r.when();
+        *after.mutable_then() = r.then();
+        after.set_test_mode_only(r.test_mode_only());
+        after.set_description(r.description());
+        result.changed_fields = ChangedFields(*before, after);
+        if (result.changed_fields.empty()) {
+          result.object = *std::move(before);
+          return absl::OkStatus();
+        }
+      } else {
+        result.changed_fields = {"when", "then"};
       }
       RouteRecord old = *existing;
       record = *existing;
