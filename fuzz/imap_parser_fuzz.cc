@@ -10,7 +10,7 @@
 #include "absl/strings/string_view.h"
 #include "libs/mail/imap_client.h"
 #include "libs/mail/imap_parser.h"
-#include "libs/mail/scripted_transport.h"
+#include "libs/mail/testing/scripted_transport.h"
 
 namespace {
 

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "libs/mail/pop3_client.h"
-#include "libs/mail/scripted_transport.h"
+#include "libs/mail/testing/scripted_transport.h"
 
 using namespace postroom::mail;
 

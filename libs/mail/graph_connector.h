@@ -5,7 +5,7 @@
 // service; target postroom_mail_graph (libs/mail itself stays free of the protos).
 #include <string>
 
-#include "libs/mail/connection_test.h"
+#include "libs/mail/connection_check.h"
 #include "libs/mail/graph_client.h"
 #include "libs/mail/http_client.h"
 #include "libs/mail/oauth_token_client.h"

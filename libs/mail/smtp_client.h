@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "libs/mail/connection_test.h"
+#include "libs/mail/connection_check.h"
 #include "libs/mail/mail_error.h"
 
 namespace postroom::mail {
@@ -76,7 +76,7 @@ SmtpResult SendSmtp(const SmtpServer& server, const SmtpCredentials& credentials
 
 // "Test connection" for an outgoing SMTP connector: connect, greeting, (STARTTLS), log-in, NOOP;
 // sends nothing. Steps "tcp", "greeting", "tls", "authentication" (as libs/mail's IMAP/POP3
-// test, connection_test.h), each with the server's words; never fails as a call.
+// test, connection_check.h), each with the server's words; never fails as a call.
 ConnectionReport TestSmtpConnection(const SmtpServer& server, const SmtpCredentials& credentials);
 
 // Classifies a finished conversation: the stage from the last command sent, the reply code from

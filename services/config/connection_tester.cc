@@ -1,7 +1,7 @@
 #include "services/config/connection_tester.h"
 
 #include "absl/strings/str_cat.h"
-#include "libs/mail/connection_test.h"
+#include "libs/mail/connection_check.h"
 #include "libs/mail/graph_connector.h"
 #include "libs/mail/oauth_token_client.h"
 #include "libs/mail/smtp_connector.h"

@@ -7,7 +7,7 @@
 #include <functional>
 #include <string>
 
-#include "libs/mail/connection_test.h"
+#include "libs/mail/connection_check.h"
 #include "libs/mail/oauth_token_client.h"
 #include "services/config/core/ports.h"
 

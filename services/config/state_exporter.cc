@@ -68,10 +68,6 @@ Gauges& TheGauges() {
   return *g;
 }
 
-bool TableExists(pqxx::work& t, const char* table) {
-  return t.exec_params1("SELECT to_regclass($1) IS NOT NULL", std::string(table))[0].as<bool>();
-}
-
 double Seconds(const pqxx::field& f) { return f.is_null() ? 0 : f.as<double>(); }
 
 }  // namespace
@@ -118,34 +114,27 @@ absl::Status StateExporter::Refresh() {
         g.last_success.Set(labels, Seconds(r[in ? 6 : 7]));
       }
     }
-    // Tables that later issues add: exported once they exist.
-    if (TableExists(t, "fetcher_leases")) {
-      for (const auto& r : t.exec(
-               "SELECT c.name, EXISTS (SELECT 1 FROM fetcher_leases l WHERE l.connector_id = c.id "
-               "AND l.expires_at > now()) FROM connectors c "
-               "WHERE c.direction IN ('incoming', 'both')")) {
-        g.lease_owned.Set({{"connector", r[0].as<std::string>()}}, r[1].as<bool>() ? 1 : 0);
-      }
+    for (const auto& r : t.exec(
+             "SELECT c.name, EXISTS (SELECT 1 FROM fetcher_leases l WHERE l.connector_id = c.id "
+             "AND l.expires_at > now()) FROM connectors c "
+             "WHERE c.direction IN ('incoming', 'both')")) {
+      g.lease_owned.Set({{"connector", r[0].as<std::string>()}}, r[1].as<bool>() ? 1 : 0);
     }
-    if (TableExists(t, "messages")) {
-      for (const auto& r : t.exec(
-               "SELECT c.name, count(m.*) FROM connectors c LEFT JOIN messages m "
-               "ON m.connector_id = c.id AND m.decision IS NULL "
-               "WHERE c.direction IN ('incoming', 'both') GROUP BY c.name")) {
-        g.undecided.Set({{"connector", r[0].as<std::string>()}}, r[1].as<double>());
-      }
+    for (const auto& r : t.exec(
+             "SELECT c.name, count(m.*) FROM connectors c LEFT JOIN messages m "
+             "ON m.connector_id = c.id AND m.decision IS NULL "
+             "WHERE c.direction IN ('incoming', 'both') GROUP BY c.name")) {
+      g.undecided.Set({{"connector", r[0].as<std::string>()}}, r[1].as<double>());
     }
-    if (TableExists(t, "outbox")) {
-      for (const auto& r : t.exec(
-               "SELECT c.name, count(o.*), coalesce(extract(epoch from now() - "
-               "min(o.due_at) FILTER (WHERE o.due_at <= now())), 0) "
-               "FROM connectors c LEFT JOIN outbox o ON o.connector_id = c.id "
-               "AND o.status = 'queued' "
-               "WHERE c.direction IN ('outgoing', 'both') GROUP BY c.name")) {
-        Labels labels{{"connector", r[0].as<std::string>()}};
-        g.outbox_depth.Set(labels, r[1].as<double>());
-        g.outbox_age.Set(labels, r[2].as<double>());
-      }
+    for (const auto& r : t.exec(
+             "SELECT c.name, count(o.*), coalesce(extract(epoch from now() - "
+             "min(o.due_at) FILTER (WHERE o.due_at <= now())), 0) "
+             "FROM connectors c LEFT JOIN outbox o ON o.connector_id = c.id "
+             "AND o.status = 'queued' "
+             "WHERE c.direction IN ('outgoing', 'both') GROUP BY c.name")) {
+      Labels labels{{"connector", r[0].as<std::string>()}};
+      g.outbox_depth.Set(labels, r[1].as<double>());
+      g.outbox_age.Set(labels, r[2].as<double>());
     }
     for (RefreshedGauge* gauge : g.All()) gauge->End();
     return absl::OkStatus();

@@ -14,8 +14,8 @@ namespace postroom::config {
 // Exports the connectors' state from the database as gauges, every `interval`:
 // postroom_connector_enabled / _consecutive_errors / _last_check_timestamp_seconds /
 // _last_success_timestamp_seconds {connector,direction}, postroom_connector_auto_disabled
-// {connector}, and, once the tables of later issues exist, postroom_connector_lease_owned,
-// postroom_messages_undecided and postroom_outbox_depth / _oldest_due_age_seconds.
+// {connector}, postroom_connector_lease_owned and postroom_messages_undecided {connector}
+// (incoming), and postroom_outbox_depth / _oldest_due_age_seconds {connector} (outgoing).
 // One exporter (the config service) rather than every fetcher replica, so a sum is a sum.
 // Series of deleted connectors disappear on the next refresh.
 class StateExporter {

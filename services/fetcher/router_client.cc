@@ -129,9 +129,11 @@ void GrpcRouteSink::Submit(RouteJob job) {
   const bool inline_size = size <= options_.max_inline_raw_bytes;
   if (inline_size && !has_room() && router_answering_ && size <= options_.max_queued_raw_bytes &&
       options_.raw_room_wait > absl::ZeroDuration()) {
+    ++stats_.waiting_for_room;
     if (!mu_.AwaitWithTimeout(absl::Condition(&has_room), options_.raw_room_wait)) {
       router_answering_ = false;
     }
+    --stats_.waiting_for_room;
   }
   if (stopping_) {
     ++stats_.dropped;

@@ -67,6 +67,7 @@ class GrpcRouteSink : public RouteSink {
     int64_t queued = 0;
     int64_t sent_without_bytes = 0;  // the router reads these back from PostgreSQL
     int64_t retried = 0;             // attempts that failed with a transient status
+    int64_t waiting_for_room = 0;    // Submit calls now waiting for stored bytes to fit the cap
   };
   Stats GetStats();
 

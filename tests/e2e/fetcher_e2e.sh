@@ -9,9 +9,9 @@
 # (expunged), and the POP3 seen set forgetting UIDLs that left the server.
 #
 # Most connectors are written straight into the database (status active, password in the spec,
-# 1 s poll interval, below config's 10 s minimum, to keep the test short); config's
-# EnableConnector needs a passing connection test, which its main.cc does not wire yet, so the
-# applied one is activated by SQL too.
+# 1 s poll interval, below config's 10 s minimum, to keep the test short); the one applied
+# through postroom-config is activated by SQL too, standing in for its connection test and
+# EnableConnector (tested in stack_e2e and connection_tester_dovecot_test).
 #   POSTROOM_BUILD_DIR=build-x tests/e2e/fetcher_e2e.sh      (POSTROOM_KEEP=1 keeps /tmp dir)
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib.sh"
@@ -24,7 +24,7 @@ CONFIG="$BUILD/bin/postroom-config"; [ -x "$CONFIG" ] || CONFIG="$BUILD/services
 [ "$(id -u)" = 0 ] || die "fetcher_e2e.sh needs root (Dovecot)"
 
 T="$(mktemp -d /tmp/fetcher-e2e.XXXXXX)"; chmod 755 "$T"
-FPID=""
+FPID=""; FMETRICS=""
 cleanup() {
   [ -n "$FPID" ] && kill "$FPID" 2>/dev/null && wait "$FPID" 2>/dev/null || true
   "$POSTROOM_ROOT/scripts/dovecot" stop "$T/dc" >/dev/null 2>&1 || true
@@ -69,10 +69,24 @@ wait_count() {
     sleep 0.2
   done
 }
+# polls NAME: the polls of NAME the running fetcher has finished (postroom_fetcher_polls_total).
+polls() {
+  { curl -s "http://$FMETRICS/metrics" || true; } | awk -v c="connector=\"$1\"" \
+    '$1 ~ /^postroom_fetcher_polls_total[{]/ && index($1, c) { n += $2 } END { print n + 0 }'
+}
+polls_at_least() { [ "$(polls "$1")" -ge "$2" ]; }
+# wait_polls NAME N [SECONDS]: until the fetcher has finished N more polls of NAME; with N = 2,
+# a whole poll began after this call (the first may be the one already under way).
+wait_polls() {
+  local want=$(( $(polls "$1") + $2 ))
+  WAIT_SECONDS="${3:-30}" wait_for polls_at_least "$1" "$want" ||
+    fail "$1: $(polls "$1") polls finished, expected $want"
+}
 start_fetcher() {  # REPLICA [extra flags]
   local r="$1"; shift
+  FMETRICS="127.0.0.1:$(free_port)"
   POSTROOM_DATABASE="$URI" POSTROOM_ROUTER_ADDR=127.0.0.1:1 \
-    "$FETCHER" --listen "127.0.0.1:$(free_port)" --metrics-listen "127.0.0.1:$(free_port)" \
+    "$FETCHER" --listen "127.0.0.1:$(free_port)" --metrics-listen "$FMETRICS" \
     --tokens-file "$T/tokens" --secret-key-file "$T/key" --replica "$r" --lease_period_s 3 \
     --lease_round_ms 300 "$@" >>"$T/fetcher.log" 2>&1 &
   FPID=$!
@@ -103,13 +117,13 @@ pass "imap full sync: $N messages"
 "$POSTROOM_ROOT/scripts/dovecot" fill "$T/dc" alice "$T/gen/Maildir/cur/$(ls "$T/gen/Maildir/cur" | sed -n 100p)" >/dev/null
 "$POSTROOM_ROOT/scripts/dovecot" fill "$T/dc" alice "$T/gen/Maildir/cur/$(ls "$T/gen/Maildir/cur" | sed -n 101p)" >/dev/null
 wait_count alice $((N + 2)) 30
-sleep 2
+wait_polls alice 2  # a poll after the two arrived found nothing more
 [ "$(count alice)" = "$((N + 2))" ] || fail "incremental: $(count alice), expected $((N + 2))"
 pass "imap incremental sync: 2 new messages, nothing else"
 
 # 3. POP3: 20 messages by UIDL, none twice.
 wait_count bob 20 30
-sleep 2
+wait_polls bob 2
 [ "$(count bob)" = 20 ] || fail "pop3: $(count bob) stored, expected 20"
 [ "$(count bob "AND m.fetch_key LIKE 'uidl:%'")" = 20 ] || fail "pop3 fetch keys"
 pass "pop3: 20 messages by UIDL"
@@ -122,7 +136,9 @@ pass "router away: all messages pending"
 OLD_UV=$(sql "SELECT uidvalidity FROM folder_cursors f JOIN connectors c ON c.id = f.connector_id WHERE c.name = 'alice'")
 kill "$FPID"; wait "$FPID" || true; FPID=""
 "$POSTROOM_ROOT/scripts/dovecot" stop "$T/dc" >/dev/null
-sleep 1.1  # UIDVALIDITY is a timestamp in Dovecot
+# Dovecot's UIDVALIDITY is the time in seconds: the new one differs once the clock is past it.
+clock_past() { [ "$(date +%s)" -gt "$1" ]; }
+WAIT_SECONDS=5 wait_for clock_past "$OLD_UV" || fail "the clock is not past UIDVALIDITY $OLD_UV"
 rm -f "$T/dc/mail/alice/Maildir/dovecot-uidlist" "$T/dc/mail/alice/Maildir/"dovecot.index*
 "$POSTROOM_ROOT/scripts/dovecot" start "$T/dc" --imap-port "$IMAP_PORT" --pop3-port "$POP3_PORT" \
   --imaps-port "$IMAPS_PORT" --pop3s-port "$POP3S_PORT" --lmtp-port "$LMTP_PORT" >/dev/null
@@ -172,7 +188,7 @@ kill -9 "$FPID"; wait "$FPID" 2>/dev/null || true; FPID=""
 AT_KILL=$(count carol)
 start_fetcher e2e-4
 wait_count carol "$TOTAL" 180
-sleep 2
+wait_polls carol 2
 [ "$(count carol)" = "$TOTAL" ] || fail "carol: $(count carol) stored, expected $TOTAL"
 [ "$(sql "SELECT last_uid FROM folder_cursors f JOIN connectors c ON c.id = f.connector_id WHERE c.name = 'carol'")" = "$TOTAL" ] || fail "carol cursor"
 pass "kill -9 at $AT_KILL/$TOTAL stored, restart (new replica after lease expiry): $TOTAL stored exactly once"
@@ -239,7 +255,9 @@ fi
 "$POSTROOM_ROOT/scripts/dovecot" fill "$T/dc" frank "$T/gen/Maildir/cur/$(ls "$T/gen/Maildir/cur" | sed -n 50p)" >/dev/null
 SETTINGS_EXTRA=', "poll_interval_s": 300' connector frank imap frank frankpw
 wait_count frank 1 30
-sleep 1  # the poll has ended and its session is in IDLE
+# Once the poll is over its session goes into IDLE; mail delivered from then on is reported
+# to it (during IDLE, or as IDLE starts).
+WAIT_SECONDS=30 wait_for polls_at_least frank 1 || fail "frank: its first poll did not finish"
 t0=$(date +%s.%N)
 "$POSTROOM_ROOT/scripts/dovecot" deliver "$T/dc" frank "$T/gen/Maildir/cur/$(ls "$T/gen/Maildir/cur" | sed -n 51p)"
 wait_count frank 2 10

@@ -11,6 +11,16 @@ source "$ROOT/tests/e2e/e2e_lib.sh"
 SERVICES=(config router)  # The fetcher and sender are not needed to route.
 export POSTROOM_ROUTER_SWEEP_MIN_AGE_S=1 POSTROOM_ROUTER_SWEEP_INTERVAL_MS=300
 e2e_stack_up router-e2e
+# metric SERIES: the router's value for one exact series (name{labels}), 0 when not exported.
+metric() {
+  curl -s "http://$POSTROOM_ROUTER_METRICS_LISTEN/metrics" |
+    awk -v s="$1" '$1 == s { v = $2 } END { print v + 0 }'
+}
+CREATED='postroom_router_decisions_total{connector="support",decision="created"}'
+ACKS='postroom_router_acks_queued_total{connector="support"}'
+ROUTED='postroom_router_route_duration_seconds_count'
+# The sweep creates these series at zero: the check at the end compares against these values.
+created_before="$(metric "$CREATED")" acks_before="$(metric "$ACKS")" routed_before="$(metric "$ROUTED")"
 M="$POSTROOM_HOME/mail"; mkdir -p "$M"
 REPLY="$CORPUS/mailgun-talon/tests/fixtures/standard_replies/gmail.eml"
 BOUNCE="$CORPUS/sisimai-set-of-emails/maildir/bsd/lhost-dragonfly-01.eml"
@@ -59,10 +69,15 @@ check "a fetcher-stored message left pending is swept" bash -c "
     d=\$(psql '$DB' -qAt -c \"SELECT coalesce(decision, '') FROM messages WHERE fetch_key = 'INBOX:9:1'\")
     [ -n \"\$d\" ] && echo \"decided \$d\" && exit 0; sleep 0.2
   done; exit 1"
-check "metrics count decisions and acks" bash -c "
-  m=\$(curl -s http://$POSTROOM_ROUTER_METRICS_LISTEN/metrics) &&
-  grep -q 'postroom_router_decisions_total{connector=\"support\",decision=\"created\"}' <<<\"\$m\" &&
-  grep -q 'postroom_router_acks_queued_total{connector=\"support\"}' <<<\"\$m\" &&
-  grep -q 'postroom_router_route_duration_seconds_count' <<<\"\$m\""
+# Since the stack came up: two mails were created (the reply and the invoice), the invoice's
+# ack was queued, and six decisions (reply, invoice, follow-up, bounce, auto-reply, spam) timed.
+grows_by_at_least() {  # SERIES BEFORE MIN
+  local now; now="$(metric "$1")"
+  echo "$1: $2 -> $now"
+  awk -v a="$2" -v b="$now" -v d="$3" 'BEGIN { exit !(b - a >= d) }'
+}
+check "metrics: created decisions counted" grows_by_at_least "$CREATED" "$created_before" 2
+check "metrics: queued acks counted" grows_by_at_least "$ACKS" "$acks_before" 1
+check "metrics: route calls timed" grows_by_at_least "$ROUTED" "$routed_before" 6
 
 e2e_finish router_e2e

@@ -117,7 +117,8 @@ POSTROOM_TOKENS_FILE="$POSTROOM_HOME/tokens" POSTROOM_SECRET_KEY_FILE="$POSTROOM
   --tls-cert "$POSTROOM_HOME/tls.crt" --tls-key "$POSTROOM_HOME/tls.key" \
   >"$POSTROOM_HOME/logs/config-tls.log" 2>&1 &
 tls_pid=$!
-sleep 1
+WAIT_SECONDS=30 wait_for "$BIN/postroom-healthcheck" "$tls_addr" readiness \
+  --ca-file "$POSTROOM_HOME/tls.crt" || echo "the TLS config server did not become ready"
 check "TLS: verified client is served" \
   expect 0 "support" --config-addr "$tls_addr" --tls --ca-file "$POSTROOM_HOME/tls.crt" get connectors
 check "TLS: plaintext client cannot talk to it" expect 3 "" --config-addr "$tls_addr" --timeout 2s get connectors

@@ -34,8 +34,9 @@ std::string GeneralHelp(const std::vector<Command>& commands) {
                     "\n");
   }
   absl::StrAppend(&out, "\nKinds: ",
-                  "connector(s), route(s), template(s), blocked-address(es), "
-                  "setting(s)\n\nGlobal flags (also from environment variables or the client "
+                  "connector(s), route(s), template(s), blocked-address(es), setting(s); "
+                  "get and describe also take message(s), work-item(s) and outbox"
+                  "\n\nGlobal flags (also from environment variables or the client "
                   "config file):\n",
                   FlagHelp(GlobalFlags()),
                   "  --version  print the version and the commit it was built from\n"

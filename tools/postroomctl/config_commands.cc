@@ -408,12 +408,19 @@ int GetSettings(Context& ctx, Format format, const std::string& name) {
       !name.empty());
 }
 
+// Every kind `get` takes: the config kinds here, and the kinds of router_commands.cc and
+// sender_commands.cc, which wrap this command and take theirs before it runs.
+std::string GetKindList() { return absl::StrCat(CliKindList(), ", message, work-item, outbox"); }
+
 int RunGet(Context& ctx) {
   const auto& pos = ctx.positionals();
-  if (pos.empty()) return ctx.UsageError(absl::StrCat("get needs a KIND: ", CliKindList()));
+  if (pos.empty()) return ctx.UsageError(absl::StrCat("get needs a KIND: ", GetKindList()));
   if (pos.size() > 2) return ctx.UsageError(absl::StrCat("unexpected argument \"", pos[2], "\""));
   absl::StatusOr<Kind> kind = ParseKind(pos[0]);
-  if (!kind.ok()) return ctx.UsageError(std::string(kind.status().message()));
+  if (!kind.ok()) {
+    return ctx.UsageError(
+        absl::StrCat("unknown kind \"", pos[0], "\"; get takes one of ", GetKindList()));
+  }
   absl::StatusOr<Format> format = ParseFormat(ctx.args().Get("output"));
   if (!format.ok()) return ctx.UsageError(std::string(format.status().message()));
   const std::string name = pos.size() > 1 ? pos[1] : "";

@@ -11,7 +11,7 @@
 #include "libs/base/clock.h"
 #include "libs/base/status_macros.h"
 #include "libs/mail/mail_error.h"
-#include "libs/mail/scripted_transport.h"
+#include "libs/mail/testing/scripted_transport.h"
 #include "tests/support/status_matchers.h"
 
 namespace postroom::mail {

@@ -10,8 +10,6 @@
 #include <unistd.h>
 #include <utime.h>
 
-#include <atomic>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -25,12 +23,13 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/synchronization/notification.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "libs/mail/connection_test.h"
+#include "libs/mail/connection_check.h"
 #include "libs/mail/imap_client.h"
 #include "libs/mail/mail_error.h"
 #include "libs/mail/pop3_client.h"
@@ -366,13 +365,24 @@ TEST_F(MailDovecotTest, IdleWakesOnNewMail) {
   std::unique_ptr<ImapClient> c = LoggedIn("idle");
   ASSERT_TRUE(c);
   ASSERT_THAT(c->Select("INBOX"), IsOk());
-  // Deliver through LMTP once the IDLE is under way; the client must wake well before its
-  // 20 s deadline.
-  std::string cmd = absl::StrCat("sleep 0.3; ", g_dovecot->script(), " deliver ", g_dovecot->dir(),
-                                 " idle ", CorpusFile(kSmall2));
-  std::thread deliver([cmd] { RunShell(cmd); });
+  // Deliver through LMTP once the IDLE is under way: the stop callback is asked once before
+  // IDLE is sent and again after the server's "+", so its second ask says so. The client must
+  // wake well before its 20 s deadline.
+  absl::Notification idling;
+  int asked = 0;  // the Idle call's thread only
+  IdleOptions o;
+  o.max_wait = absl::Seconds(20);
+  o.stop = [&idling, &asked] {
+    if (++asked == 2) idling.Notify();
+    return false;
+  };
+  std::string cmd = absl::StrCat(g_dovecot->script(), " deliver ", g_dovecot->dir(), " idle ",
+                                 CorpusFile(kSmall2));
+  std::thread deliver([&idling, cmd] {
+    if (idling.WaitForNotificationWithTimeout(absl::Seconds(10))) RunShell(cmd);
+  });
   absl::Time start = absl::Now();
-  absl::StatusOr<IdleResult> r = c->Idle(absl::Seconds(20));
+  absl::StatusOr<IdleResult> r = c->Idle(o);
   absl::Duration took = absl::Now() - start;
   deliver.join();
   ASSERT_THAT(r, IsOk());
@@ -398,19 +408,16 @@ TEST_F(MailDovecotTest, IdleReportsMailThatArrivedBeforeItStartedAndStopEndsItPr
   EXPECT_EQ(c->new_mail_events(), events + 1);
 
   // Nothing arrives now: stop() ends the IDLE with DONE well before its 20 s, and the
-  // connection stays usable.
-  std::atomic<bool> stop{false};
-  std::thread stopper([&stop] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    stop = true;
-  });
+  // connection stays usable. It says stop at its third ask: the first comes before IDLE is
+  // sent, the second after the server's "+", the third after check_every of silence.
+  int asked = 0;
   IdleOptions o;
   o.max_wait = absl::Seconds(20);
-  o.stop = [&stop] { return stop.load(); };
+  o.stop = [&asked] { return ++asked >= 3; };
   absl::Time start = absl::Now();
   r = c->Idle(o);
   absl::Duration took = absl::Now() - start;
-  stopper.join();
+  EXPECT_EQ(asked, 3) << "stopped before the IDLE was under way";
   ASSERT_THAT(r, IsOk());
   EXPECT_TRUE(r->stopped);
   EXPECT_FALSE(r->changed);

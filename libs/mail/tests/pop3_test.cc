@@ -6,7 +6,7 @@
 #include "gtest/gtest.h"
 #include "libs/mail/mail_error.h"
 #include "libs/mail/pop3_client.h"
-#include "libs/mail/scripted_transport.h"
+#include "libs/mail/testing/scripted_transport.h"
 #include "tests/support/status_matchers.h"
 
 namespace postroom::mail {

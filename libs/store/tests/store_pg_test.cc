@@ -13,12 +13,14 @@
 #include "libs/store/migrator.h"
 #include "libs/store/pg_config_store.h"
 #include "libs/store/pg_router_store.h"
+#include "tests/support/eventually.h"
 #include "tests/support/pg_test_database.h"
 #include "tests/support/status_matchers.h"
 
 namespace postroom::store {
 namespace {
 
+using ::postroom::testing::Eventually;
 using ::postroom::testing::IsOk;
 using ::postroom::testing::IsOkAndHolds;
 using ::postroom::testing::PgTestDatabase;
@@ -211,7 +213,22 @@ TEST_F(GroupedCallTest, ConnectionKilledWhileIdleIsReplacedBeforeTheCall) {
     return absl::OkStatus();
   }),
               IsOk());
-  absl::SleepFor(Database::kProbeIdleAfter + absl::Milliseconds(200));
+  // The call must meet a dead connection that the pool considers idle: wait until the
+  // backends are gone, then until the pool's connections have been idle past kProbeIdleAfter.
+  auto backends_left = [&killer]() -> int64_t {
+    int64_t n = -1;
+    (void)killer.Transact([&n](pqxx::work& t) {
+      n = t.exec1("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'grouped-test'")[0]
+              .as<int64_t>();
+      return absl::OkStatus();
+    });
+    return n;
+  };
+  ASSERT_TRUE(Eventually([&] { return backends_left() == 0; }, absl::Seconds(10)))
+      << backends_left() << " backends left";
+  const absl::Time idle_from = absl::Now();
+  ASSERT_TRUE(Eventually([&] { return absl::Now() - idle_from > Database::kProbeIdleAfter; },
+                         Database::kProbeIdleAfter + absl::Seconds(1)));
   EXPECT_THAT(Put(2, 0).status(), IsOk());
   EXPECT_EQ(Logged(), (std::vector<int>{1, 2}));
 }

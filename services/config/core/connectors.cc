@@ -332,7 +332,10 @@ absl::StatusOr<std::pair<v1::Connector, std::vector<v1::Route>>> ConfigCore::Get
     POSTROOM_ASSIGN_OR_RETURN(out.first, Load(tx, r));
     POSTROOM_ASSIGN_OR_RETURN(auto routes, tx.ListRoutes(r.id));
     out.second.clear();
-    for (const auto& route : routes) out.second.push_back(internal::RouteFromRecord(route, name));
+    for (const auto& route : routes) {
+      POSTROOM_ASSIGN_OR_RETURN(v1::Route read, internal::RouteFromRecord(route, name));
+      out.second.push_back(std::move(read));
+    }
     return absl::OkStatus();
   }));
   return out;

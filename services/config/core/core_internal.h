@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "libs/store/config_store.h"
 #include "postroom/v1/config.pb.h"
@@ -31,6 +32,8 @@ inline std::string Quoted(const std::string& kind, const std::string& name) {
 // that a secret changed, never its value.
 std::string WithChangedSecrets(const std::string& json, const std::vector<std::string>& secrets);
 
-v1::Route RouteFromRecord(const store::RouteRecord& r, const std::string& connector);
+// INTERNAL, naming the route, when its stored `when` or `then` does not parse.
+absl::StatusOr<v1::Route> RouteFromRecord(const store::RouteRecord& r,
+                                          const std::string& connector);
 
 }  // namespace postroom::config::internal

@@ -1,6 +1,7 @@
 // ConfigCore: routes.
 #include <algorithm>
 
+#include "google/protobuf/struct.pb.h"
 #include "libs/base/status_macros.h"
 #include "services/config/core/config_core.h"
 #include "services/config/core/connector_spec.h"
@@ -34,13 +35,33 @@ absl::StatusOr<store::ConnectorRecord> IncomingConnector(ConfigTx& tx, const std
 absl::Status Audit(ConfigTx& tx, absl::Time at, const std::string& actor,
                    const std::string& action, const std::string& connector,
                    const RouteRecord* before, const RouteRecord* after) {
-  auto json = [&](const RouteRecord* r) {
-    return r ? ToJson(internal::RouteFromRecord(*r, connector)) : std::string();
+  // A stored rule that does not parse is replaced or deleted all the same (that is how it gets
+  // repaired); the history then says why its old content is missing.
+  auto json = [&](const RouteRecord* r) -> std::string {
+    if (r == nullptr) return std::string();
+    absl::StatusOr<v1::Route> route = internal::RouteFromRecord(*r, connector);
+    if (route.ok()) return ToJson(*route);
+    google::protobuf::Struct unreadable;
+    (*unreadable.mutable_fields())["unreadable"].set_string_value(
+        std::string(route.status().message()));
+    return ToJson(unreadable);
   };
   return tx.AppendAudit({.at = at, .actor = actor, .kind = "route",
                          .object = absl::StrCat(connector, "/", (after ? after : before)->name),
                          .action = action, .version = (after ? after : before)->version,
                          .before_json = json(before), .after_json = json(after)});
+}
+
+// A stored rule that does not parse must not read as a route without conditions or actions
+// (an empty `when` matches nothing, an empty `then` names no queue).
+absl::Status ReadStoredRule(const std::string& route, const char* field, const std::string& json,
+                            google::protobuf::Struct* out) {
+  absl::Status st = FromJson(json, out);
+  if (st.ok()) return st;
+  return absl::InternalError(absl::StrCat(route, ": stored ", field, " does not parse (",
+                                          st.message(), "); the routes row was written outside "
+                                          "postroom: apply the route again to replace it, or "
+                                          "delete it"));
 }
 
 // Rewrites positions 1..n in the given order, updating only the rows that moved.
@@ -57,13 +78,16 @@ absl::Status Renumber(ConfigTx& tx, std::vector<RouteRecord>& routes) {
 
 }  // namespace
 
-v1::Route internal::RouteFromRecord(const RouteRecord& r, const std::string& connector) {
+absl::StatusOr<v1::Route> internal::RouteFromRecord(const RouteRecord& r,
+                                                    const std::string& connector) {
   v1::Route out;
   out.set_connector(connector);
   out.set_name(r.name);
   out.set_position(r.position);
-  (void)FromJson(r.when_json, out.mutable_when());
-  (void)FromJson(r.then_json, out.mutable_then());
+  POSTROOM_RETURN_IF_ERROR(
+      ReadStoredRule(RouteName(connector, r.name), "when", r.when_json, out.mutable_when()));
+  POSTROOM_RETURN_IF_ERROR(
+      ReadStoredRule(RouteName(connector, r.name), "then", r.then_json, out.mutable_then()));
   out.set_fallback(r.fallback);
   out.set_test_mode_only(r.test_mode_only);
   out.set_description(r.description);
@@ -113,16 +137,21 @@ absl::StatusOr<Applied<v1::Route>> ConfigCore::ApplyRoute(const Actor& actor, v1
     if (existing != routes.end()) {
       POSTROOM_RETURN_IF_ERROR(CheckVersion(RouteName(r.connector(), r.name()), existing->version,
                                             expected_version));
-      v1::Route before = internal::RouteFromRecord(*existing, r.connector());
-      v1::Route after = before;
-      *after.mutable_when() = r.when();
-      *after.mutable_then() = r.then();
-      after.set_test_mode_only(r.test_mode_only());
-      after.set_description(r.description());
-      result.changed_fields = ChangedFields(before, after);
-      if (result.changed_fields.empty()) {
-        result.object = before;
-        return absl::OkStatus();
+      // A stored route that does not parse is replaced whole: applying it again repairs it.
+      absl::StatusOr<v1::Route> before = internal::RouteFromRecord(*existing, r.connector());
+      if (before.ok()) {
+        v1::Route after = *before;
+        *after.mutable_when() = r.when();
+        *after.mutable_then() = r.then();
+        after.set_test_mode_only(r.test_mode_only());
+        after.set_description(r.description());
+        result.changed_fields = ChangedFields(*before, after);
+        if (result.changed_fields.empty()) {
+          result.object = *std::move(before);
+          return absl::OkStatus();
+        }
+      } else {
+        result.changed_fields = {"when", "then"};
       }
       RouteRecord old = *existing;
       record = *existing;
@@ -156,7 +185,7 @@ absl::StatusOr<Applied<v1::Route>> ConfigCore::ApplyRoute(const Actor& actor, v1
       result.created = true;
       POSTROOM_RETURN_IF_ERROR(Audit(tx, now, actor.name, "create", r.connector(), nullptr, &record));
     }
-    result.object = internal::RouteFromRecord(record, r.connector());
+    POSTROOM_ASSIGN_OR_RETURN(result.object, internal::RouteFromRecord(record, r.connector()));
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
@@ -169,7 +198,10 @@ absl::StatusOr<std::vector<v1::Route>> ConfigCore::ListRoutes(const std::string&
     out.clear();
     POSTROOM_ASSIGN_OR_RETURN(auto c, IncomingConnector(tx, connector, false));
     POSTROOM_ASSIGN_OR_RETURN(auto routes, tx.ListRoutes(c.id));
-    for (const auto& r : routes) out.push_back(internal::RouteFromRecord(r, connector));
+    for (const auto& r : routes) {
+      POSTROOM_ASSIGN_OR_RETURN(v1::Route route, internal::RouteFromRecord(r, connector));
+      out.push_back(std::move(route));
+    }
     return absl::OkStatus();
   }));
   return out;
@@ -257,7 +289,8 @@ absl::StatusOr<std::vector<v1::Route>> ConfigCore::MoveRoute(const Actor& actor,
       if (r.name == name) {
         POSTROOM_RETURN_IF_ERROR(Audit(tx, r.modified_at, actor.name, "move", connector, &old, &r));
       }
-      out.push_back(internal::RouteFromRecord(r, connector));
+      POSTROOM_ASSIGN_OR_RETURN(v1::Route route, internal::RouteFromRecord(r, connector));
+      out.push_back(std::move(route));
     }
     return absl::OkStatus();
   }));

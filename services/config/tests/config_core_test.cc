@@ -480,6 +480,58 @@ TEST_F(ConfigCoreTest, DeletingRouteClosesTheGap) {
   EXPECT_EQ((*routes)[1].position(), 2u);
 }
 
+// Makes the stored `when` of route support/NAME JSON that is not an object, as a hand-written
+// or foreign row could be.
+absl::Status CorruptStoredWhen(store::ConfigStore& store, const std::string& name) {
+  return store.InTransaction([&name](store::ConfigTx& tx) -> absl::Status {
+    auto connector = tx.FindConnector("support", /*lock=*/true);
+    if (!connector.ok() || !*connector) return absl::NotFoundError("connector support");
+    auto routes = tx.ListRoutes((*connector)->id);
+    if (!routes.ok()) return routes.status();
+    for (store::RouteRecord r : *routes) {
+      if (r.name != name) continue;
+      r.when_json = R"(["subject_contains"])";
+      return tx.UpdateRoute(r);
+    }
+    return absl::NotFoundError(name);
+  });
+}
+
+// Reading such a route is an error naming it, never a route without conditions; applying it
+// again replaces it.
+TEST_F(ConfigCoreTest, StoredRouteThatDoesNotParseIsAnErrorNotAnEmptyRule) {
+  ApplySupport();
+  ASSERT_THAT(core_.ApplyRoute(kAlice, Route("invoices", "billing"), 0), IsOk());
+  ASSERT_THAT(CorruptStoredWhen(holder_->store(), "invoices"), IsOk());
+  const auto unreadable = StatusIs(
+      absl::StatusCode::kInternal,
+      AllOf(HasSubstr("route \"support/invoices\""), HasSubstr("stored when does not parse")));
+  EXPECT_THAT(core_.ListRoutes("support"), unreadable);
+  EXPECT_THAT(core_.GetRoute("support", "invoices"), unreadable);
+  EXPECT_THAT(core_.MoveRoute(kAlice, "support", "invoices", "fallback", ""), unreadable);
+
+  auto repaired = core_.ApplyRoute(kAlice, Route("invoices", "billing"), 0);
+  ASSERT_THAT(repaired, IsOk());
+  EXPECT_THAT(repaired->changed_fields, ElementsAre("when", "then"));
+  auto route = core_.GetRoute("support", "invoices");
+  ASSERT_THAT(route, IsOk());
+  EXPECT_EQ(route->when().fields().count("subject_contains"), 1u);
+  auto history = core_.GetHistory("route", "support/invoices", 0);
+  ASSERT_THAT(history, IsOk());
+  EXPECT_EQ(history->back().action(), "update");
+  EXPECT_THAT(history->back().before_json(), HasSubstr("unreadable"));
+}
+
+TEST_F(ConfigCoreTest, StoredRouteThatDoesNotParseCanBeDeleted) {
+  ApplySupport();
+  ASSERT_THAT(core_.ApplyRoute(kAlice, Route("invoices", "billing"), 0), IsOk());
+  ASSERT_THAT(CorruptStoredWhen(holder_->store(), "invoices"), IsOk());
+  ASSERT_THAT(core_.DeleteRoute(kAlice, "support", "invoices", 0), IsOk());
+  auto routes = core_.ListRoutes("support");
+  ASSERT_THAT(routes, IsOk());
+  EXPECT_THAT(RouteNames(*routes), ElementsAre("fallback"));
+}
+
 TEST_F(ConfigCoreTest, InvalidRouteIsRefusedWithPathsFromTheValidator) {
   ApplySupport();
   v1::Route r = Route("bad", "");

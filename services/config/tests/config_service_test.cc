@@ -7,7 +7,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "libs/store/in_memory_config_store.h"
+#include "libs/store/testing/in_memory_config_store.h"
 #include "services/config/tests/fakes.h"
 #include "tests/support/tokens.h"
 

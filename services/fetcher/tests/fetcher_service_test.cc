@@ -6,7 +6,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "libs/store/in_memory_fetch_store.h"
+#include "libs/store/testing/in_memory_fetch_store.h"
 #include "services/fetcher/tests/fakes.h"
 #include "tests/support/tokens.h"
 

@@ -12,7 +12,7 @@
 #include "gtest/gtest.h"
 #include "libs/mail/graph_client.h"
 #include "libs/mail/mail_error.h"
-#include "libs/store/in_memory_fetch_store.h"
+#include "libs/store/testing/in_memory_fetch_store.h"
 #include "services/fetcher/core/fetcher_core.h"
 #include "services/fetcher/tests/fakes.h"
 #include "tests/support/status_matchers.h"

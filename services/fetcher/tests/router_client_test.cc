@@ -10,11 +10,11 @@
 #include <thread>
 #include <vector>
 
-#include "absl/time/clock.h"
-
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/eventually.h"
 
 namespace postroom::fetcher {
 namespace {
@@ -145,10 +145,8 @@ TEST_F(RouteSinkTest, SendsStoredBytesOnlyWhileQueuedAndInFlightJobsAreUnderTheB
   EXPECT_EQ(calls[1].fetch_key, "INBOX:1:2");
   // Once the calls are over, their bytes no longer count. The router has seen call 4, but
   // the sink keeps two calls in flight: wait until it has the answers too.
-  for (int i = 0; i < 1000 && sink.GetStats().routed < 4; ++i) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  ASSERT_EQ(sink.GetStats().routed, 4);
+  ASSERT_TRUE(testing::Eventually([&] { return sink.GetStats().routed == 4; }, absl::Seconds(10)))
+      << sink.GetStats().routed << " routed";
   sink.Submit(job(5, 100));
   calls = router.WaitForCalls(5);
   ASSERT_THAT(calls, ::testing::SizeIs(5));
@@ -176,7 +174,8 @@ TEST_F(RouteSinkTest, AtTheCapStoringWaitsForAnAnsweringRouterToMakeRoom) {
   sink.Submit(Job(1, 60));
   ASSERT_EQ(router.WaitForCalls(1).size(), 1u);
   std::thread storing([&] { sink.Submit(Job(2, 50)); });  // 60 + 50 > 100: waits
-  absl::SleepFor(absl::Milliseconds(200));
+  ASSERT_TRUE(testing::Eventually([&] { return sink.GetStats().waiting_for_room == 1; }))
+      << "job 2 did not wait for room";
   EXPECT_EQ(sink.GetStats().queued, 1) << "job 2 was queued before call 1 made room";
   router.Release();  // call 1 ends: its 60 bytes no longer count, job 2 fits
   storing.join();
@@ -206,11 +205,12 @@ TEST_F(RouteSinkTest, AStreamPastItsDeadlineIsReplacedWithoutLosingTheNextJob) {
   GrpcRouteSink sink(Options(1 << 20, absl::ZeroDuration(), absl::Milliseconds(200)));
   sink.Submit(Job(1, 10));
   ASSERT_EQ(router.WaitForCalls(1).size(), 1u);
-  absl::SleepFor(absl::Milliseconds(600));  // the first stream's deadline has passed
+  // The router sees the stream end when its deadline passes (before the sink's 1 s idle close).
+  ASSERT_TRUE(router.WaitForOpenStreams(0)) << "the first stream outlived its deadline";
   sink.Submit(Job(2, 10));
   EXPECT_THAT(Sizes(router.WaitForCalls(2)), ElementsAre(10, 10));
-  for (int i = 0; i < 100 && sink.GetStats().routed < 2; ++i) absl::SleepFor(absl::Milliseconds(10));
-  EXPECT_EQ(sink.GetStats().routed, 2);
+  EXPECT_TRUE(testing::Eventually([&] { return sink.GetStats().routed == 2; }))
+      << sink.GetStats().routed << " routed";
   EXPECT_EQ(sink.GetStats().dropped, 0);
   EXPECT_EQ(sink.GetStats().retried, 0) << "job 2 went out on the expired stream";
 }
@@ -270,11 +270,12 @@ RouterClientOptions OneThread(const LoopbackServer& server) {
 
 // Waits up to 10 s for n jobs to be over (routed or dropped).
 GrpcRouteSink::Stats WaitUntilOver(GrpcRouteSink& sink, int64_t n) {
-  for (int i = 0; i < 1000; ++i) {
-    GrpcRouteSink::Stats stats = sink.GetStats();
-    if (stats.routed + stats.dropped >= n) return stats;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
+  testing::Eventually(
+      [&] {
+        GrpcRouteSink::Stats stats = sink.GetStats();
+        return stats.routed + stats.dropped >= n;
+      },
+      absl::Seconds(10));
   return sink.GetStats();
 }
 

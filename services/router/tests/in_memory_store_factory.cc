@@ -1,4 +1,4 @@
-#include "libs/store/in_memory_router_store.h"
+#include "libs/store/testing/in_memory_router_store.h"
 #include "services/router/tests/store_factory.h"
 
 namespace postroom::router::testing {

@@ -11,7 +11,7 @@
 #include "gtest/gtest.h"
 #include "libs/secrets/test_files.h"
 #include "libs/server/token_watcher.h"
-#include "libs/store/in_memory_router_store.h"
+#include "libs/store/testing/in_memory_router_store.h"
 #include "tests/support/eventually.h"
 #include "tests/support/tokens.h"
 

@@ -17,6 +17,7 @@
 namespace postroom::ctl {
 namespace {
 
+using ::testing::ContainsRegex;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -752,6 +753,21 @@ TEST_F(CommandsTest, HelpExitsZero) {
   EXPECT_EQ(c.code, kExitOk);
   EXPECT_THAT(c.out, HasSubstr("Usage: postroomctl apply -f FILE"));
   EXPECT_EQ(Run({"get", "--help"}).code, kExitOk);
+}
+
+TEST_F(CommandsTest, HelpAndGetErrorsNameTheRouterAndSenderKinds) {
+  const std::string all_kinds =
+      "setting, template, blocked-address, connector, route, message, work-item, outbox";
+  EXPECT_THAT(Run({"--help"}).out,
+              ContainsRegex("Kinds: [^\n]*message\\(s\\)[^\n]*work-item\\(s\\)[^\n]*outbox"));
+  Result missing = Run({"get"});
+  EXPECT_EQ(missing.code, kExitUsage);
+  EXPECT_THAT(missing.err, HasSubstr("error: get needs a KIND: " + all_kinds + "\n"));
+  Result unknown = Run({"get", "nope"});
+  EXPECT_EQ(unknown.code, kExitUsage);
+  EXPECT_THAT(unknown.err,
+              HasSubstr("error: unknown kind \"nope\"; get takes one of " + all_kinds + "\n"));
+  EXPECT_THAT(Methods(), IsEmpty());
 }
 
 }  // namespace

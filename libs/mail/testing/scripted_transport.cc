@@ -1,4 +1,4 @@
-#include "libs/mail/scripted_transport.h"
+#include "libs/mail/testing/scripted_transport.h"
 
 #include <algorithm>
 #include <cstring>

@@ -1,4 +1,4 @@
-#include "libs/store/in_memory_fetch_store.h"
+#include "libs/store/testing/in_memory_fetch_store.h"
 
 #include <algorithm>
 

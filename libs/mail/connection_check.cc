@@ -1,4 +1,4 @@
-#include "libs/mail/connection_test.h"
+#include "libs/mail/connection_check.h"
 
 #include <memory>
 
