@@ -88,7 +88,7 @@ class CountingProxy {
       if (n <= 0) break;
       if (count != nullptr) count->fetch_add(static_cast<size_t>(n));
       for (ssize_t off = 0; off < n;) {
-        ssize_t w = ::write(to, buf + off, static_cast<size_t>(n - off));
+        ssize_t w = ::send(to, buf + off, static_cast<size_t>(n - off), MSG_NOSIGNAL);
         if (w <= 0) return;
         off += w;
       }

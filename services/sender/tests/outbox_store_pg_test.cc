@@ -93,16 +93,21 @@ TEST_F(OutboxStorePg, ClaimsDueRowsOnceAndBindsSystemDefault) {
   EXPECT_EQ(**next, kT0 + absl::Minutes(5));
 }
 
-TEST_F(OutboxStorePg, RowsOfInactiveOrGraphConnectorsWait) {
+TEST_F(OutboxStorePg, RowsOfInactiveConnectorsWaitAndGraphConnectorsAreClaimed) {
   int64_t off = AddConnector("off", false, "disabled_by_system");
-  int64_t graph = AddConnector("graph", false, "active", "graph");
   Queue(off, "a");
-  Queue(graph, "b");
   Queue(0, "no-default");
   EXPECT_THAT(store_->ClaimDue("r1", kT0, kLease, 10), postroom::testing::IsOkAndHolds(SizeIs(0)));
   auto next = store_->NextDue();
   ASSERT_THAT(next, IsOk());
   EXPECT_FALSE(next->has_value());
+  // Graph connectors send with sendMail: their rows are claimed like SMTP ones.
+  int64_t graph = AddConnector("graph", false, "active", "graph");
+  Queue(graph, "b");
+  auto c = store_->ClaimDue("r1", kT0, kLease, 10);
+  ASSERT_THAT(c, IsOk());
+  ASSERT_THAT(*c, SizeIs(1));
+  EXPECT_EQ((*c)[0].connector, "graph");
 }
 
 TEST_F(OutboxStorePg, ConcurrentReplicasNeverClaimTheSameRow) {
