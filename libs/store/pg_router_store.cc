@@ -490,16 +490,16 @@ absl::StatusOr<int> PgRouterStore::CountAcksSince(const std::string& to_address,
   return out;
 }
 
-int64_t PgRouterStore::IdBlock::Next(Database& db, absl::Status& error) {
+absl::StatusOr<int64_t> PgRouterStore::IdBlock::Next(Database& db) {
   absl::MutexLock lock(&mu);
   if (ids.empty()) {
-    error = db.WithConnection([&](pqxx::connection& conn) {
+    POSTROOM_RETURN_IF_ERROR(db.WithConnection([&](pqxx::connection& conn) {
       pqxx::nontransaction t(conn);
       for (const auto& r : t.exec_prepared(statement, kIdBlockSize)) ids.push_back(r[0].as<int64_t>());
       std::reverse(ids.begin(), ids.end());  // Hand them out in ascending order.
       return absl::OkStatus();
-    });
-    if (!error.ok() || ids.empty()) return 0;
+    }));
+    if (ids.empty()) return absl::InternalError(absl::StrCat(statement, " gave no ids"));
   }
   int64_t id = ids.back();
   ids.pop_back();
@@ -510,10 +510,15 @@ absl::StatusOr<DecisionResult> PgRouterStore::CommitDecision(const DecisionWrite
   const MessageRecord& d = w.decision;
   const bool insert = w.insert.has_value();
   const bool create = w.create.has_value();
-  absl::Status id_error;
-  int64_t id = insert ? message_ids_.Next(db_, id_error) : w.message_id;
-  int64_t work_item_id = create ? work_item_ids_.Next(db_, id_error) : 0;
-  if (!id_error.ok()) return id_error;
+  // Each block's failure stops the commit on its own: an id of 0 must never reach the insert.
+  int64_t id = w.message_id;
+  if (insert) {
+    POSTROOM_ASSIGN_OR_RETURN(id, message_ids_.Next(db_));
+  }
+  int64_t work_item_id = 0;
+  if (create) {
+    POSTROOM_ASSIGN_OR_RETURN(work_item_id, work_item_ids_.Next(db_));
+  }
   std::string reference = create ? absl::StrCat(w.reference_prefix, "-", work_item_id) : "";
 
   // The acknowledgement is rendered before the call: it names the ids and the reference.

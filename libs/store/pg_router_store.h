@@ -71,8 +71,8 @@ class PgRouterStore : public RouterStore {
     std::string statement;
     absl::Mutex mu;
     std::vector<int64_t> ids ABSL_GUARDED_BY(mu);
-    // The next id; 0 with `error` set when the database could not give more.
-    int64_t Next(Database& db, absl::Status& error);
+    // The next id, or why the database could not give more.
+    absl::StatusOr<int64_t> Next(Database& db);
   };
 
   Database& db_;

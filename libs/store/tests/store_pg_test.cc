@@ -344,6 +344,33 @@ TEST(PgRouterStore, ClaimsAndStartedAttemptsAreCountedDurablyOnPendingMessagesOn
   EXPECT_EQ(attempts(decided), "0:");
 }
 
+// The message and the work item ids come from two sequences in blocks. When the message's block
+// cannot be drawn, the commit fails, whatever the work item's block does: an insert with id 0
+// would otherwise go ahead.
+TEST(PgRouterStore, AFailedIdBlockStopsTheCommitEvenWhenTheNextOneSucceeds) {
+  auto tdb = NewDatabase();
+  ASSERT_NE(tdb, nullptr);
+  Database db({.uri = tdb->Uri()});
+  PgRouterStore store(db);
+  const int64_t support = AddConnector(db, "support", "active");
+  // A block of 64 message ids no longer fits under the sequence's maximum.
+  SqlValue(db, "ALTER SEQUENCE messages_id_seq MAXVALUE 10");
+  DecisionWrite w;
+  w.insert.emplace();
+  w.insert->connector_id = support;
+  w.insert->fetch_key = "k1";
+  w.insert->raw = "hi";
+  w.insert->size_bytes = 2;
+  w.decision.decision = "created";
+  w.decision.decision_step = "fallback";
+  w.create.emplace();
+  w.create->queue = "q";
+  EXPECT_THAT(store.CommitDecision(w), StatusIs(absl::StatusCode::kInternal,
+                                                HasSubstr("messages_id_seq")));
+  EXPECT_EQ(SqlValue(db, "SELECT count(*) FROM messages"), "0");
+  EXPECT_EQ(SqlValue(db, "SELECT count(*) FROM work_items"), "0");
+}
+
 // Replicas sweeping at once: every message is claimed by one of them and counted once.
 TEST(PgRouterStore, ConcurrentClaimsCountEachMessageOnce) {
   auto tdb = NewDatabase();
