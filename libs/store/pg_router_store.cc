@@ -154,7 +154,7 @@ PgRouterStore::PgRouterStore(Database& db) : db_(db) {
               "  (coalesce(theirs.spec->>'subject_token_prefix', '') <> '' AND "
               "   theirs.spec->>'subject_token_prefix' = "
               "     (SELECT spec->>'subject_token_prefix' FROM connectors WHERE id = $1)))");
-  db_.Prepare("router_find_duplicate", FindDuplicateSql());
+  db_.Prepare("router_duplicate_step", DuplicateStepSql());
   db_.Prepare("router_work_item_by_thread_root", WorkItemByThreadRootSql());
   db_.Prepare("router_count_acks",
               "SELECT count(*) FROM outbox WHERE reason = 'ack' AND to_address = $1 "
@@ -356,12 +356,8 @@ absl::StatusOr<std::vector<MessageRecord>> PgRouterStore::ListMessages(const Mes
 }
 
 namespace {
-// `message_id <> ''` (and `thread_root <> ''`) repeat the partial indexes' predicates: a generic
+// `thread_root <> ''` repeats the partial index's predicate: a generic
 // plan cannot prove them from `message_id = $2` and would not use those indexes otherwise.
-constexpr char kFindDuplicateWhere[] =
-    "WHERE m.connector_id = $1 AND m.message_id = $2 AND m.message_id <> '' "
-    "AND m.content_sha256 = $3 AND m.id <> $4 AND m.decision IS NOT NULL "
-    "AND m.decision <> 'duplicate' ORDER BY m.id LIMIT 1";
 // Runs as an unnamed statement, planned with its values on every call: its generic plan, made
 // while `messages` is empty (a fresh database), takes only connector_id as the index condition
 // and filters message_id = ANY($2), so it would read every message of the connector per lookup
@@ -381,20 +377,22 @@ constexpr char kWorkItemByThreadRoot[] =
 // messages_by_thread_root at every table size, an empty one included (store_pg_test checks
 // that), where planning the duplicate lookup on every call cost 0.14 ms of PostgreSQL's time per
 // ExplainRoute.
-std::string PgRouterStore::FindDuplicateSql() {
-  return absl::StrCat("SELECT ", MessageColumns(false, false), kMessageFrom, kFindDuplicateWhere);
+std::string PgRouterStore::DuplicateStepSql() {
+  return "SELECT duplicate_of, reason FROM postroom_duplicate_step($1, $2, $3, $4)";
 }
 std::string PgRouterStore::WorkItemByThreadRootSql() { return kWorkItemByThreadRoot; }
 
-absl::StatusOr<std::optional<MessageRecord>> PgRouterStore::FindDuplicate(
-    int64_t connector_id, const std::string& message_id, const std::string& content_sha256,
-    int64_t exclude_id) {
-  std::optional<MessageRecord> out;
+absl::StatusOr<DuplicateCheck> PgRouterStore::CheckDuplicate(int64_t connector_id,
+                                                             const std::string& message_id,
+                                                             const std::string& content_sha256,
+                                                             int64_t exclude_id) {
+  DuplicateCheck out;
   absl::Status st = Read(
       [&](pqxx::nontransaction& t) {
-        pqxx::result r = t.exec_prepared("router_find_duplicate", connector_id, message_id,
-                                         pqxx::binarystring(content_sha256), exclude_id);
-        if (!r.empty()) out = MessageFromRow(r[0]);
+        pqxx::row r = t.exec_prepared1("router_duplicate_step", connector_id, message_id,
+                                       pqxx::binarystring(content_sha256), exclude_id);
+        out.duplicate_of = r[0].as<int64_t>();
+        out.reason = r[1].as<std::string>();
         return absl::OkStatus();
       },
       "looking for a duplicate");
@@ -592,6 +590,7 @@ absl::StatusOr<DecisionResult> PgRouterStore::CommitDecision(const DecisionWrite
     res.existing = std::move(existing);
     return res;
   }
+  if (outcome == "ok") res.duplicate_step = detail;
   if (outcome == "pending") {
     // Stored by the fetcher and still undecided: decide that message instead.
     DecisionWrite again = w;

@@ -19,7 +19,7 @@ class PgRouterStore : public RouterStore {
   explicit PgRouterStore(Database& db);
 
   // Two of the lookups' prepared statements, for the test of their generic plans.
-  static std::string FindDuplicateSql();
+  static std::string DuplicateStepSql();
   static std::string WorkItemByThreadRootSql();
 
   absl::StatusOr<std::optional<std::string>> ConfigFingerprint(
@@ -30,10 +30,10 @@ class PgRouterStore : public RouterStore {
   absl::StatusOr<std::optional<MessageRecord>> FindMessageByFetchKey(
       int64_t connector_id, const std::string& fetch_key) override;
   absl::StatusOr<std::vector<MessageRecord>> ListMessages(const MessageFilter& f) override;
-  absl::StatusOr<std::optional<MessageRecord>> FindDuplicate(int64_t connector_id,
-                                                             const std::string& message_id,
-                                                             const std::string& content_sha256,
-                                                             int64_t exclude_id) override;
+  absl::StatusOr<DuplicateCheck> CheckDuplicate(int64_t connector_id,
+                                                const std::string& message_id,
+                                                const std::string& content_sha256,
+                                                int64_t exclude_id) override;
   absl::StatusOr<int64_t> FindWorkItemByMessageIds(
       int64_t connector_id, const std::vector<std::string>& message_ids) override;
   absl::StatusOr<int64_t> FindWorkItemByThreadRoot(int64_t connector_id,

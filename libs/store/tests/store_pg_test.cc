@@ -327,7 +327,7 @@ TEST(PgRouterStore, PreparedLookupsUseBothIndexColumnsInAGenericPlanOnAnEmptyTab
   auto tdb = NewDatabase();
   ASSERT_NE(tdb, nullptr);
   Database db({.uri = tdb->Uri()});
-  EXPECT_THAT(GenericPlan(db, PgRouterStore::FindDuplicateSql(), "1, 'a@b', '\\x00', 0"),
+  EXPECT_THAT(GenericPlan(db, PgRouterStore::DuplicateStepSql(), "1, 'a@b', '\\x00', 0"),
               Contains(AllOf(HasSubstr("Index Cond"), HasSubstr("connector_id = $1"),
                              HasSubstr("message_id = $2"))));
   EXPECT_THAT(GenericPlan(db, PgRouterStore::WorkItemByThreadRootSql(), "1, 'root'"),

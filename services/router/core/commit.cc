@@ -6,6 +6,7 @@
 #include "libs/base/status_macros.h"
 #include "services/router/core/internal.h"
 #include "services/router/core/json.h"
+#include "services/router/core/steps/step.h"
 
 namespace postroom::router {
 
@@ -39,19 +40,7 @@ absl::StatusOr<v1::RouteEmailResponse> Router::Commit(const ConnectorConfig& cfg
   }
   POSTROOM_ASSIGN_OR_RETURN(store::DecisionResult res, options_.store->CommitDecision(w));
   if (res.replayed) return ReplayOf(*res.existing);
-  if (res.duplicate_of != 0) {
-    // Another copy won the race: the trace ends at the duplicate step.
-    v1::DecisionTrace trace;
-    *trace.add_steps() = d.trace.steps(0);
-    d.trace = trace;
-    d.Decide("duplicate", "duplicate",
-             absl::StrCat("same Message-ID <", a.parsed.message_id,
-                          "> and content as message ", res.duplicate_of));
-    d.route.clear();
-    d.want_ack = false;
-    d.ack_suppressed.clear();
-    d.actions.reset();
-  }
+  steps::ApplyCommitDuplicateCheck(res, d);
   v1::RouteEmailResponse out;
   out.set_message_id(res.message_id);
   out.set_decision(DecisionFromName(d.decision));

@@ -13,6 +13,9 @@
 --          not_found | aborted (detail: the decision the message has now) |
 --          unverified (p_verify: the row is not what the caller assumed; nothing written)
 -- ack:     '' | queued | already_queued | rate_limited
+-- detail of ok: '' or the duplicate step's reason when the commit's duplicate check changed the
+--          trace (postroom_duplicate_step, postroom_trace_with_step); duplicate_of then says
+--          whether it decided
 -- A missing work item to append to raises SQLSTATE P0002 (nothing is written).
 --
 -- The duplicate check is a static statement: its generic plan takes messages_by_message_id at
@@ -65,6 +68,9 @@ DECLARE
   v_spam text;
   v_folder text;
   v_queue_hint text;
+  v_dup_reason text;
+  v_trace text := p_trace;
+  v_detail text := '';
 BEGIN
   IF NOT p_insert THEN
     SELECT coalesce(m.decision, ''), m.connector_id, m.content_sha256, m.truncated,
@@ -100,20 +106,27 @@ BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('ack:' || p_ack_to));
   END IF;
   IF p_check_duplicate AND p_msgid <> '' THEN
-    SELECT m.id INTO v_dup FROM messages m
-     WHERE m.connector_id = v_conn AND m.message_id = p_msgid AND m.message_id <> ''
-       AND m.content_sha256 = p_sha AND m.id <> v_id AND m.decision IS NOT NULL
-       AND m.decision <> 'duplicate'
-     ORDER BY m.id LIMIT 1;
-    IF v_dup IS NOT NULL THEN
+    SELECT s.duplicate_of, s.reason INTO v_dup, v_dup_reason
+      FROM postroom_duplicate_step(v_conn, p_msgid, p_sha, v_id) s;
+    IF v_dup <> 0 THEN
       v_decision := 'duplicate';
       v_step := 'duplicate';
       v_route := '';
-      v_reason := format('same Message-ID and content as message %s (found while committing)', v_dup);
+      v_reason := v_dup_reason;
       v_duplicate_of := v_dup;
       v_create := false;
       v_append := NULL;
       v_ack := false;
+    ELSE
+      v_dup := NULL;
+    END IF;
+    -- The router wrote its duplicate step before this check. Where the check found otherwise
+    -- (a copy committed meanwhile, a copy with other bytes), the stored trace says what it found
+    -- and `detail` returns it: the router changes its answer the same way.
+    IF p_trace <> '' AND strpos(p_trace, to_json(v_dup_reason)::text) = 0 THEN
+      v_trace := postroom_trace_with_step(p_trace::jsonb, 'duplicate', v_dup IS NOT NULL,
+                                          v_dup_reason)::text;
+      v_detail := v_dup_reason;
     END IF;
   END IF;
 
@@ -127,7 +140,7 @@ BEGIN
     VALUES (p_id, v_conn, p_fetch_key, p_folder, p_queue_hint,
         to_timestamp(p_received_ms / 1000), p_size, p_raw, p_truncated, p_msgid,
         NULLIF(p_sha, ''::bytea), p_thread_root, NULLIF(p_summary, '')::jsonb, v_decision, now(),
-        v_step, v_route, v_reason, NULLIF(p_trace, '')::jsonb, v_wi, v_duplicate_of,
+        v_step, v_route, v_reason, NULLIF(v_trace, '')::jsonb, v_wi, v_duplicate_of,
         NULLIF(p_spam_status, ''))
     ON CONFLICT (connector_id, fetch_key) DO NOTHING;
     IF NOT FOUND THEN
@@ -166,7 +179,7 @@ BEGIN
   IF NOT p_insert THEN
     UPDATE messages m SET decision = v_decision, decided_at = now(), decision_step = v_step,
         decision_route = v_route, decision_reason = v_reason,
-        trace = NULLIF(p_trace, '')::jsonb, summary = NULLIF(p_summary, '')::jsonb,
+        trace = NULLIF(v_trace, '')::jsonb, summary = NULLIF(p_summary, '')::jsonb,
         work_item_id = v_wi, duplicate_of = v_duplicate_of,
         spam_status = CASE WHEN m.spam_status IN ('manual_spam', 'manual_clean')
                            THEN m.spam_status ELSE NULLIF(p_spam_status, '') END,
@@ -195,6 +208,6 @@ BEGIN
   END IF;
 
   RETURN QUERY SELECT 'ok'::text, v_id, coalesce(v_wi, 0), v_ref, coalesce(v_dup, 0),
-      v_ack_state, ''::text;
+      v_ack_state, v_detail;
 END;
 $$;

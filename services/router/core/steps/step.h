@@ -42,6 +42,11 @@ StepResult Routes(const StepInput& in, Router::Decision& d);
 // No route matched: the fallback route, or unhandled. Always decides.
 StepResult Fallback(const StepInput& in, Router::Decision& d);
 
+// The duplicate step as the commit's own check found it (DecisionResult::duplicate_step): the
+// same change the store made to the stored trace and decision, so the answer is what was stored
+// (duplicate.cc).
+void ApplyCommitDuplicateCheck(const store::DecisionResult& committed, Router::Decision& d);
+
 // What a matched route (or the fallback) does with the message: a work item, or none when the
 // route says stop (routes.cc).
 void ApplyRouteActions(const rules::Actions& actions, Router::Decision& d);
