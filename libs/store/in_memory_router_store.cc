@@ -333,7 +333,15 @@ absl::StatusOr<int> InMemoryRouterStore::CountAcksSince(const std::string& to_ad
   return CountAcksLocked(to_address, since);
 }
 
+absl::StatusOr<int64_t> InMemoryRouterStore::NextWorkItemId() {
+  absl::MutexLock lock(&mu_);
+  return next_id_++;
+}
+
 absl::StatusOr<DecisionResult> InMemoryRouterStore::CommitDecision(const DecisionWrite& w) {
+  if (w.create && (w.create->id <= 0 || w.create->reference.empty())) {
+    return absl::InternalError("a work item to create needs its id (NextWorkItemId) and reference");
+  }
   absl::MutexLock lock(&mu_);
   DecisionResult res;
   int64_t id = w.message_id;
@@ -383,7 +391,7 @@ absl::StatusOr<DecisionResult> InMemoryRouterStore::CommitDecision(const Decisio
   const MessageRecord& d = w.decision;
   bool create = w.create.has_value();
   int64_t append_to = w.append_to;
-  bool ack = w.ack.has_value();
+  bool ack = w.ack.has_value() && create;
   std::string decision = d.decision, step = d.decision_step, route = d.decision_route,
               reason = d.decision_reason;
   int64_t duplicate_of = d.duplicate_of;
@@ -416,9 +424,7 @@ absl::StatusOr<DecisionResult> InMemoryRouterStore::CommitDecision(const Decisio
   res.message_id = id;
   if (create) {
     WorkItemRecord wi = *w.create;
-    wi.id = next_id_++;
     wi.connector_id = msg.connector_id;
-    wi.reference = absl::StrCat(w.reference_prefix, "-", wi.id);
     wi.created_at = wi.updated_at = Now();
     wi.message_ids = {id};
     work_items_[wi.id] = wi;
@@ -455,7 +461,8 @@ absl::StatusOr<DecisionResult> InMemoryRouterStore::CommitDecision(const Decisio
     if (CountAcksLocked(a.to_address, a.now - absl::Hours(1)) >= a.limit_per_hour) {
       res.ack_suppressed = "rate_limited";
     } else {
-      OutboxRecord o = a.render(id, res.work_item_id, res.reference);
+      OutboxRecord o = a.email;
+      o.dedupe_key = absl::StrCat("ack:", id);
       bool exists = std::any_of(outbox_.begin(), outbox_.end(), [&](const OutboxRecord& x) {
         return !o.dedupe_key.empty() && x.dedupe_key == o.dedupe_key;
       });

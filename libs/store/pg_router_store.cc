@@ -488,6 +488,8 @@ absl::StatusOr<int> PgRouterStore::CountAcksSince(const std::string& to_address,
   return out;
 }
 
+absl::StatusOr<int64_t> PgRouterStore::NextWorkItemId() { return work_item_ids_.Next(db_); }
+
 absl::StatusOr<int64_t> PgRouterStore::IdBlock::Next(Database& db) {
   absl::MutexLock lock(&mu);
   if (ids.empty()) {
@@ -508,27 +510,21 @@ absl::StatusOr<DecisionResult> PgRouterStore::CommitDecision(const DecisionWrite
   const MessageRecord& d = w.decision;
   const bool insert = w.insert.has_value();
   const bool create = w.create.has_value();
-  // Each block's failure stops the commit on its own: an id of 0 must never reach the insert.
+  // A failure to draw the message id stops the commit: an id of 0 must never reach the insert.
   int64_t id = w.message_id;
   if (insert) {
     POSTROOM_ASSIGN_OR_RETURN(id, message_ids_.Next(db_));
   }
-  int64_t work_item_id = 0;
-  if (create) {
-    POSTROOM_ASSIGN_OR_RETURN(work_item_id, work_item_ids_.Next(db_));
+  const int64_t work_item_id = create ? w.create->id : 0;
+  if (create && (work_item_id <= 0 || w.create->reference.empty())) {
+    return absl::InternalError("a work item to create needs its id (NextWorkItemId) and reference");
   }
-  std::string reference = create ? absl::StrCat(w.reference_prefix, "-", work_item_id) : "";
-
-  // The acknowledgement is rendered before the call: it names the ids and the reference.
+  const std::string reference = create ? w.create->reference : "";
+  const bool want_ack = w.ack.has_value() && create;
   OutboxRecord ack;
-  const bool want_ack = w.ack.has_value() && (create || w.append_to != 0);
   if (want_ack) {
-    std::string ack_reference = reference;
-    if (!create) {
-      POSTROOM_ASSIGN_OR_RETURN(WorkItemRecord target, GetWorkItem(w.append_to));
-      ack_reference = target.reference;
-    }
-    ack = w.ack->render(id, create ? work_item_id : w.append_to, ack_reference);
+    ack = w.ack->email;
+    ack.dedupe_key = absl::StrCat("ack:", id);
   }
 
   // The row columns: the new message's, or for a stored one the decision record's (the

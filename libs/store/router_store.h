@@ -97,18 +97,22 @@ struct OutboxRecord {
   absl::Time created_at = absl::UnixEpoch();
 };
 
-// The acknowledgement to queue if the sender is below the rate limit. Rendered by the caller
-// once the work item exists (it needs the reference).
+// The acknowledgement of a created work item, rendered by the caller before the commit (the
+// work item's id and reference are the caller's, see NextWorkItemId), queued if the sender is
+// below the rate limit.
 struct AckRequest {
   std::string to_address;  // Lowercase.
   int limit_per_hour = 5;  // Acks to one address in the hour before `now`; 0: none at all.
   absl::Time now = absl::UnixEpoch();
-  // Called inside the transaction with the message's and the work item's id and the work
-  // item's reference; returns the email (dedupe_key "ack:<message id>").
-  std::function<OutboxRecord(int64_t message_id, int64_t work_item_id,
-                             const std::string& reference)>
-      render;
+  // The email. The store sets message_id, work_item_id and dedupe_key ("ack:<message id>"):
+  // one acknowledgement per message, whatever retries and reprocessing happen.
+  OutboxRecord email;
 };
+
+// A work item's reference: "<subject token prefix>-<id>".
+inline std::string WorkItemReference(const std::string& prefix, int64_t id) {
+  return prefix + "-" + std::to_string(id);
+}
 
 // One routing decision, written atomically: the message (inserted, or updated if still in the
 // expected state), the work item created or appended to, and the acknowledgement.
@@ -136,10 +140,10 @@ struct DecisionWrite {
   // trace's duplicate step says what the check found (DecisionResult::duplicate_step).
   bool check_duplicate = false;
 
-  std::optional<WorkItemRecord> create;  // A new work item (reference from reference_prefix).
-  std::string reference_prefix = "WI";
-  int64_t append_to = 0;                 // Or an existing work item.
-  std::optional<AckRequest> ack;
+  // A new work item, with the id NextWorkItemId gave and its reference (WorkItemReference).
+  std::optional<WorkItemRecord> create;
+  int64_t append_to = 0;  // Or an existing work item.
+  std::optional<AckRequest> ack;  // Only with `create`.
 };
 
 // The pipeline's duplicate step as the store's rule decides it (one rule, in
@@ -241,6 +245,9 @@ class RouterStore {
                                                           const std::string& reference) = 0;
   virtual absl::StatusOr<int> CountAcksSince(const std::string& to_address, absl::Time since) = 0;
 
+  // A work item id for DecisionWrite::create, drawn before the commit so that the
+  // acknowledgement can be rendered first. Unused ids are gaps, never reused.
+  virtual absl::StatusOr<int64_t> NextWorkItemId() = 0;
   // Writes one decision (see DecisionWrite). ABORTED: a stored message is no longer in the
   // expected state. NOT_FOUND: no such message or work item to append to.
   virtual absl::StatusOr<DecisionResult> CommitDecision(const DecisionWrite& write) = 0;

@@ -411,8 +411,8 @@ TEST(PgRouterStore, ClaimsAndStartedAttemptsAreCountedDurablyOnPendingMessagesOn
 
 // The message and the work item ids come from two sequences in blocks. When the message's block
 // cannot be drawn, the commit fails, whatever the work item's block does: an insert with id 0
-// would otherwise go ahead.
-TEST(PgRouterStore, AFailedIdBlockStopsTheCommitEvenWhenTheNextOneSucceeds) {
+// would otherwise go ahead (it did while one status was shared by both blocks).
+TEST(PgRouterStore, AFailedIdBlockStopsTheCommitEvenWhenTheOtherSucceeds) {
   auto tdb = NewDatabase();
   ASSERT_NE(tdb, nullptr);
   Database db({.uri = tdb->Uri()});
@@ -430,6 +430,9 @@ TEST(PgRouterStore, AFailedIdBlockStopsTheCommitEvenWhenTheNextOneSucceeds) {
   w.decision.decision_step = "fallback";
   w.create.emplace();
   w.create->queue = "q";
+  ASSERT_THAT(store.NextWorkItemId(), IsOk());  // The work item's id block is fine.
+  w.create->id = *store.NextWorkItemId();
+  w.create->reference = WorkItemReference("WI", w.create->id);
   EXPECT_THAT(store.CommitDecision(w), StatusIs(absl::StatusCode::kInternal,
                                                 HasSubstr("messages_id_seq")));
   EXPECT_EQ(SqlValue(db, "SELECT count(*) FROM messages"), "0");

@@ -33,8 +33,8 @@ void DecideAcknowledgement(const Router::ConnectorConfig& cfg, const Router::Ana
 
 store::OutboxRecord RenderAcknowledgement(const Router::ConnectorConfig& cfg,
                                           const Router::Analysis& a,
-                                          const rules::Actions& actions, int64_t message_row,
-                                          int64_t wi_id, const std::string& reference) {
+                                          const rules::Actions& actions, int64_t wi_id,
+                                          const std::string& reference) {
   const templates::CompiledTemplate& tpl = cfg.templates.at(actions.ack_template);
   const std::string primary = Lower(cfg.spec.primary_address());
   std::string token = cfg.reply_key.empty() ? "" : MakeReplyToken(cfg.reply_key, wi_id);
@@ -83,8 +83,6 @@ store::OutboxRecord RenderAcknowledgement(const Router::ConnectorConfig& cfg,
   }
   h.Str("X-Postroom-Work-Item", reference);
   o.headers_json = h.Done();
-  // One acknowledgement per message, whatever retries and reprocessing happen.
-  o.dedupe_key = absl::StrCat("ack:", message_row);
   return o;
 }
 

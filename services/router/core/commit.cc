@@ -25,18 +25,21 @@ absl::StatusOr<v1::RouteEmailResponse> Router::Commit(const ConnectorConfig& cfg
   w.decision.content_sha256 = a.sha256;
   w.decision.thread_root = a.thread_root;
   w.check_duplicate = d.check_duplicate;
-  w.reference_prefix = cfg.prefix;
   w.append_to = d.append_to;
-  if (d.actions) w.create = NewWorkItem(a, *d.actions, d.test_mode);
-  if (d.want_ack) {
-    store::AckRequest ack;
-    ack.to_address = a.sender;
-    ack.limit_per_hour = cfg.ack_rate_limit;
-    ack.now = options_.clock->Now();
-    ack.render = [&](int64_t message_row, int64_t wi_id, const std::string& reference) {
-      return RenderAcknowledgement(cfg, a, *d.actions, message_row, wi_id, reference);
-    };
-    w.ack = std::move(ack);
+  if (d.actions) {
+    // The work item's id is drawn first, so the acknowledgement is rendered before the commit
+    // and the store only writes it.
+    store::WorkItemRecord wi = NewWorkItem(a, *d.actions, d.test_mode);
+    POSTROOM_ASSIGN_OR_RETURN(wi.id, options_.store->NextWorkItemId());
+    wi.reference = store::WorkItemReference(cfg.prefix, wi.id);
+    if (d.want_ack) {
+      w.ack = store::AckRequest{
+          .to_address = a.sender,
+          .limit_per_hour = cfg.ack_rate_limit,
+          .now = options_.clock->Now(),
+          .email = RenderAcknowledgement(cfg, a, *d.actions, wi.id, wi.reference)};
+    }
+    w.create = std::move(wi);
   }
   POSTROOM_ASSIGN_OR_RETURN(store::DecisionResult res, options_.store->CommitDecision(w));
   if (res.replayed) return ReplayOf(*res.existing);

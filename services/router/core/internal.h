@@ -109,13 +109,13 @@ absl::Status CheckRoutable(const Router::ConnectorConfig& c);
 uint64_t MaxMessageBytes(const v1::Connector& spec);
 
 // acknowledgement.cc: whether a created work item is acknowledged (want_ack, or why not in
-// ack_suppressed), and the email.
+// ack_suppressed), and the email, rendered before the commit (the store adds its dedupe key).
 void DecideAcknowledgement(const Router::ConnectorConfig& cfg, const Router::Analysis& a,
                            Router::Decision& d);
 store::OutboxRecord RenderAcknowledgement(const Router::ConnectorConfig& cfg,
                                           const Router::Analysis& a,
-                                          const rules::Actions& actions, int64_t message_row,
-                                          int64_t wi_id, const std::string& reference);
+                                          const rules::Actions& actions, int64_t wi_id,
+                                          const std::string& reference);
 
 // work_item.cc: the work item a route's actions make of the message.
 store::WorkItemRecord NewWorkItem(const Router::Analysis& a, const rules::Actions& act,

@@ -68,6 +68,7 @@ class CommitFailsStore : public store::RouterStore {
     if (w.decision.decision == "failed") return inner_.CommitDecision(w);
     return absl::InternalError("disk on fire");
   }
+  absl::StatusOr<int64_t> NextWorkItemId() override { return inner_.NextWorkItemId(); }
   absl::StatusOr<std::optional<std::string>> ConfigFingerprint(const std::string& c) override {
     return inner_.ConfigFingerprint(c);
   }
