@@ -1,5 +1,5 @@
 // libFuzzer target: one email through the router's first steps, ParseMessage with the product's
-// default ParseLimits, then Classify and the text body the rules see. Any bytes a sender can
+// default ParseLimits, then Classify, the text body the rules see and the new text of a reply. Any bytes a sender can
 // put in a mailbox. Seeds: the shared email corpus and fuzz/seeds/mime_fuzz.
 #include <cstddef>
 #include <cstdint>
@@ -7,6 +7,7 @@
 
 #include "libs/mime/classify.h"
 #include "libs/mime/html_text.h"
+#include "libs/mime/new_text.h"
 #include "libs/mime/parser.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -19,6 +20,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.auto_reply_excluded_senders = {"@partner.example"};
   (void)postroom::mime::Classify(*parsed, options);
   (void)postroom::mime::BodyText(*parsed);
+  (void)postroom::mime::NewText(*parsed);
+  // new_text's HTML path on the raw bytes too: HTML-only replies are rarer in the seeds.
+  (void)postroom::mime::NewTextFromHtml(raw.substr(0, 65536));
   // The header-level helpers the router also calls on single values.
   (void)postroom::mime::ParseHeaderBlock(raw);
   (void)postroom::mime::ParseAddressList(raw.substr(0, 4096));

@@ -52,5 +52,5 @@ for f in pathlib.Path(build).rglob("CTestTestfile.cmake"):
     for m in re.finditer(r"^add_test\(\[=\[(.+?)\]=\] (.*)$", f.read_text(), re.M):
         if m.group(1) in wanted:
             names.update(re.findall(re.escape(build) + r"/(?:bin|tests)/([A-Za-z0-9_.+-]+)", m.group(2)))
-print("\n".join(sorted(names)))' "$FUZZ_BUILD_DIR"
+for n in sorted(names): print(n)' "$FUZZ_BUILD_DIR"
 }

@@ -116,6 +116,7 @@ stack_start_services() {
   local db
   db="$(stack_service_database "$1")"
   mkdir -p "$POSTROOM_HOME/logs" "$POSTROOM_HOME/pids"
+  stack_save_settings
   for s in "${SERVICES[@]}"; do
     local pidfile="$POSTROOM_HOME/pids/$s"
     if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then continue; fi
@@ -132,15 +133,64 @@ stack_start_services() {
   done
 }
 
-# Waits until every service answers its readiness check; shows the log of one that died.
+# The addresses and POSTROOM_* settings the services start with, in $POSTROOM_HOME/services.env
+# (mode 600: it may name key files), so that stack_restart starts one again as it was.
+stack_save_settings() {
+  local v s
+  (
+    umask 077
+    {
+      for v in $(compgen -e | grep '^POSTROOM_' | grep -vx 'POSTROOM_TOKEN\|POSTROOM_DATABASE\|.*_LISTEN'); do
+        printf 'export %s=%q\n' "$v" "${!v}"
+      done
+      for s in config router fetcher sender; do
+        printf 'export POSTROOM_%s_LISTEN=%q\n' "$(upper "$s")" "$(service_addr "$s")"
+        printf 'export POSTROOM_%s_METRICS_LISTEN=%q\n' "$(upper "$s")" "$(service_metrics_addr "$s")"
+      done
+    } > "$POSTROOM_HOME/services.env.new"
+  )
+  mv "$POSTROOM_HOME/services.env.new" "$POSTROOM_HOME/services.env"
+}
+
+# Waits until SERVICE answers its readiness check; shows its log when it does not.
+stack_wait_service_ready() {
+  local s="$1"
+  if ! WAIT_SECONDS=${WAIT_SECONDS:-60} wait_for "$BIN/postroom-healthcheck" "$(service_addr "$s")" readiness; then
+    echo "--- $POSTROOM_HOME/logs/$s.log (last 20 lines)" >&2
+    tail -20 "$POSTROOM_HOME/logs/$s.log" >&2 || true
+    die "postroom-$s did not become ready at $(service_addr "$s")"
+  fi
+}
+
 stack_wait_ready() {
-  for s in "${SERVICES[@]}"; do
-    if ! WAIT_SECONDS=${WAIT_SECONDS:-60} wait_for "$BIN/postroom-healthcheck" "$(service_addr "$s")" readiness; then
-      echo "--- $POSTROOM_HOME/logs/$s.log (last 20 lines)" >&2
-      tail -20 "$POSTROOM_HOME/logs/$s.log" >&2 || true
-      die "postroom-$s did not become ready at $(service_addr "$s")"
-    fi
-  done
+  for s in "${SERVICES[@]}"; do stack_wait_service_ready "$s"; done
+}
+
+# stack_restart SERVICE: stops one service of a started stack and starts it again with the
+# settings of the stack's start (services.env), until it is ready; nothing else is touched and
+# nothing applied. Exit 2 for a name that is not a service.
+stack_restart() {
+  local s="$1"
+  case " ${SERVICES[*]} " in *" $s "*) ;; *)
+    printf 'error: unknown service "%s": one of %s\n' "$s" "${SERVICES[*]}" >&2; exit 2 ;;
+  esac
+  [ -f "$POSTROOM_HOME/env" ] && [ -f "$POSTROOM_HOME/services.env" ] ||
+    die "no stack in $POSTROOM_HOME: start one with scripts/run-local --background"
+  (
+    # shellcheck disable=SC1091
+    source "$POSTROOM_HOME/services.env"
+    local db; db="$(source "$POSTROOM_HOME/env" && echo "$POSTROOM_DATABASE")"
+    psql "$db" -qAtX -c 'SELECT 1' >/dev/null 2>&1 ||
+      die "the stack in $POSTROOM_HOME is not running (its PostgreSQL does not answer): start it with scripts/run-local --background"
+    # A foreground run-local watching its services leaves this one alone meanwhile.
+    touch "$POSTROOM_HOME/pids/$s.restarting"
+    trap 'rm -f "$POSTROOM_HOME/pids/$s.restarting"' EXIT
+    stack_stop_service "$s"
+    SERVICES=("$s")
+    stack_start_services "$db"
+    stack_wait_service_ready "$s"
+    log "postroom-$s restarted (pid $(cat "$POSTROOM_HOME/pids/$s")), ready at $(service_addr "$s"); log: $POSTROOM_HOME/logs/$s.log"
+  )
 }
 
 # A folder for a private mail server NAME (dovecot, smtp) of this stack, remembered in
@@ -188,17 +238,30 @@ stack_start_demo_mailbox() {
   fi
 }
 
+stack_stop_service() {
+  local pidfile="$POSTROOM_HOME/pids/$1"
+  [ -f "$pidfile" ] || return 0
+  local pid; pid="$(cat "$pidfile")"
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    WAIT_SECONDS=15 wait_for bash -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+}
+
+# The private Prometheus of run-local --with-prometheus (scripts/prometheus).
+stack_prometheus_dir() { echo "$POSTROOM_HOME/prometheus"; }
+stack_start_prometheus() {  # [scripts/prometheus start options]: prints its URL
+  local targets=() s
+  for s in "${SERVICES[@]}"; do targets+=("$s=$(service_metrics_addr "$s")"); done
+  "$POSTROOM_ROOT/scripts/prometheus" start "$(stack_prometheus_dir)" "$@" "${targets[@]}"
+}
+
 stack_stop() {
-  for s in "${SERVICES[@]}"; do
-    local pidfile="$POSTROOM_HOME/pids/$s"
-    [ -f "$pidfile" ] || continue
-    local pid; pid="$(cat "$pidfile")"
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -TERM "$pid" 2>/dev/null || true
-      WAIT_SECONDS=15 wait_for bash -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null || true
-    fi
-    rm -f "$pidfile"
-  done
+  # Prometheus first: one that outlives the services keeps their last `up 0` in its data, and
+  # the next start would show PostroomServiceDown pending for a stack that is up.
+  "$POSTROOM_ROOT/scripts/prometheus" stop "$(stack_prometheus_dir)" >/dev/null 2>&1 || true
+  for s in "${SERVICES[@]}"; do stack_stop_service "$s"; done
   if [ -f "$POSTROOM_HOME/dovecot-location" ]; then
     "$POSTROOM_ROOT/scripts/dovecot" stop "$(cat "$POSTROOM_HOME/dovecot-location")" >/dev/null 2>&1 || true
   fi

@@ -66,6 +66,7 @@ ImapClient::ImapClient(std::unique_ptr<Transport> transport, const ServerOptions
                                     : absl::StrCat("imap ", options.host, ":", options.port)) {
   framer_.SetResponseLimit(MessageResponseLimit(options.max_message_bytes),
                            kMessageResponseWhy);
+  in_.set_response_ceiling(MessageResponseLimit(options.max_message_bytes));
 }
 
 ImapClient::~ImapClient() {

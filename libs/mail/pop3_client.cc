@@ -23,8 +23,11 @@ constexpr size_t kMaxListLine = 64 << 10;
 // CAPA lists a dozen capabilities; a server listing more than this never stops.
 constexpr uint64_t kMaxCapaLines = 256;
 constexpr uint64_t kMaxCapaBytes = 64 << 10;
-// UIDL and LIST: about 20 bytes per message, so some 800,000 messages in one maildrop.
+// UIDL and LIST: about 20 bytes per message. Entries are bounded by count too: a parsed entry
+// takes ~40 bytes and more with its vector's growth, so 16 MiB of short lines made a
+// 100 MiB listing. 250,000 messages left on a POP3 server is far beyond real maildrops.
 constexpr uint64_t kMaxListingBytes = 16 << 20;
+constexpr uint64_t kMaxListingLines = 250000;
 // SASL challenges answered in one AUTH; XOAUTH2 needs at most two.
 constexpr int kMaxSaslRounds = 8;
 
@@ -278,7 +281,7 @@ absl::StatusOr<std::vector<Pop3UidlEntry>> Pop3Client::Uidl() {
   std::vector<Pop3UidlEntry> out;
   absl::Status bad;
   POSTROOM_RETURN_IF_ERROR(ReadMultiLine(
-      "UIDL", {kMaxListingBytes, "limit for a UIDL reply", kMaxListLine},
+      "UIDL", {kMaxListingBytes, "limit for a UIDL reply", kMaxListLine, kMaxListingLines},
       [&](absl::string_view l) {
     std::vector<absl::string_view> parts = absl::StrSplit(l, ' ', absl::SkipEmpty());
     Pop3UidlEntry e;
@@ -301,7 +304,7 @@ absl::StatusOr<std::vector<Pop3ListEntry>> Pop3Client::List() {
   std::vector<Pop3ListEntry> out;
   absl::Status bad;
   POSTROOM_RETURN_IF_ERROR(ReadMultiLine(
-      "LIST", {kMaxListingBytes, "limit for a LIST reply", kMaxListLine},
+      "LIST", {kMaxListingBytes, "limit for a LIST reply", kMaxListLine, kMaxListingLines},
       [&](absl::string_view l) {
     std::vector<absl::string_view> parts = absl::StrSplit(l, ' ', absl::SkipEmpty());
     Pop3ListEntry e;
@@ -326,8 +329,8 @@ absl::Status Pop3Client::Retr(uint32_t number, const Pop3ChunkSink& sink) {
 absl::StatusOr<std::string> Pop3Client::Top(uint32_t number, uint32_t lines) {
   std::string out;
   POSTROOM_RETURN_IF_ERROR(
-      ReadMessage(absl::StrCat("TOP ", number, " ", lines), [&out](absl::string_view c) {
-        out.append(c.data(), c.size());
+      ReadMessage(absl::StrCat("TOP ", number, " ", lines), [&](absl::string_view c) {
+        AppendReceived(out, c, MessageResponseLimit(options_.max_message_bytes));
         return absl::OkStatus();
       }));
   return out;
@@ -358,8 +361,8 @@ absl::Status Pop3Client::ReadMessage(const std::string& command, const Pop3Chunk
 
 absl::StatusOr<std::string> Pop3Client::RetrMessage(uint32_t number) {
   std::string out;
-  POSTROOM_RETURN_IF_ERROR(Retr(number, [&out](absl::string_view c) {
-    out.append(c.data(), c.size());
+  POSTROOM_RETURN_IF_ERROR(Retr(number, [&](absl::string_view c) {
+    AppendReceived(out, c, MessageResponseLimit(options_.max_message_bytes));
     return absl::OkStatus();
   }));
   return out;

@@ -24,13 +24,20 @@ SmtpServer SmtpServerFor(const v1::Connector& c) {
   return s;
 }
 
-absl::StatusOr<SmtpCredentials> SmtpCredentialsFor(const v1::Connector& c) {
+absl::StatusOr<SmtpCredentials> SmtpCredentialsFor(const v1::Connector& c,
+                                                   AccessTokenSource* tokens, bool force_refresh) {
   SmtpCredentials cr;
   if (c.auth().method() == v1::AUTH_METHOD_OAUTH2) {
-    // The seam: an OAuth2 token client will put an access token here with kXOAuth2.
-    return absl::FailedPreconditionError(absl::StrCat(
-        "connector \"", c.name(),
-        "\": OAuth2 (XOAUTH2) sign-in is not implemented in this build yet; use a password"));
+    if (tokens == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "connector \"", c.name(), "\": OAuth2 (XOAUTH2) sign-in needs an access token source"));
+    }
+    absl::StatusOr<std::string> token = tokens->AccessToken(force_refresh);
+    if (!token.ok()) return token.status();
+    cr.method = SmtpAuth::kXOAuth2;
+    cr.user = c.auth().username().empty() ? c.primary_address() : c.auth().username();
+    cr.secret = *std::move(token);
+    return cr;
   }
   if (!c.auth().username().empty()) {
     cr.method = SmtpAuth::kPassword;

@@ -37,8 +37,9 @@ absl::Status StreamBuffer::Fill(size_t want, absl::Time deadline) {
   size_t chunk = std::clamp(want, kChunk, kMaxChunk);
   // One allocation for a large literal, with room for the reads that overshoot it: growing a
   // std::string later doubles its capacity, i.e. a second copy of the message.
-  if (want > 0 && buf_.capacity() < buf_.size() + want + kMaxChunk) {
-    buf_.reserve(buf_.size() + want + kMaxChunk);
+  const size_t needed = buf_.size() + want + kMaxChunk;
+  if (want > 0 && buf_.capacity() < needed) {
+    buf_.reserve(needed > 2 * kMaxChunk && ceiling_ > needed ? ceiling_ + kMaxChunk : needed);
   }
   size_t old = buf_.size();
   buf_.resize(old + chunk);
@@ -48,6 +49,12 @@ absl::Status StreamBuffer::Fill(size_t want, absl::Time deadline) {
   if (!got.ok()) return got.status();
   if (*got == 0) return MailError(MailErrorClass::kNetwork, "the server closed the connection");
   return absl::OkStatus();
+}
+
+void AppendReceived(std::string& out, absl::string_view chunk, size_t ceiling) {
+  const size_t needed = out.size() + chunk.size();
+  if (needed > out.capacity() && needed > kMaxChunk && ceiling > needed) out.reserve(ceiling);
+  out.append(chunk.data(), chunk.size());
 }
 
 absl::StatusOr<absl::string_view> StreamBuffer::PeekLine(size_t max_line) {

@@ -35,6 +35,11 @@ class StreamBuffer {
   void ConsumeLine() { Consume(line_total_); }
 
   Transport* transport() const { return transport_; }
+  // The most one response may hold (e.g. max_message_bytes + 1 MiB). A buffer that must grow
+  // past 1 MiB for a literal grows to it at once: untouched capacity costs address space, not
+  // memory, while growing step by step holds the old and the new copy together (a server that
+  // sends literal after literal made one connection hold ~2.5 times the limit).
+  void set_response_ceiling(size_t bytes) { ceiling_ = bytes; }
 
  private:
   Transport* transport_;
@@ -43,6 +48,11 @@ class StreamBuffer {
   std::string buf_;
   size_t start_ = 0;
   size_t line_total_ = 0;
+  size_t ceiling_ = 0;
 };
+
+// Appends `chunk` to `out`, a message being received whose size may reach `ceiling`: past
+// 1 MiB, `out` grows to the ceiling in one step instead of doubling (see set_response_ceiling).
+void AppendReceived(std::string& out, absl::string_view chunk, size_t ceiling);
 
 }  // namespace postroom::mail

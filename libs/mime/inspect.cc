@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "libs/mime/charset.h"
+#include "libs/mime/new_text.h"
 #include "libs/mime/parser.h"
 
 namespace postroom::mime {
@@ -146,6 +147,8 @@ std::string InspectJsonLine(std::string_view file, std::string_view raw,
   absl::StrAppend(&out, m.text_body.size());
   Key("html_bytes", out);
   absl::StrAppend(&out, m.html_body.size());
+  Key("new_text", out);
+  AppendJsonString(NewText(m), out);
   Key("attachments", out);
   out.push_back('[');
   for (size_t i = 0; i < m.attachments.size(); ++i) {

@@ -32,7 +32,8 @@ ABSL_FLAG(std::string, secret_key_file, "",
           "$POSTROOM_SECRET_KEY)");
 ABSL_FLAG(int, max_receive_mib, 0,
           "largest gRPC request message in MiB (default $POSTROOM_MAX_RECEIVE_MIB, else the "
-          "service's: router 26 = the 25 MiB largest email plus 1 MiB, others 4)");
+          "service's: router the largest incoming connector's max_message_bytes (at least 25 "
+          "MiB) plus 1 MiB, read at start; others 4)");
 ABSL_FLAG(int, grpc_memory_mib, 0,
           "memory gRPC may use for all connections and calls, MiB (default "
           "$POSTROOM_GRPC_MEMORY_MIB or 512)");

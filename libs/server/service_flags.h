@@ -19,7 +19,8 @@ namespace postroom::server {
 //   --database        POSTROOM_DATABASE                  (required by most services)
 //   --tls-cert/--tls-key  POSTROOM_TLS_CERT / POSTROOM_TLS_KEY
 //   --log-json        POSTROOM_LOG_JSON=1
-//   --max-receive-mib POSTROOM_MAX_RECEIVE_MIB       the service's default (router 26, else 4)
+//   --max-receive-mib POSTROOM_MAX_RECEIVE_MIB       the service's default (router: from its
+//                                                    connectors, below; else 4)
 //   --grpc-memory-mib POSTROOM_GRPC_MEMORY_MIB       512
 //   --max-streams-per-token  POSTROOM_MAX_STREAMS_PER_TOKEN   64
 // The flags themselves are defined once in service_flags.cc, linked into every service.
@@ -30,13 +31,14 @@ struct CommonSettings {
   std::string tls_cert;
   std::string tls_key;
   bool log_json = false;
-  int max_receive_mib = 4;    // The largest request message, MiB.
+  int max_receive_mib = 4;    // The largest request message, MiB; 0: the service derives it.
   int grpc_memory_mib = 512;  // gRPC's memory quota, MiB.
   int max_streams_per_token = 64;
 };
 
 // `service` is "config", "router", "fetcher" or "sender"; the ports and the receive limit
-// (MiB) are its defaults.
+// (MiB) are its defaults. A default receive limit of 0 stays 0 unless the flag or variable is
+// set: the router then derives it from its connectors' max_message_bytes.
 CommonSettings ResolveCommonSettings(const std::string& service, int grpc_port, int metrics_port,
                                      int max_receive_mib = 4);
 

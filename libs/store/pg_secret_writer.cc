@@ -24,4 +24,14 @@ absl::Status PgSecretWriter::Write(const std::string& connector, const std::stri
   });
 }
 
+absl::Status PgSecretWriter::WriteRefreshToken(const secrets::Keyring& keyring,
+                                               const std::string& connector,
+                                               const std::string& refresh_token) {
+  const std::string field = "refresh_token";
+  absl::StatusOr<secrets::Sealed> sealed =
+      keyring.Encrypt(refresh_token, absl::StrCat("connector:", connector, ":", field));
+  if (!sealed.ok()) return sealed.status();
+  return Write(connector, field, sealed->key_id, secrets::EncodeSealed(*sealed));
+}
+
 }  // namespace postroom::store

@@ -16,12 +16,34 @@ std::string ApiStepName(const std::string& step) {
   return step;
 }
 
+// No access token: the test stops at the auth step with the token endpoint's answer.
+v1::TestConnectorResponse FailedAtAuth(const absl::Status& st) {
+  v1::TestConnectorResponse out;
+  v1::ConnectionTestStep* step = out.add_steps();
+  step->set_name("auth");
+  step->set_detail(std::string(st.message()));
+  out.set_failed_step("auth");
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<v1::TestConnectorResponse> MailConnectionTester::Test(const v1::Connector& c) {
+  const bool oauth2 = c.auth().method() == v1::AUTH_METHOD_OAUTH2;
   if (c.protocol() == v1::PROTOCOL_SMTP) {
-    absl::StatusOr<mail::SmtpCredentials> credentials = mail::SmtpCredentialsFor(c);
-    if (!credentials.ok()) return credentials.status();
+    // XOAUTH2 (the Office 365 preset): the token comes first, as for IMAP below.
+    std::unique_ptr<mail::HttpClient> http;
+    std::unique_ptr<mail::OAuthTokenClient> tokens;
+    if (oauth2) {
+      http = mail::NewCurlHttpClient(mail::CurlOptionsFor(c));
+      tokens = std::make_unique<mail::OAuthTokenClient>(mail::OAuthConfigFor(c), http.get(),
+                                                        &RealClock(), Persist(c));
+    }
+    absl::StatusOr<mail::SmtpCredentials> credentials = mail::SmtpCredentialsFor(c, tokens.get());
+    if (!credentials.ok()) {
+      if (oauth2) return FailedAtAuth(credentials.status());
+      return credentials.status();
+    }
     return ToResponse(mail::TestSmtpConnection(mail::SmtpServerFor(c), *credentials));
   }
   mail::ConnectionTestRequest req;
@@ -62,19 +84,12 @@ absl::StatusOr<v1::TestConnectorResponse> MailConnectionTester::Test(const v1::C
   }
   req.credentials = {c.auth().username(), c.auth().password(), mail::AuthMechanism::kLogin};
   if (c.folders_size() > 0 && !c.folders(0).folder().empty()) req.folder = c.folders(0).folder();
-  if (c.auth().method() == v1::AUTH_METHOD_OAUTH2) {
+  if (oauth2) {
     // The token comes first: without one there is nothing to authenticate with.
     std::unique_ptr<mail::HttpClient> http = mail::NewCurlHttpClient(mail::CurlOptionsFor(c));
     mail::OAuthTokenClient tokens(mail::OAuthConfigFor(c), http.get(), &RealClock(), Persist(c));
     absl::StatusOr<std::string> token = tokens.AccessToken(false);
-    if (!token.ok()) {
-      v1::TestConnectorResponse out;
-      v1::ConnectionTestStep* step = out.add_steps();
-      step->set_name("auth");
-      step->set_detail(std::string(token.status().message()));
-      out.set_failed_step("auth");
-      return out;
-    }
+    if (!token.ok()) return FailedAtAuth(token.status());
     req.credentials = {c.auth().username().empty() ? c.primary_address() : c.auth().username(),
                        *token, mail::AuthMechanism::kXOAuth2};
   }

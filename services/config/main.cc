@@ -92,11 +92,8 @@ int Serve(const server::CommonSettings& s) {
   // A refresh token rotated during a test is kept like the fetcher keeps one.
   store::PgSecretWriter secret_writer(db);
   config::MailConnectionTester tester(
-      [&](const std::string& connector, const std::string& rt) -> absl::Status {
-        absl::StatusOr<std::pair<std::string, std::string>> sealed =
-            sealer.Seal(rt, absl::StrCat("connector:", connector, ":refresh_token"));
-        if (!sealed.ok()) return sealed.status();
-        return secret_writer.Write(connector, "refresh_token", sealed->second, sealed->first);
+      [&](const std::string& connector, const std::string& rt) {
+        return secret_writer.WriteRefreshToken(*keyring, connector, rt);
       });
   config::ConfigCore core({.store = &store, .sealer = &sealer, .tester = &tester,
                            .routes = &routes, .templates = &templates,

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "libs/base/status_macros.h"
 #include "libs/mail/mail_error.h"
+#include "services/fetcher/core/settings.h"
 
 namespace postroom::fetcher {
 namespace {
@@ -149,12 +150,14 @@ mail::ServerOptions ServerOptionsFor(const v1::Connector& c, absl::Duration time
   o.tls.ca_file = c.server().ca_file();
   o.timeout = timeout;
   // Bounds what one server response may make the client hold (max_message_bytes + 1 MiB): a
-  // server that never stops fails the poll as protocol instead of growing the fetcher.
-  if (c.settings().max_message_bytes() > 0) o.max_message_bytes = c.settings().max_message_bytes();
+  // server that never stops fails the poll as protocol instead of growing the fetcher. A spec
+  // without the setting gets the connector default (25 MiB), never the mail library's own.
+  o.max_message_bytes = c.settings().max_message_bytes() > 0 ? c.settings().max_message_bytes()
+                                                             : FetchSettings{}.max_message_bytes;
   return o;
 }
 
-absl::StatusOr<mail::Credentials> CredentialsFor(const v1::Connector& c, OAuthTokens* oauth) {
+absl::StatusOr<mail::Credentials> CredentialsFor(const v1::Connector& c, mail::OAuthTokens* oauth) {
   if (c.auth().method() == v1::AUTH_METHOD_OAUTH2) {
     if (oauth == nullptr) {
       return absl::FailedPreconditionError(

@@ -8,7 +8,7 @@
 #include "libs/mail/pop3_client.h"
 #include "libs/secrets/keyring.h"
 #include "services/fetcher/core/ports.h"
-#include "services/fetcher/oauth_tokens.h"
+#include "libs/mail/oauth_tokens.h"
 
 namespace postroom::fetcher {
 
@@ -18,13 +18,13 @@ mail::ServerOptions ServerOptionsFor(const v1::Connector& c, absl::Duration time
 // token from `oauth` for SASL XOAUTH2 (user: auth.username, else primary_address).
 // FAILED_PRECONDITION for oauth2 without `oauth`; token errors as OAuthTokenClient's.
 absl::StatusOr<mail::Credentials> CredentialsFor(const v1::Connector& c,
-                                                 OAuthTokens* oauth = nullptr);
+                                                 mail::OAuthTokens* oauth = nullptr);
 
 class LibMailConnector : public MailConnector {
  public:
   // `fetch` is handed to UidFetchMessages (batch size, pipeline depth). `oauth` (not owned, may
   // be null: no OAuth2 connectors) gives Graph sessions and XOAUTH2 logins their tokens.
-  explicit LibMailConnector(mail::FetchOptions fetch = {}, OAuthTokens* oauth = nullptr)
+  explicit LibMailConnector(mail::FetchOptions fetch = {}, mail::OAuthTokens* oauth = nullptr)
       : fetch_(fetch), oauth_(oauth) {}
   absl::StatusOr<std::unique_ptr<ImapSession>> OpenImap(const v1::Connector& c) override;
   absl::StatusOr<std::unique_ptr<Pop3Session>> OpenPop3(const v1::Connector& c) override;
@@ -37,7 +37,7 @@ class LibMailConnector : public MailConnector {
  private:
   mail::FetchOptions fetch_;
   std::atomic<uint64_t> imap_commands_{0};
-  OAuthTokens* oauth_;
+  mail::OAuthTokens* oauth_;
 };
 
 }  // namespace postroom::fetcher

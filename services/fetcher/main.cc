@@ -47,6 +47,9 @@ ABSL_FLAG(int, route_stream_window, 2,
 ABSL_FLAG(int, route_queue_raw_mib, 32,
           "MiB of stored bytes queued and in-flight RouteEmail calls may hold to hand the router "
           "(past it the router reads them back from PostgreSQL)");
+ABSL_FLAG(int, route_inline_max_mib, 4,
+          "messages larger than this many MiB go to the router by id alone (it reads them from "
+          "PostgreSQL), never over its receive limit");
 ABSL_FLAG(int, route_raw_wait_ms, 1000,
           "how long storing may wait for room under --route_queue_raw_mib while the router "
           "answers (0: never wait; the bytes are dropped and the router reads them back)");
@@ -95,14 +98,9 @@ int Serve(const server::CommonSettings& s) {
   // A rotated refresh token is sealed like config seals it (same key file, same associated
   // data) and written before its access token is used.
   store::PgSecretWriter secret_writer(db);
-  fetcher::OAuthTokens oauth({
-      .persist = [&](const std::string& connector, const std::string& rt) -> absl::Status {
-        const std::string field = "refresh_token";
-        absl::StatusOr<secrets::Sealed> sealed =
-            keyring->Encrypt(rt, absl::StrCat("connector:", connector, ":", field));
-        if (!sealed.ok()) return sealed.status();
-        return secret_writer.Write(connector, field, sealed->key_id,
-                                   secrets::EncodeSealed(*sealed));
+  mail::OAuthTokens oauth({
+      .persist = [&](const std::string& connector, const std::string& rt) {
+        return secret_writer.WriteRefreshToken(*keyring, connector, rt);
       },
       .issued = [&](const std::string& c, absl::Time at) { observer.TokenIssued(c, at); },
       .failed = [&](const std::string& c, const absl::Status&) { observer.TokenFailed(c); },
@@ -120,6 +118,8 @@ int Serve(const server::CommonSettings& s) {
        .threads = std::max(1, absl::GetFlag(FLAGS_route_threads)),
        .max_queued_raw_bytes =
            static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_route_queue_raw_mib))) << 20,
+       .max_inline_raw_bytes =
+           static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_route_inline_max_mib))) << 20,
        .raw_room_wait = absl::Milliseconds(std::max(0, absl::GetFlag(FLAGS_route_raw_wait_ms))),
        .stream_window = std::max(1, absl::GetFlag(FLAGS_route_stream_window))});
   fetcher::CoreOptions core_options;

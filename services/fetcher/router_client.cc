@@ -126,7 +126,8 @@ void GrpcRouteSink::Submit(RouteJob job) {
   auto has_room = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return stopping_ || held_raw_bytes_ + size <= options_.max_queued_raw_bytes;
   };
-  if (!has_room() && router_answering_ && size <= options_.max_queued_raw_bytes &&
+  const bool inline_size = size <= options_.max_inline_raw_bytes;
+  if (inline_size && !has_room() && router_answering_ && size <= options_.max_queued_raw_bytes &&
       options_.raw_room_wait > absl::ZeroDuration()) {
     if (!mu_.AwaitWithTimeout(absl::Condition(&has_room), options_.raw_room_wait)) {
       router_answering_ = false;
@@ -136,7 +137,7 @@ void GrpcRouteSink::Submit(RouteJob job) {
     ++stats_.dropped;
     return;
   }
-  if (!has_room()) {
+  if (size > options_.max_inline_raw_bytes || !has_room()) {
     job.raw.clear();
     job.raw.shrink_to_fit();
     ++stats_.sent_without_bytes;

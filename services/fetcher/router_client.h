@@ -40,6 +40,12 @@ struct RouterClientOptions {
   int threads = 4;      // concurrent RouteEmail calls
   size_t max_queue = 20000;
   size_t max_queued_raw_bytes = 32 << 20;
+  // A message larger than this always goes by id alone: the router reads it from PostgreSQL.
+  // The router's receive limit (the largest connector's max_message_bytes + 1 MiB, or its
+  // --max-receive-mib) then never refuses a stored message, whatever a connector's
+  // max_message_bytes was raised to after the router started, and a few large messages do not
+  // fill the queued-bytes budget that many small ones share.
+  size_t max_inline_raw_bytes = 4 << 20;
   absl::Duration raw_room_wait = absl::Seconds(1);  // zero: never wait, drop the bytes
   int max_attempts = 3;
   // Requests in flight on one thread's stream: the router reads the next while it answers one.

@@ -15,6 +15,7 @@
 #include "libs/auth/token_authenticator.h"
 #include "libs/base/clock.h"
 #include "libs/base/log.h"
+#include "libs/base/watchdog.h"
 #include "libs/secrets/keyring.h"
 #include "libs/secrets/private_file.h"
 #include "libs/server/server.h"
@@ -42,12 +43,37 @@ ABSL_FLAG(int, sweep_claim_timeout_s, -1,
 // RouterOptions::test_stall_on_subject.
 ABSL_FLAG(std::string, test_stall_on_subject, "",
           "tests only: routing a stored message whose subject contains this sleeps for an hour");
+ABSL_FLAG(int, routing_deadline_s, -1,
+          "a stored message's routing attempt still running after this many seconds ends the "
+          "process (exit 70), so the attempt counts and a message that hangs the router is "
+          "decided failed after router_max_attempts restarts (default "
+          "$POSTROOM_ROUTER_ROUTING_DEADLINE_S or 30; 0: off)");
 ABSL_FLAG(int, db_pool_size, 0, "database connections (default $POSTROOM_ROUTER_DB_POOL or 16)");
 
 namespace postroom {
 namespace {
 
 int Fail(const absl::Status& st) { return server::ExitWith("postroom-router", st); }
+
+// RouteEmail's receive limit when --max-receive-mib is not given: the largest incoming
+// connector's max_message_bytes (validated at most 150 MiB; 25 MiB by default, and at least
+// that so a connector applied later with the default fits) plus 1 MiB for the request's other
+// fields, in whole MiB. Read once at start: a connector raised later needs a restart for
+// `postroomctl route` of such mail, while the fetcher sends any message over 4 MiB by id alone
+// and is never refused.
+absl::StatusOr<int> ReceiveLimitMibFromConnectors(store::Database& db) {
+  constexpr uint64_t kDefaultMaxMessageBytes = 25ull << 20;
+  uint64_t largest = kDefaultMaxMessageBytes;
+  absl::Status st = db.Transact([&](pqxx::work& t) {
+    pqxx::row r = t.exec1(
+        "SELECT coalesce(max((spec #>> '{settings,max_message_bytes}')::bigint), 0) "
+        "FROM connectors WHERE direction IN ('incoming', 'both')");
+    largest = std::max(largest, r[0].as<uint64_t>());
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return static_cast<int>(std::min<uint64_t>(2047, (largest + (1 << 20) + (1 << 20) - 1) >> 20));
+}
 
 int IntSetting(int flag, const char* env, int fallback) {
   if (flag >= 0) return flag;
@@ -108,6 +134,14 @@ int Serve(const server::CommonSettings& s) {
   if (absl::Status st = store::RequireSchemaVersion(db, store::LatestSchemaVersion()); !st.ok()) {
     return Fail(st);
   }
+  server::CommonSettings settings = s;
+  if (settings.max_receive_mib == 0) {
+    absl::StatusOr<int> mib = ReceiveLimitMibFromConnectors(db);
+    if (!mib.ok()) return Fail(mib.status());
+    settings.max_receive_mib = *mib;
+  }
+  LogInfo("receive_limit", {{"max_receive_mib", absl::StrCat(settings.max_receive_mib)},
+                            {"from", s.max_receive_mib == 0 ? "connectors" : "setting"}});
   absl::StatusOr<std::string> reply_token_key = ReplyTokenKey();
   if (!reply_token_key.ok()) return Fail(reply_token_key.status());
   store::PgRouterStore store(db);
@@ -118,9 +152,23 @@ int Serve(const server::CommonSettings& s) {
                                    "POSTROOM_ROUTER_SWEEP_MIN_AGE_S", 5);
   const int claim_timeout_s = IntSetting(absl::GetFlag(FLAGS_sweep_claim_timeout_s),
                                          "POSTROOM_ROUTER_SWEEP_CLAIM_TIMEOUT_S", 60);
+  const int deadline_s = IntSetting(absl::GetFlag(FLAGS_routing_deadline_s),
+                                    "POSTROOM_ROUTER_ROUTING_DEADLINE_S", 30);
+  // A thread cannot be stopped mid-parse: a routing past its deadline ends the process, whose
+  // restart (Kubernetes, run-local) finds the attempt counted. Shorter than the claim timeout,
+  // so no other replica takes the message while this one still holds it.
+  Watchdog watchdog(absl::Seconds(deadline_s), [&](const std::string& what, absl::Duration age) {
+    LogError("routing_deadline_exceeded",
+             {{"routing", what},
+              {"seconds", absl::StrCat(absl::ToInt64Seconds(age))},
+              {"action", "exiting: the attempt is counted, the message is decided failed after "
+                         "router_max_attempts"}});
+    std::_Exit(70);
+  });
   router::Router core({.store = &store, .clock = &RealClock(), .metrics = &metrics,
                        .reply_token_key = *reply_token_key,
                        .claim_timeout = absl::Seconds(std::max(claim_timeout_s, 1)),
+                       .watchdog = &watchdog,
                        .test_stall_on_subject = absl::GetFlag(FLAGS_test_stall_on_subject)});
   // RouteStream and WatchWorkItems hold a thread each for as long as they are open.
   server::StreamRegistry streams(**authenticator, s.max_streams_per_token);
@@ -149,7 +197,8 @@ int Serve(const server::CommonSettings& s) {
     }
   });
 
-  server::ServerOptions options = server::ServerOptionsFor("router", s, &db, authenticator->get());
+  server::ServerOptions options =
+      server::ServerOptionsFor("router", settings, &db, authenticator->get());
   options.streams = &streams;
   options.readiness = [&db] {
     return store::RequireSchemaVersion(db, store::LatestSchemaVersion());
@@ -170,7 +219,7 @@ int main(int argc, char** argv) {
       "Usage: postroom-router [serve] [flags]");
   std::vector<char*> args = postroom::server::ParseFlags(argc, argv);
   postroom::server::CommonSettings settings =
-      postroom::server::ResolveCommonSettings("router", 50052, 9102, /*max_receive_mib=*/26);
+      postroom::server::ResolveCommonSettings("router", 50052, 9102, /*max_receive_mib=*/0);
   std::string command = args.size() > 1 ? args[1] : "serve";
   if (command == "serve") return postroom::Serve(settings);
   std::fprintf(stderr, "postroom-router: unknown command \"%s\": use serve\n", command.c_str());

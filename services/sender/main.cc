@@ -26,6 +26,7 @@
 #include "libs/store/migrations.h"
 #include "libs/store/migrator.h"
 #include "libs/store/pg_outbox_store.h"
+#include "libs/store/pg_secret_writer.h"
 #include "services/sender/core/sender_core.h"
 #include "services/sender/grpc/sender_service.h"
 #include "services/sender/sender_metrics.h"
@@ -88,7 +89,13 @@ int Serve(const server::CommonSettings& s) {
     return Fail(st);
   }
   store::PgOutboxStore store(db);
-  sender::SmtpTransport transport;
+  // A rotated refresh token is sealed and kept before the access token that came with it is
+  // used, as the fetcher and config do.
+  store::PgSecretWriter secret_writer(db);
+  mail::OAuthTokens oauth({.persist = [&](const std::string& connector, const std::string& rt) {
+    return secret_writer.WriteRefreshToken(*keyring, connector, rt);
+  }});
+  sender::SmtpTransport transport(&oauth);
   secrets::KeyringSecretOpener opener(*keyring);
   sender::PrometheusObserver observer;
   sender::SenderCore core(options, {.store = &store,

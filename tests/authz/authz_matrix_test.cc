@@ -1,6 +1,8 @@
 // Every RPC of every service, as the descriptors list them (each `service` of the .proto files
 // in proto/postroom/v1, plus grpc.health.v1.Health), called with no token, an unknown token and
-// each role, against the real gRPC adapters of the four services (over in-memory stores): the
+// each role, against the real gRPC adapters of the four services over their PostgreSQL stores
+// (a private schema of $POSTROOM_TEST_DATABASE, migrated), so an allowed call runs its real
+// queries and a refused one must not reach them: the
 // status is UNAUTHENTICATED, PERMISSION_DENIED or anything else (allowed) as the table below
 // says. A new RPC fails this test until its role is added to Required(). It runs twice: through a
 // port set up like Serve() does (tokens checked on the headers, call_auth.h) and through an
@@ -28,9 +30,11 @@
 #include "gtest/gtest.h"
 #include "libs/base/clock.h"
 #include "libs/server/server.h"
-#include "libs/store/in_memory_config_store.h"
-#include "libs/store/in_memory_fetch_store.h"
-#include "libs/store/in_memory_router_store.h"
+#include "libs/store/database.h"
+#include "libs/store/pg_config_store.h"
+#include "libs/store/pg_fetch_store.h"
+#include "libs/store/pg_outbox_store.h"
+#include "libs/store/pg_router_store.h"
 #include "services/config/grpc/config_service.h"
 #include "services/config/tests/fakes.h"
 #include "services/fetcher/grpc/fetcher_service.h"
@@ -38,6 +42,7 @@
 #include "services/router/grpc/router_service.h"
 #include "services/sender/grpc/sender_service.h"
 #include "services/sender/tests/fakes.h"
+#include "tests/support/pg_test_database.h"
 #include "tests/support/status_matchers.h"
 #include "tests/support/tokens.h"
 
@@ -176,8 +181,23 @@ void ExpectAllowed(const grpc::Status& st, const std::string& what) {
 
 class AuthzMatrixTest : public ::testing::Test {
  protected:
+  static std::unique_ptr<testing::PgTestDatabase> MigratedDatabase() {
+    absl::StatusOr<std::unique_ptr<testing::PgTestDatabase>> db = testing::PgTestDatabase::Create();
+    if (!db.ok()) {
+      ADD_FAILURE() << db.status();
+      std::abort();
+    }
+    return std::move(*db);
+  }
+
   AuthzMatrixTest()
-      : authenticator_(*auth::TokenAuthenticator::FromContents(testing::HashedTokens(kTokens))),
+      : test_db_(MigratedDatabase()),
+        db_({.uri = test_db_->Uri(), .pool_size = 4}),
+        config_store_(db_),
+        router_store_(db_),
+        fetch_store_(db_),
+        outbox_(db_),
+        authenticator_(*auth::TokenAuthenticator::FromContents(testing::HashedTokens(kTokens))),
         config_core_({.store = &config_store_,
                       .sealer = &sealer_,
                       .tester = &tester_,
@@ -246,25 +266,27 @@ class AuthzMatrixTest : public ::testing::Test {
     }
   }
 
+  std::unique_ptr<testing::PgTestDatabase> test_db_;
+  store::Database db_;
+  store::PgConfigStore config_store_;
+  store::PgRouterStore router_store_;
+  store::PgFetchStore fetch_store_;
+  store::PgOutboxStore outbox_;
   FakeClock clock_;
   std::unique_ptr<auth::TokenAuthenticator> authenticator_;
-  store::InMemoryConfigStore config_store_;
   config::testing::FakeSealer sealer_;
   config::testing::FakeTester tester_;
   config::testing::FakeRouteValidator routes_;
   config::testing::FakeTemplateValidator templates_;
   config::ConfigCore config_core_;
   config::ConfigService config_;
-  store::InMemoryRouterStore router_store_;
   router::Router router_core_;
   router::RouterService router_;
-  store::InMemoryFetchStore fetch_store_;
   fetcher::testing::FakeMailbox box_;
   fetcher::testing::PlainSecretOpener secrets_;
   fetcher::testing::FakeMailConnector mail_;
   fetcher::FetcherCore fetcher_core_;
   fetcher::FetcherService fetcher_;
-  sender::InMemoryOutboxStore outbox_;
   sender::SenderService sender_;
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<grpc::Channel> tcp_;

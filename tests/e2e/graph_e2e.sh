@@ -192,6 +192,43 @@ YAML
   CONN=graphbox
   check "IMAP XOAUTH2: Dovecot checked the tokens (introspection)" bash -c "
     curl -sf http://127.0.0.1:$P2/_control/state | python3 -c 'import json,sys; c=json.load(sys.stdin)[\"counts\"]; sys.exit(0 if c.get(\"introspect_ok\", 0) >= 2 else 1)'"
+
+  # SMTP AUTH XOAUTH2 (the Office 365 preset without a password): a private Postfix whose SASL
+  # is that Dovecot's, so each token is introspected at the same fake.
+  SM="$(mktemp -d /tmp/graph-e2e-smtp.XXXXXX)"
+  trap 'kill $GRAPH_FAKE_PID $FAKE2_PID 2>/dev/null; "$ROOT/scripts/smtp" stop "$SM" >/dev/null 2>&1; "$ROOT/scripts/dovecot" stop "$DC" >/dev/null 2>&1; rm -rf "$DC" "$SM"; stack_stop' EXIT
+  "$ROOT/scripts/smtp" start "$SM" --dovecot-sasl "$DOVECOT_AUTH_SOCKET" >"$G/smtp.env"
+  source "$G/smtp.env"
+  smtp_connector() {  # NAME CLIENT_SECRET
+    cat <<YAML
+kind: Connector
+name: $1
+protocol: smtp
+direction: outgoing
+server: {host: 127.0.0.1, port: $SMTP_PORT, tls: none}
+auth:
+  method: oauth2
+  username: alice
+  client_id: postroom-e2e
+  client_secret: $2
+  token_endpoint: http://127.0.0.1:$P2/contoso/oauth2/v2.0/token
+  scope: https://outlook.office365.com/.default
+primary_address: alice@example.com
+YAML
+  }
+  introspected() {
+    curl -sf "http://127.0.0.1:$P2/_control/state" |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["counts"].get("introspect_ok", 0))'
+  }
+  before="$(introspected)"
+  smtp_connector smtpoauth e2e-app-secret >"$G/smtp-oauth.yaml"
+  check "SMTP XOAUTH2: test connection signs in to Postfix with a token from the endpoint" \
+    bash -c "'$BIN/postroomctl' apply -f '$G/smtp-oauth.yaml' && '$BIN/postroomctl' test connector smtpoauth | grep -E 'auth(entication)? +passed'"
+  check "SMTP XOAUTH2: Postfix had Dovecot check the token (introspection)" \
+    bash -c "[ \"\$(curl -sf http://127.0.0.1:$P2/_control/state | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"counts\"].get(\"introspect_ok\", 0))')\" -gt $before ]"
+  smtp_connector smtpbad wrong-secret >"$G/smtp-bad.yaml"
+  check "SMTP XOAUTH2: a client secret the endpoint refuses fails at the auth step" \
+    bash -c "'$BIN/postroomctl' apply -f '$G/smtp-bad.yaml'; '$BIN/postroomctl' test connector smtpbad | grep -Ei 'auth.*(failed|invalid_client)'"
 else
   echo "skip IMAP XOAUTH2 against Dovecot (needs root)"
 fi

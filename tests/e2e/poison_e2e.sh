@@ -2,7 +2,9 @@
 # Poison messages end to end (issue 17): a stored message whose routing never finishes must not
 # keep the router in a crash loop. The real postroom-router is killed with SIGKILL while it
 # holds the message, router_max_attempts (default 3) times; after the next restart the message
-# is decided failed with the reason, the counter moves and the router keeps serving.
+# is decided failed with the reason, the counter moves and the router keeps serving. Then the
+# same with a routing that runs out of time: the router's watchdog (--routing_deadline_s) ends
+# the process itself.
 #
 # To hold a message reliably the router runs with its test-only --test_stall_on_subject (routing
 # a stored message whose subject contains the text sleeps after parsing). No email in
@@ -27,7 +29,7 @@ start_router() {
   POSTROOM_ROUTER_SWEEP_MIN_AGE_S=1 POSTROOM_ROUTER_SWEEP_INTERVAL_MS=300 \
   POSTROOM_ROUTER_SWEEP_CLAIM_TIMEOUT_S=2 \
     "$BIN/postroom-router" --listen "$POSTROOM_ROUTER_LISTEN" \
-      --metrics-listen "$POSTROOM_ROUTER_METRICS_LISTEN" --test_stall_on_subject="$STALL" \
+      --metrics-listen "$POSTROOM_ROUTER_METRICS_LISTEN" --test_stall_on_subject="$STALL" "$@" \
       >>"$LOG" 2>&1 &
   ROUTER_PID=$!
   WAIT_SECONDS=60 wait_for "$BIN/postroom-healthcheck" "$POSTROOM_ROUTER_LISTEN" readiness ||
@@ -77,5 +79,52 @@ sleep 1  # A few more sweeps: the failed message stays failed and is not claimed
 check "the decided message is never claimed again" \
   bash -c "[ \"\$(psql '$DB' -qAt -c 'SELECT route_attempts, decision FROM messages WHERE id = $id')\" = '4|failed' ]"
 check "the router is still up" kill -0 "$ROUTER_PID"
+{ kill "$ROUTER_PID"; wait "$ROUTER_PID"; } 2>/dev/null; ROUTER_PID=""
+
+# A routing that runs out of time: nobody kills the router; its watchdog ends the process when
+# the attempt passes --routing_deadline_s, and each restart finds the attempt counted.
+id2="$(sql "INSERT INTO messages (connector_id, fetch_key, size_bytes, raw, message_id, stored_at)
+  SELECT id, 'INBOX:17:2', 80, convert_to(E'From: p@client.example\r\nSubject: $STALL slow\r\nMessage-ID: <poison-2@client.example>\r\n\r\nhi\r\n', 'UTF8'),
+    'poison-2@client.example', now() - interval '1 minute'
+  FROM connectors WHERE name = 'support' RETURNING id")"
+[ -n "$id2" ] || die "could not store the second poison message"
+ends_by_itself() {
+  local rc=0
+  WAIT_SECONDS=30 wait_for bash -c "! kill -0 $ROUTER_PID 2>/dev/null" || return 1
+  wait "$ROUTER_PID" 2>/dev/null || rc=$?
+  ROUTER_PID=""
+  [ "$rc" = 70 ] || { echo "exit status $rc, expected 70" >&2; return 1; }
+}
+for attempt in 1 2 3; do
+  start_router --routing_deadline_s=2
+  check "deadline attempt $attempt: the router ends itself (exit 70) past the deadline" ends_by_itself
+  check "deadline attempt $attempt: it says which routing overran" bash -c \
+    "[ \$(grep -c 'event=routing_deadline_exceeded.*message $id2 of connector support' '$LOG') = $attempt ]"
+done
+start_router --routing_deadline_s=2
+check "after 3 overruns the next start decides the message failed" wait_decided "$id2"
+check "its reason names the attempts" bash -c "
+  [ \"\$(psql '$DB' -qAt -c 'SELECT decision, decision_step FROM messages WHERE id = $id2')\" = 'failed|attempts' ]"
+check "the router keeps serving after the overruns" kill -0 "$ROUTER_PID"
+{ kill "$ROUTER_PID"; wait "$ROUTER_PID"; } 2>/dev/null; ROUTER_PID=""
+
+# The receive limit that bounds a RouteEmail follows the connectors: the largest incoming
+# max_message_bytes plus 1 MiB (at least 26 MiB), read at start.
+check "the router's receive limit is 26 MiB for the default max_message_bytes" \
+  grep -q 'event=receive_limit max_receive_mib=26 from=connectors' "$LOG"
+head -c $((27 << 20)) /dev/zero | tr '\0' 'x' | fold -w 76 | sed 's/$/\r/' >"$POSTROOM_HOME/big-body"
+{ printf 'From: Jane <jane@client.example>\r\nTo: support@example.com\r\nSubject: Big\r\nMessage-ID: <big@client.example>\r\n\r\n'
+  cat "$POSTROOM_HOME/big-body"; } >"$POSTROOM_HOME/big.eml"
+start_router
+check "a 27 MiB email over that limit is refused as too large" \
+  expect 1 "RESOURCE_EXHAUSTED|larger than" route "$POSTROOM_HOME/big.eml" --connector support
+{ kill "$ROUTER_PID"; wait "$ROUTER_PID"; } 2>/dev/null; ROUTER_PID=""
+sql "UPDATE connectors SET spec = jsonb_set(spec, '{settings,max_message_bytes}', '\"41943040\"')
+     WHERE name = 'support'" >/dev/null
+start_router
+check "raised to 40 MiB, the next start takes 41 MiB" \
+  grep -q 'event=receive_limit max_receive_mib=41 from=connectors' "$LOG"
+check "and the 27 MiB email is routed" \
+  expect 0 "message [0-9]+: created" route "$POSTROOM_HOME/big.eml" --connector support
 
 e2e_finish poison_e2e

@@ -32,6 +32,10 @@ struct Environment {
   // Lists a directory's files (for `apply -f DIR`), sorted; NOT_FOUND if it is not one.
   std::function<absl::StatusOr<std::vector<std::string>>(const std::string&)> list_dir;
   Clock* clock = nullptr;
+  // Waits between looks (`watch`); tests move their clock instead.
+  std::function<void(absl::Duration)> sleep;
+  // Standard output is a terminal: `watch` rewrites its line in place.
+  bool out_is_terminal = false;
   // Opens a channel to one service; the default honours --tls and --ca-file.
   std::function<absl::StatusOr<std::shared_ptr<grpc::ChannelInterface>>(
       const std::string& addr, const ConnectionOptions& options)>
@@ -93,6 +97,9 @@ struct Command {
   std::string help;     // Longer text with examples.
   std::vector<FlagSpec> flags;
   std::function<int(Context&)> run;
+  // The kinds its first positional takes ("connectors", "message", ...), for shell completion;
+  // each file that extends a command adds its own.
+  std::vector<std::string> kinds;
 };
 
 // Adds `flag` to `command` unless it has a flag of that name (for files that extend `get` and
@@ -104,6 +111,15 @@ void AddFlag(Command& command, const FlagSpec& flag);
 std::vector<Command> ConfigCommands();
 // `inspect`: offline parsing and classification (inspect_command.cc).
 std::vector<Command> InspectCommands();
+// `watch connector NAME`: a live line until the first sync is done (watch_command.cc).
+Command WatchCommand();
+// `completion bash|zsh`: a shell completion script made from `commands` (completion_command.cc).
+Command CompletionCommand();
+// The bash completion script for `commands` (zsh runs it through bashcompinit).
+std::string BashCompletion(const std::vector<Command>& commands);
+
+// The flags every command takes: the connection's and --help.
+std::vector<FlagSpec> GlobalFlags();
 
 // Every command, in help order.
 std::vector<Command> AllCommands();

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <iostream>
 
+#include <unistd.h>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "libs/base/version.h"
@@ -12,13 +14,14 @@
 #include "tools/postroomctl/terminal_safe.h"
 
 namespace postroom::ctl {
-namespace {
 
 std::vector<FlagSpec> GlobalFlags() {
   std::vector<FlagSpec> flags = ConnectionFlags();
   flags.push_back({"help", 'h', false, false, "", "show help"});
   return flags;
 }
+
+namespace {
 
 std::string GeneralHelp(const std::vector<Command>& commands) {
   std::string out =
@@ -61,7 +64,9 @@ const Command* Find(const std::vector<Command>& commands, const std::string& nam
 // characters); `inspect` prints JSON lines only.
 bool IsMachineOutput(const Command& command, const ParsedArgs& args) {
   const std::string format = args.Get("output");
-  return format == "json" || format == "yaml" || command.name == "inspect";
+  // `watch` writes its own control sequences (\r, erase line) around a line it made safe.
+  return format == "json" || format == "yaml" || command.name == "inspect" ||
+         command.name == "watch";
 }
 
 }  // namespace
@@ -88,6 +93,8 @@ Environment ProcessEnvironment() {
     return files;
   };
   env.clock = &RealClock();
+  env.sleep = [](absl::Duration d) { absl::SleepFor(d); };
+  env.out_is_terminal = isatty(STDOUT_FILENO) == 1;
   FileReader reader = env.read_file;
   env.open_channel = [reader](const std::string& addr, const ConnectionOptions& options) {
     return OpenChannel(addr, options, reader);
@@ -134,6 +141,8 @@ std::vector<Command> AllCommands() {
   AddRouterCommands(commands);  // router_commands.cc
   AddFetcherCommands(commands);
   AddSenderCommands(commands);
+  commands.push_back(WatchCommand());
+  commands.push_back(CompletionCommand());
   return commands;
 }
 

@@ -679,7 +679,7 @@ int RunMove(Context& ctx) {
 }  // namespace
 
 std::vector<Command> ConfigCommands() {
-  return {
+  std::vector<Command> commands = {
       {"apply",
        "apply -f FILE [-f FILE...] [--strict-version] [--dry-run]",
        "Create or update objects from YAML (or JSON) files by name",
@@ -762,6 +762,20 @@ std::vector<Command> ConfigCommands() {
         {"after", 0, true, false, "OTHER", "put the route just after OTHER"}},
        RunMove},
   };
+  std::vector<std::string> plurals, singulars;
+  for (const KindInfo& k : AllKinds()) {
+    plurals.push_back(k.plural);
+    singulars.push_back(k.singular);
+  }
+  for (Command& c : commands) {
+    if (c.name == "get") c.kinds = plurals;
+    if (c.name == "describe" || c.name == "enable" || c.name == "disable" || c.name == "test") {
+      c.kinds = {"connector"};
+    }
+    if (c.name == "delete" || c.name == "history") c.kinds = singulars;
+    if (c.name == "move") c.kinds = {"route"};
+  }
+  return commands;
 }
 
 }  // namespace postroom::ctl

@@ -89,7 +89,8 @@ void AddFetcherCommands(std::vector<Command>& commands) {
       .help = "Asks the fetcher to poll the connector at once. FAILED_PRECONDITION names the\n"
               "replica that holds the lease when the answering one does not.\n"
               "Example: postroomctl poll connector support",
-      .run = RunPoll});
+      .run = RunPoll,
+      .kinds = {"connector"}});
 }
 
 }  // namespace postroom::ctl

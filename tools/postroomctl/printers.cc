@@ -17,17 +17,23 @@
 #include "tools/postroomctl/yaml_proto.h"
 
 namespace postroom::ctl {
+
+std::string OneLine(const std::string& s) {
+  std::string out = absl::StrReplaceAll(s, {{"\r\n", " "}, {"\n", " "}, {"\r", " "}, {"\t", " "}});
+  return std::string(absl::StripTrailingAsciiWhitespace(out));
+}
+
+std::string WhenAgo(int64_t unix_ms, absl::Time now) {
+  if (unix_ms == 0) return "never";
+  return absl::StrCat(FormatTimestamp(unix_ms), " (", FormatAgo(unix_ms, now), " ago)");
+}
+
 namespace {
 
 constexpr char kNone[] = "<none>";
 
 std::string OrNone(const std::string& s) { return s.empty() ? kNone : s; }
 
-// One line: table cells and detail columns must not break the layout.
-std::string OneLine(const std::string& s) {
-  std::string out = absl::StrReplaceAll(s, {{"\r\n", " "}, {"\n", " "}, {"\r", " "}, {"\t", " "}});
-  return std::string(absl::StripTrailingAsciiWhitespace(out));
-}
 
 std::string EnumName(const google::protobuf::EnumDescriptor* type, int value) {
   const google::protobuf::EnumValueDescriptor* v = type->FindValueByNumber(value);
@@ -85,10 +91,6 @@ std::string Fields(const std::vector<std::pair<std::string, std::string>>& rows,
   return out;
 }
 
-std::string WhenAgo(int64_t unix_ms, absl::Time now) {
-  if (unix_ms == 0) return "never";
-  return absl::StrCat(FormatTimestamp(unix_ms), " (", FormatAgo(unix_ms, now), " ago)");
-}
 
 std::string Indent(const std::string& text, int indent) {
   std::string out;

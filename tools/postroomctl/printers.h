@@ -25,6 +25,11 @@ std::string FormatAge(absl::Duration d);
 std::string FormatAgo(int64_t unix_ms, absl::Time now);
 // "2026-11-24T15:24:56Z", or "never" for 0.
 std::string FormatTimestamp(int64_t unix_ms);
+// "2026-11-24T15:24:56Z (5m ago)", or "never" for 0.
+std::string WhenAgo(int64_t unix_ms, absl::Time now);
+// Line breaks and tabs as spaces, trailing space trimmed: table cells and detail columns must
+// not break the layout.
+std::string OneLine(const std::string& s);
 
 // A message as indented proto JSON with proto field names (the `-o json` of the router and
 // sender commands).

@@ -347,6 +347,7 @@ void AddRouterCommands(std::vector<Command>& commands) {
     if (c.name == "get") {
       auto inner = c.run;
       c.usage += " | get messages|work-items [--connector C] [--decision D] [--queue Q]";
+      c.kinds.insert(c.kinds.end(), {"messages", "work-items"});
       c.help += "\nRouter kinds:\n"
                 "  postroomctl get messages --connector support --decision unhandled\n"
                 "  postroomctl get work-items --queue billing\n";
@@ -368,6 +369,7 @@ void AddRouterCommands(std::vector<Command>& commands) {
     } else if (c.name == "describe") {
       auto inner = c.run;
       c.usage += " | describe message ID | describe work-item ID|REFERENCE";
+      c.kinds.insert(c.kinds.end(), {"message", "work-item"});
       c.help += "\nRouter kinds (decision and trace of a message; a work item with its\n"
                 "messages and queued emails):\n"
                 "  postroomctl describe message 42\n  postroomctl describe work-item SUP-1042\n";
@@ -417,7 +419,8 @@ void AddRouterCommands(std::vector<Command>& commands) {
       .help = "A manual status is never overwritten by the classifier.\n\n"
               "Examples:\n  postroomctl mark clean 42\n  postroomctl mark spam 43\n",
       .flags = {},
-      .run = RunMark});
+      .run = RunMark,
+      .kinds = {"spam", "clean"}});
 }
 
 }  // namespace postroom::ctl

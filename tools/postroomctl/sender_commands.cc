@@ -177,6 +177,7 @@ void AddSenderCommands(std::vector<Command>& commands) {
     if (c.name == "get") {
       auto inner = c.run;
       c.usage += " | get outbox [--state S] [--connector C]";
+      c.kinds.push_back("outbox");
       c.help +=
           "\nSender kind (queued, sent and failed emails):\n"
           "  postroomctl get outbox --state failed\n";
@@ -192,6 +193,7 @@ void AddSenderCommands(std::vector<Command>& commands) {
     } else if (c.name == "describe") {
       auto inner = c.run;
       c.usage += " | describe outbox ID";
+      c.kinds.push_back("outbox");
       c.help +=
           "\nSender kind (an email with its state, attempts, last error and body):\n"
           "  postroomctl describe outbox 7\n";
@@ -211,7 +213,8 @@ void AddSenderCommands(std::vector<Command>& commands) {
               "Retrying again changes nothing; a sent item is refused (FAILED_PRECONDITION).\n"
               "Example: postroomctl retry outbox 7\n",
       .flags = {},
-      .run = RunRetry});
+      .run = RunRetry,
+      .kinds = {"outbox"}});
 }
 
 }  // namespace postroom::ctl

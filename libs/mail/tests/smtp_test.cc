@@ -2,6 +2,10 @@
 // covered by tests/e2e/sender_e2e.sh against a private Postfix).
 #include <curl/curl.h>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/ascii.h"
+#include "libs/mail/tests/hostile_server.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/mail/smtp_client.h"
@@ -165,12 +169,92 @@ TEST(SmtpConnector, UnsetTlsIsStartTlsAndUsernameMeansPasswordAuth) {
   EXPECT_EQ(SmtpCredentialsFor(c)->method, SmtpAuth::kNone);
 }
 
-TEST(SmtpConnector, OAuth2IsRefusedUntilATokenClientExists) {
+// An access token source that hands out numbered tokens and records whether a refresh was forced.
+class CountingTokens : public AccessTokenSource {
+ public:
+  absl::StatusOr<std::string> AccessToken(bool force_refresh) override {
+    if (fail) return absl::UnavailableError("token endpoint unreachable");
+    forced += force_refresh ? 1 : 0;
+    return "token-" + std::to_string(++issued);
+  }
+  int issued = 0;
+  int forced = 0;
+  bool fail = false;
+};
+
+TEST(SmtpConnector, OAuth2SignsInWithXOAuth2AndAnAccessToken) {
   v1::Connector c;
   c.set_name("m365");
+  c.set_primary_address("support@contoso.example");
   c.mutable_auth()->set_method(v1::AUTH_METHOD_OAUTH2);
   EXPECT_THAT(SmtpCredentialsFor(c),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("XOAUTH2")));
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("access token source")));
+  CountingTokens tokens;
+  absl::StatusOr<SmtpCredentials> cr = SmtpCredentialsFor(c, &tokens);
+  ASSERT_TRUE(cr.ok()) << cr.status();
+  EXPECT_EQ(cr->method, SmtpAuth::kXOAuth2);
+  EXPECT_EQ(cr->user, "support@contoso.example");  // no username: the mailbox address
+  EXPECT_EQ(cr->secret, "token-1");
+  c.mutable_auth()->set_username("svc@contoso.example");
+  cr = SmtpCredentialsFor(c, &tokens, /*force_refresh=*/true);
+  ASSERT_TRUE(cr.ok());
+  EXPECT_EQ(cr->user, "svc@contoso.example");
+  EXPECT_EQ(tokens.forced, 1);
+  tokens.fail = true;
+  EXPECT_THAT(SmtpCredentialsFor(c, &tokens),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("token endpoint")));
+}
+
+// The bytes on the wire: libcurl's XOAUTH2 (RFC 7628's Google/Microsoft form) carries
+// "user=<user>^Aauth=Bearer <token>^A^A" in base64, with or without an initial response.
+TEST(SendSmtp, XOAuth2SendsTheBearerTokenForTheUser) {
+  std::string auth_payload;
+  testing::HostileServer server([&](testing::HostileConnection& conn) {
+    if (!conn.Send("220 smtp.test ESMTP\r\n")) return;
+    for (;;) {
+      std::optional<std::string> line = conn.ReadLine();
+      if (!line) return;
+      const std::string upper = absl::AsciiStrToUpper(*line);
+      if (absl::StartsWith(upper, "EHLO")) {
+        conn.Send("250-smtp.test\r\n250 AUTH XOAUTH2 PLAIN\r\n");
+      } else if (absl::StartsWith(upper, "AUTH XOAUTH2")) {
+        std::string rest = line->size() > 13 ? line->substr(13) : "";
+        if (rest.empty()) {
+          conn.Send("334 \r\n");
+          std::optional<std::string> answer = conn.ReadLine();
+          if (!answer) return;
+          rest = *answer;
+        }
+        auth_payload = rest;
+        conn.Send("235 2.7.0 Accepted\r\n");
+      } else if (absl::StartsWith(upper, "MAIL FROM") || absl::StartsWith(upper, "RCPT TO")) {
+        conn.Send("250 ok\r\n");
+      } else if (upper == "DATA") {
+        conn.Send("354 go\r\n");
+        for (std::optional<std::string> l = conn.ReadLine(); l && *l != "."; l = conn.ReadLine()) {
+        }
+        conn.Send("250 2.0.0 queued as ABC123\r\n");
+      } else if (upper == "QUIT") {
+        conn.Send("221 bye\r\n");
+        return;
+      } else {
+        conn.Send("502 unknown\r\n");
+      }
+    }
+  });
+  SmtpServer s;
+  s.host = "127.0.0.1";
+  s.port = server.port();
+  s.security = SmtpSecurity::kNone;
+  SmtpCredentials cr{.method = SmtpAuth::kXOAuth2, .user = "support@contoso.example",
+                     .secret = "eyJ0eXAi.token"};
+  SmtpResult r = SendSmtp(s, cr, {.mail_from = "support@contoso.example",
+                                  .rcpt_to = {"jane@client.example"}},
+                          "From: support@contoso.example\r\nSubject: x\r\n\r\nhi\r\n");
+  EXPECT_TRUE(r.ok) << r.message;
+  std::string decoded;
+  ASSERT_TRUE(absl::Base64Unescape(auth_payload, &decoded)) << auth_payload;
+  EXPECT_EQ(decoded, "user=support@contoso.example\x01" "auth=Bearer eyJ0eXAi.token\x01\x01");
 }
 
 TEST(TestSmtpConnection, UnreachableServerFailsAtTcpAndSkipsTheRest) {

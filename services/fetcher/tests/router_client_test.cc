@@ -155,6 +155,22 @@ TEST_F(RouteSinkTest, SendsStoredBytesOnlyWhileQueuedAndInFlightJobsAreUnderTheB
   EXPECT_EQ(calls[4].raw_bytes, 100u);
 }
 
+TEST_F(RouteSinkTest, AMessageOverTheInlineLimitGoesByIdAloneWithoutWaiting) {
+  RouterClientOptions options = Options(1000, absl::Seconds(30));
+  options.max_inline_raw_bytes = 100;
+  GrpcRouteSink sink(options);
+  sink.Submit(Job(1, 100));  // at the limit: inline
+  ASSERT_EQ(router.WaitForCalls(1).size(), 1u);  // held
+  const absl::Time start = absl::Now();
+  sink.Submit(Job(2, 101));  // over it: by id, and it does not wait for room
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  router.Release();
+  std::vector<HoldingRouter::Call> calls = router.WaitForCalls(2);
+  EXPECT_THAT(Sizes(calls), ElementsAre(100, 0));
+  EXPECT_EQ(calls[1].id, 2);
+  EXPECT_EQ(sink.GetStats().sent_without_bytes, 1);
+}
+
 TEST_F(RouteSinkTest, AtTheCapStoringWaitsForAnAnsweringRouterToMakeRoom) {
   GrpcRouteSink sink(Options(100, absl::Seconds(30)));
   sink.Submit(Job(1, 60));

@@ -35,6 +35,12 @@ absl::StatusOr<v1::RouteEmailResponse> Router::RouteAttempt(
     }
     return DecideFailed(cfg, id, attempt, reason, started);
   }
+  Watchdog::Guard watched;
+  if (options_.watchdog != nullptr) {
+    watched = options_.watchdog->Watch(
+        absl::StrCat("message ", id, " of connector ", cfg.record.name, " (attempt ",
+                     attempt.route_attempts, ")"));
+  }
   absl::StatusOr<v1::RouteEmailResponse> r = route();
   if (r.ok() || !ErrorOfTheMessage(r.status())) return r;
   const std::string error(r.status().message());

@@ -25,6 +25,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "libs/base/clock.h"
+#include "libs/base/watchdog.h"
 #include "libs/mime/message.h"
 #include "libs/store/router_store.h"
 #include "postroom/v1/router.pb.h"
@@ -66,6 +67,9 @@ struct RouterOptions {
   int max_route_attempts = 3;
   // A sweep claim older than this may be taken by another replica.
   absl::Duration claim_timeout = absl::Minutes(1);
+  // Watches each routing attempt of a stored message (RouteAttempt) against the routing
+  // deadline; may be null (not watched).
+  Watchdog* watchdog = nullptr;
   // Tests only (the router's hidden --test_stall_on_subject): routing a stored message whose
   // subject contains this sleeps for an hour after parsing, so a test can kill the process
   // while it holds the message. Empty (production): never.

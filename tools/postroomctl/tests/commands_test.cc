@@ -55,6 +55,13 @@ class FakeConfigService final : public v1::ConfigService::Service {
     absl::MutexLock l(&mu_);
     failures_[method] = std::move(status);
   }
+  // Replaces a stored connector's status and state (what the fetcher would have written).
+  void SetConnectorState(const std::string& name, v1::ConnectorStatus status,
+                         const v1::ConnectorState& state) {
+    absl::MutexLock l(&mu_);
+    connectors_[name].set_status(status);
+    *connectors_[name].mutable_state() = state;
+  }
   void SetTestResponse(v1::TestConnectorResponse r) {
     absl::MutexLock l(&mu_);
     test_response_ = std::move(r);
@@ -376,6 +383,11 @@ class CommandsTest : public ::testing::Test {
       return it->second;
     };
     env.clock = &clock_;
+    env.sleep = [this](absl::Duration d) {
+      clock_.Advance(d);
+      if (on_sleep_) on_sleep_();
+    };
+    env.out_is_terminal = out_is_terminal_;
     env.open_channel = [this](const std::string& addr, const ConnectionOptions&)
         -> absl::StatusOr<std::shared_ptr<grpc::ChannelInterface>> {
       addresses_.push_back(addr);
@@ -399,6 +411,8 @@ class CommandsTest : public ::testing::Test {
   std::map<std::string, std::vector<std::string>> dirs_;
   std::vector<std::string> addresses_;
   FakeClock clock_{absl::FromUnixSeconds(1'800'000'000)};
+  std::function<void()> on_sleep_;  // runs at every `watch` pause, after the clock moved
+  bool out_is_terminal_ = false;
 };
 
 TEST_F(CommandsTest, ApplyCreatesInDependencyOrderAndSaysSo) {
@@ -738,6 +752,81 @@ TEST_F(CommandsTest, HelpExitsZero) {
   EXPECT_EQ(c.code, kExitOk);
   EXPECT_THAT(c.out, HasSubstr("Usage: postroomctl apply -f FILE"));
   EXPECT_EQ(Run({"get", "--help"}).code, kExitOk);
+}
+
+}  // namespace
+}  // namespace postroom::ctl
+
+namespace postroom::ctl {
+namespace {
+
+v1::ConnectorState Backfill(int64_t done, int64_t total) {
+  v1::ConnectorState st;
+  st.set_backfill_done(done);
+  st.set_backfill_total(total);
+  st.set_last_incoming_success_unix_ms(1'800'000'000'000);
+  return st;
+}
+
+TEST_F(CommandsTest, WatchFollowsTheFirstSyncUntilItIsDone) {
+  ASSERT_EQ(Run({"apply", "-f", "demo.yaml"}).code, 0);
+  service_.SetConnectorState("support", v1::CONNECTOR_STATUS_ACTIVE, Backfill(0, 3000));
+  int64_t done = 0;
+  on_sleep_ = [&] {
+    done += 1000;  // 1,000 messages a second
+    service_.SetConnectorState("support", v1::CONNECTOR_STATUS_ACTIVE, Backfill(done, 3000));
+  };
+  Result r = Run({"watch", "connector", "support"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "support: first sync 0 of 3000 messages (0 %)\n"
+            "support: first sync 1000 of 3000 messages (33 %), 1000 messages/s, about 2s left\n"
+            "support: first sync 2000 of 3000 messages (66 %), 1000 messages/s, about 1s left\n"
+            "support: first sync 3000 of 3000 messages (100 %), done\n");
+}
+
+TEST_F(CommandsTest, WatchOnATerminalRewritesOneLine) {
+  ASSERT_EQ(Run({"apply", "-f", "demo.yaml"}).code, 0);
+  service_.SetConnectorState("support", v1::CONNECTOR_STATUS_ACTIVE, Backfill(5, 10));
+  on_sleep_ = [&] {
+    service_.SetConnectorState("support", v1::CONNECTOR_STATUS_ACTIVE, Backfill(10, 10));
+  };
+  out_is_terminal_ = true;
+  Result r = Run({"watch", "connector", "support"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out,
+            "\rsupport: first sync 5 of 10 messages (50 %)\033[K"
+            "\rsupport: first sync 10 of 10 messages (100 %), done\033[K\n");
+}
+
+TEST_F(CommandsTest, WatchEndsWithTheReasonWhenTheConnectorIsAutoDisabled) {
+  ASSERT_EQ(Run({"apply", "-f", "demo.yaml"}).code, 0);
+  v1::ConnectorState st = Backfill(10, 100);
+  st.set_auto_disabled_reason("5 consecutive errors; last: imap: LOGIN failed\x1b[31m");
+  service_.SetConnectorState("support", v1::CONNECTOR_STATUS_DISABLED_BY_SYSTEM, st);
+  Result r = Run({"watch", "connector", "support"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.out, ::testing::HasSubstr("support: auto-disabled: 5 consecutive errors"));
+  EXPECT_THAT(r.out, ::testing::Not(::testing::HasSubstr("\x1b[31m"))) << "mail text reached the terminal raw";
+}
+
+TEST_F(CommandsTest, WatchGivesUpAfterMaxWait) {
+  ASSERT_EQ(Run({"apply", "-f", "demo.yaml"}).code, 0);
+  service_.SetConnectorState("support", v1::CONNECTOR_STATUS_ACTIVE, Backfill(1, 100));
+  Result r = Run({"watch", "connector", "support", "--max-wait", "3s", "--interval", "1s"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, ::testing::HasSubstr("support still syncing after 3s (--max-wait)"));
+  EXPECT_EQ(Run({"watch", "connector", "support", "--interval", "soon"}).code, 2);
+  EXPECT_EQ(Run({"watch", "route", "x"}).code, 2);
+  EXPECT_EQ(Run({"watch", "connector", "nope"}).code, 1);
+}
+
+TEST_F(CommandsTest, WatchOfAnUpToDateConnectorEndsAtOnce) {
+  ASSERT_EQ(Run({"apply", "-f", "demo.yaml"}).code, 0);
+  service_.SetConnectorState("support", v1::CONNECTOR_STATUS_ACTIVE, Backfill(0, 0));
+  Result r = Run({"watch", "connector", "support"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_THAT(r.out, ::testing::StartsWith("support: up to date, nothing to catch up"));
 }
 
 }  // namespace

@@ -1,8 +1,8 @@
 #pragma once
 
-// The fetcher's OAuth2 access tokens, one token client per connector, shared by its Graph
-// sessions and its IMAP/POP3 XOAUTH2 logins across polls (a token lives an hour; a poll a few
-// seconds). A rotated refresh token is handed to `persist` (sealed and written to `secrets` by
+// OAuth2 access tokens, one token client per connector, kept across uses: the fetcher's Graph
+// sessions and IMAP/POP3 XOAUTH2 logins across polls, the sender's Graph sends and SMTP XOAUTH2
+// logins across deliveries (a token lives an hour; a poll or a delivery a few seconds). A rotated refresh token is handed to `persist` (sealed and written to `secrets` by
 // main.cc) before the access token that came with it is used. Thread-safe.
 #include <functional>
 #include <map>
@@ -14,7 +14,7 @@
 #include "libs/mail/oauth_token_client.h"
 #include "postroom/v1/config.pb.h"
 
-namespace postroom::fetcher {
+namespace postroom::mail {
 
 struct OAuthTokenHooks {
   // Persists connector's rotated refresh token. An error keeps the new access token unused.
@@ -51,4 +51,4 @@ class OAuthTokens {
   std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace postroom::fetcher
+}  // namespace postroom::mail

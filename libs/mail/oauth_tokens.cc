@@ -1,21 +1,21 @@
-#include "services/fetcher/oauth_tokens.h"
+#include "libs/mail/oauth_tokens.h"
 
 #include "absl/strings/str_cat.h"
 #include "libs/base/log.h"
 #include "libs/mail/graph_connector.h"
 #include "libs/mail/mail_error.h"
 
-namespace postroom::fetcher {
+namespace postroom::mail {
 
 // One connector's token client with its own HTTP client (used under the token client's lock),
 // reporting to the hooks.
-class OAuthTokens::Source : public mail::AccessTokenSource {
+class OAuthTokens::Source : public AccessTokenSource {
  public:
   Source(const v1::Connector& c, const OAuthTokenHooks* hooks, Clock* clock)
       : connector_(c.name()),
         hooks_(hooks),
-        http_(mail::NewCurlHttpClient(mail::CurlOptionsFor(c))),
-        client_(mail::OAuthConfigFor(c), http_.get(), clock, [this](const std::string& rt) {
+        http_(NewCurlHttpClient(CurlOptionsFor(c))),
+        client_(OAuthConfigFor(c), http_.get(), clock, [this](const std::string& rt) {
           absl::Status st = hooks_->persist ? hooks_->persist(connector_, rt) : absl::OkStatus();
           LogInfo("oauth_refresh_token_rotated",
                   {{"connector", connector_}, {"stored", st.ok() ? "yes" : "no"}});
@@ -40,11 +40,11 @@ class OAuthTokens::Source : public mail::AccessTokenSource {
  private:
   std::string connector_;
   const OAuthTokenHooks* hooks_;
-  std::unique_ptr<mail::HttpClient> http_;
-  mail::OAuthTokenClient client_;
+  std::unique_ptr<HttpClient> http_;
+  OAuthTokenClient client_;
 };
 
-std::shared_ptr<mail::AccessTokenSource> OAuthTokens::For(const v1::Connector& c) {
+std::shared_ptr<AccessTokenSource> OAuthTokens::For(const v1::Connector& c) {
   const v1::AuthSettings& a = c.auth();
   std::string settings = absl::StrCat(a.token_endpoint(), "\n", a.tenant_id(), "\n", a.client_id(),
                                       "\n", a.client_secret(), "\n", a.scope(), "\n",
@@ -64,4 +64,4 @@ std::shared_ptr<mail::AccessTokenSource> OAuthTokens::For(const v1::Connector& c
   return e.source;
 }
 
-}  // namespace postroom::fetcher
+}  // namespace postroom::mail

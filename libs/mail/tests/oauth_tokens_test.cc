@@ -1,10 +1,10 @@
 // OAuthTokens keeps one token client per connector while its OAuth settings stay, and starts a
 // new one when an administrator writes other credentials. No token is fetched here.
-#include "services/fetcher/oauth_tokens.h"
+#include "libs/mail/oauth_tokens.h"
 
 #include "gtest/gtest.h"
 
-namespace postroom::fetcher {
+namespace postroom::mail {
 namespace {
 
 v1::Connector Graph(const std::string& secret, const std::string& refresh) {
@@ -44,4 +44,4 @@ TEST(OAuthTokens, ConnectorsDoNotShareTokens) {
 }
 
 }  // namespace
-}  // namespace postroom::fetcher
+}  // namespace postroom::mail
