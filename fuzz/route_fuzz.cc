@@ -1,7 +1,7 @@
 // libFuzzer target: route conditions and actions as the router meets them. The input is
 // `when` JSON, "\f", `then` JSON, "\f", an email: the route is validated and compiled as the
 // config service does on save, the email parsed with the default limits and turned into the
-// facts the router builds (router_core.cc Analyze), and the route evaluated and its fields
+// facts the router builds (services/router/core/analysis.cc), and the route evaluated and its fields
 // resolved against them. Seeds: fuzz/seeds/route_fuzz (docs/routes.md's examples).
 #include <cstddef>
 #include <cstdint>

@@ -1,8 +1,9 @@
-# Writes OUT: a C++ table of every migration file in MIGRATIONS_DIR, sorted by name, so the
+# Writes OUT: a C++ table of every migration file in MIGRATIONS_DIR, sorted by name, and of every
+# function and view file under SQL_DIR (functions/*.sql, views/*.sql) with its SHA-256, so the
 # binaries carry their schema and need no files at run time.
 file(GLOB MIGRATIONS ${MIGRATIONS_DIR}/*.sql)
 list(SORT MIGRATIONS)
-set(body "// Generated from libs/store/migrations by embed_migrations.cmake; do not edit.\n")
+set(body "// Generated from libs/store/migrations and libs/store/sql by embed_migrations.cmake; do not edit.\n")
 string(APPEND body "#include \"libs/store/migrations.h\"\n\nnamespace postroom::store {\n")
 string(APPEND body "const std::vector<Migration>& AllMigrations() {\n")
 string(APPEND body "  static const auto* migrations = new std::vector<Migration>{\n")
@@ -13,6 +14,20 @@ foreach(file IN LISTS MIGRATIONS)
   file(READ ${file} sql)
   string(APPEND body "      {${version}, \"${name}\", R\"__sql__(${sql})__sql__\"},\n")
 endforeach()
-string(APPEND body "  };\n  return *migrations;\n}\n}  // namespace postroom::store\n")
+string(APPEND body "  };\n  return *migrations;\n}\n\n")
+# Functions before views (a view may call a function), each kind in name order.
+string(APPEND body "const std::vector<Repeatable>& AllRepeatables() {\n")
+string(APPEND body "  static const auto* repeatables = new std::vector<Repeatable>{\n")
+foreach(kind functions views)
+  file(GLOB FILES ${SQL_DIR}/${kind}/*.sql)
+  list(SORT FILES)
+  foreach(file IN LISTS FILES)
+    get_filename_component(name ${file} NAME_WE)
+    file(READ ${file} sql)
+    string(SHA256 hash "${sql}")
+    string(APPEND body "      {\"${kind}/${name}\", R\"__sql__(${sql})__sql__\", \"${hash}\"},\n")
+  endforeach()
+endforeach()
+string(APPEND body "  };\n  return *repeatables;\n}\n}  // namespace postroom::store\n")
 file(WRITE ${OUT}.tmp "${body}")
 file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)

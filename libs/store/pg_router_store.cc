@@ -154,7 +154,7 @@ PgRouterStore::PgRouterStore(Database& db) : db_(db) {
               "  (coalesce(theirs.spec->>'subject_token_prefix', '') <> '' AND "
               "   theirs.spec->>'subject_token_prefix' = "
               "     (SELECT spec->>'subject_token_prefix' FROM connectors WHERE id = $1)))");
-  db_.Prepare("router_find_duplicate", FindDuplicateSql());
+  db_.Prepare("router_duplicate_step", DuplicateStepSql());
   db_.Prepare("router_work_item_by_thread_root", WorkItemByThreadRootSql());
   db_.Prepare("router_count_acks",
               "SELECT count(*) FROM outbox WHERE reason = 'ack' AND to_address = $1 "
@@ -356,12 +356,8 @@ absl::StatusOr<std::vector<MessageRecord>> PgRouterStore::ListMessages(const Mes
 }
 
 namespace {
-// `message_id <> ''` (and `thread_root <> ''`) repeat the partial indexes' predicates: a generic
+// `thread_root <> ''` repeats the partial index's predicate: a generic
 // plan cannot prove them from `message_id = $2` and would not use those indexes otherwise.
-constexpr char kFindDuplicateWhere[] =
-    "WHERE m.connector_id = $1 AND m.message_id = $2 AND m.message_id <> '' "
-    "AND m.content_sha256 = $3 AND m.id <> $4 AND m.decision IS NOT NULL "
-    "AND m.decision <> 'duplicate' ORDER BY m.id LIMIT 1";
 // Runs as an unnamed statement, planned with its values on every call: its generic plan, made
 // while `messages` is empty (a fresh database), takes only connector_id as the index condition
 // and filters message_id = ANY($2), so it would read every message of the connector per lookup
@@ -381,20 +377,22 @@ constexpr char kWorkItemByThreadRoot[] =
 // messages_by_thread_root at every table size, an empty one included (store_pg_test checks
 // that), where planning the duplicate lookup on every call cost 0.14 ms of PostgreSQL's time per
 // ExplainRoute.
-std::string PgRouterStore::FindDuplicateSql() {
-  return absl::StrCat("SELECT ", MessageColumns(false, false), kMessageFrom, kFindDuplicateWhere);
+std::string PgRouterStore::DuplicateStepSql() {
+  return "SELECT duplicate_of, reason FROM postroom_duplicate_step($1, $2, $3, $4)";
 }
 std::string PgRouterStore::WorkItemByThreadRootSql() { return kWorkItemByThreadRoot; }
 
-absl::StatusOr<std::optional<MessageRecord>> PgRouterStore::FindDuplicate(
-    int64_t connector_id, const std::string& message_id, const std::string& content_sha256,
-    int64_t exclude_id) {
-  std::optional<MessageRecord> out;
+absl::StatusOr<DuplicateCheck> PgRouterStore::CheckDuplicate(int64_t connector_id,
+                                                             const std::string& message_id,
+                                                             const std::string& content_sha256,
+                                                             int64_t exclude_id) {
+  DuplicateCheck out;
   absl::Status st = Read(
       [&](pqxx::nontransaction& t) {
-        pqxx::result r = t.exec_prepared("router_find_duplicate", connector_id, message_id,
-                                         pqxx::binarystring(content_sha256), exclude_id);
-        if (!r.empty()) out = MessageFromRow(r[0]);
+        pqxx::row r = t.exec_prepared1("router_duplicate_step", connector_id, message_id,
+                                       pqxx::binarystring(content_sha256), exclude_id);
+        out.duplicate_of = r[0].as<int64_t>();
+        out.reason = r[1].as<std::string>();
         return absl::OkStatus();
       },
       "looking for a duplicate");
@@ -490,16 +488,18 @@ absl::StatusOr<int> PgRouterStore::CountAcksSince(const std::string& to_address,
   return out;
 }
 
-int64_t PgRouterStore::IdBlock::Next(Database& db, absl::Status& error) {
+absl::StatusOr<int64_t> PgRouterStore::NextWorkItemId() { return work_item_ids_.Next(db_); }
+
+absl::StatusOr<int64_t> PgRouterStore::IdBlock::Next(Database& db) {
   absl::MutexLock lock(&mu);
   if (ids.empty()) {
-    error = db.WithConnection([&](pqxx::connection& conn) {
+    POSTROOM_RETURN_IF_ERROR(db.WithConnection([&](pqxx::connection& conn) {
       pqxx::nontransaction t(conn);
       for (const auto& r : t.exec_prepared(statement, kIdBlockSize)) ids.push_back(r[0].as<int64_t>());
       std::reverse(ids.begin(), ids.end());  // Hand them out in ascending order.
       return absl::OkStatus();
-    });
-    if (!error.ok() || ids.empty()) return 0;
+    }));
+    if (ids.empty()) return absl::InternalError(absl::StrCat(statement, " gave no ids"));
   }
   int64_t id = ids.back();
   ids.pop_back();
@@ -510,22 +510,21 @@ absl::StatusOr<DecisionResult> PgRouterStore::CommitDecision(const DecisionWrite
   const MessageRecord& d = w.decision;
   const bool insert = w.insert.has_value();
   const bool create = w.create.has_value();
-  absl::Status id_error;
-  int64_t id = insert ? message_ids_.Next(db_, id_error) : w.message_id;
-  int64_t work_item_id = create ? work_item_ids_.Next(db_, id_error) : 0;
-  if (!id_error.ok()) return id_error;
-  std::string reference = create ? absl::StrCat(w.reference_prefix, "-", work_item_id) : "";
-
-  // The acknowledgement is rendered before the call: it names the ids and the reference.
+  // A failure to draw the message id stops the commit: an id of 0 must never reach the insert.
+  int64_t id = w.message_id;
+  if (insert) {
+    POSTROOM_ASSIGN_OR_RETURN(id, message_ids_.Next(db_));
+  }
+  const int64_t work_item_id = create ? w.create->id : 0;
+  if (create && (work_item_id <= 0 || w.create->reference.empty())) {
+    return absl::InternalError("a work item to create needs its id (NextWorkItemId) and reference");
+  }
+  const std::string reference = create ? w.create->reference : "";
+  const bool want_ack = w.ack.has_value() && create;
   OutboxRecord ack;
-  const bool want_ack = w.ack.has_value() && (create || w.append_to != 0);
   if (want_ack) {
-    std::string ack_reference = reference;
-    if (!create) {
-      POSTROOM_ASSIGN_OR_RETURN(WorkItemRecord target, GetWorkItem(w.append_to));
-      ack_reference = target.reference;
-    }
-    ack = w.ack->render(id, create ? work_item_id : w.append_to, ack_reference);
+    ack = w.ack->email;
+    ack.dedupe_key = absl::StrCat("ack:", id);
   }
 
   // The row columns: the new message's, or for a stored one the decision record's (the
@@ -587,6 +586,7 @@ absl::StatusOr<DecisionResult> PgRouterStore::CommitDecision(const DecisionWrite
     res.existing = std::move(existing);
     return res;
   }
+  if (outcome == "ok") res.duplicate_step = detail;
   if (outcome == "pending") {
     // Stored by the fetcher and still undecided: decide that message instead.
     DecisionWrite again = w;

@@ -19,7 +19,7 @@ class PgRouterStore : public RouterStore {
   explicit PgRouterStore(Database& db);
 
   // Two of the lookups' prepared statements, for the test of their generic plans.
-  static std::string FindDuplicateSql();
+  static std::string DuplicateStepSql();
   static std::string WorkItemByThreadRootSql();
 
   absl::StatusOr<std::optional<std::string>> ConfigFingerprint(
@@ -30,10 +30,10 @@ class PgRouterStore : public RouterStore {
   absl::StatusOr<std::optional<MessageRecord>> FindMessageByFetchKey(
       int64_t connector_id, const std::string& fetch_key) override;
   absl::StatusOr<std::vector<MessageRecord>> ListMessages(const MessageFilter& f) override;
-  absl::StatusOr<std::optional<MessageRecord>> FindDuplicate(int64_t connector_id,
-                                                             const std::string& message_id,
-                                                             const std::string& content_sha256,
-                                                             int64_t exclude_id) override;
+  absl::StatusOr<DuplicateCheck> CheckDuplicate(int64_t connector_id,
+                                                const std::string& message_id,
+                                                const std::string& content_sha256,
+                                                int64_t exclude_id) override;
   absl::StatusOr<int64_t> FindWorkItemByMessageIds(
       int64_t connector_id, const std::vector<std::string>& message_ids) override;
   absl::StatusOr<int64_t> FindWorkItemByThreadRoot(int64_t connector_id,
@@ -42,6 +42,7 @@ class PgRouterStore : public RouterStore {
   absl::StatusOr<int64_t> FindFollowUpByReference(int64_t connector_id,
                                                   const std::string& reference) override;
   absl::StatusOr<int> CountAcksSince(const std::string& to_address, absl::Time since) override;
+  absl::StatusOr<int64_t> NextWorkItemId() override;
   absl::StatusOr<DecisionResult> CommitDecision(const DecisionWrite& write) override;
   absl::StatusOr<MessageRecord> SetSpamStatus(int64_t id, const std::string& status) override;
   absl::Status RecordAttemptError(int64_t id, const std::string& error) override;
@@ -71,8 +72,8 @@ class PgRouterStore : public RouterStore {
     std::string statement;
     absl::Mutex mu;
     std::vector<int64_t> ids ABSL_GUARDED_BY(mu);
-    // The next id; 0 with `error` set when the database could not give more.
-    int64_t Next(Database& db, absl::Status& error);
+    // The next id, or why the database could not give more.
+    absl::StatusOr<int64_t> Next(Database& db);
   };
 
   Database& db_;

@@ -97,18 +97,22 @@ struct OutboxRecord {
   absl::Time created_at = absl::UnixEpoch();
 };
 
-// The acknowledgement to queue if the sender is below the rate limit. Rendered by the caller
-// once the work item exists (it needs the reference).
+// The acknowledgement of a created work item, rendered by the caller before the commit (the
+// work item's id and reference are the caller's, see NextWorkItemId), queued if the sender is
+// below the rate limit.
 struct AckRequest {
   std::string to_address;  // Lowercase.
   int limit_per_hour = 5;  // Acks to one address in the hour before `now`; 0: none at all.
   absl::Time now = absl::UnixEpoch();
-  // Called inside the transaction with the message's and the work item's id and the work
-  // item's reference; returns the email (dedupe_key "ack:<message id>").
-  std::function<OutboxRecord(int64_t message_id, int64_t work_item_id,
-                             const std::string& reference)>
-      render;
+  // The email. The store sets message_id, work_item_id and dedupe_key ("ack:<message id>"):
+  // one acknowledgement per message, whatever retries and reprocessing happen.
+  OutboxRecord email;
 };
+
+// A work item's reference: "<subject token prefix>-<id>".
+inline std::string WorkItemReference(const std::string& prefix, int64_t id) {
+  return prefix + "-" + std::to_string(id);
+}
 
 // One routing decision, written atomically: the message (inserted, or updated if still in the
 // expected state), the work item created or appended to, and the acknowledgement.
@@ -130,16 +134,27 @@ struct DecisionWrite {
   // manual_*), duplicate_of, message_id, content_sha256, thread_root.
   MessageRecord decision;
 
-  // When set and another decided message of the connector has the same Message-ID and content
-  // hash, the store writes a duplicate instead (decision "duplicate", duplicate_of set, no
-  // work item, no ack). Checked under a lock on (connector, Message-ID), so two copies routed
-  // at once make one work item.
+  // When set, the store applies the duplicate rule (see DuplicateCheck) under a lock on
+  // (connector, Message-ID), so two copies routed at once make one work item: a duplicate is
+  // written instead (decision "duplicate", duplicate_of set, no work item, no ack), and the
+  // trace's duplicate step says what the check found (DecisionResult::duplicate_step).
   bool check_duplicate = false;
 
-  std::optional<WorkItemRecord> create;  // A new work item (reference from reference_prefix).
-  std::string reference_prefix = "WI";
-  int64_t append_to = 0;                 // Or an existing work item.
-  std::optional<AckRequest> ack;
+  // A new work item, with the id NextWorkItemId gave and its reference (WorkItemReference).
+  std::optional<WorkItemRecord> create;
+  int64_t append_to = 0;  // Or an existing work item.
+  std::optional<AckRequest> ack;  // Only with `create`.
+};
+
+// The pipeline's duplicate step as the store's rule decides it (one rule, in
+// libs/store/sql/functions/postroom_duplicate_step.sql; InMemoryRouterStore mirrors it).
+struct DuplicateCheck {
+  // The first decided, non-duplicate message of the connector with the same Message-ID and the
+  // same bytes; 0: none.
+  int64_t duplicate_of = 0;
+  // The step's trace reason: no earlier copy, the copy it duplicates, or the message with that
+  // Message-ID whose other bytes keep it from counting.
+  std::string reason;
 };
 
 struct DecisionResult {
@@ -150,6 +165,11 @@ struct DecisionResult {
   std::optional<MessageRecord> existing;
   // The duplicate check fired: the message was recorded as a duplicate of this id.
   int64_t duplicate_of = 0;
+  // Non-empty when the commit's duplicate check (check_duplicate) found other than the trace
+  // of the write says: its reason. The stored trace then has the step named "duplicate"
+  // replaced by {duplicate, decided = duplicate_of != 0, this reason}, and the steps after it
+  // dropped when it decided; the stored decision, step, route and reason are the duplicate's.
+  std::string duplicate_step;
   int64_t work_item_id = 0;
   std::string reference;
   bool ack_queued = false;
@@ -203,11 +223,12 @@ class RouterStore {
   virtual absl::StatusOr<std::vector<MessageRecord>> ListMessages(const MessageFilter& f) = 0;
 
   // Read-only lookups for the pipeline (and ExplainRoute).
-  // The first decided, non-duplicate message of the connector with this Message-ID and hash,
-  // other than `exclude_id`.
-  virtual absl::StatusOr<std::optional<MessageRecord>> FindDuplicate(
-      int64_t connector_id, const std::string& message_id, const std::string& content_sha256,
-      int64_t exclude_id) = 0;
+  // The duplicate rule (postroom_duplicate_step.sql) for a message with this Message-ID and
+  // hash, other than `exclude_id`: what the commit's own check would find now.
+  virtual absl::StatusOr<DuplicateCheck> CheckDuplicate(int64_t connector_id,
+                                                        const std::string& message_id,
+                                                        const std::string& content_sha256,
+                                                        int64_t exclude_id) = 0;
   // The most recent work item id of a message of the connector whose Message-ID is one of
   // `message_ids`; 0: none.
   virtual absl::StatusOr<int64_t> FindWorkItemByMessageIds(
@@ -224,6 +245,9 @@ class RouterStore {
                                                           const std::string& reference) = 0;
   virtual absl::StatusOr<int> CountAcksSince(const std::string& to_address, absl::Time since) = 0;
 
+  // A work item id for DecisionWrite::create, drawn before the commit so that the
+  // acknowledgement can be rendered first. Unused ids are gaps, never reused.
+  virtual absl::StatusOr<int64_t> NextWorkItemId() = 0;
   // Writes one decision (see DecisionWrite). ABORTED: a stored message is no longer in the
   // expected state. NOT_FOUND: no such message or work item to append to.
   virtual absl::StatusOr<DecisionResult> CommitDecision(const DecisionWrite& write) = 0;

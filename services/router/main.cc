@@ -25,6 +25,7 @@
 #include "libs/store/migrations.h"
 #include "libs/store/migrator.h"
 #include "libs/store/pg_router_store.h"
+#include "services/router/connector_series.h"
 #include "services/router/core/router_core.h"
 #include "services/router/grpc/router_service.h"
 #include "services/router/prometheus_metrics.h"
@@ -51,17 +52,6 @@ ABSL_FLAG(int, db_pool_size, 0, "database connections (default $POSTROOM_ROUTER_
 
 namespace postroom {
 namespace {
-
-// Zero series for every incoming connector, so decisions are visible before the first message.
-void InitConnectorMetrics(store::Database& db, router::PrometheusRouterMetrics& metrics) {
-  (void)db.Transact([&](pqxx::work& t) {
-    for (const auto& row :
-         t.exec("SELECT name FROM connectors WHERE direction IN ('incoming', 'both')")) {
-      metrics.InitConnector(row[0].as<std::string>());
-    }
-    return absl::OkStatus();
-  });
-}
 
 int Fail(const absl::Status& st) { return server::ExitWith("postroom-router", st); }
 
@@ -184,11 +174,20 @@ int Serve(const server::CommonSettings& s) {
   server::StreamRegistry streams(**authenticator, s.max_streams_per_token);
   router::RouterService service(core, **authenticator, absl::Milliseconds(250), &streams);
   absl::Notification stop;
+  // Zero series for every incoming connector, so decisions are visible before the first message.
+  auto init_series = [&] {
+    absl::Status st = router::InitConnectorSeries(
+        db, [&](const std::string& connector) { metrics.InitConnector(connector); });
+    if (!st.ok()) {
+      LogWarning("sweep_failed", {{"step", "connector_series"},
+                                  {"error", std::string(st.message())}});
+    }
+  };
   std::thread sweeper([&] {
-    InitConnectorMetrics(db, metrics);
+    init_series();
     if (sweep_ms <= 0) return;
     while (!stop.WaitForNotificationWithTimeout(absl::Milliseconds(sweep_ms))) {
-      InitConnectorMetrics(db, metrics);
+      init_series();
       absl::StatusOr<int> n = core.SweepPending(absl::Seconds(min_age_s), 100);
       if (!n.ok()) {
         LogWarning("sweep_failed", {{"error", std::string(n.status().message())}});

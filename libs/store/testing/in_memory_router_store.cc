@@ -1,8 +1,11 @@
 #include "libs/store/testing/in_memory_router_store.h"
 
 #include <algorithm>
+#include <cstdio>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace postroom::store {
 
@@ -150,24 +153,104 @@ absl::StatusOr<std::vector<MessageRecord>> InMemoryRouterStore::ListMessages(
   return out;
 }
 
-std::optional<MessageRecord> InMemoryRouterStore::FindDuplicateLocked(int64_t connector_id,
-                                                                      const std::string& mid,
-                                                                      const std::string& sha,
-                                                                      int64_t exclude) const {
-  for (const auto& [id, m] : messages_) {
-    if (id != exclude && m.connector_id == connector_id && m.message_id == mid &&
-        m.content_sha256 == sha && !m.decision.empty() && m.decision != "duplicate") {
-      return m;
+namespace {
+
+// A JSON string literal, escaped as the router's trace JSON and PostgreSQL's to_json() do.
+std::string JsonString(const std::string& text) {
+  std::string out = "\"";
+  for (char ch : text) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += ch;
     }
   }
-  return std::nullopt;
+  return out + "\"";
 }
 
-absl::StatusOr<std::optional<MessageRecord>> InMemoryRouterStore::FindDuplicate(
+// The step objects of a trace as the router writes it: {"steps":[{...},{...}]}, flat objects
+// whose strings may hold escaped quotes and braces.
+std::vector<std::string> TraceSteps(const std::string& trace) {
+  std::vector<std::string> steps;
+  size_t i = trace.find('[');
+  if (i == std::string::npos) return steps;
+  bool in_string = false;
+  size_t start = 0;
+  for (++i; i < trace.size(); ++i) {
+    char c = trace[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{') {
+      start = i;
+    } else if (c == '}') {
+      steps.push_back(trace.substr(start, i - start + 1));
+    } else if (c == ']') {
+      break;
+    }
+  }
+  return steps;
+}
+
+// postroom_trace_with_step.sql: the first step named `step` replaced; when it decides, the
+// steps after it dropped.
+std::string TraceWithStep(const std::string& trace, const std::string& step, bool decided,
+                          const std::string& reason) {
+  const std::string named = absl::StrCat("{\"step\":", JsonString(step), ",");
+  std::vector<std::string> steps = TraceSteps(trace);
+  for (size_t i = 0; i < steps.size(); ++i) {
+    if (!absl::StartsWith(steps[i], named)) continue;
+    steps[i] = absl::StrCat(named, "\"decided\":", decided ? "true" : "false",
+                            ",\"reason\":", JsonString(reason), "}");
+    if (decided) steps.resize(i + 1);
+    break;
+  }
+  return absl::StrCat("{\"steps\":[", absl::StrJoin(steps, ","), "]}");
+}
+
+}  // namespace
+
+DuplicateCheck InMemoryRouterStore::DuplicateStepLocked(int64_t connector_id,
+                                                        const std::string& mid,
+                                                        const std::string& sha,
+                                                        int64_t exclude) const {
+  const MessageRecord* other = nullptr;  // The first with other bytes.
+  for (const auto& [id, m] : messages_) {  // By id: the first copy.
+    if (id == exclude || m.connector_id != connector_id || m.message_id != mid ||
+        m.decision.empty() || m.decision == "duplicate") {
+      continue;
+    }
+    if (!m.content_sha256.empty() && m.content_sha256 == sha) {
+      return {id, absl::StrCat("same Message-ID <", mid, "> and content as message ", id, " (",
+                               m.decision, ")")};
+    }
+    if (other == nullptr) other = &m;
+  }
+  if (other == nullptr) return {0, absl::StrCat("no earlier copy of <", mid, ">")};
+  return {0, absl::StrCat("message ", other->id, " (", other->decision, ") has Message-ID <", mid,
+                          "> but other content (line endings or headers changed on the way?): "
+                          "only an identical copy is a duplicate")};
+}
+
+absl::StatusOr<DuplicateCheck> InMemoryRouterStore::CheckDuplicate(
     int64_t connector_id, const std::string& message_id, const std::string& content_sha256,
     int64_t exclude_id) {
   absl::MutexLock lock(&mu_);
-  return FindDuplicateLocked(connector_id, message_id, content_sha256, exclude_id);
+  return DuplicateStepLocked(connector_id, message_id, content_sha256, exclude_id);
 }
 
 absl::StatusOr<int64_t> InMemoryRouterStore::FindWorkItemByMessageIds(
@@ -250,7 +333,15 @@ absl::StatusOr<int> InMemoryRouterStore::CountAcksSince(const std::string& to_ad
   return CountAcksLocked(to_address, since);
 }
 
+absl::StatusOr<int64_t> InMemoryRouterStore::NextWorkItemId() {
+  absl::MutexLock lock(&mu_);
+  return next_id_++;
+}
+
 absl::StatusOr<DecisionResult> InMemoryRouterStore::CommitDecision(const DecisionWrite& w) {
+  if (w.create && (w.create->id <= 0 || w.create->reference.empty())) {
+    return absl::InternalError("a work item to create needs its id (NextWorkItemId) and reference");
+  }
   absl::MutexLock lock(&mu_);
   DecisionResult res;
   int64_t id = w.message_id;
@@ -300,21 +391,27 @@ absl::StatusOr<DecisionResult> InMemoryRouterStore::CommitDecision(const Decisio
   const MessageRecord& d = w.decision;
   bool create = w.create.has_value();
   int64_t append_to = w.append_to;
-  bool ack = w.ack.has_value();
+  bool ack = w.ack.has_value() && create;
   std::string decision = d.decision, step = d.decision_step, route = d.decision_route,
               reason = d.decision_reason;
   int64_t duplicate_of = d.duplicate_of;
+  std::string trace = d.trace_json;
   if (w.check_duplicate && !d.message_id.empty()) {
-    if (auto dup = FindDuplicateLocked(msg.connector_id, d.message_id, d.content_sha256, id)) {
-      res.duplicate_of = dup->id;
-      duplicate_of = dup->id;
+    DuplicateCheck dup = DuplicateStepLocked(msg.connector_id, d.message_id, d.content_sha256,
+                                             id);
+    if (dup.duplicate_of != 0) {
+      res.duplicate_of = dup.duplicate_of;
+      duplicate_of = dup.duplicate_of;
       decision = step = "duplicate";
       route.clear();
-      reason = absl::StrCat("same Message-ID and content as message ", dup->id,
-                            " (found while committing)");
+      reason = dup.reason;
       create = false;
       append_to = 0;
       ack = false;
+    }
+    if (!trace.empty() && !absl::StrContains(trace, JsonString(dup.reason))) {
+      trace = TraceWithStep(trace, "duplicate", dup.duplicate_of != 0, dup.reason);
+      res.duplicate_step = dup.reason;
     }
   }
   if (append_to != 0 && !work_items_.count(append_to)) {
@@ -327,9 +424,7 @@ absl::StatusOr<DecisionResult> InMemoryRouterStore::CommitDecision(const Decisio
   res.message_id = id;
   if (create) {
     WorkItemRecord wi = *w.create;
-    wi.id = next_id_++;
     wi.connector_id = msg.connector_id;
-    wi.reference = absl::StrCat(w.reference_prefix, "-", wi.id);
     wi.created_at = wi.updated_at = Now();
     wi.message_ids = {id};
     work_items_[wi.id] = wi;
@@ -349,7 +444,7 @@ absl::StatusOr<DecisionResult> InMemoryRouterStore::CommitDecision(const Decisio
   msg.decision_step = step;
   msg.decision_route = route;
   msg.decision_reason = reason;
-  msg.trace_json = d.trace_json;
+  msg.trace_json = trace;
   msg.summary_json = d.summary_json;
   msg.work_item_id = res.work_item_id;
   msg.duplicate_of = duplicate_of;
@@ -366,7 +461,8 @@ absl::StatusOr<DecisionResult> InMemoryRouterStore::CommitDecision(const Decisio
     if (CountAcksLocked(a.to_address, a.now - absl::Hours(1)) >= a.limit_per_hour) {
       res.ack_suppressed = "rate_limited";
     } else {
-      OutboxRecord o = a.render(id, res.work_item_id, res.reference);
+      OutboxRecord o = a.email;
+      o.dedupe_key = absl::StrCat("ack:", id);
       bool exists = std::any_of(outbox_.begin(), outbox_.end(), [&](const OutboxRecord& x) {
         return !o.dedupe_key.empty() && x.dedupe_key == o.dedupe_key;
       });

@@ -34,10 +34,10 @@ class InMemoryRouterStore : public RouterStore {
   absl::StatusOr<std::optional<MessageRecord>> FindMessageByFetchKey(
       int64_t connector_id, const std::string& fetch_key) override;
   absl::StatusOr<std::vector<MessageRecord>> ListMessages(const MessageFilter& f) override;
-  absl::StatusOr<std::optional<MessageRecord>> FindDuplicate(int64_t connector_id,
-                                                             const std::string& message_id,
-                                                             const std::string& content_sha256,
-                                                             int64_t exclude_id) override;
+  absl::StatusOr<DuplicateCheck> CheckDuplicate(int64_t connector_id,
+                                                const std::string& message_id,
+                                                const std::string& content_sha256,
+                                                int64_t exclude_id) override;
   absl::StatusOr<int64_t> FindWorkItemByMessageIds(
       int64_t connector_id, const std::vector<std::string>& message_ids) override;
   absl::StatusOr<int64_t> FindWorkItemByThreadRoot(int64_t connector_id,
@@ -46,6 +46,7 @@ class InMemoryRouterStore : public RouterStore {
   absl::StatusOr<int64_t> FindFollowUpByReference(int64_t connector_id,
                                                   const std::string& reference) override;
   absl::StatusOr<int> CountAcksSince(const std::string& to_address, absl::Time since) override;
+  absl::StatusOr<int64_t> NextWorkItemId() override;
   absl::StatusOr<DecisionResult> CommitDecision(const DecisionWrite& write) override;
   absl::StatusOr<MessageRecord> SetSpamStatus(int64_t id, const std::string& status) override;
   absl::Status RecordAttemptError(int64_t id, const std::string& error) override;
@@ -73,9 +74,9 @@ class InMemoryRouterStore : public RouterStore {
   };
   absl::Time Now() { return now_ ? now_() : absl::UnixEpoch(); }
   const ConnectorRecord* ConnectorById(int64_t id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::optional<MessageRecord> FindDuplicateLocked(int64_t connector_id,
-                                                   const std::string& message_id,
-                                                   const std::string& sha, int64_t exclude) const
+  // Mirrors postroom_duplicate_step.sql, reasons word for word.
+  DuplicateCheck DuplicateStepLocked(int64_t connector_id, const std::string& message_id,
+                                     const std::string& sha, int64_t exclude) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int CountAcksLocked(const std::string& to, absl::Time since) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -128,6 +128,8 @@ TEST_F(RolesPgTest, ServiceRoleDoesTheServicesWork) {
   EXPECT_THAT(RequireSchemaVersion(*app_, LatestSchemaVersion()), IsOk());
   EXPECT_THAT(Exec(*app_, "INSERT INTO schema_migrations (version, name) VALUES (9999, 'x')"),
               StatusIs(absl::StatusCode::kInternal, HasSubstr("permission denied")));
+  EXPECT_THAT(Exec(*app_, "UPDATE schema_repeatables SET sha256 = 'x'"),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("permission denied")));
   EXPECT_THAT(Exec(*app_, "CREATE TABLE mine (x int)"), Not(IsOk()));
 }
 

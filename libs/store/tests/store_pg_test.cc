@@ -36,6 +36,27 @@ std::unique_ptr<PgTestDatabase> NewDatabase(bool migrate = true) {
   return db.ok() ? std::move(*db) : nullptr;
 }
 
+// One SQL statement, its first column as text.
+std::string SqlValue(Database& db, const std::string& sql) {
+  std::string out;
+  EXPECT_THAT(db.Transact([&](pqxx::work& t) {
+    pqxx::result r = t.exec(sql);
+    out = r.empty() || r[0][0].is_null() ? "" : r[0][0].as<std::string>();
+    return absl::OkStatus();
+  }),
+              IsOk());
+  return out;
+}
+
+// Every function of the test's schema with its definition, the schema's name taken out.
+constexpr char kFunctionDefinitions[] =
+    "SELECT string_agg(replace(pg_get_functiondef(p.oid), current_schema(), 'S'), E'\\n' "
+    "ORDER BY p.proname, pg_get_function_identity_arguments(p.oid)) "
+    "FROM pg_proc p WHERE p.pronamespace = current_schema()::regnamespace";
+// Which row version of schema_repeatables each file has: a rewrite changes its xmin.
+constexpr char kAppliedRepeatables[] =
+    "SELECT string_agg(name || ':' || xmin::text, ',' ORDER BY name) FROM schema_repeatables";
+
 TEST(Migrator, FreshDatabaseReachesLatestVersionAndSecondRunIsNoOp) {
   auto tdb = NewDatabase(/*migrate=*/false);
   ASSERT_NE(tdb, nullptr);
@@ -44,8 +65,63 @@ TEST(Migrator, FreshDatabaseReachesLatestVersionAndSecondRunIsNoOp) {
   EXPECT_THAT(RequireSchemaVersion(db, LatestSchemaVersion()),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("postroom-config migrate")));
   EXPECT_THAT(Migrate(db), IsOkAndHolds(LatestSchemaVersion()));
+  // Every function file ran once; the second run rewrites no row (same xmin) and no function.
+  const std::string applied = SqlValue(db, kAppliedRepeatables);
+  const std::string functions = SqlValue(db, kFunctionDefinitions);
+  EXPECT_EQ(SqlValue(db, "SELECT count(*) FROM schema_repeatables"),
+            std::to_string(AllRepeatables().size()));
   EXPECT_THAT(Migrate(db), IsOkAndHolds(LatestSchemaVersion()));
   EXPECT_THAT(RequireSchemaVersion(db, LatestSchemaVersion()), IsOk());
+  EXPECT_EQ(SqlValue(db, kAppliedRepeatables), applied);
+  EXPECT_EQ(SqlValue(db, kFunctionDefinitions), functions);
+}
+
+// A database migrated by an older release (numbered migrations up to 0010, function definitions
+// spread over them, the dead 49-argument overload still there) ends, once upgraded, with
+// exactly the functions a fresh database gets.
+TEST(Migrator, UpgradedDatabaseEndsWithTheFunctionsOfAFreshOne) {
+  auto fresh_db = NewDatabase(/*migrate=*/false);
+  auto old_db = NewDatabase(/*migrate=*/false);
+  ASSERT_NE(fresh_db, nullptr);
+  ASSERT_NE(old_db, nullptr);
+  Database fresh({.uri = fresh_db->Uri()});
+  Database old({.uri = old_db->Uri()});
+  ASSERT_THAT(Migrate(old, AllMigrations(), AllRepeatables(),
+                      {.up_to_version = 10, .repeatables = false}),
+              IsOkAndHolds(10));
+  const char kOverloads[] =
+      "SELECT count(*) FROM pg_proc WHERE proname = 'postroom_commit_decision' "
+      "AND pronamespace = current_schema()::regnamespace";
+  EXPECT_EQ(SqlValue(old, kOverloads), "2");
+  ASSERT_THAT(Migrate(old), IsOkAndHolds(LatestSchemaVersion()));
+  ASSERT_THAT(Migrate(fresh), IsOkAndHolds(LatestSchemaVersion()));
+  EXPECT_EQ(SqlValue(old, kOverloads), "1");
+  const std::string definitions = SqlValue(fresh, kFunctionDefinitions);
+  EXPECT_THAT(definitions, HasSubstr("postroom_commit_decision("));
+  EXPECT_EQ(SqlValue(old, kFunctionDefinitions), definitions);
+}
+
+// A function file whose content changed runs again on the next migrate; an unchanged one does
+// not.
+TEST(Migrator, ChangedFunctionFileIsAppliedAgain) {
+  auto tdb = NewDatabase(/*migrate=*/false);
+  ASSERT_NE(tdb, nullptr);
+  Database db({.uri = tdb->Uri()});
+  auto answer = [](int n) {
+    const std::string sql = absl::StrCat(
+        "CREATE OR REPLACE FUNCTION test_answer() RETURNS int LANGUAGE sql AS 'SELECT ", n, "'");
+    return Repeatable{"functions/test_answer", sql, absl::StrCat("hash-", n)};
+  };
+  const std::vector<Migration> none;
+  ASSERT_THAT(Migrate(db, none, {answer(1)}, {}), IsOk());
+  EXPECT_EQ(SqlValue(db, "SELECT test_answer()"), "1");
+  // Changed by hand: an unchanged file leaves it alone, a changed one replaces it.
+  SqlValue(db, "CREATE OR REPLACE FUNCTION test_answer() RETURNS int LANGUAGE sql AS 'SELECT 7'");
+  ASSERT_THAT(Migrate(db, none, {answer(1)}, {}), IsOk());
+  EXPECT_EQ(SqlValue(db, "SELECT test_answer()"), "7");
+  ASSERT_THAT(Migrate(db, none, {answer(2)}, {}), IsOk());
+  EXPECT_EQ(SqlValue(db, "SELECT test_answer()"), "2");
+  EXPECT_EQ(SqlValue(db, "SELECT sha256 FROM schema_repeatables"), "hash-2");
 }
 
 TEST(Database, UnreachableServerIsUnavailableWithHint) {
@@ -268,7 +344,7 @@ TEST(PgRouterStore, PreparedLookupsUseBothIndexColumnsInAGenericPlanOnAnEmptyTab
   auto tdb = NewDatabase();
   ASSERT_NE(tdb, nullptr);
   Database db({.uri = tdb->Uri()});
-  EXPECT_THAT(GenericPlan(db, PgRouterStore::FindDuplicateSql(), "1, 'a@b', '\\x00', 0"),
+  EXPECT_THAT(GenericPlan(db, PgRouterStore::DuplicateStepSql(), "1, 'a@b', '\\x00', 0"),
               Contains(AllOf(HasSubstr("Index Cond"), HasSubstr("connector_id = $1"),
                              HasSubstr("message_id = $2"))));
   EXPECT_THAT(GenericPlan(db, PgRouterStore::WorkItemByThreadRootSql(), "1, 'root'"),
@@ -276,17 +352,6 @@ TEST(PgRouterStore, PreparedLookupsUseBothIndexColumnsInAGenericPlanOnAnEmptyTab
                              HasSubstr("thread_root = $2"))));
 }
 
-// Fixture rows for the attempt tests: one SQL statement, its first column as text.
-std::string SqlValue(Database& db, const std::string& sql) {
-  std::string out;
-  EXPECT_THAT(db.Transact([&](pqxx::work& t) {
-    pqxx::result r = t.exec(sql);
-    out = r.empty() || r[0][0].is_null() ? "" : r[0][0].as<std::string>();
-    return absl::OkStatus();
-  }),
-              IsOk());
-  return out;
-}
 int64_t AddConnector(Database& db, const std::string& name, const std::string& status) {
   return std::stoll(SqlValue(
       db, "INSERT INTO connectors (name, protocol, direction, status, spec, modified_by) "
@@ -359,6 +424,36 @@ TEST(PgRouterStore, ClaimsAndStartedAttemptsAreCountedDurablyOnPendingMessagesOn
   }
   EXPECT_EQ(attempts(pending), "3:boom");
   EXPECT_EQ(attempts(decided), "0:");
+}
+
+// The message and the work item ids come from two sequences in blocks. When the message's block
+// cannot be drawn, the commit fails, whatever the work item's block does: an insert with id 0
+// would otherwise go ahead (it did while one status was shared by both blocks).
+TEST(PgRouterStore, AFailedIdBlockStopsTheCommitEvenWhenTheOtherSucceeds) {
+  auto tdb = NewDatabase();
+  ASSERT_NE(tdb, nullptr);
+  Database db({.uri = tdb->Uri()});
+  PgRouterStore store(db);
+  const int64_t support = AddConnector(db, "support", "active");
+  // A block of 64 message ids no longer fits under the sequence's maximum.
+  SqlValue(db, "ALTER SEQUENCE messages_id_seq MAXVALUE 10");
+  DecisionWrite w;
+  w.insert.emplace();
+  w.insert->connector_id = support;
+  w.insert->fetch_key = "k1";
+  w.insert->raw = "hi";
+  w.insert->size_bytes = 2;
+  w.decision.decision = "created";
+  w.decision.decision_step = "fallback";
+  w.create.emplace();
+  w.create->queue = "q";
+  ASSERT_THAT(store.NextWorkItemId(), IsOk());  // The work item's id block is fine.
+  w.create->id = *store.NextWorkItemId();
+  w.create->reference = WorkItemReference("WI", w.create->id);
+  EXPECT_THAT(store.CommitDecision(w), StatusIs(absl::StatusCode::kInternal,
+                                                HasSubstr("messages_id_seq")));
+  EXPECT_EQ(SqlValue(db, "SELECT count(*) FROM messages"), "0");
+  EXPECT_EQ(SqlValue(db, "SELECT count(*) FROM work_items"), "0");
 }
 
 // Replicas sweeping at once: every message is claimed by one of them and counted once.

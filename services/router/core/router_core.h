@@ -2,7 +2,8 @@
 
 // The router's domain core: parses and classifies each email, decides in one explainable
 // pipeline what becomes of it, and writes the decision, the work item and the acknowledgement
-// in one store transaction (docs/router.md).
+// in one store transaction (docs/router.md). One file per concern in this folder, one per
+// pipeline step in steps/ (steps/step.h lists them in order).
 //
 //   blocked sender -> duplicate -> spam -> auto-reply / bounce (list mail is marked) ->
 //   allowed sender domains -> follow-up (reply token, subject token, In-Reply-To/References,
@@ -32,7 +33,7 @@
 namespace postroom::router {
 
 // Where the metrics go (docs/metrics.md names). Implementations are thread-safe.
-// Every reason RouterMetrics::AckSuppressed() is given (router_core.cc and the stores).
+// Every reason RouterMetrics::AckSuppressed() is given (acknowledgement.cc and the stores).
 inline constexpr const char* kAckSuppressionReasons[] = {
     "list",           "no_sender",   "no_reply_address", "automated_emails_off",
     "template_missing", "rate_limited", "already_queued"};
@@ -118,9 +119,10 @@ class Router {
   // as failed, with the attempts and the last error in its reason.
   absl::StatusOr<int> SweepPending(absl::Duration min_age, int limit);
 
-  struct ConnectorConfig;  // Compiled configuration of one connector (router_core.cc).
-  struct Analysis;         // One parsed and classified message.
-  struct Decision;
+  // Defined in internal.h.
+  struct ConnectorConfig;  // Compiled configuration of one connector (connector_config.cc).
+  struct Analysis;         // One parsed and classified message (analysis.cc).
+  struct Decision;         // What the pipeline's steps decided (steps/, decide.cc).
 
  private:
   absl::StatusOr<std::shared_ptr<const ConnectorConfig>> Config(const std::string& connector);

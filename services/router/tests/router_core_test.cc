@@ -68,6 +68,7 @@ class CommitFailsStore : public store::RouterStore {
     if (w.decision.decision == "failed") return inner_.CommitDecision(w);
     return absl::InternalError("disk on fire");
   }
+  absl::StatusOr<int64_t> NextWorkItemId() override { return inner_.NextWorkItemId(); }
   absl::StatusOr<std::optional<std::string>> ConfigFingerprint(const std::string& c) override {
     return inner_.ConfigFingerprint(c);
   }
@@ -86,9 +87,10 @@ class CommitFailsStore : public store::RouterStore {
       const store::MessageFilter& f) override {
     return inner_.ListMessages(f);
   }
-  absl::StatusOr<std::optional<store::MessageRecord>> FindDuplicate(
-      int64_t c, const std::string& m, const std::string& sha, int64_t x) override {
-    return inner_.FindDuplicate(c, m, sha, x);
+  absl::StatusOr<store::DuplicateCheck> CheckDuplicate(int64_t c, const std::string& m,
+                                                       const std::string& sha,
+                                                       int64_t x) override {
+    return inner_.CheckDuplicate(c, m, sha, x);
   }
   absl::StatusOr<int64_t> FindWorkItemByMessageIds(int64_t c,
                                                    const std::vector<std::string>& m) override {
@@ -232,6 +234,34 @@ class RouterCoreTest : public ::testing::Test {
     return out;
   }
 
+  // The trace entry of `step`; an empty one when there is none.
+  template <typename Steps>
+  static v1::TraceStep StepOf(const Steps& trace, const std::string& step) {
+    for (const v1::TraceStep& s : trace) {
+      if (s.step() == step) return s;
+    }
+    return v1::TraceStep();
+  }
+  // The answer of RouteEmail is the decision as stored: `describe message` says the same.
+  void ExpectStoredAsAnswered(const v1::RouteEmailResponse& r) {
+    v1::StoredMessage m = Stored(r.message_id());
+    EXPECT_EQ(m.decision(), r.decision());
+    EXPECT_EQ(m.step(), r.step());
+    EXPECT_EQ(m.route(), r.route());
+    EXPECT_EQ(m.reason(), r.reason());
+    v1::RouteEmailResponse stored_trace;
+    *stored_trace.mutable_trace() = m.trace();
+    EXPECT_EQ(TraceText(stored_trace), TraceText(r));
+  }
+  v1::RouteEmailResponse Explain(const std::string& raw) {
+    v1::ExplainRouteRequest req;
+    req.set_connector("support");
+    req.set_raw_message(raw);
+    absl::StatusOr<v1::RouteEmailResponse> r = router_->ExplainRoute(req);
+    EXPECT_THAT(r, IsOk());
+    return r.ok() ? *r : v1::RouteEmailResponse();
+  }
+
   // A pending message as the fetcher stores it, with its Message-ID.
   int64_t StorePending(const std::string& fetch_key, const std::string& subject) {
     store::MessageRecord m;
@@ -364,6 +394,15 @@ TEST_F(RouterCoreTest, SameMessageUnderAnotherFetchKeyIsDuplicate) {
   ASSERT_THAT(m, IsOk());
   EXPECT_EQ(m->duplicate_of(), first.message_id());
   EXPECT_EQ(WorkItemCount(), 1);
+  // Found by the commit's check: the stored trace ends at the duplicate step, as answered.
+  const std::string why = absl::StrCat("same Message-ID <dup-1@client.example> and content as message ",
+                                       first.message_id(), " (created)");
+  EXPECT_EQ(second.step(), "duplicate");
+  EXPECT_EQ(second.reason(), why);
+  EXPECT_EQ(TraceText(second),
+            absl::StrCat("blocked_sender: sender jane@client.example not blocked\n",
+                         "duplicate [decided]: ", why, "\n"));
+  ExpectStoredAsAnswered(second);
 }
 
 TEST_F(RouterCoreTest, ConcurrentCopiesOfOneMessageMakeOneWorkItem) {
@@ -393,13 +432,55 @@ TEST_F(RouterCoreTest, ConcurrentCopiesOfOneMessageMakeOneWorkItem) {
   EXPECT_EQ(created.load(), 1);
   EXPECT_EQ(duplicates.load(), 5);
   EXPECT_EQ(WorkItemCount(), 1);
+  // Every copy that lost the race is stored as what it was answered: a duplicate, decided at
+  // the duplicate step, no route.
+  absl::StatusOr<v1::ListMessagesResponse> all = router_->ListMessages({});
+  ASSERT_THAT(all, IsOk());
+  for (const v1::StoredMessage& listed : all->messages()) {
+    v1::StoredMessage m = Stored(listed.id());
+    if (m.decision() != v1::DECISION_DUPLICATE) continue;
+    EXPECT_EQ(m.step(), "duplicate");
+    EXPECT_EQ(m.route(), "");
+    ASSERT_GT(m.trace_size(), 0);
+    EXPECT_EQ(m.trace(m.trace_size() - 1).step(), "duplicate");
+    EXPECT_TRUE(m.trace(m.trace_size() - 1).decided());
+    EXPECT_EQ(m.trace(m.trace_size() - 1).reason(), m.reason());
+  }
 }
 
-TEST_F(RouterCoreTest, SameMessageIdWithOtherContentIsNotDuplicate) {
-  Route(Mail("jane@client.example", "Help", "", "one", "same@client.example"), "k1");
-  v1::RouteEmailResponse r =
-      Route(Mail("jane@client.example", "Help", "", "two", "same@client.example"), "k2");
+// A copy whose line endings changed over IMAP has the Message-ID but other bytes: routed as new
+// mail, and the duplicate step says which message it compared and why it does not count. The
+// dry run (ExplainRoute, the store's lookup) and the commit's check (under its lock) agree.
+TEST_F(RouterCoreTest, SameMessageIdWithOtherContentIsNotDuplicateAndTheTraceSaysWhy) {
+  const std::string crlf = Mail("jane@client.example", "Help", "", "one", "same@client.example");
+  const std::string lf = absl::StrReplaceAll(crlf, {{"\r\n", "\n"}});
+  v1::RouteEmailResponse first = Route(crlf, "k1");
+  const std::string why = absl::StrCat("message ", first.message_id(),
+                                       " (created) has Message-ID <same@client.example> but other "
+                                       "content (line endings or headers changed on the way?): "
+                                       "only an identical copy is a duplicate");
+  v1::RouteEmailResponse explained = Explain(lf);
+  EXPECT_EQ(explained.decision(), v1::DECISION_CREATED);
+  EXPECT_EQ(StepOf(explained.trace(), "duplicate").reason(), why);
+  v1::RouteEmailResponse r = Route(lf, "k2");
   EXPECT_EQ(r.decision(), v1::DECISION_CREATED);
+  EXPECT_FALSE(StepOf(r.trace(), "duplicate").decided());
+  EXPECT_EQ(StepOf(r.trace(), "duplicate").reason(), why);
+  ExpectStoredAsAnswered(r);
+  // No copy at all, and an identical one: the dry run and the commit say the same.
+  const std::string fresh = Mail("jane@client.example", "New", "", "x", "fresh@client.example");
+  EXPECT_EQ(StepOf(Explain(fresh).trace(), "duplicate").reason(),
+            "no earlier copy of <fresh@client.example>");
+  v1::RouteEmailResponse original = Route(fresh, "k3");
+  EXPECT_EQ(StepOf(original.trace(), "duplicate").reason(),
+            "no earlier copy of <fresh@client.example>");
+  ExpectStoredAsAnswered(original);
+  v1::RouteEmailResponse explained_copy = Explain(fresh);
+  v1::RouteEmailResponse copy = Route(fresh, "k4");
+  EXPECT_EQ(copy.decision(), v1::DECISION_DUPLICATE);
+  EXPECT_EQ(explained_copy.decision(), v1::DECISION_DUPLICATE);
+  EXPECT_EQ(TraceText(explained_copy), TraceText(copy));
+  EXPECT_EQ(explained_copy.reason(), copy.reason());
 }
 
 TEST_F(RouterCoreTest, SpamFlagIsSpamWithoutWorkItemOrAck) {

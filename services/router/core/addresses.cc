@@ -1,0 +1,37 @@
+#include "services/router/core/addresses.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "re2/re2.h"
+
+namespace postroom::router {
+
+std::string Lower(absl::string_view s) { return absl::AsciiStrToLower(s); }
+
+std::string DomainOf(const std::string& address) {
+  size_t at = address.rfind('@');
+  return at == std::string::npos ? "" : address.substr(at + 1);
+}
+
+bool DomainWithin(const std::string& domain, absl::string_view pattern) {
+  pattern = absl::StripPrefix(pattern, "@");
+  if (absl::StartsWith(pattern, "*.")) {
+    pattern.remove_prefix(2);
+    return absl::EndsWith(domain, absl::StrCat(".", pattern));
+  }
+  return domain == pattern || absl::EndsWith(domain, absl::StrCat(".", pattern));
+}
+
+bool IsNoReplyAddress(const std::string& address) {
+  static const LazyRE2 kNoReply = {
+      R"(^(no-?reply|do-?not-?reply|mailer-daemon|postmaster|bounces?)([+._-].*)?@)"};
+  return RE2::PartialMatch(address, *kNoReply);
+}
+
+void AppendAddresses(const std::vector<mime::Address>& from, std::vector<std::string>& to) {
+  for (const mime::Address& a : from) to.push_back(a.address);
+}
+
+}  // namespace postroom::router

@@ -1,0 +1,22 @@
+#pragma once
+
+// Email addresses as the pipeline compares them.
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "libs/mime/message.h"
+
+namespace postroom::router {
+
+std::string Lower(absl::string_view s);
+// "" when `address` has no @.
+std::string DomainOf(const std::string& address);
+// Whether `domain` is `pattern` ("example.com", "@example.com") or below it; "*.example.com"
+// matches only below it.
+bool DomainWithin(const std::string& domain, absl::string_view pattern);
+// Mailbox names that never read replies: acknowledging them only feeds loops.
+bool IsNoReplyAddress(const std::string& address);
+void AppendAddresses(const std::vector<mime::Address>& from, std::vector<std::string>& to);
+
+}  // namespace postroom::router

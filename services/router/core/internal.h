@@ -1,0 +1,129 @@
+#pragma once
+
+// Types shared by the router core's files and nothing else (router_core.h is the API). The
+// pipeline's steps are in steps/, one file each; decide.cc runs them in order.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "libs/mime/classify.h"
+#include "libs/mime/message.h"
+#include "libs/rules/route.h"
+#include "libs/templates/template.h"
+#include "postroom/v1/config.pb.h"
+#include "postroom/v1/router.pb.h"
+#include "re2/re2.h"
+#include "services/router/core/router_core.h"
+
+namespace postroom::router {
+
+// Compiled configuration of one connector (connector_config.cc builds it).
+struct Router::ConnectorConfig {
+  store::ConnectorRecord record;
+  v1::Connector spec;
+  struct Route {
+    rules::CompiledRoute compiled;
+    bool test_mode_only = false;
+  };
+  std::vector<Route> routes;  // Without the fallback, in order.
+  std::optional<rules::CompiledRoute> fallback;
+  std::vector<std::string> route_errors;  // Stored routes that no longer compile.
+  std::map<std::string, templates::CompiledTemplate> templates;
+  std::vector<std::string> blocked;  // Lowercase patterns.
+  std::map<std::string, std::string> settings;
+  int64_t outgoing_connector_id = 0;
+  mime::ClassifyOptions classify;
+  mime::ParseLimits parse_limits;  // The router's options, then the mime_* settings.
+  std::string prefix;     // Subject token / reference prefix.
+  std::shared_ptr<const RE2> subject_token;  // Finds "[#<prefix>-123]"; compiled once.
+  std::string reply_key;  // "" : no reply tokens.
+  int ack_rate_limit = 5;
+  int max_attempts = 3;  // RouterOptions::max_route_attempts, then router_max_attempts.
+  std::string fingerprint;
+};
+
+// One parsed and classified message (analysis.cc).
+struct Router::Analysis {
+  mime::ParsedMessage parsed;
+  mime::Classification cls;
+  rules::MessageFacts facts;
+  std::string sender;  // Lowercase address; may be empty.
+  std::string sender_name;
+  std::string sha256;  // Raw 32 bytes.
+  std::string thread_root;
+  size_t raw_size = 0;
+  bool have_raw = false;
+};
+
+// What the pipeline decided, with the trace its steps wrote.
+struct Router::Decision {
+  std::string decision;
+  std::string step;
+  std::string route;
+  std::string reason;
+  v1::DecisionTrace trace;
+  std::optional<rules::Actions> actions;  // Set when a work item is created.
+  std::string queue;
+  bool test_mode = false;
+  int64_t append_to = 0;
+  int64_t duplicate_of = 0;
+  std::string spam_status;
+  bool check_duplicate = false;
+  bool want_ack = false;
+  std::string ack_suppressed;  // Why not, decided before the commit.
+
+  // A step that looked and let the message through.
+  void Pass(std::string step_name, std::string why) {
+    v1::TraceStep* s = trace.add_steps();
+    s->set_step(std::move(step_name));
+    s->set_decided(false);
+    s->set_reason(std::move(why));
+  }
+  // A step that decided: its trace entry and the decision.
+  void Decide(std::string what, std::string step_name, std::string why) {
+    v1::TraceStep* s = trace.add_steps();
+    s->set_step(step_name);
+    s->set_decided(true);
+    s->set_reason(why);
+    decision = std::move(what);
+    step = std::move(step_name);
+    reason = std::move(why);
+  }
+};
+
+// Parses and classifies; never fails for a non-empty message. `known_sha256`: the SHA-256 of
+// `raw` when the caller has it already (a stored message's content hash), else empty.
+absl::StatusOr<Router::Analysis> Analyze(const Router::ConnectorConfig& cfg,
+                                         const std::string& raw, const std::string& folder,
+                                         const std::string& queue_hint,
+                                         const std::string& known_sha256 = "");
+// messages.summary of an analysed message.
+std::string SummaryJson(const Router::Analysis& a);
+
+// FAILED_PRECONDITION when the connector's mail may not be routed (disabled, outgoing only).
+absl::Status CheckRoutable(const Router::ConnectorConfig& c);
+// The connector's max_message_bytes, or the default.
+uint64_t MaxMessageBytes(const v1::Connector& spec);
+
+// acknowledgement.cc: whether a created work item is acknowledged (want_ack, or why not in
+// ack_suppressed), and the email, rendered before the commit (the store adds its dedupe key).
+void DecideAcknowledgement(const Router::ConnectorConfig& cfg, const Router::Analysis& a,
+                           Router::Decision& d);
+store::OutboxRecord RenderAcknowledgement(const Router::ConnectorConfig& cfg,
+                                          const Router::Analysis& a,
+                                          const rules::Actions& actions, int64_t wi_id,
+                                          const std::string& reference);
+
+// work_item.cc: the work item a route's actions make of the message.
+store::WorkItemRecord NewWorkItem(const Router::Analysis& a, const rules::Actions& act,
+                                  bool test_mode);
+
+// names.cc: the proto enums by the names the store keeps.
+std::string DecisionName(v1::Decision d);
+v1::Decision DecisionFromName(const std::string& name);
+v1::SpamStatus SpamFromName(const std::string& s);
+
+}  // namespace postroom::router

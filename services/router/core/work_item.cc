@@ -1,0 +1,74 @@
+// The work item a created decision makes: its fields and attachments as the route resolves them.
+#include "absl/strings/str_cat.h"
+#include "services/router/core/internal.h"
+#include "services/router/core/json.h"
+
+namespace postroom::router {
+namespace {
+
+// The body is cut here: a work item is read by people, the message keeps every byte.
+constexpr size_t kMaxWorkItemBody = 256 << 10;
+
+std::string FieldsJson(const std::vector<rules::ResolvedField>& fields) {
+  JsonObject o;
+  for (const rules::ResolvedField& f : fields) o.Str(f.name, f.value);
+  return o.Done();
+}
+
+std::string AttachmentsJson(const Router::Analysis& a,
+                            const std::vector<rules::ResolvedField>& fields) {
+  bool eml = false, files = false;
+  std::string eml_name;
+  for (const rules::ResolvedField& f : fields) {
+    if (f.attach_original_eml) {
+      eml = true;
+      eml_name = f.name;
+    }
+    files = files || f.attach_attachments;
+  }
+  std::string out = "[";
+  auto add = [&](std::string json) {
+    if (out.size() > 1) out += ',';
+    out += json;
+  };
+  if (files) {
+    for (const mime::Attachment& at : a.parsed.attachments) {
+      if (at.is_inline) continue;
+      add(JsonObject()
+              .Str("filename", at.filename)
+              .Str("content_type", at.content_type)
+              .Num("size", static_cast<int64_t>(at.size))
+              .Done());
+    }
+  }
+  if (eml) {
+    add(JsonObject()
+            .Str("filename", absl::StrCat(eml_name, ".eml"))
+            .Str("content_type", "message/rfc822")
+            .Num("size", static_cast<int64_t>(a.raw_size))
+            .Bool("original_eml", true)
+            .Done());
+  }
+  return out + "]";
+}
+
+}  // namespace
+
+store::WorkItemRecord NewWorkItem(const Router::Analysis& a, const rules::Actions& act,
+                                  bool test_mode) {
+  std::vector<rules::ResolvedField> fields = rules::ResolveFields(act, a.facts, a.have_raw);
+  store::WorkItemRecord wi;
+  wi.queue = act.queue;
+  wi.type = act.work_item_type;
+  wi.priority = rules::PriorityName(act.priority);
+  wi.requester_address = a.sender;
+  wi.requester_name = a.sender_name;
+  wi.subject = a.parsed.subject;
+  wi.body = a.facts.body_text.substr(0, kMaxWorkItemBody);
+  wi.fields_json = FieldsJson(fields);
+  wi.attachments_json = AttachmentsJson(a, fields);
+  wi.test_mode = test_mode;
+  return wi;
+}
+
+}  // namespace postroom::router
