@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "libs/auth/token_authenticator.h"
 #include "libs/base/log.h"
+#include "libs/connector/fields.h"
 #include "libs/secrets/keyring.h"
 #include "libs/server/server.h"
 #include "libs/server/service_flags.h"
@@ -94,7 +95,7 @@ int Serve(const server::CommonSettings& s) {
   config::MailConnectionTester tester(
       [&](const std::string& connector, const std::string& rt) -> absl::Status {
         absl::StatusOr<std::pair<std::string, std::string>> sealed =
-            sealer.Seal(rt, absl::StrCat("connector:", connector, ":refresh_token"));
+            sealer.Seal(rt, postroom::connector::SecretOwner(connector, "refresh_token"));
         if (!sealed.ok()) return sealed.status();
         return secret_writer.Write(connector, "refresh_token", sealed->second, sealed->first);
       });
