@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "libs/auth/token_authenticator.h"
 #include "libs/base/log.h"
+#include "libs/connector/fields.h"
 #include "libs/base/status_macros.h"
 #include "libs/base/wakeup.h"
 #include "libs/secrets/keyring.h"
@@ -102,7 +103,7 @@ int Serve(const server::CommonSettings& s) {
       .persist = [&](const std::string& connector, const std::string& rt) -> absl::Status {
         const std::string field = "refresh_token";
         absl::StatusOr<secrets::Sealed> sealed =
-            keyring->Encrypt(rt, absl::StrCat("connector:", connector, ":", field));
+            keyring->Encrypt(rt, postroom::connector::SecretOwner(connector, field));
         if (!sealed.ok()) return sealed.status();
         return secret_writer.Write(connector, field, sealed->key_id,
                                    secrets::EncodeSealed(*sealed));
