@@ -21,6 +21,16 @@ using SealedSecrets = std::vector<std::pair<std::string, std::string>>;
 using SecretOpener =
     std::function<absl::StatusOr<std::string>(const std::string& sealed, const std::string& owner)>;
 
+// Adapts any object with `Open(sealed, owner)` (secrets::SecretOpener, config's SecretSealer);
+// nullptr gives an empty opener: secrets stay unopened.
+template <typename Opener>
+SecretOpener OpenWith(Opener* opener) {
+  if (opener == nullptr) return {};
+  return [opener](const std::string& sealed, const std::string& owner) {
+    return opener->Open(sealed, owner);
+  };
+}
+
 // A spec longer than this is refused unread: the config service writes a few KiB.
 inline constexpr size_t kMaxSpecBytes = 1 << 20;
 

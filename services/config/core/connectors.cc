@@ -424,12 +424,7 @@ absl::StatusOr<v1::Connector> ConfigCore::GetConnectorWithSecrets(const std::str
     POSTROOM_ASSIGN_OR_RETURN(auto secrets, tx.ListSecrets(r.id));
     connector::SealedSecrets sealed;
     for (store::SecretRecord& s : secrets) sealed.emplace_back(s.field, std::move(s.sealed));
-    return connector::OpenSecrets(
-        sealed,
-        [&](const std::string& ciphertext, const std::string& owner) {
-          return p_.sealer->Open(ciphertext, owner);
-        },
-        out);
+    return connector::OpenSecrets(sealed, connector::OpenWith(p_.sealer), out);
   }));
   return out;
 }

@@ -139,11 +139,7 @@ absl::Status FetcherCore::RunLeaseRound() {
         e.connector = *std::move(c);
         if (deps_.secrets != nullptr) {
           e.settings_error = connector::OpenSecrets(
-              rec->sealed_secrets,
-              [this](const std::string& sealed, const std::string& owner) {
-                return deps_.secrets->Open(sealed, owner);
-              },
-              e.connector);
+              rec->sealed_secrets, connector::OpenWith(deps_.secrets), e.connector);
         }
         absl::StatusOr<FetchSettings> s = SettingsOf(e.connector);
         if (s.ok()) {
