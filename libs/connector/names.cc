@@ -2,8 +2,6 @@
 
 #include <utility>
 
-#include "absl/strings/ascii.h"
-
 namespace postroom::connector {
 namespace {
 
@@ -66,9 +64,9 @@ bool IsOutgoing(v1::Direction d) {
   return d == v1::DIRECTION_OUTGOING || d == v1::DIRECTION_BOTH;
 }
 
-std::string DomainOf(absl::string_view address) {
+absl::string_view DomainOf(absl::string_view address) {
   size_t at = address.rfind('@');
-  return at == absl::string_view::npos ? "" : absl::AsciiStrToLower(address.substr(at + 1));
+  return at == absl::string_view::npos ? absl::string_view() : address.substr(at + 1);
 }
 
 }  // namespace postroom::connector

@@ -3,7 +3,6 @@
 // The names a connector's protocol, direction and status have in the database (the CHECK
 // constraints of libs/store/migrations/0001_foundation.sql), in YAML and in logs.
 #include <optional>
-#include <string>
 
 #include "absl/strings/string_view.h"
 #include "postroom/v1/common.pb.h"
@@ -23,7 +22,8 @@ std::optional<v1::ConnectorStatus> StatusFromName(absl::string_view name);
 bool IsIncoming(v1::Direction d);  // incoming or both
 bool IsOutgoing(v1::Direction d);  // outgoing or both
 
-// The domain of an address, lowercased: what follows the last '@'; "" when there is none.
-std::string DomainOf(absl::string_view address);
+// The domain of an address: what follows the last '@', as written (the MIME parser and config
+// lowercase addresses); "" when there is none. A view into `address`.
+absl::string_view DomainOf(absl::string_view address);
 
 }  // namespace postroom::connector

@@ -84,8 +84,9 @@ TEST(Names, IncomingAndOutgoing) {
   EXPECT_FALSE(IsOutgoing(v1::DIRECTION_UNSPECIFIED));
 }
 
-TEST(DomainOf, LowercasesWhatFollowsTheLastAt) {
-  EXPECT_EQ(DomainOf("Jane@Example.COM"), "example.com");
+TEST(DomainOf, IsWhatFollowsTheLastAt) {
+  EXPECT_EQ(DomainOf("jane@example.com"), "example.com");
+  EXPECT_EQ(DomainOf("Jane@Example.COM"), "Example.COM");
   EXPECT_EQ(DomainOf("\"a@b\"@c.example"), "c.example");
   EXPECT_EQ(DomainOf("no-at-sign"), "");
   EXPECT_EQ(DomainOf("trailing@"), "");

@@ -22,6 +22,8 @@
 #include "libs/base/log.h"
 #include "libs/base/sha256.h"
 #include "libs/base/status_macros.h"
+#include "libs/connector/decode.h"
+#include "libs/connector/names.h"
 #include "libs/mime/classify.h"
 #include "libs/mime/html_text.h"
 #include "libs/mime/inspect.h"
@@ -98,10 +100,7 @@ constexpr size_t kMaxWorkItemBody = 256 << 10;
 
 std::string Lower(absl::string_view s) { return absl::AsciiStrToLower(s); }
 
-std::string DomainOf(const std::string& address) {
-  size_t at = address.rfind('@');
-  return at == std::string::npos ? "" : address.substr(at + 1);
-}
+using connector::DomainOf;
 
 bool DomainWithin(const std::string& domain, absl::string_view pattern) {
   pattern = absl::StripPrefix(pattern, "@");
@@ -272,10 +271,12 @@ std::string SummaryJson(const Router::Analysis& a) {
       .Done();
 }
 
-absl::Status InvalidConnectorSpec(const std::string& name) {
-  return absl::InternalError(absl::StrCat("connector \"", name,
-                                          "\": stored settings are not valid JSON; re-apply it "
-                                          "through the config service"));
+// Logged and counted where it happens: the caller only sees its own call fail.
+absl::Status SpecUnreadable(const absl::Status& st, const std::string& name, RouterMetrics* m) {
+  LogWarning("connector_spec_unreadable",
+             {{"connector", name}, {"error", std::string(st.message())}});
+  if (m != nullptr) m->SpecUnreadable(name);
+  return st;
 }
 
 }  // namespace
@@ -342,7 +343,9 @@ absl::StatusOr<std::shared_ptr<const Router::ConnectorConfig>> Router::Config(
   auto cfg = std::make_shared<ConnectorConfig>();
   cfg->record = rec->connector;
   cfg->fingerprint = rec->fingerprint;
-  if (!FromJson(rec->connector.spec_json, &cfg->spec)) return InvalidConnectorSpec(name);
+  absl::StatusOr<v1::Connector> decoded = connector::DecodeSpec(name, rec->connector.spec_json);
+  if (!decoded.ok()) return SpecUnreadable(decoded.status(), name, options_.metrics);
+  cfg->spec = *std::move(decoded);
   const v1::Connector& spec = cfg->spec;
   rules::RouteContext context;
   for (const store::RouteRecord& r : rec->routes) {
@@ -432,8 +435,7 @@ absl::Status CheckRoutable(const Router::ConnectorConfig& c) {
 }
 
 uint64_t MaxMessageBytes(const v1::Connector& spec) {
-  uint64_t n = spec.settings().max_message_bytes();
-  return n == 0 ? 26214400 : n;
+  return spec.settings().max_message_bytes();  // The decoder filled in the default.
 }
 
 }  // namespace
@@ -496,7 +498,7 @@ absl::StatusOr<Router::Decision> Router::Decide(const ConnectorConfig& cfg, cons
   };
   const v1::Connector& spec = cfg.spec;
   const std::string& sender = a.sender;
-  const std::string sender_domain = DomainOf(sender);
+  const std::string sender_domain(DomainOf(sender));
 
   // 1. Blocked sender.
   for (const std::string& pattern : cfg.blocked) {

@@ -56,7 +56,7 @@ std::vector<std::pair<std::string, std::string>> HeadersOf(const std::string& js
 
 // A Message-ID needs a domain; a From without one gets the reserved .invalid one.
 std::string DomainOrInvalid(const std::string& address) {
-  std::string domain = connector::DomainOf(address);
+  std::string domain = absl::AsciiStrToLower(connector::DomainOf(address));
   return domain.empty() ? "postroom.invalid" : domain;
 }
 
