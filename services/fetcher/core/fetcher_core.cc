@@ -337,7 +337,10 @@ void FetcherCore::Finish(Entry& job, const PollReport& report, absl::Time starte
     case PollOutcome::kError:
       ++e.consecutive_errors;
       e.cool_off_until = now + s.cool_off;
-      e.next_poll = report.auto_disabled ? absl::InfiniteFuture() : e.cool_off_until;
+      // No cool-off is not a tight loop: the next poll comes at the interval.
+      e.next_poll = report.auto_disabled                ? absl::InfiniteFuture()
+                    : s.cool_off > absl::ZeroDuration() ? e.cool_off_until
+                                                        : now + s.poll_interval;
       break;
     default:
       e.next_poll = now + s.poll_interval;
