@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "libs/connector/names.h"
 #include "libs/rules/text_util.h"
 #include "re2/re2.h"
 
@@ -164,10 +165,7 @@ class TextMatcher {
 // Address helpers. Comparison is ASCII case-insensitive: domains are case-insensitive and
 // practically every mail system treats local parts so too.
 
-absl::string_view DomainOf(absl::string_view address) {
-  size_t at = address.rfind('@');
-  return at == absl::string_view::npos ? absl::string_view() : address.substr(at + 1);
-}
+using connector::DomainOf;
 
 // The part of the local part after the first '+', or "" when there is none.
 absl::string_view TagOf(absl::string_view address) {

@@ -1,6 +1,7 @@
 #include "libs/store/pg_secret_writer.h"
 
 #include "absl/strings/str_cat.h"
+#include "libs/connector/fields.h"
 
 namespace postroom::store {
 
@@ -29,7 +30,7 @@ absl::Status PgSecretWriter::WriteRefreshToken(const secrets::Keyring& keyring,
                                                const std::string& refresh_token) {
   const std::string field = "refresh_token";
   absl::StatusOr<secrets::Sealed> sealed =
-      keyring.Encrypt(refresh_token, absl::StrCat("connector:", connector, ":", field));
+      keyring.Encrypt(refresh_token, connector::SecretOwner(connector, field));
   if (!sealed.ok()) return sealed.status();
   return Write(connector, field, sealed->key_id, secrets::EncodeSealed(*sealed));
 }

@@ -22,7 +22,7 @@ class PgSecretWriter {
   absl::Status Write(const std::string& connector, const std::string& field,
                      const std::string& key_id, const std::string& sealed);
   // Seals `refresh_token` with `keyring`'s primary key (associated data
-  // "connector:<name>:refresh_token", as config seals it) and writes it: the rotated token an
+  // connector::SecretOwner, as config seals it) and writes it: the rotated token an
   // OAuth2 endpoint returned, kept before the access token that came with it is used. The one
   // place config (a connection test), the fetcher and the sender (polls and deliveries) do it.
   absl::Status WriteRefreshToken(const secrets::Keyring& keyring, const std::string& connector,

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "libs/auth/token_authenticator.h"
 #include "libs/base/log.h"
+#include "libs/connector/fields.h"
 #include "libs/secrets/keyring.h"
 #include "libs/server/server.h"
 #include "libs/server/service_flags.h"

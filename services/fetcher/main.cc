@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "libs/auth/token_authenticator.h"
 #include "libs/base/log.h"
+#include "libs/connector/fields.h"
 #include "libs/base/status_macros.h"
 #include "libs/base/wakeup.h"
 #include "libs/secrets/keyring.h"

@@ -16,6 +16,7 @@
 #include "libs/base/clock.h"
 #include "libs/base/log.h"
 #include "libs/base/watchdog.h"
+#include "libs/connector/defaults.h"
 #include "libs/secrets/keyring.h"
 #include "libs/secrets/private_file.h"
 #include "libs/server/server.h"
@@ -62,8 +63,7 @@ int Fail(const absl::Status& st) { return server::ExitWith("postroom-router", st
 // `postroomctl route` of such mail, while the fetcher sends any message over 4 MiB by id alone
 // and is never refused.
 absl::StatusOr<int> ReceiveLimitMibFromConnectors(store::Database& db) {
-  constexpr uint64_t kDefaultMaxMessageBytes = 25ull << 20;
-  uint64_t largest = kDefaultMaxMessageBytes;
+  uint64_t largest = connector::kDefaults.max_message_bytes;
   absl::Status st = db.Transact([&](pqxx::work& t) {
     pqxx::row r = t.exec1(
         "SELECT coalesce(max((spec #>> '{settings,max_message_bytes}')::bigint), 0) "

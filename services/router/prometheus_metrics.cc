@@ -27,7 +27,11 @@ PrometheusRouterMetrics::PrometheusRouterMetrics()
                   .Name("postroom_router_poison_messages_total")
                   .Help("Messages decided failed because router_max_attempts routing attempts "
                         "did not finish")
-                  .Register(metrics::Registry())) {}
+                  .Register(metrics::Registry())),
+      spec_unreadable_(prometheus::BuildCounter()
+                           .Name("postroom_router_connector_spec_unreadable_total")
+                           .Help("Calls that found the connector's stored spec unreadable")
+                           .Register(metrics::Registry())) {}
 
 void PrometheusRouterMetrics::Decided(const std::string& connector, const std::string& decision,
                                       absl::Duration latency) {
@@ -48,6 +52,10 @@ void PrometheusRouterMetrics::Poisoned(const std::string& connector) {
   poison_.Add({{"connector", connector}}).Increment();
 }
 
+void PrometheusRouterMetrics::SpecUnreadable(const std::string& connector) {
+  spec_unreadable_.Add({{"connector", connector}}).Increment();
+}
+
 void PrometheusRouterMetrics::InitConnector(const std::string& connector) {
   const auto* decisions = v1::Decision_descriptor();
   for (int i = 0; i < decisions->value_count(); ++i) {
@@ -58,6 +66,7 @@ void PrometheusRouterMetrics::InitConnector(const std::string& connector) {
   }
   acks_queued_.Add({{"connector", connector}});
   poison_.Add({{"connector", connector}});
+  spec_unreadable_.Add({{"connector", connector}});
   for (const char* reason : kAckSuppressionReasons) {
     acks_suppressed_.Add({{"connector", connector}, {"reason", reason}});
   }

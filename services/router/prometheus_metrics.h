@@ -15,10 +15,11 @@ class PrometheusRouterMetrics : public RouterMetrics {
   void AckQueued(const std::string& connector) override;
   void AckSuppressed(const std::string& connector, const std::string& reason) override;
   void Poisoned(const std::string& connector) override;
+  void SpecUnreadable(const std::string& connector) override;
 
   // Creates the connector's series at 0 (every decision, acks queued, every suppression
-  // reason, poison messages), so rates and alerts see a connector before its first message.
-  // Idempotent.
+  // reason, poison messages, unreadable specs), so rates and alerts see a connector before its
+  // first message. Idempotent.
   void InitConnector(const std::string& connector);
 
  private:
@@ -27,6 +28,7 @@ class PrometheusRouterMetrics : public RouterMetrics {
   prometheus::Family<prometheus::Counter>& acks_queued_;
   prometheus::Family<prometheus::Counter>& acks_suppressed_;
   prometheus::Family<prometheus::Counter>& poison_;
+  prometheus::Family<prometheus::Counter>& spec_unreadable_;
 };
 
 }  // namespace postroom::router

@@ -9,17 +9,13 @@
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "libs/connector/defaults.h"
+#include "libs/connector/names.h"
+#include "libs/connector/skip_window.h"
 #include "libs/net/secret_url.h"
 
 namespace postroom::config {
 namespace {
-
-constexpr uint32_t kDefaultPollIntervalS = 60;
-constexpr uint32_t kDefaultTimeoutMs = 30000;
-constexpr uint32_t kDefaultMaxTries = 3;
-constexpr uint32_t kDefaultCoolOffMin = 15;
-constexpr uint64_t kDefaultMaxMessageBytes = 25ull << 20;
-constexpr uint32_t kDefaultErrorThreshold = 5;
 
 uint32_t DefaultPort(v1::Protocol p, v1::TlsMode tls) {
   bool implicit = tls == v1::TLS_MODE_IMPLICIT;
@@ -44,44 +40,8 @@ void Add(std::vector<FieldError>& errors, std::string path, std::string message)
 
 }  // namespace
 
-bool IsIncoming(const v1::Connector& c) {
-  return c.direction() == v1::DIRECTION_INCOMING || c.direction() == v1::DIRECTION_BOTH;
-}
-bool IsOutgoing(const v1::Connector& c) {
-  return c.direction() == v1::DIRECTION_OUTGOING || c.direction() == v1::DIRECTION_BOTH;
-}
-
-std::string ProtocolName(v1::Protocol p) {
-  switch (p) {
-    case v1::PROTOCOL_IMAP: return "imap";
-    case v1::PROTOCOL_POP3: return "pop3";
-    case v1::PROTOCOL_GRAPH: return "graph";
-    case v1::PROTOCOL_SMTP: return "smtp";
-    default: return "";
-  }
-}
-std::string DirectionName(v1::Direction d) {
-  switch (d) {
-    case v1::DIRECTION_INCOMING: return "incoming";
-    case v1::DIRECTION_OUTGOING: return "outgoing";
-    case v1::DIRECTION_BOTH: return "both";
-    default: return "";
-  }
-}
-std::string StatusName(v1::ConnectorStatus s) {
-  switch (s) {
-    case v1::CONNECTOR_STATUS_ACTIVE: return "active";
-    case v1::CONNECTOR_STATUS_DISABLED: return "disabled";
-    case v1::CONNECTOR_STATUS_DISABLED_BY_SYSTEM: return "disabled_by_system";
-    default: return "draft";
-  }
-}
-v1::ConnectorStatus StatusFromName(absl::string_view name) {
-  if (name == "active") return v1::CONNECTOR_STATUS_ACTIVE;
-  if (name == "disabled") return v1::CONNECTOR_STATUS_DISABLED;
-  if (name == "disabled_by_system") return v1::CONNECTOR_STATUS_DISABLED_BY_SYSTEM;
-  return v1::CONNECTOR_STATUS_DRAFT;
-}
+bool IsIncoming(const v1::Connector& c) { return connector::IsIncoming(c.direction()); }
+bool IsOutgoing(const v1::Connector& c) { return connector::IsOutgoing(c.direction()); }
 
 void ApplyDefaults(v1::Connector& c) {
   const bool gmail = c.provider() == v1::PROVIDER_PRESET_GMAIL;
@@ -101,7 +61,10 @@ void ApplyDefaults(v1::Connector& c) {
     server.set_tls(c.protocol() == v1::PROTOCOL_SMTP ? v1::TLS_MODE_STARTTLS
                                                      : v1::TLS_MODE_IMPLICIT);
   }
-  if (server.port() == 0) server.set_port(DefaultPort(c.protocol(), server.tls()));
+  // Absent, not 0: an explicit 0 stays for validation to refuse.
+  if (!server.has_port() && DefaultPort(c.protocol(), server.tls()) != 0) {
+    server.set_port(DefaultPort(c.protocol(), server.tls()));
+  }
 
   v1::AuthSettings& auth = *c.mutable_auth();
   if (auth.method() == v1::AUTH_METHOD_UNSPECIFIED) {
@@ -132,14 +95,7 @@ void ApplyDefaults(v1::Connector& c) {
     auth.set_username(c.primary_address());
   }
 
-  v1::ConnectionSettings& s = *c.mutable_settings();
-  if (s.poll_interval_s() == 0) s.set_poll_interval_s(kDefaultPollIntervalS);
-  if (s.timeout_ms() == 0) s.set_timeout_ms(kDefaultTimeoutMs);
-  if (s.max_tries() == 0) s.set_max_tries(kDefaultMaxTries);
-  if (s.cool_off_min() == 0) s.set_cool_off_min(kDefaultCoolOffMin);
-  if (s.time_zone().empty()) s.set_time_zone("UTC");
-  if (s.max_message_bytes() == 0) s.set_max_message_bytes(kDefaultMaxMessageBytes);
-  if (s.error_threshold() == 0) s.set_error_threshold(kDefaultErrorThreshold);
+  connector::ApplySettingDefaults(*c.mutable_settings());
   if (IsIncoming(c) && c.folders().empty() && c.protocol() != v1::PROTOCOL_SMTP) {
     c.add_folders()->set_folder(c.protocol() == v1::PROTOCOL_GRAPH ? "inbox" : "INBOX");
   }
@@ -189,26 +145,6 @@ bool IsValidEmailAddress(absl::string_view address) {
   return IsValidDomain(address.substr(at + 1));
 }
 
-bool ParseSkipWindow(absl::string_view window, int* start_minute, int* end_minute) {
-  std::vector<absl::string_view> ends = absl::StrSplit(window, '-');
-  if (ends.size() != 2) return false;
-  int minutes[2];
-  for (int i = 0; i < 2; ++i) {
-    absl::string_view t = absl::StripAsciiWhitespace(ends[i]);
-    if (t.size() != 5 || t[2] != ':') return false;
-    int h, m;
-    if (!absl::SimpleAtoi(t.substr(0, 2), &h) || !absl::SimpleAtoi(t.substr(3, 2), &m)) {
-      return false;
-    }
-    if (h < 0 || h > 24 || m < 0 || m > 59 || (h == 24 && m != 0)) return false;
-    minutes[i] = h * 60 + m;
-  }
-  if (minutes[0] == minutes[1]) return false;
-  *start_minute = minutes[0];
-  *end_minute = minutes[1];
-  return true;
-}
-
 std::vector<FieldError> ValidateConnector(const v1::Connector& c) {
   std::vector<FieldError> errors;
   if (!IsValidObjectName(c.name())) {
@@ -227,7 +163,7 @@ std::vector<FieldError> ValidateConnector(const v1::Connector& c) {
   } else if ((c.protocol() == v1::PROTOCOL_IMAP || c.protocol() == v1::PROTOCOL_POP3) &&
              c.direction() != v1::DIRECTION_INCOMING) {
     Add(errors, "direction",
-        absl::StrCat(ProtocolName(c.protocol()),
+        absl::StrCat(connector::ProtocolName(c.protocol()),
                      " connectors only receive: use direction incoming, and an smtp or graph "
                      "connector to send"));
   }
@@ -240,7 +176,7 @@ std::vector<FieldError> ValidateConnector(const v1::Connector& c) {
       Add(errors, "server.host", absl::StrCat("\"", server.host(), "\" is not a host name"));
     }
   }
-  if (server.port() > 65535) {
+  if (server.has_port() && (server.port() == 0 || server.port() > 65535)) {
     Add(errors, "server.port", absl::StrCat(server.port(), " is not a port: use 1-65535"));
   }
   if (c.protocol() == v1::PROTOCOL_GRAPH && server.tls() == v1::TLS_MODE_NONE) {
@@ -338,11 +274,10 @@ std::vector<FieldError> ValidateConnector(const v1::Connector& c) {
   if (s.max_tries() < 1 || s.max_tries() > 10) Add(errors, "settings.max_tries", "must be 1-10");
   if (s.cool_off_min() > 1440) Add(errors, "settings.cool_off_min", "must be 0-1440 minutes");
   for (int i = 0; i < s.skip_windows_size(); ++i) {
-    int a, b;
-    if (!ParseSkipWindow(s.skip_windows(i), &a, &b)) {
+    if (absl::StatusOr<connector::SkipWindow> w = connector::ParseSkipWindow(s.skip_windows(i));
+        !w.ok()) {
       Add(errors, absl::StrCat("settings.skip_windows[", i, "]"),
-          absl::StrCat("\"", s.skip_windows(i),
-                       "\" is not a window: use \"HH:MM-HH:MM\" (24h; may cross midnight)"));
+          std::string(w.status().message()));
     }
   }
   absl::TimeZone tz;

@@ -26,17 +26,9 @@ bool ConnectionSettingsDiffer(const v1::Connector& a, const v1::Connector& b);
 bool IsIncoming(const v1::Connector& c);
 bool IsOutgoing(const v1::Connector& c);
 
-// Short lowercase names used in the database and in YAML ("imap", "incoming", "active" ...).
-std::string ProtocolName(v1::Protocol p);
-std::string DirectionName(v1::Direction d);
-std::string StatusName(v1::ConnectorStatus s);
-v1::ConnectorStatus StatusFromName(absl::string_view name);
-
 // Syntax checks shared by the other validators.
 bool IsValidObjectName(absl::string_view name);  // [a-z0-9][a-z0-9_-]{0,62}
 bool IsValidEmailAddress(absl::string_view address);
 bool IsValidDomain(absl::string_view domain);
-// "HH:MM-HH:MM", minutes of a day; may cross midnight; start != end.
-bool ParseSkipWindow(absl::string_view window, int* start_minute, int* end_minute);
 
 }  // namespace postroom::config

@@ -3,6 +3,9 @@
 
 #include "absl/strings/str_join.h"
 #include "libs/base/status_macros.h"
+#include "libs/connector/decode.h"
+#include "libs/connector/fields.h"
+#include "libs/connector/names.h"
 #include "services/config/core/config_core.h"
 #include "services/config/core/connector_spec.h"
 #include "services/config/core/core_internal.h"
@@ -18,36 +21,17 @@ using internal::Quoted;
 using store::ConfigTx;
 using store::ConnectorRecord;
 
-constexpr const char* kSecretFields[] = {"password", "client_secret", "refresh_token"};
-
-std::string* MutableSecret(v1::AuthSettings& auth, const std::string& field) {
-  if (field == "password") return auth.mutable_password();
-  if (field == "client_secret") return auth.mutable_client_secret();
-  return auth.mutable_refresh_token();
-}
-
-void SetHasSecret(v1::AuthSettings& auth, const std::string& field, bool has) {
-  if (field == "password") auth.set_has_password(has);
-  if (field == "client_secret") auth.set_has_client_secret(has);
-  if (field == "refresh_token") auth.set_has_refresh_token(has);
-}
-
-std::string SecretOwner(const std::string& connector, const std::string& field) {
-  return absl::StrCat("connector:", connector, ":", field);
-}
+using connector::SecretField;
+using connector::SecretFields;
+using connector::SecretOwner;
+using connector::SecretValue;
+using connector::SetHasSecret;
 
 // The connector as stored in `spec`: no secrets, no flags about them, no output-only fields,
 // no fallback (the fallback route holds it).
 v1::Connector SpecOf(v1::Connector c) {
-  for (const char* f : kSecretFields) {
-    MutableSecret(*c.mutable_auth(), f)->clear();
-    SetHasSecret(*c.mutable_auth(), f, false);
-  }
-  c.clear_status();
-  c.clear_version();
-  c.clear_modified_by();
-  c.clear_modified_at_unix_ms();
-  c.clear_state();
+  connector::ClearSecrets(c);
+  connector::ClearOutputOnly(c);
   c.clear_fallback();
   return c;
 }
@@ -57,16 +41,16 @@ int64_t MillisOrZero(absl::Time t) {
 }
 
 absl::StatusOr<v1::Connector> Load(ConfigTx& tx, const ConnectorRecord& r) {
-  v1::Connector c;
-  POSTROOM_RETURN_IF_ERROR(FromJson(r.spec_json, &c));
-  c.set_name(r.name);
-  c.set_status(StatusFromName(r.status));
+  POSTROOM_ASSIGN_OR_RETURN(v1::Connector c, connector::DecodeSpec(r.name, r.spec_json));
+  c.set_status(connector::StatusFromName(r.status).value_or(v1::CONNECTOR_STATUS_DRAFT));
   c.set_version(r.version);
   c.set_modified_by(r.modified_by);
   c.set_modified_at_unix_ms(absl::ToUnixMillis(r.modified_at));
   c.set_system_default(r.system_default);
   POSTROOM_ASSIGN_OR_RETURN(std::vector<store::SecretRecord> secrets, tx.ListSecrets(r.id));
-  for (const store::SecretRecord& s : secrets) SetHasSecret(*c.mutable_auth(), s.field, true);
+  for (const store::SecretRecord& s : secrets) {
+    if (const SecretField* f = connector::FindSecretField(s.field)) SetHasSecret(c, *f, true);
+  }
   POSTROOM_ASSIGN_OR_RETURN(store::ConnectorStateRecord st, tx.GetState(r.id));
   v1::ConnectorState& out = *c.mutable_state();
   out.set_last_check_unix_ms(MillisOrZero(st.last_check_at));
@@ -170,33 +154,33 @@ absl::StatusOr<Applied<v1::Connector>> ConfigCore::ApplyConnector(const Actor& a
     std::vector<std::string> dropped_secrets;
     const std::vector<std::string> destination_changes =
         before ? SecretDestinationChanges(*before, c) : std::vector<std::string>{};
-    for (const char* field : kSecretFields) {
-      const std::string& given = *MutableSecret(*c.mutable_auth(), field);
+    for (const SecretField& f : SecretFields()) {
+      const std::string given = SecretValue(c, f);
       auto stored = std::find_if(stored_secrets.begin(), stored_secrets.end(),
-                                 [&](const auto& s) { return s.field == field; });
+                                 [&](const auto& s) { return s.field == f.name; });
       if (given.empty()) {
         const bool has = stored != stored_secrets.end();
-        SetHasSecret(*c.mutable_auth(), field, has);
+        SetHasSecret(c, f, has);
         if (has && !destination_changes.empty()) {
           // Not given again for the new place: refused if needed there, else forgotten so that
           // no later apply can carry it along.
-          if (UsesSecret(c, field)) {
-            moved_secrets.push_back(SecretRequiredAgain(field, destination_changes));
+          if (UsesSecret(c, f.name)) {
+            moved_secrets.push_back(SecretRequiredAgain(f.name, destination_changes));
           } else {
-            SetHasSecret(*c.mutable_auth(), field, false);
-            dropped_secrets.push_back(field);
-            changed_secrets.push_back(absl::StrCat("auth.", field));
+            SetHasSecret(c, f, false);
+            dropped_secrets.push_back(f.name);
+            changed_secrets.push_back(f.path);
           }
         }
         continue;
       }
-      SetHasSecret(*c.mutable_auth(), field, true);
+      SetHasSecret(c, f, true);
       if (stored != stored_secrets.end()) {
         absl::StatusOr<std::string> old = p_.sealer->Open(stored->sealed,
-                                                          SecretOwner(c.name(), field));
+                                                          SecretOwner(c.name(), f.name));
         if (old.ok() && *old == given) continue;
       }
-      changed_secrets.push_back(absl::StrCat("auth.", field));
+      changed_secrets.push_back(f.path);
     }
 
     std::vector<FieldError> errors = ValidateConnector(c);
@@ -271,8 +255,8 @@ absl::StatusOr<Applied<v1::Connector>> ConfigCore::ApplyConnector(const Actor& a
         !before || !changed_secrets.empty() || ConnectionSettingsDiffer(SpecOf(*before), after_spec);
     ConnectorRecord record = existing ? *existing : ConnectorRecord{};
     record.name = c.name();
-    record.protocol = ProtocolName(c.protocol());
-    record.direction = DirectionName(c.direction());
+    record.protocol = std::string(connector::ProtocolName(c.protocol()));
+    record.direction = std::string(connector::DirectionName(c.direction()));
     record.system_default = c.system_default();
     record.spec_json = ToJson(after_spec);
     record.version = existing ? existing->version + 1 : 1;
@@ -284,14 +268,14 @@ absl::StatusOr<Applied<v1::Connector>> ConfigCore::ApplyConnector(const Actor& a
     } else {
       POSTROOM_RETURN_IF_ERROR(tx.InsertConnector(record));
     }
-    for (const char* field : kSecretFields) {
-      const std::string& given = *MutableSecret(*c.mutable_auth(), field);
-      if (given.empty() || std::find(changed_secrets.begin(), changed_secrets.end(),
-                                     absl::StrCat("auth.", field)) == changed_secrets.end()) {
+    for (const SecretField& f : SecretFields()) {
+      const std::string given = SecretValue(c, f);
+      if (given.empty() || std::find(changed_secrets.begin(), changed_secrets.end(), f.path) ==
+                               changed_secrets.end()) {
         continue;
       }
-      POSTROOM_ASSIGN_OR_RETURN(auto sealed, p_.sealer->Seal(given, SecretOwner(c.name(), field)));
-      POSTROOM_RETURN_IF_ERROR(tx.PutSecret(record.id, {field, sealed.second, sealed.first}));
+      POSTROOM_ASSIGN_OR_RETURN(auto sealed, p_.sealer->Seal(given, SecretOwner(c.name(), f.name)));
+      POSTROOM_RETURN_IF_ERROR(tx.PutSecret(record.id, {f.name, sealed.second, sealed.first}));
     }
     for (const std::string& field : dropped_secrets) {
       POSTROOM_RETURN_IF_ERROR(tx.DeleteSecret(record.id, field));
@@ -368,8 +352,8 @@ absl::Status ConfigCore::DeleteConnector(const Actor& actor, const std::string& 
     }
     POSTROOM_ASSIGN_OR_RETURN(auto all, tx.ListConnectors());
     for (const ConnectorRecord& other : all) {
-      v1::Connector spec;
-      POSTROOM_RETURN_IF_ERROR(FromJson(other.spec_json, &spec));
+      POSTROOM_ASSIGN_OR_RETURN(v1::Connector spec,
+                                connector::DecodeSpec(other.name, other.spec_json));
       if (other.name != name && spec.outgoing_connector() == name) {
         return absl::FailedPreconditionError(
             absl::StrCat(Quoted("connector", name), ": cannot delete: connector \"", other.name,
@@ -441,11 +425,9 @@ absl::StatusOr<v1::Connector> ConfigCore::GetConnectorWithSecrets(const std::str
     POSTROOM_ASSIGN_OR_RETURN(ConnectorRecord r, MustFind(tx, name, false));
     POSTROOM_ASSIGN_OR_RETURN(out, Load(tx, r));
     POSTROOM_ASSIGN_OR_RETURN(auto secrets, tx.ListSecrets(r.id));
-    for (const store::SecretRecord& s : secrets) {
-      POSTROOM_ASSIGN_OR_RETURN(*MutableSecret(*out.mutable_auth(), s.field),
-                                p_.sealer->Open(s.sealed, SecretOwner(name, s.field)));
-    }
-    return absl::OkStatus();
+    connector::SealedSecrets sealed;
+    for (store::SecretRecord& s : secrets) sealed.emplace_back(s.field, std::move(s.sealed));
+    return connector::OpenSecrets(sealed, connector::OpenWith(p_.sealer), out);
   }));
   return out;
 }
@@ -459,7 +441,7 @@ absl::StatusOr<v1::TestConnectorResponse> ConfigCore::TestConnector(const Actor&
   if (p_.tester == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat(
         Quoted("connector", name), ": no connection test is available for protocol ",
-        ProtocolName(c.protocol()), " in this build"));
+        connector::ProtocolName(c.protocol()), " in this build"));
   }
   POSTROOM_ASSIGN_OR_RETURN(v1::TestConnectorResponse report, p_.tester->Test(c));
   POSTROOM_RETURN_IF_ERROR(p_.store->InTransaction([&](ConfigTx& tx) -> absl::Status {

@@ -3,6 +3,7 @@
 
 #include "google/protobuf/struct.pb.h"
 #include "libs/base/status_macros.h"
+#include "libs/connector/decode.h"
 #include "services/config/core/config_core.h"
 #include "services/config/core/connector_spec.h"
 #include "services/config/core/core_internal.h"
@@ -115,8 +116,8 @@ absl::StatusOr<Applied<v1::Route>> ConfigCore::ApplyRoute(const Actor& actor, v1
     if (!errors.empty()) return InvalidFields(RouteName(r.connector(), r.name()) + ": invalid", errors);
     POSTROOM_ASSIGN_OR_RETURN(store::ConnectorRecord connector,
                               IncomingConnector(tx, r.connector(), /*lock=*/true));
-    v1::Connector spec;
-    POSTROOM_RETURN_IF_ERROR(FromJson(connector.spec_json, &spec));
+    POSTROOM_ASSIGN_OR_RETURN(v1::Connector spec,
+                              postroom::connector::DecodeSpec(connector.name, connector.spec_json));
     RouteContext context;
     context.work_item_types.assign(spec.work_item_types().begin(), spec.work_item_types().end());
     POSTROOM_ASSIGN_OR_RETURN(auto templates, tx.ListDocuments(store::DocumentKind::kTemplate));

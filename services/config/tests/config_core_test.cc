@@ -331,6 +331,72 @@ TEST_F(ConfigCoreTest, InvalidSkipWindowIsRefusedWithIndex) {
                        HasSubstr("settings.skip_windows[1]: \"2am-4am\" is not a window")));
 }
 
+// Absent means the default; an explicit 0 is kept where it means something (no cool-off).
+TEST_F(ConfigCoreTest, ExplicitZeroCoolOffIsKept) {
+  v1::Connector c = Support();
+  c.mutable_settings()->set_cool_off_min(0);
+  ASSERT_THAT(core_.ApplyConnector(kAlice, c, 0), IsOk());
+  auto got = core_.GetConnector("support");
+  ASSERT_THAT(got, IsOk());
+  EXPECT_TRUE(got->first.settings().has_cool_off_min());
+  EXPECT_EQ(got->first.settings().cool_off_min(), 0u);
+  EXPECT_EQ(got->first.settings().poll_interval_s(), 60u);
+
+  c.mutable_settings()->clear_cool_off_min();
+  auto again = core_.ApplyConnector(kAlice, c, 0);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_THAT(again->changed_fields, ::testing::Contains("settings.cool_off_min"));
+  EXPECT_EQ(again->object.settings().cool_off_min(), 15u);
+}
+
+// An explicit 0 once became the protocol's default port silently.
+TEST_F(ConfigCoreTest, ZeroPortIsRefusedAndAbsentPortIsTheDefault) {
+  v1::Connector c = Support();
+  c.mutable_server()->set_port(0);
+  EXPECT_THAT(core_.ApplyConnector(kAlice, c, 0),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("  - server.port: 0 is not a port: use 1-65535")));
+  c.mutable_server()->clear_port();
+  auto applied = core_.ApplyConnector(kAlice, c, 0);
+  ASSERT_THAT(applied, IsOk());
+  EXPECT_EQ(applied->object.server().port(), 143u);
+}
+
+TEST_F(ConfigCoreTest, ZeroWhereZeroMeansNothingIsRefusedWithItsPath) {
+  v1::Connector c = Support();
+  v1::ConnectionSettings& s = *c.mutable_settings();
+  s.set_poll_interval_s(0);
+  s.set_timeout_ms(0);
+  s.set_max_tries(0);
+  s.set_max_message_bytes(0);
+  s.set_error_threshold(0);
+  EXPECT_THAT(core_.ApplyConnector(kAlice, c, 0),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("  - settings.poll_interval_s: must be 10-86400 seconds"),
+                             HasSubstr("  - settings.timeout_ms: must be 1000-600000 ms"),
+                             HasSubstr("  - settings.max_tries: must be 1-10"),
+                             HasSubstr("  - settings.max_message_bytes: must be 1 KiB-150 MiB"),
+                             HasSubstr("  - settings.error_threshold: must be 1-1000"))));
+}
+
+// A hand-edited row: one error, FAILED_PRECONDITION, as in every other service.
+TEST_F(ConfigCoreTest, UnreadableStoredSpecIsFailedPrecondition) {
+  ApplySupport();
+  ASSERT_THAT(holder_->store().InTransaction([](store::ConfigTx& tx) -> absl::Status {
+    auto r = tx.FindConnector("support", /*lock=*/true);
+    if (!r.ok()) return r.status();
+    (*r)->spec_json = R"({"settings": {"cool_off_min": "soon"}})";
+    return tx.UpdateConnector(**r);
+  }),
+              IsOk());
+  EXPECT_THAT(core_.GetConnector("support"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("connector \"support\": stored spec unreadable: ")));
+  EXPECT_THAT(core_.ApplyRoute(kAlice, Route("billing", "billing"), 0),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("stored spec unreadable")));
+}
+
 TEST_F(ConfigCoreTest, StaleVersionIsAborted) {
   ApplySupport();
   v1::Connector c = Support();

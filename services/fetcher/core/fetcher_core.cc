@@ -10,17 +10,12 @@
 #include "absl/strings/str_join.h"
 #include "libs/base/log.h"
 #include "libs/base/status_macros.h"
+#include "libs/connector/decode.h"
+#include "libs/connector/defaults.h"
 #include "libs/mail/mail_error.h"
 
 namespace postroom::fetcher {
 namespace {
-
-std::string* MutableSecret(v1::AuthSettings& a, const std::string& field) {
-  if (field == "password") return a.mutable_password();
-  if (field == "client_secret") return a.mutable_client_secret();
-  if (field == "refresh_token") return a.mutable_refresh_token();
-  return nullptr;
-}
 
 std::string OutcomeName(PollOutcome o) {
   switch (o) {
@@ -139,22 +134,12 @@ absl::Status FetcherCore::RunLeaseRound() {
         e.consecutive_errors = old->second.consecutive_errors;
         e.next_poll = std::max(now, e.cool_off_until);
       }
-      absl::StatusOr<v1::Connector> c = ConnectorFromSpec(rec->spec_json);
+      absl::StatusOr<v1::Connector> c = connector::DecodeSpec(rec->name, rec->spec_json);
       if (c.ok()) {
         e.connector = *std::move(c);
-        e.connector.set_name(rec->name);
-        for (const auto& [field, sealed] : rec->sealed_secrets) {
-          std::string* dst = MutableSecret(*e.connector.mutable_auth(), field);
-          if (dst == nullptr || deps_.secrets == nullptr) continue;
-          absl::StatusOr<std::string> plain =
-              deps_.secrets->Open(sealed, absl::StrCat("connector:", rec->name, ":", field));
-          if (!plain.ok()) {
-            e.settings_error = absl::FailedPreconditionError(absl::StrCat(
-                "connector \"", rec->name, "\": cannot open its ", field, ": ",
-                plain.status().message(), " (is POSTROOM_SECRET_KEY_FILE the config's key?)"));
-            break;
-          }
-          *dst = *std::move(plain);
+        if (deps_.secrets != nullptr) {
+          e.settings_error = connector::OpenSecrets(
+              rec->sealed_secrets, connector::OpenWith(deps_.secrets), e.connector);
         }
         absl::StatusOr<FetchSettings> s = SettingsOf(e.connector);
         if (s.ok()) {
@@ -295,7 +280,8 @@ PollReport FetcherCore::RunOneDue() {
     f.at = done;
     f.error = std::string(st.message());
     f.error_class = ClassName(st);
-    f.threshold = job.settings_error.ok() ? job.settings.error_threshold : 5;
+    f.threshold = job.settings_error.ok() ? job.settings.error_threshold
+                                          : static_cast<int>(connector::kDefaults.error_threshold);
     f.notice.dedupe_key =
         absl::StrCat("auto_disable:", job.lease.connector, ":", job.record.version);
     f.notice.subject =
@@ -351,7 +337,10 @@ void FetcherCore::Finish(Entry& job, const PollReport& report, absl::Time starte
     case PollOutcome::kError:
       ++e.consecutive_errors;
       e.cool_off_until = now + s.cool_off;
-      e.next_poll = report.auto_disabled ? absl::InfiniteFuture() : e.cool_off_until;
+      // No cool-off is not a tight loop: the next poll comes at the interval.
+      e.next_poll = report.auto_disabled                ? absl::InfiniteFuture()
+                    : s.cool_off > absl::ZeroDuration() ? e.cool_off_until
+                                                        : now + s.poll_interval;
       break;
     default:
       e.next_poll = now + s.poll_interval;

@@ -9,43 +9,42 @@
 #include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
 #include "absl/time/time.h"
+#include "libs/connector/defaults.h"
+#include "libs/connector/skip_window.h"
 #include "postroom/v1/config.pb.h"
 
 namespace postroom::fetcher {
 
-struct SkipWindow {
-  int start_minute = 0;  // minutes of the day, [0, 1440)
-  int end_minute = 0;    // may be below start: the window crosses midnight
-};
+using connector::SkipWindow;
 
 struct FolderPlan {
   std::string folder;
   std::string queue_hint;
 };
 
+// Defaults from libs/connector's table; these initial values also stand for a connector whose
+// stored settings could not be read.
 struct FetchSettings {
-  absl::Duration poll_interval = absl::Seconds(60);
-  absl::Duration timeout = absl::Seconds(30);
-  int max_tries = 3;
-  absl::Duration cool_off = absl::Minutes(15);
+  absl::Duration poll_interval = absl::Seconds(connector::kDefaults.poll_interval_s);
+  absl::Duration timeout = absl::Milliseconds(connector::kDefaults.timeout_ms);
+  int max_tries = static_cast<int>(connector::kDefaults.max_tries);
+  absl::Duration cool_off = absl::Minutes(connector::kDefaults.cool_off_min);  // Zero: none.
   std::vector<SkipWindow> skip_windows;
   absl::TimeZone time_zone = absl::UTCTimeZone();
   std::optional<absl::CivilDay> sync_start;
-  uint64_t max_message_bytes = 26214400;
-  int error_threshold = 5;
+  uint64_t max_message_bytes = connector::kDefaults.max_message_bytes;
+  int error_threshold = static_cast<int>(connector::kDefaults.error_threshold);
   std::vector<FolderPlan> folders;  // default INBOX
   v1::ProcessedAction processed_action = v1::PROCESSED_ACTION_LEAVE;
   std::string processed_folder;
 };
 
-// INVALID_ARGUMENT for a bad skip window, time zone or date (config validates these first, so
-// this only happens for hand-edited rows).
+// Absent settings take the defaults, an explicit cool_off_min of 0 is no cool-off.
+// INVALID_ARGUMENT for a bad skip window, time zone or date, or a 0 where 0 means nothing (config
+// validates these first, so this only happens for hand-edited rows).
 absl::StatusOr<FetchSettings> SettingsOf(const v1::Connector& c);
 
 // True when `now` falls in one of the windows, in the settings' time zone.
 bool InSkipWindow(const FetchSettings& s, absl::Time now);
-
-// Parses the JSON the config service stores in connectors.spec (proto field names).
-absl::StatusOr<v1::Connector> ConnectorFromSpec(const std::string& spec_json);
 
 }  // namespace postroom::fetcher

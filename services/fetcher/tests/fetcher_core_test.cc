@@ -293,6 +293,32 @@ TEST(FetcherCore, AuthenticationErrorIsNotRetriedAndStartsCoolOff) {
   EXPECT_EQ(h.core().RunOneDue().outcome, PollOutcome::kNothingDue);
 }
 
+// `cool_off_min: 0` is no cool-off: once it silently became 15 minutes.
+TEST(FetcherCore, ExplicitZeroCoolOffRetriesAtTheNextInterval) {
+  Harness h;
+  v1::Connector c = WithSettings(3, 1);
+  c.mutable_settings()->set_cool_off_min(0);
+  h.store().PutConnector(MakeConnector(1, "support", "imap", c));
+  h.box.connect_error =
+      mail::MailError(mail::MailErrorClass::kAuthentication, "NO [AUTHENTICATIONFAILED]");
+  const absl::Time t0 = h.clock().Now();
+  EXPECT_EQ(h.RoundAndPoll().outcome, PollOutcome::kError);
+  EXPECT_EQ(h.core().NextDue(), t0 + absl::Seconds(60));  // The interval: not at once either.
+}
+
+// One error in every service for a stored spec that does not read: FAILED_PRECONDITION.
+TEST(FetcherCore, UnreadableStoredSpecFailsThePollWithOneError) {
+  Harness h;
+  store::IncomingConnectorRecord rec = MakeConnector(1, "support", "imap", WithSettings());
+  rec.spec_json = R"({"settings": {"cool_off_min": "soon"}})";
+  h.store().PutConnector(rec);
+  PollReport r = h.RoundAndPoll();
+  EXPECT_EQ(r.outcome, PollOutcome::kError);
+  EXPECT_THAT(r.status, StatusIs(absl::StatusCode::kFailedPrecondition,
+                                 ::testing::HasSubstr(
+                                     "connector \"support\": stored spec unreadable: ")));
+}
+
 TEST(FetcherCore, ThresholdAutoDisablesWithAuditAndAdminNoticeThenReEnableResets) {
   Harness h;
   h.store().PutConnector(MakeConnector(1, "support", "imap", WithSettings(3, 1)));
@@ -653,6 +679,45 @@ TEST(Settings, BadSkipWindowIsInvalid) {
   c.set_name("x");
   c.mutable_settings()->add_skip_windows("25:00-x");
   EXPECT_THAT(SettingsOf(c), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// The fetcher's sscanf once took 24:59 (as 00:59); config's grammar is the one grammar now.
+TEST(Settings, TwentyFourFiftyNineIsRefused) {
+  v1::Connector c;
+  c.set_name("x");
+  c.mutable_settings()->add_skip_windows("24:59-02:00");
+  EXPECT_THAT(SettingsOf(c), StatusIs(absl::StatusCode::kInvalidArgument,
+                                      ::testing::HasSubstr("\"24:59-02:00\" is not a window")));
+}
+
+TEST(Settings, WholeDayWindowIsAccepted) {
+  v1::Connector c;
+  c.mutable_settings()->add_skip_windows("00:00-24:00");
+  auto s = SettingsOf(c);
+  ASSERT_THAT(s, IsOk());
+  EXPECT_TRUE(InSkipWindow(*s, absl::FromCivil(absl::CivilMinute(2026, 11, 24, 23, 59),
+                                               absl::UTCTimeZone())));
+}
+
+TEST(Settings, AbsentIsTheDefaultAndExplicitZeroCoolOffIsKept) {
+  v1::Connector c;
+  auto s = SettingsOf(c);
+  ASSERT_THAT(s, IsOk());
+  EXPECT_EQ(s->cool_off, absl::Minutes(15));
+  EXPECT_EQ(s->max_message_bytes, 25u << 20);
+  c.mutable_settings()->set_cool_off_min(0);
+  s = SettingsOf(c);
+  ASSERT_THAT(s, IsOk());
+  EXPECT_EQ(s->cool_off, absl::ZeroDuration());
+}
+
+// A hand-edited 0 where 0 means nothing (a poll loop without pause) is refused, not defaulted.
+TEST(Settings, ZeroPollIntervalIsRefused) {
+  v1::Connector c;
+  c.set_name("x");
+  c.mutable_settings()->set_poll_interval_s(0);
+  EXPECT_THAT(SettingsOf(c), StatusIs(absl::StatusCode::kInvalidArgument,
+                                      ::testing::HasSubstr("settings.poll_interval_s is 0")));
 }
 
 TEST(ExtractMessageId, FoldedAndCaseInsensitive) {

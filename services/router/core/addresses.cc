@@ -10,11 +10,6 @@ namespace postroom::router {
 
 std::string Lower(absl::string_view s) { return absl::AsciiStrToLower(s); }
 
-std::string DomainOf(const std::string& address) {
-  size_t at = address.rfind('@');
-  return at == std::string::npos ? "" : address.substr(at + 1);
-}
-
 bool DomainWithin(const std::string& domain, absl::string_view pattern) {
   pattern = absl::StripPrefix(pattern, "@");
   if (absl::StartsWith(pattern, "*.")) {

@@ -5,13 +5,13 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "libs/connector/names.h"
 #include "libs/mime/message.h"
 
 namespace postroom::router {
 
 std::string Lower(absl::string_view s);
-// "" when `address` has no @.
-std::string DomainOf(const std::string& address);
+using connector::DomainOf;
 // Whether `domain` is `pattern` ("example.com", "@example.com") or below it; "*.example.com"
 // matches only below it.
 bool DomainWithin(const std::string& domain, absl::string_view pattern);

@@ -2,7 +2,9 @@
 // settings read; cached and re-read when the store's fingerprint of it changes.
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "libs/base/log.h"
 #include "libs/base/status_macros.h"
+#include "libs/connector/decode.h"
 #include "services/router/core/addresses.h"
 #include "services/router/core/internal.h"
 #include "services/router/core/json.h"
@@ -12,10 +14,12 @@ namespace {
 
 constexpr int kDefaultAckRateLimit = 5;
 
-absl::Status InvalidConnectorSpec(const std::string& name) {
-  return absl::InternalError(absl::StrCat("connector \"", name,
-                                          "\": stored settings are not valid JSON; re-apply it "
-                                          "through the config service"));
+// Logged and counted where it happens: the caller only sees its own call fail.
+absl::Status SpecUnreadable(const absl::Status& st, const std::string& name, RouterMetrics* m) {
+  LogWarning("connector_spec_unreadable",
+             {{"connector", name}, {"error", std::string(st.message())}});
+  if (m != nullptr) m->SpecUnreadable(name);
+  return st;
 }
 
 }  // namespace
@@ -56,7 +60,9 @@ absl::StatusOr<std::shared_ptr<const Router::ConnectorConfig>> Router::Config(
   auto cfg = std::make_shared<ConnectorConfig>();
   cfg->record = rec->connector;
   cfg->fingerprint = rec->fingerprint;
-  if (!FromJson(rec->connector.spec_json, &cfg->spec)) return InvalidConnectorSpec(name);
+  absl::StatusOr<v1::Connector> decoded = connector::DecodeSpec(name, rec->connector.spec_json);
+  if (!decoded.ok()) return SpecUnreadable(decoded.status(), name, options_.metrics);
+  cfg->spec = *std::move(decoded);
   const v1::Connector& spec = cfg->spec;
   rules::RouteContext context;
   for (const store::RouteRecord& r : rec->routes) {
@@ -144,8 +150,7 @@ absl::Status CheckRoutable(const Router::ConnectorConfig& c) {
 }
 
 uint64_t MaxMessageBytes(const v1::Connector& spec) {
-  uint64_t n = spec.settings().max_message_bytes();
-  return n == 0 ? 26214400 : n;
+  return spec.settings().max_message_bytes();  // The decoder filled in the default.
 }
 
 

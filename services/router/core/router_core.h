@@ -48,6 +48,8 @@ class RouterMetrics {
   virtual void AckSuppressed(const std::string& connector, const std::string& reason) = 0;
   // A message decided failed because router_max_attempts routing attempts did not finish.
   virtual void Poisoned(const std::string& connector) = 0;
+  // The connector's stored spec could not be read (libs/connector); its mail waits.
+  virtual void SpecUnreadable(const std::string& connector) {}
 };
 
 struct RouterOptions {

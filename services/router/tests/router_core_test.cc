@@ -39,7 +39,7 @@ std::string Mail(const std::string& from, const std::string& subject,
                       body, "\r\n");
 }
 
-// Counts what the core reports; only poison messages are looked at.
+// Counts what the core reports; only poison messages and unreadable specs are looked at.
 class CountingMetrics : public RouterMetrics {
  public:
   void Decided(const std::string&, const std::string&, absl::Duration) override {}
@@ -53,10 +53,19 @@ class CountingMetrics : public RouterMetrics {
     absl::MutexLock lock(&mu_);
     return poisoned_[connector];
   }
+  void SpecUnreadable(const std::string& connector) override {
+    absl::MutexLock lock(&mu_);
+    ++spec_unreadable_[connector];
+  }
+  int spec_unreadable(const std::string& connector) {
+    absl::MutexLock lock(&mu_);
+    return spec_unreadable_[connector];
+  }
 
  private:
   absl::Mutex mu_;
   std::map<std::string, int> poisoned_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int> spec_unreadable_ ABSL_GUARDED_BY(mu_);
 };
 
 // The test's store, except that every decision but `failed` fails to commit: a message whose
@@ -812,6 +821,23 @@ TEST_F(RouterCoreTest, BadRequestsGetPreciseCodes) {
   holder_->PutConnector(connector_);
   EXPECT_THAT(router_->RouteEmail(req),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_message_bytes")));
+}
+
+// Once INTERNAL here and FAILED_PRECONDITION elsewhere: now one error, logged and counted.
+TEST_F(RouterCoreTest, UnreadableStoredSpecIsFailedPreconditionAndCounted) {
+  SetSpec(R"({"name":"support","settings":{"max_message_bytes":"lots"}})");
+  v1::RouteEmailRequest req;
+  req.set_connector("support");
+  req.set_raw_message(Mail("jane@client.example", "x"));
+  EXPECT_THAT(router_->RouteEmail(req),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("connector \"support\": stored spec unreadable: ")));
+  v1::ExplainRouteRequest explain;
+  explain.set_connector("support");
+  explain.set_raw_message(req.raw_message());
+  EXPECT_THAT(router_->ExplainRoute(explain), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_EQ(metrics_.spec_unreadable("support"), 2);
+  EXPECT_EQ(WorkItemCount(), 0);
 }
 
 TEST_F(RouterCoreTest, StoredMessageIsRoutedByIdAndReplayedAfterwards) {

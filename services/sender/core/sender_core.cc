@@ -9,6 +9,9 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "libs/base/log.h"
+#include "libs/connector/decode.h"
+#include "libs/connector/defaults.h"
+#include "libs/connector/names.h"
 
 namespace postroom::sender {
 namespace {
@@ -16,43 +19,21 @@ namespace {
 struct PreparedConnector {
   v1::Connector spec;
   absl::Status error;  // Why it cannot be used as stored (spec, secret), if so.
-  int threshold = 5;
+  int threshold = static_cast<int>(connector::kDefaults.error_threshold);
   int64_t version = 0;
 };
-
-std::string* MutableSecret(v1::AuthSettings& a, const std::string& field) {
-  if (field == "password") return a.mutable_password();
-  if (field == "client_secret") return a.mutable_client_secret();
-  if (field == "refresh_token") return a.mutable_refresh_token();
-  return nullptr;
-}
 
 PreparedConnector Prepare(const store::OutgoingConnectorRecord& rec, SecretOpener* secrets) {
   PreparedConnector p;
   p.version = rec.version;
-  google::protobuf::util::JsonParseOptions o;
-  o.ignore_unknown_fields = true;
-  if (auto st = google::protobuf::util::JsonStringToMessage(rec.spec_json, &p.spec, o); !st.ok()) {
-    p.error = absl::FailedPreconditionError(absl::StrCat(
-        "connector \"", rec.name, "\": stored spec does not parse: ", std::string(st.message())));
+  absl::StatusOr<v1::Connector> spec = connector::Decode(rec, connector::OpenWith(secrets));
+  if (!spec.ok()) {
+    p.error = spec.status();
     return p;
   }
-  p.spec.set_name(rec.name);
+  p.spec = *std::move(spec);
   if (p.spec.settings().error_threshold() > 0) {
     p.threshold = static_cast<int>(p.spec.settings().error_threshold());
-  }
-  for (const auto& [field, sealed] : rec.sealed_secrets) {
-    std::string* dst = MutableSecret(*p.spec.mutable_auth(), field);
-    if (dst == nullptr || secrets == nullptr) continue;
-    absl::StatusOr<std::string> plain =
-        secrets->Open(sealed, absl::StrCat("connector:", rec.name, ":", field));
-    if (!plain.ok()) {
-      p.error = absl::FailedPreconditionError(absl::StrCat(
-          "connector \"", rec.name, "\": cannot open its ", field, ": ", plain.status().message(),
-          " (is POSTROOM_SECRET_KEY_FILE the config's key?)"));
-      return p;
-    }
-    *dst = *std::move(plain);
   }
   if (p.spec.primary_address().empty()) {
     p.error = absl::FailedPreconditionError(
@@ -73,10 +54,10 @@ std::vector<std::pair<std::string, std::string>> HeadersOf(const std::string& js
   return {sorted.begin(), sorted.end()};
 }
 
-std::string DomainOf(const std::string& address) {
-  size_t at = address.rfind('@');
-  return at == std::string::npos ? "postroom.invalid"
-                                 : absl::AsciiStrToLower(address.substr(at + 1));
+// A Message-ID needs a domain; a From without one gets the reserved .invalid one.
+std::string DomainOrInvalid(const std::string& address) {
+  std::string domain = absl::AsciiStrToLower(connector::DomainOf(address));
+  return domain.empty() ? "postroom.invalid" : domain;
 }
 
 const char* OutcomeName(store::AttemptKind k) {
@@ -99,7 +80,7 @@ SenderCore::SenderCore(SenderOptions options, SenderDeps deps)
 std::string SenderCore::MessageIdFor(const store::OutboxItem& item, const std::string& from) {
   if (!item.smtp_message_id.empty()) return item.smtp_message_id;
   return absl::StrCat("postroom.outbox.", item.id, ".", absl::ToUnixMillis(item.created_at), "@",
-                      DomainOf(from));
+                      DomainOrInvalid(from));
 }
 
 absl::Status SenderCore::AnnounceConnectors() {

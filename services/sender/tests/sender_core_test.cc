@@ -272,6 +272,18 @@ TEST(SenderCore, UnusableConnectorAutoDisablesAtItsOwnThreshold) {
               HasSubstr("2 consecutive outgoing configuration errors"));
 }
 
+// The same words as in config, fetcher and router for a stored spec that does not read.
+TEST(SenderCore, UnreadableStoredSpecIsOneConfigurationError) {
+  Harness h;
+  int64_t broken = h.store().AddConnector("broken", R"({"settings":{"error_threshold":"x"}})");
+  int64_t id = h.Queue("a@example.org", broken);
+  h.core().DrainOnce();
+  store::OutboxItem row = h.store().Row(id);
+  EXPECT_EQ(row.status, "queued");
+  EXPECT_EQ(row.last_error_class, "configuration");
+  EXPECT_THAT(row.last_error, HasSubstr("connector \"broken\": stored spec unreadable: "));
+}
+
 TEST(SenderCore, CrashedClaimIsRetriedByAnotherReplicaAfterTheLease) {
   Harness h;
   int64_t id = h.Queue();

@@ -12,7 +12,7 @@ StepResult AllowedDomains(const StepInput& in, Router::Decision& d) {
     d.Pass("allowed_domains", "any sender domain allowed");
     return false;
   }
-  const std::string sender_domain = DomainOf(in.analysis.sender);
+  const std::string sender_domain(DomainOf(in.analysis.sender));
   bool ok = false;
   for (const std::string& dom : spec.allowed_sender_domains()) {
     ok = ok || DomainWithin(sender_domain, Lower(dom));

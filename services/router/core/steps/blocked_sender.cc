@@ -8,7 +8,7 @@ namespace postroom::router::steps {
 
 StepResult BlockedSender(const StepInput& in, Router::Decision& d) {
   const std::string& sender = in.analysis.sender;
-  const std::string sender_domain = DomainOf(sender);
+  const std::string sender_domain(DomainOf(sender));
   for (const std::string& pattern : in.config.blocked) {
     bool hit = absl::StartsWith(pattern, "@") ? DomainWithin(sender_domain, pattern)
                                               : sender == pattern;
