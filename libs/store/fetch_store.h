@@ -28,6 +28,9 @@ struct IncomingConnectorRecord {
   int64_t version = 0;
   // (field, sealed) from `secrets`: "password", "client_secret", "refresh_token".
   std::vector<std::pair<std::string, std::string>> sealed_secrets;
+  // When its last connection test passed (connector_state); InfinitePast when it never did or
+  // the last one failed. A pass after a failed poll ends the cool-off: the fix is proven.
+  absl::Time test_passed_at = absl::InfinitePast();
 };
 
 struct LeaseRecord {

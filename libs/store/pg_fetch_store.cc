@@ -74,8 +74,10 @@ std::string InsertMessagesSql(size_t rows) {
 PgFetchStore::PgFetchStore(Database& db) : db_(db) {
   const std::string T2 = "to_timestamp($2::bigint / 1000.0)";
   db_.Prepare("fetch_list_active",
-              absl::StrCat("SELECT c.id, c.name, c.protocol, c.spec::text, c.version FROM "
-                           "connectors c WHERE ",
+              absl::StrCat("SELECT c.id, c.name, c.protocol, c.spec::text, c.version, "
+                           "CASE WHEN s.last_test_passed THEN (extract(epoch FROM s.last_test_at) "
+                           "* 1000)::bigint END FROM connectors c LEFT JOIN connector_state s ON "
+                           "s.connector_id = c.id WHERE ",
                            Active(), " ORDER BY c.id"));
   db_.Prepare("fetch_list_names",
               "SELECT name FROM connectors WHERE direction IN ('incoming', 'both') AND protocol "
@@ -180,6 +182,7 @@ absl::StatusOr<std::vector<IncomingConnectorRecord>> PgFetchStore::ListActiveInc
       c.protocol = row[2].as<std::string>();
       c.spec_json = row[3].as<std::string>();
       c.version = row[4].as<int64_t>();
+      if (!row[5].is_null()) c.test_passed_at = absl::FromUnixMillis(row[5].as<int64_t>());
       out.push_back(std::move(c));
     }
     for (const auto& row : t.exec_prepared("fetch_list_secrets")) {

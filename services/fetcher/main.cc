@@ -48,6 +48,9 @@ ABSL_FLAG(int, route_stream_window, 2,
 ABSL_FLAG(int, route_queue_raw_mib, 32,
           "MiB of stored bytes queued and in-flight RouteEmail calls may hold to hand the router "
           "(past it the router reads them back from PostgreSQL)");
+ABSL_FLAG(int, try_backoff_ms, 1000,
+          "pause after a poll's first failed try, doubling after each next one (at most 30 s): "
+          "the settings' max_tries are spaced, not back to back (0: no pause)");
 ABSL_FLAG(int, route_inline_max_mib, 4,
           "messages larger than this many MiB go to the router by id alone (it reads them from "
           "PostgreSQL), never over its receive limit");
@@ -129,6 +132,8 @@ int Serve(const server::CommonSettings& s) {
   core_options.batch_messages =
       static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_batch_messages)));
   core_options.imap_idle = absl::GetFlag(FLAGS_imap_idle);
+  core_options.try_backoff = absl::Milliseconds(std::max(0, absl::GetFlag(FLAGS_try_backoff_ms)));
+  core_options.sleep = [](absl::Duration d) { absl::SleepFor(d); };
   fetcher::ThreadRunner idle_threads;
   fetcher::FetcherCore core(core_options, {.store = &store,
                                            .mail = &mail_connector,

@@ -17,6 +17,8 @@
 namespace postroom::fetcher {
 namespace {
 
+constexpr absl::Duration kMaxTryBackoff = absl::Seconds(30);
+
 std::string OutcomeName(PollOutcome o) {
   switch (o) {
     case PollOutcome::kSuccess:
@@ -124,15 +126,27 @@ absl::Status FetcherCore::RunLeaseRound() {
                 old->second.record.sealed_secrets == rec->sealed_secrets;
     if (same) {
       e = old->second;
+      e.record.test_passed_at = rec->test_passed_at;
+      if (e.cool_off_until > now && rec->test_passed_at > e.failed_at) {
+        // A connection test passed since the failed poll: the fix is proven, poll now.
+        e.cool_off_until = absl::InfinitePast();
+        e.next_poll = now;
+        LogInfo("cool_off_ended", {{"connector", lease.connector},
+                                   {"why", "a connection test passed after the failed poll"}});
+      }
     } else {
       e.record = *rec;
       e.next_poll = now;
       if (old != entries_.end()) {
-        // Settings changed: keep the counters and the cool-off, poll with the new ones now.
-        e.cool_off_until = old->second.cool_off_until;
+        // Settings or secrets changed: keep the error count (auto-disable still counts), end
+        // any cool-off and poll with the new ones now: the change may be the fix.
         e.polling = old->second.polling;
         e.consecutive_errors = old->second.consecutive_errors;
-        e.next_poll = std::max(now, e.cool_off_until);
+        e.failed_at = old->second.failed_at;
+        if (old->second.cool_off_until > now) {
+          LogInfo("cool_off_ended", {{"connector", lease.connector},
+                                     {"why", "its settings or secrets changed"}});
+        }
       }
       absl::StatusOr<v1::Connector> c = connector::DecodeSpec(rec->name, rec->spec_json);
       if (c.ok()) {
@@ -253,6 +267,7 @@ PollReport FetcherCore::RunOneDue() {
   Counters counters;
   absl::Status st = job.settings_error;
   if (st.ok()) {
+    absl::Duration backoff = options_.try_backoff;
     for (int t = 1; t <= job.settings.max_tries; ++t) {
       report.tries = t;
       st = PollOnce(job, counters);
@@ -261,6 +276,10 @@ PollReport FetcherCore::RunOneDue() {
                                      {"try", std::to_string(t)},
                                      {"error_class", ClassName(st)},
                                      {"error", std::string(st.message())}});
+      if (t < job.settings.max_tries && backoff > absl::ZeroDuration() && options_.sleep) {
+        options_.sleep(backoff);
+        backoff = std::min(backoff * 2, kMaxTryBackoff);
+      }
     }
   }
   report.stored = counters.stored;
@@ -337,6 +356,7 @@ void FetcherCore::Finish(Entry& job, const PollReport& report, absl::Time starte
     case PollOutcome::kError:
       ++e.consecutive_errors;
       e.cool_off_until = now + s.cool_off;
+      e.failed_at = now;
       // No cool-off is not a tight loop: the next poll comes at the interval.
       e.next_poll = report.auto_disabled                ? absl::InfiniteFuture()
                     : s.cool_off > absl::ZeroDuration() ? e.cool_off_until

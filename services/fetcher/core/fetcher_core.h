@@ -13,6 +13,7 @@
 //
 // Threading: RunLeaseRound and RunOneDue may be called from different threads at once; several
 // threads may call RunOneDue (one connector is never polled by two of them at a time).
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -41,6 +42,11 @@ struct CoreOptions {
   // server offers IDLE and CoreDeps::idle_runner is set): new mail makes the connector due at
   // once instead of at the end of its poll interval, which stays as the safety net.
   bool imap_idle = true;
+  // The tries of one poll (settings.max_tries) are spaced: try_backoff after the first failed
+  // try, doubling after each next one, at most 30 s (a server that is restarting gets time to
+  // come back). Zero, or no `sleep`: back to back (tests).
+  absl::Duration try_backoff = absl::ZeroDuration();
+  std::function<void(absl::Duration)> sleep;
 };
 
 struct CoreDeps {
@@ -117,6 +123,7 @@ class FetcherCore {
     FetchSettings settings;
     absl::Time next_poll;
     absl::Time cool_off_until = absl::InfinitePast();
+    absl::Time failed_at = absl::InfinitePast();  // the last failed poll
     bool polling = false;
     bool poll_now = false;
     int consecutive_errors = 0;

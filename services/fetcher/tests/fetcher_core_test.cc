@@ -31,11 +31,16 @@ constexpr absl::Duration kPeriod = absl::Seconds(30);
 class Harness {
  public:
   explicit Harness(std::string replica = "replica-a", store::InMemoryFetchStore* shared = nullptr,
-                   FakeClock* clock = nullptr)
+                   FakeClock* clock = nullptr, absl::Duration try_backoff = absl::ZeroDuration(),
+                   std::function<void(absl::Duration)> sleep = nullptr)
       : store_(shared != nullptr ? shared : &own_store_),
         clock_(clock != nullptr ? clock : &own_clock_),
         mail_(box),
-        core_({.replica = replica, .lease_period = kPeriod, .batch_messages = 100},
+        core_({.replica = replica,
+               .lease_period = kPeriod,
+               .batch_messages = 100,
+               .try_backoff = try_backoff,
+               .sleep = std::move(sleep)},
               {.store = store_,
                .mail = &mail_,
                .secrets = &secrets_,
@@ -291,6 +296,61 @@ TEST(FetcherCore, AuthenticationErrorIsNotRetriedAndStartsCoolOff) {
   EXPECT_THAT(state.last_error, ::testing::HasSubstr("AUTHENTICATIONFAILED"));
   h.clock().Advance(absl::Seconds(59));
   EXPECT_EQ(h.core().RunOneDue().outcome, PollOutcome::kNothingDue);
+}
+
+// The tries of one poll were back to back (the same millisecond): useless against a server
+// that is restarting.
+TEST(FetcherCore, TheTriesOfOnePollAreSpacedByADoublingBackoff) {
+  std::vector<absl::Duration> slept;
+  Harness h("replica-a", nullptr, nullptr, absl::Seconds(1),
+            [&](absl::Duration d) { slept.push_back(d); });
+  h.store().PutConnector(MakeConnector(1, "support", "imap", WithSettings(5, 4)));
+  h.box.connect_error = mail::MailError(mail::MailErrorClass::kNetwork, "connection refused");
+  h.box.connect_failures = 100;
+  PollReport r = h.RoundAndPoll();
+  EXPECT_EQ(r.outcome, PollOutcome::kError);
+  EXPECT_EQ(r.tries, 4);
+  EXPECT_THAT(slept, ElementsAre(absl::Seconds(1), absl::Seconds(2), absl::Seconds(4)));
+}
+
+// Fixing a connector takes effect now: a passing connection test after the failed poll, or a
+// changed setting, ends the cool-off (it used to keep the next poll 15 minutes away).
+TEST(FetcherCore, APassingConnectionTestAfterTheFailureEndsTheCoolOff) {
+  Harness h;
+  store::IncomingConnectorRecord rec = MakeConnector(1, "support", "imap", WithSettings(3, 1));
+  h.store().PutConnector(rec);
+  h.box.connect_error = mail::MailError(mail::MailErrorClass::kAuthentication, "NO [AUTH]");
+  const absl::Time failed = h.clock().Now();
+  ASSERT_EQ(h.RoundAndPoll().outcome, PollOutcome::kError);
+  EXPECT_EQ(h.core().NextDue(), failed + absl::Minutes(1));
+  h.clock().Advance(absl::Seconds(5));
+  rec.test_passed_at = failed - absl::Seconds(1);  // a pass from before the failure: no effect
+  h.store().PutConnector(rec);
+  ASSERT_THAT(h.core().RunLeaseRound(), IsOk());
+  EXPECT_EQ(h.core().NextDue(), failed + absl::Minutes(1));
+  rec.test_passed_at = h.clock().Now();  // postroomctl test connector, after the fix
+  h.store().PutConnector(rec);
+  h.box.connect_error = absl::OkStatus();
+  h.box.connect_failures = 0;
+  ASSERT_THAT(h.core().RunLeaseRound(), IsOk());
+  EXPECT_EQ(h.core().NextDue(), h.clock().Now());
+  EXPECT_EQ(h.core().RunOneDue().outcome, PollOutcome::kSuccess);
+}
+
+TEST(FetcherCore, AChangedSettingEndsTheCoolOffAndKeepsTheErrorCount) {
+  Harness h;
+  store::IncomingConnectorRecord rec = MakeConnector(1, "support", "imap", WithSettings(3, 1));
+  h.store().PutConnector(rec);
+  h.box.connect_error = mail::MailError(mail::MailErrorClass::kAuthentication, "NO [AUTH]");
+  ASSERT_EQ(h.RoundAndPoll().outcome, PollOutcome::kError);
+  h.clock().Advance(absl::Seconds(5));
+  rec.version += 1;  // e.g. a new password applied
+  h.store().PutConnector(rec);
+  ASSERT_THAT(h.core().RunLeaseRound(), IsOk());
+  EXPECT_EQ(h.core().NextDue(), h.clock().Now());
+  PollReport r = h.core().RunOneDue();
+  EXPECT_EQ(r.outcome, PollOutcome::kError);  // still refused: counted as the second error
+  EXPECT_EQ(h.store().GetState(1).consecutive_errors, 2);
 }
 
 // `cool_off_min: 0` is no cool-off: once it silently became 15 minutes.
