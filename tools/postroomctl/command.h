@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "libs/base/clock.h"
 #include "postroom/v1/config.grpc.pb.h"
+#include "postroom/v1/fetcher.pb.h"
 #include "tools/postroomctl/args.h"
 #include "tools/postroomctl/connection.h"
 #include "tools/postroomctl/rpc.h"
@@ -105,6 +106,9 @@ struct Command {
 // Adds `flag` to `command` unless it has a flag of that name (for files that extend `get` and
 // `describe` with their kinds).
 void AddFlag(Command& command, const FlagSpec& flag);
+
+// The fetcher's ListOwners (fetcher_commands.cc), for commands that show a connector's lease.
+absl::StatusOr<v1::ListOwnersResponse> FetcherOwners(Context& ctx);
 
 // The config service commands: apply, get, describe, delete, enable, disable, test, history,
 // move.

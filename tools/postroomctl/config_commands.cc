@@ -453,6 +453,23 @@ absl::StatusOr<std::string> AuditObject(Context& ctx, Kind kind, const std::stri
   return absl::StrCat(id->connector, "/", id->name);
 }
 
+// The Polling line of describe: the fetcher is asked for the lease (best effort, within the
+// call deadline); describe still works when it cannot be reached.
+std::string Polling(Context& ctx, const v1::Connector& c) {
+  if (c.direction() == v1::DIRECTION_OUTGOING) return PollingLine(c, nullptr, "", ctx.Now());
+  absl::StatusOr<v1::ListOwnersResponse> owners = FetcherOwners(ctx);
+  if (!owners.ok()) {
+    return PollingLine(c, nullptr,
+                       absl::StrCat("unknown: the fetcher at ", ctx.connection().fetcher_addr,
+                                    " did not answer (", owners.status().message(), ")"),
+                       ctx.Now());
+  }
+  for (const v1::ConnectorOwner& o : owners->owners()) {
+    if (o.connector() == c.name()) return PollingLine(c, &o, "", ctx.Now());
+  }
+  return PollingLine(c, nullptr, "", ctx.Now());
+}
+
 int RunDescribe(Context& ctx) {
   const auto& pos = ctx.positionals();
   if (pos.size() != 2) return ctx.UsageError("describe needs KIND and NAME");
@@ -479,7 +496,8 @@ int RunDescribe(Context& ctx) {
       history.erase(history.begin(), history.end() - kDescribeHistory);
     }
   }
-  ctx.out() << DescribeConnector(r->connector(), ToVector(r->routes()), history, ctx.Now());
+  ctx.out() << DescribeConnector(r->connector(), ToVector(r->routes()), history, ctx.Now(),
+                                 Polling(ctx, r->connector()));
   if (!h.ok()) {
     ctx.err() << "warning: history unavailable: "
               << FormatError(h.status(), "config", ctx.connection().config_addr) << "\n";

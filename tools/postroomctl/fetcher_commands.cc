@@ -73,6 +73,10 @@ int RunPoll(Context& ctx) {
 
 }  // namespace
 
+absl::StatusOr<v1::ListOwnersResponse> FetcherOwners(Context& ctx) {
+  return CallFetcher(ctx, &Stub::ListOwners, v1::ListOwnersRequest());
+}
+
 void AddFetcherCommands(std::vector<Command>& commands) {
   commands.push_back(Command{
       .name = "owners",

@@ -12,7 +12,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/civil_time.h"
+#include "libs/connector/skip_window.h"
 #include "tools/postroomctl/terminal_safe.h"
 #include "tools/postroomctl/yaml_proto.h"
 
@@ -253,7 +256,8 @@ std::string HistoryTable(const std::vector<v1::AuditEntry>& entries) {
 }
 
 std::string DescribeConnector(const v1::Connector& connector, const std::vector<v1::Route>& routes,
-                              const std::vector<v1::AuditEntry>& history, absl::Time now) {
+                              const std::vector<v1::AuditEntry>& history, absl::Time now,
+                              const std::string& polling) {
   const v1::Connector& c = connector;
   std::string out;
   std::string modified = absl::StrCat(c.version());
@@ -299,8 +303,7 @@ std::string DescribeConnector(const v1::Connector& connector, const std::vector<
                         WhenAgo(st.last_test_unix_ms(), now),
                         st.test_current() ? "" : "; connection settings changed since");
   }
-  out += "State:\n";
-  out += Fields(
+  std::vector<std::pair<std::string, std::string>> state_rows =
       {
           {"Last check", WhenAgo(st.last_check_unix_ms(), now)},
           {"Last successful check", WhenAgo(st.last_success_check_unix_ms(), now)},
@@ -318,8 +321,10 @@ std::string DescribeConnector(const v1::Connector& connector, const std::vector<
                ? std::string("nothing to catch up")
                : absl::StrCat(st.backfill_done(), " of ", st.backfill_total(), " messages",
                               st.backfill_done() >= st.backfill_total() ? " (done)" : "")},
-      },
-      2);
+      };
+  if (!polling.empty()) state_rows.emplace_back("Polling", polling);
+  out += "State:\n";
+  out += Fields(state_rows, 2);
 
   // The server sends the fallback last already; keep that promise even if it did not.
   std::vector<v1::Route> ordered = routes;
@@ -373,6 +378,82 @@ std::string Json(const google::protobuf::Message& m) {
   o.add_whitespace = true;
   (void)google::protobuf::util::MessageToJsonString(m, &out, o);
   return out;
+}
+
+}  // namespace postroom::ctl
+
+namespace postroom::ctl {
+namespace {
+
+std::string HhMm(int minute_of_day) {
+  return absl::StrFormat("%02d:%02d", (minute_of_day / 60) % 24, minute_of_day % 60);
+}
+
+// The skip window `now` falls in, as "until HH:MM <zone> (skip window HH:MM-HH:MM)"; "" if none.
+std::string InSkipWindow(const v1::Connector& c, absl::Time now) {
+  const std::string zone_name =
+      c.settings().time_zone().empty() ? std::string("UTC") : c.settings().time_zone();
+  absl::TimeZone zone;
+  if (!absl::LoadTimeZone(zone_name, &zone)) return "";
+  const absl::CivilMinute local = absl::ToCivilMinute(now, zone);
+  const int minute = local.hour() * 60 + local.minute();
+  for (const std::string& w : c.settings().skip_windows()) {
+    absl::StatusOr<connector::SkipWindow> window = connector::ParseSkipWindow(w);
+    if (!window.ok() || !window->Contains(minute)) continue;
+    return absl::StrCat("not polled until ", HhMm(window->end_minute), " ", zone_name,
+                        " (skip window ", w, ")");
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string PollingLine(const v1::Connector& c, const v1::ConnectorOwner* owner,
+                        const std::string& fetcher_note, absl::Time now) {
+  const std::string& n = c.name();
+  if (c.direction() == v1::DIRECTION_OUTGOING) return "not polled: outgoing only";
+  switch (c.status()) {
+    case v1::CONNECTOR_STATUS_DRAFT:
+      return absl::StrCat("not polled: a draft (postroomctl test connector ", n,
+                          ", then postroomctl enable connector ", n, ")");
+    case v1::CONNECTOR_STATUS_DISABLED:
+      return absl::StrCat("not polled: disabled (postroomctl enable connector ", n, ")");
+    case v1::CONNECTOR_STATUS_DISABLED_BY_SYSTEM:
+      return absl::StrCat("not polled: auto-disabled: ", OneLine(c.state().auto_disabled_reason()),
+                          " (fix it, postroomctl test connector ", n, ", then enable it)");
+    default:
+      break;
+  }
+  if (std::string skip = InSkipWindow(c, now); !skip.empty()) return skip;
+  if (owner == nullptr || owner->owner().empty()) {
+    return fetcher_note.empty()
+               ? std::string("not polled: no fetcher replica holds its lease yet (is a fetcher "
+                             "running and reaching the database?)")
+               : fetcher_note;
+  }
+  if (!owner->live()) {
+    return absl::StrCat("not polled: the lease of replica ", owner->owner(), " expired ",
+                        FormatAgo(owner->expires_at_unix_ms(), now),
+                        " ago and no live replica took it (is a fetcher running?)");
+  }
+  if (owner->polling()) return absl::StrCat("polling now (replica ", owner->owner(), ")");
+  const int64_t now_ms = absl::ToUnixMillis(now);
+  if (owner->cool_off_until_unix_ms() > now_ms) {
+    return absl::StrCat("cooling off after a failed poll until ",
+                        FormatTimestamp(owner->cool_off_until_unix_ms()),
+                        " (a passing connection test or a settings change ends it; postroomctl "
+                        "poll connector ", n, " polls now)");
+  }
+  if (owner->next_poll_unix_ms() == 0) {
+    return absl::StrCat("polled by replica ", owner->owner(),
+                        " (ask that replica for its schedule: postroomctl owners)");
+  }
+  if (owner->next_poll_unix_ms() <= now_ms) {
+    return absl::StrCat("due now (replica ", owner->owner(), ")");
+  }
+  return absl::StrCat("next poll in ",
+                      FormatAge(absl::Milliseconds(owner->next_poll_unix_ms() - now_ms)),
+                      " (replica ", owner->owner(), ")");
 }
 
 }  // namespace postroom::ctl

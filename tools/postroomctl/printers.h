@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "postroom/v1/common.pb.h"
 #include "postroom/v1/config.pb.h"
+#include "postroom/v1/fetcher.pb.h"
 
 namespace postroom::ctl {
 
@@ -59,7 +60,15 @@ std::vector<std::string> ChangedFields(const std::string& before_json,
 // counters, its routes in evaluation order with the fallback last, and `history` (the caller
 // passes the last few entries).
 std::string DescribeConnector(const v1::Connector& connector, const std::vector<v1::Route>& routes,
-                              const std::vector<v1::AuditEntry>& history, absl::Time now);
+                              const std::vector<v1::AuditEntry>& history, absl::Time now,
+                              const std::string& polling = "");
+
+// Why an incoming connector is or is not being polled right now, and when the next poll is due:
+// its status (draft, disabled, auto-disabled and why), a skip window in its time zone, the
+// fetcher lease (`owner`: its row from the fetcher's ListOwners, null when none or the fetcher
+// could not be asked; `fetcher_note` then says why), a cool-off, else the next poll.
+std::string PollingLine(const v1::Connector& connector, const v1::ConnectorOwner* owner,
+                        const std::string& fetcher_note, absl::Time now);
 
 // One line per step (STEP RESULT DURATION DETAIL) and a verdict line.
 std::string FormatTestResult(const std::string& connector, const v1::TestConnectorResponse& r);

@@ -219,3 +219,74 @@ TEST(ApplyLine, SaysCreatedConfiguredOrUnchanged) {
 
 }  // namespace
 }  // namespace postroom::ctl
+
+namespace postroom::ctl {
+namespace {
+
+// 2027-01-15 10:30 UTC.
+const absl::Time kPollNow =
+    absl::FromCivil(absl::CivilMinute(2027, 1, 15, 10, 30), absl::UTCTimeZone());
+
+v1::Connector Incoming(v1::ConnectorStatus status = v1::CONNECTOR_STATUS_ACTIVE) {
+  v1::Connector c;
+  c.set_name("support");
+  c.set_direction(v1::DIRECTION_INCOMING);
+  c.set_status(status);
+  return c;
+}
+
+v1::ConnectorOwner Owner(int64_t next_poll_ms, int64_t cool_off_ms = 0, bool live = true) {
+  v1::ConnectorOwner o;
+  o.set_connector("support");
+  o.set_owner("fetcher-1");
+  o.set_live(live);
+  o.set_expires_at_unix_ms(absl::ToUnixMillis(kPollNow) - 90'000);
+  o.set_next_poll_unix_ms(next_poll_ms);
+  o.set_cool_off_until_unix_ms(cool_off_ms);
+  return o;
+}
+
+TEST(PollingLine, SaysWhyAConnectorIsNotPolledOrWhenItIsNext) {
+  const int64_t now_ms = absl::ToUnixMillis(kPollNow);
+  v1::ConnectorOwner next = Owner(now_ms + 35'000);
+  EXPECT_EQ(PollingLine(Incoming(), &next, "", kPollNow), "next poll in 35s (replica fetcher-1)");
+  EXPECT_THAT(PollingLine(Incoming(v1::CONNECTOR_STATUS_DRAFT), &next, "", kPollNow),
+              HasSubstr("not polled: a draft (postroomctl test connector support"));
+  EXPECT_THAT(PollingLine(Incoming(v1::CONNECTOR_STATUS_DISABLED), &next, "", kPollNow),
+              HasSubstr("not polled: disabled"));
+  v1::Connector auto_disabled = Incoming(v1::CONNECTOR_STATUS_DISABLED_BY_SYSTEM);
+  auto_disabled.mutable_state()->set_auto_disabled_reason("5 consecutive errors: LOGIN refused");
+  EXPECT_THAT(PollingLine(auto_disabled, &next, "", kPollNow),
+              HasSubstr("not polled: auto-disabled: 5 consecutive errors: LOGIN refused"));
+
+  v1::Connector night = Incoming();
+  night.mutable_settings()->set_time_zone("Europe/Berlin");  // 11:30 there
+  night.mutable_settings()->add_skip_windows("11:00-12:15");
+  EXPECT_EQ(PollingLine(night, &next, "", kPollNow),
+            "not polled until 12:15 Europe/Berlin (skip window 11:00-12:15)");
+  night.mutable_settings()->set_time_zone("UTC");  // 10:30: outside
+  EXPECT_EQ(PollingLine(night, &next, "", kPollNow), "next poll in 35s (replica fetcher-1)");
+  v1::Connector midnight = Incoming();
+  midnight.mutable_settings()->add_skip_windows("22:00-11:00");  // crosses midnight
+  EXPECT_THAT(PollingLine(midnight, &next, "", kPollNow), HasSubstr("not polled until 11:00 UTC"));
+
+  v1::ConnectorOwner cooling = Owner(now_ms + 600'000, now_ms + 600'000);
+  EXPECT_THAT(PollingLine(Incoming(), &cooling, "", kPollNow),
+              HasSubstr("cooling off after a failed poll until 2027-01-15T10:40:00Z"));
+  v1::ConnectorOwner expired = Owner(0, 0, /*live=*/false);
+  EXPECT_THAT(PollingLine(Incoming(), &expired, "", kPollNow),
+              HasSubstr("the lease of replica fetcher-1 expired 90s ago"));
+  EXPECT_THAT(PollingLine(Incoming(), nullptr, "", kPollNow),
+              HasSubstr("no fetcher replica holds its lease yet"));
+  EXPECT_EQ(PollingLine(Incoming(), nullptr, "unknown: the fetcher did not answer", kPollNow),
+            "unknown: the fetcher did not answer");
+  v1::ConnectorOwner elsewhere = Owner(0);
+  EXPECT_THAT(PollingLine(Incoming(), &elsewhere, "", kPollNow),
+              HasSubstr("polled by replica fetcher-1"));
+  v1::Connector out = Incoming();
+  out.set_direction(v1::DIRECTION_OUTGOING);
+  EXPECT_EQ(PollingLine(out, nullptr, "", kPollNow), "not polled: outgoing only");
+}
+
+}  // namespace
+}  // namespace postroom::ctl
