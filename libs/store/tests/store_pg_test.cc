@@ -76,8 +76,8 @@ TEST(Migrator, FreshDatabaseReachesLatestVersionAndSecondRunIsNoOp) {
   EXPECT_EQ(SqlValue(db, kFunctionDefinitions), functions);
 }
 
-// A database migrated by an older release (numbered migrations up to 0010, function definitions
-// spread over them, the dead 49-argument overload still there) ends, once upgraded, with
+// A database migrated by an older release (numbered migrations up to 0010, whose function
+// definitions it ran, the dead 49-argument overload still there) ends, once upgraded, with
 // exactly the functions a fresh database gets.
 TEST(Migrator, UpgradedDatabaseEndsWithTheFunctionsOfAFreshOne) {
   auto fresh_db = NewDatabase(/*migrate=*/false);
@@ -89,6 +89,31 @@ TEST(Migrator, UpgradedDatabaseEndsWithTheFunctionsOfAFreshOne) {
   ASSERT_THAT(Migrate(old, AllMigrations(), AllRepeatables(),
                       {.up_to_version = 10, .repeatables = false}),
               IsOkAndHolds(10));
+  // What those releases left behind: the migrations then carried the function's bodies (they
+  // no longer do: the function file is the one definition), the 49-argument overload and the
+  // 50-argument one with an older body.
+  constexpr char k49[] =
+      "p_id bigint, p_insert boolean, p_expected text, p_connector_id bigint, p_fetch_key text, "
+      "p_folder text, p_queue_hint text, p_received_ms double precision, p_size bigint, "
+      "p_raw bytea, p_truncated boolean, p_msgid text, p_sha bytea, p_thread_root text, "
+      "p_summary text, p_decision text, p_step text, p_route text, p_reason text, p_trace text, "
+      "p_duplicate_of bigint, p_spam_status text, p_check_duplicate boolean, p_create boolean, "
+      "p_wi_id bigint, p_reference text, p_wi_source text, p_wi_queue text, p_wi_type text, "
+      "p_wi_priority text, p_requester_address text, p_requester_name text, p_wi_subject text, "
+      "p_wi_body text, p_wi_fields text, p_wi_attachments text, p_wi_test_mode boolean, "
+      "p_append_to bigint, p_ack boolean, p_ack_connector bigint, p_ack_reason text, "
+      "p_ack_to text, p_ack_subject text, p_ack_text text, p_ack_html text, p_ack_headers text, "
+      "p_ack_dedupe text, p_ack_since_ms double precision, p_ack_limit integer";
+  constexpr char kReturns[] =
+      ") RETURNS TABLE (outcome text, message_id bigint, work_item_id bigint, reference text, "
+      "duplicate_of bigint, ack text, detail text) LANGUAGE plpgsql AS $$ BEGIN RETURN; END $$";
+  ASSERT_THAT(old.Transact([&](pqxx::work& t) {
+    t.exec(absl::StrCat("CREATE FUNCTION postroom_commit_decision(", k49, kReturns));
+    t.exec(absl::StrCat("CREATE FUNCTION postroom_commit_decision(", k49, ", p_verify boolean",
+                        kReturns));
+    return absl::OkStatus();
+  }),
+              IsOk());
   const char kOverloads[] =
       "SELECT count(*) FROM pg_proc WHERE proname = 'postroom_commit_decision' "
       "AND pronamespace = current_schema()::regnamespace";
