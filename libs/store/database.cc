@@ -32,6 +32,11 @@ absl::Status Database::Open(Slot& slot) {
     slot.conn = std::make_unique<pqxx::connection>(options_.uri);
     pqxx::nontransaction setup(*slot.conn);
     setup.exec0("SET application_name = " + setup.quote(options_.application_name));
+    if (options_.idle_in_transaction_timeout > absl::ZeroDuration()) {
+      setup.exec0(absl::StrCat(
+          "SET idle_in_transaction_session_timeout = ",
+          absl::ToInt64Milliseconds(options_.idle_in_transaction_timeout)));
+    }
     slot.prepared = 0;
     return absl::OkStatus();
   } catch (const std::exception& e) {

@@ -59,6 +59,12 @@ struct DatabaseOptions {
   int pool_size = 4;             // Connections opened lazily, kept open.
   absl::Duration acquire_timeout = absl::Seconds(10);
   std::string application_name = "postroom";
+  // PostgreSQL ends a session that stays idle inside a transaction this long (its
+  // idle_in_transaction_session_timeout); zero: the server's setting. The fetcher sets it to
+  // its lease period: a replica paused mid-batch (SIGSTOP, a frozen VM) otherwise keeps its
+  // lease row share-locked, and the replica taking over skips that row for as long as the pause
+  // lasts (scripts/reliability found it).
+  absl::Duration idle_in_transaction_timeout = absl::ZeroDuration();
 };
 
 // A small connection pool with named prepared statements. Statements registered with

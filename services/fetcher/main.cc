@@ -90,8 +90,10 @@ int Serve(const server::CommonSettings& s) {
   const absl::Duration lease_round = absl::Milliseconds(
       IntSetting(absl::GetFlag(FLAGS_lease_round_ms), "POSTROOM_FETCHER_LEASE_ROUND_MS", 3000));
 
-  store::Database db(
-      {.uri = s.database, .pool_size = workers + 3, .application_name = "postroom-fetcher"});
+  store::Database db({.uri = s.database,
+                      .pool_size = workers + 3,
+                      .application_name = "postroom-fetcher",
+                      .idle_in_transaction_timeout = lease_period});
   if (absl::Status st = store::RequireSchemaVersion(db, store::LatestSchemaVersion()); !st.ok()) {
     return Fail(st);
   }

@@ -126,6 +126,29 @@ TEST(Migrator, UpgradedDatabaseEndsWithTheFunctionsOfAFreshOne) {
   EXPECT_EQ(SqlValue(old, kFunctionDefinitions), definitions);
 }
 
+// A session idle inside a transaction past idle_in_transaction_timeout is ended by PostgreSQL,
+// so its locks go (a paused fetcher replica must not keep its lease row locked).
+TEST(Database, IdleInTransactionTimeoutEndsAPausedTransaction) {
+  auto tdb = NewDatabase(/*migrate=*/false);
+  ASSERT_NE(tdb, nullptr);
+  Database db({.uri = tdb->Uri(), .idle_in_transaction_timeout = absl::Milliseconds(300)});
+  absl::Status st = db.Transact([&](pqxx::work& t) -> absl::Status {
+    t.exec("SELECT 1");
+    absl::SleepFor(absl::Seconds(1));  // paused inside the transaction
+    t.exec("SELECT 2");
+    return absl::OkStatus();
+  });
+  EXPECT_FALSE(st.ok()) << "the paused transaction was not ended";
+  Database plain({.uri = tdb->Uri()});
+  EXPECT_THAT(plain.Transact([&](pqxx::work& t) -> absl::Status {
+    t.exec("SELECT 1");
+    absl::SleepFor(absl::Milliseconds(500));
+    t.exec("SELECT 2");
+    return absl::OkStatus();
+  }),
+              IsOk());
+}
+
 // A function file whose content changed runs again on the next migrate; an unchanged one does
 // not.
 TEST(Migrator, ChangedFunctionFileIsAppliedAgain) {
