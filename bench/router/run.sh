@@ -34,6 +34,7 @@ cleanup() {
 trap cleanup EXIT
 "$BIN/postroom-config" migrate --database "$DB" >/dev/null
 umask 077
+rm -f "$DIR/tokens"  # a new token each run: `token create` refuses a name the file has
 TOKEN="$("$BIN/postroom-config" token create bench admin --tokens-file "$DIR/tokens" 2>/dev/null)"
 umask 022
 CONFIG_ADDR="127.0.0.1:$(free_port)"; ROUTER_ADDR="127.0.0.1:$(free_port)"
