@@ -2,8 +2,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/base/status_macros.h"
+#include "libs/connector/defaults.h"
 #include "libs/mail/mail_error.h"
-#include "services/fetcher/core/settings.h"
 
 namespace postroom::fetcher {
 namespace {
@@ -152,8 +152,9 @@ mail::ServerOptions ServerOptionsFor(const v1::Connector& c, absl::Duration time
   // Bounds what one server response may make the client hold (max_message_bytes + 1 MiB): a
   // server that never stops fails the poll as protocol instead of growing the fetcher. A spec
   // without the setting gets the connector default (25 MiB), never the mail library's own.
-  o.max_message_bytes = c.settings().max_message_bytes() > 0 ? c.settings().max_message_bytes()
-                                                             : FetchSettings{}.max_message_bytes;
+  o.max_message_bytes = c.settings().max_message_bytes() > 0
+                            ? c.settings().max_message_bytes()
+                            : connector::kDefaults.max_message_bytes;
   return o;
 }
 
