@@ -45,6 +45,7 @@ struct ConnectorStateRecord {
   std::string last_test_report_json;
   int64_t backfill_done = 0;
   int64_t backfill_total = 0;
+  absl::Time outgoing_paused_until = absl::InfinitePast();  // InfinitePast: not paused.
 };
 
 struct RouteRecord {

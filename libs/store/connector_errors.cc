@@ -29,6 +29,20 @@ void PrepareConnectorErrorStatements(Database& db) {
   const std::string T2 = "to_timestamp($2::bigint / 1000.0)";
   db.Prepare("conn_failure_incoming", FailureSql("incoming"));
   db.Prepare("conn_failure_outgoing", FailureSql("outgoing"));
+  // Two statements: a data-modifying CTE's row is not visible to its own statement's SELECT.
+  db.Prepare("conn_state_ensure",
+             "INSERT INTO connector_state (connector_id) VALUES ($1) ON CONFLICT DO NOTHING");
+  db.Prepare("conn_outgoing_pause_lock",
+             "SELECT (extract(epoch from outgoing_paused_until) * 1000)::bigint FROM "
+             "connector_state WHERE connector_id = $1 FOR UPDATE");
+  db.Prepare("conn_failure_outgoing_noted",
+             "UPDATE connector_state SET last_check_at = " + T2 +
+                 ", last_outgoing_error = $3, last_outgoing_error_class = $4, "
+                 "last_outgoing_error_at = " +
+                 T2 + " WHERE connector_id = $1 RETURNING consecutive_outgoing_errors");
+  db.Prepare("conn_outgoing_pause",
+             "UPDATE connector_state SET outgoing_paused_until = " + T2 +
+                 " WHERE connector_id = $1");
   db.Prepare("conn_success_outgoing",
              "INSERT INTO connector_state (connector_id, last_check_at, last_success_check_at, "
              "last_outgoing_success_at, consecutive_outgoing_errors) VALUES ($1, " +
@@ -36,7 +50,7 @@ void PrepareConnectorErrorStatements(Database& db) {
                  ", 0) ON CONFLICT (connector_id) DO UPDATE SET last_check_at = "
                  "excluded.last_check_at, last_success_check_at = excluded.last_success_check_at, "
                  "last_outgoing_success_at = excluded.last_outgoing_success_at, "
-                 "consecutive_outgoing_errors = 0");
+                 "consecutive_outgoing_errors = 0, outgoing_paused_until = NULL");
   db.Prepare("conn_auto_disable",
              "UPDATE connectors SET status = 'disabled_by_system', version = version + 1, "
              "modified_at = " +
@@ -69,10 +83,29 @@ void QueueAdminNotice(pqxx::work& t, const AdminNotice& n) {
 ConnectorFailureResult RecordConnectorFailure(pqxx::work& t, const ConnectorFailure& f) {
   ConnectorFailureResult out;
   const bool outgoing = f.direction == Direction::kOutgoing;
+  if (outgoing) {
+    // The lock makes concurrent failures of one outage wait here, then see the pause the first
+    // one set.
+    t.exec_prepared("conn_state_ensure", f.connector_id);
+    pqxx::row paused = t.exec_prepared1("conn_outgoing_pause_lock", f.connector_id);
+    if (!paused[0].is_null() && absl::FromUnixMillis(paused[0].as<int64_t>()) > f.at) {
+      out.counted = false;
+      out.paused_until = absl::FromUnixMillis(paused[0].as<int64_t>());
+      out.consecutive_errors = t.exec_prepared1("conn_failure_outgoing_noted", f.connector_id,
+                                                Ms(f.at), f.error, f.error_class)[0]
+                                   .as<int>();
+      return out;
+    }
+  }
   out.consecutive_errors =
       t.exec_prepared1(outgoing ? "conn_failure_outgoing" : "conn_failure_incoming", f.connector_id,
                        Ms(f.at), f.error, f.error_class)[0]
           .as<int>();
+  if (outgoing) {
+    out.paused_until =
+        f.at + OutgoingPause(f.pause_initial, f.pause_max, out.consecutive_errors);
+    t.exec_prepared("conn_outgoing_pause", f.connector_id, Ms(out.paused_until));
+  }
   if (f.threshold > 0 && out.consecutive_errors >= f.threshold) {
     std::string reason =
         absl::StrCat(out.consecutive_errors, " consecutive ", outgoing ? "outgoing " : "",

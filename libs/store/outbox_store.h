@@ -10,6 +10,7 @@
 // renewed expires and the row is claimed again (a crashed replica loses nothing). Finishing
 // carries the claim token; once another replica re-claimed the row, the old claim's result is
 // refused, so two replicas never both record a result for one row.
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -87,12 +88,28 @@ struct AttemptOutcome {
   int64_t connector_id = 0;
   int threshold = 5;
   AdminNotice notice;  // Queued when this failure auto-disables the connector.
+  // A counted failure pauses the connector's sends (connector_errors.h: OutgoingPause).
+  absl::Duration pause_initial = absl::ZeroDuration();
+  absl::Duration pause_max = absl::ZeroDuration();
+  // False: the row was not sent at all (its connector failed just before in the same batch);
+  // the attempt its claim took is given back.
+  bool tried = true;
 };
+
+// How long an outgoing connector pauses its sends after its `errors`-th consecutive counted
+// failure: initial x 2^(errors - 1), capped at max.
+inline absl::Duration OutgoingPause(absl::Duration initial, absl::Duration max, int errors) {
+  absl::Duration pause = initial;
+  for (int i = 1; i < errors && pause < max; ++i) pause *= 2;
+  return std::min(pause, max);
+}
 
 struct AttemptResult {
   bool applied = false;  // False: the claim was lost (expired and re-claimed); nothing written.
   int consecutive_errors = 0;
   bool auto_disabled = false;
+  bool counted = true;  // The failure counted (the connector was not already paused).
+  absl::Time paused_until = absl::InfinitePast();  // A failure: the connector sends again then.
 };
 
 struct OutboxFilter {

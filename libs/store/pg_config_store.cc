@@ -147,20 +147,23 @@ class PgConfigTx : public ConfigTx {
     s.last_test_report_json = row[11].is_null() ? "" : row[11].as<std::string>();
     s.backfill_done = row[12].as<int64_t>();
     s.backfill_total = row[13].as<int64_t>();
+    s.outgoing_paused_until = TimeOf(row[14]);
   }
   absl::Status ResetErrors(int64_t id) override {
     t_.exec_params(
         "UPDATE connector_state SET consecutive_incoming_errors = 0, "
-        "consecutive_outgoing_errors = 0, auto_disabled_reason = '', auto_disabled_at = NULL "
-        "WHERE connector_id = $1",
+        "consecutive_outgoing_errors = 0, auto_disabled_reason = '', auto_disabled_at = NULL, "
+        "outgoing_paused_until = NULL WHERE connector_id = $1",
         id);
     return absl::OkStatus();
   }
   absl::Status RecordTest(int64_t id, absl::Time at, bool passed,
                           const std::string& report_json) override {
+    // A passing test ends an outgoing pause: the fix takes effect now, not at the pause's end.
     t_.exec_params(
         "UPDATE connector_state SET last_test_at = to_timestamp($2 / 1000.0), "
-        "last_test_passed = $3, last_test_report = $4::jsonb WHERE connector_id = $1",
+        "last_test_passed = $3, last_test_report = $4::jsonb, outgoing_paused_until = CASE "
+        "WHEN $3 THEN NULL ELSE outgoing_paused_until END WHERE connector_id = $1",
         id, MsOf(at), passed, report_json);
     return absl::OkStatus();
   }
@@ -307,8 +310,9 @@ PgConfigStore::PgConfigStore(Database& db) : db_(db) {
                            "consecutive_incoming_errors, consecutive_outgoing_errors, "
                            "auto_disabled_reason, ",
                            Ms("last_test_at"),
-                           ", last_test_passed, last_test_report::text, backfill_done, backfill_total "
-                           "FROM connector_state WHERE connector_id = $1"));
+                           ", last_test_passed, last_test_report::text, backfill_done, backfill_total, ",
+                           Ms("outgoing_paused_until"),
+                           " FROM connector_state WHERE connector_id = $1"));
   db_.Prepare("config_get_backfill",
               "SELECT coalesce(sum(backfill_done), 0)::bigint, "
               "coalesce(sum(backfill_total), 0)::bigint, count(*) "

@@ -65,6 +65,14 @@ OutboxItem ItemOf(const pqxx::row& r) {
 constexpr char kEffectiveConnector[] =
     "coalesce(o.connector_id, (SELECT id FROM connectors WHERE system_default))";
 
+// When the row's connector sends again after a failure paused it (connector_errors.h); NULL
+// when it is not paused.
+std::string PausedUntil() {
+  return absl::StrCat(
+      "(SELECT s.outgoing_paused_until FROM connector_state s WHERE s.connector_id = ",
+      kEffectiveConnector, ")");
+}
+
 }  // namespace
 
 PgOutboxStore::PgOutboxStore(Database& db) : db_(db) {
@@ -79,7 +87,9 @@ PgOutboxStore::PgOutboxStore(Database& db) : db_(db) {
           kNow, " AND (o.claimed_until IS NULL OR o.claimed_until <= ", kNow,
           ") AND EXISTS (SELECT 1 FROM connectors k WHERE k.id = ", kEffectiveConnector,
           " AND k.status = 'active' AND k.direction IN ('outgoing', 'both') AND k.protocol IN "
-          "('smtp', 'graph')) ORDER BY o.due_at, o.id LIMIT $4 FOR UPDATE OF o SKIP LOCKED), "
+          "('smtp', 'graph')) AND coalesce(",
+          PausedUntil(), " <= ", kNow,
+          ", true) ORDER BY o.due_at, o.id LIMIT $4 FOR UPDATE OF o SKIP LOCKED), "
           "upd AS (UPDATE outbox o SET connector_id = pick.cid, claimed_by = $1, claimed_until = ",
           kNow,
           " + make_interval(secs => $3::double precision / 1000), claim_token = "
@@ -101,12 +111,16 @@ PgOutboxStore::PgOutboxStore(Database& db) : db_(db) {
               "to_timestamp($5::bigint / 1000.0) ELSE due_at END, sent_at = CASE WHEN $4 = "
               "'sent' THEN to_timestamp($6::bigint / 1000.0) END, last_error = $7, "
               "last_error_class = $8, smtp_message_id = CASE WHEN $9 = '' THEN smtp_message_id "
-              "ELSE $9 END, claimed_by = '', claimed_until = NULL "
+              "ELSE $9 END, claimed_by = '', claimed_until = NULL, attempts = attempts - $10 "
               "WHERE id = $1 AND claimed_by = $2 AND claim_token = $3 AND status = 'queued' "
               "RETURNING id");
+  db_.Prepare("outbox_due_not_before",
+              "UPDATE outbox SET due_at = to_timestamp($2::bigint / 1000.0) WHERE id = $1");
   db_.Prepare("outbox_next_due",
               absl::StrCat("SELECT (extract(epoch from min(greatest(o.due_at, "
-                           "coalesce(o.claimed_until, o.due_at)))) * 1000)::bigint FROM outbox o "
+                           "coalesce(o.claimed_until, o.due_at), coalesce(",
+                           PausedUntil(),
+                           ", o.due_at)))) * 1000)::bigint FROM outbox o "
                            "WHERE o.status = 'queued' AND o.kind = 'email' AND EXISTS (SELECT 1 "
                            "FROM connectors k WHERE k.id = ",
                            kEffectiveConnector,
@@ -192,7 +206,8 @@ absl::StatusOr<AttemptResult> PgOutboxStore::FinishAttempt(const AttemptOutcome&
     out = AttemptResult();
     pqxx::result r =
         t.exec_prepared("outbox_finish", o.id, o.owner, o.claim_token, std::string(status),
-                        Ms(o.next_due), Ms(o.at), o.error, o.error_class, o.smtp_message_id);
+                        Ms(o.next_due), Ms(o.at), o.error, o.error_class, o.smtp_message_id,
+                        o.tried ? 0 : 1);
     if (r.empty()) return absl::OkStatus();  // Claim lost: the new holder decides.
     out.applied = true;
     if (o.connector_id == 0) return absl::OkStatus();
@@ -205,9 +220,17 @@ absl::StatusOr<AttemptResult> PgOutboxStore::FinishAttempt(const AttemptOutcome&
                                                             .error = o.error,
                                                             .error_class = o.error_class,
                                                             .threshold = o.threshold,
-                                                            .notice = o.notice});
+                                                            .notice = o.notice,
+                                                            .pause_initial = o.pause_initial,
+                                                            .pause_max = o.pause_max});
       out.consecutive_errors = f.consecutive_errors;
       out.auto_disabled = f.auto_disabled;
+      out.counted = f.counted;
+      out.paused_until = f.paused_until;
+      // The row is tried when the connector sends again, not sooner: its due time says so.
+      if (o.kind == AttemptKind::kRetry && f.paused_until > o.next_due) {
+        t.exec_prepared("outbox_due_not_before", o.id, Ms(f.paused_until));
+      }
     }
     return absl::OkStatus();
   });

@@ -323,6 +323,13 @@ std::string DescribeConnector(const v1::Connector& connector, const std::vector<
                               st.backfill_done() >= st.backfill_total() ? " (done)" : "")},
       };
   if (!polling.empty()) state_rows.emplace_back("Polling", polling);
+  if (st.outgoing_paused_until_unix_ms() > absl::ToUnixMillis(now)) {
+    state_rows.emplace_back(
+        "Sending", absl::StrCat("paused after a failed send until ",
+                                FormatTimestamp(st.outgoing_paused_until_unix_ms()),
+                                " (a passing connection test ends it: postroomctl test connector ",
+                                c.name(), ")"));
+  }
   out += "State:\n";
   out += Fields(state_rows, 2);
 

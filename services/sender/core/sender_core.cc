@@ -120,6 +120,14 @@ DrainReport SenderCore::DrainOnce() {
   }
   for (const auto& rec : *list) connectors[rec.id] = Prepare(rec, deps_.secrets);
 
+  // Connectors that failed earlier in this batch, until when they are paused and why: their
+  // other rows are not sent into the same outage (connector_errors.h).
+  struct Pause {
+    absl::Time until;
+    std::string error;
+  };
+  std::map<int64_t, Pause> paused;
+
   for (const store::OutboxItem& item : *claimed) {
     const absl::Time started = deps_.clock->Now();
     store::AttemptOutcome out;
@@ -132,7 +140,16 @@ DrainReport SenderCore::DrainOnce() {
     Verdict verdict;
     auto it = connectors.find(item.connector_id);
     if (it != connectors.end()) out.threshold = it->second.threshold;
-    if (item.attempts > options_.retry.max_attempts) {
+    out.pause_initial = options_.retry.initial;
+    out.pause_max = options_.retry.max;
+    auto pause = paused.find(item.connector_id);
+    if (pause != paused.end() && pause->second.until > started) {
+      // Not sent: the claim's attempt is given back and the row waits for the pause's end.
+      verdict = {RowVerdict::kRetry, ConnectorVerdict::kNone, "paused"};
+      out.tried = false;
+      result.message = absl::StrCat("not sent: connector \"", item.connector,
+                                    "\" paused after a failure: ", pause->second.error);
+    } else if (item.attempts > options_.retry.max_attempts) {
       // Only claims that never recorded a result get here (a crash while sending this row,
       // again and again): stop before it takes the sender down once more.
       verdict = {RowVerdict::kFailed, ConnectorVerdict::kNone, "abandoned"};
@@ -183,10 +200,14 @@ DrainReport SenderCore::DrainOnce() {
       out.kind = store::AttemptKind::kSent;
     } else {
       out.error = result.message;
-      if (verdict.row == RowVerdict::kRetry && item.attempts >= options_.retry.max_attempts) {
+      if (verdict.row == RowVerdict::kRetry && out.tried &&
+          item.attempts >= options_.retry.max_attempts) {
         out.kind = store::AttemptKind::kFailed;
         out.error =
             absl::StrCat("gave up after ", item.attempts, " attempts; last: ", result.message);
+      } else if (!out.tried) {
+        out.kind = store::AttemptKind::kRetry;
+        out.next_due = pause->second.until;
       } else if (verdict.row == RowVerdict::kRetry) {
         out.kind = store::AttemptKind::kRetry;
         out.next_due = NextAttemptAt(options_.retry, item.id, item.attempts, out.at);
@@ -206,7 +227,8 @@ DrainReport SenderCore::DrainOnce() {
     out.notice.subject = absl::StrCat("postroom: connector \"", connector, "\" was disabled");
     out.notice.body = absl::StrCat(
         "The outgoing connector \"", connector, "\" failed ", out.threshold,
-        " sends in a row and was disabled by the system; queued email waits in the outbox.\n\n"
+        " times in a row (its sends paused between tries) and was disabled by the system; "
+        "queued email waits in the outbox.\n\n"
         "Last error (",
         out.error_class, "): ", result.message,
         "\n\nFix the cause, run `postroomctl test connector ", connector,
@@ -230,10 +252,15 @@ DrainReport SenderCore::DrainOnce() {
           {{"outbox_id", absl::StrCat(item.id)}, {"connector", connector}, {"outcome", outcome}});
       continue;
     }
+    if (out.connector_effect == store::AttemptOutcome::ConnectorEffect::kFailure &&
+        done->paused_until > out.at) {
+      paused[item.connector_id] = {done->paused_until, out.error};
+    }
     if (out.kind == store::AttemptKind::kSent) ++report.sent;
     if (out.kind == store::AttemptKind::kRetry) ++report.retried;
     if (out.kind == store::AttemptKind::kFailed) ++report.failed;
-    if (deps_.observer != nullptr) deps_.observer->Attempted(connector, outcome, took);
+    // A row not sent (its connector paused) is no attempt: the metrics count sends only.
+    if (deps_.observer != nullptr && out.tried) deps_.observer->Attempted(connector, outcome, took);
     Log(out.kind == store::AttemptKind::kSent ? LogLevel::kInfo : LogLevel::kWarning, "send_done",
         {{"outbox_id", absl::StrCat(item.id)},
          {"connector", connector},

@@ -1,5 +1,7 @@
 #include "services/sender/tests/fakes.h"
 
+#include <algorithm>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
@@ -58,6 +60,11 @@ bool InMemoryOutboxStore::Active(int64_t id) {
   return it != connectors_.end() && it->second.status == "active";
 }
 
+bool InMemoryOutboxStore::Paused(int64_t id, absl::Time now) {
+  const std::optional<absl::Time>& until = states_[id].paused_until;
+  return until.has_value() && *until > now;
+}
+
 int64_t InMemoryOutboxStore::Effective(const store::OutboxItem& o) {
   if (o.connector_id != 0) return o.connector_id;
   for (const auto& [id, c] : connectors_) {
@@ -73,7 +80,7 @@ absl::StatusOr<std::vector<store::OutboxItem>> InMemoryOutboxStore::ClaimDue(
   for (auto& [id, o] : rows_) {
     if (o.status != "queued" || o.due_at > now) continue;
     if (o.claimed_until.has_value() && *o.claimed_until > now) continue;
-    if (!Active(Effective(o))) continue;
+    if (!Active(Effective(o)) || Paused(Effective(o), now)) continue;
     due.push_back(&o);
   }
   std::stable_sort(due.begin(), due.end(), [](auto* a, auto* b) { return a->due_at < b->due_at; });
@@ -131,6 +138,7 @@ absl::StatusOr<store::AttemptResult> InMemoryOutboxStore::FinishAttempt(
       break;
     case store::AttemptKind::kRetry:
       row.due_at = o.next_due;
+      if (!o.tried) row.attempts--;
       break;
     case store::AttemptKind::kFailed:
       row.status = "failed";
@@ -141,9 +149,20 @@ absl::StatusOr<store::AttemptResult> InMemoryOutboxStore::FinishAttempt(
   if (o.connector_effect == store::AttemptOutcome::ConnectorEffect::kSuccess) {
     s.consecutive_errors = 0;
     s.last_success = o.at;
+    s.paused_until.reset();
   } else if (o.connector_effect == store::AttemptOutcome::ConnectorEffect::kFailure) {
-    r.consecutive_errors = ++s.consecutive_errors;
     s.last_error = o.error;
+    if (s.paused_until.has_value() && *s.paused_until > o.at) {
+      r.counted = false;
+      r.paused_until = *s.paused_until;
+    if (o.kind == store::AttemptKind::kRetry) row.due_at = std::max(row.due_at, r.paused_until);
+      r.consecutive_errors = s.consecutive_errors;
+      return r;
+    }
+    r.consecutive_errors = ++s.consecutive_errors;
+    s.paused_until = o.at + store::OutgoingPause(o.pause_initial, o.pause_max, s.consecutive_errors);
+    r.paused_until = *s.paused_until;
+    if (o.kind == store::AttemptKind::kRetry) row.due_at = std::max(row.due_at, r.paused_until);
     if (o.threshold > 0 && s.consecutive_errors >= o.threshold &&
         connectors_[o.connector_id].status == "active") {
       connectors_[o.connector_id].status = "disabled_by_system";
@@ -162,7 +181,8 @@ absl::StatusOr<std::optional<absl::Time>> InMemoryOutboxStore::NextDue() {
   std::optional<absl::Time> next;
   for (const auto& [id, o] : rows_) {
     if (o.status != "queued" || !Active(Effective(o))) continue;
-    absl::Time t = std::max(o.due_at, o.claimed_until.value_or(o.due_at));
+    absl::Time t = std::max({o.due_at, o.claimed_until.value_or(o.due_at),
+                             states_[Effective(o)].paused_until.value_or(o.due_at)});
     if (!next || t < *next) next = t;
   }
   return next;

@@ -20,6 +20,7 @@ struct FakeConnectorState {
   std::string last_error;
   std::string auto_disabled_reason;
   std::optional<absl::Time> last_success;
+  std::optional<absl::Time> paused_until;  // As connector_state.outgoing_paused_until.
 };
 
 class InMemoryOutboxStore : public store::OutboxStore {
@@ -46,6 +47,7 @@ class InMemoryOutboxStore : public store::OutboxStore {
 
  private:
   bool Active(int64_t connector_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool Paused(int64_t connector_id, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int64_t Effective(const store::OutboxItem& o) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;

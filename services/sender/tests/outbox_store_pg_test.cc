@@ -8,6 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/store/database.h"
+#include "libs/store/pg_config_store.h"
 #include "libs/store/pg_outbox_store.h"
 #include "tests/support/pg_test_database.h"
 #include "tests/support/status_matchers.h"
@@ -207,6 +208,133 @@ TEST_F(OutboxStorePg, RetryMovesDueAndFailuresCountUpToAutoDisable) {
   EXPECT_EQ(row->status, "queued");
   EXPECT_EQ(row->due_at, kT0 + absl::Minutes(3) + absl::Seconds(30));
   EXPECT_EQ(row->last_error_class, "network");
+}
+
+// A failure pauses the connector's sends; failures of sends that were under way meanwhile are
+// kept as the last error but not counted; paused rows are not claimed, wait until the pause
+// ends, and the sender's next wake-up is the pause's end. A success ends the pause.
+TEST_F(OutboxStorePg, OutgoingFailureCountsOncePerPause) {
+  int64_t gw = AddConnector("gateway", true);
+  int64_t a = Queue(0, "a");
+  int64_t b = Queue(0, "b");
+  int64_t c = Queue(0, "c");
+  auto claimed = store_->ClaimDue("r1", kT0, kLease, 2);
+  ASSERT_THAT(claimed, IsOk());
+  ASSERT_THAT(*claimed, SizeIs(2));
+  auto fail = [&](const OutboxItem& item, absl::Time at) {
+    return store_->FinishAttempt({.id = item.id,
+                                  .owner = "r1",
+                                  .claim_token = item.claim_token,
+                                  .kind = AttemptKind::kRetry,
+                                  .at = at,
+                                  .next_due = at + absl::Seconds(25),
+                                  .error = "connect: Connection refused",
+                                  .error_class = "network",
+                                  .connector_effect = AttemptOutcome::ConnectorEffect::kFailure,
+                                  .connector_id = gw,
+                                  .threshold = 2,
+                                  .pause_initial = absl::Seconds(30),
+                                  .pause_max = absl::Hours(1)});
+  };
+  auto first = fail((*claimed)[0], kT0);
+  ASSERT_THAT(first, IsOk());
+  EXPECT_TRUE(first->counted);
+  EXPECT_EQ(first->consecutive_errors, 1);
+  EXPECT_EQ(first->paused_until, kT0 + absl::Seconds(30));
+  auto second = fail((*claimed)[1], kT0 + absl::Seconds(2));  // the same outage
+  ASSERT_THAT(second, IsOk());
+  EXPECT_FALSE(second->counted);
+  EXPECT_EQ(second->consecutive_errors, 1);
+  EXPECT_FALSE(second->auto_disabled);  // threshold 2 not reached by one outage
+  EXPECT_EQ(Query("SELECT status FROM connectors WHERE id = " + std::to_string(gw)), "active");
+  // Rows wait for the pause's end, and nothing is claimed before it.
+  auto row = store_->Get(a);
+  ASSERT_THAT(row, IsOk());
+  EXPECT_EQ(row->due_at, kT0 + absl::Seconds(30));
+  auto none = store_->ClaimDue("r1", kT0 + absl::Seconds(29), kLease, 4);
+  ASSERT_THAT(none, IsOk());
+  EXPECT_THAT(*none, SizeIs(0));
+  auto next = store_->NextDue();
+  ASSERT_THAT(next, IsOk());
+  EXPECT_EQ(**next, kT0 + absl::Seconds(30));
+  // After the pause a failure counts again (pause doubles) and reaches the threshold.
+  auto again = store_->ClaimDue("r1", kT0 + absl::Seconds(30), kLease, 1);
+  ASSERT_THAT(again, IsOk());
+  ASSERT_THAT(*again, SizeIs(1));
+  auto third = fail((*again)[0], kT0 + absl::Seconds(31));
+  ASSERT_THAT(third, IsOk());
+  EXPECT_TRUE(third->counted);
+  EXPECT_EQ(third->consecutive_errors, 2);
+  EXPECT_TRUE(third->auto_disabled);
+  EXPECT_EQ(third->paused_until, kT0 + absl::Seconds(91));
+  (void)b;
+  (void)c;
+}
+
+TEST_F(OutboxStorePg, NotTriedRowGetsItsAttemptBackAndSuccessEndsThePause) {
+  int64_t gw = AddConnector("gateway", true);
+  Exec("INSERT INTO connector_state (connector_id, consecutive_outgoing_errors, "
+       "outgoing_paused_until) VALUES (" +
+       std::to_string(gw) + ", 1, to_timestamp(" + std::to_string(absl::ToUnixSeconds(kT0)) +
+       "))");
+  int64_t id = Queue(0, "a");
+  auto c = store_->ClaimDue("r1", kT0, kLease, 1);
+  ASSERT_THAT(c, IsOk());
+  ASSERT_THAT(*c, SizeIs(1));
+  EXPECT_EQ((*c)[0].attempts, 1);
+  ASSERT_THAT(store_->FinishAttempt({.id = id,
+                                     .owner = "r1",
+                                     .claim_token = (*c)[0].claim_token,
+                                     .kind = AttemptKind::kRetry,
+                                     .at = kT0,
+                                     .next_due = kT0 + absl::Seconds(30),
+                                     .error = "not sent: paused",
+                                     .error_class = "paused",
+                                     .tried = false}),
+              IsOk());
+  EXPECT_EQ(Query("SELECT attempts FROM outbox WHERE id = " + std::to_string(id)), "0");
+  auto c2 = store_->ClaimDue("r1", kT0 + absl::Seconds(30), kLease, 1);
+  ASSERT_THAT(c2, IsOk());
+  ASSERT_THAT(*c2, SizeIs(1));
+  ASSERT_THAT(store_->FinishAttempt({.id = id,
+                                     .owner = "r1",
+                                     .claim_token = (*c2)[0].claim_token,
+                                     .kind = AttemptKind::kSent,
+                                     .at = kT0 + absl::Seconds(30),
+                                     .connector_effect = AttemptOutcome::ConnectorEffect::kSuccess,
+                                     .connector_id = gw}),
+              IsOk());
+  EXPECT_EQ(Query("SELECT coalesce(outgoing_paused_until::text, 'none') || ' ' || "
+                  "consecutive_outgoing_errors FROM connector_state"),
+            "none 0");
+}
+
+// The fix takes effect now: a passing connection test or `enable connector` (the config
+// service's writes) ends the pause; a failing test leaves it.
+TEST_F(OutboxStorePg, PassingTestOrEnableEndsThePause) {
+  int64_t gw = AddConnector("gateway", true);
+  const std::string pause = "UPDATE connector_state SET outgoing_paused_until = to_timestamp(" +
+                            std::to_string(absl::ToUnixSeconds(kT0 + absl::Hours(1))) +
+                            ") WHERE connector_id = " + std::to_string(gw);
+  Exec("INSERT INTO connector_state (connector_id) VALUES (" + std::to_string(gw) + ")");
+  Exec(pause);
+  PgConfigStore config(*db_);
+  auto test = [&](bool passed) {
+    return config.InTransaction(
+        [&](ConfigTx& tx) { return tx.RecordTest(gw, kT0, passed, "{}"); });
+  };
+  const std::string paused = "SELECT outgoing_paused_until IS NOT NULL FROM connector_state";
+  ASSERT_THAT(test(false), IsOk());
+  EXPECT_EQ(Query(paused), "t");
+  ASSERT_THAT(test(true), IsOk());
+  EXPECT_EQ(Query(paused), "f");
+  Exec(pause);
+  ASSERT_THAT(config.InTransaction([&](ConfigTx& tx) { return tx.ResetErrors(gw); }), IsOk());
+  EXPECT_EQ(Query(paused), "f");
+  Queue(0, "a");
+  auto c = store_->ClaimDue("r1", kT0, kLease, 1);
+  ASSERT_THAT(c, IsOk());
+  EXPECT_THAT(*c, SizeIs(1));
 }
 
 TEST_F(OutboxStorePg, SuccessResetsOutgoingCounter) {

@@ -224,11 +224,37 @@ TEST(SenderCore, GivesUpAfterMaxAttempts) {
   EXPECT_EQ(h.observer().Count("gateway", "failed"), 1);
 }
 
-TEST(SenderCore, ConnectorAutoDisabledAtItsThresholdWithNotice) {
-  Harness h;  // threshold 3 in kSpec
+// One outage with a backlog is one error per pause, not one per row: the rows behind the failed
+// one are not sent into the outage and keep their attempts; the connector is tried again when
+// the pause (the retry policy's backoff for its error count) ends, and auto-disabled at its
+// threshold only after that many spaced failures.
+TEST(SenderCore, ConnectorAutoDisabledAtItsThresholdAfterSpacedFailuresWithNotice) {
+  Harness h;  // threshold 3 in kSpec; pauses 30 s, 1 min
   for (int i = 0; i < 3; ++i) h.Queue();
   for (int i = 0; i < 3; ++i) h.transport().Script(ConnectRefused());
-  h.core().DrainOnce();  // batch 4: all three rows, three errors.
+  DrainReport first = h.core().DrainOnce();  // batch 4: all three rows claimed, one tried.
+  EXPECT_EQ(first.claimed, 3);
+  EXPECT_THAT(h.transport().sent(), SizeIs(1));
+  EXPECT_EQ(h.store().State(h.gateway()).consecutive_errors, 1);
+  EXPECT_EQ(h.store().State(h.gateway()).status, "active");
+  EXPECT_EQ(h.store().Row(2).attempts, 0);  // Not tried: its attempt given back ...
+  EXPECT_EQ(h.observer().Count("gateway", "retry"), 1);  // ... and not counted as a send.
+  EXPECT_EQ(h.store().Row(2).last_error_class, "paused");
+  EXPECT_THAT(h.store().Row(2).last_error, HasSubstr("Connection refused"));
+  EXPECT_EQ(h.store().Row(2).due_at, h.clock().Now() + absl::Seconds(30));
+  // Paused: nothing is claimed, and the sender sleeps until the pause ends.
+  h.clock().Advance(absl::Seconds(29));
+  EXPECT_EQ(h.core().DrainOnce().claimed, 0);
+  EXPECT_EQ(h.core().NextWake(absl::Hours(1)), h.clock().Now() + absl::Seconds(1));
+
+  h.clock().Advance(absl::Seconds(1));
+  h.core().DrainOnce();  // second error: pause 1 min
+  EXPECT_EQ(h.store().State(h.gateway()).consecutive_errors, 2);
+  h.clock().Advance(absl::Seconds(59));
+  EXPECT_EQ(h.core().DrainOnce().claimed, 0);
+  h.clock().Advance(absl::Seconds(1));
+  h.core().DrainOnce();  // third: auto-disabled
+  EXPECT_THAT(h.transport().sent(), SizeIs(3));
   FakeConnectorState s = h.store().State(h.gateway());
   EXPECT_EQ(s.status, "disabled_by_system");
   EXPECT_EQ(s.consecutive_errors, 3);
@@ -240,6 +266,34 @@ TEST(SenderCore, ConnectorAutoDisabledAtItsThresholdWithNotice) {
   h.clock().Advance(absl::Hours(2));
   EXPECT_EQ(h.core().DrainOnce().claimed, 0);
   EXPECT_EQ(h.store().Row(1).status, "queued");
+}
+
+TEST(SenderCore, SuccessAfterAPauseSendsTheBacklogAndResetsTheCounter) {
+  Harness h;
+  for (int i = 0; i < 4; ++i) h.Queue();
+  h.transport().Script(ConnectRefused());
+  h.core().DrainOnce();
+  EXPECT_EQ(h.store().State(h.gateway()).consecutive_errors, 1);
+  h.clock().Advance(absl::Seconds(30));
+  DrainReport r = h.core().DrainOnce();  // the server is back: all four go
+  EXPECT_EQ(r.sent, 4);
+  EXPECT_EQ(h.store().State(h.gateway()).consecutive_errors, 0);
+  EXPECT_FALSE(h.store().State(h.gateway()).paused_until.has_value());
+  EXPECT_EQ(h.store().Row(1).attempts, 2);
+  EXPECT_EQ(h.store().Row(4).attempts, 1);
+}
+
+// A recipient the server refuses is the message's problem: it neither counts nor pauses.
+TEST(SenderCore, RefusedRecipientDoesNotPauseTheConnector) {
+  Harness h;
+  h.Queue("nobody@example.org");
+  h.Queue("alice@example.org");
+  h.transport().Script(SmtpFail(SmtpStage::kRcptTo, 550, MailErrorClass::kServer,
+                                "550 5.1.1 no such mailbox"));
+  DrainReport r = h.core().DrainOnce();
+  EXPECT_EQ(r.failed, 1);
+  EXPECT_EQ(r.sent, 1);
+  EXPECT_FALSE(h.store().State(h.gateway()).paused_until.has_value());
 }
 
 TEST(SenderCore, SecretThatCannotBeOpenedCountsAsConnectorError) {
@@ -266,6 +320,9 @@ TEST(SenderCore, UnusableConnectorAutoDisablesAtItsOwnThreshold) {
   int64_t nofrom = h.store().AddConnector("nofrom", R"({"settings":{"error_threshold":2}})");
   h.Queue("a@example.org", nofrom);
   h.Queue("b@example.org", nofrom);
+  h.core().DrainOnce();
+  EXPECT_EQ(h.store().State(nofrom).consecutive_errors, 1);
+  h.clock().Advance(absl::Seconds(30));
   h.core().DrainOnce();
   EXPECT_EQ(h.store().State(nofrom).status, "disabled_by_system");
   EXPECT_THAT(h.store().State(nofrom).auto_disabled_reason,

@@ -197,6 +197,20 @@ TEST(DescribeConnector, OAuthShowsUnsetSecrets) {
   EXPECT_THAT(out, Not(HasSubstr("password")));
 }
 
+TEST(DescribeConnector, SaysWhenOutgoingSendsArePausedAndHowToEndIt) {
+  auto c = FromText<v1::Connector>(R"pb(
+    name: "gateway"
+    direction: DIRECTION_OUTGOING
+    state { consecutive_outgoing_errors: 2 })pb");
+  c.mutable_state()->set_outgoing_paused_until_unix_ms(absl::ToUnixMillis(kNow + absl::Minutes(1)));
+  EXPECT_THAT(DescribeConnector(c, {}, {}, kNow),
+              HasSubstr("Sending:                paused after a failed send until "));
+  EXPECT_THAT(DescribeConnector(c, {}, {}, kNow),
+              HasSubstr("(a passing connection test ends it: postroomctl test connector gateway)"));
+  // A pause that has ended is not mentioned.
+  EXPECT_THAT(DescribeConnector(c, {}, {}, kNow + absl::Minutes(2)), Not(HasSubstr("Sending:")));
+}
+
 TEST(FormatTestResult, ListsStepsAndNamesTheFailedOne) {
   const auto r = FromText<v1::TestConnectorResponse>(R"pb(
     passed: false
