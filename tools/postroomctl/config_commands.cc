@@ -1,5 +1,6 @@
 // The config service commands. Each is one function over a Context; output formatting and
 // YAML mapping live in printers.cc and documents.cc so that tests can pin them.
+#include <set>
 #include <algorithm>
 #include <iostream>
 #include <sstream>
@@ -257,6 +258,18 @@ bool ReadDocumentsOrComplain(Context& ctx, std::vector<Document>* docs, int* exi
   return true;
 }
 
+// The connector a document needs to exist first (a route's, an incoming connector's outgoing
+// one); "" when none.
+std::string NeededConnector(const Document& d) {
+  if (const auto* r = std::get_if<v1::Route>(&d.object)) return r->connector();
+  if (const auto* c = std::get_if<v1::Connector>(&d.object)) return c->outgoing_connector();
+  return "";
+}
+
+// Applies every document, in dependency order, and goes on past a refused one (as kubectl
+// does), so that one run reports every problem of the files, the server's checks included;
+// a document that needs a refused connector is skipped with the reason instead of drawing a
+// second, confusing NOT_FOUND. Stops at once only when the server cannot be reached.
 int RunApply(Context& ctx) {
   std::vector<Document> docs;
   int code = kExitOk;
@@ -264,26 +277,54 @@ int RunApply(Context& ctx) {
   const std::vector<Document> ordered = OrderForApply(std::move(docs));
   const bool dry_run = ctx.args().GetBool("dry-run");
   const bool strict = ctx.args().GetBool("strict-version");
+  std::set<std::string> refused_connectors;
+  std::vector<std::string> refused;
+  int applied = 0;
   for (size_t i = 0; i < ordered.size(); ++i) {
     const Document& d = ordered[i];
+    const std::string ref = ObjectRef(d.object);
     if (d.fallback_route) {
-      ctx.out() << ObjectRef(d.object) << " skipped (" << kFallbackNote << ")\n";
+      ctx.out() << ref << " skipped (" << kFallbackNote << ")\n";
       continue;
     }
     if (dry_run) {
-      ctx.out() << ObjectRef(d.object) << " valid (dry run)\n";
+      ctx.out() << ref << " valid (dry run)\n";
+      continue;
+    }
+    if (const std::string needed = NeededConnector(d); refused_connectors.contains(needed)) {
+      ctx.err() << ref << " (" << d.source << ") skipped: it needs connector/" << needed
+                << ", which was refused\n";
+      if (const auto* c = std::get_if<v1::Connector>(&d.object)) {
+        refused_connectors.insert(c->name());
+      }
+      refused.push_back(ref);
+      if (code == kExitOk) code = kExitRefused;
       continue;
     }
     absl::StatusOr<ApplyResult> r = ApplyOne(ctx, d, strict ? d.version : 0);
     if (!r.ok()) {
       const int exit_code = ctx.ConfigError(r.status());
-      ctx.err() << "stopped at " << ObjectRef(d.object) << " (" << d.source << "); " << i << " of "
-                << ordered.size() << " applied\n";
-      return exit_code;
+      if (exit_code == kExitUnreachable) {
+        ctx.err() << "stopped at " << ref << " (" << d.source << "); " << applied << " of "
+                  << ordered.size() << " applied\n";
+        return exit_code;
+      }
+      ctx.err() << "  in " << ref << " (" << d.source << ")\n";
+      if (const auto* c = std::get_if<v1::Connector>(&d.object)) {
+        refused_connectors.insert(c->name());
+      }
+      refused.push_back(ref);
+      if (code == kExitOk) code = exit_code;
+      continue;
     }
-    ctx.out() << ApplyLine(ObjectRef(d.object), r->created, r->changed) << "\n";
+    ++applied;
+    ctx.out() << ApplyLine(ref, r->created, r->changed) << "\n";
   }
-  return kExitOk;
+  if (!refused.empty()) {
+    ctx.err() << applied << " of " << ordered.size() << " applied; " << refused.size()
+              << " refused: " << absl::StrJoin(refused, ", ") << "\n";
+  }
+  return code;
 }
 
 // ---------------------------------------------------------------------------------------------

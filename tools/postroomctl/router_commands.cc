@@ -1,6 +1,7 @@
 // The router commands: `route FILE.eml`, `reprocess`, `mark spam|clean`, and the router kinds
 // of `get` (messages, work-items) and `describe` (message, work-item), which wrap the config
 // service's get/describe: other kinds go on to them unchanged.
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -275,35 +276,103 @@ int DescribeWorkItem(Context& ctx, const std::string& ref) {
   return kExitOk;
 }
 
+// The ids of every message of `connector` with `decision`, oldest first, read page by page
+// before anything is routed again (routing changes the decision the pages select on).
+absl::StatusOr<std::vector<int64_t>> MatchingIds(Context& ctx, const std::string& connector,
+                                                 v1::Decision decision, size_t cap) {
+  std::vector<int64_t> ids;
+  v1::ListMessagesRequest list;
+  list.set_connector(connector);
+  list.set_decision(decision);
+  list.set_limit(1000);
+  for (;;) {
+    absl::StatusOr<v1::ListMessagesResponse> page = CallRouter(ctx, &Stub::ListMessages, list);
+    if (!page.ok()) return page.status();
+    for (const v1::StoredMessage& m : page->messages()) ids.push_back(m.id());
+    if (page->next_before_id() == 0 || ids.size() >= cap) break;
+    list.set_before_id(page->next_before_id());
+  }
+  if (ids.size() > cap) ids.resize(cap);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+constexpr size_t kReprocessBatch = 50;
+
+// Routes the messages again in batches of kReprocessBatch, so a long run shows progress on
+// stderr (one line rewritten in place on a terminal, a line per batch otherwise) with the
+// time it is likely to take, and an interrupted run has done whole batches.
 int RunReprocess(Context& ctx) {
-  v1::ReprocessRequest req;
+  std::vector<int64_t> ids;
   for (const std::string& p : ctx.positionals()) {
     int64_t id = 0;
     if (!absl::SimpleAtoi(p, &id)) return ctx.UsageError("message IDs must be numbers");
-    req.add_ids(id);
+    ids.push_back(id);
   }
-  req.set_connector(ctx.args().Get("connector"));
+  const std::string connector = ctx.args().Get("connector");
   std::string d = ctx.args().Get("decision");
-  if (!d.empty()) {
-    v1::Decision decision;
-    if (!ParseDecision(d, &decision)) return ctx.UsageError("unknown decision \"" + d + "\"");
-    req.set_decision(decision);
+  v1::Decision decision = v1::DECISION_UNSPECIFIED;
+  if (!d.empty() && !ParseDecision(d, &decision)) {
+    return ctx.UsageError("unknown decision \"" + d + "\"");
   }
-  if (req.ids_size() == 0 && (req.connector().empty() || d.empty())) {
+  if (ids.empty() && (connector.empty() || d.empty())) {
     return ctx.UsageError("give message IDs, or --connector C --decision D");
   }
-  absl::StatusOr<v1::ReprocessResponse> r = CallRouter(ctx, &Stub::Reprocess, req);
-  if (!r.ok()) return RouterError(ctx, r.status());
-  if (ctx.args().Get("output") == "json") {
-    ctx.out() << Json(*r);
+  int64_t limit = 100000;
+  if (const std::string l = ctx.args().Get("limit");
+      !l.empty() && (!absl::SimpleAtoi(l, &limit) || limit <= 0)) {
+    return ctx.UsageError("--limit takes a positive number");
+  }
+  if (ids.empty()) {
+    absl::StatusOr<std::vector<int64_t>> found =
+        MatchingIds(ctx, connector, decision, static_cast<size_t>(limit));
+    if (!found.ok()) return RouterError(ctx, found.status());
+    ids = *std::move(found);
+  }
+  const bool json = ctx.args().Get("output") == "json";
+  const bool terminal = ctx.env().out_is_terminal;
+  const bool show_progress = ids.size() > kReprocessBatch;
+  const absl::Time started = ctx.Now();
+  v1::ReprocessResponse all;
+  for (size_t done = 0; done < ids.size();) {
+    v1::ReprocessRequest req;
+    const size_t end = std::min(ids.size(), done + kReprocessBatch);
+    for (size_t i = done; i < end; ++i) req.add_ids(ids[i]);
+    absl::StatusOr<v1::ReprocessResponse> r = CallRouter(ctx, &Stub::Reprocess, req);
+    if (!r.ok()) {
+      if (show_progress && terminal) ctx.err() << "\n";
+      const int code = RouterError(ctx, r.status());
+      ctx.err() << done << " of " << ids.size() << " reprocessed before the error\n";
+      return code;
+    }
+    for (v1::RouteEmailResponse& x : *r->mutable_results()) *all.add_results() = std::move(x);
+    done = end;
+    if (show_progress) {
+      const absl::Duration took = ctx.Now() - started;
+      std::string line = absl::StrCat("reprocessed ", done, " of ", ids.size(), " (",
+                                      done * 100 / ids.size(), "%)");
+      if (done < ids.size() && took > absl::ZeroDuration()) {
+        absl::StrAppend(&line, ", about ",
+                        FormatAge(took * (static_cast<double>(ids.size() - done) / done)),
+                        " left");
+      }
+      if (terminal) {
+        ctx.err() << "\r" << line << "\033[K" << (done == ids.size() ? "\n" : "") << std::flush;
+      } else {
+        ctx.err() << line << "\n";
+      }
+    }
+  }
+  if (json) {
+    ctx.out() << Json(all);
     return kExitOk;
   }
-  for (const v1::RouteEmailResponse& x : r->results()) {
+  for (const v1::RouteEmailResponse& x : all.results()) {
     ctx.out() << "message " << x.message_id() << ": " << DecisionName(x.decision())
               << (x.replayed() ? " (unchanged)" : "")
               << (x.work_item_reference().empty() ? "" : " " + x.work_item_reference()) << "\n";
   }
-  ctx.out() << r->results_size() << " message(s)\n";
+  ctx.out() << all.results_size() << " message(s)\n";
   return kExitOk;
 }
 
@@ -406,11 +475,13 @@ void AddRouterCommands(std::vector<Command>& commands) {
       .usage = "reprocess ID... | reprocess --connector C --decision D",
       .summary = "route stored messages again (e.g. unhandled ones after a config fix)",
       .help = "Messages already on a work item are left as they are, so repeating the command\n"
-              "changes nothing.\n\n"
+              "changes nothing. Runs in batches of 50 and shows its progress on stderr.\n\n"
               "Examples:\n"
               "  postroomctl reprocess 42 43\n"
               "  postroomctl reprocess --connector support --decision unhandled\n",
-      .flags = {kConnector, kDecision, kOutput},
+      .flags = {kConnector, kDecision, kOutput,
+                {"limit", 0, true, false, "N",
+                 "with --connector: at most N messages, the newest (default 100000)"}},
       .run = RunReprocess});
   commands.push_back(Command{
       .name = "mark",

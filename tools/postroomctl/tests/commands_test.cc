@@ -11,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "postroom/v1/router.grpc.pb.h"
 #include "tools/postroomctl/command.h"
 #include "tools/postroomctl/yaml_proto.h"
 
@@ -320,6 +321,51 @@ class FakeConfigService final : public v1::ConfigService::Service {
   v1::MoveRouteRequest last_move_ ABSL_GUARDED_BY(mu_);
 };
 
+// Stored messages 1..count, all unhandled; ListMessages pages newest first as the router does,
+// Reprocess routes each given id to `created`. Keeps the batches it was asked for.
+class FakeRouterService final : public v1::RouterService::Service {
+ public:
+  void SetMessages(int count) {
+    absl::MutexLock l(&mu_);
+    count_ = count;
+  }
+  std::vector<int> batches() {
+    absl::MutexLock l(&mu_);
+    return batches_;
+  }
+  grpc::Status ListMessages(grpc::ServerContext*, const v1::ListMessagesRequest* req,
+                            v1::ListMessagesResponse* resp) override {
+    absl::MutexLock l(&mu_);
+    int64_t id = req->before_id() == 0 ? count_ : req->before_id() - 1;
+    const int64_t limit = std::min<int64_t>(req->limit() == 0 ? 100 : req->limit(), 1000);
+    for (int64_t n = 0; id >= 1 && n < limit; --id, ++n) resp->add_messages()->set_id(id);
+    resp->set_next_before_id(id >= 1 ? id + 1 : 0);
+    return grpc::Status::OK;
+  }
+  grpc::Status Reprocess(grpc::ServerContext*, const v1::ReprocessRequest* req,
+                         v1::ReprocessResponse* resp) override {
+    absl::MutexLock l(&mu_);
+    batches_.push_back(req->ids_size());
+    for (int64_t id : req->ids()) {
+      if (id == fail_at_) return grpc::Status(grpc::StatusCode::INTERNAL, "boom");
+      v1::RouteEmailResponse* r = resp->add_results();
+      r->set_message_id(id);
+      r->set_decision(v1::DECISION_CREATED);
+    }
+    return grpc::Status::OK;
+  }
+  void FailAt(int64_t id) {
+    absl::MutexLock l(&mu_);
+    fail_at_ = id;
+  }
+
+ private:
+  absl::Mutex mu_;
+  int64_t count_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t fail_at_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<int> batches_ ABSL_GUARDED_BY(mu_);
+};
+
 constexpr char kDemo[] = R"(kind: Connector
 name: support
 protocol: imap            # imap | pop3 | graph | smtp
@@ -349,6 +395,7 @@ class CommandsTest : public ::testing::Test {
   CommandsTest() {
     grpc::ServerBuilder builder;
     builder.RegisterService(&service_);
+    builder.RegisterService(&router_);
     server_ = builder.BuildAndStart();
     channel_ = server_->InProcessChannel(grpc::ChannelArguments());
     files_["demo.yaml"] = kDemo;
@@ -405,6 +452,7 @@ class CommandsTest : public ::testing::Test {
   }
 
   FakeConfigService service_;
+  FakeRouterService router_;
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::map<std::string, std::string> files_;
@@ -442,20 +490,103 @@ TEST_F(CommandsTest, ReapplyReportsUnchangedAndChangedFields) {
               HasSubstr("route/support/invoices configured (changed: when, then)\n"));
 }
 
-TEST_F(CommandsTest, ApplyStopsAtFirstRefusalAndPrintsFieldPaths) {
+// Every problem in one run: a refused document does not stop the others; what needs a refused
+// connector is skipped with the reason; the summary names what was refused.
+TEST_F(CommandsTest, ApplyReportsEveryRefusalInOneRunWithFieldPaths) {
   service_.FailNext("ApplyConnector", grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                                    "connector \"smtp-out\" is invalid\n"
                                                    "  - server.port: must not be 2525\n"
                                                    "  - auth.method: required for smtp"));
   Result r = Run({"apply", "-f", "demo.yaml"});
   EXPECT_EQ(r.code, kExitRefused);
-  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.out, "connector/support created\nroute/support/invoices created\n");
   EXPECT_EQ(r.err,
             "error (INVALID_ARGUMENT): connector \"smtp-out\" is invalid\n"
             "  - server.port: must not be 2525\n"
             "  - auth.method: required for smtp\n"
-            "stopped at connector/smtp-out (demo.yaml:18); 0 of 3 applied\n");
+            "  in connector/smtp-out (demo.yaml:18)\n"
+            "2 of 3 applied; 1 refused: connector/smtp-out\n");
+  EXPECT_THAT(Methods(), ElementsAre("ApplyConnector smtp-out", "ApplyConnector support",
+                                     "ApplyRoute support/invoices"));
+}
+
+TEST_F(CommandsTest, WhatNeedsARefusedConnectorIsSkippedWithTheReason) {
+  std::string demo = kDemo;
+  demo.replace(demo.find("primary_address: support@example.com"), 36,
+               "primary_address: support@example.com\noutgoing_connector: smtp-out");
+  files_["demo.yaml"] = demo;
+  service_.FailNext("ApplyConnector", grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                                   "connector \"smtp-out\" is invalid"));
+  Result r = Run({"apply", "-f", "demo.yaml"});
+  EXPECT_EQ(r.code, kExitRefused);
+  EXPECT_EQ(r.out, "");
+  EXPECT_THAT(r.err, HasSubstr("connector/support (demo.yaml:1) skipped: it needs "
+                               "connector/smtp-out, which was refused\n"));
+  EXPECT_THAT(r.err, HasSubstr("route/support/invoices (demo.yaml:13) skipped: it needs "
+                               "connector/support, which was refused\n"));
+  EXPECT_THAT(r.err, HasSubstr("0 of 3 applied; 3 refused: connector/smtp-out, "
+                               "connector/support, route/support/invoices\n"));
   EXPECT_THAT(Methods(), ElementsAre("ApplyConnector smtp-out"));
+}
+
+TEST_F(CommandsTest, ApplyGoesOnPastARefusedRouteAndReportsTheServersCheck) {
+  service_.FailNext("ApplyRoute", grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                               "route \"support/invoices\": invalid\n"
+                                               "  - when.subject_containz: unknown condition"));
+  files_["more.yaml"] = "kind: Template\nname: ack\n";
+  Result r = Run({"apply", "-f", "demo.yaml", "-f", "more.yaml"});
+  EXPECT_EQ(r.code, kExitRefused);
+  EXPECT_THAT(r.out, HasSubstr("template/ack created\n"));
+  EXPECT_THAT(r.out, HasSubstr("connector/support created\n"));
+  EXPECT_THAT(r.err, HasSubstr("  - when.subject_containz: unknown condition\n"
+                               "  in route/support/invoices (demo.yaml:12)\n"));
+  EXPECT_THAT(r.err, HasSubstr("3 of 4 applied; 1 refused: route/support/invoices\n"));
+}
+
+TEST_F(CommandsTest, ApplyStopsWhenTheServerCannotBeReached) {
+  service_.FailNext("ApplyConnector",
+                    grpc::Status(grpc::StatusCode::UNAVAILABLE, "connection refused"));
+  Result r = Run({"apply", "-f", "demo.yaml"});
+  EXPECT_EQ(r.code, kExitUnreachable);
+  EXPECT_THAT(r.err, HasSubstr("stopped at connector/smtp-out (demo.yaml:18); 0 of 3 applied\n"));
+  EXPECT_THAT(Methods(), ElementsAre("ApplyConnector smtp-out"));
+}
+
+// A long reprocess runs in batches and says how far it is; every matching message is taken,
+// across the list's pages.
+TEST_F(CommandsTest, ReprocessShowsProgressInBatchesOverEveryPage) {
+  router_.SetMessages(1120);
+  Result r = Run({"reprocess", "--connector", "support", "--decision", "unhandled"});
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("message 1: created\n"));
+  EXPECT_THAT(r.out, HasSubstr("message 1120: created\n"));
+  EXPECT_THAT(r.out, HasSubstr("1120 message(s)\n"));
+  EXPECT_THAT(r.err, HasSubstr("reprocessed 50 of 1120 (4%)"));
+  EXPECT_THAT(r.err, HasSubstr("reprocessed 1120 of 1120 (100%)\n"));
+  const std::vector<int> batches = router_.batches();
+  ASSERT_EQ(batches.size(), 23u);
+  EXPECT_EQ(batches.front(), 50);
+  EXPECT_EQ(batches.back(), 20);
+}
+
+TEST_F(CommandsTest, ReprocessSaysHowFarItGotBeforeAnError) {
+  router_.SetMessages(120);
+  router_.FailAt(77);
+  Result r = Run({"reprocess", "--connector", "support", "--decision", "unhandled"});
+  EXPECT_EQ(r.code, kExitRefused);
+  EXPECT_THAT(r.err, HasSubstr("error (INTERNAL): boom"));
+  EXPECT_THAT(r.err, HasSubstr("50 of 120 reprocessed before the error\n"));
+}
+
+TEST_F(CommandsTest, ReprocessLimitTakesTheNewest) {
+  router_.SetMessages(300);
+  Result r = Run({"reprocess", "--connector", "support", "--decision", "unhandled", "--limit",
+                  "10"});
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("message 291: created\n"));
+  EXPECT_THAT(r.out, Not(HasSubstr("message 290:")));
+  EXPECT_THAT(r.out, HasSubstr("10 message(s)\n"));
+  EXPECT_EQ(r.err, "");  // one batch: no progress lines
 }
 
 TEST_F(CommandsTest, BadFileSendsNothingAndExitsTwo) {
