@@ -45,6 +45,7 @@ absl::StatusOr<Router::Analysis> Analyze(const Router::ConnectorConfig& cfg,
   POSTROOM_ASSIGN_OR_RETURN(a.parsed, mime::ParseMessage(raw, cfg.parse_limits));
   a.raw_size = raw.size();
   a.have_raw = true;
+  a.raw = raw;
   a.cls = mime::Classify(a.parsed, cfg.classify);
   const mime::ParsedMessage& p = a.parsed;
   // The requester: From, else Sender, else Reply-To, else the envelope sender (Return-Path),
