@@ -259,8 +259,12 @@ int DescribeWorkItem(Context& ctx, const std::string& ref) {
       << "Created:    " << FormatTimestamp(w.created_at_unix_ms()) << "\n";
   for (const auto& [k, v] : w.fields()) out << "Field:      " << k << " = " << v << "\n";
   for (const v1::Attachment& a : w.attachments()) {
+    // How to fetch it, since the desk and people start from the work item.
+    std::string fetch = a.original_eml()
+                            ? absl::StrCat("download message ", a.message_id())
+                            : absl::StrCat("download attachment ", a.message_id(), " ", a.index());
     out << "Attachment: " << a.filename() << " (" << a.content_type() << ", " << a.size()
-        << " bytes)\n";
+        << " bytes)  " << fetch << "\n";
   }
   out << "Messages:\n";
   for (const v1::StoredMessage& m : r->messages()) {

@@ -87,6 +87,21 @@ class FakeRouter final : public v1::RouterService::Service {
     a.set_filename(name);
     return Send(writer, &a);
   }
+  grpc::Status GetWorkItem(grpc::ServerContext*, const v1::GetWorkItemRequest*,
+                           v1::GetWorkItemResponse* resp) override {
+    v1::WorkItem* w = resp->mutable_work_item();
+    w->set_id(5);
+    w->set_reference("SUP-5");
+    v1::Attachment* a = w->add_attachments();
+    a->set_filename(name);
+    a->set_message_id(42);
+    a->set_index(1);
+    v1::Attachment* eml = w->add_attachments();
+    eml->set_filename("original.eml");
+    eml->set_message_id(42);
+    eml->set_original_eml(true);
+    return grpc::Status::OK;
+  }
   grpc::Status GetRawMessage(grpc::ServerContext*, const v1::GetRawMessageRequest*,
                              grpc::ServerWriter<v1::DataChunk>* writer) override {
     return Send(writer, nullptr);
@@ -226,6 +241,15 @@ TEST_F(DownloadTest, GetAttachmentsTableAndJson) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("\"sha256\": \"0123456789abcdef\""));
   EXPECT_EQ(Run({"get", "attachments", "9"}).code, 1);
+}
+
+TEST_F(DownloadTest, DescribeWorkItemSaysHowToFetchEachAttachment) {
+  Result r = Run({"describe", "work-item", "5"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("report.pdf ("));
+  EXPECT_THAT(r.out, HasSubstr("download attachment 42 1\n"));
+  EXPECT_THAT(r.out, HasSubstr("original.eml ("));
+  EXPECT_THAT(r.out, HasSubstr("download message 42\n"));
 }
 
 }  // namespace
