@@ -136,12 +136,19 @@ class Streamer final : public PartVisitor {
 
 }  // namespace
 
-absl::StatusOr<std::vector<Attachment>> ListAttachments(std::string_view raw,
-                                                        const ParseLimits& limits) {
+absl::StatusOr<ParsedMessage> ParseMessageWithHashes(std::string_view raw,
+                                                     const ParseLimits& limits) {
   Hasher hasher;
   absl::StatusOr<ParsedMessage> parsed = ParseMessageVisiting(raw, limits, &hasher);
   if (!parsed.ok()) return parsed.status();
   if (!hasher.status_.ok()) return hasher.status_;
+  return parsed;
+}
+
+absl::StatusOr<std::vector<Attachment>> ListAttachments(std::string_view raw,
+                                                        const ParseLimits& limits) {
+  absl::StatusOr<ParsedMessage> parsed = ParseMessageWithHashes(raw, limits);
+  if (!parsed.ok()) return parsed.status();
   return std::move(parsed->attachments);
 }
 

@@ -27,8 +27,12 @@ namespace postroom::mime {
 // Chunks given to a sink are at most this long.
 inline constexpr size_t kAttachmentChunkBytes = 64 << 10;
 
-// ParsedMessage::attachments with `size` the exact number of decoded bytes and `sha256` set.
-// Memory: the message's parse plus one chunk. Errors as ParseMessage.
+// ParseMessage, with every attachment's `size` the exact number of decoded bytes and `sha256`
+// set: one parse, each part decoded once more through the hash. Memory: the parse plus one
+// chunk. Errors as ParseMessage.
+absl::StatusOr<ParsedMessage> ParseMessageWithHashes(std::string_view raw,
+                                                     const ParseLimits& limits = {});
+// Its attachments alone.
 absl::StatusOr<std::vector<Attachment>> ListAttachments(std::string_view raw,
                                                         const ParseLimits& limits = {});
 

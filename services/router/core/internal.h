@@ -37,6 +37,9 @@ struct Router::ConnectorConfig {
   int64_t outgoing_connector_id = 0;
   mime::ClassifyOptions classify;
   mime::ParseLimits parse_limits;  // The router's options, then the mime_* settings.
+  // Some route puts the files on its work item ({from: attachments}): Analyze hashes them in
+  // its one parse, so the work item lists their SHA-256 without a second one.
+  bool lists_attachments = false;
   std::string prefix;     // Subject token / reference prefix.
   std::shared_ptr<const RE2> subject_token;  // Finds "[#<prefix>-123]"; compiled once.
   std::string reply_key;  // "" : no reply tokens.

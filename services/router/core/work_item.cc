@@ -16,10 +16,14 @@ std::string FieldsJson(const std::vector<rules::ResolvedField>& fields) {
   return o.Done();
 }
 
-// The message's attachments with their SHA-256, decoded once more: only for routes that list
-// them on the work item. Without the bytes (or should that fail), as parsed, without it.
+// The message's attachments with their SHA-256: hashed by Analyze when the connector's routes
+// list files (ConnectorConfig::lists_attachments), else decoded once more here. Without the
+// bytes (or should that fail), as parsed, without it.
 std::vector<mime::Attachment> HashedAttachments(const Router::ConnectorConfig& cfg,
                                                 const Router::Analysis& a) {
+  bool hashed = true;
+  for (const mime::Attachment& at : a.parsed.attachments) hashed = hashed && !at.sha256.empty();
+  if (hashed) return a.parsed.attachments;
   if (a.have_raw && !a.raw.empty()) {
     absl::StatusOr<std::vector<mime::Attachment>> listed = mime::ListAttachments(a.raw,
                                                                                  cfg.parse_limits);
