@@ -1,10 +1,13 @@
 // libFuzzer target: one email through the router's first steps, ParseMessage with the product's
-// default ParseLimits, then Classify, the text body the rules see and the new text of a reply. Any bytes a sender can
+// default ParseLimits, then Classify, the text body the rules see and the new text of a reply,
+// and the attachments as listed and downloaded. Any bytes a sender can
 // put in a mailbox. Seeds: the shared email corpus and fuzz/seeds/mime_fuzz.
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <string_view>
 
+#include "libs/mime/attachments.h"
 #include "libs/mime/classify.h"
 #include "libs/mime/html_text.h"
 #include "libs/mime/new_text.h"
@@ -27,5 +30,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)postroom::mime::ParseHeaderBlock(raw);
   (void)postroom::mime::ParseAddressList(raw.substr(0, 4096));
   (void)postroom::mime::ParseMessageIds(raw.substr(0, 4096));
+  // Attachment downloads (GetAttachment): the list and the stream of its last entry agree.
+  auto listed = postroom::mime::ListAttachments(raw, limits);
+  if (!listed.ok() || listed->size() != parsed->attachments.size()) std::abort();
+  if (!listed->empty()) {
+    uint64_t streamed = 0;
+    auto st = postroom::mime::StreamAttachment(
+        raw, listed->size() - 1, limits,
+        [&](const postroom::mime::Attachment&, std::string_view chunk) {
+          if (chunk.size() > postroom::mime::kAttachmentChunkBytes) std::abort();
+          streamed += chunk.size();
+          return absl::OkStatus();
+        });
+    if (!st.ok() || streamed != listed->back().size) std::abort();
+  }
   return 0;
 }

@@ -74,6 +74,11 @@ struct Attachment {
   // referenced by a Content-ID or inside multipart/related (a logo in the HTML body). A PDF
   // sent as "inline; filename=x.pdf" without a Content-ID is an attachment.
   bool is_inline = false;
+  // Content-Disposition's value, lowercased ("attachment", "inline", ...); "" when absent.
+  std::string disposition;
+  // SHA-256 of the decoded bytes, lowercase hex: set by ListAttachments (attachments.h), which
+  // decodes every part; ParseMessage leaves it empty.
+  std::string sha256;
 };
 
 // The machine-readable parts of a report or a returned message, kept for the classifier.

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "libs/mime/bounds.h"
 #include "libs/mime/charset.h"
+#include "libs/mime/part_visitor.h"
 
 namespace postroom::mime {
 namespace {
@@ -264,8 +265,13 @@ Importance ImportanceFromHeaders(const ParsedMessage& m) {
 class Walker {
  public:
   Walker(std::string_view raw, GByteArray* array, GMimeParserOptions* options,
-         const ParseLimits& limits, ParsedMessage& out)
-      : raw_(raw), array_(array), options_(options), limits_(limits), out_(out) {}
+         const ParseLimits& limits, ParsedMessage& out, PartVisitor* visitor)
+      : raw_(raw),
+        array_(array),
+        options_(options),
+        limits_(limits),
+        out_(out),
+        visitor_(visitor) {}
 
   void AddDefect(std::string defect) { AddDefectTo(out_, std::move(defect)); }
 
@@ -275,6 +281,8 @@ class Walker {
 
  private:
   void Leaf(GMimePart* part, std::string type, std::string_view parent_subtype, bool in_related);
+  // Appends `a` to out_.attachments and shows it to visitor_ while `object` is alive.
+  void AddAttachment(Attachment a, GMimeObject* object);
   void AttachedMessage(GMimeMessagePart* part, std::string type, bool in_related);
   // The part's content still transfer-encoded: a view into raw_ when GMime kept it as a
   // substream of the message (the usual case), else a copy read from the stream into storage.
@@ -290,8 +298,19 @@ class Walker {
   GMimeParserOptions* options_;
   const ParseLimits& limits_;
   ParsedMessage& out_;
+  PartVisitor* visitor_;
   int parts_seen_ = 0;
 };
+
+void Walker::AddAttachment(Attachment a, GMimeObject* object) {
+  a.disposition = object == nullptr ? std::string()
+                                    : SanitizeUtf8(AsciiLower(TrimWhitespace(
+                                          Sv(g_mime_object_get_disposition(object)))));
+  out_.attachments.push_back(std::move(a));
+  if (visitor_ != nullptr) {
+    visitor_->Visit(out_.attachments.size() - 1, out_.attachments.back(), object, {});
+  }
+}
 
 void Walker::ReadHeaders(GMimeMessage* message) {
   // GMime files the Content-* fields under the top-level part and the rest under the
@@ -438,7 +457,7 @@ void Walker::Walk(GMimeObject* object, std::string_view parent_subtype, bool in_
     // message/partial and anything else GMime models without content of ours to read.
     Attachment a;
     a.content_type = std::move(type);
-    out_.attachments.push_back(std::move(a));
+    AddAttachment(std::move(a), object);
   }
 }
 
@@ -466,7 +485,7 @@ void Walker::AttachedMessage(GMimeMessagePart* part, std::string type, bool in_r
   std::string_view disposition = Sv(g_mime_object_get_disposition(object));
   a.is_inline =
       !EqualsIgnoreCase(disposition, "attachment") && (in_related || !a.content_id.empty());
-  out_.attachments.push_back(std::move(a));
+  AddAttachment(std::move(a), object);
 }
 
 std::string_view Walker::EncodedContent(GMimeDataWrapper* wrapper, std::string& storage) {
@@ -608,7 +627,7 @@ void Walker::Leaf(GMimePart* part, std::string type, std::string_view parent_sub
   a.size = DecodedSize(part);
   a.content_id = SanitizeUtf8(StripAngles(Sv(g_mime_part_get_content_id(part))));
   a.is_inline = !attachment_disposition && (in_related || !a.content_id.empty());
-  out_.attachments.push_back(std::move(a));
+  AddAttachment(std::move(a), object);
 }
 
 GMimeParserOptions* NewOptions() {
@@ -627,7 +646,8 @@ void OnWarning(gint64 offset, GMimeParserWarning code, const gchar* item, gpoint
   static_cast<Walker*>(user_data)->AddDefect(DefectForWarning(code, item));
 }
 
-absl::StatusOr<ParsedMessage> ParseImpl(std::string_view raw, const ParseLimits& limits) {
+absl::StatusOr<ParsedMessage> ParseImpl(std::string_view raw, const ParseLimits& limits,
+                                        PartVisitor* visitor) {
   ParsedMessage out;
   std::string converted;
   if (UsesBareCr(raw)) {
@@ -640,6 +660,9 @@ absl::StatusOr<ParsedMessage> ParseImpl(std::string_view raw, const ParseLimits&
   OptionsPtr options(NewOptions());
   // Limits must hold while GMime parses, not after: cut what lies beyond them first.
   BoundedInput bounded = BoundInput(raw, limits, options.get());
+  // What lies past a cut is the last opaque_bytes of the input, kept as it came.
+  std::string_view opaque = raw.substr(raw.size() - std::min<uint64_t>(bounded.opaque_bytes,
+                                                                         raw.size()));
   for (std::string& defect : bounded.defects) AddDefectTo(out, std::move(defect));
   if (bounded.rewritten) raw = bounded.text;
 
@@ -652,7 +675,7 @@ absl::StatusOr<ParsedMessage> ParseImpl(std::string_view raw, const ParseLimits&
     ~ArrayRelease() { g_byte_array_free(array, FALSE); }
   } release{array};
 
-  Walker walker(raw, array, options.get(), limits, out);
+  Walker walker(raw, array, options.get(), limits, out, visitor);
   g_mime_parser_options_set_warning_callback(options.get(), OnWarning, &walker);
   {
     GPtr<GMimeStream> stream(g_mime_stream_mem_new_with_byte_array(array));
@@ -674,6 +697,9 @@ absl::StatusOr<ParsedMessage> ParseImpl(std::string_view raw, const ParseLimits&
     rest.content_type = "application/octet-stream";
     rest.size = bounded.opaque_bytes;
     out.attachments.push_back(std::move(rest));
+    if (visitor != nullptr) {
+      visitor->Visit(out.attachments.size() - 1, out.attachments.back(), nullptr, opaque);
+    }
   }
   // GMime may report a last warning while objects are released; none may follow this line.
   g_mime_parser_options_set_warning_callback(options.get(), nullptr, nullptr);
@@ -714,6 +740,11 @@ bool ParsedMessage::HasDefect(std::string_view defect) const {
 }
 
 absl::StatusOr<ParsedMessage> ParseMessage(std::string_view raw, const ParseLimits& limits) {
+  return ParseMessageVisiting(raw, limits, nullptr);
+}
+
+absl::StatusOr<ParsedMessage> ParseMessageVisiting(std::string_view raw, const ParseLimits& limits,
+                                                   PartVisitor* visitor) {
   if (raw.empty()) {
     return absl::InvalidArgumentError(
         "cannot parse the message: it is empty (0 bytes); pass the raw RFC 5322 bytes");
@@ -730,7 +761,7 @@ absl::StatusOr<ParsedMessage> ParseMessage(std::string_view raw, const ParseLimi
   }
   EnsureGMimeInitialized();
   try {
-    return ParseImpl(raw, limits);
+    return ParseImpl(raw, limits, visitor);
   } catch (const std::bad_alloc&) {
     return absl::InternalError(absl::StrCat("cannot parse the message of ", raw.size(),
                                             " bytes: out of memory; retry with more memory"));

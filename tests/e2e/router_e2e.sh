@@ -69,6 +69,26 @@ check "a fetcher-stored message left pending is swept" bash -c "
     d=\$(psql '$DB' -qAt -c \"SELECT coalesce(decision, '') FROM messages WHERE fetch_key = 'INBOX:9:1'\")
     [ -n \"\$d\" ] && echo \"decided \$d\" && exit 0; sleep 0.2
   done; exit 1"
+# Attachments: listed, downloaded decoded (the bytes Python's email package decodes from the
+# same file), never over an existing file, and the raw message byte for byte.
+PDF="$CORPUS/mikel-mail/spec/fixtures/emails/attachment_emails/attachment_pdf.eml"
+pdf_id="$(ctl route "$PDF" --connector support | sed -nE 's/^message ([0-9]+):.*/\1/p' | head -1)"
+D="$POSTROOM_HOME/downloads"; mkdir -p "$D"
+check "get attachments lists the PDF" expect 0 "^0 +broken.pdf +application/pdf +1026 " \
+  get attachments "$pdf_id"
+check "download attachment saves what Python's email decodes" bash -c "
+  cd '$D' && '$BIN/postroomctl' download attachment '$pdf_id' 0 &&
+  want=\$(python3 -c 'import email, email.policy, hashlib, sys
+m = email.message_from_binary_file(open(sys.argv[1], \"rb\"), policy=email.policy.default)
+print(hashlib.sha256(next(m.iter_attachments()).get_payload(decode=True)).hexdigest())' '$PDF') &&
+  [ \"\$(sha256sum < broken.pdf | cut -d' ' -f1)\" = \"\$want\" ]"
+check "download never overwrites without --force" \
+  expect 1 "broken.pdf exists; add --force" download attachment "$pdf_id" 0 -o "$D/broken.pdf"
+check "download message gives the stored bytes exactly" bash -c "
+  '$BIN/postroomctl' download message '$pdf_id' -o '$D' && cmp '$D/message-$pdf_id.eml' '$PDF'"
+check "an unknown attachment index is NOT_FOUND" \
+  expect 1 "NOT_FOUND" download attachment "$pdf_id" 7 -o "$D/none"
+
 # Since the stack came up: two mails were created (the reply and the invoice), the invoice's
 # ack was queued, and six decisions (reply, invoice, follow-up, bounce, auto-reply, spam) timed.
 grows_by_at_least() {  # SERIES BEFORE MIN

@@ -12,14 +12,13 @@
 #include "google/protobuf/util/json_util.h"
 #include "postroom/v1/router.grpc.pb.h"
 #include "tools/postroomctl/command.h"
+#include "tools/postroomctl/download.h"
 #include "tools/postroomctl/printers.h"
 #include "tools/postroomctl/yaml_proto.h"
 
 namespace postroom::ctl {
 
 void AddRouterCommands(std::vector<Command>& commands);
-
-namespace {
 
 using Stub = v1::RouterService::StubInterface;
 
@@ -34,6 +33,8 @@ int RouterError(Context& ctx, const absl::Status& status) {
   ctx.err() << FormatError(status, "router", ctx.connection().router_addr) << "\n";
   return ExitCodeFor(status);
 }
+
+namespace {
 
 template <typename Request, typename Response>
 absl::StatusOr<Response> CallRouter(Context& ctx,
@@ -259,8 +260,12 @@ int DescribeWorkItem(Context& ctx, const std::string& ref) {
       << "Created:    " << FormatTimestamp(w.created_at_unix_ms()) << "\n";
   for (const auto& [k, v] : w.fields()) out << "Field:      " << k << " = " << v << "\n";
   for (const v1::Attachment& a : w.attachments()) {
+    // How to fetch it, since the desk and people start from the work item.
+    std::string fetch = a.original_eml()
+                            ? absl::StrCat("download message ", a.message_id())
+                            : absl::StrCat("download attachment ", a.message_id(), " ", a.index());
     out << "Attachment: " << a.filename() << " (" << a.content_type() << ", " << a.size()
-        << " bytes)\n";
+        << " bytes)  " << fetch << "\n";
   }
   out << "Messages:\n";
   for (const v1::StoredMessage& m : r->messages()) {
@@ -415,14 +420,19 @@ void AddRouterCommands(std::vector<Command>& commands) {
   for (Command& c : commands) {
     if (c.name == "get") {
       auto inner = c.run;
-      c.usage += " | get messages|work-items [--connector C] [--decision D] [--queue Q]";
-      c.kinds.insert(c.kinds.end(), {"messages", "work-items"});
+      c.usage += " | get messages|work-items [--connector C] [--decision D] [--queue Q]"
+                 " | get attachments MESSAGE_ID";
+      c.kinds.insert(c.kinds.end(), {"messages", "work-items", "attachments"});
       c.help += "\nRouter kinds:\n"
                 "  postroomctl get messages --connector support --decision unhandled\n"
-                "  postroomctl get work-items --queue billing\n";
+                "  postroomctl get work-items --queue billing\n"
+                "  postroomctl get attachments 42      (then: download attachment 42 INDEX)\n";
       for (const FlagSpec& f : {kDecision, kQueue, kLimit}) AddFlag(c, f);
       c.run = [inner](Context& ctx) {
         const auto& p = ctx.positionals();
+        if (p.size() == 2 && (p[0] == "attachments" || p[0] == "attachment")) {
+          return GetAttachments(ctx, p[1]);
+        }
         if (!p.empty() && IsRouterKind(p[0])) {
           if (p.size() > 1 && (p[0] == "message" || p[0] == "messages")) {
             return DescribeMessage(ctx, p[1]);
@@ -453,6 +463,7 @@ void AddRouterCommands(std::vector<Command>& commands) {
       };
     }
   }
+  commands.push_back(DownloadCommand());
   commands.push_back(Command{
       .name = "route",
       .usage = "route FILE.eml --connector NAME [--explain] [--fetch-key KEY] [-o json]",

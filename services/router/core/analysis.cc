@@ -5,6 +5,7 @@
 #include "absl/strings/strip.h"
 #include "libs/base/sha256.h"
 #include "libs/base/status_macros.h"
+#include "libs/mime/attachments.h"
 #include "libs/mime/html_text.h"
 #include "libs/mime/inspect.h"
 #include "libs/mime/parser.h"
@@ -42,9 +43,12 @@ absl::StatusOr<Router::Analysis> Analyze(const Router::ConnectorConfig& cfg,
                                          const std::string& queue_hint,
                                          const std::string& known_sha256) {
   Router::Analysis a;
-  POSTROOM_ASSIGN_OR_RETURN(a.parsed, mime::ParseMessage(raw, cfg.parse_limits));
+  POSTROOM_ASSIGN_OR_RETURN(a.parsed, cfg.lists_attachments
+                                          ? mime::ParseMessageWithHashes(raw, cfg.parse_limits)
+                                          : mime::ParseMessage(raw, cfg.parse_limits));
   a.raw_size = raw.size();
   a.have_raw = true;
+  a.raw = raw;
   a.cls = mime::Classify(a.parsed, cfg.classify);
   const mime::ParsedMessage& p = a.parsed;
   // The requester: From, else Sender, else Reply-To, else the envelope sender (Return-Path),

@@ -29,7 +29,7 @@ absl::StatusOr<v1::RouteEmailResponse> Router::Commit(const ConnectorConfig& cfg
   if (d.actions) {
     // The work item's id is drawn first, so the acknowledgement is rendered before the commit
     // and the store only writes it.
-    store::WorkItemRecord wi = NewWorkItem(a, *d.actions, d.test_mode);
+    store::WorkItemRecord wi = NewWorkItem(cfg, a, *d.actions, d.test_mode);
     POSTROOM_ASSIGN_OR_RETURN(wi.id, options_.store->NextWorkItemId());
     wi.reference = store::WorkItemReference(cfg.prefix, wi.id);
     if (d.want_ack) {

@@ -74,6 +74,9 @@ absl::StatusOr<std::shared_ptr<const Router::ConnectorConfig>> Router::Config(
       cfg->route_errors.push_back(absl::StrCat(r.name, ": ", compiled.status().message()));
       continue;
     }
+    for (const rules::FieldMapping& f : compiled->actions().fields) {
+      cfg->lists_attachments |= f.from == rules::FieldSource::kAttachments;
+    }
     if (r.fallback) {
       cfg->fallback = *std::move(compiled);
     } else {

@@ -37,6 +37,9 @@ struct Router::ConnectorConfig {
   int64_t outgoing_connector_id = 0;
   mime::ClassifyOptions classify;
   mime::ParseLimits parse_limits;  // The router's options, then the mime_* settings.
+  // Some route puts the files on its work item ({from: attachments}): Analyze hashes them in
+  // its one parse, so the work item lists their SHA-256 without a second one.
+  bool lists_attachments = false;
   std::string prefix;     // Subject token / reference prefix.
   std::shared_ptr<const RE2> subject_token;  // Finds "[#<prefix>-123]"; compiled once.
   std::string reply_key;  // "" : no reply tokens.
@@ -56,6 +59,9 @@ struct Router::Analysis {
   std::string thread_root;
   size_t raw_size = 0;
   bool have_raw = false;
+  // The bytes analysed, while the caller routing them holds them (through the commit); empty
+  // when !have_raw.
+  std::string_view raw;
 };
 
 // What the pipeline decided, with the trace its steps wrote.
@@ -117,9 +123,12 @@ store::OutboxRecord RenderAcknowledgement(const Router::ConnectorConfig& cfg,
                                           const rules::Actions& actions, int64_t wi_id,
                                           const std::string& reference);
 
+// attachments.cc: one entry of a message's attachments as the API lists it.
+v1::Attachment AttachmentProto(const mime::Attachment& a, size_t index, int64_t message_id);
+
 // work_item.cc: the work item a route's actions make of the message.
-store::WorkItemRecord NewWorkItem(const Router::Analysis& a, const rules::Actions& act,
-                                  bool test_mode);
+store::WorkItemRecord NewWorkItem(const Router::ConnectorConfig& cfg, const Router::Analysis& a,
+                                  const rules::Actions& act, bool test_mode);
 
 // names.cc: the proto enums by the names the store keeps.
 std::string DecisionName(v1::Decision d);

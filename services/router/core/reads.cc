@@ -82,6 +82,10 @@ v1::WorkItem ToProto(const store::WorkItemRecord& w) {
       if (auto* x = get("content_type")) at->set_content_type(x->string_value());
       if (auto* x = get("size")) at->set_size(static_cast<uint64_t>(x->number_value()));
       if (auto* x = get("original_eml")) at->set_original_eml(x->bool_value());
+      if (auto* x = get("index")) at->set_index(static_cast<uint32_t>(x->number_value()));
+      if (auto* x = get("content_id")) at->set_content_id(x->string_value());
+      if (auto* x = get("disposition")) at->set_disposition(x->string_value());
+      if (auto* x = get("sha256")) at->set_sha256(x->string_value());
       if (!w.message_ids.empty()) at->set_message_id(w.message_ids[0]);
     }
   }

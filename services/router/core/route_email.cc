@@ -135,6 +135,7 @@ absl::StatusOr<v1::RouteEmailResponse> Router::RouteStored(const ConnectorConfig
                                          m.queue_hint);
     if (!a.ok()) return a.status();
     a->have_raw = false;
+    a->raw = {};  // A temporary's, and only the header block.
     return Commit(cfg, *a, std::move(d), std::move(w), started);
   }
   absl::StatusOr<Analysis> a = Analyze(cfg, m.raw, m.folder, m.queue_hint, m.content_sha256);

@@ -115,6 +115,16 @@ class Router {
                                                                 int limit);
   absl::StatusOr<int64_t> LatestEventId();
 
+  // Attachments (attachments.cc). The message is read once, with its bytes; the chunks
+  // (at most 64 KiB) go to `sink` in order, and a sink error stops the stream and is
+  // returned. NOT_FOUND: unknown message or index. FAILED_PRECONDITION: the message was stored
+  // truncated or its bytes were removed.
+  using ChunkSink = std::function<absl::Status(const v1::DataChunk&)>;
+  absl::StatusOr<v1::ListAttachmentsResponse> ListAttachments(
+      const v1::ListAttachmentsRequest& request);
+  absl::Status GetAttachment(const v1::GetAttachmentRequest& request, const ChunkSink& sink);
+  absl::Status GetRawMessage(const v1::GetRawMessageRequest& request, const ChunkSink& sink);
+
   // Routes pending messages stored more than `min_age` ago that no replica is working on.
   // Returns how many it decided. Each claim counts an attempt; a message whose attempts reach
   // the maximum without a decision (errors, or the router dying while routing it) is recorded
@@ -167,6 +177,12 @@ class Router {
                                                       const store::RouterStore::Attempt& attempt,
                                                       const std::string& reason,
                                                       absl::Time started);
+  // A stored message whose raw bytes are kept, with the parse limits of its connector.
+  struct KeptMessage {
+    store::MessageRecord record;
+    mime::ParseLimits limits;
+  };
+  absl::StatusOr<KeptMessage> ReadKeptMessage(int64_t id);
   // Sleeps when `subject` matches options_.test_stall_on_subject (tests only).
   void StallForTest(const std::string& subject) const;
   absl::StatusOr<v1::RouteEmailResponse> Reroute(int64_t id);

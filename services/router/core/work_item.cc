@@ -1,5 +1,6 @@
 // The work item a created decision makes: its fields and attachments as the route resolves them.
 #include "absl/strings/str_cat.h"
+#include "libs/mime/attachments.h"
 #include "services/router/core/internal.h"
 #include "services/router/core/json.h"
 
@@ -15,7 +16,23 @@ std::string FieldsJson(const std::vector<rules::ResolvedField>& fields) {
   return o.Done();
 }
 
-std::string AttachmentsJson(const Router::Analysis& a,
+// The message's attachments with their SHA-256: hashed by Analyze when the connector's routes
+// list files (ConnectorConfig::lists_attachments), else decoded once more here. Without the
+// bytes (or should that fail), as parsed, without it.
+std::vector<mime::Attachment> HashedAttachments(const Router::ConnectorConfig& cfg,
+                                                const Router::Analysis& a) {
+  bool hashed = true;
+  for (const mime::Attachment& at : a.parsed.attachments) hashed = hashed && !at.sha256.empty();
+  if (hashed) return a.parsed.attachments;
+  if (a.have_raw && !a.raw.empty()) {
+    absl::StatusOr<std::vector<mime::Attachment>> listed = mime::ListAttachments(a.raw,
+                                                                                 cfg.parse_limits);
+    if (listed.ok() && listed->size() == a.parsed.attachments.size()) return *std::move(listed);
+  }
+  return a.parsed.attachments;
+}
+
+std::string AttachmentsJson(const Router::ConnectorConfig& cfg, const Router::Analysis& a,
                             const std::vector<rules::ResolvedField>& fields) {
   bool eml = false, files = false;
   std::string eml_name;
@@ -32,12 +49,19 @@ std::string AttachmentsJson(const Router::Analysis& a,
     out += json;
   };
   if (files) {
-    for (const mime::Attachment& at : a.parsed.attachments) {
+    std::vector<mime::Attachment> listed = HashedAttachments(cfg, a);
+    for (size_t i = 0; i < listed.size(); ++i) {
+      const mime::Attachment& at = listed[i];
       if (at.is_inline) continue;
+      // The index is GetAttachment's, so the desk can fetch the file.
       add(JsonObject()
+              .Num("index", static_cast<int64_t>(i))
               .Str("filename", at.filename)
               .Str("content_type", at.content_type)
               .Num("size", static_cast<int64_t>(at.size))
+              .Str("content_id", at.content_id)
+              .Str("disposition", at.disposition)
+              .Str("sha256", at.sha256)
               .Done());
     }
   }
@@ -54,8 +78,8 @@ std::string AttachmentsJson(const Router::Analysis& a,
 
 }  // namespace
 
-store::WorkItemRecord NewWorkItem(const Router::Analysis& a, const rules::Actions& act,
-                                  bool test_mode) {
+store::WorkItemRecord NewWorkItem(const Router::ConnectorConfig& cfg, const Router::Analysis& a,
+                                  const rules::Actions& act, bool test_mode) {
   std::vector<rules::ResolvedField> fields = rules::ResolveFields(act, a.facts, a.have_raw);
   store::WorkItemRecord wi;
   wi.queue = act.queue;
@@ -66,7 +90,7 @@ store::WorkItemRecord NewWorkItem(const Router::Analysis& a, const rules::Action
   wi.subject = a.parsed.subject;
   wi.body = a.facts.body_text.substr(0, kMaxWorkItemBody);
   wi.fields_json = FieldsJson(fields);
-  wi.attachments_json = AttachmentsJson(a, fields);
+  wi.attachments_json = AttachmentsJson(cfg, a, fields);
   wi.test_mode = test_mode;
   return wi;
 }

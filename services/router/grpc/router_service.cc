@@ -147,4 +147,39 @@ grpc::Status RouterService::WatchWorkItems(grpc::ServerContext* ctx,
   });
 }
 
+namespace {
+
+// Writes each chunk; the client going away ends the download.
+Router::ChunkSink WriteTo(grpc::ServerWriter<v1::DataChunk>* writer) {
+  return [writer](const v1::DataChunk& chunk) {
+    if (writer->Write(chunk)) return absl::OkStatus();
+    return absl::CancelledError("the client stopped reading the download");
+  };
+}
+
+}  // namespace
+
+grpc::Status RouterService::ListAttachments(grpc::ServerContext* ctx,
+                                            const v1::ListAttachmentsRequest* req,
+                                            v1::ListAttachmentsResponse* resp) {
+  return Call(ctx, Role::kViewer, "reading attachments", [&]() -> absl::Status {
+    POSTROOM_ASSIGN_OR_RETURN(*resp, router_.ListAttachments(*req));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status RouterService::GetAttachment(grpc::ServerContext* ctx,
+                                          const v1::GetAttachmentRequest* req,
+                                          grpc::ServerWriter<v1::DataChunk>* writer) {
+  return Stream(ctx, Role::kViewer, "reading attachments", "GetAttachment",
+                [&] { return router_.GetAttachment(*req, WriteTo(writer)); });
+}
+
+grpc::Status RouterService::GetRawMessage(grpc::ServerContext* ctx,
+                                          const v1::GetRawMessageRequest* req,
+                                          grpc::ServerWriter<v1::DataChunk>* writer) {
+  return Stream(ctx, Role::kViewer, "reading messages", "GetRawMessage",
+                [&] { return router_.GetRawMessage(*req, WriteTo(writer)); });
+}
+
 }  // namespace postroom::router

@@ -2,7 +2,7 @@
 
 // RouterService over gRPC: authorizes each call, hands it to the core, maps the status.
 // Roles: viewer reads (GetMessage, ListMessages, GetWorkItem, ListWorkItems, WatchWorkItems,
-// ExplainRoute); operator writes (RouteEmail, RouteStream, Reprocess, SetSpamStatus).
+// ExplainRoute, ListAttachments, GetAttachment, GetRawMessage); operator writes (RouteEmail, RouteStream, Reprocess, SetSpamStatus).
 // Thread-safe.
 #include <atomic>
 
@@ -45,6 +45,14 @@ class RouterService final : public v1::RouterService::Service {
                              v1::ListWorkItemsResponse* resp) override;
   grpc::Status WatchWorkItems(grpc::ServerContext* ctx, const v1::WatchWorkItemsRequest* req,
                               grpc::ServerWriter<v1::WorkItemEvent>* writer) override;
+  // Attachments: the downloads hold a place in `streams` like the other streams, since each
+  // holds a message's bytes while it runs.
+  grpc::Status ListAttachments(grpc::ServerContext* ctx, const v1::ListAttachmentsRequest* req,
+                               v1::ListAttachmentsResponse* resp) override;
+  grpc::Status GetAttachment(grpc::ServerContext* ctx, const v1::GetAttachmentRequest* req,
+                             grpc::ServerWriter<v1::DataChunk>* writer) override;
+  grpc::Status GetRawMessage(grpc::ServerContext* ctx, const v1::GetRawMessageRequest* req,
+                             grpc::ServerWriter<v1::DataChunk>* writer) override;
 
  private:
   template <typename Fn>
