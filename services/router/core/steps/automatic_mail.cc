@@ -2,9 +2,22 @@
 // routed on (never acknowledged, see acknowledgement.cc).
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "libs/base/status_macros.h"
 #include "services/router/core/steps/step.h"
 
 namespace postroom::router::steps {
+namespace {
+
+// What tying the bounce to the mail it answers does, for the trace.
+std::string BounceOutcome(const BounceLink& link) {
+  const store::OutboxRecord& row = link.row;
+  std::string out = absl::StrCat("answers outbox ", row.id, " (", row.reason, " to ",
+                                 row.to_address, "): ", link.write.kind, ", marked bounced");
+  if (link.write.kind == "permanent") absl::StrAppend(&out, ", address suppressed");
+  return out;
+}
+
+}  // namespace
 
 StepResult AutomaticMail(const StepInput& in, Router::Decision& d) {
   const mime::Classification& cls = in.analysis.cls;
@@ -16,6 +29,8 @@ StepResult AutomaticMail(const StepInput& in, Router::Decision& d) {
     if (cls.has_bounce && !cls.bounce.status.empty()) {
       absl::StrAppend(&reason, " status ", cls.bounce.status);
     }
+    POSTROOM_ASSIGN_OR_RETURN(d.bounce, LinkBounce(in.store, in.analysis));
+    if (d.bounce) absl::StrAppend(&reason, "; ", BounceOutcome(*d.bounce));
     d.Decide("bounce", "auto_reply", reason);
     return true;
   }
