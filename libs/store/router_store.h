@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "libs/store/config_store.h"
+#include "libs/store/suppression.h"
 
 namespace postroom::store {
 
@@ -115,19 +116,6 @@ struct BounceWrite {
   std::string diagnostic;
 };
 
-// An address automatic mail no longer goes to, per outgoing connector.
-struct SuppressionRecord {
-  int64_t id = 0;
-  int64_t connector_id = 0;
-  std::string connector;  // Name; filled on reads.
-  std::string address;    // Lowercase, trimmed.
-  std::string reason = "bounce";
-  std::string dsn_status;
-  std::string diagnostic;
-  absl::Time created_at = absl::UnixEpoch();
-  int64_t source_outbox_id = 0;
-  int64_t source_message_id = 0;  // The bounce.
-};
 
 // The acknowledgement of a created work item, rendered by the caller before the commit (the
 // work item's id and reference are the caller's, see NextWorkItemId), queued if the sender is
