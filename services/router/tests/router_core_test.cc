@@ -875,6 +875,31 @@ TEST_F(BounceTest, PlainTextBounceIsTiedThroughInReplyTo) {
   EXPECT_TRUE(Suppressed("jane@client.example"));
 }
 
+// A bounce naming many of our ids is looked up for the first four only: the lookups a hostile
+// message can cause are bounded, whatever its References hold.
+TEST_F(BounceTest, AtMostFourCandidateIdsAreLookedUp) {
+  Sent sent = AckSentTo("jane@client.example");
+  auto bounce_with_refs = [&](int decoys) {
+    std::string refs;
+    for (int i = 0; i < decoys; ++i) {
+      absl::StrAppend(&refs, " <postroom.outbox.", 900000 + i, ".1@desk.example>");
+    }
+    return absl::StrCat(
+        "From: postmaster@mx.client.example\r\nTo: support@desk.example\r\n"
+        "Subject: Delivery Status Notification (Failure)\r\nMessage-ID: <ndr", decoys,
+        "@mx.client.example>\r\nReferences:", refs, " <", sent.message_id,
+        ">\r\nX-Failed-Recipients: jane@client.example\r\nContent-Type: text/plain\r\n\r\n"
+        "550 5.1.1 The email account that you tried to reach does not exist.\r\n");
+  };
+  v1::RouteEmailResponse past = Route(bounce_with_refs(4));  // Ours is the fifth.
+  EXPECT_EQ(past.decision(), v1::DECISION_BOUNCE);
+  EXPECT_THAT(past.reason(), ::testing::Not(HasSubstr("answers outbox")));
+  EXPECT_EQ(Row(sent.outbox_id).status, "sent");
+  v1::RouteEmailResponse within = Route(bounce_with_refs(3));  // Ours is the fourth.
+  EXPECT_THAT(within.reason(), HasSubstr(absl::StrCat("answers outbox ", sent.outbox_id)));
+  EXPECT_EQ(Row(sent.outbox_id).status, "bounced");
+}
+
 // Real bounces of several mail systems (Postfix, Exchange 2007, Outlook.com, Gmail, qmail),
 // their returned Message-ID replaced by one of our sent rows'.
 TEST_F(BounceTest, CorpusBouncesTieToTheRowTheyAnswer) {
