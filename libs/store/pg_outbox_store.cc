@@ -93,33 +93,31 @@ PgOutboxStore::PgOutboxStore(Database& db) : db_(db) {
   const std::string kNow = "to_timestamp($2::bigint / 1000.0)";
   // The subquery locks the rows it picks (SKIP LOCKED: another replica's pick is skipped, not
   // waited for); the UPDATE then claims exactly those. SMTP and Graph (sendMail) connectors.
+  // A picked automatic row (reason ack) whose address bounced for good after it was queued is
+  // not claimed but recorded `suppressed` (postroom_address_suppressed; docs/sender.md).
   db_.Prepare(
       "outbox_claim",
       absl::StrCat(
           "WITH pick AS (SELECT o.id, ", kEffectiveConnector,
-          " AS cid FROM outbox o WHERE o.status = 'queued' AND o.kind = 'email' AND o.due_at <= ",
+          " AS cid, o.reason = 'ack' AND postroom_address_suppressed(o.connector_id, "
+          "o.to_address) AS suppressed FROM outbox o WHERE o.status = 'queued' AND o.kind = "
+          "'email' AND o.due_at <= ",
           kNow, " AND (o.claimed_until IS NULL OR o.claimed_until <= ", kNow,
           ") AND EXISTS (SELECT 1 FROM connectors k WHERE k.id = ", kEffectiveConnector,
           " AND k.status = 'active' AND k.direction IN ('outgoing', 'both') AND k.protocol IN "
           "('smtp', 'graph')) ORDER BY o.due_at, o.id LIMIT $4 FOR UPDATE OF o SKIP LOCKED), "
+          "sup AS (UPDATE outbox o SET connector_id = pick.cid, status = 'suppressed', "
+          "last_error_class = 'suppressed', last_error = 'not sent: ' || o.to_address || "
+          "' is on the suppression list of this connector (it bounced permanently)', "
+          "last_attempt_at = ",
+          kNow, " FROM pick WHERE o.id = pick.id AND pick.suppressed), ",
           "upd AS (UPDATE outbox o SET connector_id = pick.cid, claimed_by = $1, claimed_until = ",
           kNow,
           " + make_interval(secs => $3::double precision / 1000), claim_token = "
           "o.claim_token + 1, attempts = o.attempts + 1, last_attempt_at = ",
-          kNow, " FROM pick WHERE o.id = pick.id RETURNING o.*) SELECT ", ItemColumns(),
+          kNow, " FROM pick WHERE o.id = pick.id AND NOT pick.suppressed RETURNING o.*) SELECT ",
+          ItemColumns(),
           " FROM upd o LEFT JOIN connectors c ON c.id = o.connector_id ORDER BY o.due_at, o.id"));
-  // Automatic mail whose address bounced for good after it was queued: recorded, never sent
-  // (postroom_address_suppressed; docs/sender.md "Suppressed addresses").
-  db_.Prepare(
-      "outbox_suppress_due",
-      absl::StrCat("UPDATE outbox o SET status = 'suppressed', last_error_class = 'suppressed', "
-                   "last_error = 'not sent: ' || o.to_address || ' is on the suppression list of "
-                   "this connector (it bounced permanently)', last_attempt_at = ",
-                   "to_timestamp($1::bigint / 1000.0)",
-                   " WHERE o.status = 'queued' AND o.kind = 'email' AND o.reason = 'ack' AND "
-                   "o.due_at <= to_timestamp($1::bigint / 1000.0) AND (o.claimed_until IS NULL "
-                   "OR o.claimed_until <= to_timestamp($1::bigint / 1000.0)) AND "
-                   "postroom_address_suppressed(o.connector_id, o.to_address)"));
   db_.Prepare("outbox_connector_id",
               "SELECT id FROM connectors WHERE name = $1 AND direction IN ('outgoing', 'both')");
   db_.Prepare("outbox_list_suppressions",
@@ -186,7 +184,6 @@ absl::StatusOr<std::vector<OutboxItem>> PgOutboxStore::ClaimDue(const std::strin
   std::vector<OutboxItem> out;
   absl::Status st = db_.Transact([&](pqxx::work& t) -> absl::Status {
     out.clear();
-    t.exec_prepared("outbox_suppress_due", Ms(now));
     for (const auto& r :
          t.exec_prepared("outbox_claim", owner, Ms(now), absl::ToInt64Milliseconds(lease), limit)) {
       out.push_back(ItemOf(r));
