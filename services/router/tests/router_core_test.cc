@@ -787,6 +787,11 @@ TEST(BounceKindTest, StatusClassDecides) {
 
 TEST_F(BounceTest, PermanentBounceMarksTheRowAndSuppressesTheAddressForAcksOnly) {
   Sent sent = AckSentTo("jane@client.example");
+  // ExplainRoute says what would happen and writes nothing.
+  EXPECT_THAT(Explain(Dsn(sent.message_id, "jane@client.example", "5.1.1")).reason(),
+              HasSubstr("permanent, would be marked bounced, address would be suppressed"));
+  EXPECT_EQ(Row(sent.outbox_id).status, "sent");
+  EXPECT_FALSE(Suppressed("jane@client.example"));
   v1::RouteEmailResponse b = Route(Dsn(sent.message_id, "jane@client.example", "5.1.1"));
   EXPECT_EQ(b.decision(), v1::DECISION_BOUNCE);
   EXPECT_THAT(b.reason(), HasSubstr(absl::StrCat("answers outbox ", sent.outbox_id,
