@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "libs/store/fetch_store.h"
+#include "libs/store/suppression.h"
 
 namespace postroom::store {
 
@@ -29,7 +30,9 @@ struct OutboxItem {
   std::string connector;     // Its name; "" when none.
   std::string kind = "email";
   std::string reason;             // "ack", "notification" ...
-  std::string status = "queued";  // queued, sent, failed, cancelled
+  // queued, sent, failed, cancelled, bounced (sent, then a bounce answered it), suppressed
+  // (automatic mail to a suppressed address: never sent)
+  std::string status = "queued";
   std::string to_address;
   std::string subject;
   std::string body_text;
@@ -49,6 +52,8 @@ struct OutboxItem {
   int64_t message_id = 0;
   std::string dedupe_key;
   std::string smtp_message_id;
+  std::string bounce_status;  // bounced: the DSN's status code and diagnostic.
+  std::string bounce_diagnostic;
 };
 
 // An outgoing connector as the config service stored it.
@@ -113,7 +118,7 @@ struct AttemptResult {
 };
 
 struct OutboxFilter {
-  std::string status;     // "" any; "queued", "sent", "failed", "cancelled"
+  std::string status;     // "" any; "queued", "sent", "failed", "cancelled", "bounced", "suppressed"
   std::string connector;  // "" any
   int64_t before_id = 0;  // Paging: rows with id < before_id; 0 from the newest.
   int limit = 100;
@@ -128,6 +133,8 @@ class OutboxStore {
   // whose connector (the row's, else the system default) is an active outgoing SMTP connector,
   // oldest due first, for `lease` (FOR UPDATE SKIP LOCKED: replicas never claim the same row).
   // A row without a connector is bound to the system default here. Each claim counts an attempt.
+  // A due automatic row (reason "ack") whose address is suppressed for its connector is not
+  // claimed but becomes `suppressed`, with the reason in last_error (postroom_address_suppressed).
   virtual absl::StatusOr<std::vector<OutboxItem>> ClaimDue(const std::string& owner, absl::Time now,
                                                            absl::Duration lease, int limit) = 0;
   // Active outgoing connectors with their sealed secrets.
@@ -145,9 +152,22 @@ class OutboxStore {
   virtual absl::StatusOr<std::vector<OutboxItem>> List(const OutboxFilter& filter) = 0;
   // NOT_FOUND when there is no such row.
   virtual absl::StatusOr<OutboxItem> Get(int64_t id) = 0;
-  // A failed row becomes queued and due at `now` with attempts reset to 0; a queued row is made
-  // due at `now` (idempotent). NOT_FOUND: no such row. FAILED_PRECONDITION: sent or cancelled.
+  // A failed or suppressed row becomes queued and due at `now` with attempts reset to 0; a
+  // queued row is made due at `now` (idempotent). NOT_FOUND: no such row. FAILED_PRECONDITION:
+  // sent, bounced or cancelled.
   virtual absl::StatusOr<OutboxItem> RetryNow(int64_t id, absl::Time now) = 0;
+
+  // Newest first. NOT_FOUND for an unknown connector name.
+  virtual absl::StatusOr<std::vector<SuppressionRecord>> ListSuppressions(
+      const SuppressionFilter& filter) = 0;
+  // Deletes `address` (compared lowercase and trimmed) from `connector`'s list and records it in
+  // the audit log (actor, kind "suppression", object "<connector>/<address>", action "delete",
+  // the entry as `before`), in one transaction. Returns the entry deleted. NOT_FOUND: unknown
+  // connector, or the address is not on its list.
+  virtual absl::StatusOr<SuppressionRecord> DeleteSuppression(const std::string& connector,
+                                                              const std::string& address,
+                                                              const std::string& actor,
+                                                              absl::Time now) = 0;
 };
 
 }  // namespace postroom::store

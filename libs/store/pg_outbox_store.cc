@@ -27,7 +27,7 @@ const std::string& ItemColumns() {
       MsCol("o.last_attempt_at"), ", o.last_error, o.last_error_class, o.claimed_by, ",
       MsCol("o.claimed_until"),
       ", o.claim_token, coalesce(o.work_item_id, 0), coalesce(o.message_id, 0), "
-      "coalesce(o.dedupe_key, ''), o.smtp_message_id"));
+      "coalesce(o.dedupe_key, ''), o.smtp_message_id, o.bounce_status, o.bounce_diagnostic"));
   return *cols;
 }
 
@@ -58,7 +58,29 @@ OutboxItem ItemOf(const pqxx::row& r) {
   o.message_id = r[22].as<int64_t>();
   o.dedupe_key = r[23].as<std::string>();
   o.smtp_message_id = r[24].as<std::string>();
+  o.bounce_status = r[25].as<std::string>();
+  o.bounce_diagnostic = r[26].as<std::string>();
   return o;
+}
+
+constexpr char kSuppressionColumns[] =
+    "s.id, s.connector_id, c.name, s.address, s.reason, s.dsn_status, s.diagnostic, "
+    "(extract(epoch from s.created_at) * 1000)::bigint, coalesce(s.source_outbox_id, 0), "
+    "coalesce(s.source_message_id, 0)";
+
+SuppressionRecord SuppressionOf(const pqxx::row& r) {
+  SuppressionRecord s;
+  s.id = r[0].as<int64_t>();
+  s.connector_id = r[1].as<int64_t>();
+  s.connector = r[2].as<std::string>();
+  s.address = r[3].as<std::string>();
+  s.reason = r[4].as<std::string>();
+  s.dsn_status = r[5].as<std::string>();
+  s.diagnostic = r[6].as<std::string>();
+  s.created_at = absl::FromUnixMillis(r[7].as<int64_t>());
+  s.source_outbox_id = r[8].as<int64_t>();
+  s.source_message_id = r[9].as<int64_t>();
+  return s;
 }
 
 // Where a row goes: its own connector, else the system default.
@@ -79,23 +101,51 @@ PgOutboxStore::PgOutboxStore(Database& db) : db_(db) {
   const std::string kNow = "to_timestamp($2::bigint / 1000.0)";
   // The subquery locks the rows it picks (SKIP LOCKED: another replica's pick is skipped, not
   // waited for); the UPDATE then claims exactly those. SMTP and Graph (sendMail) connectors.
+  // A picked automatic row (reason ack) whose address bounced for good after it was queued is
+  // not claimed but recorded `suppressed` (postroom_address_suppressed; docs/sender.md).
   db_.Prepare(
       "outbox_claim",
       absl::StrCat(
           "WITH pick AS (SELECT o.id, ", kEffectiveConnector,
-          " AS cid FROM outbox o WHERE o.status = 'queued' AND o.kind = 'email' AND o.due_at <= ",
+          " AS cid, o.reason = 'ack' AND postroom_address_suppressed(o.connector_id, "
+          "o.to_address) AS suppressed FROM outbox o WHERE o.status = 'queued' AND o.kind = "
+          "'email' AND o.due_at <= ",
           kNow, " AND (o.claimed_until IS NULL OR o.claimed_until <= ", kNow,
           ") AND EXISTS (SELECT 1 FROM connectors k WHERE k.id = ", kEffectiveConnector,
           " AND k.status = 'active' AND k.direction IN ('outgoing', 'both') AND k.protocol IN "
           "('smtp', 'graph')) AND coalesce(",
           PausedUntil(), " <= ", kNow,
           ", true) ORDER BY o.due_at, o.id LIMIT $4 FOR UPDATE OF o SKIP LOCKED), "
+          "sup AS (UPDATE outbox o SET connector_id = pick.cid, status = 'suppressed', "
+          "last_error_class = 'suppressed', last_error = 'not sent: ' || o.to_address || "
+          "' is on the suppression list of this connector (it bounced permanently)', "
+          "last_attempt_at = ",
+          kNow, " FROM pick WHERE o.id = pick.id AND pick.suppressed), ",
           "upd AS (UPDATE outbox o SET connector_id = pick.cid, claimed_by = $1, claimed_until = ",
           kNow,
           " + make_interval(secs => $3::double precision / 1000), claim_token = "
           "o.claim_token + 1, attempts = o.attempts + 1, last_attempt_at = ",
-          kNow, " FROM pick WHERE o.id = pick.id RETURNING o.*) SELECT ", ItemColumns(),
+          kNow, " FROM pick WHERE o.id = pick.id AND NOT pick.suppressed RETURNING o.*) SELECT ",
+          ItemColumns(),
           " FROM upd o LEFT JOIN connectors c ON c.id = o.connector_id ORDER BY o.due_at, o.id"));
+  db_.Prepare("outbox_connector_id",
+              "SELECT id FROM connectors WHERE name = $1 AND direction IN ('outgoing', 'both')");
+  db_.Prepare("outbox_list_suppressions",
+              absl::StrCat("SELECT ", kSuppressionColumns,
+                           " FROM suppressions s JOIN connectors c ON c.id = s.connector_id "
+                           "WHERE ($1 = '' OR c.name = $1) AND ($2::bigint = 0 OR s.id < $2) "
+                           "ORDER BY s.id DESC LIMIT $3"));
+  db_.Prepare("outbox_delete_suppression",
+              absl::StrCat("DELETE FROM suppressions s USING connectors c WHERE c.id = "
+                           "s.connector_id AND c.id = $1 AND s.address = lower(btrim($2)) "
+                           "RETURNING ",
+                           kSuppressionColumns));
+  db_.Prepare("outbox_audit_suppression",
+              "INSERT INTO audit_log (at, actor, kind, object, action, before) VALUES "
+              "(to_timestamp($1::bigint / 1000.0), $2, 'suppression', $3, 'delete', "
+              "jsonb_build_object('address', $4::text, 'reason', $5::text, 'dsn_status', "
+              "$6::text, 'diagnostic', $7::text, 'created_at', to_timestamp($8::bigint / "
+              "1000.0), 'source_outbox_id', $9::bigint, 'source_message_id', $10::bigint))");
   db_.Prepare("outbox_list_outgoing",
               "SELECT id, name, protocol, status, system_default, spec::text, version FROM "
               "connectors WHERE status = 'active' AND direction IN ('outgoing', 'both') "
@@ -137,7 +187,8 @@ PgOutboxStore::PgOutboxStore(Database& db) : db_(db) {
   db_.Prepare("outbox_lock", "SELECT status FROM outbox WHERE id = $1 FOR UPDATE");
   db_.Prepare("outbox_retry",
               "UPDATE outbox SET status = 'queued', due_at = to_timestamp($2::bigint / 1000.0), "
-              "attempts = CASE WHEN status = 'failed' THEN 0 ELSE attempts END WHERE id = $1");
+              "attempts = CASE WHEN status IN ('failed', 'suppressed') THEN 0 ELSE attempts END "
+              "WHERE id = $1");
   PrepareConnectorErrorStatements(db_);
 }
 
@@ -251,9 +302,10 @@ absl::StatusOr<std::optional<absl::Time>> PgOutboxStore::NextDue() {
 
 absl::StatusOr<std::vector<OutboxItem>> PgOutboxStore::List(const OutboxFilter& f) {
   if (!f.status.empty() && f.status != "queued" && f.status != "sent" && f.status != "failed" &&
-      f.status != "cancelled") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("status \"", f.status, "\" is not one of queued, sent, failed, cancelled"));
+      f.status != "cancelled" && f.status != "bounced" && f.status != "suppressed") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "status \"", f.status,
+        "\" is not one of queued, sent, failed, cancelled, bounced, suppressed"));
   }
   std::vector<OutboxItem> out;
   absl::Status st = db_.Transact([&](pqxx::work& t) -> absl::Status {
@@ -290,12 +342,60 @@ absl::StatusOr<OutboxItem> PgOutboxStore::RetryNow(int64_t id, absl::Time now) {
       return absl::NotFoundError(absl::StrCat("outbox item ", id, " does not exist"));
     }
     std::string status = lock[0][0].as<std::string>();
-    if (status == "sent" || status == "cancelled") {
+    if (status == "sent" || status == "cancelled" || status == "bounced") {
       return absl::FailedPreconditionError(absl::StrCat(
-          "outbox item ", id, " is ", status, "; only failed or queued items can be retried"));
+          "outbox item ", id, " is ", status,
+          "; only failed, suppressed or queued items can be retried"));
     }
     t.exec_prepared("outbox_retry", id, Ms(now));
     out = ItemOf(t.exec_prepared1("outbox_get", id));
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<std::vector<SuppressionRecord>> PgOutboxStore::ListSuppressions(
+    const SuppressionFilter& f) {
+  std::vector<SuppressionRecord> out;
+  absl::Status st = db_.Transact([&](pqxx::work& t) -> absl::Status {
+    out.clear();
+    if (!f.connector.empty() && t.exec_prepared("outbox_connector_id", f.connector).empty()) {
+      return absl::NotFoundError(
+          absl::StrCat("connector \"", f.connector, "\" is not an outgoing connector"));
+    }
+    for (const auto& r : t.exec_prepared("outbox_list_suppressions", f.connector, f.before_id,
+                                         f.limit > 0 ? f.limit : 100)) {
+      out.push_back(SuppressionOf(r));
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<SuppressionRecord> PgOutboxStore::DeleteSuppression(const std::string& connector,
+                                                                   const std::string& address,
+                                                                   const std::string& actor,
+                                                                   absl::Time now) {
+  SuppressionRecord out;
+  absl::Status st = db_.Transact([&](pqxx::work& t) -> absl::Status {
+    pqxx::result c = t.exec_prepared("outbox_connector_id", connector);
+    if (c.empty()) {
+      return absl::NotFoundError(
+          absl::StrCat("connector \"", connector, "\" is not an outgoing connector"));
+    }
+    pqxx::result r = t.exec_prepared("outbox_delete_suppression", c[0][0].as<int64_t>(), address);
+    if (r.empty()) {
+      return absl::NotFoundError(absl::StrCat("address \"", address,
+                                              "\" is not suppressed for connector \"", connector,
+                                              "\""));
+    }
+    out = SuppressionOf(r[0]);
+    t.exec_prepared("outbox_audit_suppression", Ms(now), actor,
+                    absl::StrCat(connector, "/", out.address), out.address, out.reason,
+                    out.dsn_status, out.diagnostic, Ms(out.created_at), out.source_outbox_id,
+                    out.source_message_id);
     return absl::OkStatus();
   });
   if (!st.ok()) return st;

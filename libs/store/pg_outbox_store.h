@@ -21,6 +21,12 @@ class PgOutboxStore : public OutboxStore {
   absl::StatusOr<std::vector<OutboxItem>> List(const OutboxFilter& filter) override;
   absl::StatusOr<OutboxItem> Get(int64_t id) override;
   absl::StatusOr<OutboxItem> RetryNow(int64_t id, absl::Time now) override;
+  absl::StatusOr<std::vector<SuppressionRecord>> ListSuppressions(
+      const SuppressionFilter& filter) override;
+  absl::StatusOr<SuppressionRecord> DeleteSuppression(const std::string& connector,
+                                                             const std::string& address,
+                                                             const std::string& actor,
+                                                             absl::Time now) override;
 
  private:
   Database& db_;

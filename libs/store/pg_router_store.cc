@@ -20,6 +20,28 @@ int64_t MsOf(absl::Time t) {
   if (t == absl::InfinitePast()) return 0;
   return absl::ToUnixMillis(t);
 }
+// A row of the outbox columns the router reads (router_outbox_of_work_item).
+OutboxRecord OutboxOf(const pqxx::row& r) {
+  OutboxRecord o;
+  o.id = r[0].as<int64_t>();
+  o.connector_id = r[1].as<int64_t>();
+  o.outgoing_connector = r[2].as<std::string>();
+  o.reason = r[3].as<std::string>();
+  o.status = r[4].as<std::string>();
+  o.to_address = r[5].as<std::string>();
+  o.subject = r[6].as<std::string>();
+  o.body_text = r[7].as<std::string>();
+  o.body_html = r[8].as<std::string>();
+  o.headers_json = r[9].as<std::string>();
+  o.work_item_id = r[10].as<int64_t>();
+  o.message_id = r[11].as<int64_t>();
+  o.dedupe_key = r[12].as<std::string>();
+  o.created_at = TimeOrPast(r[13]);
+  o.smtp_message_id = r[14].as<std::string>();
+  o.bounce_status = r[15].as<std::string>();
+  o.bounce_diagnostic = r[16].as<std::string>();
+  return o;
+}
 std::string Bytes(const pqxx::field& f) {
   if (f.is_null()) return "";
   return pqxx::binarystring(f).str();
@@ -200,13 +222,19 @@ PgRouterStore::PgRouterStore(Database& db) : db_(db) {
               absl::StrCat("SELECT ", WorkItemColumns(false), kWorkItemFrom,
                            "WHERE ($1 = '' OR w.queue = $1) AND ($2::bigint = 0 OR w.connector_id = $2) "
                            "AND ($3::bigint = 0 OR w.id < $3) ORDER BY w.id DESC LIMIT $4"));
-  db_.Prepare("router_outbox_of_work_item",
-              "SELECT o.id, coalesce(o.connector_id, 0), coalesce(c.name, ''), o.reason, o.status, "
-              "o.to_address, o.subject, o.body_text, o.body_html, o.headers::text, "
-              "coalesce(o.work_item_id, 0), coalesce(o.message_id, 0), coalesce(o.dedupe_key, ''), " +
-                  Ms("o.created_at") +
-                  " FROM outbox o LEFT JOIN connectors c ON c.id = o.connector_id "
-                  "WHERE o.work_item_id = $1 ORDER BY o.id");
+  const std::string outbox_columns =
+      "SELECT o.id, coalesce(o.connector_id, 0), coalesce(c.name, ''), o.reason, o.status, "
+      "o.to_address, o.subject, o.body_text, o.body_html, o.headers::text, "
+      "coalesce(o.work_item_id, 0), coalesce(o.message_id, 0), coalesce(o.dedupe_key, ''), " +
+      Ms("o.created_at") +
+      ", o.smtp_message_id, o.bounce_status, o.bounce_diagnostic "
+      "FROM outbox o LEFT JOIN connectors c ON c.id = o.connector_id ";
+  db_.Prepare("router_outbox_of_work_item", outbox_columns + "WHERE o.work_item_id = $1 ORDER BY o.id");
+  // A bounce names a row by its id and the Message-ID the sender gave it; both must agree.
+  db_.Prepare("router_outbox_for_bounce",
+              outbox_columns + "WHERE o.id = $1 AND o.smtp_message_id = $2 AND "
+                               "o.smtp_message_id <> '' AND o.status IN ('sent', 'bounced')");
+  db_.Prepare("router_address_suppressed", "SELECT postroom_address_suppressed($1, $2)");
   db_.Prepare("router_messages_of_work_item",
               absl::StrCat("SELECT ", MessageColumns(false, true), kMessageFrom,
                            "JOIN work_item_messages l ON l.message_id = m.id "
@@ -564,7 +592,8 @@ absl::StatusOr<DecisionResult> PgRouterStore::CommitDecision(const DecisionWrite
   const std::string ack_state = r[5].as<std::string>();
   const std::string detail = r[6].as<std::string>();
   res.ack_queued = ack_state == "queued";
-  if (ack_state == "rate_limited" || ack_state == "already_queued") {
+  if (ack_state == "rate_limited" || ack_state == "already_queued" ||
+      ack_state == "suppressed_address") {
     res.ack_suppressed = ack_state;
   }
   if (outcome == "not_found") {
@@ -700,27 +729,39 @@ absl::StatusOr<std::vector<WorkItemRecord>> PgRouterStore::ListWorkItems(const W
   return out;
 }
 
+absl::StatusOr<std::optional<OutboxRecord>> PgRouterStore::FindOutboxForBounce(
+    int64_t outbox_id, const std::string& smtp_message_id) {
+  std::optional<OutboxRecord> out;
+  absl::Status st = Read(
+      [&](pqxx::nontransaction& t) {
+        pqxx::result r = t.exec_prepared("router_outbox_for_bounce", outbox_id, smtp_message_id);
+        if (!r.empty()) out = OutboxOf(r[0]);
+        return absl::OkStatus();
+      },
+      "looking up the outbox row of a bounce");
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<bool> PgRouterStore::IsAddressSuppressed(int64_t connector_id,
+                                                        const std::string& address) {
+  bool out = false;
+  absl::Status st = Read(
+      [&](pqxx::nontransaction& t) {
+        out = t.exec_prepared1("router_address_suppressed", connector_id, address)[0].as<bool>();
+        return absl::OkStatus();
+      },
+      "looking up a suppressed address");
+  if (!st.ok()) return st;
+  return out;
+}
+
 absl::StatusOr<std::vector<OutboxRecord>> PgRouterStore::ListOutboxForWorkItem(int64_t id) {
   std::vector<OutboxRecord> out;
   absl::Status st = Read(
       [&](pqxx::nontransaction& t) {
         for (const auto& r : t.exec_prepared("router_outbox_of_work_item", id)) {
-          OutboxRecord o;
-          o.id = r[0].as<int64_t>();
-          o.connector_id = r[1].as<int64_t>();
-          o.outgoing_connector = r[2].as<std::string>();
-          o.reason = r[3].as<std::string>();
-          o.status = r[4].as<std::string>();
-          o.to_address = r[5].as<std::string>();
-          o.subject = r[6].as<std::string>();
-          o.body_text = r[7].as<std::string>();
-          o.body_html = r[8].as<std::string>();
-          o.headers_json = r[9].as<std::string>();
-          o.work_item_id = r[10].as<int64_t>();
-          o.message_id = r[11].as<int64_t>();
-          o.dedupe_key = r[12].as<std::string>();
-          o.created_at = TimeOrPast(r[13]);
-          out.push_back(std::move(o));
+          out.push_back(OutboxOf(r));
         }
         return absl::OkStatus();
       },

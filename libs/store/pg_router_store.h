@@ -42,6 +42,10 @@ class PgRouterStore : public RouterStore {
   absl::StatusOr<int64_t> FindFollowUpByReference(int64_t connector_id,
                                                   const std::string& reference) override;
   absl::StatusOr<int> CountAcksSince(const std::string& to_address, absl::Time since) override;
+  absl::StatusOr<std::optional<OutboxRecord>> FindOutboxForBounce(
+      int64_t outbox_id, const std::string& smtp_message_id) override;
+  absl::StatusOr<bool> IsAddressSuppressed(int64_t connector_id,
+                                           const std::string& address) override;
   absl::StatusOr<int64_t> NextWorkItemId() override;
   absl::StatusOr<DecisionResult> CommitDecision(const DecisionWrite& write) override;
   absl::StatusOr<MessageRecord> SetSpamStatus(int64_t id, const std::string& status) override;

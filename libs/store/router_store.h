@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "libs/store/config_store.h"
+#include "libs/store/suppression.h"
 
 namespace postroom::store {
 
@@ -95,7 +96,26 @@ struct OutboxRecord {
   int64_t message_id = 0;
   std::string dedupe_key;
   absl::Time created_at = absl::UnixEpoch();
+  std::string smtp_message_id;  // "postroom.outbox.ID.MS@DOMAIN" once the sender rendered it.
+  std::string bounce_status;    // Of a `bounced` row: the DSN's status code ...
+  std::string bounce_diagnostic;  // ... and diagnostic.
 };
+
+// A bounce tied to the outbox row it answers (services/router/core/bounce.cc). Written with the
+// bounce's decision: the row (sent or bounced, its stored smtp_message_id equal to this one)
+// becomes `bounced` with status and diagnostic (a permanent bounce is never replaced by a later
+// transient one), and a permanent bounce adds the row's own address to its connector's
+// suppressions once (postroom_record_bounce.sql; InMemoryRouterStore mirrors it). The same
+// object is the "bounce" of the decision's summary_json, which is how PgRouterStore hands it to
+// postroom_commit_decision.
+struct BounceWrite {
+  int64_t outbox_id = 0;
+  std::string smtp_message_id;  // Without angle brackets, as the outbox row keeps it.
+  std::string kind;             // permanent (5.x.x) | transient (4.x.x) | unknown (no code)
+  std::string status;
+  std::string diagnostic;
+};
+
 
 // The acknowledgement of a created work item, rendered by the caller before the commit (the
 // work item's id and reference are the caller's, see NextWorkItemId), queued if the sender is
@@ -144,6 +164,7 @@ struct DecisionWrite {
   std::optional<WorkItemRecord> create;
   int64_t append_to = 0;  // Or an existing work item.
   std::optional<AckRequest> ack;  // Only with `create`.
+  std::optional<BounceWrite> bounce;  // Only with decision "bounce".
 };
 
 // The pipeline's duplicate step as the store's rule decides it (one rule, in
@@ -173,7 +194,9 @@ struct DecisionResult {
   int64_t work_item_id = 0;
   std::string reference;
   bool ack_queued = false;
-  std::string ack_suppressed;  // "rate_limited" when the limit stopped it.
+  // "rate_limited" when the limit stopped it, "suppressed_address" when the address is on the
+  // suppression list of the ack's connector (IsAddressSuppressed).
+  std::string ack_suppressed;
 };
 
 struct MessageFilter {
@@ -244,6 +267,14 @@ class RouterStore {
   virtual absl::StatusOr<int64_t> FindFollowUpByReference(int64_t connector_id,
                                                           const std::string& reference) = 0;
   virtual absl::StatusOr<int> CountAcksSince(const std::string& to_address, absl::Time since) = 0;
+  // The outbox row a bounce names: `outbox_id` with exactly this stored smtp_message_id, sent
+  // or bounced already; nullopt otherwise (another row's id, a forged or foreign Message-ID).
+  virtual absl::StatusOr<std::optional<OutboxRecord>> FindOutboxForBounce(
+      int64_t outbox_id, const std::string& smtp_message_id) = 0;
+  // Whether `address` is suppressed for outgoing connector `connector_id` (0: the system
+  // default), as the commit's acknowledgement check decides it (postroom_address_suppressed).
+  virtual absl::StatusOr<bool> IsAddressSuppressed(int64_t connector_id,
+                                                   const std::string& address) = 0;
 
   // A work item id for DecisionWrite::create, drawn before the commit so that the
   // acknowledgement can be rendered first. Unused ids are gaps, never reused.

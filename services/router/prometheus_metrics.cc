@@ -23,6 +23,11 @@ PrometheusRouterMetrics::PrometheusRouterMetrics()
                            .Name("postroom_router_acks_suppressed_total")
                            .Help("Acknowledgements not sent on purpose, by reason")
                            .Register(metrics::Registry())),
+      bounces_matched_(prometheus::BuildCounter()
+                           .Name("postroom_router_bounces_matched_total")
+                           .Help("Bounces tied to the outbox row they answer, by kind "
+                                 "(permanent, transient, unknown)")
+                           .Register(metrics::Registry())),
       poison_(prometheus::BuildCounter()
                   .Name("postroom_router_poison_messages_total")
                   .Help("Messages decided failed because router_max_attempts routing attempts "
@@ -48,6 +53,11 @@ void PrometheusRouterMetrics::AckSuppressed(const std::string& connector,
   acks_suppressed_.Add({{"connector", connector}, {"reason", reason}}).Increment();
 }
 
+void PrometheusRouterMetrics::BounceMatched(const std::string& connector,
+                                            const std::string& kind) {
+  bounces_matched_.Add({{"connector", connector}, {"kind", kind}}).Increment();
+}
+
 void PrometheusRouterMetrics::Poisoned(const std::string& connector) {
   poison_.Add({{"connector", connector}}).Increment();
 }
@@ -69,6 +79,9 @@ void PrometheusRouterMetrics::InitConnector(const std::string& connector) {
   spec_unreadable_.Add({{"connector", connector}});
   for (const char* reason : kAckSuppressionReasons) {
     acks_suppressed_.Add({{"connector", connector}, {"reason", reason}});
+  }
+  for (const char* kind : kBounceKinds) {
+    bounces_matched_.Add({{"connector", connector}, {"kind", kind}});
   }
 }
 

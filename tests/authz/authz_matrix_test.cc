@@ -91,6 +91,8 @@ const std::map<std::string, std::optional<Role>>& Required() {
       {"/postroom.v1.SenderService/ListOutbox", Role::kViewer},
       {"/postroom.v1.SenderService/GetOutboxItem", Role::kViewer},
       {"/postroom.v1.SenderService/RetryNow", Role::kOperator},
+      {"/postroom.v1.SenderService/ListSuppressions", Role::kViewer},
+      {"/postroom.v1.SenderService/DeleteSuppression", Role::kOperator},
       {"/grpc.health.v1.Health/Check", std::nullopt},
       {"/grpc.health.v1.Health/Watch", std::nullopt},
   };

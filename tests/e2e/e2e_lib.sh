@@ -37,6 +37,47 @@ e2e_tls_material() {
   export POSTROOM_TLS_CERT="$d/tls.crt" POSTROOM_TLS_KEY="$d/tls.key" POSTROOM_CA_FILE="$d/ca.crt"
 }
 
+# e2e_smtp_up: a private Postfix (scripts/smtp) in SMTP_HOME with the SMTP user desk /
+# demo-smtp-password and its ports in the environment (SMTP_PORT, SMTP_CA_FILE …; stack_stop
+# stops it on exit), and the helpers of the tests that send: sql SQL, mail_with TEXT (the
+# delivered file holding it), eventually COMMAND [SECONDS], make_mail FILE FROM MESSAGE-ID
+# SUBJECT, and $M for such files.
+e2e_smtp_up() {
+  SMTP_HOME="$(mail_server_dir smtp)"
+  rm -rf "$SMTP_HOME"
+  "$ROOT/scripts/smtp" start "$SMTP_HOME" >/dev/null || die "scripts/smtp did not start Postfix"
+  "$ROOT/scripts/smtp" add-user "$SMTP_HOME" desk demo-smtp-password
+  source "$SMTP_HOME/ports.env"
+  export ROOT SMTP_HOME
+  export -f mail_with
+  M="$POSTROOM_HOME/mail"; mkdir -p "$M"
+}
+sql() { psql "$DB" -qAt -c "$1"; }
+mail_with() { "$ROOT/scripts/smtp" messages "$SMTP_HOME" | xargs -r grep -l -- "$1" | head -1; }
+eventually() { WAIT_SECONDS="${2:-20}" wait_for bash -c "$1"; }
+make_mail() {
+  printf 'From: %s\r\nTo: support@example.com\r\nSubject: %s\r\nMessage-ID: <%s>\r\nDate: Tue, 24 Nov 2026 10:00:00 +0000\r\n\r\nPlease help.\r\n' \
+    "$2" "$4" "$3" > "$1"
+}
+
+# e2e_gateway_yaml [YAML-LINES]: writes $POSTROOM_HOME/gateway.yaml, the outgoing connector
+# `gateway` (system default, desk@example.com) on that Postfix with STARTTLS, its test CA and
+# the desk login, plus YAML-LINES; apply it with `postroomctl apply -f`.
+e2e_gateway_yaml() {
+  cat > "$POSTROOM_HOME/gateway.yaml" <<YAML
+kind: Connector
+name: gateway
+description: the private Postfix of this test
+protocol: smtp
+direction: outgoing
+server: {host: 127.0.0.1, port: $SMTP_PORT, tls: starttls, ca_file: $SMTP_CA_FILE}
+auth: {method: password, username: desk, password: demo-smtp-password}
+primary_address: desk@example.com
+system_default: true
+${1:-}
+YAML
+}
+
 # e2e_demo_yaml: a copy of examples/demo.yaml whose IMAP (11143) and SMTP (12525) ports are free
 # ports of this test, so a developer's `scripts/run-local` holding the demo's ports changes
 # nothing here. Prints the copy's path.

@@ -13,39 +13,13 @@ export POSTROOM_SENDER_BACKOFF_INITIAL_MS=300 POSTROOM_SENDER_BACKOFF_MAX_MS=100
 export POSTROOM_SENDER_MAX_ATTEMPTS=8 POSTROOM_SENDER_CLAIM_LEASE_S=3 POSTROOM_SENDER_POLL_MS=500
 e2e_stack_up sender-e2e
 
-SMTP_HOME="$(mail_server_dir smtp)"  # stack_stop stops it on exit
-rm -rf "$SMTP_HOME"
-"$ROOT/scripts/smtp" start "$SMTP_HOME" >/dev/null || die "scripts/smtp did not start Postfix"
-"$ROOT/scripts/smtp" add-user "$SMTP_HOME" desk demo-smtp-password
-source "$SMTP_HOME/ports.env"
-sql() { psql "$DB" -qAt -c "$1"; }
+e2e_smtp_up
 delivered() { "$ROOT/scripts/smtp" messages "$SMTP_HOME" | wc -l; }
-# The delivered file whose Subject holds $1.
-mail_with() { "$ROOT/scripts/smtp" messages "$SMTP_HOME" | xargs -r grep -l -- "$1" | head -1; }
-export ROOT SMTP_HOME
-export -f delivered mail_with
-eventually() { WAIT_SECONDS="${2:-20}" wait_for bash -c "$1"; }
-
-M="$POSTROOM_HOME/mail"; mkdir -p "$M"
-make_mail() {  # make_mail FILE FROM MESSAGE-ID SUBJECT
-  printf 'From: %s\r\nTo: support@example.com\r\nSubject: %s\r\nMessage-ID: <%s>\r\nDate: Tue, 24 Nov 2026 10:00:00 +0000\r\n\r\nPlease help.\r\n' \
-    "$2" "$4" "$3" > "$1"
-}
+export -f delivered
 
 check "apply demo configuration" expect 0 "connector/gateway created" apply -f "$(e2e_demo_yaml)"
-cat > "$POSTROOM_HOME/gateway.yaml" <<YAML
-kind: Connector
-name: gateway
-description: the private Postfix of this test
-protocol: smtp
-direction: outgoing
-server: {host: 127.0.0.1, port: $SMTP_PORT, tls: starttls, ca_file: $SMTP_CA_FILE}
-auth: {method: password, username: desk, password: demo-smtp-password}
-primary_address: desk@example.com
-reply_to: help@example.com
-system_default: true
-settings: {timeout_ms: 5000, error_threshold: 3}
-YAML
+e2e_gateway_yaml "reply_to: help@example.com
+settings: {timeout_ms: 5000, error_threshold: 3}"
 check "point the gateway at the private Postfix (STARTTLS, test CA)" \
   expect 0 "connector/gateway configured" apply -f "$POSTROOM_HOME/gateway.yaml"
 check "test connector on the SMTP gateway: connect, greeting, STARTTLS, login" \

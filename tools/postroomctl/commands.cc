@@ -35,7 +35,8 @@ std::string GeneralHelp(const std::vector<Command>& commands) {
   }
   absl::StrAppend(&out, "\nKinds: ",
                   "connector(s), route(s), template(s), blocked-address(es), setting(s); "
-                  "get and describe also take message(s), work-item(s) and outbox"
+                  "get and describe also take message(s), work-item(s) and outbox; "
+                  "get suppressions, delete suppression"
                   "\n\nGlobal flags (also from environment variables or the client "
                   "config file):\n",
                   FlagHelp(GlobalFlags()),

@@ -451,7 +451,9 @@ int GetSettings(Context& ctx, Format format, const std::string& name) {
 
 // Every kind `get` takes: the config kinds here, and the kinds of router_commands.cc and
 // sender_commands.cc, which wrap this command and take theirs before it runs.
-std::string GetKindList() { return absl::StrCat(CliKindList(), ", message, work-item, outbox"); }
+std::string GetKindList() {
+  return absl::StrCat(CliKindList(), ", message, work-item, outbox, suppressions");
+}
 
 int RunGet(Context& ctx) {
   const auto& pos = ctx.positionals();

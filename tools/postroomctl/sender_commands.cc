@@ -1,5 +1,6 @@
-// The sender commands: the outbox kinds of `get` (outbox) and `describe` (outbox ID), which wrap
-// the other get/describe kinds, and `retry outbox ID`.
+// The sender commands: the outbox kinds of `get` (outbox, suppressions), `describe` (outbox ID)
+// and `delete` (suppression ADDRESS), which wrap the other kinds of those commands, and
+// `retry outbox ID`.
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,14 +48,19 @@ std::string StateName(v1::OutboxState s) {
       return "failed";
     case v1::OUTBOX_STATE_CANCELLED:
       return "cancelled";
+    case v1::OUTBOX_STATE_BOUNCED:
+      return "bounced";
+    case v1::OUTBOX_STATE_SUPPRESSED:
+      return "suppressed";
     default:
       return "?";
   }
 }
 
 bool ParseState(const std::string& s, v1::OutboxState* out) {
-  for (v1::OutboxState st : {v1::OUTBOX_STATE_QUEUED, v1::OUTBOX_STATE_SENT,
-                             v1::OUTBOX_STATE_FAILED, v1::OUTBOX_STATE_CANCELLED}) {
+  for (v1::OutboxState st :
+       {v1::OUTBOX_STATE_QUEUED, v1::OUTBOX_STATE_SENT, v1::OUTBOX_STATE_FAILED,
+        v1::OUTBOX_STATE_CANCELLED, v1::OUTBOX_STATE_BOUNCED, v1::OUTBOX_STATE_SUPPRESSED}) {
     if (s == StateName(st)) {
       *out = st;
       return true;
@@ -78,7 +84,8 @@ int GetOutbox(Context& ctx) {
     v1::OutboxState st;
     if (!ParseState(state, &st)) {
       return ctx.UsageError(
-          absl::StrCat("unknown state \"", state, "\"; use queued, sent, failed or cancelled"));
+          absl::StrCat("unknown state \"", state,
+                       "\"; use queued, sent, failed, cancelled, bounced or suppressed"));
     }
     req.set_state(st);
   }
@@ -136,6 +143,9 @@ int DescribeOutbox(Context& ctx, const std::string& id_text) {
   if (o.last_attempt_at_unix_ms() != 0)
     line("last attempt", FormatTimestamp(o.last_attempt_at_unix_ms()));
   if (o.sent_at_unix_ms() != 0) line("sent", FormatTimestamp(o.sent_at_unix_ms()));
+  line("bounce", o.bounce_status().empty() && o.bounce_diagnostic().empty()
+                     ? ""
+                     : absl::StrCat(o.bounce_status(), " ", o.bounce_diagnostic()));
   line("sending by", o.claimed_by());
   line("last error",
        o.last_error().empty() ? "" : absl::StrCat(o.last_error(), " (", o.last_error_class(), ")"));
@@ -145,6 +155,47 @@ int DescribeOutbox(Context& ctx, const std::string& id_text) {
   line("headers", o.headers_json() == "{}" ? "" : o.headers_json());
   ctx.out() << "\n" << o.body_text();
   if (!o.body_text().empty() && o.body_text().back() != '\n') ctx.out() << "\n";
+  return kExitOk;
+}
+
+int GetSuppressions(Context& ctx) {
+  v1::ListSuppressionsRequest req;
+  req.set_connector(ctx.args().Get("connector"));
+  int limit = 0;
+  if (ctx.args().Has("limit") && absl::SimpleAtoi(ctx.args().Get("limit"), &limit)) {
+    req.set_limit(static_cast<uint32_t>(limit));
+  }
+  auto r = CallSender(ctx, &Stub::ListSuppressions, req);
+  if (!r.ok()) return SenderError(ctx, r.status());
+  if (ctx.args().Get("output") == "json") {
+    ctx.out() << Json(*r);
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const v1::Suppression& s : r->suppressions()) {
+    rows.push_back({s.connector(), s.address(), s.reason(), s.dsn_status(),
+                    FormatTimestamp(s.created_at_unix_ms()),
+                    s.source_outbox_id() ? absl::StrCat(s.source_outbox_id()) : "-",
+                    s.diagnostic().substr(0, 60)});
+  }
+  ctx.out() << FormatTable(
+      {"CONNECTOR", "ADDRESS", "REASON", "STATUS", "SINCE", "OUTBOX", "DIAGNOSTIC"}, rows);
+  return kExitOk;
+}
+
+int DeleteSuppression(Context& ctx) {
+  const auto& p = ctx.positionals();
+  const std::string connector = ctx.args().Get("connector");
+  if (p.size() != 2 || connector.empty()) {
+    return ctx.UsageError("usage: delete suppression ADDRESS --connector C");
+  }
+  v1::DeleteSuppressionRequest req;
+  req.set_connector(connector);
+  req.set_address(p[1]);
+  auto r = CallSender(ctx, &Stub::DeleteSuppression, req);
+  if (!r.ok()) return SenderError(ctx, r.status());
+  ctx.out() << "suppression/" << r->deleted().connector() << "/" << r->deleted().address()
+            << " deleted (automatic mail goes to it again)\n";
   return kExitOk;
 }
 
@@ -164,11 +215,14 @@ int RunRetry(Context& ctx) {
 }
 
 const FlagSpec kState{"state", 0,       true,
-                      false,   "STATE", "outbox: queued, sent, failed or cancelled"};
+                      false,   "STATE", "outbox: queued, sent, failed, cancelled, bounced, suppressed"};
 const FlagSpec kOutput{"output", 'o', true, false, "FORMAT", "text (default) or json"};
 const FlagSpec kLimit{"limit", 0, true, false, "N", "at most N (default 100)"};
 
 bool IsOutbox(const std::string& kind) { return kind == "outbox"; }
+bool IsSuppressions(const std::string& kind) {
+  return kind == "suppressions" || kind == "suppression";
+}
 
 }  // namespace
 
@@ -176,18 +230,37 @@ void AddSenderCommands(std::vector<Command>& commands) {
   for (Command& c : commands) {
     if (c.name == "get") {
       auto inner = c.run;
-      c.usage += " | get outbox [--state S] [--connector C]";
+      c.usage += " | get outbox [--state S] [--connector C] | get suppressions [--connector C]";
       c.kinds.push_back("outbox");
+      c.kinds.push_back("suppressions");
       c.help +=
-          "\nSender kind (queued, sent and failed emails):\n"
-          "  postroomctl get outbox --state failed\n";
+          "\nSender kinds (queued, sent, failed, bounced emails; addresses that bounced for "
+          "good):\n"
+          "  postroomctl get outbox --state failed\n"
+          "  postroomctl get suppressions --connector gateway\n";
       for (const FlagSpec& f : {kState, kLimit}) AddFlag(c, f);
       c.run = [inner](Context& ctx) {
         const auto& p = ctx.positionals();
         if (!p.empty() && IsOutbox(p[0])) {
           return p.size() > 1 ? DescribeOutbox(ctx, p[1]) : GetOutbox(ctx);
         }
+        if (p.size() == 1 && IsSuppressions(p[0])) {
+          if (ctx.args().Has("state")) return ctx.UsageError("--state applies to get outbox");
+          return GetSuppressions(ctx);
+        }
         if (ctx.args().Has("state")) return ctx.UsageError("--state applies to get outbox");
+        return inner(ctx);
+      };
+    } else if (c.name == "delete") {
+      auto inner = c.run;
+      c.usage += " | delete suppression ADDRESS --connector C";
+      c.kinds.push_back("suppression");
+      c.help +=
+          "\nSender kind (automatic mail goes to the address again; audited):\n"
+          "  postroomctl delete suppression jane@example.com --connector gateway\n";
+      c.run = [inner](Context& ctx) {
+        const auto& p = ctx.positionals();
+        if (!p.empty() && p[0] == "suppression") return DeleteSuppression(ctx);
         return inner(ctx);
       };
     } else if (c.name == "describe") {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -333,6 +334,86 @@ absl::StatusOr<int> InMemoryRouterStore::CountAcksSince(const std::string& to_ad
   return CountAcksLocked(to_address, since);
 }
 
+void InMemoryRouterStore::MarkOutboxSent(int64_t id, int64_t connector_id,
+                                         const std::string& smtp_message_id) {
+  absl::MutexLock lock(&mu_);
+  for (OutboxRecord& o : outbox_) {
+    if (o.id != id) continue;
+    o.status = "sent";
+    o.connector_id = connector_id;
+    o.smtp_message_id = smtp_message_id;
+  }
+}
+
+std::vector<SuppressionRecord> InMemoryRouterStore::Suppressions() {
+  absl::MutexLock lock(&mu_);
+  return suppressions_;
+}
+
+absl::StatusOr<std::optional<OutboxRecord>> InMemoryRouterStore::FindOutboxForBounce(
+    int64_t outbox_id, const std::string& smtp_message_id) {
+  absl::MutexLock lock(&mu_);
+  for (const OutboxRecord& o : outbox_) {
+    if (o.id == outbox_id && !o.smtp_message_id.empty() && o.smtp_message_id == smtp_message_id &&
+        (o.status == "sent" || o.status == "bounced")) {
+      return o;
+    }
+  }
+  return std::nullopt;
+}
+
+bool InMemoryRouterStore::SuppressedLocked(int64_t connector_id,
+                                           const std::string& address) const {
+  if (connector_id == 0) {
+    for (const auto& [name, c] : connectors_) {
+      if (c.system_default) connector_id = c.id;
+    }
+  }
+  std::string normal = absl::AsciiStrToLower(absl::StripAsciiWhitespace(address));
+  return std::any_of(suppressions_.begin(), suppressions_.end(), [&](const SuppressionRecord& s) {
+    return s.connector_id == connector_id && s.address == normal;
+  });
+}
+
+absl::StatusOr<bool> InMemoryRouterStore::IsAddressSuppressed(int64_t connector_id,
+                                                              const std::string& address) {
+  absl::MutexLock lock(&mu_);
+  return SuppressedLocked(connector_id, address);
+}
+
+void InMemoryRouterStore::RecordBounceLocked(int64_t message_id, const BounceWrite& b) {
+  if (b.outbox_id == 0) return;
+  for (OutboxRecord& o : outbox_) {
+    if (o.id != b.outbox_id || o.smtp_message_id.empty() ||
+        o.smtp_message_id != b.smtp_message_id || (o.status != "sent" && o.status != "bounced") ||
+        (o.status == "bounced" && absl::StartsWith(o.bounce_status, "5") &&
+         b.kind != "permanent")) {
+      continue;
+    }
+    o.status = "bounced";
+    o.bounce_status = b.status.substr(0, 32);
+    o.bounce_diagnostic = b.diagnostic.substr(0, 1000);
+    std::string address = absl::AsciiStrToLower(absl::StripAsciiWhitespace(o.to_address));
+    if (b.kind != "permanent" || o.connector_id == 0 || address.empty()) return;
+    bool exists = std::any_of(suppressions_.begin(), suppressions_.end(),
+                              [&](const SuppressionRecord& s) {
+                                return s.connector_id == o.connector_id && s.address == address;
+                              });
+    if (exists) return;
+    SuppressionRecord s;
+    s.id = next_id_++;
+    s.connector_id = o.connector_id;
+    s.address = address;
+    s.dsn_status = o.bounce_status;
+    s.diagnostic = o.bounce_diagnostic;
+    s.created_at = Now();
+    s.source_outbox_id = o.id;
+    s.source_message_id = message_id;
+    suppressions_.push_back(std::move(s));
+    return;
+  }
+}
+
 absl::StatusOr<int64_t> InMemoryRouterStore::NextWorkItemId() {
   absl::MutexLock lock(&mu_);
   return next_id_++;
@@ -456,7 +537,10 @@ absl::StatusOr<DecisionResult> InMemoryRouterStore::CommitDecision(const Decisio
   msg.thread_root = d.thread_root;
   msg.last_error.clear();
   messages_[id] = msg;
-  if (ack && res.work_item_id != 0) {
+  if (decision == "bounce" && w.bounce) RecordBounceLocked(id, *w.bounce);
+  if (ack && res.work_item_id != 0 && SuppressedLocked(w.ack->email.connector_id, w.ack->to_address)) {
+    res.ack_suppressed = "suppressed_address";
+  } else if (ack && res.work_item_id != 0) {
     const AckRequest& a = *w.ack;
     if (CountAcksLocked(a.to_address, a.now - absl::Hours(1)) >= a.limit_per_hour) {
       res.ack_suppressed = "rate_limited";

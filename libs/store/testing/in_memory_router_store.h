@@ -25,6 +25,9 @@ class InMemoryRouterStore : public RouterStore {
 
   // Everything queued, for assertions.
   std::vector<OutboxRecord> Outbox();
+  // What the sender does with a row: sent through `connector_id` with this Message-ID.
+  void MarkOutboxSent(int64_t id, int64_t connector_id, const std::string& smtp_message_id);
+  std::vector<SuppressionRecord> Suppressions();
 
   absl::StatusOr<std::optional<std::string>> ConfigFingerprint(
       const std::string& connector) override;
@@ -46,6 +49,10 @@ class InMemoryRouterStore : public RouterStore {
   absl::StatusOr<int64_t> FindFollowUpByReference(int64_t connector_id,
                                                   const std::string& reference) override;
   absl::StatusOr<int> CountAcksSince(const std::string& to_address, absl::Time since) override;
+  absl::StatusOr<std::optional<OutboxRecord>> FindOutboxForBounce(
+      int64_t outbox_id, const std::string& smtp_message_id) override;
+  absl::StatusOr<bool> IsAddressSuppressed(int64_t connector_id,
+                                           const std::string& address) override;
   absl::StatusOr<int64_t> NextWorkItemId() override;
   absl::StatusOr<DecisionResult> CommitDecision(const DecisionWrite& write) override;
   absl::StatusOr<MessageRecord> SetSpamStatus(int64_t id, const std::string& status) override;
@@ -80,6 +87,11 @@ class InMemoryRouterStore : public RouterStore {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   int CountAcksLocked(const std::string& to, absl::Time since) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Mirror postroom_address_suppressed.sql and postroom_record_bounce.sql.
+  bool SuppressedLocked(int64_t connector_id, const std::string& address) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RecordBounceLocked(int64_t message_id, const BounceWrite& b)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   std::function<absl::Time()> now_;
   absl::Mutex mu_;
@@ -92,6 +104,7 @@ class InMemoryRouterStore : public RouterStore {
   std::map<int64_t, absl::Time> claimed_ ABSL_GUARDED_BY(mu_);
   std::map<int64_t, WorkItemRecord> work_items_ ABSL_GUARDED_BY(mu_);
   std::vector<OutboxRecord> outbox_ ABSL_GUARDED_BY(mu_);
+  std::vector<SuppressionRecord> suppressions_ ABSL_GUARDED_BY(mu_);
   std::vector<Event> events_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -85,10 +85,12 @@ absl::StatusOr<Router::Analysis> Analyze(const Router::ConnectorConfig& cfg,
   return a;
 }
 
-std::string SummaryJson(const Router::Analysis& a) {
+std::string SummaryJson(const Router::Analysis& a, const store::BounceWrite* bounce) {
   std::vector<std::string> to;
   AppendAddresses(a.parsed.to, to);
-  return JsonObject()
+  JsonObject o;
+  if (a.cls.has_bounce) o.Raw("bounce", BounceSummaryJson(a.cls.bounce, bounce));
+  return o
       .Str("subject", a.parsed.subject)
       .Str("from", a.sender)
       .Str("from_name", a.sender_name)

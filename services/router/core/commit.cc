@@ -18,7 +18,10 @@ absl::StatusOr<v1::RouteEmailResponse> Router::Commit(const ConnectorConfig& cfg
   w.decision.decision_route = d.route;
   w.decision.decision_reason = d.reason;
   w.decision.trace_json = TraceJson(d.trace);
-  w.decision.summary_json = SummaryJson(a);
+  // The bounce's row and suppression are written with the decision, handed over in the summary
+  // (store::BounceWrite).
+  if (d.bounce && d.decision == "bounce") w.bounce = d.bounce->write;
+  w.decision.summary_json = SummaryJson(a, w.bounce ? &*w.bounce : nullptr);
   w.decision.duplicate_of = d.duplicate_of;
   w.decision.spam_status = d.spam_status;
   w.decision.message_id = a.parsed.message_id;
@@ -64,6 +67,7 @@ absl::StatusOr<v1::RouteEmailResponse> Router::Commit(const ConnectorConfig& cfg
     options_.metrics->Decided(cfg.record.name, d.decision, options_.clock->Now() - started);
     if (res.ack_queued) options_.metrics->AckQueued(cfg.record.name);
     if (!suppressed.empty()) options_.metrics->AckSuppressed(cfg.record.name, suppressed);
+    if (w.bounce) options_.metrics->BounceMatched(cfg.record.name, w.bounce->kind);
   }
   LogInfo("route_done", {{"connector", cfg.record.name},
                          {"message", absl::StrCat(res.message_id)},

@@ -64,6 +64,12 @@ struct Router::Analysis {
   std::string_view raw;
 };
 
+// A bounce tied to the outbox row it answers (bounce.cc).
+struct BounceLink {
+  store::BounceWrite write;
+  store::OutboxRecord row;  // As found: its address, reason and connector.
+};
+
 // What the pipeline decided, with the trace its steps wrote.
 struct Router::Decision {
   std::string decision;
@@ -80,6 +86,7 @@ struct Router::Decision {
   bool check_duplicate = false;
   bool want_ack = false;
   std::string ack_suppressed;  // Why not, decided before the commit.
+  std::optional<BounceLink> bounce;  // A bounce of mail we sent (automatic_mail step).
 
   // A step that looked and let the message through.
   void Pass(std::string step_name, std::string why) {
@@ -106,8 +113,25 @@ absl::StatusOr<Router::Analysis> Analyze(const Router::ConnectorConfig& cfg,
                                          const std::string& raw, const std::string& folder,
                                          const std::string& queue_hint,
                                          const std::string& known_sha256 = "");
-// messages.summary of an analysed message.
-std::string SummaryJson(const Router::Analysis& a);
+// messages.summary of an analysed message; a bounce's summary has a "bounce" object
+// (BounceSummaryJson) with the outbox row it is tied to, if any.
+std::string SummaryJson(const Router::Analysis& a, const store::BounceWrite* bounce = nullptr);
+
+// bounce.cc: the outbox row id in a Message-ID the sender made
+// ("postroom.outbox.ID.CREATED_MS@DOMAIN", no angle brackets); 0 when it is not one.
+int64_t OutboxIdOfMessageId(absl::string_view message_id);
+// "permanent" (status 5.x.x), "transient" (4.x.x, or a delay), "unknown" (a failure without a
+// code); "" for reports that are no failure (success DSNs, feedback reports).
+std::string BounceKind(const mime::BounceInfo& b);
+// The outbox row a bounce answers: the first of the report's original Message-ID, the bounce's
+// In-Reply-To and References that is one of ours and names a sent row (at most 4 lookups);
+// nullopt for mail that is no failure or delay report, or not about mail we sent.
+absl::StatusOr<std::optional<BounceLink>> LinkBounce(store::RouterStore& store,
+                                                     const Router::Analysis& a);
+// The summary's "bounce" object: the report's type, original Message-ID, status and
+// diagnostic, and with `link` the row's id, Message-ID and the bounce's kind (what
+// postroom_record_bounce reads).
+std::string BounceSummaryJson(const mime::BounceInfo& b, const store::BounceWrite* link);
 
 // FAILED_PRECONDITION when the connector's mail may not be routed (disabled, outgoing only).
 absl::Status CheckRoutable(const Router::ConnectorConfig& c);

@@ -189,9 +189,14 @@ absl::StatusOr<v1::RouteEmailResponse> Router::ExplainRoute(const v1::ExplainRou
   if (d.actions) out.set_queue(d.actions->queue);
   std::string suppressed = d.ack_suppressed;
   if (d.want_ack) {
+    // The commit's own checks, in its order: a suppressed address, then the rate limit.
+    POSTROOM_ASSIGN_OR_RETURN(bool blocked, options_.store->IsAddressSuppressed(
+                                                cfg->outgoing_connector_id, a.sender));
     POSTROOM_ASSIGN_OR_RETURN(int sent, options_.store->CountAcksSince(
                                             a.sender, options_.clock->Now() - absl::Hours(1)));
-    if (sent >= cfg->ack_rate_limit) {
+    if (blocked) {
+      suppressed = "suppressed_address";
+    } else if (sent >= cfg->ack_rate_limit) {
       suppressed = "rate_limited";
     } else {
       out.set_acknowledgement_queued(true);  // Would be.

@@ -36,7 +36,9 @@ namespace postroom::router {
 // Every reason RouterMetrics::AckSuppressed() is given (acknowledgement.cc and the stores).
 inline constexpr const char* kAckSuppressionReasons[] = {
     "list",           "no_sender",   "no_reply_address", "automated_emails_off",
-    "template_missing", "rate_limited", "already_queued"};
+    "template_missing", "rate_limited", "already_queued", "suppressed_address"};
+// Every kind RouterMetrics::BounceMatched() is given (bounce.cc).
+inline constexpr const char* kBounceKinds[] = {"permanent", "transient", "unknown"};
 
 class RouterMetrics {
  public:
@@ -46,6 +48,8 @@ class RouterMetrics {
                        absl::Duration latency) = 0;
   virtual void AckQueued(const std::string& connector) = 0;
   virtual void AckSuppressed(const std::string& connector, const std::string& reason) = 0;
+  // A bounce tied to the outbox row it answers; kind as in kBounceKinds.
+  virtual void BounceMatched(const std::string& connector, const std::string& kind) {}
   // A message decided failed because router_max_attempts routing attempts did not finish.
   virtual void Poisoned(const std::string& connector) = 0;
   // The connector's stored spec could not be read (libs/connector); its mail waits.

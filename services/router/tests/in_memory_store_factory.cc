@@ -16,6 +16,14 @@ class Holder : public StoreHolder {
     store_.PutDocument(kind, doc);
   }
   int64_t StorePending(const store::MessageRecord& m) override { return store_.StorePending(m); }
+  void MarkOutboxSent(int64_t id, int64_t connector_id, const std::string& mid) override {
+    store_.MarkOutboxSent(id, connector_id, mid);
+  }
+  int CountSuppressions(const std::string& address) override {
+    int n = 0;
+    for (const store::SuppressionRecord& s : store_.Suppressions()) n += s.address == address;
+    return n;
+  }
 
  private:
   store::InMemoryRouterStore store_;

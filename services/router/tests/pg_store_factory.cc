@@ -86,6 +86,23 @@ class Holder : public StoreHolder {
     }));
     return id;
   }
+  void MarkOutboxSent(int64_t id, int64_t connector_id, const std::string& mid) override {
+    Check(database_->Transact([&](pqxx::work& t) {
+      t.exec_params("UPDATE outbox SET status = 'sent', sent_at = now(), connector_id = $2, "
+                    "smtp_message_id = $3 WHERE id = $1",
+                    id, connector_id, mid);
+      return absl::OkStatus();
+    }));
+  }
+  int CountSuppressions(const std::string& address) override {
+    int n = 0;
+    Check(database_->Transact([&](pqxx::work& t) {
+      n = t.exec_params("SELECT count(*) FROM suppressions WHERE address = $1", address)[0][0]
+              .as<int>();
+      return absl::OkStatus();
+    }));
+    return n;
+  }
 
  private:
   int64_t doc_version_ = 0;

@@ -1,11 +1,14 @@
 // The router core's behaviour, run twice: over InMemoryRouterStore (router_core_test) and over
 // PostgreSQL (router_core_pg_test, label pg).
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
@@ -13,6 +16,9 @@
 #include "gtest/gtest.h"
 #include "libs/base/clock.h"
 #include "libs/base/sha256.h"
+#include "libs/mime/classify.h"
+#include "libs/mime/parser.h"
+#include "services/router/core/internal.h"
 #include "services/router/core/router_core.h"
 #include "services/router/tests/store_factory.h"
 #include "tests/support/status_matchers.h"
@@ -116,6 +122,13 @@ class CommitFailsStore : public store::RouterStore {
   }
   absl::StatusOr<int> CountAcksSince(const std::string& to, absl::Time since) override {
     return inner_.CountAcksSince(to, since);
+  }
+  absl::StatusOr<std::optional<store::OutboxRecord>> FindOutboxForBounce(
+      int64_t id, const std::string& mid) override {
+    return inner_.FindOutboxForBounce(id, mid);
+  }
+  absl::StatusOr<bool> IsAddressSuppressed(int64_t c, const std::string& a) override {
+    return inner_.IsAddressSuppressed(c, a);
   }
   absl::StatusOr<store::MessageRecord> SetSpamStatus(int64_t id, const std::string& s) override {
     return inner_.SetSpamStatus(id, s);
@@ -681,6 +694,252 @@ TEST_F(RouterCoreTest, AckRateLimitPerSenderFromSetting) {
   EXPECT_EQ(third.acknowledgement_suppressed(), "rate_limited");
   // Another sender is not limited.
   EXPECT_TRUE(Route(Mail("bob@client.example", "1")).acknowledgement_queued());
+}
+
+// A DSN as Postfix writes it, about the message `original_id` sent to `rcpt`.
+std::string Dsn(const std::string& original_id, const std::string& rcpt, const std::string& status,
+                const std::string& action = "failed") {
+  static int n = 0;
+  return absl::StrCat(
+      "From: MAILER-DAEMON@mx.desk.example (Mail Delivery System)\r\n"
+      "To: support@desk.example\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+      "Message-ID: <dsn", ++n, "@mx.desk.example>\r\nAuto-Submitted: auto-replied\r\n"
+      "MIME-Version: 1.0\r\n"
+      "Content-Type: multipart/report; report-type=delivery-status; boundary=\"XX\"\r\n\r\n"
+      "--XX\r\nContent-Type: text/plain\r\n\r\nI'm sorry to have to inform you that your "
+      "message could not be delivered.\r\n--XX\r\n"
+      "Content-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.desk.example\r\n\r\n"
+      "Final-Recipient: rfc822; ", rcpt, "\r\nAction: ", action, "\r\nStatus: ", status,
+      "\r\nDiagnostic-Code: smtp; 550 ", status, " <", rcpt, ">: Recipient address rejected\r\n"
+      "\r\n--XX\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+      "From: support@desk.example\r\nTo: ", rcpt, "\r\nSubject: We got it\r\n"
+      "Message-ID: <", original_id, ">\r\n\r\n--XX--\r\n");
+}
+
+class BounceTest : public RouterCoreTest {
+ protected:
+  struct Sent {
+    int64_t outbox_id = 0;
+    std::string message_id;  // As the sender made it, without angle brackets.
+  };
+  // An acknowledgement to `from`, sent by the sender through the outgoing connector.
+  Sent AckSentTo(const std::string& from) {
+    v1::RouteEmailResponse r = Route(Mail(from, "Printer"));
+    EXPECT_TRUE(r.acknowledgement_queued()) << r.acknowledgement_suppressed();
+    v1::GetWorkItemResponse wi = WorkItem(r.work_item_id());
+    if (wi.outbox_size() != 1) {
+      ADD_FAILURE() << "no acknowledgement for " << from;
+      return {};
+    }
+    Sent s{wi.outbox(0).id(), absl::StrCat("postroom.outbox.", wi.outbox(0).id(),
+                                           ".1796000000123@desk.example")};
+    holder_->MarkOutboxSent(s.outbox_id, outgoing_id_, s.message_id);
+    return s;
+  }
+  store::OutboxRecord Row(int64_t id) {
+    for (int64_t wi = 1; wi < 10000; ++wi) {
+      absl::StatusOr<std::vector<store::OutboxRecord>> rows =
+          holder_->store().ListOutboxForWorkItem(wi);
+      if (!rows.ok()) break;
+      for (const store::OutboxRecord& o : *rows) {
+        if (o.id == id) return o;
+      }
+    }
+    ADD_FAILURE() << "no outbox row " << id;
+    return {};
+  }
+  bool Suppressed(const std::string& address) {
+    absl::StatusOr<bool> b = holder_->store().IsAddressSuppressed(outgoing_id_, address);
+    EXPECT_THAT(b, IsOk());
+    return b.ok() && *b;
+  }
+};
+
+TEST(OutboxMessageIdTest, OnlyTheSendersShapeNamesARow) {
+  EXPECT_EQ(OutboxIdOfMessageId("postroom.outbox.42.1796000000123@desk.example"), 42);
+  EXPECT_EQ(OutboxIdOfMessageId("POSTROOM.OUTBOX.7.0@x"), 7);
+  EXPECT_EQ(OutboxIdOfMessageId("postroom.outbox.42@desk.example"), 0);
+  EXPECT_EQ(OutboxIdOfMessageId("postroom.outbox.x.1@desk.example"), 0);
+  EXPECT_EQ(OutboxIdOfMessageId("postroom.outbox.0.1@desk.example"), 0);
+  EXPECT_EQ(OutboxIdOfMessageId("postroom.outbox.-3.1@desk.example"), 0);
+  EXPECT_EQ(OutboxIdOfMessageId("postroom.outbox.99999999999999999999.1@d"), 0);
+  EXPECT_EQ(OutboxIdOfMessageId("postroom.outbox.4.1@"), 0);
+  EXPECT_EQ(OutboxIdOfMessageId("m1@client.example"), 0);
+  EXPECT_EQ(OutboxIdOfMessageId(""), 0);
+}
+
+TEST(BounceKindTest, StatusClassDecides) {
+  mime::BounceInfo b;
+  b.status = "5.1.1";
+  EXPECT_EQ(BounceKind(b), "permanent");
+  b.status = "4.2.2";
+  EXPECT_EQ(BounceKind(b), "transient");
+  b.status = "";
+  EXPECT_EQ(BounceKind(b), "unknown");
+  b.type = mime::BounceType::kDelay;
+  EXPECT_EQ(BounceKind(b), "transient");
+  b.type = mime::BounceType::kSuccess;
+  b.status = "2.0.0";
+  EXPECT_EQ(BounceKind(b), "");
+  b.type = mime::BounceType::kFeedbackReport;
+  EXPECT_EQ(BounceKind(b), "");
+}
+
+TEST_F(BounceTest, PermanentBounceMarksTheRowAndSuppressesTheAddressForAcksOnly) {
+  Sent sent = AckSentTo("jane@client.example");
+  // ExplainRoute says what would happen and writes nothing.
+  EXPECT_THAT(Explain(Dsn(sent.message_id, "jane@client.example", "5.1.1")).reason(),
+              HasSubstr("permanent, would be marked bounced, address would be suppressed"));
+  EXPECT_EQ(Row(sent.outbox_id).status, "sent");
+  EXPECT_FALSE(Suppressed("jane@client.example"));
+  v1::RouteEmailResponse b = Route(Dsn(sent.message_id, "jane@client.example", "5.1.1"));
+  EXPECT_EQ(b.decision(), v1::DECISION_BOUNCE);
+  EXPECT_THAT(b.reason(), HasSubstr(absl::StrCat("answers outbox ", sent.outbox_id,
+                                                 " (ack to jane@client.example): permanent, "
+                                                 "marked bounced, address suppressed")));
+  ExpectStoredAsAnswered(b);
+  store::OutboxRecord row = Row(sent.outbox_id);
+  EXPECT_EQ(row.status, "bounced");
+  EXPECT_EQ(row.bounce_status, "5.1.1");
+  EXPECT_THAT(row.bounce_diagnostic, HasSubstr("Recipient address rejected"));
+  EXPECT_TRUE(Suppressed("jane@client.example"));
+  EXPECT_TRUE(Suppressed(" Jane@Client.Example"));
+  EXPECT_FALSE(Suppressed("bob@client.example"));
+  EXPECT_EQ(holder_->CountSuppressions("jane@client.example"), 1);
+  absl::StatusOr<store::MessageRecord> stored = holder_->store().GetMessage(b.message_id(), false);
+  ASSERT_THAT(stored, IsOk());
+  EXPECT_THAT(stored->summary_json,
+              ::testing::ContainsRegex(absl::StrCat("\"outbox_id\": ?", sent.outbox_id, "[,}]")));
+
+  // Her next mail still makes a work item, without an acknowledgement; others still get one.
+  v1::RouteEmailResponse next = Route(Mail("Jane@client.example", "Again"));
+  EXPECT_EQ(next.decision(), v1::DECISION_CREATED);
+  EXPECT_FALSE(next.acknowledgement_queued());
+  EXPECT_EQ(next.acknowledgement_suppressed(), "suppressed_address");
+  EXPECT_THAT(WorkItem(next.work_item_id()).outbox(), SizeIs(0));
+  EXPECT_EQ(Explain(Mail("jane@client.example", "Explain")).acknowledgement_suppressed(),
+            "suppressed_address");
+  EXPECT_TRUE(Route(Mail("bob@client.example", "Hi")).acknowledgement_queued());
+
+  // The same bounce again (another copy, or reprocessed) adds nothing.
+  Route(Dsn(sent.message_id, "jane@client.example", "5.1.1"));
+  EXPECT_EQ(holder_->CountSuppressions("jane@client.example"), 1);
+}
+
+TEST_F(BounceTest, TransientBounceMarksTheRowButSuppressesNobody) {
+  Sent sent = AckSentTo("jane@client.example");
+  v1::RouteEmailResponse b =
+      Route(Dsn(sent.message_id, "jane@client.example", "4.2.2", "delayed"));
+  EXPECT_EQ(b.decision(), v1::DECISION_BOUNCE);
+  EXPECT_THAT(b.reason(), HasSubstr("transient, marked bounced"));
+  EXPECT_EQ(Row(sent.outbox_id).status, "bounced");
+  EXPECT_EQ(Row(sent.outbox_id).bounce_status, "4.2.2");
+  EXPECT_FALSE(Suppressed("jane@client.example"));
+  EXPECT_TRUE(Route(Mail("jane@client.example", "Again")).acknowledgement_queued());
+  // A permanent bounce afterwards suppresses; a transient one after that keeps the 5.x.x.
+  Route(Dsn(sent.message_id, "jane@client.example", "5.2.1"));
+  EXPECT_TRUE(Suppressed("jane@client.example"));
+  Route(Dsn(sent.message_id, "jane@client.example", "4.4.1", "delayed"));
+  EXPECT_EQ(Row(sent.outbox_id).bounce_status, "5.2.1");
+}
+
+TEST_F(BounceTest, ABounceNamingNoSentRowOfOursTiesToNothing) {
+  Sent sent = AckSentTo("jane@client.example");
+  // The right row id with another timestamp (a guess), another row's id, mail not ours.
+  std::string guessed = absl::StrCat("postroom.outbox.", sent.outbox_id, ".1@desk.example");
+  std::string other = absl::StrCat("postroom.outbox.", sent.outbox_id + 1000,
+                                   ".1796000000123@desk.example");
+  for (const std::string& id : {guessed, other, std::string("m77@client.example")}) {
+    v1::RouteEmailResponse b = Route(Dsn(id, "jane@client.example", "5.1.1"));
+    EXPECT_EQ(b.decision(), v1::DECISION_BOUNCE);
+    EXPECT_THAT(b.reason(), ::testing::Not(HasSubstr("answers outbox"))) << id;
+  }
+  // A row not sent yet is not bounced either.
+  v1::RouteEmailResponse queued = Route(Mail("ann@client.example", "Printer"));
+  int64_t queued_id = WorkItem(queued.work_item_id()).outbox(0).id();
+  Route(Dsn(absl::StrCat("postroom.outbox.", queued_id, ".1796000000123@desk.example"),
+            "ann@client.example", "5.1.1"));
+  EXPECT_EQ(Row(queued_id).status, "queued");
+  EXPECT_EQ(Row(sent.outbox_id).status, "sent");
+  EXPECT_FALSE(Suppressed("jane@client.example"));
+  EXPECT_FALSE(Suppressed("ann@client.example"));
+}
+
+TEST_F(BounceTest, PlainTextBounceIsTiedThroughInReplyTo) {
+  Sent sent = AckSentTo("jane@client.example");
+  std::string bounce = absl::StrCat(
+      "From: postmaster@mx.client.example\r\nTo: support@desk.example\r\n"
+      "Subject: Delivery Status Notification (Failure)\r\nMessage-ID: <ndr1@mx.client.example>\r\n"
+      "In-Reply-To: <", sent.message_id, ">\r\nX-Failed-Recipients: jane@client.example\r\n"
+      "Content-Type: text/plain\r\n\r\nDelivery to the following recipient failed "
+      "permanently:\r\n\r\n     jane@client.example\r\n\r\n550 5.1.1 The email account that "
+      "you tried to reach does not exist.\r\n");
+  v1::RouteEmailResponse b = Route(bounce);
+  EXPECT_EQ(b.decision(), v1::DECISION_BOUNCE);
+  EXPECT_THAT(b.reason(), HasSubstr("permanent, marked bounced, address suppressed"));
+  EXPECT_TRUE(Suppressed("jane@client.example"));
+}
+
+// A bounce naming many of our ids is looked up for the first four only: the lookups a hostile
+// message can cause are bounded, whatever its References hold.
+TEST_F(BounceTest, AtMostFourCandidateIdsAreLookedUp) {
+  Sent sent = AckSentTo("jane@client.example");
+  auto bounce_with_refs = [&](int decoys) {
+    std::string refs;
+    for (int i = 0; i < decoys; ++i) {
+      absl::StrAppend(&refs, " <postroom.outbox.", 900000 + i, ".1@desk.example>");
+    }
+    return absl::StrCat(
+        "From: postmaster@mx.client.example\r\nTo: support@desk.example\r\n"
+        "Subject: Delivery Status Notification (Failure)\r\nMessage-ID: <ndr", decoys,
+        "@mx.client.example>\r\nReferences:", refs, " <", sent.message_id,
+        ">\r\nX-Failed-Recipients: jane@client.example\r\nContent-Type: text/plain\r\n\r\n"
+        "550 5.1.1 The email account that you tried to reach does not exist.\r\n");
+  };
+  v1::RouteEmailResponse past = Route(bounce_with_refs(4));  // Ours is the fifth.
+  EXPECT_EQ(past.decision(), v1::DECISION_BOUNCE);
+  EXPECT_THAT(past.reason(), ::testing::Not(HasSubstr("answers outbox")));
+  EXPECT_EQ(Row(sent.outbox_id).status, "sent");
+  v1::RouteEmailResponse within = Route(bounce_with_refs(3));  // Ours is the fourth.
+  EXPECT_THAT(within.reason(), HasSubstr(absl::StrCat("answers outbox ", sent.outbox_id)));
+  EXPECT_EQ(Row(sent.outbox_id).status, "bounced");
+}
+
+// Real bounces of several mail systems (Postfix, Exchange 2007, Outlook.com, Gmail, qmail),
+// their returned Message-ID replaced by one of our sent rows'.
+TEST_F(BounceTest, CorpusBouncesTieToTheRowTheyAnswer) {
+  const char* dir = std::getenv("POSTROOM_CORPUS_DIR");
+  const char* src = std::getenv("POSTROOM_SOURCE_DIR");
+  std::string corpus = dir != nullptr && *dir != '\0' ? dir
+                       : src != nullptr               ? absl::StrCat(src, "/../shared/corpus")
+                                                      : "";
+  ASSERT_FALSE(corpus.empty()) << "set POSTROOM_CORPUS_DIR (or run through ctest)";
+  int n = 0;
+  for (const char* name : {"lhost-postfix-03", "lhost-exchange2007-02", "lhost-outlook-02",
+                           "lhost-gmail-03", "lhost-qmail-03"}) {
+    std::string path =
+        absl::StrCat(corpus, "/sisimai-set-of-emails/maildir/bsd/", name, ".eml");
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    ASSERT_NE(f, nullptr) << path;
+    std::string raw;
+    char buf[8192];
+    for (size_t got; (got = std::fread(buf, 1, sizeof buf, f)) > 0;) raw.append(buf, got);
+    std::fclose(f);
+    absl::StatusOr<mime::ParsedMessage> parsed = mime::ParseMessage(raw);
+    ASSERT_THAT(parsed, IsOk());
+    mime::Classification cls = mime::Classify(*parsed);
+    ASSERT_EQ(cls.kind, mime::MessageKind::kBounce) << name;
+    ASSERT_FALSE(cls.bounce.original_message_id.empty()) << name;
+    std::string address = absl::StrCat("user", ++n, "@client.example");
+    Sent sent = AckSentTo(address);
+    absl::StrReplaceAll({{cls.bounce.original_message_id, sent.message_id}}, &raw);
+    v1::RouteEmailResponse b = Route(raw);
+    EXPECT_EQ(b.decision(), v1::DECISION_BOUNCE) << name;
+    EXPECT_THAT(b.reason(), HasSubstr(absl::StrCat("answers outbox ", sent.outbox_id))) << name;
+    EXPECT_EQ(Row(sent.outbox_id).status, "bounced") << name;
+    EXPECT_EQ(Row(sent.outbox_id).bounce_status, cls.bounce.status) << name;
+    EXPECT_EQ(Suppressed(address), absl::StartsWith(cls.bounce.status, "5")) << name;
+  }
 }
 
 TEST_F(RouterCoreTest, RequesterFallsBackToReplyToThenReturnPathWithoutFrom) {

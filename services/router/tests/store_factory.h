@@ -21,6 +21,11 @@ class StoreHolder {
   virtual void PutDocument(store::DocumentKind kind, const store::DocumentRecord& doc) = 0;
   // A pending message as the fetcher stores it.
   virtual int64_t StorePending(const store::MessageRecord& message) = 0;
+  // What the sender does with an outbox row: sent through `connector_id` with this Message-ID.
+  virtual void MarkOutboxSent(int64_t id, int64_t connector_id,
+                              const std::string& smtp_message_id) = 0;
+  // Suppressions of `address` on any connector (the list has one per connector at most).
+  virtual int CountSuppressions(const std::string& address) = 0;
 };
 std::unique_ptr<StoreHolder> MakeStore(std::function<absl::Time()> now);
 

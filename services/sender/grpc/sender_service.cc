@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "libs/server/authorize.h"
 #include "libs/server/status.h"
@@ -15,6 +16,8 @@ v1::OutboxState StateOf(const store::OutboxItem& o, absl::Time now) {
   if (o.status == "sent") return v1::OUTBOX_STATE_SENT;
   if (o.status == "failed") return v1::OUTBOX_STATE_FAILED;
   if (o.status == "cancelled") return v1::OUTBOX_STATE_CANCELLED;
+  if (o.status == "bounced") return v1::OUTBOX_STATE_BOUNCED;
+  if (o.status == "suppressed") return v1::OUTBOX_STATE_SUPPRESSED;
   if (!o.claimed_by.empty() && o.claimed_until && *o.claimed_until > now) {
     return v1::OUTBOX_STATE_SENDING;
   }
@@ -51,6 +54,8 @@ void SenderService::ToProto(const store::OutboxItem& o, absl::Time now, bool ful
   out->set_work_item_id(o.work_item_id);
   out->set_source_message_id(o.message_id);
   out->set_dedupe_key(o.dedupe_key);
+  out->set_bounce_status(o.bounce_status);
+  out->set_bounce_diagnostic(o.bounce_diagnostic);
   if (full) {
     out->set_body_text(o.body_text);
     out->set_body_html(o.body_html);
@@ -80,9 +85,16 @@ grpc::Status SenderService::ListOutbox(grpc::ServerContext* ctx, const v1::ListO
     case v1::OUTBOX_STATE_CANCELLED:
       f.status = "cancelled";
       break;
+    case v1::OUTBOX_STATE_BOUNCED:
+      f.status = "bounced";
+      break;
+    case v1::OUTBOX_STATE_SUPPRESSED:
+      f.status = "suppressed";
+      break;
     default:
       return server::ToGrpcStatus(absl::InvalidArgumentError(
-          "state: one of queued, sent, failed, cancelled (items being sent are queued)"));
+          "state: one of queued, sent, failed, cancelled, bounced, suppressed (items being sent "
+          "are queued)"));
   }
   f.connector = req->connector();
   f.before_id = req->before_id();
@@ -119,6 +131,63 @@ grpc::Status SenderService::RetryNow(grpc::ServerContext* ctx, const v1::RetryNo
   if (!item.ok()) return server::ToGrpcStatus(item.status());
   ToProto(*item, clock_.Now(), false, resp->mutable_item());
   return grpc::Status::OK;
+}
+
+grpc::Status SenderService::ListSuppressions(grpc::ServerContext* ctx,
+                                             const v1::ListSuppressionsRequest* req,
+                                             v1::ListSuppressionsResponse* resp) {
+  if (auth_ != nullptr) {
+    auto p = server::Authorize(*ctx, *auth_, auth::Role::kViewer, "list suppressed addresses");
+    if (!p.ok()) return server::ToGrpcStatus(p.status());
+  }
+  store::SuppressionFilter f;
+  f.connector = req->connector();
+  f.before_id = req->before_id();
+  f.limit = req->limit() == 0 ? 100 : static_cast<int>(std::min<uint32_t>(req->limit(), 1000));
+  absl::StatusOr<std::vector<store::SuppressionRecord>> list = store_.ListSuppressions(f);
+  if (!list.ok()) return server::ToGrpcStatus(list.status());
+  for (const store::SuppressionRecord& s : *list) ToProto(s, resp->add_suppressions());
+  if (static_cast<int>(list->size()) == f.limit) resp->set_next_before_id(list->back().id);
+  return grpc::Status::OK;
+}
+
+grpc::Status SenderService::DeleteSuppression(grpc::ServerContext* ctx,
+                                              const v1::DeleteSuppressionRequest* req,
+                                              v1::DeleteSuppressionResponse* resp) {
+  std::string actor = "unauthenticated";
+  if (auth_ != nullptr) {
+    auto p = server::Authorize(*ctx, *auth_, auth::Role::kOperator, "delete a suppression");
+    if (!p.ok()) return server::ToGrpcStatus(p.status());
+    actor = p->name;
+  }
+  if (req->connector().empty()) {
+    return server::ToGrpcStatus(
+        absl::InvalidArgumentError("connector: required, the outgoing connector's name"));
+  }
+  if (absl::StripAsciiWhitespace(req->address()).empty()) {
+    return server::ToGrpcStatus(
+        absl::InvalidArgumentError("address: required, the suppressed address"));
+  }
+  if (req->address().size() > 320) {
+    return server::ToGrpcStatus(
+        absl::InvalidArgumentError("address: at most 320 bytes, an email address"));
+  }
+  absl::StatusOr<store::SuppressionRecord> deleted =
+      store_.DeleteSuppression(req->connector(), req->address(), actor, clock_.Now());
+  if (!deleted.ok()) return server::ToGrpcStatus(deleted.status());
+  ToProto(*deleted, resp->mutable_deleted());
+  return grpc::Status::OK;
+}
+
+void SenderService::ToProto(const store::SuppressionRecord& s, v1::Suppression* out) {
+  out->set_connector(s.connector);
+  out->set_address(s.address);
+  out->set_reason(s.reason);
+  out->set_dsn_status(s.dsn_status);
+  out->set_diagnostic(s.diagnostic);
+  out->set_created_at_unix_ms(absl::ToUnixMillis(s.created_at));
+  out->set_source_outbox_id(s.source_outbox_id);
+  out->set_source_message_id(s.source_message_id);
 }
 
 }  // namespace postroom::sender

@@ -7,7 +7,8 @@
 
 namespace postroom::sender {
 
-// SenderService over gRPC: viewers list and read the outbox, operators retry. Proto <-> store
+// SenderService over gRPC: viewers list and read the outbox and the suppression list,
+// operators retry and delete suppressions. Proto <-> store
 // records and status mapping; nothing else happens here.
 class SenderService final : public v1::SenderService::Service {
  public:
@@ -22,10 +23,16 @@ class SenderService final : public v1::SenderService::Service {
                              v1::GetOutboxItemResponse* resp) override;
   grpc::Status RetryNow(grpc::ServerContext* ctx, const v1::RetryNowRequest* req,
                         v1::RetryNowResponse* resp) override;
+  grpc::Status ListSuppressions(grpc::ServerContext* ctx, const v1::ListSuppressionsRequest* req,
+                                v1::ListSuppressionsResponse* resp) override;
+  grpc::Status DeleteSuppression(grpc::ServerContext* ctx,
+                                 const v1::DeleteSuppressionRequest* req,
+                                 v1::DeleteSuppressionResponse* resp) override;
 
   // The item as the API shows it; `full` adds bodies and headers. SENDING while claimed.
   static void ToProto(const store::OutboxItem& item, absl::Time now, bool full,
                       v1::OutboxItem* out);
+  static void ToProto(const store::SuppressionRecord& s, v1::Suppression* out);
 
  private:
   store::OutboxStore& store_;

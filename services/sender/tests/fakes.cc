@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
@@ -81,6 +82,19 @@ absl::StatusOr<std::vector<store::OutboxItem>> InMemoryOutboxStore::ClaimDue(
     if (o.status != "queued" || o.due_at > now) continue;
     if (o.claimed_until.has_value() && *o.claimed_until > now) continue;
     if (!Active(Effective(o)) || Paused(Effective(o), now)) continue;
+    const bool suppressed =
+        o.reason == "ack" &&
+        std::any_of(suppressions_.begin(), suppressions_.end(), [&](const auto& s) {
+          return s.connector_id == Effective(o) && s.address == absl::AsciiStrToLower(o.to_address);
+        });
+    if (suppressed) {
+      o.status = "suppressed";
+      o.last_error_class = "suppressed";
+      o.last_error = absl::StrCat("not sent: ", o.to_address,
+                                  " is on the suppression list of this connector (it bounced "
+                                  "permanently)");
+      continue;
+    }
     due.push_back(&o);
   }
   std::stable_sort(due.begin(), due.end(), [](auto* a, auto* b) { return a->due_at < b->due_at; });
@@ -219,14 +233,64 @@ absl::StatusOr<store::OutboxItem> InMemoryOutboxStore::RetryNow(int64_t id, absl
     return absl::NotFoundError(absl::StrCat("outbox item ", id, " does not exist"));
   }
   store::OutboxItem& o = it->second;
-  if (o.status == "sent" || o.status == "cancelled") {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "outbox item ", id, " is ", o.status, "; only failed or queued items can be retried"));
+  if (o.status == "sent" || o.status == "cancelled" || o.status == "bounced") {
+    return absl::FailedPreconditionError(
+        absl::StrCat("outbox item ", id, " is ", o.status,
+                     "; only failed, suppressed or queued items can be retried"));
   }
-  if (o.status == "failed") o.attempts = 0;
+  if (o.status == "failed" || o.status == "suppressed") o.attempts = 0;
   o.status = "queued";
   o.due_at = now;
   return o;
+}
+
+void InMemoryOutboxStore::AddSuppression(store::SuppressionRecord s) {
+  absl::MutexLock l(&mu_);
+  s.id = static_cast<int64_t>(suppressions_.size()) + 1;
+  s.connector = connectors_[s.connector_id].name;
+  suppressions_.push_back(std::move(s));
+}
+
+std::vector<std::string> InMemoryOutboxStore::Audit() {
+  absl::MutexLock l(&mu_);
+  return audit_;
+}
+
+absl::StatusOr<std::vector<store::SuppressionRecord>> InMemoryOutboxStore::ListSuppressions(
+    const store::SuppressionFilter& f) {
+  absl::MutexLock l(&mu_);
+  bool known = f.connector.empty();
+  for (const auto& [id, c] : connectors_) known = known || c.name == f.connector;
+  if (!known) {
+    return absl::NotFoundError(
+        absl::StrCat("connector \"", f.connector, "\" is not an outgoing connector"));
+  }
+  std::vector<store::SuppressionRecord> out;
+  for (auto it = suppressions_.rbegin(); it != suppressions_.rend(); ++it) {
+    if (static_cast<int>(out.size()) >= (f.limit > 0 ? f.limit : 100)) break;
+    if ((f.connector.empty() || it->connector == f.connector) &&
+        (f.before_id == 0 || it->id < f.before_id)) {
+      out.push_back(*it);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<store::SuppressionRecord> InMemoryOutboxStore::DeleteSuppression(
+    const std::string& connector, const std::string& address, const std::string& actor,
+    absl::Time) {
+  absl::MutexLock l(&mu_);
+  std::string normal = absl::AsciiStrToLower(absl::StripAsciiWhitespace(address));
+  for (auto it = suppressions_.begin(); it != suppressions_.end(); ++it) {
+    if (it->connector != connector || it->address != normal) continue;
+    store::SuppressionRecord out = *it;
+    suppressions_.erase(it);
+    audit_.push_back(absl::StrCat(actor, " ", connector, "/", normal));
+    return out;
+  }
+  return absl::NotFoundError(absl::StrCat("address \"", address,
+                                          "\" is not suppressed for connector \"", connector,
+                                          "\""));
 }
 
 void FakeTransport::Script(mail::SmtpResult r) {

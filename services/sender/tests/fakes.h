@@ -44,6 +44,16 @@ class InMemoryOutboxStore : public store::OutboxStore {
   absl::StatusOr<std::vector<store::OutboxItem>> List(const store::OutboxFilter& filter) override;
   absl::StatusOr<store::OutboxItem> Get(int64_t id) override;
   absl::StatusOr<store::OutboxItem> RetryNow(int64_t id, absl::Time now) override;
+  absl::StatusOr<std::vector<store::SuppressionRecord>> ListSuppressions(
+      const store::SuppressionFilter& filter) override;
+  absl::StatusOr<store::SuppressionRecord> DeleteSuppression(const std::string& connector,
+                                                             const std::string& address,
+                                                             const std::string& actor,
+                                                             absl::Time now) override;
+  // A suppression as a permanent bounce adds it (connector by id; the name is filled in).
+  void AddSuppression(store::SuppressionRecord s);
+  // Deletions as the audit log would record them: "<actor> <connector>/<address>".
+  std::vector<std::string> Audit();
 
  private:
   bool Active(int64_t connector_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -55,6 +65,8 @@ class InMemoryOutboxStore : public store::OutboxStore {
   std::map<int64_t, FakeConnectorState> states_ ABSL_GUARDED_BY(mu_);
   std::map<int64_t, store::OutboxItem> rows_ ABSL_GUARDED_BY(mu_);
   std::vector<store::AdminNotice> notices_ ABSL_GUARDED_BY(mu_);
+  std::vector<store::SuppressionRecord> suppressions_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> audit_ ABSL_GUARDED_BY(mu_);
   int64_t next_connector_ ABSL_GUARDED_BY(mu_) = 1;
   int64_t next_row_ ABSL_GUARDED_BY(mu_) = 1;
 };

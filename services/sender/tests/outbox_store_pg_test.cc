@@ -1,6 +1,7 @@
 // PgOutboxStore against real PostgreSQL (label pg): claims with SKIP LOCKED and leases, claim
 // tokens, the system default, retries, outgoing error counters and auto-disable with audit and
-// notice in one transaction, RetryNow.
+// notice in one transaction, RetryNow, suppressed addresses (skipped at claim, listed, deleted
+// with audit).
 #include <atomic>
 #include <set>
 #include <thread>
@@ -384,6 +385,104 @@ TEST_F(OutboxStorePg, ListFiltersAndRetryNow) {
   EXPECT_THAT(store_->RetryNow(b, kT0), StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(store_->RetryNow(999, kT0), StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(store_->Get(999), StatusIs(absl::StatusCode::kNotFound));
+}
+
+class SuppressionPg : public OutboxStorePg {
+ protected:
+  void Suppress(int64_t connector, const std::string& address) {
+    Exec("INSERT INTO suppressions (connector_id, address, dsn_status, diagnostic) VALUES (" +
+         std::to_string(connector) + ", '" + address + "', '5.1.1', 'smtp; 550 5.1.1 no such user')");
+  }
+  int64_t QueueTo(int64_t connector, const std::string& key, const std::string& reason,
+                  const std::string& to) {
+    return std::stoll(
+        Query("INSERT INTO outbox (connector_id, reason, to_address, subject, dedupe_key, due_at) "
+              "VALUES (NULLIF(" + std::to_string(connector) + ", 0), '" + reason + "', '" + to +
+              "', 's', '" + key + "', to_timestamp(" + std::to_string(absl::ToUnixSeconds(kT0)) +
+              ")) RETURNING id"));
+  }
+};
+
+TEST_F(SuppressionPg, AutomaticMailToASuppressedAddressIsRecordedNotSentRepliesStillGo) {
+  int64_t gw = AddConnector("gateway", true);
+  int64_t other = AddConnector("other");
+  Suppress(gw, "gone@example.org");
+  int64_t ack = QueueTo(0, "ack", "ack", "Gone@Example.org");  // Bound to the default: gw.
+  int64_t reply = QueueTo(gw, "reply", "reply", "gone@example.org");
+  int64_t elsewhere = QueueTo(other, "elsewhere", "ack", "gone@example.org");
+  int64_t fine = QueueTo(gw, "fine", "ack", "here@example.org");
+  auto c = store_->ClaimDue("r1", kT0, kLease, 10);
+  ASSERT_THAT(c, IsOk());
+  std::set<int64_t> claimed;
+  for (const OutboxItem& o : *c) claimed.insert(o.id);
+  EXPECT_EQ(claimed, (std::set<int64_t>{reply, elsewhere, fine}));
+  auto row = store_->Get(ack);
+  ASSERT_THAT(row, IsOk());
+  EXPECT_EQ(row->status, "suppressed");
+  EXPECT_EQ(row->attempts, 0);
+  EXPECT_EQ(row->last_error_class, "suppressed");
+  EXPECT_THAT(row->last_error, HasSubstr("not sent: Gone@Example.org is on the suppression list"));
+  EXPECT_THAT(store_->List({.status = "suppressed"}),
+              postroom::testing::IsOkAndHolds(SizeIs(1)));
+  // Once the address is off the list, the row may be retried and goes.
+  ASSERT_THAT(store_->DeleteSuppression("gateway", "gone@example.org", "alice", kT0), IsOk());
+  auto retried = store_->RetryNow(ack, kT0);
+  ASSERT_THAT(retried, IsOk());
+  EXPECT_EQ(retried->status, "queued");
+  auto again = store_->ClaimDue("r1", kT0, kLease, 10);
+  ASSERT_THAT(again, IsOk());
+  ASSERT_THAT(*again, SizeIs(1));
+  EXPECT_EQ((*again)[0].id, ack);
+}
+
+TEST_F(SuppressionPg, ListsPerConnectorAndDeletesWithAnAuditEntry) {
+  int64_t gw = AddConnector("gateway", true);
+  int64_t other = AddConnector("other");
+  Suppress(gw, "a@example.org");
+  Suppress(gw, "b@example.org");
+  Suppress(other, "a@example.org");
+  auto all = store_->ListSuppressions({});
+  ASSERT_THAT(all, IsOk());
+  EXPECT_THAT(*all, SizeIs(3));
+  auto gw_only = store_->ListSuppressions({.connector = "gateway"});
+  ASSERT_THAT(gw_only, IsOk());
+  ASSERT_THAT(*gw_only, SizeIs(2));
+  EXPECT_EQ((*gw_only)[0].address, "b@example.org");  // Newest first.
+  EXPECT_EQ((*gw_only)[0].connector, "gateway");
+  EXPECT_EQ((*gw_only)[0].dsn_status, "5.1.1");
+  auto page = store_->ListSuppressions({.connector = "gateway", .before_id = (*gw_only)[0].id});
+  ASSERT_THAT(page, IsOk());
+  ASSERT_THAT(*page, SizeIs(1));
+  EXPECT_EQ((*page)[0].address, "a@example.org");
+  EXPECT_THAT(store_->ListSuppressions({.connector = "nope"}),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("\"nope\"")));
+
+  auto deleted = store_->DeleteSuppression("gateway", "  A@Example.org ", "alice", kT0);
+  ASSERT_THAT(deleted, IsOk());
+  EXPECT_EQ(deleted->address, "a@example.org");
+  EXPECT_EQ(Query("SELECT actor || ' ' || object || ' ' || action || ' ' || (before->>'dsn_status') "
+                  "FROM audit_log WHERE kind = 'suppression'"),
+            "alice gateway/a@example.org delete 5.1.1");
+  // The other connector's entry stays; a second delete finds nothing.
+  EXPECT_EQ(Query("SELECT count(*) FROM suppressions WHERE address = 'a@example.org'"), "1");
+  EXPECT_THAT(store_->DeleteSuppression("gateway", "a@example.org", "alice", kT0),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("is not suppressed")));
+  EXPECT_THAT(store_->DeleteSuppression("nope", "a@example.org", "alice", kT0),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("not an outgoing connector")));
+  EXPECT_EQ(Query("SELECT count(*) FROM audit_log WHERE kind = 'suppression'"), "1");
+}
+
+TEST_F(SuppressionPg, ABouncedRowCannotBeRetried) {
+  int64_t gw = AddConnector("gateway", true);
+  int64_t id = QueueTo(gw, "k", "ack", "a@example.org");
+  Exec("UPDATE outbox SET status = 'bounced', bounce_status = '5.1.1', bounce_diagnostic = 'x' "
+       "WHERE id = " + std::to_string(id));
+  auto row = store_->Get(id);
+  ASSERT_THAT(row, IsOk());
+  EXPECT_EQ(row->bounce_status, "5.1.1");
+  EXPECT_THAT(store_->RetryNow(id, kT0), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                                  HasSubstr("is bounced")));
+  EXPECT_THAT(store_->List({.status = "bounced"}), postroom::testing::IsOkAndHolds(SizeIs(1)));
 }
 
 }  // namespace

@@ -157,5 +157,44 @@ TEST_F(SenderServiceTest, RetryNowOfSentItemIsFailedPrecondition) {
   EXPECT_THAT(st.error_message(), HasSubstr("is sent"));
 }
 
+TEST_F(SenderServiceTest, SuppressionsViewerListsOperatorDeletesAudited) {
+  store_.AddSuppression({.connector_id = gateway_, .address = "gone@example.org",
+                         .dsn_status = "5.1.1", .diagnostic = "550 5.1.1 no such user"});
+  v1::ListSuppressionsRequest list;
+  v1::ListSuppressionsResponse listed;
+  EXPECT_EQ(stub_->ListSuppressions(As("").get(), list, &listed).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  ASSERT_TRUE(stub_->ListSuppressions(As(kViewer).get(), list, &listed).ok());
+  ASSERT_EQ(listed.suppressions_size(), 1);
+  EXPECT_EQ(listed.suppressions(0).connector(), "gateway");
+  EXPECT_EQ(listed.suppressions(0).address(), "gone@example.org");
+  EXPECT_EQ(listed.suppressions(0).dsn_status(), "5.1.1");
+  list.set_connector("nope");
+  EXPECT_EQ(stub_->ListSuppressions(As(kViewer).get(), list, &listed).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+
+  v1::DeleteSuppressionRequest del;
+  v1::DeleteSuppressionResponse deleted;
+  del.set_connector("gateway");
+  EXPECT_EQ(stub_->DeleteSuppression(As(kOperator).get(), del, &deleted).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);  // No address.
+  del.set_address(std::string(400, 'a'));
+  EXPECT_EQ(stub_->DeleteSuppression(As(kOperator).get(), del, &deleted).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  del.set_address("Gone@Example.org");
+  EXPECT_EQ(stub_->DeleteSuppression(As(kViewer).get(), del, &deleted).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(store_.Audit().empty());
+  ASSERT_TRUE(stub_->DeleteSuppression(As(kOperator).get(), del, &deleted).ok());
+  EXPECT_EQ(deleted.deleted().address(), "gone@example.org");
+  EXPECT_EQ(store_.Audit(), std::vector<std::string>{"olga gateway/gone@example.org"});
+  grpc::Status again = stub_->DeleteSuppression(As(kOperator).get(), del, &deleted);
+  EXPECT_EQ(again.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(again.error_message(), HasSubstr("is not suppressed"));
+  del.clear_connector();
+  EXPECT_EQ(stub_->DeleteSuppression(As(kOperator).get(), del, &deleted).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 }  // namespace
 }  // namespace postroom::sender

@@ -12,7 +12,7 @@
 --          pending (the fetch key is stored but undecided; decide message_id instead) |
 --          not_found | aborted (detail: the decision the message has now) |
 --          unverified (p_verify: the row is not what the caller assumed; nothing written)
--- ack:     '' | queued | already_queued | rate_limited
+-- ack:     '' | queued | already_queued | rate_limited | suppressed_address
 -- detail of ok: '' or the duplicate step's reason when the commit's duplicate check changed the
 --          trace (postroom_duplicate_step, postroom_trace_with_step); duplicate_of then says
 --          whether it decided
@@ -186,6 +186,17 @@ BEGIN
         message_id = p_msgid, content_sha256 = NULLIF(p_sha, ''::bytea),
         thread_root = p_thread_root, last_error = ''
      WHERE m.id = v_id;
+  END IF;
+
+  -- Bounces (docs/router.md "Bounces"): a bounce tied to an outbox row marks it, and a
+  -- permanent one suppresses the address; an acknowledgement to a suppressed address is not
+  -- queued.
+  IF v_decision = 'bounce' AND p_summary <> '' THEN
+    PERFORM postroom_record_bounce(v_id, p_summary::jsonb -> 'bounce');
+  END IF;
+  IF v_ack AND v_wi IS NOT NULL AND postroom_address_suppressed(p_ack_connector, p_ack_to) THEN
+    v_ack_state := 'suppressed_address';
+    v_ack := false;
   END IF;
 
   IF v_ack AND v_wi IS NOT NULL THEN

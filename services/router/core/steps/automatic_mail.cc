@@ -2,9 +2,26 @@
 // routed on (never acknowledged, see acknowledgement.cc).
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "libs/base/status_macros.h"
 #include "services/router/core/steps/step.h"
 
 namespace postroom::router::steps {
+namespace {
+
+// What tying the bounce to the mail it answers does, for the trace (ExplainRoute writes nothing,
+// so it says what would be done).
+std::string BounceOutcome(const BounceLink& link, bool dry_run) {
+  const store::OutboxRecord& row = link.row;
+  std::string out = absl::StrCat("answers outbox ", row.id, " (", row.reason, " to ",
+                                 row.to_address, "): ", link.write.kind,
+                                 dry_run ? ", would be marked bounced" : ", marked bounced");
+  if (link.write.kind == "permanent") {
+    absl::StrAppend(&out, dry_run ? ", address would be suppressed" : ", address suppressed");
+  }
+  return out;
+}
+
+}  // namespace
 
 StepResult AutomaticMail(const StepInput& in, Router::Decision& d) {
   const mime::Classification& cls = in.analysis.cls;
@@ -16,6 +33,8 @@ StepResult AutomaticMail(const StepInput& in, Router::Decision& d) {
     if (cls.has_bounce && !cls.bounce.status.empty()) {
       absl::StrAppend(&reason, " status ", cls.bounce.status);
     }
+    POSTROOM_ASSIGN_OR_RETURN(d.bounce, LinkBounce(in.store, in.analysis));
+    if (d.bounce) absl::StrAppend(&reason, "; ", BounceOutcome(*d.bounce, in.dry_run));
     d.Decide("bounce", "auto_reply", reason);
     return true;
   }
