@@ -518,8 +518,7 @@ absl::Status GraphClient::Upload(const std::string& message_id, const GraphAttac
     put.method = "PUT";
     put.url = upload_url;
     put.headers = {"Content-Type: application/octet-stream",
-                   absl::StrCat("Content-Range: bytes ", offset, "-", end == 0 ? 0 : end - 1, "/",
-                                n)};
+                   absl::StrCat("Content-Range: bytes ", offset, "-", end - 1, "/", n)};
     put.body = a.bytes.substr(offset, end - offset);
     POSTROOM_ASSIGN_OR_RETURN(HttpResponse answered,
                               Call(absl::StrCat(what, " bytes ", offset, "-", end), std::move(put),
