@@ -10,6 +10,7 @@ void ApplySettingDefaults(v1::ConnectionSettings& s) {
   if (!s.has_max_message_bytes()) s.set_max_message_bytes(kDefaults.max_message_bytes);
   if (!s.has_error_threshold()) s.set_error_threshold(kDefaults.error_threshold);
   if (s.time_zone().empty()) s.set_time_zone(kDefaults.time_zone);
+  if (!s.has_save_to_sent_items()) s.set_save_to_sent_items(kDefaults.save_to_sent_items);
 }
 
 v1::ConnectionSettings WithDefaults(const v1::ConnectionSettings& s) {

@@ -17,6 +17,7 @@ struct SettingDefaults {
   uint64_t max_message_bytes = 25ull << 20;
   uint32_t error_threshold = 5;
   const char* time_zone = "UTC";
+  bool save_to_sent_items = true;
 };
 inline constexpr SettingDefaults kDefaults;
 

@@ -9,6 +9,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "libs/base/status_macros.h"
 #include "libs/mail/json_value.h"
 #include "libs/mail/mail_error.h"
@@ -26,7 +28,136 @@ std::string Origin(const std::string& url) {
   return url.substr(0, slash);
 }
 
+using google::protobuf::ListValue;
+using google::protobuf::Struct;
+using google::protobuf::Value;
+
+Value Text(const std::string& s) {
+  Value v;
+  v.set_string_value(s);
+  return v;
+}
+
+Value Flag(bool b) {
+  Value v;
+  v.set_bool_value(b);
+  return v;
+}
+
+Value Object(Struct s) {
+  Value v;
+  *v.mutable_struct_value() = std::move(s);
+  return v;
+}
+
+// {"emailAddress": {"address": ..., "name": ...}}, from "Name <address>" or a bare address.
+Value Recipient(const std::string& address, const std::string& name) {
+  std::string a = address, n = name;
+  const size_t lt = address.rfind('<');
+  if (n.empty() && lt != std::string::npos && absl::EndsWith(address, ">")) {
+    a = address.substr(lt + 1, address.size() - lt - 2);
+    n = std::string(absl::StripAsciiWhitespace(address.substr(0, lt)));
+    if (n.size() >= 2 && n.front() == '"' && n.back() == '"') n = n.substr(1, n.size() - 2);
+  }
+  Struct email;
+  (*email.mutable_fields())["address"] = Text(a);
+  if (!n.empty()) (*email.mutable_fields())["name"] = Text(n);
+  Struct r;
+  (*r.mutable_fields())["emailAddress"] = Object(std::move(email));
+  return Object(std::move(r));
+}
+
+Value ListOf(std::vector<Value> items) {
+  Value v;
+  for (Value& item : items) *v.mutable_list_value()->add_values() = std::move(item);
+  return v;
+}
+
+bool IsXHeader(const std::string& name) {
+  return name.size() > 2 && (name[0] == 'X' || name[0] == 'x') && name[1] == '-';
+}
+
+// fileAttachment as POST .../attachments and the message's attachments take it.
+Struct FileAttachment(const GraphAttachment& a) {
+  Struct f;
+  auto& fields = *f.mutable_fields();
+  fields["@odata.type"] = Text("#microsoft.graph.fileAttachment");
+  fields["name"] = Text(a.name);
+  fields["contentType"] = Text(a.content_type);
+  fields["contentBytes"] = Text(absl::Base64Escape(a.bytes));
+  fields["isInline"] = Flag(!a.content_id.empty());
+  if (!a.content_id.empty()) fields["contentId"] = Text(a.content_id);
+  return f;
+}
+
+std::string ToJsonText(const Struct& s) {
+  std::string out;
+  (void)google::protobuf::util::MessageToJsonString(s, &out);
+  return out;
+}
+
+uint64_t Base64Size(uint64_t n) { return (n + 2) / 3 * 4; }
+
+// The first byte of an upload session's nextExpectedRanges ("12345-" or "12345-67890").
+std::optional<uint64_t> NextExpectedByte(const std::string& body) {
+  absl::StatusOr<Value> json = ParseJson(body);
+  const Value* ranges = json.ok() ? JsonField(*json, "nextExpectedRanges") : nullptr;
+  if (ranges == nullptr || !ranges->has_list_value() || ranges->list_value().values_size() == 0) {
+    return std::nullopt;
+  }
+  const std::string& first = ranges->list_value().values(0).string_value();
+  uint64_t byte = 0;
+  if (!absl::SimpleAtoi(first.substr(0, first.find('-')), &byte)) return std::nullopt;
+  return byte;
+}
+
 }  // namespace
+
+std::vector<std::string> DroppedHeaders(const GraphMessage& m) {
+  std::vector<std::string> out;
+  for (const auto& [name, value] : m.headers) {
+    if (!IsXHeader(name)) out.push_back(name);
+  }
+  return out;
+}
+
+namespace {
+
+Struct MessageResource(const GraphMessage& m, uint64_t inline_limit) {
+  Struct msg;
+  auto& f = *msg.mutable_fields();
+  f["subject"] = Text(m.subject);
+  Struct body;
+  (*body.mutable_fields())["contentType"] = Text(m.body_html.empty() ? "text" : "html");
+  (*body.mutable_fields())["content"] = Text(m.body_html.empty() ? m.body_text : m.body_html);
+  f["body"] = Object(std::move(body));
+  f["toRecipients"] = ListOf({Recipient(m.to, "")});
+  if (!m.from.empty()) f["from"] = Recipient(m.from, m.from_name);
+  if (!m.reply_to.empty()) f["replyTo"] = ListOf({Recipient(m.reply_to, "")});
+  std::vector<Value> headers;
+  for (const auto& [name, value] : m.headers) {
+    if (!IsXHeader(name)) continue;  // Graph refuses any other name there (DroppedHeaders).
+    Struct h;
+    (*h.mutable_fields())["name"] = Text(name);
+    (*h.mutable_fields())["value"] = Text(value);
+    headers.push_back(Object(std::move(h)));
+  }
+  if (!headers.empty()) f["internetMessageHeaders"] = ListOf(std::move(headers));
+  std::vector<Value> attachments;
+  for (const GraphAttachment& a : m.attachments) {
+    if (inline_limit > 0 && a.bytes.size() <= inline_limit) {
+      attachments.push_back(Object(FileAttachment(a)));
+    }
+  }
+  if (!attachments.empty()) f["attachments"] = ListOf(std::move(attachments));
+  return msg;
+}
+
+}  // namespace
+
+std::string GraphMessageJson(const GraphMessage& m, uint64_t inline_limit) {
+  return ToJsonText(MessageResource(m, inline_limit));
+}
 
 RetryDecision DecideRetry(int http_status, const std::string& retry_after, int attempt,
                           const GraphOptions& o, absl::Time now) {
@@ -88,6 +219,22 @@ absl::Status GraphHttpError(const std::string& what, int status, const std::stri
   return st;
 }
 
+namespace {
+
+constexpr char kGraphTooLargePayload[] = "type.postroom.dev/postroom.mail.GraphTooLarge";
+
+absl::Status TooLarge(const std::string& message) {
+  absl::Status st = MailError(MailErrorClass::kOther, message);
+  st.SetPayload(kGraphTooLargePayload, absl::Cord("1"));
+  return st;
+}
+
+}  // namespace
+
+bool GraphMessageTooLarge(const absl::Status& status) {
+  return status.GetPayload(kGraphTooLargePayload).has_value();
+}
+
 int GraphHttpStatus(const absl::Status& status) {
   absl::optional<absl::Cord> p = status.GetPayload(kGraphStatusPayload);
   int code = 0;
@@ -136,15 +283,18 @@ std::string GraphClient::MailboxUrl() const {
   return absl::StrCat(options_.base_url, "/users/", UrlEncode(options_.mailbox));
 }
 
-absl::StatusOr<HttpResponse> GraphClient::Call(const std::string& what, HttpRequest req) {
-  bool refreshed = false;
+absl::StatusOr<HttpResponse> GraphClient::Call(const std::string& what, HttpRequest req,
+                                               bool authorize) {
+  bool refreshed = !authorize;
   int throttled = 0;
   const size_t base_headers = req.headers.size();
   while (true) {
-    absl::StatusOr<std::string> token = tokens_->AccessToken(refreshed);
-    if (!token.ok()) return AnnotateMailError(token.status(), what);
     req.headers.resize(base_headers);
-    req.headers.push_back(absl::StrCat("Authorization: Bearer ", *token));
+    if (authorize) {
+      absl::StatusOr<std::string> token = tokens_->AccessToken(refreshed);
+      if (!token.ok()) return AnnotateMailError(token.status(), what);
+      req.headers.push_back(absl::StrCat("Authorization: Bearer ", *token));
+    }
     if (req.max_body_bytes == 0) {
       req.max_body_bytes = kGraphMaxJsonBytes;
       req.body_limit_why = "limit for a Graph JSON answer";
@@ -153,7 +303,7 @@ absl::StatusOr<HttpResponse> GraphClient::Call(const std::string& what, HttpRequ
     absl::StatusOr<HttpResponse> resp = http_->Send(req);
     if (!resp.ok()) return AnnotateMailError(resp.status(), what);
     if (resp->status >= 200 && resp->status < 300) return resp;
-    if (resp->status == 401 && !refreshed) {
+    if (resp->status == 401 && !refreshed) {  // never without `authorize` (refreshed is true)
       refreshed = true;  // expired or revoked token: one fresh token, one more try
       continue;
     }
@@ -249,11 +399,10 @@ absl::Status GraphClient::Delete(const std::string& id) {
 
 absl::Status GraphClient::SendMime(const std::string& mime) {
   if (mime.size() > kGraphMaxSendMimeBytes) {
-    return MailError(MailErrorClass::kOther,
-                     absl::StrCat("graph sendMail: the message is ", mime.size(),
-                                  " bytes, over the ", kGraphMaxSendMimeBytes >> 20,
-                                  " MiB one request can carry (larger attachments need an "
-                                  "upload session, which this build does not implement)"));
+    return TooLarge(absl::StrCat("graph sendMail: the message is ", mime.size(),
+                                 " bytes, over the ", kGraphMaxSendMimeBytes >> 20,
+                                 " MiB one MIME request can carry (SendJson takes larger "
+                                 "attachments through an upload session)"));
   }
   HttpRequest req;
   req.method = "POST";
@@ -261,6 +410,135 @@ absl::Status GraphClient::SendMime(const std::string& mime) {
   req.headers = {"Content-Type: text/plain"};
   req.body = absl::Base64Escape(mime);
   return Call("graph sendMail", std::move(req)).status();
+}
+
+absl::Status GraphClient::SendJson(const GraphMessage& m, bool save_to_sent_items) {
+  const uint64_t body = m.body_html.empty() ? m.body_text.size() : m.body_html.size();
+  if (body > kGraphMaxJsonMessageBytes) {
+    return TooLarge(absl::StrCat("graph send: the body is ", body, " bytes, over the ",
+                                  kGraphMaxJsonMessageBytes >> 20,
+                                  " MiB one request can carry (only attachments can go through "
+                                  "an upload session)"));
+  }
+  uint64_t total = body;
+  for (const GraphAttachment& a : m.attachments) {
+    if (a.bytes.size() > kGraphMaxAttachmentBytes) {
+      return TooLarge(absl::StrCat("graph send: attachment \"", a.name, "\" is ", a.bytes.size(),
+                                    " bytes, over the ", kGraphMaxAttachmentBytes >> 20,
+                                    " MiB an upload session takes"));
+    }
+    total += Base64Size(a.bytes.size());
+  }
+  if (total <= kGraphMaxJsonMessageBytes) {
+    Struct send;
+    (*send.mutable_fields())["message"] = Object(MessageResource(m, kGraphMaxJsonMessageBytes));
+    (*send.mutable_fields())["saveToSentItems"] = Flag(save_to_sent_items);
+    HttpRequest req;
+    req.method = "POST";
+    req.url = absl::StrCat(MailboxUrl(), "/sendMail");
+    req.headers = {"Content-Type: application/json"};
+    req.body = ToJsonText(send);
+    return Call("graph sendMail", std::move(req)).status();
+  }
+  // Too large for one request: a draft, its attachments one by one, then send.
+  HttpRequest create;
+  create.method = "POST";
+  create.url = absl::StrCat(MailboxUrl(), "/messages");
+  create.headers = {"Content-Type: application/json", "Prefer: IdType=\"ImmutableId\""};
+  create.body = GraphMessageJson(m, 0);
+  POSTROOM_ASSIGN_OR_RETURN(HttpResponse created,
+                            Call("graph create draft", std::move(create)));
+  absl::StatusOr<google::protobuf::Value> json = ParseJson(created.body);
+  const std::string id = json.ok() ? JsonString(*json, "id") : "";
+  if (id.empty()) {
+    return MailError(MailErrorClass::kProtocol,
+                     "graph create draft: the answer carries no message id");
+  }
+  absl::Status st = [&]() -> absl::Status {
+    for (const GraphAttachment& a : m.attachments) {
+      if (Base64Size(a.bytes.size()) + body <= kGraphMaxJsonMessageBytes) {
+        HttpRequest add;
+        add.method = "POST";
+        add.url = absl::StrCat(MailboxUrl(), "/messages/", UrlEncode(id), "/attachments");
+        add.headers = {"Content-Type: application/json"};
+        add.body = ToJsonText(FileAttachment(a));
+        POSTROOM_RETURN_IF_ERROR(
+            Call(absl::StrCat("graph attachment \"", a.name, "\""), std::move(add)).status());
+      } else {
+        POSTROOM_RETURN_IF_ERROR(Upload(id, a));
+      }
+    }
+    HttpRequest send;
+    send.method = "POST";
+    send.url = absl::StrCat(MailboxUrl(), "/messages/", UrlEncode(id), "/send");
+    return Call("graph send draft", std::move(send)).status();
+  }();
+  if (!st.ok()) (void)Delete(id);  // A retry makes a new draft: leave none behind.
+  return st;
+}
+
+absl::Status GraphClient::Upload(const std::string& message_id, const GraphAttachment& a) {
+  const std::string what = absl::StrCat("graph upload of \"", a.name, "\"");
+  Struct item;
+  auto& f = *item.mutable_fields();
+  f["attachmentType"] = Text("file");
+  f["name"] = Text(a.name);
+  Value size;
+  size.set_number_value(static_cast<double>(a.bytes.size()));
+  f["size"] = size;
+  f["contentType"] = Text(a.content_type);
+  f["isInline"] = Flag(!a.content_id.empty());
+  if (!a.content_id.empty()) f["contentId"] = Text(a.content_id);
+  Struct session;
+  (*session.mutable_fields())["AttachmentItem"] = Object(std::move(item));
+  HttpRequest create;
+  create.method = "POST";
+  create.url = absl::StrCat(MailboxUrl(), "/messages/", UrlEncode(message_id),
+                            "/attachments/createUploadSession");
+  create.headers = {"Content-Type: application/json"};
+  create.body = ToJsonText(session);
+  POSTROOM_ASSIGN_OR_RETURN(HttpResponse created, Call(what, std::move(create)));
+  absl::StatusOr<google::protobuf::Value> json = ParseJson(created.body);
+  const std::string upload_url = json.ok() ? JsonString(*json, "uploadUrl") : "";
+  // The uploadUrl is the server's; it is pre-authenticated, so no token goes there. It must not
+  // downgrade to plain http, and in plain-http tests it must stay on the configured server.
+  const bool https = absl::StartsWith(upload_url, "https://");
+  if (upload_url.empty() ||
+      (!https && Origin(upload_url) != Origin(options_.base_url)) ||
+      (absl::StartsWith(options_.base_url, "https://") && !https)) {
+    return MailError(MailErrorClass::kProtocol,
+                     absl::StrCat(what, ": the upload session has no usable uploadUrl"));
+  }
+  const uint64_t n = a.bytes.size();
+  const uint64_t range =
+      std::clamp<uint64_t>(options_.upload_range_bytes, 1, kGraphMaxUploadRangeBytes);
+  for (uint64_t offset = 0; offset < n;) {
+    const uint64_t end = std::min(n, offset + range);  // exclusive
+    HttpRequest put;
+    put.method = "PUT";
+    put.url = upload_url;
+    put.headers = {"Content-Type: application/octet-stream",
+                   absl::StrCat("Content-Range: bytes ", offset, "-", end - 1, "/", n)};
+    put.body = a.bytes.substr(offset, end - offset);
+    POSTROOM_ASSIGN_OR_RETURN(HttpResponse answered,
+                              Call(absl::StrCat(what, " bytes ", offset, "-", end), std::move(put),
+                                   /*authorize=*/false));
+    if (end >= n) {
+      if (answered.status != 201 && answered.status != 200) {
+        return MailError(MailErrorClass::kProtocol,
+                         absl::StrCat(what, ": the last range got HTTP ", answered.status));
+      }
+      return absl::OkStatus();
+    }
+    // The service names the next byte it expects: it must be the one after this range.
+    if (std::optional<uint64_t> expected = NextExpectedByte(answered.body); expected != end) {
+      return MailError(MailErrorClass::kProtocol,
+                       absl::StrCat(what, ": the service expects another range than bytes ", end,
+                                    "- (", answered.body.substr(0, 200), ")"));
+    }
+    offset = end;
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<GraphFolder> GraphClient::GetFolder(const std::string& folder) {

@@ -30,6 +30,13 @@ inline constexpr uint64_t kGraphMaxJsonBytes = 4 << 20;
 // The largest message sendMail takes in one request: Graph refuses request bodies over 4 MB,
 // and MIME travels base64-encoded (4/3 of its size).
 inline constexpr uint64_t kGraphMaxSendMimeBytes = 3 << 20;
+// The JSON send paths: a message whose body and attachments (base64) fit in this travels in one
+// request (sendMail, or the draft); a larger attachment goes through an upload session in
+// byte ranges of at most kGraphMaxUploadRangeBytes ("Attach large files to Outlook messages").
+inline constexpr uint64_t kGraphMaxJsonMessageBytes = 3 << 20;
+inline constexpr uint64_t kGraphMaxUploadRangeBytes = 4 << 20;
+// Upload sessions take attachments up to 150 MB.
+inline constexpr uint64_t kGraphMaxAttachmentBytes = 150ull << 20;
 
 struct GraphOptions {
   std::string base_url = kGraphBaseUrl;  // no trailing '/'
@@ -44,6 +51,9 @@ struct GraphOptions {
   // A single wait longer than this is not waited for: the call fails as throttled and the
   // fetcher's cool-off takes over.
   absl::Duration max_retry_after = absl::Seconds(60);
+  // Bytes per PUT of an upload session: at most kGraphMaxUploadRangeBytes; a multiple of
+  // 320 KiB as Microsoft advises for upload sessions.
+  uint64_t upload_range_bytes = 12 * 320 * 1024;
   Clock* clock = nullptr;                     // RealClock() when null (HTTP-date Retry-After)
   std::function<void(absl::Duration)> sleep;  // absl::SleepFor when empty; tests advance a clock
 };
@@ -67,6 +77,34 @@ struct GraphFolder {
   int64_t unread_items = 0;
 };
 
+struct GraphAttachment {
+  std::string name;
+  std::string content_type;  // "application/pdf"
+  std::string bytes;         // Decoded content.
+  std::string content_id;    // Non-empty: inline (referenced as cid: from the HTML body).
+};
+
+// A message for Graph's JSON resource ("message"): what RenderEmail renders as MIME. Graph takes
+// only headers whose name begins with "X-" in internetMessageHeaders; the others (In-Reply-To,
+// References, Auto-Submitted ...) cannot travel on the JSON paths and are dropped (DroppedHeaders).
+struct GraphMessage {
+  std::string from;  // Address; the mailbox or one it may send as.
+  std::string from_name;
+  std::string to;
+  std::string reply_to;  // One address, or "Name <address>".
+  std::string subject;
+  std::string body_text;
+  std::string body_html;  // Non-empty: the body is HTML (Graph keeps one body).
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::vector<GraphAttachment> attachments;
+};
+
+// The header names of `m` that the JSON paths cannot carry (not "X-"), in order.
+std::vector<std::string> DroppedHeaders(const GraphMessage& m);
+// The message resource as JSON, with attachments up to `inline_limit` bytes each as
+// fileAttachment contentBytes (0: none), for sendMail and for creating a draft.
+std::string GraphMessageJson(const GraphMessage& m, uint64_t inline_limit);
+
 // What to do with an answer of 429/503. Pure, for tests.
 struct RetryDecision {
   bool retry = false;
@@ -82,6 +120,9 @@ RetryDecision DecideRetry(int http_status, const std::string& retry_after_header
 absl::Status GraphHttpError(const std::string& what, int http_status, const std::string& body);
 // The HTTP status of an error made by GraphHttpError, else 0.
 int GraphHttpStatus(const absl::Status& status);
+// True for a message Graph cannot take at any retry (a body or attachment over its limits),
+// refused before any request: the message's fault, not the connector's.
+bool GraphMessageTooLarge(const absl::Status& status);
 // True for 410 Gone: a delta link the service no longer knows (SyncStateNotFound); the folder
 // must be synced again from an empty link.
 inline bool GraphResyncRequired(const absl::Status& status) {
@@ -113,12 +154,26 @@ class GraphClient {
   // a copy to Sent Items, its default for MIME. Over kGraphMaxSendMimeBytes: class other, not
   // sent (an upload session for large attachments is not implemented).
   absl::Status SendMime(const std::string& mime);
+  // Sends `m` through Graph's JSON resource ("Send mail", "Attach large files"): when the body and
+  // the attachments fit in one request of kGraphMaxJsonMessageBytes, POST /sendMail with
+  // `saveToSentItems`; else a draft (POST /messages) with the small attachments, an upload
+  // session per large one (POST .../attachments/createUploadSession, then PUT byte ranges to its
+  // pre-authenticated uploadUrl, without the token), then POST .../messages/{id}/send. A draft
+  // is sent as Graph does every draft: a copy stays in Sent Items whatever `save_to_sent_items`
+  // says. A draft left by a failure is deleted (best effort). A body over
+  // kGraphMaxJsonMessageBytes or an attachment over kGraphMaxAttachmentBytes: class other, not
+  // sent.
+  absl::Status SendJson(const GraphMessage& m, bool save_to_sent_items);
 
   // Requests sent, retries included (tests and the idle-poll figures).
   int requests() const { return requests_; }
 
  private:
-  absl::StatusOr<HttpResponse> Call(const std::string& what, HttpRequest req);
+  // `authorize` false: no bearer token (an upload session's uploadUrl is pre-authenticated and
+  // refuses one); 401 is then an error at once.
+  absl::StatusOr<HttpResponse> Call(const std::string& what, HttpRequest req,
+                                    bool authorize = true);
+  absl::Status Upload(const std::string& message_id, const GraphAttachment& a);
   std::string MailboxUrl() const;
 
   GraphOptions options_;

@@ -74,6 +74,7 @@ ConnectionReport TestGraphConnection(const v1::Connector& c, const RefreshTokenS
   options.max_throttle_retries = 1;
   GraphClient graph(options, http.get(), &tokens);
   GraphFolder found;
+  const bool send_only = c.direction() == v1::DIRECTION_OUTGOING;
   if (!step("authentication", [&](std::string& detail) -> absl::Status {
         absl::StatusOr<std::string> t = tokens.AccessToken(false);
         if (!t.ok()) return t.status();
@@ -82,8 +83,24 @@ ConnectionReport TestGraphConnection(const v1::Connector& c, const RefreshTokenS
             absl::FormatDuration(absl::Trunc(tokens.expires_at() - clock.Now(), absl::Seconds(1))));
         return absl::OkStatus();
       })) {
+    if (send_only) {
+      skip("mailbox");
+      return report;
+    }
     skip("folder");
     skip("message_count");
+    return report;
+  }
+  if (send_only) {
+    // A sending connector reads no folder of its own; Sent Items is where sendMail keeps its
+    // copy, so reading it shows the mailbox exists and the app may reach it.
+    step("mailbox", [&](std::string& detail) -> absl::Status {
+      absl::StatusOr<GraphFolder> f = graph.GetFolder("sentitems");
+      if (!f.ok()) return f.status();
+      detail = absl::StrCat("mailbox ", options.mailbox, " readable: \"", f->display_name,
+                            "\" holds ", f->total_items, " messages");
+      return absl::OkStatus();
+    });
     return report;
   }
   if (!step("folder", [&](std::string& detail) -> absl::Status {

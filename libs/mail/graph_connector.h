@@ -30,8 +30,10 @@ CurlOptions CurlOptionsFor(const v1::Connector& c);
 std::string GraphFolderName(const std::string& folder);
 
 // Steps "authentication" (a token from the endpoint), "folder" (the first mapped folder, default
-// inbox) and "message_count", each with the server's words. A rotated refresh token goes to
-// `persist` before it is relied on. Never fails as a call.
+// inbox) and "message_count"; for a connector that only sends, "authentication" and "mailbox"
+// (its Sent Items folder read: the mailbox exists and the app may reach it). Each step carries
+// the server's words. A rotated refresh token goes to `persist` before it is relied on. Never
+// fails as a call.
 ConnectionReport TestGraphConnection(const v1::Connector& c, const RefreshTokenSink& persist);
 
 }  // namespace postroom::mail

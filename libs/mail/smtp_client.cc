@@ -1,9 +1,11 @@
 #include "libs/mail/smtp_client.h"
 
 #include <curl/curl.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <mutex>
 
 #include "absl/strings/ascii.h"
@@ -11,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "libs/mail/transport.h"
 
 namespace postroom::mail {
 namespace {
@@ -26,6 +29,7 @@ struct Transcript {
   bool quitting = false;   // QUIT sent (libcurl also quits after a failure): ignore the rest.
   std::string greeting;    // The server's first reply (220 ...).
   std::string auth_reply;  // The last reply to an AUTH step (235 ... when logged in).
+  std::string ehlo_reply;  // The last reply to EHLO (after STARTTLS: the one inside TLS).
 };
 
 std::string CommandVerb(const std::string& line) {
@@ -72,6 +76,9 @@ int OnDebug(CURL*, curl_infotype type, char* data, size_t size, void* user) {
           t->pending_reply.clear();
           if (t->greeting.empty()) t->greeting = t->last_reply;
           if (t->last_command == "AUTH") t->auth_reply = t->last_reply;
+          if (t->last_command == "EHLO" || t->last_command == "HELO") {
+            t->ehlo_reply = t->last_reply;
+          }
           if (t->last_command == "DATA" && absl::StartsWith(t->last_reply, "354")) {
             t->data_sent = true;
           }
@@ -245,11 +252,13 @@ namespace {
 
 size_t Discard(char*, size_t size, size_t nitems, void*) { return size * nitems; }
 
-// One conversation: with `envelope` and `message` a send, without them NOOP after the log-in
-// (a connection test).
+// One conversation: with `envelope` and `message` a send; without them libcurl stops after the
+// log-in (CURLOPT_CONNECT_ONLY) and hands the open connection to `connected` (a connection
+// test), then quits.
 SmtpResult Converse(const SmtpServer& server, const SmtpCredentials& credentials,
                     const SmtpEnvelope* envelope, const std::string* message,
-                    Transcript& transcript) {
+                    Transcript& transcript,
+                    const std::function<void(CURL*)>& connected = nullptr) {
   const int port = server.port > 0 ? server.port : DefaultPort(server.security);
   const std::string where = absl::StrCat("smtp ", server.host, ":", port);
   auto fail = [&](MailErrorClass c, const std::string& what) {
@@ -333,13 +342,14 @@ SmtpResult Converse(const SmtpServer& server, const SmtpCredentials& credentials
     curl_easy_setopt(curl, CURLOPT_READDATA, &body);
     curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(message->size()));
   } else {
-    // Without recipients libcurl sends the custom command after the log-in.
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, "NOOP");
+    // libcurl's connect phase of SMTP is greeting, EHLO, STARTTLS and AUTH; it stops there.
+    curl_easy_setopt(curl, CURLOPT_CONNECT_ONLY, 1L);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Discard);
   }
 
   CURLcode rc = curl_easy_perform(curl);
   std::string curl_error = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
+  if (rc == CURLE_OK && envelope == nullptr && connected) connected(curl);
   curl_slist_free_all(rcpts);
   curl_easy_cleanup(curl);
   std::string last_command = transcript.data_sent ? "DATA" : transcript.last_command;
@@ -356,13 +366,181 @@ SmtpResult SendSmtp(const SmtpServer& server, const SmtpCredentials& credentials
   return Converse(server, credentials, &envelope, &message, transcript);
 }
 
-ConnectionReport TestSmtpConnection(const SmtpServer& server, const SmtpCredentials& credentials) {
+namespace {
+
+// A command and its reply over the connection libcurl left open: libcurl has no MAIL FROM
+// without DATA, so a connection test speaks its last steps itself. The reply is bounded by
+// kSmtpMaxTestReplyBytes and `timeout`; libcurl's send and receive go through TLS when it is on.
+struct RawReply {
+  int code = 0;
+  std::string text;   // "250 2.1.0 Ok"; the lines of a multi-line reply joined by a space.
+  std::string error;  // Not answered: why (time-out, closed, too long).
+};
+
+bool CompleteReply(const std::string& in, std::string& text) {
+  text.clear();
+  size_t start = 0;
+  while (start < in.size()) {
+    const size_t end = in.find('\n', start);
+    if (end == std::string::npos) return false;
+    std::string line = in.substr(start, end - start);
+    start = end + 1;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (text.empty()) {
+      text = line;
+    } else {
+      absl::StrAppend(&text, " ", line.size() > 4 ? line.substr(4) : "");
+    }
+    if (line.size() < 4 || line[3] != '-') return true;
+  }
+  return false;
+}
+
+RawReply Exchange(CURL* curl, const std::string& command, absl::Duration timeout) {
+  RawReply out;
+  const absl::Time deadline = absl::Now() + timeout;
+  curl_socket_t sock = CURL_SOCKET_BAD;
+  if (curl_easy_getinfo(curl, CURLINFO_ACTIVESOCKET, &sock) != CURLE_OK ||
+      sock == CURL_SOCKET_BAD) {
+    out.error = "the connection is closed";
+    return out;
+  }
+  auto wait = [&](short events) {
+    const int64_t ms = absl::ToInt64Milliseconds(deadline - absl::Now());
+    if (ms <= 0) return false;
+    pollfd p{sock, events, 0};
+    return poll(&p, 1, static_cast<int>(ms)) > 0;
+  };
+  const std::string timed_out =
+      absl::StrCat("no reply within ", absl::FormatDuration(timeout));
+  for (size_t sent = 0; sent < command.size();) {
+    size_t n = 0;
+    CURLcode rc = curl_easy_send(curl, command.data() + sent, command.size() - sent, &n);
+    if (rc == CURLE_AGAIN) {
+      if (!wait(POLLOUT)) return out.error = timed_out, out;
+      continue;
+    }
+    if (rc != CURLE_OK) return out.error = curl_easy_strerror(rc), out;
+    sent += n;
+  }
+  std::string in;
+  while (!CompleteReply(in, out.text)) {
+    if (in.size() > kSmtpMaxTestReplyBytes) {
+      out.error = absl::StrCat("reply longer than ", kSmtpMaxTestReplyBytes >> 10, " KiB");
+      return out;
+    }
+    char buf[4096];
+    size_t n = 0;
+    CURLcode rc = curl_easy_recv(curl, buf, sizeof buf, &n);
+    if (rc == CURLE_AGAIN) {
+      if (!wait(POLLIN)) return out.error = timed_out, out;
+      continue;
+    }
+    if (rc != CURLE_OK) return out.error = curl_easy_strerror(rc), out;
+    if (n == 0) return out.error = "the server closed the connection", out;
+    in.append(buf, n);
+  }
+  out.code = ReplyCode(out.text);
+  return out;
+}
+
+// A reply line for a step's detail: the server's words, cut where a hostile server would go on.
+std::string Shown(const std::string& reply) {
+  return reply.size() > 300 ? absl::StrCat(reply.substr(0, 300), "...") : reply;
+}
+
+}  // namespace
+
+ConnectionReport TestSmtpConnection(const SmtpServer& server, const SmtpCredentials& credentials,
+                                    const std::string& address) {
+  const int port = server.port > 0 ? server.port : DefaultPort(server.security);
+  ConnectionReport report;
+  const char* kEnvelopeSteps[] = {"mail_from", "rcpt_to"};
+  auto skipped = [&](const char* name) {
+    ConnectionStep step;
+    step.name = name;
+    step.skipped = true;
+    report.steps.push_back(std::move(step));
+  };
+  {
+    // DNS on its own first, so a wrong host name is told apart from a closed port.
+    const absl::Time start = absl::Now();
+    absl::StatusOr<std::vector<ResolvedAddress>> addrs = ResolveHost(server.host, port);
+    ConnectionStep dns;
+    dns.name = "dns";
+    dns.duration = absl::Now() - start;
+    dns.passed = addrs.ok();
+    if (addrs.ok()) {
+      std::vector<std::string> texts;
+      for (const ResolvedAddress& a : *addrs) texts.push_back(a.text);
+      dns.detail = absl::StrJoin(texts, ", ");
+    } else {
+      dns.detail = absl::StrCat("smtp ", server.host, ":", port, ": ", addrs.status().message());
+      report.status = MailError(MailErrorClass::kNetwork, dns.detail);
+    }
+    report.steps.push_back(std::move(dns));
+    if (!addrs.ok()) {
+      for (const char* name : {"tcp", "greeting", "tls", "ehlo", "authentication"}) skipped(name);
+      for (const char* name : kEnvelopeSteps) skipped(name);
+      return report;
+    }
+  }
   const absl::Time start = absl::Now();
   Transcript t;
-  SmtpResult r = Converse(server, credentials, nullptr, nullptr, t);
-  const absl::Duration took = absl::Now() - start;
-  const int port = server.port > 0 ? server.port : DefaultPort(server.security);
+  std::vector<ConnectionStep> envelope_steps;
+  absl::Status envelope_status;
+  absl::Duration connect_took = absl::ZeroDuration();
+  const std::string where = absl::StrCat("smtp ", server.host, ":", port);
+  SmtpResult r = Converse(server, credentials, nullptr, nullptr, t, [&](CURL* curl) {
+    connect_took = absl::Now() - start;
+    // Both sides of the envelope are the connector's own address: the server checks that it may
+    // send as it (MAIL FROM) and that the address is deliverable (RCPT TO). No DATA follows.
+    bool failed = false;
+    for (const char* name : kEnvelopeSteps) {
+      ConnectionStep step;
+      step.name = name;
+      if (failed) {
+        step.skipped = true;
+        envelope_steps.push_back(std::move(step));
+        continue;
+      }
+      const bool from = std::string(name) == "mail_from";
+      const char* verb = from ? "MAIL FROM" : "RCPT TO";
+      const absl::Time began = absl::Now();
+      RawReply reply;
+      if (absl::Status st = CheckSendable(verb, address); address.empty() || !st.ok()) {
+        reply.error = address.empty() ? "no address to test with (set the connector's "
+                                        "primary_address)"
+                                      : std::string(st.message());
+      } else {
+        reply = Exchange(curl, absl::StrCat(verb, ":<", address, ">\r\n"), server.timeout);
+      }
+      step.duration = absl::Now() - began;
+      step.passed = reply.error.empty() && reply.code >= 200 && reply.code < 300;
+      if (step.passed) {
+        step.detail = absl::StrCat("<", address, ">: ", Shown(reply.text));
+      } else {
+        failed = true;
+        MailErrorClass c = !reply.error.empty()       ? MailErrorClass::kNetwork
+                           : reply.code >= 400 && reply.code < 500 ? MailErrorClass::kThrottled
+                                                                  : MailErrorClass::kServer;
+        if (address.empty()) c = MailErrorClass::kOther;
+        step.detail = reply.error.empty()
+                          ? absl::StrCat(where, ": ", verb, " refused: ", Shown(reply.text))
+                          : absl::StrCat(where, ": ", verb, ": ", reply.error);
+        envelope_status = MailError(c, step.detail);
+      }
+      envelope_steps.push_back(std::move(step));
+    }
+    // Forget the envelope and say goodbye: libcurl closes a CONNECT_ONLY connection without QUIT.
+    Exchange(curl, "RSET\r\n", server.timeout);
+    Exchange(curl, "QUIT\r\n", server.timeout);
+  });
+  const absl::Duration took = r.ok ? connect_took : absl::Now() - start;
   const bool tls = server.security != SmtpSecurity::kNone;
+  // A failure in libcurl's part with EHLO the last command is the EHLO step's.
+  const bool at_ehlo = !r.ok && r.stage == SmtpStage::kGreeting &&
+                       (t.last_command == "EHLO" || t.last_command == "HELO");
   // The steps in wire order; the one the conversation failed at fails, later ones are skipped.
   struct Plan {
     const char* name;
@@ -372,16 +550,19 @@ ConnectionReport TestSmtpConnection(const SmtpServer& server, const SmtpCredenti
   };
   std::vector<Plan> plan = {
       {"tcp", SmtpStage::kConnect, true, absl::StrCat(server.host, ":", port)},
-      {"greeting", SmtpStage::kGreeting, true, t.greeting},
+      {"greeting", at_ehlo ? SmtpStage::kDone : SmtpStage::kGreeting, true, Shown(t.greeting)},
+      {"ehlo", at_ehlo ? SmtpStage::kGreeting : SmtpStage::kDone, true, Shown(t.ehlo_reply)},
       {"tls", SmtpStage::kTls, tls,
        server.security == SmtpSecurity::kStartTls ? "STARTTLS, certificate verified"
                                                   : "implicit TLS, certificate verified"},
       {"authentication", SmtpStage::kAuth, credentials.method != SmtpAuth::kNone,
        t.auth_reply.empty() ? "the server offers no AUTH: mail is sent without logging in"
-                            : t.auth_reply},
+                            : Shown(t.auth_reply)},
   };
-  if (server.security == SmtpSecurity::kImplicitTls) std::swap(plan[1], plan[2]);
-  ConnectionReport report;
+  // On the wire: STARTTLS after the first EHLO; implicit TLS before the greeting.
+  if (server.security == SmtpSecurity::kImplicitTls) {
+    std::rotate(plan.begin() + 1, plan.begin() + 3, plan.begin() + 4);
+  }
   bool failed = false;
   for (const Plan& p : plan) {
     ConnectionStep step;
@@ -405,6 +586,12 @@ ConnectionReport TestSmtpConnection(const SmtpServer& server, const SmtpCredenti
       break;
     }
   }
+  if (r.ok) {
+    for (ConnectionStep& step : envelope_steps) report.steps.push_back(std::move(step));
+    report.status = envelope_status;
+    return report;
+  }
+  for (const char* name : kEnvelopeSteps) skipped(name);
   if (!r.ok) {
     if (!failed) {  // A stage the plan has no step for: name it on the last step that ran.
       for (auto it = report.steps.rbegin(); it != report.steps.rend(); ++it) {

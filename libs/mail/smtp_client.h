@@ -74,10 +74,15 @@ struct SmtpResult {
 SmtpResult SendSmtp(const SmtpServer& server, const SmtpCredentials& credentials,
                     const SmtpEnvelope& envelope, const std::string& message);
 
-// "Test connection" for an outgoing SMTP connector: connect, greeting, (STARTTLS), log-in, NOOP;
-// sends nothing. Steps "tcp", "greeting", "tls", "authentication" (as libs/mail's IMAP/POP3
-// test, connection_check.h), each with the server's words; never fails as a call.
-ConnectionReport TestSmtpConnection(const SmtpServer& server, const SmtpCredentials& credentials);
+// "Test connection" for an outgoing SMTP connector, step by step as a send goes but without
+// DATA: "dns", "tcp", "greeting", "tls" (after the greeting with STARTTLS, before it with
+// implicit TLS), "ehlo", "authentication", then "mail_from" and "rcpt_to" with `address` (the
+// connector's own) on both sides of the envelope, then RSET and QUIT: nothing is sent. Each
+// step carries the server's words (connection_check.h); never fails as a call. Each reply read
+// after the log-in is bounded by kSmtpMaxTestReplyBytes and server.timeout.
+ConnectionReport TestSmtpConnection(const SmtpServer& server, const SmtpCredentials& credentials,
+                                    const std::string& address);
+inline constexpr size_t kSmtpMaxTestReplyBytes = 64 << 10;
 
 // Classifies a finished conversation: the stage from the last command sent, the reply code from
 // the last server line, and libcurl's error code. Pure; exposed for tests.

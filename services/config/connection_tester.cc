@@ -44,7 +44,8 @@ absl::StatusOr<v1::TestConnectorResponse> MailConnectionTester::Test(const v1::C
       if (oauth2) return FailedAtAuth(credentials.status());
       return credentials.status();
     }
-    return ToResponse(mail::TestSmtpConnection(mail::SmtpServerFor(c), *credentials));
+    return ToResponse(
+        mail::TestSmtpConnection(mail::SmtpServerFor(c), *credentials, c.primary_address()));
   }
   mail::ConnectionTestRequest req;
   switch (c.protocol()) {

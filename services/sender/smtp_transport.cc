@@ -28,11 +28,30 @@ mail::SmtpResult NotSent(const absl::Status& st) {
 mail::SmtpResult ConnectorTransport::Send(const v1::Connector& c,
                                           const mail::OutgoingEmail& email,
                                           const std::string& raw) {
-  if (c.protocol() == v1::PROTOCOL_GRAPH) return SendGraph(c, raw);
+  if (c.protocol() == v1::PROTOCOL_GRAPH) return SendGraph(c, email, raw);
   return SendSmtp(c, email, raw);
 }
 
-mail::SmtpResult ConnectorTransport::SendGraph(const v1::Connector& c, const std::string& raw) {
+namespace {
+
+mail::GraphMessage GraphMessageOf(const mail::OutgoingEmail& e) {
+  mail::GraphMessage m;
+  m.from = e.from;
+  m.from_name = e.from_name;
+  m.to = e.to;
+  m.reply_to = e.reply_to;
+  m.subject = e.subject;
+  m.body_text = e.body_text;
+  m.body_html = e.body_html;
+  m.headers = e.headers;
+  return m;
+}
+
+}  // namespace
+
+mail::SmtpResult ConnectorTransport::SendGraph(const v1::Connector& c,
+                                               const mail::OutgoingEmail& email,
+                                               const std::string& raw) {
   if (oauth_ == nullptr) {
     return NotSent(absl::FailedPreconditionError(
         absl::StrCat("connector \"", c.name(), "\": Graph needs an OAuth2 token source")));
@@ -40,9 +59,13 @@ mail::SmtpResult ConnectorTransport::SendGraph(const v1::Connector& c, const std
   std::shared_ptr<mail::AccessTokenSource> tokens = oauth_->For(c);
   std::unique_ptr<mail::HttpClient> http = mail::NewCurlHttpClient(mail::CurlOptionsFor(c));
   mail::GraphClient graph(mail::GraphOptionsFor(c), http.get(), tokens.get());
-  absl::Status st = graph.SendMime(raw);
+  // MIME keeps every header as rendered; only the JSON resource can skip the Sent Items copy,
+  // and only the JSON path (a draft with upload sessions) can carry more than one request.
+  const bool save = !c.settings().has_save_to_sent_items() || c.settings().save_to_sent_items();
+  const bool mime = save && raw.size() <= mail::kGraphMaxSendMimeBytes;
+  absl::Status st = mime ? graph.SendMime(raw) : graph.SendJson(GraphMessageOf(email), save);
   mail::SmtpResult r;
-  if (raw.size() > mail::kGraphMaxSendMimeBytes) {
+  if (mail::GraphMessageTooLarge(st)) {
     // The message's own fault, like a 554 after DATA: failed, not retried, the connector fine.
     r.stage = mail::SmtpStage::kData;
     r.code = 554;

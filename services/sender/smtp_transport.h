@@ -4,7 +4,10 @@
 // for `protocol: graph` connectors. OAuth2 connectors take their access tokens from `oauth`,
 // the token cache the fetcher uses too: SMTP signs in with XOAUTH2 (the Office 365 preset), and
 // a token the server refuses is renewed once and the delivery tried again at once; Graph does
-// the same inside its client, and backs off on 429/503 as Retry-After says.
+// the same inside its client, and backs off on 429/503 as Retry-After says. Graph sends the
+// rendered MIME, unless `settings.save_to_sent_items` is false or the MIME is over what one
+// request carries: then the JSON message resource (mail::GraphClient::SendJson), which carries
+// only X- headers of the row (docs/sender.md says which are lost).
 #include "libs/mail/oauth_tokens.h"
 #include "services/sender/core/ports.h"
 
@@ -20,7 +23,8 @@ class ConnectorTransport : public MailTransport {
  private:
   mail::SmtpResult SendSmtp(const v1::Connector& connector, const mail::OutgoingEmail& email,
                             const std::string& raw);
-  mail::SmtpResult SendGraph(const v1::Connector& connector, const std::string& raw);
+  mail::SmtpResult SendGraph(const v1::Connector& connector, const mail::OutgoingEmail& email,
+                             const std::string& raw);
 
   mail::OAuthTokens* oauth_;
 };

@@ -236,11 +236,23 @@ fi
 # Sending through Graph (sendMail, MIME as base64): an outgoing Graph connector of the same
 # mailbox, signing in with client credentials (the refresh token above has been rotated); the
 # sender claims its outbox rows and the fake records what arrived.
-{ e2e_graph_connector_yaml graphout | sed 's/^direction: incoming/direction: outgoing/; /^fallback:/d; /refresh_token:/d'
-} >"$G/graph-out.yaml"
-check "an outgoing Graph connector applies, tests and enables" bash -c "
-  '$BIN/postroomctl' apply -f '$G/graph-out.yaml' && '$BIN/postroomctl' test connector graphout &&
-  '$BIN/postroomctl' enable connector graphout"
+graph_out_yaml() {  # NAME [EXTRA-YAML]: an outgoing Graph connector of support@example.com
+  e2e_graph_connector_yaml "$1" | sed 's/^direction: incoming/direction: outgoing/; /^fallback:/d; /refresh_token:/d'
+  [ -z "${2:-}" ] || echo "$2"
+}
+graph_out_yaml graphout 'display_name: "Kundendienst Müller"' >"$G/graph-out.yaml"
+check "an outgoing Graph connector cannot be enabled before its connection test" bash -c "
+  '$BIN/postroomctl' apply -f '$G/graph-out.yaml' >/dev/null &&
+  out=\$('$BIN/postroomctl' enable connector graphout 2>&1); echo \"\$out\";
+  grep -q 'FAILED_PRECONDITION.*never tested.*postroomctl test connector graphout' <<<\"\$out\""
+check "its test: a token, then the mailbox readable (Sent Items)" \
+  expect 0 "mailbox +passed .*support@example.com readable" test connector graphout
+check "it enables once tested" expect 0 "enabled" enable connector graphout
+graph_out_yaml graphnobox | sed 's/^primary_address: .*/primary_address: nobody@example.com/' >"$G/graph-nobox.yaml"
+check "a mailbox Graph does not know fails the test at the mailbox step, and enable is refused" bash -c "
+  '$BIN/postroomctl' apply -f '$G/graph-nobox.yaml' >/dev/null
+  '$BIN/postroomctl' test connector graphnobox | grep -E 'mailbox +FAILED.*ErrorInvalidUser' &&
+  '$BIN/postroomctl' enable connector graphnobox 2>&1 | grep -q 'FAILED_PRECONDITION.*last connection test failed'"
 sql "INSERT INTO outbox (connector_id, reason, to_address, subject, body_text, dedupe_key)
      SELECT id, 'test', 'jane@client.example', 'Graph send e2e', 'Sent through sendMail.',
             'graph-send-1' FROM connectors WHERE name = 'graphout'" >/dev/null
@@ -255,19 +267,72 @@ outbox_is() {  # DEDUPE_KEY STATUS [ERROR-PATTERN]: waits up to 30 s for the row
 }
 fake_received() {  # SUBJECT: the fake's sendMail got a MIME with it, to jane, from the mailbox
   curl -sf "https://127.0.0.1:$GRAPH_PORT/_control/sent" --cacert "$GRAPH_CA" | python3 -c '
-import base64, json, sys
+import base64, json, re, sys
 subject = sys.argv[1].encode()
-ok = any(m["mailbox"] == "support@example.com" and b"Subject: " + subject in base64.b64decode(m["mime_b64"])
-         and b"jane@client.example" in base64.b64decode(m["mime_b64"]) for m in json.load(sys.stdin)["sent"])
+mimes = [base64.b64decode(m.get("mime_b64", "")) for m in json.load(sys.stdin)["sent"]
+         if m["mailbox"] == "support@example.com"]
+ok = any(b"Subject: " + subject in m and b"jane@client.example" in m
+         and re.search(rb"^From: [^\r\n]*=\?[^\r\n]*<support@example.com>", m, re.M) for m in mimes)
 sys.exit(0 if ok else 1)' "$1"
 }
+fake_sent_json() {  # SUBJECT PYTHON-CONDITION-ON-m: a JSON send with that subject satisfies it
+  curl -sf "https://127.0.0.1:$GRAPH_PORT/_control/sent" --cacert "$GRAPH_CA" | python3 -c '
+import json, sys
+subject, cond = sys.argv[1], sys.argv[2]
+hits = [m for m in json.load(sys.stdin)["sent"] if m.get("message", {}).get("subject") == subject]
+print(json.dumps(hits)[:600])
+sys.exit(0 if hits and all(eval("(" + cond + ")") for m in hits) else 1)' "$1" "$2"
+}
+saved_copies() { fake state | python3 -c "import json,sys; print(json.load(sys.stdin)['saved'].get('support@example.com', 0))"; }
 check "the sender delivers it through Graph sendMail" outbox_is graph-send-1 sent
-check "the fake received the MIME the sender rendered" fake_received "Graph send e2e"
+check "the fake received the MIME the sender rendered, From with the display name encoded" \
+  fake_received "Graph send e2e"
 sql "INSERT INTO outbox (connector_id, reason, to_address, subject, body_text, dedupe_key)
      SELECT id, 'test', 'jane@client.example', 'Too big for one request', repeat('x', 3200000),
             'graph-send-big' FROM connectors WHERE name = 'graphout'" >/dev/null
-check "a message over one request's 3 MiB fails with the reason, not a retry loop" \
-  outbox_is graph-send-big failed 'upload session'
+check "a body over one request's 3 MiB fails with the reason, not a retry loop" \
+  outbox_is graph-send-big failed 'only attachments can go through an upload session'
+
+# saveToSentItems: false needs Graph's JSON message resource (MIME sends always keep a copy).
+graph_out_yaml graphnosave 'display_name: "Kundendienst Müller"
+settings: {save_to_sent_items: false}' >"$G/graph-nosave.yaml"
+check "a Graph connector with save_to_sent_items: false applies, tests and enables" bash -c "
+  '$BIN/postroomctl' apply -f '$G/graph-nosave.yaml' && '$BIN/postroomctl' test connector graphnosave &&
+  '$BIN/postroomctl' enable connector graphnosave"
+saved_before="$(saved_copies)"
+queue_json() {  # DEDUPE_KEY SUBJECT
+  sql "INSERT INTO outbox (connector_id, reason, to_address, subject, body_text, headers, dedupe_key)
+       SELECT id, 'test', 'jane@client.example', '$2', 'Sent as JSON.',
+              '{\"In-Reply-To\": \"<q1@client.example>\", \"X-Loop\": \"support@example.com\", \"Reply-To\": \"support+tok@example.com\"}'::jsonb,
+              '$1' FROM connectors WHERE name = 'graphnosave'" >/dev/null
+}
+queue_json graph-json-1 "Graph JSON send"
+check "the sender delivers it through sendMail as JSON" outbox_is graph-json-1 sent
+check "the fake got saveToSentItems false, the display name, Reply-To, X-Loop and no In-Reply-To" \
+  fake_sent_json "Graph JSON send" 'm["via"] == "json" and m["saveToSentItems"] is False and
+    m["message"]["from"]["emailAddress"]["name"] == "Kundendienst Müller" and
+    m["message"]["replyTo"][0]["emailAddress"]["address"] == "support+tok@example.com" and
+    [h["name"] for h in m["message"]["internetMessageHeaders"]] == ["X-Loop"]'
+check "no copy went to Sent Items for it" test "$(saved_copies)" = "$saved_before"
+# Throttling on the JSON path: a short 429 is waited out inside the client; a long one is a
+# temporary failure (the row stays queued, class throttled).
+throttled_before="$(fake_count throttled)"
+fault '{"throttle": 1, "retry_after": 1, "throttle_path": "sendMail"}'
+queue_json graph-json-2 "Graph JSON after a 429"
+check "a 429 with Retry-After on sendMail (JSON) is waited out and the mail goes" \
+  outbox_is graph-json-2 sent
+check "the fake did answer that sendMail with a 429 first" \
+  test "$(fake_count throttled)" = "$((throttled_before + 1))"
+fault '{"throttle": 50, "retry_after": 1, "throttle_path": "sendMail"}'
+queue_json graph-json-3 "Graph JSON throttled"
+check "throttled past the client's retries: queued again as throttled, not failed" bash -c "
+  for _ in \$(seq 150); do
+    r=\$(psql '$DB' -qAtX -c \"SELECT status || ' ' || last_error_class || ' ' || attempts FROM outbox WHERE dedupe_key = 'graph-json-3'\")
+    case \"\$r\" in 'queued throttled '[1-9]*) echo \"\$r\"; exit 0;; esac; sleep 0.2
+  done; echo \"\$r\"; exit 1"
+fault '{"throttle": 0}'
+ctl retry outbox "$(sql "SELECT id FROM outbox WHERE dedupe_key = 'graph-json-3'")" >/dev/null
+check "once the throttling ends the throttled mail goes" outbox_is graph-json-3 sent
 
 fault '{"expire_tokens": true, "token_error": "invalid_grant", "count": 20}'
 for i in 1 2 3; do

@@ -18,13 +18,31 @@ delivered() { "$ROOT/scripts/smtp" messages "$SMTP_HOME" | wc -l; }
 export -f delivered
 
 check "apply demo configuration" expect 0 "connector/gateway created" apply -f "$(e2e_demo_yaml)"
-e2e_gateway_yaml "reply_to: help@example.com
+e2e_gateway_yaml "display_name: Servicedesk Müller
+reply_to: help@example.com
 settings: {timeout_ms: 5000, error_threshold: 3}"
 check "point the gateway at the private Postfix (STARTTLS, test CA)" \
   expect 0 "connector/gateway configured" apply -f "$POSTROOM_HOME/gateway.yaml"
+check "an outgoing connector is not enabled before a passing connection test" \
+  expect 1 "FAILED_PRECONDITION.*never tested.*postroomctl test connector gateway" enable connector gateway
 check "test connector on the SMTP gateway: connect, greeting, STARTTLS, login" \
   expect 0 "auth +passed .*235 2.7.0 Authentication successful" test connector gateway
+check "the test walks dns, ehlo and the envelope to its own address (MAIL FROM, RCPT TO)" bash -c "
+  out=\$('$BIN/postroomctl' test connector gateway 2>&1); echo \"\$out\"
+  for step in dns tcp greeting ehlo tls auth mail_from; do grep -Eq \"^ *\$step +passed\" <<<\"\$out\" || exit 1; done
+  grep -Eq '^ *rcpt_to +passed .*<desk@example.com>: 250' <<<\"\$out\""
+check "the test sent no message (no DATA: nothing queued by Postfix)" bash -c "[ \"\$(delivered)\" = 0 ]"
 check "enable the outgoing connector" expect 0 "" enable connector gateway
+check "the system default outgoing connector cannot be disabled" \
+  expect 1 "FAILED_PRECONDITION.*system default.*system_default: false" disable connector gateway
+check "nor deleted" expect 1 "FAILED_PRECONDITION.*system_default: false" delete connector gateway
+sed -e 's/^name: gateway/name: refused/' -e 's/^primary_address: .*/primary_address: reject-desk@example.com/' \
+  -e '/^system_default:/d' "$POSTROOM_HOME/gateway.yaml" >"$POSTROOM_HOME/refused.yaml"
+check "a sender address the server refuses fails the test at rcpt_to, with its words" bash -c "
+  '$BIN/postroomctl' apply -f '$POSTROOM_HOME/refused.yaml' >/dev/null
+  '$BIN/postroomctl' test connector refused | grep -E 'rcpt_to +FAILED .*RCPT TO refused: 550'"
+check "and it cannot be enabled" \
+  expect 1 "FAILED_PRECONDITION.*last connection test failed" enable connector refused
 
 make_mail "$M/one.eml" "Alice <alice@client.example>" "one@client.example" "Printer on fire"
 check "router queues an acknowledgement" expect 0 "acknowledgement: queued" route "$M/one.eml" --connector support
@@ -34,7 +52,8 @@ ack_id="$(sql "SELECT id FROM outbox WHERE to_address = 'alice@client.example'")
 check "delivered mail is addressed to the requester" grep -q '^To: alice@client.example' "$f"
 check "delivered mail has the acknowledgement subject with the reference" \
   grep -Eq '^Subject: .*\[#SUP-[0-9]+\]' "$f"
-check "delivered mail comes from the connector's address" grep -q '^From: desk@example.com' "$f"
+check "delivered mail comes from the connector's address with its display name, RFC 2047-encoded" \
+  grep -Eq '^From: [^<]*=\?[A-Za-z0-9-]+\?[QqBb]\?[^<]* <desk@example.com>' "$f"
 want_reply_to="$(sql "SELECT coalesce(headers->>'Reply-To', 'help@example.com') FROM outbox WHERE id = $ack_id")"
 check "Reply-To is the router's reply address, else the connector's" \
   grep -qF "Reply-To: $want_reply_to" "$f"
@@ -82,7 +101,10 @@ check "three refused logins auto-disable the connector" \
   eventually "psql '$DB' -qAt -c \"SELECT c.status || ' ' || s.auto_disabled_reason FROM connectors c JOIN connector_state s ON s.connector_id = c.id WHERE c.name = 'gateway'\" | grep -q '^disabled_by_system 3 consecutive outgoing authentication errors'"
 sed -i 's/password: not-the-password/password: demo-smtp-password/' "$POSTROOM_HOME/gateway.yaml"
 ctl apply -f "$POSTROOM_HOME/gateway.yaml" >/dev/null
-check "password fixed, connector enabled again" expect 0 "" enable connector gateway
+check "password fixed: enable waits for a passing test" \
+  expect 1 "FAILED_PRECONDITION.*postroomctl test connector gateway" enable connector gateway
+check "password fixed, tested, connector enabled again" bash -c "
+  '$BIN/postroomctl' test connector gateway >/dev/null && '$BIN/postroomctl' enable connector gateway"
 check "the waiting ack goes out" eventually '[ -n "$(mail_with "Locked out")" ]'
 
 # The wrong port: nothing listens there.
@@ -109,7 +131,8 @@ check "attempts are counted by outcome" bash -c \
   "curl -s http://$POSTROOM_SENDER_METRICS_LISTEN/metrics | grep -q 'postroom_sender_attempts_total{connector=\"gateway\",outcome=\"retry\"} [1-9]'"
 sed -i "s/port: $dead_port,/port: $SMTP_PORT,/" "$POSTROOM_HOME/gateway.yaml"
 ctl apply -f "$POSTROOM_HOME/gateway.yaml" >/dev/null
-check "fixed and enabled again" expect 0 "" enable connector gateway
+check "fixed, tested and enabled again" bash -c "
+  '$BIN/postroomctl' test connector gateway >/dev/null && '$BIN/postroomctl' enable connector gateway"
 check "the waiting ack and the admin notification are delivered" \
   eventually "[ -n \"\$(mail_with 'Lost in transit')\" ] && [ -n \"\$(mail_with 'was disabled')\" ]"
 

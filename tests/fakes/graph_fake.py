@@ -16,13 +16,23 @@ Only what postroom's tests need, shaped after Microsoft's public documentation:
   - POST /v1.0/users/{mailbox}/messages/{id}/move    {"destinationId": "..."} (ids are immutable)
   - DELETE /v1.0/users/{mailbox}/messages/{id}
   - POST /v1.0/users/{mailbox}/sendMail   MIME base64 as text/plain ("Send Outlook messages in
-    MIME format"): 202; recorded, GET /_control/sent lists them
+    MIME format"), or JSON {"message", "saveToSentItems"} ("user: sendMail"): 202; recorded,
+    GET /_control/sent lists them; a copy lands in sentitems unless saveToSentItems is false.
+    internetMessageHeaders other than x-/X- are refused (400 InvalidInternetMessageHeader).
+  - POST /v1.0/users/{mailbox}/messages   a draft from JSON (201 with its id)
+  - POST /v1.0/users/{mailbox}/messages/{id}/attachments   a fileAttachment (contentBytes)
+  - POST /v1.0/users/{mailbox}/messages/{id}/attachments/createUploadSession
+    {"AttachmentItem": {"attachmentType": "file", "name", "size", ...}}: 201 with a
+    pre-authenticated uploadUrl ("Attach large files to Outlook messages"); PUT byte ranges of at
+    most 4 MiB there with Content-Range, in order, without Authorization (a token is refused):
+    200 with nextExpectedRanges, 201 for the last range
+  - POST /v1.0/users/{mailbox}/messages/{id}/send   sends a draft: 202, a copy in sentitems
   - errors as Graph sends them: {"error": {"code", "message"}}; 401 InvalidAuthenticationToken for
     a missing or expired token; 429 TooManyRequests with Retry-After when a fault is injected.
   - POST /introspect   RFC 7662 token introspection of the access tokens issued here (for
     Dovecot's oauth2 passdb, so IMAP/POP3 XOAUTH2 can be tested against a real server).
 Control (tests only, no auth): POST /_control/messages {"mailbox","folder","eml_b64"|"path"},
-POST /_control/fault {"throttle": N, "retry_after": S} | {"expire_tokens": true} |
+POST /_control/fault {"throttle": N, "retry_after": S[, "throttle_path": "sendMail"]} | {"expire_tokens": true} |
 {"token_error": "invalid_grant", "count": N} | {"delta_gone": N} (410 SyncStateNotFound for the
 next N delta links), GET /_control/state.
 
@@ -32,6 +42,7 @@ import argparse
 import base64
 import email
 import email.utils
+import hashlib
 from datetime import datetime
 import json
 import os
@@ -56,6 +67,7 @@ class State:
         self.access = {}  # token -> expiry (unix seconds)
         self.refresh = set(args.refresh_token)
         self.throttle_left = 0
+        self.throttle_path = ""  # only requests whose path holds this are throttled
         self.retry_after = 1
         self.token_errors = []  # injected token endpoint errors, used first
         self.delta_gone = 0  # this many delta requests with a $deltatoken answer 410 Gone
@@ -63,7 +75,12 @@ class State:
                        "throttled": 0, "unauthorized": 0, "delta_pages": 0, "mime": 0, "gone": 0,
                        "mark_read": 0, "move": 0, "delete": 0, "requests": 0}
         self.last_refresh_token = args.refresh_token[-1] if args.refresh_token else ""
-        self.sent = []  # messages sent with sendMail: {"mailbox", "mime_b64"}
+        # sent messages: {"mailbox", "via": "mime"|"json"|"draft", "mime_b64" (mime), "message"
+        # (json, draft), "attachments" (draft: name, contentType, size, sha256), "saveToSentItems"}
+        self.sent = []
+        self.drafts = {}  # id -> {"mailbox", "message", "attachments"}
+        self.uploads = {}  # token -> {"draft", "name", "contentType", "size", "data", "next"}
+        self.saved = {}  # mailbox -> messages kept in sentitems
 
     def next_seq(self):
         self.seq += 1
@@ -151,6 +168,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_DELETE(self):
         self.route("DELETE")
 
+    def do_PUT(self):
+        self.route("PUT")
+
     def route(self, method):
         st = self.server.state
         url = urllib.parse.urlsplit(self.path)
@@ -165,6 +185,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.token(data)
             if parts == ["introspect"] and method == "POST":
                 return self.introspect(data)
+            if parts[:1] == ["_upload"] and len(parts) == 2 and method == "PUT":
+                return self.upload(parts[1], data)
             if parts[:2] == ["v1.0", "users"] and len(parts) >= 3:
                 return self.graph(method, parts[2].lower(), parts[3:], query, data)
             self.graph_error(404, "BadRequest", "Resource not found for the segment '%s'." %
@@ -237,23 +259,28 @@ class Handler(BaseHTTPRequestHandler):
             st.counts["unauthorized"] += 1
             return self.graph_error(401, "InvalidAuthenticationToken",
                                     "Access token has expired or is not yet valid.")
-        if st.throttle_left > 0:
-            st.throttle_left -= 1
-            st.counts["throttled"] += 1
-            return self.graph_error(429, "TooManyRequests",
-                                    "Too many requests, retry after %d seconds." % st.retry_after,
-                                    headers={"Retry-After": str(st.retry_after)})
+        if self.throttled():
+            return
         if mailbox not in st.mailboxes:
             return self.graph_error(404, "ErrorInvalidUser",
                                     "The requested user '%s' is invalid." % mailbox)
         if rest == ["sendMail"] and method == "POST":
             return self.send_mail(mailbox, data)
+        if rest == ["messages"] and method == "POST":
+            return self.create_draft(mailbox, data)
+        if rest[:1] == ["messages"] and len(rest) >= 2 and rest[1] in st.drafts:
+            return self.draft(method, mailbox, rest[1], rest[2:], data)
         if rest[:1] == ["mailFolders"] and len(rest) == 2 and method == "GET":
             folder = rest[1].lower()
             items = [m for _, m in st.folder_items(mailbox, folder) if not m["removed"]]
-            if folder not in ("inbox", "archive", "deleteditems") and not items:
+            if folder not in ("inbox", "archive", "deleteditems", "sentitems") and not items:
                 return self.graph_error(404, "ErrorItemNotFound",
                                         "The specified object was not found in the store.")
+            if folder == "sentitems":
+                saved = st.saved.get(mailbox, 0)
+                return self.reply(200, {"id": "folder-sentitems", "displayName": "Sent Items",
+                                        "childFolderCount": 0, "totalItemCount": saved,
+                                        "unreadItemCount": 0})
             return self.reply(200, {"id": "folder-" + folder, "displayName": folder.capitalize(),
                                     "childFolderCount": 0, "totalItemCount": len(items),
                                     "unreadItemCount": sum(not m["is_read"] for m in items)})
@@ -292,11 +319,66 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(204, b"")
         self.graph_error(400, "BadRequest", "Unsupported request %s %s" % (method, self.path))
 
+    def throttled(self):
+        """Answers 429 with Retry-After while an injected throttle lasts; True when it did."""
+        st = self.server.state
+        if st.throttle_left <= 0 or st.throttle_path not in self.path:
+            return False
+        st.throttle_left -= 1
+        st.counts["throttled"] += 1
+        self.graph_error(429, "TooManyRequests",
+                         "Too many requests, retry after %d seconds." % st.retry_after,
+                         headers={"Retry-After": str(st.retry_after)})
+        return True
+
+    def bad_message(self, message):
+        """Why Graph would refuse a JSON message resource, else None."""
+        if not isinstance(message, dict) or not message.get("toRecipients"):
+            return ("ErrorInvalidRecipients", "At least one recipient is not valid.")
+        for h in message.get("internetMessageHeaders") or []:
+            name = h.get("name", "")
+            if not name.lower().startswith("x-"):
+                return ("InvalidInternetMessageHeader",
+                        "The internet message header name '%s' should start with 'x-' or 'X-'."
+                        % name)
+        return None
+
+    def record_sent(self, mailbox, entry, save):
+        st = self.server.state
+        entry.update({"mailbox": mailbox, "saveToSentItems": save})
+        st.sent.append(entry)
+        st.counts["sent"] = st.counts.get("sent", 0) + 1
+        if save:
+            st.saved[mailbox] = st.saved.get(mailbox, 0) + 1
+
+    def json_body(self, data):
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            return None
+        try:
+            return json.loads(data or b"{}")
+        except ValueError:
+            return None
+
     def send_mail(self, mailbox, data):
         # "Send Outlook messages in MIME format": the body is the MIME, base64, as text/plain;
         # 202 Accepted, no body. Anything else is ErrorMimeContentInvalidBase64String (400).
+        # JSON ("user: sendMail"): {"message": {...}, "saveToSentItems": true|false}.
         st = self.server.state
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if ctype == "application/json":
+            req = self.json_body(data)
+            if not isinstance(req, dict) or "message" not in req:
+                return self.graph_error(400, "ErrorInvalidRequest",
+                                        "The request body must hold a message.")
+            bad = self.bad_message(req["message"])
+            if bad:
+                return self.graph_error(400, *bad)
+            save = req.get("saveToSentItems", True)
+            if not isinstance(save, bool):
+                return self.graph_error(400, "ErrorInvalidRequest", "saveToSentItems is a bool")
+            self.record_sent(mailbox, {"via": "json", "message": req["message"]}, save)
+            return self.reply(202, b"")
         try:
             mime = base64.b64decode(data, validate=True) if ctype == "text/plain" else None
         except ValueError:
@@ -304,9 +386,125 @@ class Handler(BaseHTTPRequestHandler):
         if not mime:
             return self.graph_error(400, "ErrorMimeContentInvalidBase64String",
                                     "Invalid base64 string for MIME content.")
-        st.sent.append({"mailbox": mailbox, "mime_b64": base64.b64encode(mime).decode()})
-        st.counts["sent"] = st.counts.get("sent", 0) + 1
+        self.record_sent(mailbox, {"via": "mime", "mime_b64": base64.b64encode(mime).decode()},
+                         True)
         return self.reply(202, b"")
+
+    # -- drafts, attachments and upload sessions ---------------------------------------------
+    def create_draft(self, mailbox, data):
+        st = self.server.state
+        message = self.json_body(data)
+        bad = self.bad_message(message)
+        if bad:
+            return self.graph_error(400, *bad)
+        attachments = [self.file_attachment(a) for a in message.pop("attachments", []) or []]
+        if any(a is None for a in attachments):
+            return self.graph_error(400, "ErrorInvalidRequest", "a bad fileAttachment")
+        did = "AAMkDraft" + secrets.token_urlsafe(12)
+        st.drafts[did] = {"mailbox": mailbox, "message": message, "attachments": attachments}
+        st.counts["drafts"] = st.counts.get("drafts", 0) + 1
+        return self.reply(201, dict(message, id=did, isDraft=True))
+
+    def file_attachment(self, a):
+        if a.get("@odata.type") != "#microsoft.graph.fileAttachment" or "contentBytes" not in a:
+            return None
+        try:
+            raw = base64.b64decode(a["contentBytes"], validate=True)
+        except ValueError:
+            return None
+        return {"name": a.get("name", ""), "contentType": a.get("contentType", ""),
+                "size": len(raw), "sha256": hashlib.sha256(raw).hexdigest(), "via": "inline"}
+
+    def draft(self, method, mailbox, did, rest, data):
+        st = self.server.state
+        d = st.drafts[did]
+        if d["mailbox"] != mailbox:
+            return self.graph_error(404, "ErrorItemNotFound",
+                                    "The specified object was not found in the store.")
+        if not rest and method == "DELETE":
+            del st.drafts[did]
+            st.counts["drafts_deleted"] = st.counts.get("drafts_deleted", 0) + 1
+            return self.reply(204, b"")
+        if rest == ["attachments"] and method == "POST":
+            a = self.file_attachment(self.json_body(data) or {})
+            if a is None:
+                return self.graph_error(400, "ErrorInvalidRequest", "a bad fileAttachment")
+            if a["size"] > 3 * 1024 * 1024:
+                return self.graph_error(413, "ErrorRequestEntityTooLarge",
+                                        "Attachments over 3 MB need an upload session.")
+            d["attachments"].append(a)
+            return self.reply(201, {"id": "att-" + secrets.token_hex(4), "name": a["name"]})
+        if rest == ["attachments", "createUploadSession"] and method == "POST":
+            item = (self.json_body(data) or {}).get("AttachmentItem") or {}
+            size = item.get("size")
+            if item.get("attachmentType") != "file" or not item.get("name") or \
+                    not isinstance(size, int) or size < 1 or size > 150 * 1024 * 1024:
+                return self.graph_error(400, "ErrorInvalidRequest",
+                                        "AttachmentItem needs attachmentType file, a name and a "
+                                        "size of 1 byte to 150 MB.")
+            token = secrets.token_urlsafe(16)
+            st.uploads[token] = {"draft": did, "name": item["name"],
+                                 "contentType": item.get("contentType", ""), "size": size,
+                                 "data": hashlib.sha256(), "next": 0}
+            return self.reply(201, {
+                "@odata.context": "%s/v1.0/$metadata#microsoft.graph.uploadSession" % self.base(),
+                "uploadUrl": "%s/_upload/%s" % (self.base(), token),
+                "expirationDateTime": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                    time.gmtime(time.time() + 900)),
+                "nextExpectedRanges": ["0-"]})
+        if rest == ["send"] and method == "POST":
+            if any(u["draft"] == did for u in st.uploads.values()):
+                return self.graph_error(400, "ErrorInvalidRequest",
+                                        "An upload session of this message is not finished.")
+            del st.drafts[did]
+            self.record_sent(mailbox, {"via": "draft", "message": d["message"],
+                                       "attachments": d["attachments"]}, True)
+            return self.reply(202, b"")
+        self.graph_error(400, "BadRequest", "Unsupported request %s %s" % (method, self.path))
+
+    def upload(self, token, data):
+        # The uploadUrl is pre-authenticated: a request with Authorization is refused.
+        st = self.server.state
+        if self.throttled():
+            return
+        u = st.uploads.get(token)
+        if u is None:
+            return self.graph_error(404, "ErrorItemNotFound", "The upload session is unknown.")
+        if self.headers.get("Authorization"):
+            st.counts["upload_with_token"] = st.counts.get("upload_with_token", 0) + 1
+            return self.graph_error(401, "InvalidAuthenticationToken",
+                                    "Do not send an Authorization header to an uploadUrl.")
+        rng = (self.headers.get("Content-Range") or "").strip()
+        try:
+            unit, spec = rng.split(" ", 1)
+            span, total = spec.split("/", 1)
+            first, last = (int(x) for x in span.split("-", 1))
+            total = int(total)
+        except ValueError:
+            return self.graph_error(400, "ErrorInvalidRequest", "Bad Content-Range '%s'" % rng)
+        if unit != "bytes" or total != u["size"] or first != u["next"] or last < first or \
+                last >= total or len(data) != last - first + 1:
+            return self.graph_error(416, "ErrorInvalidRange",
+                                    "Expected bytes %d- of %d, got '%s' with %d bytes." %
+                                    (u["next"], u["size"], rng, len(data)))
+        if len(data) > 4 * 1024 * 1024:
+            return self.graph_error(413, "ErrorRequestEntityTooLarge",
+                                    "A range holds at most 4 MB.")
+        u["data"].update(data)
+        u["next"] = last + 1
+        st.counts["upload_ranges"] = st.counts.get("upload_ranges", 0) + 1
+        if u["next"] < u["size"]:
+            return self.reply(200, {"expirationDateTime": time.strftime(
+                "%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 900)),
+                "nextExpectedRanges": ["%d-" % u["next"]]})
+        del st.uploads[token]
+        d = st.drafts.get(u["draft"])
+        if d is not None:
+            d["attachments"].append({"name": u["name"], "contentType": u["contentType"],
+                                     "size": u["size"], "sha256": u["data"].hexdigest(),
+                                     "via": "upload"})
+        return self.reply(201, b"", headers={"Location": "%s/v1.0/attachments/%s" %
+                                             (self.base(), token)})
 
     def tombstone(self, mid, m):
         st = self.server.state
@@ -382,6 +580,7 @@ class Handler(BaseHTTPRequestHandler):
             if "throttle" in req:
                 st.throttle_left = int(req["throttle"])
                 st.retry_after = int(req.get("retry_after", 1))
+                st.throttle_path = req.get("throttle_path", "")
             if req.get("expire_tokens"):
                 st.access.clear()
             if "token_error" in req:
@@ -403,6 +602,7 @@ class Handler(BaseHTTPRequestHandler):
                                     "read": sum(1 for m in st.messages.values()
                                                 if m["is_read"] and not m["removed"]),
                                     "refresh_token": st.last_refresh_token,
+                                    "saved": st.saved, "drafts": len(st.drafts),
                                     "throttle_left": st.throttle_left})
         self.reply(404, {"error": "unknown control request"})
 

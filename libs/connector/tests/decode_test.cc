@@ -42,6 +42,8 @@ v1::Connector Full() {
   c.mutable_settings()->set_cool_off_min(0);
   c.mutable_settings()->set_max_message_bytes(1 << 20);
   c.mutable_settings()->set_error_threshold(9);
+  c.mutable_settings()->set_save_to_sent_items(false);  // An explicit false survives.
+  c.set_display_name("Servicedesk Müller");
   c.mutable_settings()->set_time_zone("Europe/Berlin");
   c.mutable_settings()->add_skip_windows("22:00-06:00");
   return c;

@@ -15,6 +15,7 @@ TEST(Defaults, FillEveryAbsentSetting) {
   EXPECT_EQ(s.max_message_bytes(), 26214400u);
   EXPECT_EQ(s.error_threshold(), 5u);
   EXPECT_EQ(s.time_zone(), "UTC");
+  EXPECT_TRUE(s.save_to_sent_items());
 }
 
 // Absent is not zero: `cool_off_min: 0` means no cool-off, and other zeros stay for validation
@@ -37,7 +38,9 @@ TEST(Defaults, NeverOverrideAGivenValue) {
   s.set_poll_interval_s(600);
   s.set_time_zone("Europe/Berlin");
   s.set_error_threshold(1);
+  s.set_save_to_sent_items(false);
   v1::ConnectionSettings out = WithDefaults(s);
+  EXPECT_FALSE(out.save_to_sent_items());
   EXPECT_EQ(out.poll_interval_s(), 600u);
   EXPECT_EQ(out.time_zone(), "Europe/Berlin");
   EXPECT_EQ(out.error_threshold(), 1u);

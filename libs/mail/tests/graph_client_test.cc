@@ -9,6 +9,8 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "absl/strings/match.h"
+#include "libs/mail/json_value.h"
 #include "libs/mail/mail_error.h"
 #include "libs/mail/oauth_token_client.h"
 #include "tests/support/status_matchers.h"
@@ -272,8 +274,9 @@ struct GraphFixture {
   FakeClock clock;
   CountingTokens tokens;
   std::vector<absl::Duration> waits;
-  GraphClient Client(int retries = 3) {
+  GraphClient Client(int retries = 3, uint64_t upload_range = 1 << 20) {
     GraphOptions o;
+    o.upload_range_bytes = upload_range;
     o.base_url = "https://graph.test/v1.0";
     o.mailbox = "support@contoso.com";
     o.page_size = 2;
@@ -381,6 +384,180 @@ TEST(GraphClient, TransportErrorsKeepTheirClass) {
   GraphClient g = f.Client();
   absl::StatusOr<GraphFolder> folder = g.GetFolder("inbox");  // nothing scripted: refused
   EXPECT_EQ(ClassifyMailError(folder.status()), MailErrorClass::kNetwork);
+}
+
+
+GraphMessage Reply() {
+  GraphMessage m;
+  m.from = "support@contoso.com";
+  m.from_name = "Kundendienst Müller";
+  m.to = "jane@client.example";
+  m.reply_to = "support+tok@contoso.com";
+  m.subject = "We received your request [#SUP-1]";
+  m.body_text = "Hello";
+  m.headers = {{"Auto-Submitted", "auto-replied"},
+               {"In-Reply-To", "<a@client.example>"},
+               {"X-Loop", "support@contoso.com"}};
+  return m;
+}
+
+// A reply with one attachment of `bytes` bytes, too large for one request.
+GraphMessage WithAttachment(size_t bytes) {
+  GraphMessage m = Reply();
+  m.attachments.push_back({"scan.pdf", "application/pdf", std::string(bytes, 'b'), ""});
+  return m;
+}
+
+// The draft D1 is made and its upload session opened at `url`.
+void DraftAndSession(GraphFixture& f, const std::string& url = "https://outlook.test/up/1") {
+  f.http.Answer(201, R"({"id":"D1"})");
+  f.http.Answer(201, "{\"uploadUrl\":\"" + url + "\"}");
+}
+
+absl::StatusOr<google::protobuf::Value> JsonOf(const HttpRequest& r) { return ParseJson(r.body); }
+
+// saveToSentItems false needs the JSON resource; Graph takes only X- headers with it.
+TEST(GraphClient, SendJsonInOneRequestCarriesSaveToSentItemsAndOnlyXHeaders) {
+  GraphFixture f;
+  GraphClient g = f.Client();
+  f.http.Answer(202, "");
+  ASSERT_THAT(g.SendJson(Reply(), /*save_to_sent_items=*/false), IsOk());
+  ASSERT_EQ(f.http.requests.size(), 1u);
+  const HttpRequest& r = f.http.requests[0];
+  EXPECT_EQ(r.method, "POST");
+  EXPECT_EQ(r.url, "https://graph.test/v1.0/users/support%40contoso.com/sendMail");
+  absl::StatusOr<google::protobuf::Value> json = JsonOf(r);
+  ASSERT_THAT(json, IsOk());
+  ASSERT_NE(JsonField(*json, "saveToSentItems"), nullptr);
+  EXPECT_FALSE(JsonField(*json, "saveToSentItems")->bool_value());
+  const google::protobuf::Value& msg = *JsonField(*json, "message");
+  EXPECT_EQ(JsonString(*JsonField(*JsonField(msg, "from"), "emailAddress"), "name"),
+            "Kundendienst Müller");
+  const google::protobuf::Value& reply_to = *JsonField(msg, "replyTo");
+  ASSERT_EQ(reply_to.list_value().values_size(), 1);
+  EXPECT_EQ(JsonString(*JsonField(reply_to.list_value().values(0), "emailAddress"), "address"),
+            "support+tok@contoso.com");
+  const google::protobuf::Value& headers = *JsonField(msg, "internetMessageHeaders");
+  ASSERT_EQ(headers.list_value().values_size(), 1);
+  EXPECT_EQ(JsonString(headers.list_value().values(0), "name"), "X-Loop");
+  EXPECT_EQ(JsonString(headers.list_value().values(0), "value"), "support@contoso.com");
+  EXPECT_THAT(r.body, ::testing::Not(HasSubstr("In-Reply-To")));
+  EXPECT_THAT(DroppedHeaders(Reply()), ElementsAre("Auto-Submitted", "In-Reply-To"));
+}
+
+// Over one request: a draft, the small attachment by POST, the large one through an upload
+// session in ranges no larger than asked (and never 4 MiB or more), without the token on the
+// pre-authenticated uploadUrl; a 429 on a range waits and sends that range again; then send.
+TEST(GraphClient, LargeAttachmentGoesThroughAnUploadSessionInRanges) {
+  GraphFixture f;
+  GraphClient g = f.Client(/*retries=*/3, /*upload_range=*/1 << 20);
+  GraphMessage m = Reply();
+  m.attachments.push_back({"note.txt", "text/plain", "small", ""});
+  std::string big(3 * (1 << 20) + 100, 'b');
+  m.attachments.push_back({"scan.pdf", "application/pdf", big, ""});
+  const std::string upload = "https://outlook.test/api/upload/s1?authtoken=x";
+  f.http.Answer(201, R"({"id":"AAMkdraft"})");
+  f.http.Answer(201, R"({"id":"att1"})");
+  f.http.Answer(201, "{\"uploadUrl\":\"" + upload + "\",\"nextExpectedRanges\":[\"0-\"]}");
+  f.http.Answer(200, R"({"nextExpectedRanges":["1048576-"]})");
+  f.http.Answer(429, R"({"error":{"code":"TooManyRequests"}})", {{"retry-after", "2"}});
+  f.http.Answer(200, R"({"nextExpectedRanges":["2097152-"]})");
+  f.http.Answer(200, R"({"nextExpectedRanges":["3145728-"]})");
+  f.http.Answer(201, "");
+  f.http.Answer(202, "");
+  ASSERT_THAT(g.SendJson(m, /*save_to_sent_items=*/true), IsOk());
+  const std::vector<HttpRequest>& q = f.http.requests;
+  ASSERT_EQ(q.size(), 9u);
+  EXPECT_EQ(q[0].url, "https://graph.test/v1.0/users/support%40contoso.com/messages");
+  EXPECT_THAT(q[0].body, ::testing::Not(HasSubstr("attachments")));
+  EXPECT_EQ(q[1].url, "https://graph.test/v1.0/users/support%40contoso.com/messages/AAMkdraft/attachments");
+  EXPECT_THAT(q[1].body, HasSubstr(R"("contentBytes":"c21hbGw=")"));
+  EXPECT_EQ(q[2].url, "https://graph.test/v1.0/users/support%40contoso.com/messages/AAMkdraft/"
+                      "attachments/createUploadSession");
+  EXPECT_THAT(q[2].body, HasSubstr(R"("size":3145828)"));
+  std::vector<std::string> ranges;
+  std::string uploaded;
+  for (size_t i = 3; i < 8; ++i) {
+    EXPECT_EQ(q[i].method, "PUT");
+    EXPECT_EQ(q[i].url, upload);
+    EXPECT_LE(q[i].body.size(), size_t{1} << 20);
+    for (const std::string& h : q[i].headers) {
+      EXPECT_FALSE(absl::StartsWith(h, "Authorization")) << h;
+      if (absl::StartsWith(h, "Content-Range: ")) ranges.push_back(h.substr(15));
+    }
+    if (i != 4) uploaded += q[i].body;  // 4 was throttled and sent again as 5
+  }
+  EXPECT_THAT(ranges, ElementsAre("bytes 0-1048575/3145828", "bytes 1048576-2097151/3145828",
+                                  "bytes 1048576-2097151/3145828",
+                                  "bytes 2097152-3145727/3145828",
+                                  "bytes 3145728-3145827/3145828"));
+  EXPECT_EQ(uploaded, big);
+  EXPECT_THAT(f.waits, ElementsAre(absl::Seconds(2)));
+  EXPECT_EQ(q[8].url, "https://graph.test/v1.0/users/support%40contoso.com/messages/AAMkdraft/send");
+}
+
+TEST(GraphClient, ThrottledPastItsRetriesOnAnUploadIsThrottledAndTheDraftDeleted) {
+  GraphFixture f;
+  GraphClient g = f.Client(/*retries=*/1, /*upload_range=*/4 << 20);
+  GraphMessage m = WithAttachment(3 << 20);
+  DraftAndSession(f);
+  f.http.Answer(429, "", {{"retry-after", "1"}});
+  f.http.Answer(429, "", {{"retry-after", "1"}});
+  f.http.Answer(204, "");
+  absl::Status st = g.SendJson(m, true);
+  EXPECT_EQ(ClassifyMailError(st), MailErrorClass::kThrottled);
+  ASSERT_EQ(f.http.requests.size(), 5u);
+  EXPECT_EQ(f.http.requests[4].method, "DELETE");
+  EXPECT_THAT(f.http.requests[4].url, HasSubstr("/messages/D1"));
+}
+
+TEST(GraphClient, UploadRangesAreAtMostFourMiB) {
+  GraphFixture f;
+  GraphClient g = f.Client(/*retries=*/0, /*upload_range=*/64 << 20);
+  GraphMessage m = WithAttachment(5 << 20);
+  DraftAndSession(f);
+  f.http.Answer(200, R"({"nextExpectedRanges":["4194304-"]})");
+  f.http.Answer(201, "");
+  f.http.Answer(202, "");
+  ASSERT_THAT(g.SendJson(m, true), IsOk());
+  EXPECT_EQ(f.http.requests[2].body.size(), size_t{4} << 20);
+  EXPECT_EQ(f.http.requests[3].body.size(), size_t{1} << 20);
+}
+
+TEST(GraphClient, AnUploadSessionThatSkipsBytesIsAProtocolError) {
+  GraphFixture f;
+  GraphClient g = f.Client();
+  GraphMessage m = WithAttachment(3 << 20);
+  DraftAndSession(f);
+  f.http.Answer(200, R"({"nextExpectedRanges":["0-"]})");
+  f.http.Answer(204, "");
+  absl::Status st = g.SendJson(m, true);
+  EXPECT_EQ(ClassifyMailError(st), MailErrorClass::kProtocol);
+  EXPECT_THAT(st.message(), HasSubstr("expects another range"));
+}
+
+TEST(GraphClient, PlainHttpUploadUrlIsRefused) {
+  GraphFixture f;
+  GraphClient g = f.Client();
+  GraphMessage m = WithAttachment(3 << 20);
+  DraftAndSession(f, "http://outlook.test/up/1");
+  f.http.Answer(204, "");
+  absl::Status st = g.SendJson(m, true);
+  EXPECT_EQ(ClassifyMailError(st), MailErrorClass::kProtocol);
+  EXPECT_EQ(f.http.requests.size(), 3u);  // No PUT: the DELETE of the draft.
+  EXPECT_EQ(f.http.requests[2].method, "DELETE");
+}
+
+TEST(GraphClient, BodyOverOneRequestIsRefusedWithoutARequest) {
+  GraphFixture f;
+  GraphClient g = f.Client();
+  GraphMessage m = Reply();
+  m.body_text.assign((3 << 20) + 1, 'x');
+  absl::Status st = g.SendJson(m, false);
+  EXPECT_TRUE(GraphMessageTooLarge(st)) << st;
+  EXPECT_THAT(st.message(), HasSubstr("only attachments can go through an upload session"));
+  EXPECT_TRUE(f.http.requests.empty());
+  EXPECT_TRUE(GraphMessageTooLarge(g.SendMime(std::string((3 << 20) + 1, 'x'))));
 }
 
 }  // namespace

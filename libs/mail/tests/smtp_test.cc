@@ -2,9 +2,12 @@
 // covered by tests/e2e/sender_e2e.sh against a private Postfix).
 #include <curl/curl.h>
 
+#include <mutex>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "libs/mail/tests/hostile_server.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -129,6 +132,21 @@ TEST(RenderEmail, EncodesNonAsciiSubjectAndBody) {
   EXPECT_THAT(*raw, Not(HasSubstr("Grüße")));
 }
 
+// The connector's display_name: encoded words when not ASCII, quoted when it holds specials.
+TEST(RenderEmail, DisplayNameIsEncodedOrQuotedAsNeeded) {
+  OutgoingEmail e = Sample();
+  e.from_name = "Kundendienst Müller";
+  absl::StatusOr<std::string> raw = RenderEmail(e);
+  ASSERT_THAT(raw, IsOk());
+  EXPECT_THAT(*raw, ::testing::ContainsRegex("From: (Kundendienst )?=\\?[a-zA-Z0-9-]+\\?[bBqQ]\\?"));
+  EXPECT_THAT(*raw, HasSubstr("<desk@example.com>\r\n"));
+  EXPECT_THAT(*raw, Not(HasSubstr("Müller")));
+  e.from_name = "Support, Desk";
+  raw = RenderEmail(e);
+  ASSERT_THAT(raw, IsOk());
+  EXPECT_THAT(*raw, HasSubstr("From: \"Support, Desk\" <desk@example.com>\r\n"));
+}
+
 TEST(RenderEmail, HtmlMakesAlternative) {
   OutgoingEmail e = Sample();
   e.body_html = "<p>Hello</p>";
@@ -205,6 +223,16 @@ TEST(SmtpConnector, OAuth2SignsInWithXOAuth2AndAnAccessToken) {
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("token endpoint")));
 }
 
+// Plain SMTP to a scripted server on loopback.
+SmtpServer Loopback(int port) {
+  SmtpServer s;
+  s.host = "127.0.0.1";
+  s.port = port;
+  s.security = SmtpSecurity::kNone;
+  s.timeout = absl::Seconds(5);
+  return s;
+}
+
 // The bytes on the wire: libcurl's XOAUTH2 (RFC 7628's Google/Microsoft form) carries
 // "user=<user>^Aauth=Bearer <token>^A^A" in base64, with or without an initial response.
 TEST(SendSmtp, XOAuth2SendsTheBearerTokenForTheUser) {
@@ -242,10 +270,7 @@ TEST(SendSmtp, XOAuth2SendsTheBearerTokenForTheUser) {
       }
     }
   });
-  SmtpServer s;
-  s.host = "127.0.0.1";
-  s.port = server.port();
-  s.security = SmtpSecurity::kNone;
+  SmtpServer s = Loopback(server.port());
   SmtpCredentials cr{.method = SmtpAuth::kXOAuth2, .user = "support@contoso.example",
                      .secret = "eyJ0eXAi.token"};
   SmtpResult r = SendSmtp(s, cr, {.mail_from = "support@contoso.example",
@@ -262,16 +287,166 @@ TEST(TestSmtpConnection, UnreachableServerFailsAtTcpAndSkipsTheRest) {
   s.host = "127.0.0.1";
   s.port = 1;  // Nothing listens on port 1 of loopback.
   s.security = SmtpSecurity::kStartTls;
-  ConnectionReport r = TestSmtpConnection(s, {.method = SmtpAuth::kPassword, .user = "u"});
+  ConnectionReport r =
+      TestSmtpConnection(s, {.method = SmtpAuth::kPassword, .user = "u"}, "desk@example.com");
   EXPECT_FALSE(r.ok());
-  ASSERT_EQ(r.steps.size(), 4u);
-  EXPECT_EQ(r.steps[0].name, "tcp");
+  ASSERT_EQ(r.steps.size(), 8u);
+  EXPECT_EQ(r.steps[0].name, "dns");
+  EXPECT_TRUE(r.steps[0].passed);
+  EXPECT_EQ(r.steps[1].name, "tcp");
+  EXPECT_FALSE(r.steps[1].passed);
+  EXPECT_FALSE(r.steps[1].skipped);
+  EXPECT_THAT(r.steps[1].detail, HasSubstr("smtp 127.0.0.1:1: connect"));
+  for (size_t i = 2; i < r.steps.size(); ++i) EXPECT_TRUE(r.steps[i].skipped) << r.steps[i].name;
+  EXPECT_EQ(ClassifyMailError(r.status), MailErrorClass::kNetwork);
+}
+
+TEST(TestSmtpConnection, UnknownHostFailsAtDns) {
+  SmtpServer s;
+  s.host = "no-such-host.invalid";
+  s.port = 2525;
+  ConnectionReport r = TestSmtpConnection(s, {}, "desk@example.com");
+  EXPECT_FALSE(r.ok());
+  ASSERT_EQ(r.steps.size(), 8u);
+  EXPECT_EQ(r.steps[0].name, "dns");
   EXPECT_FALSE(r.steps[0].passed);
   EXPECT_FALSE(r.steps[0].skipped);
-  EXPECT_THAT(r.steps[0].detail, HasSubstr("smtp 127.0.0.1:1: connect"));
   EXPECT_TRUE(r.steps[1].skipped);
-  EXPECT_TRUE(r.steps[3].skipped);
-  EXPECT_EQ(ClassifyMailError(r.status), MailErrorClass::kNetwork);
+}
+
+// A scripted SMTP server that records the commands it gets, answers RCPT TO for `refuse` with
+// 550, and refuses DATA outright (a test must never send a message).
+struct RecordingSmtp {
+  explicit RecordingSmtp(std::string refuse = "", std::string ehlo = "250 AUTH PLAIN LOGIN\r\n")
+      : server([this, refuse, ehlo](testing::HostileConnection& conn) {
+          if (!conn.Send("220 smtp.test ESMTP ready\r\n")) return;
+          for (;;) {
+            std::optional<std::string> line = conn.ReadLine();
+            if (!line) return;
+            const std::string upper = absl::AsciiStrToUpper(*line);
+            {
+              std::lock_guard<std::mutex> lock(mu);
+              commands.push_back(absl::StartsWith(upper, "AUTH") ? "AUTH" : *line);
+            }
+            if (absl::StartsWith(upper, "EHLO")) {
+              conn.Send(absl::StrCat("250-smtp.test\r\n", ehlo));
+            } else if (absl::StartsWith(upper, "AUTH PLAIN")) {
+              if (upper == "AUTH PLAIN") {  // No initial response: ask for it.
+                conn.Send("334 \r\n");
+                if (!conn.ReadLine()) return;
+              }
+              conn.Send("235 2.7.0 Authentication successful\r\n");
+            } else if (absl::StartsWith(upper, "MAIL FROM")) {
+              conn.Send("250 2.1.0 Ok\r\n");
+            } else if (absl::StartsWith(upper, "RCPT TO")) {
+              conn.Send(!refuse.empty() && absl::StrContains(*line, refuse)
+                            ? "550 5.1.1 <" + refuse + ">: Recipient address rejected\r\n"
+                            : "250 2.1.5 Ok\r\n");
+            } else if (upper == "RSET") {
+              conn.Send("250 2.0.0 Ok\r\n");
+            } else if (upper == "QUIT") {
+              conn.Send("221 2.0.0 Bye\r\n");
+              return;
+            } else {
+              conn.Send("502 5.5.2 not here\r\n");
+            }
+          }
+        }) {}
+  std::vector<std::string> Commands() {
+    // The script runs on the server's thread; QUIT may still be on its way.
+    for (int i = 0; i < 100; ++i) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!commands.empty() && commands.back() == "QUIT") return commands;
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    return commands;
+  }
+  SmtpServer Server() { return Loopback(server.port()); }
+  std::mutex mu;
+  std::vector<std::string> commands;
+  testing::HostileServer server;
+};
+
+std::vector<std::string> StepNames(const ConnectionReport& r) {
+  std::vector<std::string> out;
+  for (const ConnectionStep& s : r.steps) {
+    out.push_back(absl::StrCat(s.name, s.skipped ? " skipped" : (s.passed ? " passed" : " FAILED")));
+  }
+  return out;
+}
+
+TEST(TestSmtpConnection, WalksTheEnvelopeToItsOwnAddressWithoutData) {
+  RecordingSmtp smtp;
+  ConnectionReport r = TestSmtpConnection(
+      smtp.Server(), {.method = SmtpAuth::kPassword, .user = "desk", .secret = "pw"},
+      "desk@example.com");
+  EXPECT_TRUE(r.ok()) << r.status;
+  EXPECT_THAT(StepNames(r),
+              ::testing::ElementsAre("dns passed", "tcp passed", "greeting passed", "ehlo passed",
+                                     "tls skipped", "authentication passed", "mail_from passed",
+                                     "rcpt_to passed"));
+  EXPECT_THAT(r.steps[2].detail, HasSubstr("220 smtp.test ESMTP ready"));
+  EXPECT_THAT(r.steps[3].detail, HasSubstr("AUTH PLAIN LOGIN"));
+  EXPECT_THAT(r.steps[5].detail, HasSubstr("235 2.7.0"));
+  EXPECT_THAT(r.steps[6].detail, HasSubstr("250 2.1.0 Ok"));
+  EXPECT_THAT(r.steps[7].detail, HasSubstr("<desk@example.com>: 250 2.1.5 Ok"));
+  std::vector<std::string> commands = smtp.Commands();
+  EXPECT_THAT(commands, ::testing::Contains("MAIL FROM:<desk@example.com>"));
+  EXPECT_THAT(commands, ::testing::Contains("RCPT TO:<desk@example.com>"));
+  EXPECT_THAT(commands, Not(::testing::Contains("DATA")));
+  ASSERT_GE(commands.size(), 2u);
+  EXPECT_EQ(commands[commands.size() - 2], "RSET");
+  EXPECT_EQ(commands.back(), "QUIT");
+}
+
+TEST(TestSmtpConnection, RefusedRecipientFailsAtRcptToWithTheServersWords) {
+  RecordingSmtp smtp("desk@example.com");
+  ConnectionReport r = TestSmtpConnection(smtp.Server(), {}, "desk@example.com");
+  EXPECT_FALSE(r.ok());
+  EXPECT_THAT(StepNames(r), ::testing::ElementsAre("dns passed", "tcp passed", "greeting passed",
+                                                   "ehlo passed", "tls skipped",
+                                                   "authentication skipped", "mail_from passed",
+                                                   "rcpt_to FAILED"));
+  EXPECT_THAT(r.steps[7].detail, HasSubstr("RCPT TO refused: 550 5.1.1 <desk@example.com>"));
+  EXPECT_EQ(ClassifyMailError(r.status), MailErrorClass::kServer);
+  EXPECT_THAT(smtp.Commands(), Not(::testing::Contains("DATA")));
+}
+
+TEST(TestSmtpConnection, NoAddressFailsAtMailFrom) {
+  RecordingSmtp smtp;
+  ConnectionReport r = TestSmtpConnection(smtp.Server(), {}, "");
+  EXPECT_FALSE(r.ok());
+  EXPECT_THAT(StepNames(r), ::testing::Contains("mail_from FAILED"));
+  EXPECT_THAT(r.steps[6].detail, HasSubstr("primary_address"));
+}
+
+// A server whose answer to MAIL FROM never ends: the test stops at its bound, it does not hang
+// or grow.
+TEST(TestSmtpConnection, EndlessReplyIsCutAtItsBound) {
+  testing::HostileServer server([](testing::HostileConnection& conn) {
+    if (!conn.Send("220 smtp.test ESMTP\r\n")) return;
+    for (;;) {
+      std::optional<std::string> line = conn.ReadLine();
+      if (!line) return;
+      const std::string upper = absl::AsciiStrToUpper(*line);
+      if (absl::StartsWith(upper, "EHLO")) {
+        conn.Send("250 smtp.test\r\n");
+      } else if (absl::StartsWith(upper, "MAIL FROM")) {
+        conn.Pour("250-", "still going ", 8 << 20);
+        return;
+      } else {
+        conn.Send("250 ok\r\n");
+      }
+    }
+  });
+  ConnectionReport r = TestSmtpConnection(Loopback(server.port()), {}, "desk@example.com");
+  EXPECT_FALSE(r.ok());
+  EXPECT_THAT(StepNames(r), ::testing::Contains("mail_from FAILED"));
+  EXPECT_THAT(r.steps[6].detail, HasSubstr("longer than 64 KiB"));
+  EXPECT_LT(server.bytes_sent(), uint64_t{8} << 20);
 }
 
 }  // namespace

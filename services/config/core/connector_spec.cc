@@ -1,5 +1,6 @@
 #include "services/config/core/connector_spec.h"
 
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -312,6 +313,17 @@ std::vector<FieldError> ValidateConnector(const v1::Connector& c) {
       Add(errors, absl::StrCat("auto_reply_exclusions.senders[", i, "]"),
           absl::StrCat("\"", who, "\" is neither an address nor \"@domain\""));
     }
+  }
+  if (!s.save_to_sent_items() && c.protocol() != v1::PROTOCOL_GRAPH) {
+    Add(errors, "settings.save_to_sent_items",
+        "only a Graph connector keeps a copy in Sent Items (sendMail); remove the setting");
+  }
+  if (c.display_name().size() > 200) {
+    Add(errors, "display_name", "at most 200 bytes");
+  }
+  if (std::any_of(c.display_name().begin(), c.display_name().end(),
+                  [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; })) {
+    Add(errors, "display_name", "must not hold a line break or another control character");
   }
   if (c.system_default() && !IsOutgoing(c)) {
     Add(errors, "system_default", "only an outgoing connector can be the system default");

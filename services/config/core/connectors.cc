@@ -114,6 +114,16 @@ absl::StatusOr<v1::Connector> ChangeStatus(ConfigTx& tx, ConnectorRecord r,
   return after;
 }
 
+// Mail without a connector of its own (admin notifications, replies of connectors without
+// `outgoing_connector`) goes through the system default: it must stay able to send.
+absl::Status RefuseIfSystemDefault(const ConnectorRecord& r, const std::string& action) {
+  if (!r.system_default) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      Quoted("connector", r.name), ": cannot ", action,
+      " the system default outgoing connector: set `system_default: false` on it (or make another "
+      "outgoing connector the system default) and apply that first"));
+}
+
 }  // namespace
 
 std::string internal::WithChangedSecrets(const std::string& json,
@@ -345,6 +355,7 @@ absl::Status ConfigCore::DeleteConnector(const Actor& actor, const std::string& 
   return p_.store->InTransaction([&](ConfigTx& tx) -> absl::Status {
     POSTROOM_ASSIGN_OR_RETURN(ConnectorRecord r, MustFind(tx, name, true));
     POSTROOM_RETURN_IF_ERROR(CheckVersion(Quoted("connector", name), r.version, expected_version));
+    POSTROOM_RETURN_IF_ERROR(RefuseIfSystemDefault(r, "delete"));
     if (r.status == "active") {
       return absl::FailedPreconditionError(
           absl::StrCat(Quoted("connector", name),
@@ -381,16 +392,17 @@ absl::StatusOr<v1::Connector> ConfigCore::EnableConnector(const Actor& actor,
             ": cannot enable: no fallback route (add `fallback: {queue: ...}` to the connector "
             "and apply it)"));
       }
-      if (!before.state().test_current()) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            Quoted("connector", name),
-            before.state().last_test_unix_ms() == 0
-                ? ": cannot enable: its connection was never tested"
-                : (before.state().last_test_passed()
-                       ? ": cannot enable: its connection settings changed after the last test"
-                       : ": cannot enable: the last connection test failed"),
-            " (run `postroomctl test connector ", name, "` until it passes)"));
-      }
+    }
+    // Incoming and outgoing alike: a connector goes live only on a connection that passed.
+    if (!before.state().test_current()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          Quoted("connector", name),
+          before.state().last_test_unix_ms() == 0
+              ? ": cannot enable: its connection was never tested"
+              : (before.state().last_test_passed()
+                     ? ": cannot enable: its connection settings changed after the last test"
+                     : ": cannot enable: the last connection test failed"),
+          " (run `postroomctl test connector ", name, "` until it passes)"));
     }
     if (r.status == "active") {
       out = before;
@@ -413,6 +425,7 @@ absl::StatusOr<v1::Connector> ConfigCore::DisableConnector(const Actor& actor,
       out = before;
       return absl::OkStatus();
     }
+    POSTROOM_RETURN_IF_ERROR(RefuseIfSystemDefault(r, "disable"));
     POSTROOM_ASSIGN_OR_RETURN(
         out, ChangeStatus(tx, r, before, "disabled", "disable", actor, p_.clock->Now()));
     return absl::OkStatus();

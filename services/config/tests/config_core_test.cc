@@ -624,23 +624,100 @@ TEST_F(ConfigCoreTest, RouteOnOutgoingConnectorIsRefused) {
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("outgoing")));
 }
 
+v1::Connector Gateway(const std::string& name, bool system_default = true) {
+  v1::Connector c;
+  c.set_name(name);
+  c.set_protocol(v1::PROTOCOL_SMTP);
+  c.set_direction(v1::DIRECTION_OUTGOING);
+  c.mutable_server()->set_host("127.0.0.1");
+  c.mutable_auth()->set_username("u");
+  c.mutable_auth()->set_password("p");
+  c.set_primary_address("desk@example.com");
+  c.set_system_default(system_default);
+  return c;
+}
+
 TEST_F(ConfigCoreTest, OnlyOneSystemDefault) {
-  auto gateway = [](const std::string& name) {
-    v1::Connector c;
-    c.set_name(name);
-    c.set_protocol(v1::PROTOCOL_SMTP);
-    c.set_direction(v1::DIRECTION_OUTGOING);
-    c.mutable_server()->set_host("127.0.0.1");
-    c.mutable_auth()->set_username("u");
-    c.mutable_auth()->set_password("p");
-    c.set_primary_address("desk@example.com");
-    c.set_system_default(true);
-    return c;
-  };
+  auto gateway = [](const std::string& name) { return Gateway(name); };
   ASSERT_THAT(core_.ApplyConnector(kAlice, gateway("one"), 0), IsOk());
   EXPECT_THAT(core_.ApplyConnector(kAlice, gateway("two"), 0),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("connector \"one\" is the system default")));
+}
+
+// Outgoing connectors pass the same gate as incoming ones: a passing test since the last
+// connection change.
+TEST_F(ConfigCoreTest, OutgoingConnectorNeedsAPassingTestToBeEnabled) {
+  ASSERT_THAT(core_.ApplyConnector(kAlice, Gateway("gateway", false), 0), IsOk());
+  EXPECT_THAT(core_.EnableConnector(kAlice, "gateway"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr("never tested"),
+                             HasSubstr("postroomctl test connector gateway"))));
+  tester_.pass = false;
+  ASSERT_THAT(core_.TestConnector(kAlice, "gateway"), IsOk());
+  EXPECT_THAT(core_.EnableConnector(kAlice, "gateway"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("last connection test failed")));
+  tester_.pass = true;
+  ASSERT_THAT(core_.TestConnector(kAlice, "gateway"), IsOk());
+  clock_.Advance(absl::Seconds(5));
+  v1::Connector moved = Gateway("gateway", false);
+  moved.mutable_server()->set_port(2525);
+  ASSERT_THAT(core_.ApplyConnector(kAlice, moved, 0), IsOk());
+  EXPECT_THAT(core_.EnableConnector(kAlice, "gateway"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("changed after the last test")));
+  clock_.Advance(absl::Seconds(5));
+  ASSERT_THAT(core_.TestConnector(kAlice, "gateway"), IsOk());
+  auto enabled = core_.EnableConnector(kAlice, "gateway");
+  ASSERT_THAT(enabled, IsOk());
+  EXPECT_EQ(enabled->status(), v1::CONNECTOR_STATUS_ACTIVE);
+}
+
+// The display name is no connection setting: changing it keeps the test current.
+TEST_F(ConfigCoreTest, DisplayNameChangeKeepsTheTestCurrent) {
+  ASSERT_THAT(core_.ApplyConnector(kAlice, Gateway("gateway", false), 0), IsOk());
+  ASSERT_THAT(core_.TestConnector(kAlice, "gateway"), IsOk());
+  clock_.Advance(absl::Seconds(5));
+  v1::Connector named = Gateway("gateway", false);
+  named.set_display_name("Service Desk");
+  ASSERT_THAT(core_.ApplyConnector(kAlice, named, 0), IsOk());
+  EXPECT_THAT(core_.EnableConnector(kAlice, "gateway"), IsOk());
+  EXPECT_EQ(core_.GetConnector("gateway")->first.display_name(), "Service Desk");
+}
+
+TEST_F(ConfigCoreTest, DisplayNameWithALineBreakIsRefused) {
+  v1::Connector c = Gateway("gateway", false);
+  c.set_display_name("Desk\r\nBcc: victim@example.net");
+  EXPECT_THAT(core_.ApplyConnector(kAlice, c, 0),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("display_name")));
+}
+
+TEST_F(ConfigCoreTest, SaveToSentItemsIsAGraphSetting) {
+  v1::Connector c = Gateway("gateway", false);
+  c.mutable_settings()->set_save_to_sent_items(false);
+  EXPECT_THAT(core_.ApplyConnector(kAlice, c, 0),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("settings.save_to_sent_items")));
+  ASSERT_THAT(core_.ApplyConnector(kAlice, Gateway("gateway", false), 0), IsOk());
+  EXPECT_TRUE(core_.GetConnector("gateway")->first.settings().save_to_sent_items());
+}
+
+// Mail without a connector of its own goes through the system default: it cannot be disabled
+// or deleted while it is the default, only after `system_default: false` is applied.
+TEST_F(ConfigCoreTest, SystemDefaultCannotBeDisabledOrDeleted) {
+  ASSERT_THAT(core_.ApplyConnector(kAlice, Gateway("gateway"), 0), IsOk());
+  ASSERT_THAT(core_.TestConnector(kAlice, "gateway"), IsOk());
+  ASSERT_THAT(core_.EnableConnector(kAlice, "gateway"), IsOk());
+  EXPECT_THAT(core_.DisableConnector(kAlice, "gateway"),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr("system default"), HasSubstr("system_default: false"))));
+  EXPECT_EQ(core_.GetConnector("gateway")->first.status(), v1::CONNECTOR_STATUS_ACTIVE);
+  EXPECT_THAT(core_.DeleteConnector(kAlice, "gateway", 0),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("system_default: false")));
+  ASSERT_THAT(core_.ApplyConnector(kAlice, Gateway("gateway", false), 0), IsOk());
+  EXPECT_THAT(core_.DisableConnector(kAlice, "gateway"), IsOk());
+  EXPECT_THAT(core_.DeleteConnector(kAlice, "gateway", 0), IsOk());
 }
 
 TEST_F(ConfigCoreTest, TemplateInUseCannotBeDeleted) {

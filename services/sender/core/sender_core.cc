@@ -168,6 +168,7 @@ DrainReport SenderCore::DrainOnce() {
       const v1::Connector& c = it->second.spec;
       mail::OutgoingEmail email;
       email.from = c.primary_address();
+      email.from_name = c.display_name();
       email.to = item.to_address;
       email.subject = item.subject;
       email.body_text = item.body_text;

@@ -154,6 +154,24 @@ TEST(SenderCore, RowsReplyToHeaderWinsOverConnectors) {
   EXPECT_EQ(h.transport().sent()[0].reply_to, "support+abc@example.com");
 }
 
+// The connector's display_name is the name in From; GMime encodes it (RFC 2047) when it is
+// not ASCII.
+TEST(SenderCore, FromCarriesTheConnectorsDisplayNameEncodedWhenNotAscii) {
+  Harness h;
+  int64_t named = h.store().AddConnector(
+      "named",
+      R"({"name":"named","protocol":"PROTOCOL_SMTP","primary_address":"desk@example.com",)"
+      R"("display_name":"Servicedesk Müller","server":{"host":"127.0.0.1","port":2525}})");
+  h.Queue("alice@example.org", named);
+  h.core().DrainOnce();
+  ASSERT_THAT(h.transport().sent(), SizeIs(1));
+  EXPECT_EQ(h.transport().sent()[0].from_name, "Servicedesk Müller");
+  const std::string raw = h.transport().raws()[0];
+  EXPECT_THAT(raw, ::testing::ContainsRegex("From: [^<]*=\\?[A-Za-z0-9-]+\\?[qQbB]\\?"));
+  EXPECT_THAT(raw, HasSubstr("<desk@example.com>\r\n"));
+  EXPECT_THAT(raw, ::testing::Not(HasSubstr("Müller")));  // Encoded, not raw 8-bit.
+}
+
 TEST(SenderCore, RowNotYetDueIsLeftAlone) {
   Harness h;
   store::OutboxItem o;
