@@ -82,13 +82,15 @@ absl::StatusOr<Router::Analysis> Analyze(const Router::ConnectorConfig& cfg,
 }
 
 std::string SummaryJson(const Router::Analysis& a) {
-  std::vector<std::string> to;
+  std::vector<std::string> to, cc;
   AppendAddresses(a.parsed.to, to);
+  AppendAddresses(a.parsed.cc, cc);  // With `to`: the address a reply from the desk is sent from.
   return JsonObject()
       .Str("subject", a.parsed.subject)
       .Str("from", a.sender)
       .Str("from_name", a.sender_name)
       .StrList("to", to)
+      .StrList("cc", cc)
       .Str("classification", mime::MessageKindName(a.cls.kind))
       .StrList("reasons", a.cls.reasons)
       .Num("attachments", static_cast<int64_t>(a.parsed.attachments.size()))
