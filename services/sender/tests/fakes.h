@@ -33,6 +33,8 @@ class InMemoryOutboxStore : public store::OutboxStore {
   store::OutboxItem Row(int64_t id);
   FakeConnectorState State(int64_t connector_id);
   std::vector<store::AdminNotice> Notices();
+  // A work item LoadReplyContext finds (by ctx.work_item_id).
+  void AddWorkItem(store::ReplyContext ctx);
 
   absl::StatusOr<std::vector<store::OutboxItem>> ClaimDue(const std::string& owner, absl::Time now,
                                                           absl::Duration lease, int limit) override;
@@ -43,6 +45,10 @@ class InMemoryOutboxStore : public store::OutboxStore {
   absl::StatusOr<std::vector<store::OutboxItem>> List(const store::OutboxFilter& filter) override;
   absl::StatusOr<store::OutboxItem> Get(int64_t id) override;
   absl::StatusOr<store::OutboxItem> RetryNow(int64_t id, absl::Time now) override;
+  absl::StatusOr<store::ReplyContext> LoadReplyContext(int64_t work_item_id) override;
+  absl::StatusOr<store::QueuedReply> QueueReply(
+      const store::OutboxItem& row, const std::vector<store::OutboxAttachment>& files) override;
+  absl::StatusOr<std::vector<store::OutboxAttachment>> Attachments(int64_t outbox_id) override;
 
  private:
   bool Active(int64_t connector_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -53,6 +59,8 @@ class InMemoryOutboxStore : public store::OutboxStore {
   std::map<int64_t, FakeConnectorState> states_ ABSL_GUARDED_BY(mu_);
   std::map<int64_t, store::OutboxItem> rows_ ABSL_GUARDED_BY(mu_);
   std::vector<store::AdminNotice> notices_ ABSL_GUARDED_BY(mu_);
+  std::map<int64_t, store::ReplyContext> work_items_ ABSL_GUARDED_BY(mu_);
+  std::map<int64_t, std::vector<store::OutboxAttachment>> files_ ABSL_GUARDED_BY(mu_);
   int64_t next_connector_ ABSL_GUARDED_BY(mu_) = 1;
   int64_t next_row_ ABSL_GUARDED_BY(mu_) = 1;
 };
