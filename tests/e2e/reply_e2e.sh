@@ -76,6 +76,8 @@ check "the file is attached (multipart/mixed, application/pdf, base64)" bash -c 
   "grep -q 'multipart/mixed' '$f' && grep -q 'Content-Type: application/pdf' '$f' && grep -q 'filename=report.pdf' '$f'"
 check "the copy went to the Cc address too" \
   bash -c "grep -q 'to=<boss@client.example>.*status=sent' '$SMTP_HOME/maillog'"
+check "describe work-item lists the reply with the messages" \
+  expect 0 "  $reply_id  reply  sent  to alice@client.example  via gateway" describe work-item "$wi"
 check "get outbox lists the reply sent" expect 0 "$reply_id +gateway +reply +sent " get outbox --state sent
 
 reply_to="$(grep -m1 '^Reply-To:' "$f" | sed 's/^Reply-To: //; s/\r$//')"
