@@ -89,4 +89,15 @@ check "the requester's answer is appended to the same work item" \
 check "it was tied by the reply token alone" bash -c \
   "sql \"SELECT decision_reason FROM messages WHERE message_id = 'answer@client.example'\" | grep -q 'reply token in'"
 
+# Bounds: 5 MiB of file is over gRPC's 4 MiB default, within the sender's receive limit and the
+# gateway's max_message_bytes (25 MiB); a file over 25 MiB is refused before it is read.
+head -c $((5 << 20)) /dev/urandom > "$M/big.bin"
+check "a 5 MiB attachment is accepted" \
+  expect 0 "reply queued" reply "$wi" --text-file "$M/reply.txt" --attach "$M/big.bin"
+check "and delivered" \
+  eventually '[ "$(sql "SELECT count(*) FROM outbox WHERE reason = '"'reply'"' AND status = '"'sent'"'")" = 2 ]'
+truncate -s $((26 << 20)) "$M/huge.bin"
+check "a file over 25 MiB is refused before anything is sent" \
+  expect 2 "huge.bin holds 27262976 bytes" reply "$wi" --text-file "$M/reply.txt" --attach "$M/huge.bin"
+
 e2e_finish reply_e2e
