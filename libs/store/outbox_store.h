@@ -54,6 +54,47 @@ struct OutboxItem {
   std::string smtp_message_id;
   std::string bounce_status;  // bounced: the DSN's status code and diagnostic.
   std::string bounce_diagnostic;
+  // Replies from the desk (migration 0014): the From address ("" : the connector's primary
+  // address), Cc recipients, and how many attachments are stored with the row.
+  std::string from_address;
+  std::vector<std::string> cc;
+  int attachment_count = 0;
+};
+
+// A file sent with a reply, stored in outbox_attachments.
+struct OutboxAttachment {
+  std::string filename;
+  std::string content_type;  // "type/subtype".
+  std::string content;
+};
+
+// What a reply from the desk to a work item is made from (LoadReplyContext).
+struct ReplyContext {
+  int64_t work_item_id = 0;
+  std::string reference;  // "SUP-1042".
+  std::string subject;
+  std::string requester_address;
+  std::string connector;       // The work item's incoming connector; "" when it was deleted.
+  std::string connector_spec;  // Its spec JSON (secrets stripped); "" when none.
+  // The outgoing connector its replies go through: the incoming connector's
+  // outgoing_connector, else the system default; 0 and "" when there is neither yet.
+  int64_t outgoing_connector_id = 0;
+  std::string outgoing_connector;
+  std::string outgoing_spec;
+  // To and Cc addresses of the work item's first message (as the router summarised them).
+  std::vector<std::string> first_recipients;
+  // Message-IDs (no angle brackets) of the work item's messages, oldest first: at most the
+  // first and the last `kMaxReplyReferences - 1`.
+  std::vector<std::string> message_ids;
+  int64_t last_message_id = 0;  // The stored message the reply answers; 0: none.
+};
+inline constexpr int kMaxReplyReferences = 10;
+
+// The result of QueueReply: the row, and whether this call made it (false: the same
+// idempotency key queued it before, and this is that first row).
+struct QueuedReply {
+  OutboxItem item;
+  bool created = false;
 };
 
 // An outgoing connector as the config service stored it.
@@ -168,6 +209,14 @@ class OutboxStore {
                                                               const std::string& address,
                                                               const std::string& actor,
                                                               absl::Time now) = 0;
+  // NOT_FOUND when there is no such work item.
+  virtual absl::StatusOr<ReplyContext> LoadReplyContext(int64_t work_item_id) = 0;
+  // Queues `row` (reason "reply") and its attachments in one transaction. When a row with the
+  // same dedupe_key exists, nothing is written and that row is returned (created false).
+  virtual absl::StatusOr<QueuedReply> QueueReply(const OutboxItem& row,
+                                                 const std::vector<OutboxAttachment>& files) = 0;
+  // The row's attachments in order; empty when it has none.
+  virtual absl::StatusOr<std::vector<OutboxAttachment>> Attachments(int64_t outbox_id) = 0;
 };
 
 }  // namespace postroom::store

@@ -3,6 +3,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "libs/store/connector_errors.h"
 
 namespace postroom::store {
@@ -27,7 +29,9 @@ const std::string& ItemColumns() {
       MsCol("o.last_attempt_at"), ", o.last_error, o.last_error_class, o.claimed_by, ",
       MsCol("o.claimed_until"),
       ", o.claim_token, coalesce(o.work_item_id, 0), coalesce(o.message_id, 0), "
-      "coalesce(o.dedupe_key, ''), o.smtp_message_id, o.bounce_status, o.bounce_diagnostic"));
+      "coalesce(o.dedupe_key, ''), o.smtp_message_id, o.bounce_status, o.bounce_diagnostic, "
+      "o.from_address, o.cc, "
+      "(SELECT count(*) FROM outbox_attachments a WHERE a.outbox_id = o.id)::int"));
   return *cols;
 }
 
@@ -60,6 +64,9 @@ OutboxItem ItemOf(const pqxx::row& r) {
   o.smtp_message_id = r[24].as<std::string>();
   o.bounce_status = r[25].as<std::string>();
   o.bounce_diagnostic = r[26].as<std::string>();
+  o.from_address = r[27].as<std::string>();
+  o.cc = absl::StrSplit(r[28].as<std::string>(), ',', absl::SkipEmpty());
+  o.attachment_count = r[29].as<int>();
   return o;
 }
 
@@ -189,7 +196,48 @@ PgOutboxStore::PgOutboxStore(Database& db) : db_(db) {
               "UPDATE outbox SET status = 'queued', due_at = to_timestamp($2::bigint / 1000.0), "
               "attempts = CASE WHEN status IN ('failed', 'suppressed') THEN 0 ELSE attempts END "
               "WHERE id = $1");
+  PrepareReplyStatements();
   PrepareConnectorErrorStatements(db_);
+}
+
+void PgOutboxStore::PrepareReplyStatements() {
+  // The outgoing connector a work item's replies go through: its incoming connector's
+  // outgoing_connector, else the system default.
+  db_.Prepare(
+      "reply_work_item",
+      "SELECT w.id, w.reference, w.subject, w.requester_address, coalesce(c.name, ''), "
+      "coalesce(c.spec::text, ''), coalesce(k.id, 0), coalesce(k.name, ''), "
+      "coalesce(k.spec::text, '') FROM work_items w LEFT JOIN connectors c ON c.id = "
+      "w.connector_id LEFT JOIN LATERAL (SELECT id, name, spec FROM connectors k WHERE "
+      "k.direction IN ('outgoing', 'both') AND (k.name = c.spec ->> 'outgoing_connector' OR "
+      "k.system_default) ORDER BY k.name = c.spec ->> 'outgoing_connector' DESC NULLS LAST "
+      "LIMIT 1) k ON true WHERE w.id = $1");
+  const std::string kMessagesOf =
+      "SELECT m.id, m.message_id FROM work_item_messages l JOIN messages m ON m.id = "
+      "l.message_id WHERE l.work_item_id = $1 ORDER BY l.event_id ";
+  db_.Prepare("reply_first_message", kMessagesOf + "LIMIT 1");
+  db_.Prepare("reply_last_messages", absl::StrCat(kMessagesOf, "DESC LIMIT ",
+                                                  kMaxReplyReferences - 1));
+  db_.Prepare(
+      "reply_first_recipients",
+      "SELECT x FROM (SELECT m.summary FROM work_item_messages l JOIN messages m ON m.id = "
+      "l.message_id WHERE l.work_item_id = $1 ORDER BY l.event_id LIMIT 1) f, "
+      "jsonb_array_elements_text(CASE WHEN jsonb_typeof(f.summary -> 'to') = 'array' THEN "
+      "f.summary -> 'to' ELSE '[]' END || CASE WHEN jsonb_typeof(f.summary -> 'cc') = 'array' "
+      "THEN f.summary -> 'cc' ELSE '[]' END) x LIMIT 200");
+  db_.Prepare("reply_insert",
+              "INSERT INTO outbox (connector_id, reason, to_address, cc, from_address, subject, "
+              "body_text, body_html, headers, work_item_id, message_id, dedupe_key, due_at) "
+              "VALUES (NULLIF($1::bigint, 0), $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, "
+              "NULLIF($11::bigint, 0), NULLIF($12, ''), to_timestamp($13::bigint / 1000.0)) "
+              "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id");
+  db_.Prepare("reply_by_dedupe_key", "SELECT id FROM outbox WHERE dedupe_key = $1");
+  db_.Prepare("reply_attachment_insert",
+              "INSERT INTO outbox_attachments (outbox_id, position, filename, content_type, "
+              "content) VALUES ($1, $2, $3, $4, $5)");
+  db_.Prepare("outbox_attachments",
+              "SELECT filename, content_type, content FROM outbox_attachments WHERE outbox_id = "
+              "$1 ORDER BY position");
 }
 
 absl::StatusOr<std::vector<OutboxItem>> PgOutboxStore::ClaimDue(const std::string& owner,
@@ -396,6 +444,89 @@ absl::StatusOr<SuppressionRecord> PgOutboxStore::DeleteSuppression(const std::st
                     absl::StrCat(connector, "/", out.address), out.address, out.reason,
                     out.dsn_status, out.diagnostic, Ms(out.created_at), out.source_outbox_id,
                     out.source_message_id);
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<ReplyContext> PgOutboxStore::LoadReplyContext(int64_t work_item_id) {
+  ReplyContext out;
+  absl::Status st = db_.Transact([&](pqxx::work& t) -> absl::Status {
+    out = ReplyContext();
+    pqxx::result w = t.exec_prepared("reply_work_item", work_item_id);
+    if (w.empty()) {
+      return absl::NotFoundError(absl::StrCat("work item ", work_item_id, " does not exist"));
+    }
+    const pqxx::row& r = w[0];
+    out.work_item_id = r[0].as<int64_t>();
+    out.reference = r[1].as<std::string>();
+    out.subject = r[2].as<std::string>();
+    out.requester_address = r[3].as<std::string>();
+    out.connector = r[4].as<std::string>();
+    out.connector_spec = r[5].as<std::string>();
+    out.outgoing_connector_id = r[6].as<int64_t>();
+    out.outgoing_connector = r[7].as<std::string>();
+    out.outgoing_spec = r[8].as<std::string>();
+    std::vector<std::pair<int64_t, std::string>> messages;
+    for (const auto& m : t.exec_prepared("reply_first_message", work_item_id)) {
+      messages.emplace_back(m[0].as<int64_t>(), m[1].as<std::string>());
+    }
+    pqxx::result last = t.exec_prepared("reply_last_messages", work_item_id);
+    for (auto it = last.rbegin(); it != last.rend(); ++it) {
+      if (!messages.empty() && messages.front().first == (*it)[0].as<int64_t>()) continue;
+      messages.emplace_back((*it)[0].as<int64_t>(), (*it)[1].as<std::string>());
+    }
+    for (const auto& [id, message_id] : messages) {
+      if (!message_id.empty()) out.message_ids.push_back(message_id);
+    }
+    if (!messages.empty()) out.last_message_id = messages.back().first;
+    for (const auto& a : t.exec_prepared("reply_first_recipients", work_item_id)) {
+      out.first_recipients.push_back(a[0].as<std::string>());
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<QueuedReply> PgOutboxStore::QueueReply(
+    const OutboxItem& row, const std::vector<OutboxAttachment>& files) {
+  QueuedReply out;
+  absl::Status st = db_.Transact([&](pqxx::work& t) -> absl::Status {
+    out = QueuedReply();
+    pqxx::result ins = t.exec_prepared(
+        "reply_insert", row.connector_id, row.reason, row.to_address, absl::StrJoin(row.cc, ","),
+        row.from_address, row.subject, row.body_text, row.body_html, row.headers_json,
+        row.work_item_id, row.message_id, row.dedupe_key, Ms(row.due_at));
+    int64_t id = 0;
+    if (ins.empty()) {
+      // The same idempotency key queued it before (the unique dedupe_key decided).
+      id = t.exec_prepared1("reply_by_dedupe_key", row.dedupe_key)[0].as<int64_t>();
+    } else {
+      id = ins[0][0].as<int64_t>();
+      out.created = true;
+      for (size_t i = 0; i < files.size(); ++i) {
+        const OutboxAttachment& f = files[i];
+        t.exec_prepared("reply_attachment_insert", id, static_cast<int>(i), f.filename,
+                        f.content_type, pqxx::binarystring(f.content.data(), f.content.size()));
+      }
+    }
+    out.item = ItemOf(t.exec_prepared1("outbox_get", id));
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<std::vector<OutboxAttachment>> PgOutboxStore::Attachments(int64_t outbox_id) {
+  std::vector<OutboxAttachment> out;
+  absl::Status st = db_.Transact([&](pqxx::work& t) -> absl::Status {
+    out.clear();
+    for (const auto& r : t.exec_prepared("outbox_attachments", outbox_id)) {
+      out.push_back({r[0].as<std::string>(), r[1].as<std::string>(),
+                     pqxx::binarystring(r[2]).str()});
+    }
     return absl::OkStatus();
   });
   if (!st.ok()) return st;

@@ -5,7 +5,7 @@
 
 namespace postroom::store {
 
-// OutboxStore over PostgreSQL (migrations 0002, 0006) through named prepared statements. Times
+// OutboxStore over PostgreSQL (migrations 0002, 0006, 0014) through named prepared statements. Times
 // come from the caller's clock as unix milliseconds, so replicas and tests agree on "now" the
 // way they pass it. Thread-safe; the Database must outlive it.
 class PgOutboxStore : public OutboxStore {
@@ -27,8 +27,14 @@ class PgOutboxStore : public OutboxStore {
                                                              const std::string& address,
                                                              const std::string& actor,
                                                              absl::Time now) override;
+  absl::StatusOr<ReplyContext> LoadReplyContext(int64_t work_item_id) override;
+  absl::StatusOr<QueuedReply> QueueReply(const OutboxItem& row,
+                                         const std::vector<OutboxAttachment>& files) override;
+  absl::StatusOr<std::vector<OutboxAttachment>> Attachments(int64_t outbox_id) override;
 
  private:
+  void PrepareReplyStatements();
+
   Database& db_;
 };
 

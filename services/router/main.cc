@@ -17,8 +17,7 @@
 #include "libs/base/log.h"
 #include "libs/base/watchdog.h"
 #include "libs/connector/defaults.h"
-#include "libs/secrets/keyring.h"
-#include "libs/secrets/private_file.h"
+#include "libs/secrets/reply_token.h"
 #include "libs/server/server.h"
 #include "libs/server/service_flags.h"
 #include "libs/server/stream_registry.h"
@@ -80,47 +79,6 @@ int IntSetting(int flag, const char* env, int fallback) {
   return std::atoi(server::EnvOr(env, std::to_string(fallback)).c_str());
 }
 
-// The reply-token key: POSTROOM_REPLY_TOKEN_KEY, else the file POSTROOM_REPLY_TOKEN_KEY_FILE
-// names (a mounted Kubernetes Secret: the router then needs no secrets keyring, which would
-// open every stored password), else derived from the secrets keyring's primary key (so every
-// replica with the same keyring agrees). Not a setting: settings are stored in clear, and this
-// key forges follow-ups.
-absl::StatusOr<std::string> ReplyTokenKey() {
-  std::string key = server::EnvOr("POSTROOM_REPLY_TOKEN_KEY", "");
-  if (!key.empty()) return key;
-  if (std::string path = server::EnvOr("POSTROOM_REPLY_TOKEN_KEY_FILE", ""); !path.empty()) {
-    absl::StatusOr<secrets::SecureString> file =
-        secrets::ReadPrivateFile(path, "reply-token key file (POSTROOM_REPLY_TOKEN_KEY_FILE)");
-    if (!file.ok()) return file.status();
-    std::string trimmed(absl::StripAsciiWhitespace(file->str()));
-    if (trimmed.size() < 16) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "reply-token key file ", path, " holds ", trimmed.size(),
-          " characters: use at least 16 random ones (e.g. `openssl rand -base64 32`)"));
-    }
-    return trimmed;
-  }
-  absl::StatusOr<secrets::Keyring> keyring = secrets::Keyring::FromEnvironment();
-  if (!keyring.ok()) {
-    LogWarning("reply_tokens_off",
-               {{"why", "neither POSTROOM_REPLY_TOKEN_KEY(_FILE) nor a secrets keyring is set"}});
-    return std::string();
-  }
-  // The keyring exposes no raw key bytes, so the HMAC key is the key source itself (the
-  // validated key file or variable): secret, and the same on every replica.
-  std::string material = server::EnvOr("POSTROOM_SECRET_KEY", "");
-  if (material.empty()) {
-    std::string path = server::EnvOr("POSTROOM_SECRET_KEY_FILE", "");
-    if (FILE* f = std::fopen(path.c_str(), "rb")) {
-      char buf[4096];
-      size_t n;
-      while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) material.append(buf, n);
-      std::fclose(f);
-    }
-  }
-  return absl::StrCat("keyring:", keyring->primary_key_id(), ":", material);
-}
-
 int Serve(const server::CommonSettings& s) {
   if (absl::Status st = server::RequireDatabase(s); !st.ok()) return Fail(st);
   absl::StatusOr<std::unique_ptr<auth::TokenAuthenticator>> authenticator =
@@ -142,7 +100,7 @@ int Serve(const server::CommonSettings& s) {
   }
   LogInfo("receive_limit", {{"max_receive_mib", absl::StrCat(settings.max_receive_mib)},
                             {"from", s.max_receive_mib == 0 ? "connectors" : "setting"}});
-  absl::StatusOr<std::string> reply_token_key = ReplyTokenKey();
+  absl::StatusOr<std::string> reply_token_key = secrets::ReplyTokenKeyFromEnvironment();
   if (!reply_token_key.ok()) return Fail(reply_token_key.status());
   store::PgRouterStore store(db);
   router::PrometheusRouterMetrics metrics;

@@ -18,6 +18,7 @@
 #include "libs/base/log.h"
 #include "libs/base/status_macros.h"
 #include "libs/base/wakeup.h"
+#include "libs/secrets/reply_token.h"
 #include "libs/secrets/secret_opener.h"
 #include "libs/server/server.h"
 #include "libs/server/service_flags.h"
@@ -49,6 +50,10 @@ ABSL_FLAG(int, max_attempts, 0,
 ABSL_FLAG(int, backoff_initial_ms, 0,
           "wait after the first failed attempt, doubling each time (default "
           "$POSTROOM_SENDER_BACKOFF_INITIAL_MS or 30000)");
+ABSL_FLAG(std::string, reply_token_key_file, "",
+          "file with the key that signs the reply token in a reply's Reply-To; the router's key "
+          "(default $POSTROOM_REPLY_TOKEN_KEY, else the file $POSTROOM_REPLY_TOKEN_KEY_FILE, "
+          "else derived from the secrets key, as the router does)");
 ABSL_FLAG(int, backoff_max_ms, 0,
           "cap on one wait (default $POSTROOM_SENDER_BACKOFF_MAX_MS or 3600000)");
 
@@ -83,6 +88,12 @@ int Serve(const server::CommonSettings& s) {
   options.retry.max = absl::Milliseconds(server::IntSetting(
       absl::GetFlag(FLAGS_backoff_max_ms), "POSTROOM_SENDER_BACKOFF_MAX_MS", 3600000));
 
+  // The router verifies what this signs: both load the key the same way (libs/secrets).
+  absl::StatusOr<std::string> reply_token_key =
+      secrets::ReplyTokenKeyFromEnvironment(absl::GetFlag(FLAGS_reply_token_key_file));
+  if (!reply_token_key.ok()) return Fail(reply_token_key.status());
+  options.reply_token_key = *reply_token_key;
+
   store::Database db(
       {.uri = s.database, .pool_size = workers + 2, .application_name = "postroom-sender"});
   if (absl::Status st = store::RequireSchemaVersion(db, store::LatestSchemaVersion()); !st.ok()) {
@@ -106,7 +117,7 @@ int Serve(const server::CommonSettings& s) {
   if (absl::Status st = core.AnnounceConnectors(); !st.ok()) {
     LogWarning("announce_failed", {{"error", std::string(st.message())}});
   }
-  sender::SenderService service(store, authenticator->get(), RealClock());
+  sender::SenderService service(store, authenticator->get(), RealClock(), &core);
 
   Wakeup wake;
   std::thread listen_thread(
@@ -156,10 +167,12 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "postroom-sender: delivers queued email from the outbox over SMTP through the outgoing "
       "connectors, with retries and backoff.\n"
-      "Usage: postroom-sender [flags]   (gRPC 50054: ListOutbox, GetOutboxItem, RetryNow; "
+      "Usage: postroom-sender [flags]   (gRPC 50054: ListOutbox, GetOutboxItem, RetryNow, "
+      "SendReply; "
       "metrics 9104)");
   postroom::server::ParseFlags(argc, argv);
   postroom::server::CommonSettings settings =
-      postroom::server::ResolveCommonSettings("sender", 50054, 9104);
+      // Replies carry attachments up to a connector's max_message_bytes (25 MiB by default).
+      postroom::server::ResolveCommonSettings("sender", 50054, 9104, 27);
   return postroom::Serve(settings);
 }

@@ -93,6 +93,7 @@ const std::map<std::string, std::optional<Role>>& Required() {
       {"/postroom.v1.SenderService/RetryNow", Role::kOperator},
       {"/postroom.v1.SenderService/ListSuppressions", Role::kViewer},
       {"/postroom.v1.SenderService/DeleteSuppression", Role::kOperator},
+      {"/postroom.v1.SenderService/SendReply", Role::kOperator},
       {"/grpc.health.v1.Health/Check", std::nullopt},
       {"/grpc.health.v1.Health/Watch", std::nullopt},
   };
@@ -220,7 +221,8 @@ class AuthzMatrixTest : public ::testing::Test {
                                          .observer = nullptr,
                                          .clock = &clock_}),
         fetcher_(fetcher_core_, fetch_store_, authenticator_.get(), clock_),
-        sender_(outbox_, authenticator_.get(), clock_) {
+        sender_core_({}, {.store = &outbox_, .clock = &clock_}),
+        sender_(outbox_, authenticator_.get(), clock_, &sender_core_) {
     grpc::EnableDefaultHealthCheckService(true);
     server::ServerOptions options;
     options.service_name = "authz";
@@ -289,6 +291,7 @@ class AuthzMatrixTest : public ::testing::Test {
   fetcher::testing::FakeMailConnector mail_;
   fetcher::FetcherCore fetcher_core_;
   fetcher::FetcherService fetcher_;
+  sender::SenderCore sender_core_;
   sender::SenderService sender_;
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<grpc::Channel> tcp_;

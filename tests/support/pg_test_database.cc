@@ -53,4 +53,15 @@ PgTestDatabase::~PgTestDatabase() {
   });
 }
 
+absl::StatusOr<std::string> QueryFirst(store::Database& db, const std::string& sql) {
+  std::string out;
+  absl::Status st = db.Transact([&](pqxx::work& t) {
+    pqxx::result r = t.exec(sql);
+    out = r.empty() || r[0][0].is_null() ? "" : r[0][0].as<std::string>();
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
 }  // namespace postroom::testing

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "libs/store/database.h"
 
 namespace postroom::testing {
 
@@ -30,5 +31,9 @@ class PgTestDatabase {
 
 // The variable's value, or a failed status that says how to set it.
 absl::StatusOr<std::string> TestDatabaseBaseUri();
+
+// Runs `sql` in its own transaction; the first column of its first row as text, "" when there
+// is no row or it is NULL, or the error.
+absl::StatusOr<std::string> QueryFirst(store::Database& db, const std::string& sql);
 
 }  // namespace postroom::testing

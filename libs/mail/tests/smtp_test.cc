@@ -165,6 +165,33 @@ TEST(RenderEmail, RefusesHeaderInjection) {
   EXPECT_THAT(RenderEmail(e), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+TEST(RenderEmail, AttachmentsMakeMixedWithTheBodyFirstAndBase64Parts) {
+  OutgoingEmail e = Sample();
+  e.cc = {"boss@example.org"};
+  e.attachments = {{"Bericht Ü.pdf", "application/pdf", std::string("hello\0world", 11)},
+                   {"x.bin", "not a type", "abc"}};
+  absl::StatusOr<std::string> raw = RenderEmail(e);
+  ASSERT_THAT(raw, IsOk());
+  EXPECT_THAT(*raw, HasSubstr("Cc: boss@example.org\r\n"));
+  EXPECT_THAT(*raw, HasSubstr("Content-Type: multipart/mixed"));
+  EXPECT_LT(raw->find("text/plain"), raw->find("application/pdf"));
+  EXPECT_THAT(*raw, HasSubstr("aGVsbG8Ad29ybGQ="));  // base64 of "hello\0world".
+  // RFC 2231, in the smallest charset that holds the name (as GMime does for text parts).
+  EXPECT_THAT(*raw, HasSubstr("filename*=iso-8859-1''Bericht%20%DC.pdf"));
+  EXPECT_THAT(*raw, HasSubstr("Content-Type: application/octet-stream"));  // Bad type.
+}
+
+TEST(RenderEmail, RefusesLineBreaksInCcAndAttachmentNames) {
+  OutgoingEmail e = Sample();
+  e.cc = {"a@example.org\r\nBcc: victim@example.net"};
+  EXPECT_THAT(RenderEmail(e), StatusIs(absl::StatusCode::kInvalidArgument));
+  e = Sample();
+  e.attachments = {{"a.txt\r\nX-Evil: 1", "text/plain", "x"}};
+  EXPECT_THAT(RenderEmail(e), StatusIs(absl::StatusCode::kInvalidArgument));
+  e.attachments = {{"", "text/plain", "x"}};
+  EXPECT_THAT(RenderEmail(e), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
 TEST(SmtpConnector, UnsetTlsIsStartTlsAndUsernameMeansPasswordAuth) {
   v1::Connector c;
   c.mutable_server()->set_host("smtp.example.com");

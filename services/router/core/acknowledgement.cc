@@ -77,9 +77,8 @@ store::OutboxRecord RenderAcknowledgement(const Router::ConnectorConfig& cfg,
     h.Str("In-Reply-To", absl::StrCat("<", a.parsed.message_id, ">"));
     h.Str("References", absl::StrCat("<", a.parsed.message_id, ">"));
   }
-  size_t at = primary.rfind('@');
-  if (!token.empty() && at != std::string::npos) {
-    h.Str("Reply-To", absl::StrCat(primary.substr(0, at), "+", token, primary.substr(at)));
+  if (std::string reply_to = secrets::ReplyTokenAddress(primary, token); !reply_to.empty()) {
+    h.Str("Reply-To", reply_to);
   }
   h.Str("X-Postroom-Work-Item", reference);
   o.headers_json = h.Done();

@@ -86,8 +86,9 @@ absl::StatusOr<Router::Analysis> Analyze(const Router::ConnectorConfig& cfg,
 }
 
 std::string SummaryJson(const Router::Analysis& a, const store::BounceWrite* bounce) {
-  std::vector<std::string> to;
+  std::vector<std::string> to, cc;
   AppendAddresses(a.parsed.to, to);
+  AppendAddresses(a.parsed.cc, cc);  // With `to`: the address a reply from the desk is sent from.
   JsonObject o;
   if (a.cls.has_bounce) o.Raw("bounce", BounceSummaryJson(a.cls.bounce, bounce));
   return o
@@ -95,6 +96,7 @@ std::string SummaryJson(const Router::Analysis& a, const store::BounceWrite* bou
       .Str("from", a.sender)
       .Str("from_name", a.sender_name)
       .StrList("to", to)
+      .StrList("cc", cc)
       .Str("classification", mime::MessageKindName(a.cls.kind))
       .StrList("reasons", a.cls.reasons)
       .Num("attachments", static_cast<int64_t>(a.parsed.attachments.size()))

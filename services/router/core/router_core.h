@@ -27,6 +27,7 @@
 #include "libs/base/clock.h"
 #include "libs/base/watchdog.h"
 #include "libs/mime/message.h"
+#include "libs/secrets/reply_token.h"
 #include "libs/store/router_store.h"
 #include "postroom/v1/router.pb.h"
 
@@ -82,10 +83,9 @@ struct RouterOptions {
   std::string test_stall_on_subject;
 };
 
-// Parses "w<id>-<10 base32 chars>" reply tokens and makes them; exposed for tests and docs.
-std::string MakeReplyToken(const std::string& key, int64_t work_item_id);
-// The work item id of a valid token; 0 when the token is malformed or its signature is wrong.
-int64_t VerifyReplyToken(const std::string& key, const std::string& token);
+// Reply tokens are minted and verified by libs/secrets (the sender signs replies with them too).
+using secrets::MakeReplyToken;
+using secrets::VerifyReplyToken;
 
 class Router {
  public:

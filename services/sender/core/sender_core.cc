@@ -9,6 +9,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "libs/base/log.h"
+#include "libs/base/status_macros.h"
 #include "libs/connector/decode.h"
 #include "libs/connector/defaults.h"
 #include "libs/connector/names.h"
@@ -60,6 +61,24 @@ std::string DomainOrInvalid(const std::string& address) {
   return domain.empty() ? "postroom.invalid" : domain;
 }
 
+// The From address: the row's own (a reply from the desk is sent from the address the
+// requester wrote to), else the connector's primary address.
+std::string FromAddressOf(const v1::Connector& c, const store::OutboxItem& item) {
+  return item.from_address.empty() ? c.primary_address() : item.from_address;
+}
+
+absl::Status LoadAttachments(store::OutboxStore& store, const store::OutboxItem& item,
+                             mail::OutgoingEmail& email) {
+  if (item.attachment_count == 0) return absl::OkStatus();
+  absl::StatusOr<std::vector<store::OutboxAttachment>> files = store.Attachments(item.id);
+  if (!files.ok()) return files.status();
+  for (store::OutboxAttachment& f : *files) {
+    email.attachments.push_back(
+        {std::move(f.filename), std::move(f.content_type), std::move(f.content)});
+  }
+  return absl::OkStatus();
+}
+
 const char* OutcomeName(store::AttemptKind k) {
   switch (k) {
     case store::AttemptKind::kSent:
@@ -81,6 +100,22 @@ std::string SenderCore::MessageIdFor(const store::OutboxItem& item, const std::s
   if (!item.smtp_message_id.empty()) return item.smtp_message_id;
   return absl::StrCat("postroom.outbox.", item.id, ".", absl::ToUnixMillis(item.created_at), "@",
                       DomainOrInvalid(from));
+}
+
+absl::StatusOr<store::QueuedReply> SenderCore::SendReply(const ReplyRequest& request) {
+  POSTROOM_RETURN_IF_ERROR(ValidateReply(request, options_.reply_limits));
+  POSTROOM_ASSIGN_OR_RETURN(store::ReplyContext ctx,
+                            deps_.store->LoadReplyContext(request.work_item_id));
+  POSTROOM_ASSIGN_OR_RETURN(store::OutboxItem row,
+                            ComposeReply(request, ctx, options_.reply_token_key));
+  row.due_at = deps_.clock->Now();
+  POSTROOM_ASSIGN_OR_RETURN(store::QueuedReply queued,
+                            deps_.store->QueueReply(row, request.attachments));
+  LogInfo("reply_queued", {{"outbox_id", absl::StrCat(queued.item.id)},
+                           {"work_item_id", absl::StrCat(request.work_item_id)},
+                           {"attachments", absl::StrCat(request.attachments.size())},
+                           {"created", queued.created ? "true" : "false"}});
+  return queued;
 }
 
 absl::Status SenderCore::AnnounceConnectors() {
@@ -167,9 +202,10 @@ DrainReport SenderCore::DrainOnce() {
     } else {
       const v1::Connector& c = it->second.spec;
       mail::OutgoingEmail email;
-      email.from = c.primary_address();
+      email.from = FromAddressOf(c, item);
       email.from_name = c.display_name();
       email.to = item.to_address;
+      email.cc = item.cc;
       email.subject = item.subject;
       email.body_text = item.body_text;
       email.body_html = item.body_html;
@@ -184,8 +220,14 @@ DrainReport SenderCore::DrainOnce() {
       }
       if (email.reply_to.empty()) email.reply_to = c.reply_to();
       out.smtp_message_id = email.message_id;
-      absl::StatusOr<std::string> raw = mail::RenderEmail(email);
-      if (!raw.ok()) {
+      absl::Status loaded = LoadAttachments(*deps_.store, item, email);
+      absl::StatusOr<std::string> raw =
+          loaded.ok() ? mail::RenderEmail(email) : absl::StatusOr<std::string>(loaded);
+      if (!loaded.ok()) {
+        // The database, not the message: try again later.
+        verdict = {RowVerdict::kRetry, ConnectorVerdict::kNone, "configuration"};
+        result.message = absl::StrCat("attachments unreadable: ", loaded.message());
+      } else if (!raw.ok()) {
         verdict = {RowVerdict::kFailed, ConnectorVerdict::kNone, "invalid"};
         result.message = absl::StrCat("cannot be rendered: ", raw.status().message());
       } else {

@@ -14,6 +14,7 @@
 #include "libs/store/outbox_store.h"
 #include "services/sender/core/policy.h"
 #include "services/sender/core/ports.h"
+#include "services/sender/core/reply.h"
 
 namespace postroom::sender {
 
@@ -24,6 +25,9 @@ struct SenderOptions {
   absl::Duration claim_lease = absl::Minutes(10);
   int batch = 4;  // Rows claimed at once by one DrainOnce.
   RetryPolicy retry;
+  // Signs the Reply-To of replies from the desk; the router's key (libs/secrets/reply_token.h).
+  std::string reply_token_key;
+  ReplyLimits reply_limits;
 };
 
 struct SenderDeps {
@@ -52,6 +56,12 @@ class SenderCore {
 
   // When to drain next: the next due row or expiring claim, at most `poll` from now.
   absl::Time NextWake(absl::Duration poll);
+
+  // Queues a reply from the desk to a work item's requester (reply.h). A repeated idempotency
+  // key returns the first row (created false) whatever the rest of the request says.
+  // INVALID_ARGUMENT with the field path (ValidateReply, the total size); NOT_FOUND: no such
+  // work item; FAILED_PRECONDITION: it has no requester address; UNAVAILABLE: the database.
+  absl::StatusOr<store::QueuedReply> SendReply(const ReplyRequest& request);
 
   // Starts the metric series of every outgoing connector at 0.
   absl::Status AnnounceConnectors();

@@ -56,6 +56,9 @@ void SenderService::ToProto(const store::OutboxItem& o, absl::Time now, bool ful
   out->set_dedupe_key(o.dedupe_key);
   out->set_bounce_status(o.bounce_status);
   out->set_bounce_diagnostic(o.bounce_diagnostic);
+  for (const std::string& cc : o.cc) out->add_cc(cc);
+  out->set_from_address(o.from_address);
+  out->set_attachments(static_cast<uint32_t>(std::max(0, o.attachment_count)));
   if (full) {
     out->set_body_text(o.body_text);
     out->set_body_html(o.body_html);
@@ -188,6 +191,31 @@ void SenderService::ToProto(const store::SuppressionRecord& s, v1::Suppression* 
   out->set_created_at_unix_ms(absl::ToUnixMillis(s.created_at));
   out->set_source_outbox_id(s.source_outbox_id);
   out->set_source_message_id(s.source_message_id);
+}
+
+grpc::Status SenderService::SendReply(grpc::ServerContext* ctx, const v1::SendReplyRequest* req,
+                                      v1::SendReplyResponse* resp) {
+  if (auth_ != nullptr) {
+    auto p = server::Authorize(*ctx, *auth_, auth::Role::kOperator, "send a reply");
+    if (!p.ok()) return server::ToGrpcStatus(p.status());
+  }
+  if (core_ == nullptr) {
+    return server::ToGrpcStatus(absl::UnimplementedError("SendReply: no sender core"));
+  }
+  ReplyRequest r;
+  r.work_item_id = req->work_item_id();
+  r.text = req->text();
+  r.html = req->html();
+  r.cc.assign(req->cc().begin(), req->cc().end());
+  r.idempotency_key = req->idempotency_key();
+  for (const v1::ReplyAttachment& a : req->attachments()) {
+    r.attachments.push_back({a.filename(), a.content_type(), a.content()});
+  }
+  absl::StatusOr<store::QueuedReply> queued = core_->SendReply(r);
+  if (!queued.ok()) return server::ToGrpcStatus(queued.status());
+  ToProto(queued->item, clock_.Now(), false, resp->mutable_item());
+  resp->set_created(queued->created);
+  return grpc::Status::OK;
 }
 
 }  // namespace postroom::sender

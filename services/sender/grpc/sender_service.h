@@ -3,19 +3,21 @@
 #include "libs/auth/token_authenticator.h"
 #include "libs/base/clock.h"
 #include "libs/store/outbox_store.h"
+#include "services/sender/core/sender_core.h"
 #include "postroom/v1/sender.grpc.pb.h"
 
 namespace postroom::sender {
 
 // SenderService over gRPC: viewers list and read the outbox and the suppression list,
-// operators retry and delete suppressions. Proto <-> store
+// operators retry, reply and delete suppressions. Proto <-> store
 // records and status mapping; nothing else happens here.
 class SenderService final : public v1::SenderService::Service {
  public:
-  // `authenticator` null: no token checks (in-process tests only).
+  // `authenticator` null: no token checks (in-process tests only). `core` null: SendReply is
+  // UNIMPLEMENTED (tests of the outbox views only).
   SenderService(store::OutboxStore& store, const auth::TokenAuthenticator* authenticator,
-                Clock& clock)
-      : store_(store), auth_(authenticator), clock_(clock) {}
+                Clock& clock, SenderCore* core = nullptr)
+      : store_(store), auth_(authenticator), clock_(clock), core_(core) {}
 
   grpc::Status ListOutbox(grpc::ServerContext* ctx, const v1::ListOutboxRequest* req,
                           v1::ListOutboxResponse* resp) override;
@@ -28,6 +30,8 @@ class SenderService final : public v1::SenderService::Service {
   grpc::Status DeleteSuppression(grpc::ServerContext* ctx,
                                  const v1::DeleteSuppressionRequest* req,
                                  v1::DeleteSuppressionResponse* resp) override;
+  grpc::Status SendReply(grpc::ServerContext* ctx, const v1::SendReplyRequest* req,
+                         v1::SendReplyResponse* resp) override;
 
   // The item as the API shows it; `full` adds bodies and headers. SENDING while claimed.
   static void ToProto(const store::OutboxItem& item, absl::Time now, bool full,
@@ -38,6 +42,7 @@ class SenderService final : public v1::SenderService::Service {
   store::OutboxStore& store_;
   const auth::TokenAuthenticator* auth_;
   Clock& clock_;
+  SenderCore* core_;
 };
 
 }  // namespace postroom::sender

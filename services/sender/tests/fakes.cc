@@ -56,6 +56,43 @@ std::vector<store::AdminNotice> InMemoryOutboxStore::Notices() {
   return notices_;
 }
 
+void InMemoryOutboxStore::AddWorkItem(store::ReplyContext ctx) {
+  absl::MutexLock l(&mu_);
+  work_items_[ctx.work_item_id] = std::move(ctx);
+}
+
+absl::StatusOr<store::ReplyContext> InMemoryOutboxStore::LoadReplyContext(int64_t id) {
+  absl::MutexLock l(&mu_);
+  auto it = work_items_.find(id);
+  if (it == work_items_.end()) {
+    return absl::NotFoundError(absl::StrCat("work item ", id, " does not exist"));
+  }
+  return it->second;
+}
+
+absl::StatusOr<store::QueuedReply> InMemoryOutboxStore::QueueReply(
+    const store::OutboxItem& row, const std::vector<store::OutboxAttachment>& files) {
+  absl::MutexLock l(&mu_);
+  if (!row.dedupe_key.empty()) {
+    for (const auto& [id, o] : rows_) {
+      if (o.dedupe_key == row.dedupe_key) return store::QueuedReply{o, false};
+    }
+  }
+  store::OutboxItem o = row;
+  o.id = next_row_++;
+  o.status = "queued";
+  o.attachment_count = static_cast<int>(files.size());
+  rows_[o.id] = o;
+  files_[o.id] = files;
+  return store::QueuedReply{o, true};
+}
+
+absl::StatusOr<std::vector<store::OutboxAttachment>> InMemoryOutboxStore::Attachments(
+    int64_t id) {
+  absl::MutexLock l(&mu_);
+  return files_[id];
+}
+
 bool InMemoryOutboxStore::Active(int64_t id) {
   auto it = connectors_.find(id);
   return it != connectors_.end() && it->second.status == "active";

@@ -34,6 +34,8 @@ class InMemoryOutboxStore : public store::OutboxStore {
   store::OutboxItem Row(int64_t id);
   FakeConnectorState State(int64_t connector_id);
   std::vector<store::AdminNotice> Notices();
+  // A work item LoadReplyContext finds (by ctx.work_item_id).
+  void AddWorkItem(store::ReplyContext ctx);
 
   absl::StatusOr<std::vector<store::OutboxItem>> ClaimDue(const std::string& owner, absl::Time now,
                                                           absl::Duration lease, int limit) override;
@@ -54,6 +56,10 @@ class InMemoryOutboxStore : public store::OutboxStore {
   void AddSuppression(store::SuppressionRecord s);
   // Deletions as the audit log would record them: "<actor> <connector>/<address>".
   std::vector<std::string> Audit();
+  absl::StatusOr<store::ReplyContext> LoadReplyContext(int64_t work_item_id) override;
+  absl::StatusOr<store::QueuedReply> QueueReply(
+      const store::OutboxItem& row, const std::vector<store::OutboxAttachment>& files) override;
+  absl::StatusOr<std::vector<store::OutboxAttachment>> Attachments(int64_t outbox_id) override;
 
  private:
   bool Active(int64_t connector_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -67,6 +73,8 @@ class InMemoryOutboxStore : public store::OutboxStore {
   std::vector<store::AdminNotice> notices_ ABSL_GUARDED_BY(mu_);
   std::vector<store::SuppressionRecord> suppressions_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> audit_ ABSL_GUARDED_BY(mu_);
+  std::map<int64_t, store::ReplyContext> work_items_ ABSL_GUARDED_BY(mu_);
+  std::map<int64_t, std::vector<store::OutboxAttachment>> files_ ABSL_GUARDED_BY(mu_);
   int64_t next_connector_ ABSL_GUARDED_BY(mu_) = 1;
   int64_t next_row_ ABSL_GUARDED_BY(mu_) = 1;
 };

@@ -979,3 +979,22 @@ TEST_F(CommandsTest, WatchOfAnUpToDateConnectorEndsAtOnce) {
 
 }  // namespace
 }  // namespace postroom::ctl
+
+namespace postroom::ctl {
+namespace {
+
+TEST_F(CommandsTest, ReplyRefusesAMissingWorkItemBodyOrFileBeforeCallingTheSender) {
+  Result bad_id = Run({"reply", "seven", "--text-file", "a.txt"});
+  EXPECT_EQ(bad_id.code, kExitUsage);
+  EXPECT_THAT(bad_id.err, HasSubstr("usage: reply WORK_ITEM --text-file F"));
+  Result no_body = Run({"reply", "7", "--attach", "a.pdf"});
+  EXPECT_EQ(no_body.code, kExitUsage);
+  EXPECT_THAT(no_body.err, HasSubstr("reply needs --text-file, --html-file or both"));
+  Result missing = Run({"reply", "7", "--text-file", "nowhere.txt"});
+  EXPECT_EQ(missing.code, kExitUsage);
+  EXPECT_THAT(missing.err, HasSubstr("nowhere.txt"));
+  EXPECT_THAT(Methods(), IsEmpty());
+}
+
+}  // namespace
+}  // namespace postroom::ctl
