@@ -121,10 +121,10 @@ absl::StatusOr<std::shared_ptr<const Router::ConnectorConfig>> Router::Config(
   if (cfg->outgoing_connector_id == 0) cfg->outgoing_connector_id = rec->system_default_outgoing_id;
   cfg->classify.feedback_id_is_spam = !spec.has_bulk_mail_is_spam() || spec.bulk_mail_is_spam();
   for (const std::string& k : spec.auto_reply_exclusions().keywords()) {
-    cfg->classify.auto_reply_excluded_keywords.push_back(Lower(k));
+    cfg->classify.auto_reply_exclusion_keywords.push_back(Lower(k));
   }
   for (const std::string& s : spec.auto_reply_exclusions().senders()) {
-    cfg->classify.auto_reply_excluded_senders.push_back(Lower(s));
+    cfg->classify.auto_reply_exclusion_senders.push_back(Lower(s));
   }
   cfg->prefix = spec.subject_token_prefix().empty() ? "WI" : spec.subject_token_prefix();
   cfg->subject_token = std::make_shared<const RE2>(
