@@ -7,6 +7,7 @@
 #include "libs/base/log.h"
 #include "libs/base/sha256.h"
 #include "libs/base/status_macros.h"
+#include "services/router/core/addresses.h"
 #include "services/router/core/internal.h"
 
 namespace postroom::router {
@@ -188,8 +189,9 @@ absl::StatusOr<v1::RouteEmailResponse> Router::ExplainRoute(const v1::ExplainRou
   if (d.actions) out.set_queue(d.actions->queue);
   std::string suppressed = d.ack_suppressed;
   if (d.want_ack) {
-    POSTROOM_ASSIGN_OR_RETURN(int sent, options_.store->CountAcksSince(
-                                            a.sender, options_.clock->Now() - absl::Hours(1)));
+    POSTROOM_ASSIGN_OR_RETURN(
+        int sent, options_.store->CountAcksSince(NormalizedSender(a.sender),
+                                                 options_.clock->Now() - cfg->ack_sender_window));
     if (sent >= cfg->ack_rate_limit) {
       suppressed = "rate_limited";
     } else {

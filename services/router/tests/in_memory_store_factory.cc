@@ -16,6 +16,12 @@ class Holder : public StoreHolder {
     store_.PutDocument(kind, doc);
   }
   int64_t StorePending(const store::MessageRecord& m) override { return store_.StorePending(m); }
+  std::string OutboxHeadersJson(int64_t outbox_id) override {
+    for (const store::OutboxRecord& o : store_.Outbox()) {
+      if (o.id == outbox_id) return o.headers_json;
+    }
+    return "";
+  }
 
  private:
   store::InMemoryRouterStore store_;

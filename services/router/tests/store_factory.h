@@ -21,6 +21,8 @@ class StoreHolder {
   virtual void PutDocument(store::DocumentKind kind, const store::DocumentRecord& doc) = 0;
   // A pending message as the fetcher stores it.
   virtual int64_t StorePending(const store::MessageRecord& message) = 0;
+  // The extra headers of an outbox row, a JSON object ("" when there is no such row).
+  virtual std::string OutboxHeadersJson(int64_t outbox_id) = 0;
 };
 std::unique_ptr<StoreHolder> MakeStore(std::function<absl::Time()> now);
 
