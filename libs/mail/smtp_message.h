@@ -26,6 +26,9 @@ struct OutgoingEmail {
   // function writes itself (From, To, Reply-To, Subject, Date, Message-ID, MIME-Version,
   // Content-*) are ignored here.
   std::vector<std::pair<std::string, std::string>> headers;
+  // Sent with the null envelope sender, MAIL FROM:<> (automatic mail, RFC 3834): the
+  // transport's, RenderEmail does not read it.
+  bool null_envelope_sender = false;
 };
 
 // CRLF line ends, ready for SMTP DATA. INVALID_ARGUMENT for a missing from, to or message id,

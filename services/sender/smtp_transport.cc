@@ -73,7 +73,9 @@ mail::SmtpResult ConnectorTransport::SendSmtp(const v1::Connector& c,
                                               const std::string& raw) {
   std::shared_ptr<mail::AccessTokenSource> tokens;
   if (c.auth().method() == v1::AUTH_METHOD_OAUTH2 && oauth_ != nullptr) tokens = oauth_->For(c);
-  const mail::SmtpEnvelope envelope{.mail_from = email.from, .rcpt_to = {email.to}};
+  const mail::SmtpEnvelope envelope{.mail_from = email.from,
+                                    .rcpt_to = {email.to},
+                                    .null_reverse_path = email.null_envelope_sender};
   absl::StatusOr<mail::SmtpCredentials> cr = mail::SmtpCredentialsFor(c, tokens.get());
   if (!cr.ok()) return NotSent(cr.status());
   mail::SmtpResult r = mail::SendSmtp(mail::SmtpServerFor(c), *cr, envelope, raw);
