@@ -165,6 +165,12 @@ DrainReport SenderCore::DrainOnce() {
     } else if (!it->second.error.ok()) {
       verdict = {RowVerdict::kRetry, ConnectorVerdict::kFailure, "configuration"};
       result.message = std::string(it->second.error.message());
+    } else if (!connector::IsValidEmailAddress(item.to_address)) {
+      // A relay completes "whomever" with its own domain and delivers it to someone: a row
+      // aimed at what is not an address fails, unsent, whoever queued it.
+      verdict = {RowVerdict::kFailed, ConnectorVerdict::kNone, "invalid"};
+      result.message = absl::StrCat("invalid_address: \"", item.to_address,
+                                    "\" is not an address with a domain; not sent");
     } else {
       const v1::Connector& c = it->second.spec;
       mail::OutgoingEmail email;

@@ -179,6 +179,19 @@ TEST(SenderCore, AutomaticMailGoesWithNullSenderAndLoopHeaders) {
   EXPECT_EQ(raw_by_reason["reply"].find("Auto-Submitted"), std::string::npos);
 }
 
+TEST(SenderCore, NeverSendsToWhatIsNotAnAddressWithADomain) {
+  Harness h;
+  int64_t bad = h.Queue("moderator-address");
+  int64_t good = h.Queue("alice@example.org");
+  h.core().DrainOnce();
+  ASSERT_THAT(h.transport().sent(), SizeIs(1));
+  EXPECT_EQ(h.transport().sent()[0].to, "alice@example.org");
+  EXPECT_EQ(h.store().Row(bad).status, "failed");
+  EXPECT_THAT(h.store().Row(bad).last_error, HasSubstr("invalid_address"));
+  EXPECT_EQ(h.store().Row(good).status, "sent");
+  EXPECT_EQ(h.store().State(h.gateway()).consecutive_errors, 0);  // Not the connector's fault.
+}
+
 TEST(SenderCore, RowsReplyToHeaderWinsOverConnectors) {
   Harness h;
   store::OutboxItem o;
