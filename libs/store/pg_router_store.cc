@@ -183,6 +183,9 @@ PgRouterStore::PgRouterStore(Database& db) : db_(db) {
   db_.Prepare("router_count_acks",
               "SELECT count(*) FROM outbox WHERE reason = 'ack' AND ack_sender = $1 "
               "AND created_at >= to_timestamp($2::double precision / 1000)");
+  db_.Prepare("router_count_connector_acks",
+              "SELECT count(*) FROM outbox WHERE reason = 'ack' AND ack_connector_id = $1 "
+              "AND created_at >= to_timestamp($2::double precision / 1000)");
   // The whole decision in one call (migrations 0005 and 0008 say why and what it does), one
   // statement for a group of concurrent decisions; the message's raw bytes (10th argument) and
   // content hash (13th) go as binary.
@@ -514,6 +517,20 @@ absl::StatusOr<int> PgRouterStore::CountAcksSince(const std::string& sender_key,
         return absl::OkStatus();
       },
       "counting acknowledgements");
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<int> PgRouterStore::CountConnectorAcksSince(int64_t connector_id,
+                                                           absl::Time since) {
+  int out = 0;
+  absl::Status st = Read(
+      [&](pqxx::nontransaction& t) {
+        out = t.exec_prepared("router_count_connector_acks", connector_id, MsOf(since))[0][0]
+                  .as<int>();
+        return absl::OkStatus();
+      },
+      "counting the connector's acknowledgements");
   if (!st.ok()) return st;
   return out;
 }

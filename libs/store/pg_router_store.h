@@ -42,6 +42,7 @@ class PgRouterStore : public RouterStore {
   absl::StatusOr<int64_t> FindFollowUpByReference(int64_t connector_id,
                                                   const std::string& reference) override;
   absl::StatusOr<int> CountAcksSince(const std::string& sender_key, absl::Time since) override;
+  absl::StatusOr<int> CountConnectorAcksSince(int64_t connector_id, absl::Time since) override;
   absl::StatusOr<int64_t> NextWorkItemId() override;
   absl::StatusOr<DecisionResult> CommitDecision(const DecisionWrite& write) override;
   absl::StatusOr<MessageRecord> SetSpamStatus(int64_t id, const std::string& status) override;

@@ -264,6 +264,8 @@ class RouterStore {
                                                           const std::string& reference) = 0;
   // Acks to the sender with this normalised address (AckRequest::sender_key) since `since`.
   virtual absl::StatusOr<int> CountAcksSince(const std::string& sender_key, absl::Time since) = 0;
+  // Acks of the incoming connector since `since` (AckRequest::connector_limit_per_hour).
+  virtual absl::StatusOr<int> CountConnectorAcksSince(int64_t connector_id, absl::Time since) = 0;
 
   // A work item id for DecisionWrite::create, drawn before the commit so that the
   // acknowledgement can be rendered first. Unused ids are gaps, never reused.

@@ -366,6 +366,12 @@ absl::StatusOr<int> InMemoryRouterStore::CountAcksSince(const std::string& sende
   return CountAcksLocked(sender_key, 0, since);
 }
 
+absl::StatusOr<int> InMemoryRouterStore::CountConnectorAcksSince(int64_t connector_id,
+                                                                 absl::Time since) {
+  absl::MutexLock lock(&mu_);
+  return CountAcksLocked("", connector_id, since);
+}
+
 absl::StatusOr<int64_t> InMemoryRouterStore::NextWorkItemId() {
   absl::MutexLock lock(&mu_);
   return next_id_++;

@@ -192,8 +192,16 @@ absl::StatusOr<v1::RouteEmailResponse> Router::ExplainRoute(const v1::ExplainRou
     POSTROOM_ASSIGN_OR_RETURN(
         int sent, options_.store->CountAcksSince(NormalizedSender(a.sender),
                                                  options_.clock->Now() - cfg->ack_sender_window));
+    absl::StatusOr<int> connector_sent = 0;
+    if (cfg->ack_connector_limit >= 0) {
+      connector_sent = options_.store->CountConnectorAcksSince(
+          cfg->record.id, options_.clock->Now() - absl::Hours(1));
+      if (!connector_sent.ok()) return connector_sent.status();
+    }
     if (sent >= cfg->ack_rate_limit) {
       suppressed = "rate_limited";
+    } else if (cfg->ack_connector_limit >= 0 && *connector_sent >= cfg->ack_connector_limit) {
+      suppressed = "connector_rate_limited";
     } else {
       out.set_acknowledgement_queued(true);  // Would be.
     }

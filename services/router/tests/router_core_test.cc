@@ -119,6 +119,9 @@ class CommitFailsStore : public store::RouterStore {
   absl::StatusOr<int> CountAcksSince(const std::string& to, absl::Time since) override {
     return inner_.CountAcksSince(to, since);
   }
+  absl::StatusOr<int> CountConnectorAcksSince(int64_t c, absl::Time since) override {
+    return inner_.CountConnectorAcksSince(c, since);
+  }
   absl::StatusOr<store::MessageRecord> SetSpamStatus(int64_t id, const std::string& s) override {
     return inner_.SetSpamStatus(id, s);
   }
@@ -797,6 +800,8 @@ TEST_F(RouterCoreTest, AckCapPerConnectorPerHour) {
   EXPECT_TRUE(Route(Mail("a@client.example", "1")).acknowledgement_queued());
   EXPECT_TRUE(Route(Mail("b@client.example", "2")).acknowledgement_queued());
   EXPECT_ACK_SUPPRESSED(Route(Mail("c@client.example", "3")), "connector_rate_limited");
+  EXPECT_EQ(Explain(Mail("f@client.example", "3")).acknowledgement_suppressed(),
+            "connector_rate_limited");
   clock_.Advance(absl::Minutes(61));
   EXPECT_TRUE(Route(Mail("d@client.example", "4")).acknowledgement_queued());
   Setting("ack_connector_limit_per_hour", "0");
