@@ -1,13 +1,16 @@
 // libFuzzer target: one email through the router's first steps, ParseMessage with the product's
-// default ParseLimits, then Classify, the text body the rules see and the new text of a reply,
-// and the attachments as listed and downloaded. Any bytes a sender can
-// put in a mailbox. Seeds: the shared email corpus and fuzz/seeds/mime_fuzz.
+// default ParseLimits, then Classify, whether it may be answered (auto_response.h,
+// authentication_results.h), the text body the rules see, the new text of a reply, and the
+// attachments as listed and downloaded. Any bytes a sender can put in a mailbox. Seeds: the
+// shared email corpus and fuzz/seeds/mime_fuzz.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
 #include "libs/mime/attachments.h"
+#include "libs/mime/authentication_results.h"
+#include "libs/mime/auto_response.h"
 #include "libs/mime/classify.h"
 #include "libs/mime/html_text.h"
 #include "libs/mime/new_text.h"
@@ -20,8 +23,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto parsed = postroom::mime::ParseMessage(raw, limits);
   if (!parsed.ok()) return 0;
   postroom::mime::ClassifyOptions options;
-  options.auto_reply_excluded_senders = {"@partner.example"};
+  options.auto_reply_exclusion_senders = {"@partner.example"};
   (void)postroom::mime::Classify(*parsed, options);
+  postroom::mime::AutoResponseOptions own;
+  own.own_addresses = {"support@desk.example"};
+  (void)postroom::mime::AutoResponseSuppressedReasons(*parsed, own);
+  (void)postroom::mime::CheckSenderAuthentication(*parsed, {"mx.desk.example"});
   (void)postroom::mime::BodyText(*parsed);
   (void)postroom::mime::NewText(*parsed);
   // new_text's HTML path on the raw bytes too: HTML-only replies are rarer in the seeds.

@@ -2,6 +2,9 @@
 
 #include <utility>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_split.h"
+
 namespace postroom::connector {
 namespace {
 
@@ -67,6 +70,32 @@ bool IsOutgoing(v1::Direction d) {
 absl::string_view DomainOf(absl::string_view address) {
   size_t at = address.rfind('@');
   return at == absl::string_view::npos ? absl::string_view() : address.substr(at + 1);
+}
+
+bool IsValidDomain(absl::string_view domain) {
+  if (domain.empty() || domain.size() > 253) return false;
+  for (absl::string_view label : absl::StrSplit(domain, '.')) {
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
+      return false;
+    }
+    for (char ch : label) {
+      if (!absl::ascii_isalnum(static_cast<unsigned char>(ch)) && ch != '-') return false;
+    }
+  }
+  return true;
+}
+
+bool IsValidEmailAddress(absl::string_view address) {
+  size_t at = address.rfind('@');
+  if (at == absl::string_view::npos || at == 0 || at > 64) return false;
+  absl::string_view local = address.substr(0, at);
+  for (char ch : local) {
+    if (ch <= ' ' || ch == '<' || ch == '>' || ch == '(' || ch == ')' || ch == ',' ||
+        ch == ';' || ch == ':' || ch == '\\' || ch == '"' || ch == '[' || ch == ']') {
+      return false;
+    }
+  }
+  return IsValidDomain(address.substr(at + 1));
 }
 
 }  // namespace postroom::connector

@@ -26,4 +26,10 @@ bool IsOutgoing(v1::Direction d);  // outgoing or both
 // lowercase addresses); "" when there is none. A view into `address`.
 absl::string_view DomainOf(absl::string_view address);
 
+// A host name of letters, digits and hyphens in dot-separated labels (no IDN, no literal).
+bool IsValidDomain(absl::string_view domain);
+// local@domain with a valid domain and a local part without spaces, quotes or specials: what
+// postroom stores, and what it sends automatic mail to ("moderator-address" is not one).
+bool IsValidEmailAddress(absl::string_view address);
+
 }  // namespace postroom::connector

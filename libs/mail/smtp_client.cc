@@ -268,7 +268,7 @@ SmtpResult Converse(const SmtpServer& server, const SmtpCredentials& credentials
     return r;
   };
   if (server.host.empty()) return fail(MailErrorClass::kOther, "no server host configured");
-  if (envelope != nullptr && envelope->mail_from.empty()) {
+  if (envelope != nullptr && envelope->mail_from.empty() && !envelope->null_reverse_path) {
     return fail(MailErrorClass::kOther, "no sender address (set the connector's primary_address)");
   }
   if (envelope != nullptr && envelope->rcpt_to.empty()) {
@@ -279,7 +279,7 @@ SmtpResult Converse(const SmtpServer& server, const SmtpCredentials& credentials
                                                                   {"secret", &credentials.secret},
                                                                   {"EHLO name", &server.helo_name}};
   if (envelope != nullptr) {
-    sent.push_back({"MAIL FROM", &envelope->mail_from});
+    if (!envelope->null_reverse_path) sent.push_back({"MAIL FROM", &envelope->mail_from});
     for (const std::string& to : envelope->rcpt_to) sent.push_back({"RCPT TO", &to});
   }
   for (const auto& [field, value] : sent) {
@@ -299,7 +299,9 @@ SmtpResult Converse(const SmtpServer& server, const SmtpCredentials& credentials
     for (const std::string& to : envelope->rcpt_to) {
       rcpts = curl_slist_append(rcpts, absl::StrCat("<", to, ">").c_str());
     }
-    from = absl::StrCat("<", envelope->mail_from, ">");
+    // libcurl sends "<>" as the null reverse-path (its smtp_parse_address strips the brackets
+    // and writes "<>" back for an empty address).
+    from = envelope->null_reverse_path ? "<>" : absl::StrCat("<", envelope->mail_from, ">");
   }
   const std::string url =
       absl::StrCat(server.security == SmtpSecurity::kImplicitTls ? "smtps://" : "smtp://",

@@ -51,6 +51,9 @@ struct SmtpCredentials {
 struct SmtpEnvelope {
   std::string mail_from;             // Bare address, no angle brackets.
   std::vector<std::string> rcpt_to;  // Bare addresses; at least one.
+  // MAIL FROM:<> (RFC 5321 4.5.5, RFC 3834 section 3.3): automatic mail that nothing may
+  // bounce back to or answer. mail_from is then not sent.
+  bool null_reverse_path = false;
 };
 
 // The conversation step a failure happened at, so a caller can tell a refused recipient (the

@@ -37,6 +37,9 @@ struct OutgoingEmail {
   std::vector<std::pair<std::string, std::string>> headers;
   // Non-empty: multipart/mixed with the body (text or alternative) first, then these in order.
   std::vector<OutgoingAttachment> attachments;
+  // Sent with the null envelope sender, MAIL FROM:<> (automatic mail, RFC 3834): the
+  // transport's, RenderEmail does not read it.
+  bool null_envelope_sender = false;
 };
 
 // CRLF line ends, ready for SMTP DATA. INVALID_ARGUMENT for a missing from, to or message id,

@@ -387,13 +387,13 @@ void QuotedRecipients(std::string_view text, std::vector<std::string>& out) {
   }
 }
 
-bool SenderExcluded(const ParsedMessage& m, const std::vector<std::string>& excluded,
-                    std::string* which) {
+bool SenderListed(const ParsedMessage& m, const std::vector<std::string>& listed,
+                  std::string* which) {
   for (const Address& a : m.from) {
     size_t at = a.address.find('@');
     std::string_view domain =
         at == std::string::npos ? std::string_view() : std::string_view(a.address).substr(at + 1);
-    for (const std::string& e : excluded) {
+    for (const std::string& e : listed) {
       std::string entry = AsciiLower(Trim(e));
       if (entry.empty()) continue;
       bool match = entry == a.address || (entry[0] == '@' && domain == entry.substr(1)) ||
@@ -714,25 +714,23 @@ Classification Classify(const ParsedMessage& m, const ClassifyOptions& options) 
 
   // --- Auto-reply.
   bool auto_reply = false;
-  std::string excluded_by;
-  bool excluded = false;
-  for (const std::string& k : options.auto_reply_excluded_keywords) {
-    std::string key = AsciiLower(Trim(k));
-    if (!key.empty() && subject.find(key) != std::string::npos) {
-      excluded = true;
-      excluded_by = absl::StrCat("auto_reply_excluded:keyword:", key);
-      break;
-    }
-  }
-  std::string sender;
-  if (!excluded && SenderExcluded(m, options.auto_reply_excluded_senders, &sender)) {
-    excluded = true;
-    excluded_by = absl::StrCat("auto_reply_excluded:sender:", sender);
-  }
   auto strong = [&](std::string r) {
     reason(std::move(r));
     auto_reply = true;
   };
+  // The connector's "Exclude auto-replies" lists name what its mailbox receives from
+  // responders that set none of the headers below: such mail is filtered out as an auto-reply.
+  for (const std::string& k : options.auto_reply_exclusion_keywords) {
+    std::string key = AsciiLower(Trim(k));
+    if (!key.empty() && subject.find(key) != std::string::npos) {
+      strong(absl::StrCat("auto_reply:exclusion-keyword:", key));
+      break;
+    }
+  }
+  std::string sender;
+  if (SenderListed(m, options.auto_reply_exclusion_senders, &sender)) {
+    strong(absl::StrCat("auto_reply:exclusion-sender:", sender));
+  }
   for (std::string_view v : m.HeaderValues("Auto-Submitted")) {
     std::string lower = AsciiLower(Trim(v));
     if (!lower.empty() && lower.rfind("no", 0) != 0) {
@@ -808,10 +806,6 @@ Classification Classify(const ParsedMessage& m, const ClassifyOptions& options) 
       }
     }
     if (options.auto_reply_subject_is_decisive || second) auto_reply = true;
-  }
-  if (auto_reply && excluded) {
-    reason(excluded_by);
-    auto_reply = false;
   }
 
   // --- Lists and bulk mail.

@@ -68,11 +68,12 @@ struct ClassifyOptions {
   // When true a subject match alone makes an auto-reply; by default it needs a second weak
   // signal (null Return-Path, Precedence bulk/junk, X-Auto-Response-Suppress).
   bool auto_reply_subject_is_decisive = false;
-  // Per connector: a subject containing one of these (lowercase) substrings, or a sender
-  // matching one of these entries ("a@b.example" exactly, or "@b.example" / "b.example" for a
-  // domain), is never classified as an auto-reply (a partner's ticket system, say).
-  std::vector<std::string> auto_reply_excluded_keywords;
-  std::vector<std::string> auto_reply_excluded_senders;
+  // Per connector ("Exclude auto-replies", `auto_reply_exclusions`): a subject containing one
+  // of these (lowercase) substrings, or a sender matching one of these entries ("a@b.example"
+  // exactly, or "@b.example" / "b.example" for a domain), is an auto-reply, filtered out like
+  // one that says so in its headers (a responder that sets no Auto-Submitted, say).
+  std::vector<std::string> auto_reply_exclusion_keywords;
+  std::vector<std::string> auto_reply_exclusion_senders;
 };
 
 const std::vector<std::string>& DefaultAutoReplySubjectKeywords();
@@ -80,7 +81,7 @@ const std::vector<std::string>& DefaultAutoReplySubjectKeywords();
 struct Classification {
   MessageKind kind = MessageKind::kNormal;
   // Every signal found, in the order checked: "spam:...", "bounce:...", "auto_reply:...",
-  // "spam_ignored:...", "auto_reply_weak:...", "auto_reply_excluded:...", "list:...".
+  // "spam_ignored:...", "auto_reply_weak:...", "list:...".
   std::vector<std::string> reasons;
   bool has_bounce = false;  // `bounce` is meaningful (kind is bounce, or spam over a bounce).
   BounceInfo bounce;

@@ -91,7 +91,11 @@ std::string InspectJsonLine(std::string_view file, std::string_view raw,
   ParsedMessage empty;
   const ParsedMessage& m = parsed.ok() ? *parsed : empty;
   Classification c;
-  if (parsed.ok()) c = Classify(m, options.classify);
+  std::vector<std::string> suppressed;
+  if (parsed.ok()) {
+    c = Classify(m, options.classify);
+    suppressed = AutoResponseSuppressedReasons(m, options.auto_response);
+  }
 
   Key("message_id", out);
   AppendJsonString(m.message_id, out);
@@ -117,7 +121,10 @@ std::string InspectJsonLine(std::string_view file, std::string_view raw,
   StringArray(m.references, out);
   Key("classification", out);
   AppendJsonString(MessageKindName(c.kind), out);
+  Key("auto_response_suppressed", out);
+  out.append(suppressed.empty() ? "false" : "true");
   Key("reasons", out);
+  c.reasons.insert(c.reasons.end(), suppressed.begin(), suppressed.end());
   StringArray(c.reasons, out);
   Key("bounce", out);
   if (c.has_bounce) {

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "libs/mime/auto_response.h"
 #include "libs/mime/classify.h"
 #include "libs/mime/message.h"
 
@@ -13,11 +14,14 @@ namespace postroom::mime {
 struct InspectOptions {
   ParseLimits limits;
   ClassifyOptions classify;
+  AutoResponseOptions auto_response;
 };
 
 // One line of JSON (no trailing newline) with: file, bytes, message_id, subject, from,
 // from_name, to, cc, date (RFC 3339 UTC or null), in_reply_to, references, classification
-// (normal|spam|auto_reply|bounce|list), reasons, bounce (object or null), importance,
+// (normal|spam|auto_reply|bounce|list), auto_response_suppressed (true when an automatic
+// answer would be unsafe, see auto_response.h), reasons (the classification's, then the
+// "auto_response_suppressed:..." ones), bounce (object or null), importance,
 // text_bytes, html_bytes, attachments [{filename, content_type, size, inline}], defects; and
 // error (a string) when the message could not be parsed at all (then the other fields are
 // empty). Any bytes, also in `file`, give valid JSON: invalid UTF-8 becomes U+FFFD.

@@ -4,6 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "libs/base/status_macros.h"
 
 namespace postroom::store {
@@ -56,7 +58,7 @@ const std::string kMessageTail =
     Ms("m.decided_at") +
     ", m.decision_step, m.decision_route, m.decision_reason, %TRACE%, "
     "coalesce(m.work_item_id, 0), coalesce(m.duplicate_of, 0), coalesce(m.spam_status, ''), "
-    "m.route_attempts, m.last_error";
+    "m.route_attempts, m.last_error, coalesce(m.ack_outcome::text, '')";
 
 std::string MessageColumns(bool raw, bool trace) {
   std::string tail = kMessageTail;
@@ -93,6 +95,7 @@ MessageRecord MessageFromRow(const pqxx::row& r) {
   m.spam_status = r[23].as<std::string>();
   m.route_attempts = r[24].as<int>();
   m.last_error = r[25].as<std::string>();
+  m.ack_outcome_json = r[26].as<std::string>();
   return m;
 }
 
@@ -149,6 +152,27 @@ const char kFingerprintSql[] =
     " (SELECT concat_ws('.', count(*), sum(version), max(modified_at)) FROM connectors)) "
     "FROM connectors c WHERE c.name = $1";
 
+// p_ack_policy of postroom_commit_decision (see its file): the limits of a requested ack, or
+// the router's reason for none.
+std::string AckPolicyJson(const DecisionWrite& w) {
+  google::protobuf::Struct s;
+  auto& f = *s.mutable_fields();
+  if (w.ack) {
+    f["sender_key"].set_string_value(w.ack->sender_key);
+    if (w.ack->connector_limit_per_hour >= 0) {
+      f["connector_limit"].set_number_value(w.ack->connector_limit_per_hour);
+      f["connector_since_ms"].set_number_value(
+          static_cast<double>(MsOf(w.ack->now - absl::Hours(1))));
+    }
+  } else if (w.create && !w.ack_suppressed.empty()) {
+    f["suppressed"].set_string_value(w.ack_suppressed);
+    f["detail"].set_string_value(w.ack_suppressed_detail);
+  }
+  std::string out;
+  if (!google::protobuf::util::MessageToJsonString(s, &out).ok()) return "{}";
+  return out;
+}
+
 }  // namespace
 
 PgRouterStore::PgRouterStore(Database& db) : db_(db) {
@@ -179,12 +203,15 @@ PgRouterStore::PgRouterStore(Database& db) : db_(db) {
   db_.Prepare("router_duplicate_step", DuplicateStepSql());
   db_.Prepare("router_work_item_by_thread_root", WorkItemByThreadRootSql());
   db_.Prepare("router_count_acks",
-              "SELECT count(*) FROM outbox WHERE reason = 'ack' AND to_address = $1 "
+              "SELECT count(*) FROM outbox WHERE reason = 'ack' AND ack_sender = $1 "
+              "AND created_at >= to_timestamp($2::double precision / 1000)");
+  db_.Prepare("router_count_connector_acks",
+              "SELECT count(*) FROM outbox WHERE reason = 'ack' AND ack_connector_id = $1 "
               "AND created_at >= to_timestamp($2::double precision / 1000)");
   // The whole decision in one call (migrations 0005 and 0008 say why and what it does), one
   // statement for a group of concurrent decisions; the message's raw bytes (10th argument) and
   // content hash (13th) go as binary.
-  std::vector<bool> binary_args(50, false);
+  std::vector<bool> binary_args(51, false);
   binary_args[9] = binary_args[12] = true;
   db_.PrepareGroupedCall("router_commit_decision", "postroom_commit_decision",
                          std::move(binary_args), "committing a routing decision");
@@ -329,6 +356,12 @@ absl::StatusOr<std::optional<RouterConfigRecord>> PgRouterStore::LoadConfig(
                                 "WHERE direction IN ('outgoing', 'both')")) {
       rec.outgoing_connectors.emplace_back(r[0].as<std::string>(), r[1].as<int64_t>());
       if (r[2].as<bool>()) rec.system_default_outgoing_id = r[1].as<int64_t>();
+    }
+    for (const auto& r : t.exec(
+             "SELECT DISTINCT lower(a) FROM connectors c, LATERAL (SELECT c.spec->>'primary_address' "
+             "UNION ALL SELECT jsonb_array_elements_text(CASE jsonb_typeof(c.spec->'aliases') "
+             "WHEN 'array' THEN c.spec->'aliases' ELSE '[]' END)) x(a) WHERE coalesce(a, '') <> ''")) {
+      rec.own_addresses.push_back(r[0].as<std::string>());
     }
     out = std::move(rec);
     return absl::OkStatus();
@@ -503,15 +536,29 @@ absl::StatusOr<int64_t> PgRouterStore::FindFollowUpByReference(int64_t connector
   return out;
 }
 
-absl::StatusOr<int> PgRouterStore::CountAcksSince(const std::string& to_address,
+absl::StatusOr<int> PgRouterStore::CountAcksSince(const std::string& sender_key,
                                                   absl::Time since) {
   int out = 0;
   absl::Status st = Read(
       [&](pqxx::nontransaction& t) {
-        out = t.exec_prepared("router_count_acks", to_address, MsOf(since))[0][0].as<int>();
+        out = t.exec_prepared("router_count_acks", sender_key, MsOf(since))[0][0].as<int>();
         return absl::OkStatus();
       },
       "counting acknowledgements");
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<int> PgRouterStore::CountConnectorAcksSince(int64_t connector_id,
+                                                           absl::Time since) {
+  int out = 0;
+  absl::Status st = Read(
+      [&](pqxx::nontransaction& t) {
+        out = t.exec_prepared("router_count_connector_acks", connector_id, MsOf(since))[0][0]
+                  .as<int>();
+        return absl::OkStatus();
+      },
+      "counting the connector's acknowledgements");
   if (!st.ok()) return st;
   return out;
 }
@@ -570,8 +617,8 @@ absl::StatusOr<DecisionResult> PgRouterStore::CommitDecision(const DecisionWrite
       wi.queue, wi.type, wi.priority, wi.requester_address, wi.requester_name, wi.subject,
       wi.body, wi.fields_json, wi.attachments_json, wi.test_mode, w.append_to, want_ack,
       ack.connector_id, ack.reason, ack.to_address, ack.subject, ack.body_text, ack.body_html,
-      ack.headers_json, ack.dedupe_key, a ? MsOf(a->now - absl::Hours(1)) : 0,
-      a ? a->limit_per_hour : 0, !insert && w.verify_stored);
+      ack.headers_json, ack.dedupe_key, a ? MsOf(a->now - a->sender_window) : 0,
+      a ? a->limit_per_hour : 0, !insert && w.verify_stored, AckPolicyJson(w));
   absl::StatusOr<pqxx::row> row;
   // A deadlock or serialization failure rolled the whole call back: run it again, twice.
   for (int attempt = 0; attempt < 3; ++attempt) {
@@ -592,8 +639,7 @@ absl::StatusOr<DecisionResult> PgRouterStore::CommitDecision(const DecisionWrite
   const std::string ack_state = r[5].as<std::string>();
   const std::string detail = r[6].as<std::string>();
   res.ack_queued = ack_state == "queued";
-  if (ack_state == "rate_limited" || ack_state == "already_queued" ||
-      ack_state == "suppressed_address") {
+  if (!ack_state.empty() && ack_state != "queued") {
     res.ack_suppressed = ack_state;
   }
   if (outcome == "not_found") {

@@ -41,7 +41,8 @@ class PgRouterStore : public RouterStore {
   absl::StatusOr<int64_t> FindWorkItemByReference(const std::string& reference) override;
   absl::StatusOr<int64_t> FindFollowUpByReference(int64_t connector_id,
                                                   const std::string& reference) override;
-  absl::StatusOr<int> CountAcksSince(const std::string& to_address, absl::Time since) override;
+  absl::StatusOr<int> CountAcksSince(const std::string& sender_key, absl::Time since) override;
+  absl::StatusOr<int> CountConnectorAcksSince(int64_t connector_id, absl::Time since) override;
   absl::StatusOr<std::optional<OutboxRecord>> FindOutboxForBounce(
       int64_t outbox_id, const std::string& smtp_message_id) override;
   absl::StatusOr<bool> IsAddressSuppressed(int64_t connector_id,

@@ -28,6 +28,9 @@ struct RouterConfigRecord {
   // Ids of outgoing-capable connectors by name, and the system default's id (0: none).
   std::vector<std::pair<std::string, int64_t>> outgoing_connectors;
   int64_t system_default_outgoing_id = 0;
+  // Every connector's primary address and aliases, lowercase: mail from them is ours and is
+  // never acknowledged.
+  std::vector<std::string> own_addresses;
   std::string fingerprint;  // As ConfigFingerprint returned when this was read.
 };
 
@@ -58,6 +61,9 @@ struct MessageRecord {
   std::string spam_status;  // "" | auto_spam | manual_spam | manual_clean
   int route_attempts = 0;
   std::string last_error;
+  // What became of the acknowledgement (migration 0012): "" when none was asked for, else
+  // {"state":"queued","outbox_id":N} or {"state":"suppressed","reason":R,"detail":D}.
+  std::string ack_outcome_json;
 };
 
 struct WorkItemRecord {
@@ -99,6 +105,8 @@ struct OutboxRecord {
   std::string smtp_message_id;  // "postroom.outbox.ID.MS@DOMAIN" once the sender rendered it.
   std::string bounce_status;    // Of a `bounced` row: the DSN's status code ...
   std::string bounce_diagnostic;  // ... and diagnostic.
+  std::string ack_sender;        // An ack's AckRequest::sender_key (the store sets it).
+  int64_t ack_connector_id = 0;  // An ack's incoming connector (the store sets it).
 };
 
 // A bounce tied to the outbox row it answers (services/router/core/bounce.cc). Written with the
@@ -122,7 +130,13 @@ struct BounceWrite {
 // below the rate limit.
 struct AckRequest {
   std::string to_address;  // Lowercase.
-  int limit_per_hour = 5;  // Acks to one address in the hour before `now`; 0: none at all.
+  // The per-sender limit counts (and locks) the normalised address (NormalizedSender): at
+  // most `limit_per_hour` acks to it in `sender_window` before `now`; 0: none at all.
+  std::string sender_key;
+  int limit_per_hour = 5;
+  absl::Duration sender_window = absl::Hours(1);
+  // At most this many acks of the incoming connector in the hour before `now`; -1: no cap.
+  int connector_limit_per_hour = -1;
   absl::Time now = absl::UnixEpoch();
   // The email. The store sets message_id, work_item_id and dedupe_key ("ack:<message id>"):
   // one acknowledgement per message, whatever retries and reprocessing happen.
@@ -165,6 +179,10 @@ struct DecisionWrite {
   int64_t append_to = 0;  // Or an existing work item.
   std::optional<AckRequest> ack;  // Only with `create`.
   std::optional<BounceWrite> bounce;  // Only with decision "bounce".
+  // With `create` and no `ack`: why the router asked for none (the work item's route has an
+  // ack_template); recorded as the message's suppressed ack outcome. Empty: none was asked.
+  std::string ack_suppressed;
+  std::string ack_suppressed_detail;
 };
 
 // The pipeline's duplicate step as the store's rule decides it (one rule, in
@@ -194,8 +212,9 @@ struct DecisionResult {
   int64_t work_item_id = 0;
   std::string reference;
   bool ack_queued = false;
-  // "rate_limited" when the limit stopped it, "suppressed_address" when the address is on the
-  // suppression list of the ack's connector (IsAddressSuppressed).
+  // "rate_limited" / "connector_rate_limited" when a limit stopped it, "suppressed_address"
+  // when the address is on the suppression list of the ack's connector
+  // (IsAddressSuppressed), "already_queued".
   std::string ack_suppressed;
 };
 
@@ -266,7 +285,10 @@ class RouterStore {
   // prefix "WI" is shared by every connector without one, so it scopes to the connector).
   virtual absl::StatusOr<int64_t> FindFollowUpByReference(int64_t connector_id,
                                                           const std::string& reference) = 0;
-  virtual absl::StatusOr<int> CountAcksSince(const std::string& to_address, absl::Time since) = 0;
+  // Acks to the sender with this normalised address (AckRequest::sender_key) since `since`.
+  virtual absl::StatusOr<int> CountAcksSince(const std::string& sender_key, absl::Time since) = 0;
+  // Acks of the incoming connector since `since` (AckRequest::connector_limit_per_hour).
+  virtual absl::StatusOr<int> CountConnectorAcksSince(int64_t connector_id, absl::Time since) = 0;
   // The outbox row a bounce names: `outbox_id` with exactly this stored smtp_message_id, sent
   // or bounced already; nullopt otherwise (another row's id, a forged or foreign Message-ID).
   virtual absl::StatusOr<std::optional<OutboxRecord>> FindOutboxForBounce(

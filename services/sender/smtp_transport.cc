@@ -96,7 +96,9 @@ mail::SmtpResult ConnectorTransport::SendSmtp(const v1::Connector& c,
                                               const std::string& raw) {
   std::shared_ptr<mail::AccessTokenSource> tokens;
   if (c.auth().method() == v1::AUTH_METHOD_OAUTH2 && oauth_ != nullptr) tokens = oauth_->For(c);
-  mail::SmtpEnvelope envelope{.mail_from = email.from, .rcpt_to = {email.to}};
+  mail::SmtpEnvelope envelope{.mail_from = email.from,
+                              .rcpt_to = {email.to},
+                              .null_reverse_path = email.null_envelope_sender};
   envelope.rcpt_to.insert(envelope.rcpt_to.end(), email.cc.begin(), email.cc.end());
   absl::StatusOr<mail::SmtpCredentials> cr = mail::SmtpCredentialsFor(c, tokens.get());
   if (!cr.ok()) return NotSent(cr.status());

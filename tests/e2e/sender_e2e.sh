@@ -61,6 +61,12 @@ mid="$(sql "SELECT smtp_message_id FROM outbox WHERE id = $ack_id")"
 check "Message-ID is the outbox row's stable id" bash -c \
   "[ -n '$mid' ] && grep -qiF 'Message-Id: <$mid>' '$f' && grep -q 'postroom.outbox.$ack_id.' <<<'$mid'"
 check "Auto-Submitted keeps auto-responders from answering" grep -q '^Auto-Submitted: auto-replied' "$f"
+check "X-Auto-Response-Suppress: All, and X-Loop names the connector's address" bash -c \
+  "grep -q '^X-Auto-Response-Suppress: All' '$f' && grep -q '^X-Loop: support@example.com' '$f'"
+check "threading headers name the customer's message" grep -q '^In-Reply-To: <one@client.example>' "$f"
+check "sent with the null envelope sender MAIL FROM:<> (RFC 3834): Return-Path: <>" \
+  grep -q '^Return-Path: <>' "$f"
+check "Postfix logged the null sender" grep -q 'from=<>' "$SMTP_HOME/maillog"
 check "the mail went through STARTTLS, logged in (Postfix says ESMTPSA)" grep -q 'with ESMTPSA id' "$f"
 check "the sender logged in (AUTH PLAIN as desk)" \
   grep -q 'sasl_method=PLAIN, sasl_username=desk' "$SMTP_HOME/maillog"
@@ -135,6 +141,10 @@ check "fixed, tested and enabled again" bash -c "
   '$BIN/postroomctl' test connector gateway >/dev/null && '$BIN/postroomctl' enable connector gateway"
 check "the waiting ack and the admin notification are delivered" \
   eventually "[ -n \"\$(mail_with 'Lost in transit')\" ] && [ -n \"\$(mail_with 'was disabled')\" ]"
+notice="$(mail_with 'was disabled')"
+check "the admin notification is automatic mail too: null sender, Auto-Submitted, X-Loop" bash -c \
+  "grep -q '^Return-Path: <>' '$notice' && grep -q '^Auto-Submitted: auto-replied' '$notice' &&
+   grep -q '^X-Auto-Response-Suppress: All' '$notice' && grep -q '^X-Loop: desk@example.com' '$notice'"
 
 # kill -9 while draining: every row ends sent, none lost.
 n=400

@@ -255,6 +255,24 @@ std::string HistoryTable(const std::vector<v1::AuditEntry>& entries) {
   return FormatTable({"VERSION", "ACTION", "ACTOR", "TIME", "CHANGES"}, rows);
 }
 
+namespace {
+
+// An incoming connector that sends acknowledgements (automated emails on and a route with
+// an ack_template) without checking that the From is not forged.
+bool AcknowledgesUnauthenticated(const v1::Connector& c, const std::vector<v1::Route>& routes) {
+  if (c.direction() != v1::DIRECTION_INCOMING && c.direction() != v1::DIRECTION_BOTH) return false;
+  if (c.ack_requires_authentication()) return false;
+  if (c.has_send_automated_emails() && !c.send_automated_emails()) return false;
+  auto acks = [](const google::protobuf::Struct& then) {
+    auto it = then.fields().find("ack_template");
+    return it != then.fields().end() && !it->second.string_value().empty();
+  };
+  if (acks(c.fallback())) return true;
+  return std::any_of(routes.begin(), routes.end(), [&](const v1::Route& r) { return acks(r.then()); });
+}
+
+}  // namespace
+
 std::string DescribeConnector(const v1::Connector& connector, const std::vector<v1::Route>& routes,
                               const std::vector<v1::AuditEntry>& history, absl::Time now,
                               const std::string& polling) {
@@ -351,7 +369,32 @@ std::string DescribeConnector(const v1::Connector& connector, const std::vector<
   }
   out += "History (latest last):\n";
   out += history.empty() ? "  <none>\n" : Indent(HistoryTable(history), 2);
+  if (AcknowledgesUnauthenticated(c, routes)) {
+    out += "Warning: acknowledges mail without ack_requires_authentication: a forged From gets "
+           "the acknowledgement (backscatter); set ack_requires_authentication: true and the "
+           "receiving server's authserv_ids\n";
+  }
   return out;
+}
+
+std::string AckOutcomeText(const v1::StoredMessage& m) {
+  const v1::AckOutcome& a = m.ack();
+  if (a.state() == "queued") return absl::StrCat("queued (outbox ", a.outbox_id(), ")");
+  if (a.state() == "suppressed") {
+    return absl::StrCat("suppressed (", a.reason(),
+                        a.detail().empty() ? "" : absl::StrCat(": ", OneLine(a.detail())), ")");
+  }
+  if (!a.state().empty()) return OneLine(a.state());
+  switch (m.decision()) {
+    case v1::DECISION_CREATED:
+      return "none (route has no ack_template)";
+    case v1::DECISION_APPENDED:
+      return "none (follow-ups are not acknowledged)";
+    case v1::DECISION_UNSPECIFIED:
+      return "none (not decided yet)";
+    default:
+      return "none (no work item was made)";
+  }
 }
 
 std::string FormatTestResult(const std::string& connector, const v1::TestConnectorResponse& r) {

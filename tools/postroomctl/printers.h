@@ -12,6 +12,7 @@
 #include "postroom/v1/common.pb.h"
 #include "postroom/v1/config.pb.h"
 #include "postroom/v1/fetcher.pb.h"
+#include "postroom/v1/router.pb.h"
 
 namespace postroom::ctl {
 
@@ -62,6 +63,10 @@ std::vector<std::string> ChangedFields(const std::string& before_json,
 std::string DescribeConnector(const v1::Connector& connector, const std::vector<v1::Route>& routes,
                               const std::vector<v1::AuditEntry>& history, absl::Time now,
                               const std::string& polling = "");
+
+// The value of describe message's "Acknowledgement:" line: "queued (outbox 17)",
+// "suppressed (rate_limited: ...)", or "none (route has no ack_template)" and the like.
+std::string AckOutcomeText(const v1::StoredMessage& m);
 
 // Why an incoming connector is or is not being polled right now, and when the next poll is due:
 // its status (draft, disabled, auto-disabled and why), a skip window in its time zone, the

@@ -226,6 +226,7 @@ int DescribeMessage(Context& ctx, const std::string& id_text) {
       << (m.route().empty() ? "" : absl::StrCat(", route ", m.route())) << ")\n"
       << "Reason:         " << m.reason() << "\n";
   if (m.work_item_id() != 0) out << "Work item:      " << m.work_item_id() << "\n";
+  out << "Acknowledgement: " << AckOutcomeText(m) << "\n";
   if (m.duplicate_of() != 0) out << "Duplicate of:   " << m.duplicate_of() << "\n";
   if (m.defects_size() > 0) out << "Defects:        " << absl::StrJoin(m.defects(), ", ") << "\n";
   if (!m.last_error().empty()) {

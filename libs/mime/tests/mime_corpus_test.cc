@@ -15,6 +15,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "libs/mime/tests/corpus.h"
 #include "libs/mime/charset.h"
 #include "libs/mime/classify.h"
 #include "libs/mime/inspect.h"
@@ -25,15 +26,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string CorpusDir() {
-  if (const char* dir = std::getenv("POSTROOM_CORPUS_DIR"); dir != nullptr && *dir != '\0') {
-    return dir;
-  }
-  if (const char* src = std::getenv("POSTROOM_SOURCE_DIR"); src != nullptr && *src != '\0') {
-    return std::string(src) + "/../shared/corpus";
-  }
-  return "";
-}
+using test_corpus::CorpusDir;
 
 // Fails the test (with what to do) when the corpus cannot be found.
 std::string RequireCorpus() {

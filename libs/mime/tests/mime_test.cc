@@ -438,21 +438,25 @@ TEST(Classify, SubjectAloneIsAWeakSignal) {
   EXPECT_EQ(ClassifyRaw("Subject: Abwesenheitsnotiz\n\nx", decisive).kind, MessageKind::kAutoReply);
 }
 
-TEST(Classify, ExcludedKeywordsAndSendersAreNeverAutoReplies) {
+TEST(Classify, ExclusionKeywordsAndSendersMarkMailAsAutoReplies) {
   ClassifyOptions options;
-  options.auto_reply_excluded_keywords = {"ticket #"};
-  options.auto_reply_excluded_senders = {"@partner.example", "bot@other.example"};
-  Classification by_keyword =
-      ClassifyRaw("Auto-Submitted: auto-generated\nSubject: Ticket #42 updated\n\nx", options);
-  EXPECT_EQ(by_keyword.kind, MessageKind::kNormal);
-  EXPECT_THAT(by_keyword.reasons, Contains("auto_reply_excluded:keyword:ticket #"));
-  EXPECT_EQ(
-      ClassifyRaw("From: x@partner.example\nAuto-Submitted: auto-generated\n\nx", options).kind,
-      MessageKind::kNormal);
-  EXPECT_EQ(ClassifyRaw("From: bot@other.example\nX-Autoreply: yes\n\nx", options).kind,
-            MessageKind::kNormal);
-  EXPECT_EQ(ClassifyRaw("From: human@other.example\nX-Autoreply: yes\n\nx", options).kind,
+  options.auto_reply_exclusion_keywords = {"ticket #"};
+  options.auto_reply_exclusion_senders = {"@partner.example", "bot@other.example"};
+  // Seed 004's "Exclude auto-replies": matching mail is filtered out as an auto-reply, even
+  // without any header saying so.
+  Classification by_keyword = ClassifyRaw("Subject: Ticket #42 updated\n\nx", options);
+  EXPECT_EQ(by_keyword.kind, MessageKind::kAutoReply);
+  EXPECT_THAT(by_keyword.reasons, Contains("auto_reply:exclusion-keyword:ticket #"));
+  Classification by_domain = ClassifyRaw("From: x@partner.example\nSubject: hi\n\nx", options);
+  EXPECT_EQ(by_domain.kind, MessageKind::kAutoReply);
+  EXPECT_THAT(by_domain.reasons, Contains("auto_reply:exclusion-sender:@partner.example"));
+  EXPECT_EQ(ClassifyRaw("From: bot@other.example\nSubject: hi\n\nx", options).kind,
             MessageKind::kAutoReply);
+  // Not listed: a person's mail stays normal.
+  EXPECT_EQ(ClassifyRaw("From: human@other.example\nSubject: Ticket 42\n\nx", options).kind,
+            MessageKind::kNormal);
+  EXPECT_EQ(ClassifyRaw("From: x@partner.example.org\nSubject: hi\n\nx", options).kind,
+            MessageKind::kNormal);
 }
 
 TEST(Classify, ListHeaders) {
@@ -577,7 +581,9 @@ TEST(InspectJsonLine, HasTheDocumentedFields) {
   std::string line = InspectJsonLine("mail/1.eml", kDsn);
   for (const char* field :
        {"\"file\":\"mail/1.eml\"", "\"message_id\":\"\"", "\"classification\":\"bounce\"",
-        "\"reasons\":[\"bounce:dsn\",\"auto_reply:auto-submitted\"]",
+        "\"auto_response_suppressed\":true",
+        "\"reasons\":[\"bounce:dsn\",\"auto_reply:auto-submitted\","
+        "\"auto_response_suppressed:auto-submitted\"]",
         "\"subject\":\"Undelivered Mail Returned to Sender\"",
         "\"from\":\"mailer-daemon@mx.example.org\"", "\"in_reply_to\":\"\"", "\"references\":[]",
         "\"original_message_id\":\"ours-123@example.com\"", "\"status\":\"5.1.1\"",

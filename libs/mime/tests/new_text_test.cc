@@ -1,6 +1,7 @@
 // NewText: replies as real clients write them (attribution lines in eight languages, Outlook
 // header blocks, signatures, mobile sign-offs, inline and bottom posting, HTML quote containers)
 // and Talon's own expectations over ../shared/corpus/mailgun-talon.
+#include "libs/mime/tests/corpus.h"
 #include "libs/mime/new_text.h"
 
 #include <cstdlib>
@@ -168,15 +169,7 @@ TEST(NewText, HostileInputStaysLinear) {
 
 // ---- Talon's expectations -----------------------------------------------------------------
 
-std::string CorpusDir() {
-  if (const char* dir = std::getenv("POSTROOM_CORPUS_DIR"); dir != nullptr && *dir != '\0') {
-    return dir;
-  }
-  if (const char* src = std::getenv("POSTROOM_SOURCE_DIR"); src != nullptr && *src != '\0') {
-    return std::string(src) + "/../shared/corpus";
-  }
-  return "";
-}
+using test_corpus::CorpusDir;
 
 std::string ReadAll(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);

@@ -7,8 +7,28 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 
 namespace postroom::store {
+namespace {
+
+// A connector spec's primary_address and aliases, lowercase, as the Pg store's LoadConfig.
+void OwnAddressesOf(const std::string& spec_json, std::vector<std::string>& out) {
+  google::protobuf::Struct spec;
+  if (!google::protobuf::util::JsonStringToMessage(spec_json, &spec).ok()) return;
+  auto add = [&out](const google::protobuf::Value& v) {
+    std::string a = absl::AsciiStrToLower(v.string_value());
+    if (!a.empty() && std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
+  };
+  const auto& f = spec.fields();
+  if (auto it = f.find("primary_address"); it != f.end()) add(it->second);
+  if (auto it = f.find("aliases"); it != f.end()) {
+    for (const google::protobuf::Value& v : it->second.list_value().values()) add(v);
+  }
+}
+
+}  // namespace
 
 InMemoryRouterStore::InMemoryRouterStore(std::function<absl::Time()> now) : now_(std::move(now)) {}
 
@@ -100,6 +120,7 @@ absl::StatusOr<std::optional<RouterConfigRecord>> InMemoryRouterStore::LoadConfi
   for (const auto& [k, d] : documents_[1]) rec.blocked_addresses.push_back(d);
   for (const auto& [k, d] : documents_[2]) rec.settings.push_back(d);
   for (const auto& [name, c] : connectors_) {
+    OwnAddressesOf(c.spec_json, rec.own_addresses);
     if (c.direction == "outgoing" || c.direction == "both") {
       rec.outgoing_connectors.emplace_back(name, c.id);
       if (c.system_default) rec.system_default_outgoing_id = c.id;
@@ -223,6 +244,15 @@ std::string TraceWithStep(const std::string& trace, const std::string& step, boo
   return absl::StrCat("{\"steps\":[", absl::StrJoin(steps, ","), "]}");
 }
 
+
+// messages.ack_outcome as postroom_commit_decision writes it.
+std::string OutcomeJson(const std::string& state, const std::string& reason,
+                        const std::string& detail) {
+  return absl::StrCat(R"({"state":)", JsonString(state), R"(,"reason":)", JsonString(reason),
+                      R"(,"detail":)", JsonString(detail), "}");
+}
+
+
 }  // namespace
 
 DuplicateCheck InMemoryRouterStore::DuplicateStepLocked(int64_t connector_id,
@@ -320,18 +350,26 @@ absl::StatusOr<int64_t> InMemoryRouterStore::FindFollowUpByReference(
   return 0;
 }
 
-int InMemoryRouterStore::CountAcksLocked(const std::string& to, absl::Time since) const {
+int InMemoryRouterStore::CountAcksLocked(const std::string& sender, int64_t connector_id,
+                                         absl::Time since) const {
   int n = 0;
   for (const OutboxRecord& o : outbox_) {
-    if (o.reason == "ack" && o.to_address == to && o.created_at >= since) ++n;
+    if (o.reason != "ack" || o.created_at < since) continue;
+    if (connector_id != 0 ? o.ack_connector_id == connector_id : o.ack_sender == sender) ++n;
   }
   return n;
 }
 
-absl::StatusOr<int> InMemoryRouterStore::CountAcksSince(const std::string& to_address,
+absl::StatusOr<int> InMemoryRouterStore::CountAcksSince(const std::string& sender_key,
                                                         absl::Time since) {
   absl::MutexLock lock(&mu_);
-  return CountAcksLocked(to_address, since);
+  return CountAcksLocked(sender_key, 0, since);
+}
+
+absl::StatusOr<int> InMemoryRouterStore::CountConnectorAcksSince(int64_t connector_id,
+                                                                 absl::Time since) {
+  absl::MutexLock lock(&mu_);
+  return CountAcksLocked("", connector_id, since);
 }
 
 void InMemoryRouterStore::MarkOutboxSent(int64_t id, int64_t connector_id,
@@ -542,8 +580,17 @@ absl::StatusOr<DecisionResult> InMemoryRouterStore::CommitDecision(const Decisio
     res.ack_suppressed = "suppressed_address";
   } else if (ack && res.work_item_id != 0) {
     const AckRequest& a = *w.ack;
-    if (CountAcksLocked(a.to_address, a.now - absl::Hours(1)) >= a.limit_per_hour) {
+    const std::string sender = a.sender_key.empty() ? a.to_address : a.sender_key;
+    if (int n = CountAcksLocked(sender, 0, a.now - a.sender_window); n >= a.limit_per_hour) {
       res.ack_suppressed = "rate_limited";
+      messages_[id].ack_outcome_json = OutcomeJson("suppressed", "rate_limited",
+                                                   absl::StrCat(sender, " already got ", n));
+    } else if (a.connector_limit_per_hour >= 0 &&
+               CountAcksLocked("", msg.connector_id, a.now - absl::Hours(1)) >=
+                   a.connector_limit_per_hour) {
+      res.ack_suppressed = "connector_rate_limited";
+      messages_[id].ack_outcome_json =
+          OutcomeJson("suppressed", "connector_rate_limited", "the connector's hourly cap");
     } else {
       OutboxRecord o = a.email;
       o.dedupe_key = absl::StrCat("ack:", id);
@@ -557,10 +604,16 @@ absl::StatusOr<DecisionResult> InMemoryRouterStore::CommitDecision(const Decisio
         o.work_item_id = res.work_item_id;
         o.message_id = id;
         o.created_at = Now();
+        o.ack_sender = sender;
+        o.ack_connector_id = msg.connector_id;
         outbox_.push_back(o);
         res.ack_queued = true;
+        messages_[id].ack_outcome_json = absl::StrCat(R"({"state":"queued","outbox_id":)", o.id, "}");
       }
     }
+  } else if (create && !w.ack && !w.ack_suppressed.empty()) {
+    messages_[id].ack_outcome_json =
+        OutcomeJson("suppressed", w.ack_suppressed, w.ack_suppressed_detail);
   }
   return res;
 }

@@ -120,32 +120,6 @@ bool IsValidObjectName(absl::string_view name) {
   return true;
 }
 
-bool IsValidDomain(absl::string_view domain) {
-  if (domain.empty() || domain.size() > 253) return false;
-  for (absl::string_view label : absl::StrSplit(domain, '.')) {
-    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
-      return false;
-    }
-    for (char ch : label) {
-      if (!absl::ascii_isalnum(static_cast<unsigned char>(ch)) && ch != '-') return false;
-    }
-  }
-  return true;
-}
-
-bool IsValidEmailAddress(absl::string_view address) {
-  size_t at = address.rfind('@');
-  if (at == absl::string_view::npos || at == 0 || at > 64) return false;
-  absl::string_view local = address.substr(0, at);
-  for (char ch : local) {
-    if (ch <= ' ' || ch == '<' || ch == '>' || ch == '(' || ch == ')' || ch == ',' ||
-        ch == ';' || ch == ':' || ch == '\\' || ch == '"' || ch == '[' || ch == ']') {
-      return false;
-    }
-  }
-  return IsValidDomain(address.substr(at + 1));
-}
-
 std::vector<FieldError> ValidateConnector(const v1::Connector& c) {
   std::vector<FieldError> errors;
   if (!IsValidObjectName(c.name())) {
@@ -344,6 +318,20 @@ std::vector<FieldError> ValidateConnector(const v1::Connector& c) {
   }
   if (c.fallback().fields_size() > 0 && !IsIncoming(c)) {
     Add(errors, "fallback", "only incoming connectors have a fallback route");
+  }
+  for (int i = 0; i < c.authserv_ids_size(); ++i) {
+    // An authserv-id is a domain name as the receiving server writes it (RFC 8601 2.5).
+    if (!IsValidDomain(absl::AsciiStrToLower(c.authserv_ids(i)))) {
+      Add(errors, absl::StrCat("authserv_ids[", i, "]"),
+          absl::StrCat("\"", c.authserv_ids(i),
+                       "\" is not an authserv-id: the receiving server's host name as it writes "
+                       "it in Authentication-Results, e.g. mx.example.com"));
+    }
+  }
+  if (c.ack_requires_authentication() && c.authserv_ids_size() == 0) {
+    Add(errors, "authserv_ids",
+        "ack_requires_authentication needs the authserv-ids of the receiving servers whose "
+        "Authentication-Results are trusted, e.g. [mx.example.com]");
   }
   return errors;
 }

@@ -6,6 +6,7 @@
 
 #include "absl/strings/string_view.h"
 #include "libs/base/field_errors.h"
+#include "libs/connector/names.h"
 #include "postroom/v1/config.pb.h"
 
 namespace postroom::config {
@@ -28,7 +29,7 @@ bool IsOutgoing(const v1::Connector& c);
 
 // Syntax checks shared by the other validators.
 bool IsValidObjectName(absl::string_view name);  // [a-z0-9][a-z0-9_-]{0,62}
-bool IsValidEmailAddress(absl::string_view address);
-bool IsValidDomain(absl::string_view domain);
+using connector::IsValidDomain;
+using connector::IsValidEmailAddress;
 
 }  // namespace postroom::config

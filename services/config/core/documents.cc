@@ -146,6 +146,12 @@ const std::vector<KnownSetting>& KnownSettings() {
        "where notices go (auto-disabled connectors, oversized mail): an email address"},
       {"ack_rate_limit_per_hour",
        "acknowledgements one sender may receive per hour (stops mail loops; 0: none): 0-1000"},
+      {"ack_rate_window_min",
+       "the window ack_rate_limit_per_hour counts a sender's acknowledgements in, in minutes "
+       "(default 60): 1-10080"},
+      {"ack_connector_limit_per_hour",
+       "acknowledgements one incoming connector may send per hour (default 500; 0: none): "
+       "0-100000"},
       {"default_language", "language of system mail: an ISO 639-1 code such as en"},
       {"reply_token_days", "days a reply token in a plus address stays valid: 1-3650"},
       {"mime_max_depth", "deepest MIME nesting the router parses; deeper parts are a defect: 1-256"},
@@ -178,6 +184,8 @@ std::vector<FieldError> ValidateSetting(const v1::Setting& s) {
   bool ok = true;
   if (s.key() == "admin_notification_address") ok = IsValidEmailAddress(s.value());
   if (s.key() == "ack_rate_limit_per_hour") ok = int_in(0, 1000);
+  if (s.key() == "ack_rate_window_min") ok = int_in(1, 10080);
+  if (s.key() == "ack_connector_limit_per_hour") ok = int_in(0, 100000);
   if (s.key() == "reply_token_days") ok = int_in(1, 3650);
   if (s.key() == "mime_max_depth") ok = int_in(1, 256);
   if (s.key() == "mime_max_parts") ok = int_in(1, 100000);

@@ -757,6 +757,19 @@ TEST_F(ConfigCoreTest, UnknownSettingIsRefusedListingKnownKeys) {
   EXPECT_THAT(core_.ApplySetting(kAlice, s, 0), IsOk());
 }
 
+TEST_F(ConfigCoreTest, AckRequiresAuthenticationNeedsTrustedAuthservIds) {
+  v1::Connector c = Support();
+  c.set_ack_requires_authentication(true);
+  EXPECT_THAT(core_.ApplyConnector(kAlice, c, 0),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("authserv_ids: ack_requires_authentication needs")));
+  c.add_authserv_ids("mx example");
+  EXPECT_THAT(core_.ApplyConnector(kAlice, c, 0),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("authserv_ids[0]")));
+  c.set_authserv_ids(0, "MX.Example.com");
+  EXPECT_THAT(core_.ApplyConnector(kAlice, c, 0), IsOk());
+}
+
 TEST_F(ConfigCoreTest, NumericSettingsKeepTheirRanges) {
   auto apply = [&](const std::string& key, const std::string& value) {
     v1::Setting s;
@@ -765,6 +778,12 @@ TEST_F(ConfigCoreTest, NumericSettingsKeepTheirRanges) {
     return core_.ApplySetting(kAlice, s, 0).status();
   };
   EXPECT_THAT(apply("ack_rate_limit_per_hour", "0"), IsOk());  // 0: no acknowledgements.
+  EXPECT_THAT(apply("ack_rate_window_min", "0"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("1-10080")));
+  EXPECT_THAT(apply("ack_rate_window_min", "1440"), IsOk());
+  EXPECT_THAT(apply("ack_connector_limit_per_hour", "100001"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("0-100000")));
+  EXPECT_THAT(apply("ack_connector_limit_per_hour", "0"), IsOk());
   EXPECT_THAT(apply("ack_rate_limit_per_hour", "1001"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("0-1000")));
   EXPECT_THAT(apply("mime_max_depth", "0"), StatusIs(absl::StatusCode::kInvalidArgument));

@@ -2,33 +2,66 @@
 // and it is safe), and the email rendered from the route's template.
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "libs/connector/names.h"
+#include "libs/mime/authentication_results.h"
 #include "services/router/core/addresses.h"
 #include "services/router/core/internal.h"
 #include "services/router/core/json.h"
 
 namespace postroom::router {
 
+namespace {
+
+// Why the work item `d` made gets no acknowledgement, as (reason, detail); {"", ""} when it
+// may have one. The order is the table's in docs/router.md.
+std::pair<std::string, std::string> WhyNoAcknowledgement(const Router::ConnectorConfig& cfg,
+                                                         const Router::Analysis& a,
+                                                         const Router::Decision& d) {
+  const v1::Connector& spec = cfg.spec;
+  if (a.cls.kind == mime::MessageKind::kList) return {"list", absl::StrJoin(a.cls.reasons, ", ")};
+  if (!a.auto_response.empty()) {
+    std::vector<std::string> signals;
+    for (const std::string& r : a.auto_response) {
+      signals.push_back(std::string(absl::StripPrefix(r, "auto_response_suppressed:")));
+    }
+    return {"auto_response_suppressed", absl::StrJoin(signals, ", ")};
+  }
+  if (a.sender.empty()) return {"no_sender", ""};
+  if (!connector::IsValidEmailAddress(a.sender)) {
+    return {"invalid_address", absl::StrCat("\"", a.sender, "\" is not an address with a domain")};
+  }
+  if (IsNoReplyAddress(a.sender)) return {"no_reply_address", a.sender};
+  if (spec.has_send_automated_emails() && !spec.send_automated_emails()) {
+    return {"automated_emails_off", ""};
+  }
+  if (d.test_mode) return {"test_mode", "the work item was made in test mode"};
+  if (spec.ack_requires_authentication()) {
+    std::vector<std::string> ids(spec.authserv_ids().begin(), spec.authserv_ids().end());
+    mime::SenderAuthentication auth = mime::CheckSenderAuthentication(a.parsed, ids);
+    if (!auth.passed) return {"unauthenticated", auth.detail};
+  }
+  if (!cfg.templates.count(d.actions->ack_template)) {
+    return {"template_missing", d.actions->ack_template};
+  }
+  if (cfg.ack_rate_limit == 0) return {"rate_limited", "ack_rate_limit_per_hour is 0"};
+  if (cfg.ack_connector_limit == 0) {
+    return {"connector_rate_limited", "ack_connector_limit_per_hour is 0"};
+  }
+  return {"", ""};
+}
+
+}  // namespace
+
 void DecideAcknowledgement(const Router::ConnectorConfig& cfg, const Router::Analysis& a,
                            Router::Decision& d) {
-  const std::string& tpl = d.actions->ack_template;
-  if (tpl.empty()) return;
-  const v1::Connector& spec = cfg.spec;
-  if (a.cls.kind == mime::MessageKind::kList) {
-    d.ack_suppressed = "list";
-  } else if (a.sender.empty()) {
-    d.ack_suppressed = "no_sender";
-  } else if (IsNoReplyAddress(a.sender)) {
-    d.ack_suppressed = "no_reply_address";
-  } else if (spec.has_send_automated_emails() && !spec.send_automated_emails()) {
-    d.ack_suppressed = "automated_emails_off";
-  } else if (!cfg.templates.count(tpl)) {
-    d.ack_suppressed = "template_missing";
-  } else if (cfg.ack_rate_limit == 0) {
-    d.ack_suppressed = "rate_limited";
-  } else {
-    d.want_ack = true;
-  }
+  if (d.actions->ack_template.empty()) return;
+  auto [reason, detail] = WhyNoAcknowledgement(cfg, a, d);
+  d.want_ack = reason.empty();
+  d.ack_suppressed = std::move(reason);
+  d.ack_suppressed_detail = std::move(detail);
 }
 
 store::OutboxRecord RenderAcknowledgement(const Router::ConnectorConfig& cfg,
@@ -73,6 +106,9 @@ store::OutboxRecord RenderAcknowledgement(const Router::ConnectorConfig& cfg,
   JsonObject h;
   h.Str("Auto-Submitted", "auto-replied");
   h.Str("X-Auto-Response-Suppress", "All");
+  // RFC 3834 section 5: a responder that sees its own X-Loop (ours does, see
+  // auto_response.h) stops the loop.
+  if (!primary.empty()) h.Str("X-Loop", primary);
   if (!a.parsed.message_id.empty()) {
     h.Str("In-Reply-To", absl::StrCat("<", a.parsed.message_id, ">"));
     h.Str("References", absl::StrCat("<", a.parsed.message_id, ">"));

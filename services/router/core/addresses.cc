@@ -25,6 +25,20 @@ bool IsNoReplyAddress(const std::string& address) {
   return RE2::PartialMatch(address, *kNoReply);
 }
 
+std::string NormalizedSender(absl::string_view address) {
+  std::string out;
+  out.reserve(address.size());
+  for (char c : address) {
+    if (c != '"') out.push_back(absl::ascii_tolower(static_cast<unsigned char>(c)));
+  }
+  size_t at = out.rfind('@');
+  size_t plus = out.find('+');
+  if (at != std::string::npos && plus != std::string::npos && plus < at && plus > 0) {
+    out.erase(plus, at - plus);
+  }
+  return out;
+}
+
 void AppendAddresses(const std::vector<mime::Address>& from, std::vector<std::string>& to) {
   for (const mime::Address& a : from) to.push_back(a.address);
 }

@@ -17,6 +17,9 @@ using connector::DomainOf;
 bool DomainWithin(const std::string& domain, absl::string_view pattern);
 // Mailbox names that never read replies: acknowledging them only feeds loops.
 bool IsNoReplyAddress(const std::string& address);
+// The address the per-sender acknowledgement limit counts: lowercase, quotes removed, the
+// local part's +tag dropped ("Jane+x"@Client.example -> jane@client.example).
+std::string NormalizedSender(absl::string_view address);
 void AppendAddresses(const std::vector<mime::Address>& from, std::vector<std::string>& to);
 
 }  // namespace postroom::router

@@ -50,6 +50,7 @@ absl::StatusOr<Router::Analysis> Analyze(const Router::ConnectorConfig& cfg,
   a.have_raw = true;
   a.raw = raw;
   a.cls = mime::Classify(a.parsed, cfg.classify);
+  a.auto_response = mime::AutoResponseSuppressedReasons(a.parsed, cfg.auto_response);
   const mime::ParsedMessage& p = a.parsed;
   // The requester: From, else Sender, else Reply-To, else the envelope sender (Return-Path),
   // so mail from broken or minimal clients still names whom the work item is for.

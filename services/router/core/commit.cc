@@ -4,6 +4,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "libs/base/log.h"
 #include "libs/base/status_macros.h"
+#include "services/router/core/addresses.h"
 #include "services/router/core/internal.h"
 #include "services/router/core/json.h"
 #include "services/router/core/steps/step.h"
@@ -38,9 +39,15 @@ absl::StatusOr<v1::RouteEmailResponse> Router::Commit(const ConnectorConfig& cfg
     if (d.want_ack) {
       w.ack = store::AckRequest{
           .to_address = a.sender,
+          .sender_key = NormalizedSender(a.sender),
           .limit_per_hour = cfg.ack_rate_limit,
+          .sender_window = cfg.ack_sender_window,
+          .connector_limit_per_hour = cfg.ack_connector_limit,
           .now = options_.clock->Now(),
           .email = RenderAcknowledgement(cfg, a, *d.actions, wi.id, wi.reference)};
+    } else {
+      w.ack_suppressed = d.ack_suppressed;
+      w.ack_suppressed_detail = d.ack_suppressed_detail;
     }
     w.create = std::move(wi);
   }

@@ -13,6 +13,9 @@ namespace postroom::router {
 namespace {
 
 constexpr int kDefaultAckRateLimit = 5;
+// A cap per mailbox an hour well above a busy desk's new work items, and well below what
+// turns a loop or a flood of forged senders into a spam run from our domain.
+constexpr int kDefaultAckConnectorLimit = 500;
 
 // Logged and counted where it happens: the caller only sees its own call fail.
 absl::Status SpecUnreadable(const absl::Status& st, const std::string& name, RouterMetrics* m) {
@@ -102,6 +105,17 @@ absl::StatusOr<std::shared_ptr<const Router::ConnectorConfig>> Router::Config(
     int n = 0;
     if (absl::SimpleAtoi(it->second, &n) && n >= 0) cfg->ack_rate_limit = n;
   }
+  if (auto it = cfg->settings.find("ack_rate_window_min"); it != cfg->settings.end()) {
+    int n = 0;
+    if (absl::SimpleAtoi(it->second, &n) && n >= 1 && n <= 10080) {
+      cfg->ack_sender_window = absl::Minutes(n);
+    }
+  }
+  cfg->ack_connector_limit = kDefaultAckConnectorLimit;
+  if (auto it = cfg->settings.find("ack_connector_limit_per_hour"); it != cfg->settings.end()) {
+    int n = 0;
+    if (absl::SimpleAtoi(it->second, &n) && n >= 0) cfg->ack_connector_limit = n;
+  }
   // Out of range (the config service allows 1-100): the default, never a wrapped number.
   cfg->max_attempts = options_.max_route_attempts;
   if (auto it = cfg->settings.find("router_max_attempts"); it != cfg->settings.end()) {
@@ -124,11 +138,12 @@ absl::StatusOr<std::shared_ptr<const Router::ConnectorConfig>> Router::Config(
   if (cfg->outgoing_connector_id == 0) cfg->outgoing_connector_id = rec->system_default_outgoing_id;
   cfg->classify.feedback_id_is_spam = !spec.has_bulk_mail_is_spam() || spec.bulk_mail_is_spam();
   for (const std::string& k : spec.auto_reply_exclusions().keywords()) {
-    cfg->classify.auto_reply_excluded_keywords.push_back(Lower(k));
+    cfg->classify.auto_reply_exclusion_keywords.push_back(Lower(k));
   }
   for (const std::string& s : spec.auto_reply_exclusions().senders()) {
-    cfg->classify.auto_reply_excluded_senders.push_back(Lower(s));
+    cfg->classify.auto_reply_exclusion_senders.push_back(Lower(s));
   }
+  cfg->auto_response.own_addresses = rec->own_addresses;
   cfg->prefix = spec.subject_token_prefix().empty() ? "WI" : spec.subject_token_prefix();
   cfg->subject_token = std::make_shared<const RE2>(
       absl::StrCat(R"(\[#()", RE2::QuoteMeta(cfg->prefix), R"(-[0-9]+)\])"), RE2::Quiet);

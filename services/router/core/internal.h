@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "libs/mime/auto_response.h"
 #include "libs/mime/classify.h"
 #include "libs/mime/message.h"
 #include "libs/rules/route.h"
@@ -36,6 +37,7 @@ struct Router::ConnectorConfig {
   std::map<std::string, std::string> settings;
   int64_t outgoing_connector_id = 0;
   mime::ClassifyOptions classify;
+  mime::AutoResponseOptions auto_response;  // Every connector's addresses are ours.
   mime::ParseLimits parse_limits;  // The router's options, then the mime_* settings.
   // Some route puts the files on its work item ({from: attachments}): Analyze hashes them in
   // its one parse, so the work item lists their SHA-256 without a second one.
@@ -43,7 +45,11 @@ struct Router::ConnectorConfig {
   std::string prefix;     // Subject token / reference prefix.
   std::shared_ptr<const RE2> subject_token;  // Finds "[#<prefix>-123]"; compiled once.
   std::string reply_key;  // "" : no reply tokens.
+  // Acknowledgement limits (settings, connector_config.cc): per normalised sender in a window,
+  // and per incoming connector per hour (-1: no cap).
   int ack_rate_limit = 5;
+  absl::Duration ack_sender_window = absl::Hours(1);
+  int ack_connector_limit = -1;
   int max_attempts = 3;  // RouterOptions::max_route_attempts, then router_max_attempts.
   std::string fingerprint;
 };
@@ -57,6 +63,8 @@ struct Router::Analysis {
   std::string sender_name;
   std::string sha256;  // Raw 32 bytes.
   std::string thread_root;
+  // Why an automatic answer would be unsafe (mime::AutoResponseSuppressedReasons); empty: safe.
+  std::vector<std::string> auto_response;
   size_t raw_size = 0;
   bool have_raw = false;
   // The bytes analysed, while the caller routing them holds them (through the commit); empty
@@ -85,7 +93,8 @@ struct Router::Decision {
   std::string spam_status;
   bool check_duplicate = false;
   bool want_ack = false;
-  std::string ack_suppressed;  // Why not, decided before the commit.
+  std::string ack_suppressed;  // Why not, decided before the commit (a metric label) ...
+  std::string ack_suppressed_detail;  // ... and the specifics (the message's ack outcome).
   std::optional<BounceLink> bounce;  // A bounce of mail we sent (automatic_mail step).
 
   // A step that looked and let the message through.

@@ -48,6 +48,7 @@ v1::StoredMessage ToProto(const store::MessageRecord& m) {
   out.set_size_bytes(m.size_bytes);
   out.set_route_attempts(m.route_attempts);
   out.set_last_error(m.last_error);
+  if (!m.ack_outcome_json.empty()) FromJson(m.ack_outcome_json, out.mutable_ack());
   out.set_raw(m.raw);
   return out;
 }

@@ -7,6 +7,7 @@
 #include "libs/base/log.h"
 #include "libs/base/sha256.h"
 #include "libs/base/status_macros.h"
+#include "services/router/core/addresses.h"
 #include "services/router/core/internal.h"
 
 namespace postroom::router {
@@ -189,15 +190,24 @@ absl::StatusOr<v1::RouteEmailResponse> Router::ExplainRoute(const v1::ExplainRou
   if (d.actions) out.set_queue(d.actions->queue);
   std::string suppressed = d.ack_suppressed;
   if (d.want_ack) {
-    // The commit's own checks, in its order: a suppressed address, then the rate limit.
+    // The commit's own checks, in its order: a suppressed address, then the rate limits.
     POSTROOM_ASSIGN_OR_RETURN(bool blocked, options_.store->IsAddressSuppressed(
                                                 cfg->outgoing_connector_id, a.sender));
-    POSTROOM_ASSIGN_OR_RETURN(int sent, options_.store->CountAcksSince(
-                                            a.sender, options_.clock->Now() - absl::Hours(1)));
+    POSTROOM_ASSIGN_OR_RETURN(
+        int sent, options_.store->CountAcksSince(NormalizedSender(a.sender),
+                                                 options_.clock->Now() - cfg->ack_sender_window));
+    absl::StatusOr<int> connector_sent = 0;
+    if (cfg->ack_connector_limit >= 0) {
+      connector_sent = options_.store->CountConnectorAcksSince(
+          cfg->record.id, options_.clock->Now() - absl::Hours(1));
+      if (!connector_sent.ok()) return connector_sent.status();
+    }
     if (blocked) {
       suppressed = "suppressed_address";
     } else if (sent >= cfg->ack_rate_limit) {
       suppressed = "rate_limited";
+    } else if (cfg->ack_connector_limit >= 0 && *connector_sent >= cfg->ack_connector_limit) {
+      suppressed = "connector_rate_limited";
     } else {
       out.set_acknowledgement_queued(true);  // Would be.
     }

@@ -24,6 +24,12 @@ class Holder : public StoreHolder {
     for (const store::SuppressionRecord& s : store_.Suppressions()) n += s.address == address;
     return n;
   }
+  std::string OutboxHeadersJson(int64_t outbox_id) override {
+    for (const store::OutboxRecord& o : store_.Outbox()) {
+      if (o.id == outbox_id) return o.headers_json;
+    }
+    return "";
+  }
 
  private:
   store::InMemoryRouterStore store_;

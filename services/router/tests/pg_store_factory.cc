@@ -72,6 +72,15 @@ class Holder : public StoreHolder {
       return tx.PutDocument(kind, d);
     }));
   }
+  std::string OutboxHeadersJson(int64_t outbox_id) override {
+    std::string out;
+    Check(database_->Transact([&](pqxx::work& t) {
+      pqxx::result r = t.exec_params("SELECT headers::text FROM outbox WHERE id = $1", outbox_id);
+      if (!r.empty()) out = r[0][0].as<std::string>();
+      return absl::OkStatus();
+    }));
+    return out;
+  }
   int64_t StorePending(const store::MessageRecord& m) override {
     int64_t id = 0;
     Check(database_->Transact([&](pqxx::work& t) {

@@ -29,6 +29,8 @@ namespace {
 using ::postroom::testing::IsOk;
 using ::postroom::testing::StatusIs;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::SizeIs;
 
 constexpr char kKey[] = "test-reply-key";
@@ -129,6 +131,9 @@ class CommitFailsStore : public store::RouterStore {
   }
   absl::StatusOr<bool> IsAddressSuppressed(int64_t c, const std::string& a) override {
     return inner_.IsAddressSuppressed(c, a);
+  }
+  absl::StatusOr<int> CountConnectorAcksSince(int64_t c, absl::Time since) override {
+    return inner_.CountConnectorAcksSince(c, since);
   }
   absl::StatusOr<store::MessageRecord> SetSpamStatus(int64_t id, const std::string& s) override {
     return inner_.SetSpamStatus(id, s);
@@ -940,6 +945,161 @@ TEST_F(BounceTest, CorpusBouncesTieToTheRowTheyAnswer) {
     EXPECT_EQ(Row(sent.outbox_id).bounce_status, cls.bounce.status) << name;
     EXPECT_EQ(Suppressed(address), absl::StartsWith(cls.bounce.status, "5")) << name;
   }
+}
+
+// The acknowledgement's outcome as GetMessage (describe message) shows it.
+#define EXPECT_ACK_SUPPRESSED(response, why)                                     \
+  do {                                                                           \
+    const v1::RouteEmailResponse& r_ = (response);                              \
+    EXPECT_EQ(r_.decision(), v1::DECISION_CREATED) << TraceText(r_);            \
+    EXPECT_FALSE(r_.acknowledgement_queued());                                   \
+    EXPECT_EQ(r_.acknowledgement_suppressed(), why);                             \
+    EXPECT_EQ(Stored(r_.message_id()).ack().state(), "suppressed");              \
+    EXPECT_EQ(Stored(r_.message_id()).ack().reason(), why);                      \
+  } while (0)
+
+TEST_F(RouterCoreTest, NoAckForMailThatAsksForNoAutomaticAnswer) {
+  for (const char* header :
+       {"Auto-Submitted: auto-generated\r\n", "X-Loop: helpdesk@other.example\r\n",
+        "X-Auto-Response-Suppress: OOF\r\n", "Return-Path: <>\r\n", "X-Autoreply: yes\r\n",
+        "X-Autorespond: yes\r\n"}) {
+    v1::RouteEmailResponse r = Route(Mail("jane@client.example", "Printer", header));
+    // Still a work item unless the classification says auto-reply (then no work item at all).
+    if (r.decision() == v1::DECISION_AUTO_REPLY) continue;
+    EXPECT_ACK_SUPPRESSED(r, "auto_response_suppressed");
+    EXPECT_THAT(Stored(r.message_id()).ack().detail(), Not(IsEmpty())) << header;
+  }
+  v1::RouteEmailResponse loop = Route(Mail("jane@client.example", "P", "X-Loop: a@b.example\r\n"));
+  EXPECT_ACK_SUPPRESSED(loop, "auto_response_suppressed");
+  EXPECT_EQ(Stored(loop.message_id()).ack().detail(), "x-loop");
+  // Receipts-only suppression is a person's Outlook mail: acknowledged.
+  v1::RouteEmailResponse outlook =
+      Route(Mail("jane@client.example", "P", "X-Auto-Response-Suppress: DR, RN, NRN\r\n"));
+  EXPECT_TRUE(outlook.acknowledgement_queued());
+  // Headers quoted in the body never count.
+  EXPECT_TRUE(Route(Mail("jane@client.example", "P", "",
+                         "> Auto-Submitted: auto-replied\r\nX-Loop: a@b.example"))
+                  .acknowledgement_queued());
+}
+
+TEST_F(RouterCoreTest, NoAckForMailFromOurOwnAddressesOrMessageIds) {
+  SetSpec(R"({"name":"support","primary_address":"support@desk.example",
+              "aliases":["help@desk.example"],"outgoing_connector":"smtp-out"})");
+  store::ConnectorRecord other;
+  other.name = "billing";
+  other.protocol = "imap";
+  other.direction = "incoming";
+  other.status = "active";
+  other.spec_json = R"({"name":"billing","primary_address":"Billing@Desk.example"})";
+  holder_->PutConnector(other);
+  for (const char* own : {"support@desk.example", "help@desk.example", "billing@desk.example"}) {
+    v1::RouteEmailResponse r = Route(Mail(own, "Loop?"));
+    EXPECT_ACK_SUPPRESSED(r, "auto_response_suppressed");
+    EXPECT_EQ(Stored(r.message_id()).ack().detail(), "own-address") << own;
+  }
+  v1::RouteEmailResponse ours = Route(
+      Mail("jane@client.example", "Ours", "", "x", "postroom.outbox.7.1733568000123@desk.example"));
+  EXPECT_ACK_SUPPRESSED(ours, "auto_response_suppressed");
+  EXPECT_EQ(Stored(ours.message_id()).ack().detail(), "own-message-id");
+  EXPECT_TRUE(Route(Mail("jane@client.example", "Person")).acknowledgement_queued());
+}
+
+TEST_F(RouterCoreTest, NoAckToAnAddressWithoutDomain) {
+  for (const char* who : {"moderator-address", "whomever"}) {
+    std::string raw = Mail("x@y.example", "Hi");
+    absl::StrReplaceAll({{"Jane Doe <x@y.example>", who}}, &raw);
+    v1::RouteEmailResponse r = Route(raw);
+    EXPECT_ACK_SUPPRESSED(r, "invalid_address");
+    EXPECT_THAT(Stored(r.message_id()).ack().detail(), HasSubstr(who));
+  }
+}
+
+TEST_F(RouterCoreTest, NoAckForWorkItemsMadeInTestMode) {
+  SetSpec(R"({"name":"support","primary_address":"support@desk.example",
+              "test_mode_only":true,"outgoing_connector":"smtp-out"})");
+  EXPECT_ACK_SUPPRESSED(Route(Mail("jane@client.example", "Test")), "test_mode");
+}
+
+TEST_F(RouterCoreTest, AckOutcomeIsStoredWithTheDecision) {
+  v1::RouteEmailResponse r = Route(Mail("jane@client.example", "Printer"));
+  ASSERT_TRUE(r.acknowledgement_queued());
+  v1::StoredMessage m = Stored(r.message_id());
+  EXPECT_EQ(m.ack().state(), "queued");
+  ASSERT_THAT(WorkItem(r.work_item_id()).outbox(), SizeIs(1));
+  EXPECT_EQ(m.ack().outbox_id(), WorkItem(r.work_item_id()).outbox(0).id());
+  // The acknowledgement names the connector in X-Loop, so a responder that honours it stops.
+  std::string headers = holder_->OutboxHeadersJson(m.ack().outbox_id());
+  EXPECT_THAT(headers, HasSubstr(R"("X-Loop":)"));
+  EXPECT_THAT(headers, HasSubstr("support@desk.example"));
+  EXPECT_THAT(headers, HasSubstr("auto-replied"));
+  // No ack_template: none was asked for.
+  AddRoute("quiet", 1, false, R"({"subject_contains":["quiet"]})", R"({"queue":"q"})");
+  v1::RouteEmailResponse quiet = Route(Mail("jane@client.example", "quiet please"));
+  EXPECT_EQ(quiet.decision(), v1::DECISION_CREATED);
+  EXPECT_EQ(Stored(quiet.message_id()).ack().state(), "");
+}
+
+TEST_F(RouterCoreTest, AckLimitCountsTheNormalisedSenderInItsWindow) {
+  Setting("ack_rate_limit_per_hour", "2");
+  Setting("ack_rate_window_min", "30");
+  EXPECT_TRUE(Route(Mail("Jane+one@Client.example", "1")).acknowledgement_queued());
+  EXPECT_TRUE(Route(Mail("jane+two@client.example", "2")).acknowledgement_queued());
+  v1::RouteEmailResponse third = Route(Mail("jane@client.example", "3"));
+  EXPECT_ACK_SUPPRESSED(third, "rate_limited");
+  EXPECT_THAT(Stored(third.message_id()).ack().detail(), HasSubstr("jane@client.example"));
+  EXPECT_EQ(Explain(Mail("jane+x@client.example", "4")).acknowledgement_suppressed(),
+            "rate_limited");
+  // After the window the sender may get one again.
+  clock_.Advance(absl::Minutes(31));
+  EXPECT_TRUE(Route(Mail("jane+three@client.example", "5")).acknowledgement_queued());
+}
+
+TEST_F(RouterCoreTest, AckCapPerConnectorPerHour) {
+  Setting("ack_connector_limit_per_hour", "2");
+  EXPECT_TRUE(Route(Mail("a@client.example", "1")).acknowledgement_queued());
+  EXPECT_TRUE(Route(Mail("b@client.example", "2")).acknowledgement_queued());
+  EXPECT_ACK_SUPPRESSED(Route(Mail("c@client.example", "3")), "connector_rate_limited");
+  EXPECT_EQ(Explain(Mail("f@client.example", "3")).acknowledgement_suppressed(),
+            "connector_rate_limited");
+  clock_.Advance(absl::Minutes(61));
+  EXPECT_TRUE(Route(Mail("d@client.example", "4")).acknowledgement_queued());
+  Setting("ack_connector_limit_per_hour", "0");
+  EXPECT_ACK_SUPPRESSED(Route(Mail("e@client.example", "5")), "connector_rate_limited");
+}
+
+TEST_F(RouterCoreTest, AckRequiresAuthenticationByTheTrustedServer) {
+  SetSpec(R"({"name":"support","primary_address":"support@desk.example",
+              "outgoing_connector":"smtp-out","ack_requires_authentication":true,
+              "authserv_ids":["mx.desk.example"]})");
+  v1::RouteEmailResponse none = Route(Mail("jane@client.example", "1"));
+  EXPECT_ACK_SUPPRESSED(none, "unauthenticated");
+  EXPECT_THAT(Stored(none.message_id()).ack().detail(),
+              HasSubstr("no Authentication-Results from a trusted server"));
+  // Forged by the sender: another authserv-id.
+  EXPECT_ACK_SUPPRESSED(
+      Route(Mail("jane@client.example", "2",
+                 "Authentication-Results: mx.client.example; dmarc=pass\r\n")),
+      "unauthenticated");
+  EXPECT_ACK_SUPPRESSED(
+      Route(Mail("jane@client.example", "3",
+                 "Authentication-Results: mx.desk.example; spf=pass "
+                 "smtp.mailfrom=bulk.example; dkim=fail header.d=client.example\r\n")),
+      "unauthenticated");
+  EXPECT_TRUE(Route(Mail("jane@client.example", "4",
+                         "Authentication-Results: mx.desk.example; dkim=pass "
+                         "header.d=client.example; dmarc=pass\r\n"))
+                  .acknowledgement_queued());
+}
+
+TEST_F(RouterCoreTest, ExcludeAutoRepliesMarksMatchingMailAsAutoReplies) {
+  SetSpec(R"({"name":"support","primary_address":"support@desk.example",
+              "outgoing_connector":"smtp-out","auto_reply_exclusions":
+              {"keywords":["Ticket update"],"senders":["@partner.example"]}})");
+  v1::RouteEmailResponse by_keyword = Route(Mail("jane@client.example", "Ticket Update #42"));
+  EXPECT_EQ(by_keyword.decision(), v1::DECISION_AUTO_REPLY) << TraceText(by_keyword);
+  EXPECT_EQ(by_keyword.work_item_id(), 0);
+  EXPECT_EQ(Route(Mail("bot@partner.example", "Hello")).decision(), v1::DECISION_AUTO_REPLY);
+  EXPECT_EQ(Route(Mail("jane@client.example", "Hello")).decision(), v1::DECISION_CREATED);
 }
 
 TEST_F(RouterCoreTest, RequesterFallsBackToReplyToThenReturnPathWithoutFrom) {

@@ -26,6 +26,8 @@ class StoreHolder {
                               const std::string& smtp_message_id) = 0;
   // Suppressions of `address` on any connector (the list has one per connector at most).
   virtual int CountSuppressions(const std::string& address) = 0;
+  // The extra headers of an outbox row, a JSON object ("" when there is no such row).
+  virtual std::string OutboxHeadersJson(int64_t outbox_id) = 0;
 };
 std::unique_ptr<StoreHolder> MakeStore(std::function<absl::Time()> now);
 

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
@@ -53,6 +54,23 @@ std::vector<std::pair<std::string, std::string>> HeadersOf(const std::string& js
     if (v.kind_case() == google::protobuf::Value::kStringValue) sorted[k] = v.string_value();
   }
   return {sorted.begin(), sorted.end()};
+}
+
+// Mail the desk did not write itself (acknowledgements, admin notices): RFC 3834's markers,
+// an X-Loop naming the sending address, and the null envelope sender, so no responder answers
+// it and no bounce comes back to start a loop. A reply from the desk (reason "reply") is a
+// person's mail and goes as one.
+void MarkAutomatic(const std::string& reason, const std::string& address,
+                   mail::OutgoingEmail& email) {
+  if (reason == "reply") return;
+  auto has = [&email](absl::string_view name) {
+    return std::any_of(email.headers.begin(), email.headers.end(),
+                       [&](const auto& h) { return absl::EqualsIgnoreCase(h.first, name); });
+  };
+  if (!has("Auto-Submitted")) email.headers.emplace_back("Auto-Submitted", "auto-replied");
+  if (!has("X-Auto-Response-Suppress")) email.headers.emplace_back("X-Auto-Response-Suppress", "All");
+  if (!has("X-Loop")) email.headers.emplace_back("X-Loop", address);
+  email.null_envelope_sender = true;
 }
 
 // A Message-ID needs a domain; a From without one gets the reserved .invalid one.
@@ -199,6 +217,12 @@ DrainReport SenderCore::DrainOnce() {
     } else if (!it->second.error.ok()) {
       verdict = {RowVerdict::kRetry, ConnectorVerdict::kFailure, "configuration"};
       result.message = std::string(it->second.error.message());
+    } else if (!connector::IsValidEmailAddress(item.to_address)) {
+      // A relay completes "whomever" with its own domain and delivers it to someone: a row
+      // aimed at what is not an address fails, unsent, whoever queued it.
+      verdict = {RowVerdict::kFailed, ConnectorVerdict::kNone, "invalid"};
+      result.message = absl::StrCat("invalid_address: \"", item.to_address,
+                                    "\" is not an address with a domain; not sent");
     } else {
       const v1::Connector& c = it->second.spec;
       mail::OutgoingEmail email;
@@ -219,6 +243,7 @@ DrainReport SenderCore::DrainOnce() {
         }
       }
       if (email.reply_to.empty()) email.reply_to = c.reply_to();
+      MarkAutomatic(item.reason, c.primary_address(), email);
       out.smtp_message_id = email.message_id;
       absl::Status loaded = LoadAttachments(*deps_.store, item, email);
       absl::StatusOr<std::string> raw =

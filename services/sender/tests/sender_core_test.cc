@@ -142,6 +142,56 @@ TEST(SenderCore, SendsDueRowWithStableMessageIdReplyToAndHeaders) {
   EXPECT_TRUE(h.store().State(h.gateway()).last_success.has_value());
 }
 
+TEST(SenderCore, AutomaticMailGoesWithNullSenderAndLoopHeaders) {
+  Harness h;
+  auto queue = [&](const std::string& reason, const std::string& headers) {
+    store::OutboxItem o;
+    o.reason = reason;
+    o.to_address = "ops@example.org";
+    o.subject = reason;
+    o.headers_json = headers;
+    o.due_at = o.created_at = h.clock().Now();
+    h.store().Queue(o);
+  };
+  queue("notification", "{}");  // An admin notice: no headers of its own.
+  queue("ack", R"({"Auto-Submitted":"auto-replied","X-Loop":"support@example.com"})");
+  queue("reply", "{}");  // The desk's own words.
+  h.core().DrainOnce();
+  ASSERT_THAT(h.transport().sent(), SizeIs(3));
+  std::map<std::string, mail::OutgoingEmail> by_reason;
+  std::map<std::string, std::string> raw_by_reason;
+  for (size_t i = 0; i < 3; ++i) {
+    by_reason[h.transport().sent()[i].subject] = h.transport().sent()[i];
+    raw_by_reason[h.transport().sent()[i].subject] = h.transport().raws()[i];
+  }
+  EXPECT_TRUE(by_reason["notification"].null_envelope_sender);
+  const std::string& notice = raw_by_reason["notification"];
+  EXPECT_THAT(notice, HasSubstr("\r\nAuto-Submitted: auto-replied\r\n"));
+  EXPECT_THAT(notice, HasSubstr("\r\nX-Auto-Response-Suppress: All\r\n"));
+  EXPECT_THAT(notice, HasSubstr("\r\nX-Loop: desk@example.com\r\n"));
+  // The router's X-Loop (the incoming connector's address) is kept, not doubled.
+  EXPECT_TRUE(by_reason["ack"].null_envelope_sender);
+  const std::string& ack = raw_by_reason["ack"];
+  EXPECT_THAT(ack, HasSubstr("\r\nX-Loop: support@example.com\r\n"));
+  EXPECT_EQ(ack.find("X-Loop: desk@example.com"), std::string::npos);
+  EXPECT_EQ(ack.find("Auto-Submitted"), ack.rfind("Auto-Submitted"));
+  EXPECT_FALSE(by_reason["reply"].null_envelope_sender);
+  EXPECT_EQ(raw_by_reason["reply"].find("Auto-Submitted"), std::string::npos);
+}
+
+TEST(SenderCore, NeverSendsToWhatIsNotAnAddressWithADomain) {
+  Harness h;
+  int64_t bad = h.Queue("moderator-address");
+  int64_t good = h.Queue("alice@example.org");
+  h.core().DrainOnce();
+  ASSERT_THAT(h.transport().sent(), SizeIs(1));
+  EXPECT_EQ(h.transport().sent()[0].to, "alice@example.org");
+  EXPECT_EQ(h.store().Row(bad).status, "failed");
+  EXPECT_THAT(h.store().Row(bad).last_error, HasSubstr("invalid_address"));
+  EXPECT_EQ(h.store().Row(good).status, "sent");
+  EXPECT_EQ(h.store().State(h.gateway()).consecutive_errors, 0);  // Not the connector's fault.
+}
+
 TEST(SenderCore, RowsReplyToHeaderWinsOverConnectors) {
   Harness h;
   store::OutboxItem o;

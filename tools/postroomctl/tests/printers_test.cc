@@ -211,6 +211,57 @@ TEST(DescribeConnector, SaysWhenOutgoingSendsArePausedAndHowToEndIt) {
   EXPECT_THAT(DescribeConnector(c, {}, {}, kNow + absl::Minutes(2)), Not(HasSubstr("Sending:")));
 }
 
+TEST(DescribeConnector, WarnsWhereAnIncomingConnectorAcknowledgesWithoutAuthentication) {
+  const auto acking = FromText<v1::Route>(R"pb(
+    name: "fallback"
+    fallback: true
+    then {
+      fields {
+        key: "ack_template"
+        value { string_value: "ack" }
+      }
+    })pb");
+  const auto quiet = FromText<v1::Route>(R"pb(
+    name: "fallback"
+    fallback: true
+    then {
+      fields {
+        key: "queue"
+        value { string_value: "general" }
+      }
+    })pb");
+  const std::string warning = "Warning: acknowledges mail without ack_requires_authentication";
+  auto incoming = FromText<v1::Connector>(R"pb(name: "support" direction: DIRECTION_INCOMING)pb");
+  EXPECT_THAT(DescribeConnector(incoming, {acking}, {}, kNow), HasSubstr(warning));
+  EXPECT_THAT(DescribeConnector(incoming, {quiet}, {}, kNow), Not(HasSubstr(warning)));
+  auto guarded = incoming;
+  guarded.set_ack_requires_authentication(true);
+  guarded.add_authserv_ids("mx.desk.example");
+  EXPECT_THAT(DescribeConnector(guarded, {acking}, {}, kNow), Not(HasSubstr(warning)));
+  auto silent = incoming;
+  silent.set_send_automated_emails(false);
+  EXPECT_THAT(DescribeConnector(silent, {acking}, {}, kNow), Not(HasSubstr(warning)));
+  auto outgoing = FromText<v1::Connector>(R"pb(name: "gw" direction: DIRECTION_OUTGOING)pb");
+  EXPECT_THAT(DescribeConnector(outgoing, {acking}, {}, kNow), Not(HasSubstr(warning)));
+}
+
+TEST(AckOutcomeText, SaysQueuedSuppressedOrNone) {
+  auto m = FromText<v1::StoredMessage>(
+      R"pb(decision: DECISION_CREATED ack { state: "queued" outbox_id: 17 })pb");
+  EXPECT_EQ(AckOutcomeText(m), "queued (outbox 17)");
+  m = FromText<v1::StoredMessage>(R"pb(decision: DECISION_CREATED
+                                       ack {
+                                         state: "suppressed"
+                                         reason: "rate_limited"
+                                         detail: "jane@client.example already got 5\nsince"
+                                       })pb");
+  EXPECT_EQ(AckOutcomeText(m), "suppressed (rate_limited: jane@client.example already got 5 since)");
+  m = FromText<v1::StoredMessage>(R"pb(decision: DECISION_CREATED)pb");
+  EXPECT_EQ(AckOutcomeText(m), "none (route has no ack_template)");
+  m = FromText<v1::StoredMessage>(R"pb(decision: DECISION_SPAM)pb");
+  EXPECT_EQ(AckOutcomeText(m), "none (no work item was made)");
+}
+
 TEST(FormatTestResult, ListsStepsAndNamesTheFailedOne) {
   const auto r = FromText<v1::TestConnectorResponse>(R"pb(
     passed: false

@@ -12,11 +12,17 @@
 --          pending (the fetch key is stored but undecided; decide message_id instead) |
 --          not_found | aborted (detail: the decision the message has now) |
 --          unverified (p_verify: the row is not what the caller assumed; nothing written)
--- ack:     '' | queued | already_queued | rate_limited | suppressed_address
+-- ack:     '' | queued | already_queued | rate_limited | connector_rate_limited |
+--          suppressed_address
 -- detail of ok: '' or the duplicate step's reason when the commit's duplicate check changed the
 --          trace (postroom_duplicate_step, postroom_trace_with_step); duplicate_of then says
 --          whether it decided
 -- A missing work item to append to raises SQLSTATE P0002 (nothing is written).
+--
+-- p_ack_policy (migration 0012), a JSON object: sender_key (the normalised address the
+-- per-sender limit counts and locks: p_ack_limit acknowledgements since p_ack_since_ms),
+-- connector_limit and connector_since_ms (the cap per incoming connector), and suppressed /
+-- detail (why the router asked for none). The outcome lands in messages.ack_outcome.
 --
 -- The duplicate check is a static statement: its generic plan takes messages_by_message_id at
 -- every table size (checked with plan_cache_mode = force_generic_plan on an empty table and at
@@ -42,7 +48,7 @@ CREATE OR REPLACE FUNCTION postroom_commit_decision(
     p_wi_test_mode boolean, p_append_to bigint,
     p_ack boolean, p_ack_connector bigint, p_ack_reason text, p_ack_to text, p_ack_subject text,
     p_ack_text text, p_ack_html text, p_ack_headers text, p_ack_dedupe text,
-    p_ack_since_ms double precision, p_ack_limit integer, p_verify boolean)
+    p_ack_since_ms double precision, p_ack_limit integer, p_verify boolean, p_ack_policy text)
 RETURNS TABLE (outcome text, message_id bigint, work_item_id bigint, reference text,
                duplicate_of bigint, ack text, detail text)
 LANGUAGE plpgsql VOLATILE AS $$
@@ -71,6 +77,11 @@ DECLARE
   v_dup_reason text;
   v_trace text := p_trace;
   v_detail text := '';
+  -- Acknowledgement limits and outcome (0012).
+  v_policy jsonb := coalesce(NULLIF(p_ack_policy, '')::jsonb, '{}'::jsonb);
+  v_sender text := coalesce(NULLIF(v_policy->>'sender_key', ''), p_ack_to);
+  v_outbox_id bigint;
+  v_ack_detail text := '';
 BEGIN
   IF NOT p_insert THEN
     SELECT coalesce(m.decision, ''), m.connector_id, m.content_sha256, m.truncated,
@@ -103,7 +114,7 @@ BEGIN
     PERFORM pg_advisory_xact_lock(v_conn::int, hashtext(p_msgid));
   END IF;
   IF v_ack THEN
-    PERFORM pg_advisory_xact_lock(hashtext('ack:' || p_ack_to));
+    PERFORM pg_advisory_xact_lock(hashtext('ack:' || v_sender));
   END IF;
   IF p_check_duplicate AND p_msgid <> '' THEN
     SELECT s.duplicate_of, s.reason INTO v_dup, v_dup_reason
@@ -196,26 +207,65 @@ BEGIN
   END IF;
   IF v_ack AND v_wi IS NOT NULL AND postroom_address_suppressed(p_ack_connector, p_ack_to) THEN
     v_ack_state := 'suppressed_address';
-    v_ack := false;
+    v_ack_detail := format('%s is on the suppression list of the outgoing connector (it '
+                           'bounced permanently)', p_ack_to);
   END IF;
 
-  IF v_ack AND v_wi IS NOT NULL THEN
+  IF v_ack AND v_wi IS NOT NULL AND v_ack_state = '' THEN
     -- Counting stops at the limit: a busy sender's whole hour need not be read.
     SELECT count(*) INTO v_sent FROM (
       SELECT 1 FROM outbox o
-       WHERE o.reason = 'ack' AND o.to_address = p_ack_to
+       WHERE o.reason = 'ack' AND o.ack_sender = v_sender
          AND o.created_at >= to_timestamp(p_ack_since_ms / 1000)
        LIMIT p_ack_limit) recent;
     IF v_sent >= p_ack_limit THEN
       v_ack_state := 'rate_limited';
-    ELSE
-      INSERT INTO outbox (connector_id, kind, reason, to_address, subject, body_text, body_html,
-          headers, work_item_id, message_id, dedupe_key)
-      VALUES (NULLIF(p_ack_connector, 0), 'email', p_ack_reason, p_ack_to, p_ack_subject,
-          p_ack_text, p_ack_html, p_ack_headers::jsonb, v_wi, v_id, p_ack_dedupe)
-      ON CONFLICT (dedupe_key) DO NOTHING;
-      v_ack_state := CASE WHEN FOUND THEN 'queued' ELSE 'already_queued' END;
+      v_ack_detail := format('%s already got %s since %s', v_sender, v_sent,
+                             to_timestamp(p_ack_since_ms / 1000));
+    ELSIF (v_policy->>'connector_limit') IS NOT NULL THEN
+      -- The cap per incoming connector is not locked: replicas deciding at once may pass it
+      -- by one acknowledgement each.
+      SELECT count(*) INTO v_sent FROM (
+        SELECT 1 FROM outbox o
+         WHERE o.reason = 'ack' AND o.ack_connector_id = v_conn
+           AND o.created_at >= to_timestamp((v_policy->>'connector_since_ms')::float8 / 1000)
+         LIMIT (v_policy->>'connector_limit')::int) recent;
+      IF v_sent >= (v_policy->>'connector_limit')::int THEN
+        v_ack_state := 'connector_rate_limited';
+        v_ack_detail := format('the connector sent %s since %s', v_sent,
+            to_timestamp((v_policy->>'connector_since_ms')::float8 / 1000));
+      END IF;
     END IF;
+    IF v_ack_state = '' THEN
+      INSERT INTO outbox (connector_id, kind, reason, to_address, subject, body_text, body_html,
+          headers, work_item_id, message_id, dedupe_key, ack_sender, ack_connector_id)
+      VALUES (NULLIF(p_ack_connector, 0), 'email', p_ack_reason, p_ack_to, p_ack_subject,
+          p_ack_text, p_ack_html, p_ack_headers::jsonb, v_wi, v_id, p_ack_dedupe, v_sender,
+          v_conn)
+      ON CONFLICT (dedupe_key) DO NOTHING
+      RETURNING id INTO v_outbox_id;
+      v_ack_state := 'queued';
+      IF v_outbox_id IS NULL THEN
+        -- Decided again (reprocess): the first decision's acknowledgement is the outcome.
+        v_ack_state := 'already_queued';
+        SELECT o.id INTO v_outbox_id FROM outbox o WHERE o.dedupe_key = p_ack_dedupe;
+      END IF;
+    END IF;
+  END IF;
+
+  -- The acknowledgement's outcome on the message (0012): queued with its outbox row, or
+  -- suppressed and why (by this function's limits, or the router's reason); NULL when none
+  -- was asked for.
+  IF v_create AND (v_ack OR coalesce(v_policy->>'suppressed', '') <> '') THEN
+    UPDATE messages m SET ack_outcome = CASE
+        WHEN v_outbox_id IS NOT NULL THEN
+          jsonb_build_object('state', 'queued', 'outbox_id', v_outbox_id)
+        WHEN v_ack_state <> '' THEN
+          jsonb_build_object('state', 'suppressed', 'reason', v_ack_state, 'detail', v_ack_detail)
+        ELSE jsonb_build_object('state', 'suppressed', 'reason', v_policy->>'suppressed',
+                                'detail', coalesce(v_policy->>'detail', ''))
+      END
+     WHERE m.id = v_id;
   END IF;
 
   RETURN QUERY SELECT 'ok'::text, v_id, coalesce(v_wi, 0), v_ref, coalesce(v_dup, 0),
