@@ -60,6 +60,8 @@ std::string DomainOrInvalid(const std::string& address) {
   return domain.empty() ? "postroom.invalid" : domain;
 }
 
+}  // namespace
+
 const char* OutcomeName(store::AttemptKind k) {
   switch (k) {
     case store::AttemptKind::kSent:
@@ -71,8 +73,6 @@ const char* OutcomeName(store::AttemptKind k) {
   }
   return "?";
 }
-
-}  // namespace
 
 SenderCore::SenderCore(SenderOptions options, SenderDeps deps)
     : options_(std::move(options)), deps_(deps) {}
