@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "libs/base/log.h"
 #include "libs/base/sha256.h"
+#include "libs/connector/fields.h"
 #include "libs/mail/mail_error.h"
 #include "libs/net/secret_url.h"
 
@@ -22,10 +23,6 @@ std::string WebhookSignature(const std::string& secret, int64_t unix_seconds,
   const std::string t = absl::StrCat(unix_seconds);
   return absl::StrCat("t=", t, ",v1=",
                       absl::BytesToHexString(HmacSha256(secret, absl::StrCat(t, ".", body))));
-}
-
-std::string WebhookSecretOwner(const std::string& webhook) {
-  return absl::StrCat("webhook:", webhook, ":secret");
 }
 
 WebhookVerdict ClassifyWebhookAnswer(const absl::StatusOr<mail::HttpResponse>& answer) {
@@ -68,7 +65,7 @@ DrainReport WebhookSender::DrainOnce() {
     absl::StatusOr<std::string> secret =
         d.sealed_secret.empty()
             ? absl::FailedPreconditionError("the webhook has no secret; apply it with one")
-            : deps_.secrets->Open(d.sealed_secret, WebhookSecretOwner(item.webhook));
+            : deps_.secrets->Open(d.sealed_secret, connector::WebhookSecretOwner(item.webhook));
     if (item.attempts > options_.retry.max_attempts) {
       verdict = {RowVerdict::kFailed, "abandoned",
                  absl::StrCat("claimed ", item.attempts,

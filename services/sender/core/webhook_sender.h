@@ -47,9 +47,6 @@ class WebhookObserver {
 std::string WebhookSignature(const std::string& secret, int64_t unix_seconds,
                              const std::string& body);
 
-// The associated data a webhook's secret is sealed with (config seals, the sender opens).
-std::string WebhookSecretOwner(const std::string& webhook);
-
 // How much of a receiver's answer last_error keeps.
 inline constexpr size_t kKeptAnswerBytes = 1024;
 

@@ -51,6 +51,7 @@ void SenderService::ToProto(const store::OutboxItem& o, absl::Time now, bool ful
   out->set_work_item_id(o.work_item_id);
   out->set_source_message_id(o.message_id);
   out->set_dedupe_key(o.dedupe_key);
+  out->set_webhook(o.webhook);
   if (full) {
     out->set_body_text(o.body_text);
     out->set_body_html(o.body_html);
