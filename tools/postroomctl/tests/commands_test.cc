@@ -757,7 +757,8 @@ TEST_F(CommandsTest, HelpExitsZero) {
 
 TEST_F(CommandsTest, HelpAndGetErrorsNameTheRouterAndSenderKinds) {
   const std::string all_kinds =
-      "setting, template, blocked-address, connector, route, message, work-item, outbox";
+      "setting, template, blocked-address, connector, route, webhook, message, work-item, "
+      "outbox";
   EXPECT_THAT(Run({"--help"}).out,
               ContainsRegex("Kinds: [^\n]*message\\(s\\)[^\n]*work-item\\(s\\)[^\n]*outbox"));
   Result missing = Run({"get"});
