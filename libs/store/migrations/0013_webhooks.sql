@@ -27,6 +27,12 @@ ALTER TABLE outbox
 -- (webhook, work item) is still queued; this index answers that in one probe.
 CREATE INDEX outbox_webhook_order ON outbox (webhook, work_item_id, id)
   WHERE kind = 'webhook' AND status = 'queued';
+-- The sender's webhook claim takes rows in (due_at, id) order. Events queued together share
+-- one due_at (the transaction's now()), so outbox_due (due_at) alone left a sort of every
+-- queued row per claim: 250-300 deliveries/s with 5,000 queued, rising to 680/s as the queue
+-- drained; with this index 1,000-1,060/s at any depth (bench/sender/webhooks.sh). In this
+-- order the claim reads only the rows it takes.
+CREATE INDEX outbox_webhook_due ON outbox (due_at, id) WHERE kind = 'webhook' AND status = 'queued';
 
 CREATE FUNCTION postroom_cancel_webhook_rows() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
