@@ -1,7 +1,7 @@
 // postroom-sender: delivers the email queued in the outbox (acknowledgements from the router,
-// admin notifications) through the outgoing connectors over SMTP, with retries and backoff.
-// Any number of replicas may run: each claims rows with FOR UPDATE SKIP LOCKED and a lease
-// (docs/sender.md).
+// admin notifications) through the outgoing connectors over SMTP, and the webhook posts queued
+// there (docs/webhooks.md), with retries and backoff. Any number of replicas may run: each
+// claims rows with FOR UPDATE SKIP LOCKED and a lease (docs/sender.md).
 #include <unistd.h>
 
 #include <algorithm>
