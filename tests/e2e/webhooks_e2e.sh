@@ -3,7 +3,7 @@
 # ports, and tests/fakes/webhook_receiver.py twice on loopback (HTTPS with a test CA, and plain
 # http). Config refuses bad webhooks and never returns a secret; routed mail, a follow-up and a
 # spam mark reach the receivers signed and in order per work item; 5xx is retried with backoff,
-# 4xx fails with the receiver's answer kept; deleting a webhook cancels what it had queued; the
+# 4xx fails with the receiver's answer kept, a time-out is retried; deleting a webhook cancels what it had queued; the
 # sender's metrics count it all. One line per check; exits non-zero when any failed.
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -13,6 +13,7 @@ source "$ROOT/scripts/lib.sh"  # make_test_tls, die: before the stack, whose sen
 # the same work item are queued behind them (what "in order" must hold against).
 export POSTROOM_SENDER_BACKOFF_INITIAL_MS=1000 POSTROOM_SENDER_BACKOFF_MAX_MS=2000
 export POSTROOM_SENDER_MAX_ATTEMPTS=4 POSTROOM_SENDER_POLL_MS=500
+export POSTROOM_SENDER_WEBHOOK_TIMEOUT_MS=1000  # /slow/3000 below times out
 SECRET="whsec-e2e-0123456789abcdef"
 RECV_DIR="${POSTROOM_TEST_HOME:-$ROOT/.postroom-test}/webhooks-e2e-receivers"
 rm -rf "$RECV_DIR"; mkdir -p "$RECV_DIR"
@@ -135,8 +136,12 @@ check "the sender counts deliveries per webhook and outcome" bash -c \
   "m=\$(curl -s http://$POSTROOM_SENDER_METRICS_LISTEN/metrics) && grep -Eq 'postroom_sender_webhook_deliveries_total\\{outcome=\"sent\",webhook=\"desk\"\\} 3' <<<\"\$m\" && grep -Eq 'postroom_sender_webhook_deliveries_total\\{outcome=\"retry\",webhook=\"ordered\"\\} 4' <<<\"\$m\" && grep -Eq 'postroom_sender_webhook_deliveries_total\\{outcome=\"failed\",webhook=\"reject\"\\} 1' <<<\"\$m\""
 
 # --- delete, disable -------------------------------------------------------------------------
-webhook_yaml gone "http://127.0.0.1:$PLAIN_PORT/flaky/100" work_item.created > "$W/gone.yaml"
-check "apply a webhook whose receiver keeps failing" expect 0 "webhook/gone created" apply -f "$W/gone.yaml"
+{ webhook_yaml gone "http://127.0.0.1:$PLAIN_PORT/flaky/100" work_item.created
+  echo "---"
+  webhook_yaml slowpoke "http://127.0.0.1:$PLAIN_PORT/slow/3000" work_item.created
+} > "$W/gone.yaml"
+check "apply a webhook whose receiver keeps failing, and a slow one" \
+  expect 0 "webhook/slowpoke created" apply -f "$W/gone.yaml"
 printf 'From: Bob <bob@client.example>\r\nTo: support@example.com\r\nSubject: Toner\r\nMessage-ID: <three@client.example>\r\nDate: Tue, 24 Nov 2026 11:00:00 +0000\r\n\r\nEmpty.\r\n' > "$M/three.eml"
 check "a third mail" expect 0 "work item: SUP-" route "$M/three.eml" --connector support
 check "its delivery is retried" eventually \
@@ -144,6 +149,9 @@ check "its delivery is retried" eventually \
 check "delete webhook" expect 0 "webhook/gone deleted" delete webhook gone
 check "its queued delivery is cancelled" bash -c \
   "[ \"\$(psql '$DB' -qAt -c \"SELECT status || ': ' || last_error FROM outbox WHERE webhook = 'gone'\")\" = 'cancelled: webhook deleted' ]"
+check "a receiver slower than the time limit is retried as a time-out" eventually \
+  "v=\$(psql '$DB' -qAt -c \"SELECT last_error_class || ' ' || (last_error ~* 'time(d)? ?out') || ' ' || last_error FROM outbox WHERE webhook = 'slowpoke' AND attempts >= 2\"); echo \"\$v\"; [ \"\${v%% POST*}\" = 'network true' ]"
+check "delete the slow one too" expect 0 "webhook/slowpoke deleted" delete webhook slowpoke
 printf 'kind: Webhook\nname: desk\nurl: https://127.0.0.1:%s/ok\nenabled: false\nevents: [work_item.created, work_item.appended, message.spam_status_changed]\n' \
   "$TLS_PORT" > "$W/desk-off.yaml"
 check "disable a webhook (secret kept)" expect 0 "webhook/desk configured \(changed: enabled\)" apply -f "$W/desk-off.yaml"
