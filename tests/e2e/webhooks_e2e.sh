@@ -14,6 +14,7 @@ source "$ROOT/scripts/lib.sh"  # make_test_tls, die: before the stack, whose sen
 export POSTROOM_SENDER_BACKOFF_INITIAL_MS=1000 POSTROOM_SENDER_BACKOFF_MAX_MS=2000
 export POSTROOM_SENDER_MAX_ATTEMPTS=4 POSTROOM_SENDER_POLL_MS=500
 export POSTROOM_SENDER_WEBHOOK_TIMEOUT_MS=1000  # /slow/3000 below times out
+export POSTROOM_STATE_EXPORT_INTERVAL_S=1
 SECRET="whsec-e2e-0123456789abcdef"
 RECV_DIR="${POSTROOM_TEST_HOME:-$ROOT/.postroom-test}/webhooks-e2e-receivers"
 rm -rf "$RECV_DIR"; mkdir -p "$RECV_DIR"
@@ -134,7 +135,6 @@ check "get outbox shows the failed delivery with its event and answer" \
   expect 0 "webhook +failed" get outbox --state failed
 check "the sender counts deliveries per webhook and outcome" bash -c \
   "m=\$(curl -s http://$POSTROOM_SENDER_METRICS_LISTEN/metrics) && grep -Eq 'postroom_sender_webhook_deliveries_total\\{outcome=\"sent\",webhook=\"desk\"\\} 3' <<<\"\$m\" && grep -Eq 'postroom_sender_webhook_deliveries_total\\{outcome=\"retry\",webhook=\"ordered\"\\} 4' <<<\"\$m\" && grep -Eq 'postroom_sender_webhook_deliveries_total\\{outcome=\"failed\",webhook=\"reject\"\\} 1' <<<\"\$m\""
-
 # --- delete, disable -------------------------------------------------------------------------
 { webhook_yaml gone "http://127.0.0.1:$PLAIN_PORT/flaky/100" work_item.created
   echo "---"
@@ -146,6 +146,8 @@ printf 'From: Bob <bob@client.example>\r\nTo: support@example.com\r\nSubject: To
 check "a third mail" expect 0 "work item: SUP-" route "$M/three.eml" --connector support
 check "its delivery is retried" eventually \
   "[ \"\$(psql '$DB' -qAt -c \"SELECT attempts >= 1 AND status = 'queued' FROM outbox WHERE webhook = 'gone'\")\" = t ]"
+check "config exports a webhook's queue depth" eventually \
+  "curl -s http://$POSTROOM_CONFIG_METRICS_LISTEN/metrics | grep -Eq 'postroom_webhook_queue_depth\\{webhook=\"gone\"\\} 1'"
 check "delete webhook" expect 0 "webhook/gone deleted" delete webhook gone
 check "its queued delivery is cancelled" bash -c \
   "[ \"\$(psql '$DB' -qAt -c \"SELECT status || ': ' || last_error FROM outbox WHERE webhook = 'gone'\")\" = 'cancelled: webhook deleted' ]"
