@@ -75,6 +75,10 @@ std::string SecretOwner(absl::string_view connector, absl::string_view field) {
   return absl::StrCat("connector:", connector, ":", field);
 }
 
+std::string WebhookSecretOwner(absl::string_view webhook) {
+  return absl::StrCat("webhook:", webhook, ":secret");
+}
+
 std::string SecretValue(const v1::Connector& c, const SecretField& f) {
   const Message* m = &c;
   for (size_t i = 0; i + 1 < f.chain.size(); ++i) {

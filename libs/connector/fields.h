@@ -29,6 +29,8 @@ const SecretField* FindSecretField(absl::string_view name);
 // The associated data a connector's secret is sealed with: "connector:<connector>:<field>", so a
 // ciphertext copied to another row or field does not open there.
 std::string SecretOwner(absl::string_view connector, absl::string_view field);
+// The same for a webhook's signing secret: "webhook:<webhook>:secret".
+std::string WebhookSecretOwner(absl::string_view webhook);
 
 std::string SecretValue(const v1::Connector& c, const SecretField& f);
 void SetSecret(v1::Connector& c, const SecretField& f, std::string value);

@@ -63,8 +63,8 @@ struct RouteRecord {
   std::string modified_by;
 };
 
-// Templates, blocked addresses and settings: a key and the API object as JSON.
-enum class DocumentKind { kTemplate, kBlockedAddress, kSetting };
+// Templates, blocked addresses, settings and webhooks: a key and the API object as JSON.
+enum class DocumentKind { kTemplate, kBlockedAddress, kSetting, kWebhook };
 
 struct DocumentRecord {
   std::string key;
@@ -129,6 +129,13 @@ class ConfigTx {
   virtual absl::StatusOr<std::vector<DocumentRecord>> ListDocuments(DocumentKind kind) = 0;
   virtual absl::Status PutDocument(DocumentKind kind, const DocumentRecord& record) = 0;
   virtual absl::Status DeleteDocument(DocumentKind kind, const std::string& key) = 0;
+
+  // A webhook's sealed signing secret (field "secret"); nullopt when none is stored. Put needs
+  // the webhook's document to exist; deleting the webhook deletes its secret.
+  virtual absl::StatusOr<std::optional<SecretRecord>> GetWebhookSecret(
+      const std::string& webhook) = 0;
+  virtual absl::Status PutWebhookSecret(const std::string& webhook,
+                                        const SecretRecord& secret) = 0;
 
   virtual absl::Status AppendAudit(const AuditRecord& record) = 0;
   // Oldest first, the last `limit` entries.

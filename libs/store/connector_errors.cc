@@ -68,6 +68,10 @@ void PrepareConnectorErrorStatements(Database& db) {
                  "jsonb_build_object('status', 'active'), jsonb_build_object("
                  "'status', 'disabled_by_system', 'auto_disabled_reason', "
                  "$4::text))");
+  db.Prepare("conn_webhook_disabled",
+             "SELECT postroom_queue_webhook_event('connector.auto_disabled', NULL, $1, "
+             "jsonb_build_object('connector', $2::text, 'direction', $3::text, "
+             "'consecutive_errors', $4::int, 'error_class', $5::text, 'reason', $6::text))");
   db.Prepare("conn_notice",
              "INSERT INTO outbox (connector_id, kind, reason, to_address, subject, body_text, "
              "dedupe_key) SELECT (SELECT id FROM connectors WHERE system_default), 'email', "
@@ -117,6 +121,9 @@ ConnectorFailureResult RecordConnectorFailure(pqxx::work& t, const ConnectorFail
       t.exec_prepared("conn_audit_disable", r[0][0].as<std::string>(), Ms(f.at),
                       r[0][1].as<int64_t>(), reason);
       QueueAdminNotice(t, f.notice);
+      t.exec_prepared("conn_webhook_disabled", f.connector_id, r[0][0].as<std::string>(),
+                      std::string(outgoing ? "outgoing" : "incoming"), out.consecutive_errors,
+                      f.error_class, reason);
     }
   }
   return out;

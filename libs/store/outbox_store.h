@@ -59,6 +59,8 @@ struct OutboxItem {
   std::string from_address;
   std::vector<std::string> cc;
   int attachment_count = 0;
+  std::string webhook;  // kind "webhook": the webhook's name ...
+  std::string event;    // ... and the event (docs/webhooks.md); "" for email.
 };
 
 // A file sent with a reply, stored in outbox_attachments.
@@ -95,6 +97,14 @@ inline constexpr int kMaxReplyReferences = 10;
 struct QueuedReply {
   OutboxItem item;
   bool created = false;
+};
+
+// A webhook delivery the sender claimed, with its webhook as stored now: the row's body_text
+// is the JSON body, posted to the webhook's current URL and signed with its secret.
+struct WebhookDelivery {
+  OutboxItem item;
+  std::string url;
+  std::string sealed_secret;  // "" when the webhook has no secret stored.
 };
 
 // An outgoing connector as the config service stored it.
@@ -178,6 +188,13 @@ class OutboxStore {
   // claimed but becomes `suppressed`, with the reason in last_error (postroom_address_suppressed).
   virtual absl::StatusOr<std::vector<OutboxItem>> ClaimDue(const std::string& owner, absl::Time now,
                                                            absl::Duration lease, int limit) = 0;
+  // Claims up to `limit` due webhook rows of enabled webhooks, like ClaimDue, but never a row
+  // while an earlier row of the same (webhook, work item) is still queued: a work item's
+  // events reach each webhook in order.
+  virtual absl::StatusOr<std::vector<WebhookDelivery>> ClaimDueWebhooks(const std::string& owner,
+                                                                        absl::Time now,
+                                                                        absl::Duration lease,
+                                                                        int limit) = 0;
   // Active outgoing connectors with their sealed secrets.
   virtual absl::StatusOr<std::vector<OutgoingConnectorRecord>> ListOutgoing() = 0;
   // Names of every outgoing connector, whatever its status (metrics start their series at 0).
@@ -185,8 +202,8 @@ class OutboxStore {
   // One transaction: the row's new state (only while the claim is held) and the connector's
   // counters with auto-disable (connector_errors.h).
   virtual absl::StatusOr<AttemptResult> FinishAttempt(const AttemptOutcome& outcome) = 0;
-  // The earliest instant a row may become claimable (due, or its claim expiring); nullopt when
-  // nothing is queued. Sleepers wake at min(this, their poll interval).
+  // The earliest instant a row (email or webhook) may become claimable (due, or its claim
+  // expiring); nullopt when nothing is queued. Sleepers wake at min(this, their poll interval).
   virtual absl::StatusOr<std::optional<absl::Time>> NextDue() = 0;
 
   // Newest first. INVALID_ARGUMENT for an unknown status.

@@ -24,6 +24,7 @@ const char* Table(DocumentKind kind) {
     case DocumentKind::kTemplate: return "templates";
     case DocumentKind::kBlockedAddress: return "blocked_addresses";
     case DocumentKind::kSetting: return "settings";
+    case DocumentKind::kWebhook: return "webhooks";
   }
   return "settings";
 }
@@ -32,6 +33,7 @@ const char* KeyColumn(DocumentKind kind) {
     case DocumentKind::kTemplate: return "name";
     case DocumentKind::kBlockedAddress: return "pattern";
     case DocumentKind::kSetting: return "key";
+    case DocumentKind::kWebhook: return "name";
   }
   return "key";
 }
@@ -246,6 +248,23 @@ class PgConfigTx : public ConfigTx {
   absl::Status DeleteDocument(DocumentKind kind, const std::string& key) override {
     t_.exec_params(
         absl::StrCat("DELETE FROM ", Table(kind), " WHERE ", KeyColumn(kind), " = $1"), key);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::optional<SecretRecord>> GetWebhookSecret(
+      const std::string& webhook) override {
+    pqxx::result r = t_.exec_params(
+        "SELECT secret_key_id, secret_sealed FROM webhooks WHERE name = $1 AND "
+        "secret_sealed <> ''",
+        webhook);
+    if (r.empty()) return std::optional<SecretRecord>();
+    return std::optional<SecretRecord>(
+        SecretRecord{"secret", r[0][0].as<std::string>(), r[0][1].as<std::string>()});
+  }
+  absl::Status PutWebhookSecret(const std::string& webhook, const SecretRecord& s) override {
+    pqxx::result r = t_.exec_params(
+        "UPDATE webhooks SET secret_key_id = $2, secret_sealed = $3 WHERE name = $1 RETURNING 1",
+        webhook, s.key_id, s.sealed);
+    if (r.empty()) return absl::NotFoundError(absl::StrCat("webhook \"", webhook, "\" does not exist"));
     return absl::OkStatus();
   }
   absl::Status AppendAudit(const AuditRecord& a) override {

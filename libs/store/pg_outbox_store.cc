@@ -31,9 +31,11 @@ const std::string& ItemColumns() {
       ", o.claim_token, coalesce(o.work_item_id, 0), coalesce(o.message_id, 0), "
       "coalesce(o.dedupe_key, ''), o.smtp_message_id, o.bounce_status, o.bounce_diagnostic, "
       "o.from_address, o.cc, "
-      "(SELECT count(*) FROM outbox_attachments a WHERE a.outbox_id = o.id)::int"));
+      "(SELECT count(*) FROM outbox_attachments a WHERE a.outbox_id = o.id)::int, o.webhook, o.event"));
   return *cols;
 }
+
+constexpr int kItemColumnCount = 32;  // What ItemColumns() selects; ItemOf reads them.
 
 OutboxItem ItemOf(const pqxx::row& r) {
   OutboxItem o;
@@ -67,6 +69,8 @@ OutboxItem ItemOf(const pqxx::row& r) {
   o.from_address = r[27].as<std::string>();
   o.cc = absl::StrSplit(r[28].as<std::string>(), ',', absl::SkipEmpty());
   o.attachment_count = r[29].as<int>();
+  o.webhook = r[30].as<std::string>();
+  o.event = r[31].as<std::string>();
   return o;
 }
 
@@ -101,6 +105,14 @@ std::string PausedUntil() {
       "(SELECT s.outgoing_paused_until FROM connector_state s WHERE s.connector_id = ",
       kEffectiveConnector, ")");
 }
+
+// A webhook row the sender may take: its webhook is enabled and no earlier row of the same
+// (webhook, work item) is still queued (outbox_webhook_order answers that in one probe).
+constexpr char kWebhookSendable[] =
+    "EXISTS (SELECT 1 FROM webhooks w WHERE w.name = o.webhook AND "
+    "coalesce((w.spec->>'enabled')::boolean, true)) AND (o.work_item_id IS NULL OR NOT EXISTS "
+    "(SELECT 1 FROM outbox e WHERE e.kind = 'webhook' AND e.status = 'queued' AND e.webhook = "
+    "o.webhook AND e.work_item_id = o.work_item_id AND e.id < o.id))";
 
 }  // namespace
 
@@ -153,6 +165,21 @@ PgOutboxStore::PgOutboxStore(Database& db) : db_(db) {
               "jsonb_build_object('address', $4::text, 'reason', $5::text, 'dsn_status', "
               "$6::text, 'diagnostic', $7::text, 'created_at', to_timestamp($8::bigint / "
               "1000.0), 'source_outbox_id', $9::bigint, 'source_message_id', $10::bigint))");
+  db_.Prepare(
+      "outbox_claim_webhooks",
+      absl::StrCat(
+          "WITH pick AS (SELECT o.id FROM outbox o WHERE o.status = 'queued' AND o.kind = "
+          "'webhook' AND o.due_at <= ",
+          kNow, " AND (o.claimed_until IS NULL OR o.claimed_until <= ", kNow, ") AND ",
+          kWebhookSendable,
+          " ORDER BY o.due_at, o.id LIMIT $4 FOR UPDATE OF o SKIP LOCKED), "
+          "upd AS (UPDATE outbox o SET claimed_by = $1, claimed_until = ",
+          kNow,
+          " + make_interval(secs => $3::double precision / 1000), claim_token = "
+          "o.claim_token + 1, attempts = o.attempts + 1, last_attempt_at = ",
+          kNow, " FROM pick WHERE o.id = pick.id RETURNING o.*) SELECT ", ItemColumns(),
+          ", coalesce(w.spec->>'url', ''), w.secret_sealed FROM upd o LEFT JOIN connectors c ON "
+          "c.id = o.connector_id JOIN webhooks w ON w.name = o.webhook ORDER BY o.due_at, o.id"));
   db_.Prepare("outbox_list_outgoing",
               "SELECT id, name, protocol, status, system_default, spec::text, version FROM "
               "connectors WHERE status = 'active' AND direction IN ('outgoing', 'both') "
@@ -163,26 +190,35 @@ PgOutboxStore::PgOutboxStore(Database& db) : db_(db) {
               "SELECT s.connector_id, s.field, s.sealed FROM secrets s JOIN connectors c ON "
               "c.id = s.connector_id WHERE c.status = 'active' AND c.direction IN ('outgoing', "
               "'both')");
+  // A reply from the desk (reason 'reply') that ends sent or failed queues reply.delivered or
+  // reply.failed for the webhooks in the same statement (docs/webhooks.md).
   db_.Prepare("outbox_finish",
-              "UPDATE outbox SET status = $4, due_at = CASE WHEN $4 = 'queued' THEN "
+              "WITH upd AS (UPDATE outbox SET status = $4, due_at = CASE WHEN $4 = 'queued' THEN "
               "to_timestamp($5::bigint / 1000.0) ELSE due_at END, sent_at = CASE WHEN $4 = "
               "'sent' THEN to_timestamp($6::bigint / 1000.0) END, last_error = $7, "
               "last_error_class = $8, smtp_message_id = CASE WHEN $9 = '' THEN smtp_message_id "
               "ELSE $9 END, claimed_by = '', claimed_until = NULL, attempts = attempts - $10 "
               "WHERE id = $1 AND claimed_by = $2 AND claim_token = $3 AND status = 'queued' "
-              "RETURNING id");
+              "RETURNING *) SELECT upd.id, CASE WHEN upd.kind = 'email' AND upd.reason = 'reply' "
+              "AND upd.status IN ('sent', 'failed') THEN postroom_queue_webhook_event(CASE WHEN "
+              "upd.status = 'sent' THEN 'reply.delivered' ELSE 'reply.failed' END, "
+              "upd.work_item_id, upd.connector_id, jsonb_strip_nulls(jsonb_build_object("
+              "'outbox_id', upd.id, 'to', upd.to_address, 'subject', left(upd.subject, 998), "
+              "'smtp_message_id', NULLIF(upd.smtp_message_id, ''), 'attempts', upd.attempts, "
+              "'error', NULLIF(upd.last_error, '')))) END FROM upd");
   db_.Prepare("outbox_due_not_before",
               "UPDATE outbox SET due_at = to_timestamp($2::bigint / 1000.0) WHERE id = $1");
   db_.Prepare("outbox_next_due",
               absl::StrCat("SELECT (extract(epoch from min(greatest(o.due_at, "
-                           "coalesce(o.claimed_until, o.due_at), coalesce(",
+                           "coalesce(o.claimed_until, o.due_at), coalesce(CASE WHEN o.kind = 'email' THEN ",
                            PausedUntil(),
-                           ", o.due_at)))) * 1000)::bigint FROM outbox o "
-                           "WHERE o.status = 'queued' AND o.kind = 'email' AND EXISTS (SELECT 1 "
-                           "FROM connectors k WHERE k.id = ",
+                           " END, o.due_at)))) * 1000)::bigint FROM outbox o "
+                           "WHERE o.status = 'queued' AND ((o.kind = 'email' AND EXISTS "
+                           "(SELECT 1 FROM connectors k WHERE k.id = ",
                            kEffectiveConnector,
                            " AND k.status = 'active' AND k.direction IN ('outgoing', 'both') "
-                           "AND k.protocol IN ('smtp', 'graph'))"));
+                           "AND k.protocol IN ('smtp', 'graph'))) OR (o.kind = 'webhook' AND ",
+                           kWebhookSendable, "))"));
   db_.Prepare("outbox_list",
               absl::StrCat("SELECT ", ItemColumns(),
                            " FROM outbox o LEFT JOIN connectors c ON c.id = o.connector_id "
@@ -249,6 +285,24 @@ absl::StatusOr<std::vector<OutboxItem>> PgOutboxStore::ClaimDue(const std::strin
     for (const auto& r :
          t.exec_prepared("outbox_claim", owner, Ms(now), absl::ToInt64Milliseconds(lease), limit)) {
       out.push_back(ItemOf(r));
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<std::vector<WebhookDelivery>> PgOutboxStore::ClaimDueWebhooks(
+    const std::string& owner, absl::Time now, absl::Duration lease, int limit) {
+  std::vector<WebhookDelivery> out;
+  absl::Status st = db_.Transact([&](pqxx::work& t) -> absl::Status {
+    out.clear();
+    for (const auto& r : t.exec_prepared("outbox_claim_webhooks", owner, Ms(now),
+                                         absl::ToInt64Milliseconds(lease), limit)) {
+      // The webhook's url and secret follow ItemColumns' kItemColumnCount columns.
+      out.push_back({.item = ItemOf(r),
+                     .url = r[kItemColumnCount].as<std::string>(),
+                     .sealed_secret = r[kItemColumnCount + 1].as<std::string>()});
     }
     return absl::OkStatus();
   });

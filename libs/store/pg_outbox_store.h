@@ -14,6 +14,10 @@ class PgOutboxStore : public OutboxStore {
 
   absl::StatusOr<std::vector<OutboxItem>> ClaimDue(const std::string& owner, absl::Time now,
                                                    absl::Duration lease, int limit) override;
+  absl::StatusOr<std::vector<WebhookDelivery>> ClaimDueWebhooks(const std::string& owner,
+                                                                absl::Time now,
+                                                                absl::Duration lease,
+                                                                int limit) override;
   absl::StatusOr<std::vector<OutgoingConnectorRecord>> ListOutgoing() override;
   absl::StatusOr<std::vector<std::string>> ListOutgoingNames() override;
   absl::StatusOr<AttemptResult> FinishAttempt(const AttemptOutcome& outcome) override;

@@ -219,8 +219,16 @@ PgRouterStore::PgRouterStore(Database& db) : db_(db) {
               "SELECT nextval('messages_id_seq') FROM generate_series(1, $1)");
   db_.Prepare(work_item_ids_.statement,
               "SELECT nextval('work_items_id_seq') FROM generate_series(1, $1)");
+  // A change of the status queues message.spam_status_changed in the same statement (one
+  // implicit transaction); setting the status it already has queues nothing.
   db_.Prepare("router_set_spam",
-              "UPDATE messages SET spam_status = $2 WHERE id = $1 RETURNING id");
+              "WITH old AS (SELECT id, coalesce(spam_status, '') AS status FROM messages "
+              "WHERE id = $1 FOR UPDATE), upd AS (UPDATE messages m SET spam_status = $2 FROM "
+              "old WHERE m.id = old.id RETURNING m.id, m.connector_id, m.work_item_id, "
+              "old.status AS before) SELECT upd.id, CASE WHEN upd.before <> $2 THEN "
+              "postroom_queue_webhook_event('message.spam_status_changed', upd.work_item_id, "
+              "upd.connector_id, jsonb_build_object('message_id', upd.id, 'before', "
+              "NULLIF(upd.before, ''), 'after', $2::text)) ELSE 0 END FROM upd");
   db_.Prepare("router_attempt_error",
               "UPDATE messages SET last_error = $2 WHERE id = $1 AND decision IS NULL");
   // Claiming counts the attempt in the same statement (see RouterStore::ClaimPending); mail

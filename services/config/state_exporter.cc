@@ -57,9 +57,13 @@ struct Gauges {
   RefreshedGauge outbox_depth{"postroom_outbox_depth", "Queued emails not yet sent."};
   RefreshedGauge outbox_age{"postroom_outbox_oldest_due_age_seconds",
                             "How long the oldest due email has waited."};
+  RefreshedGauge webhook_depth{"postroom_webhook_queue_depth",
+                               "Queued webhook deliveries not yet sent, per webhook."};
+  RefreshedGauge webhook_age{"postroom_webhook_oldest_due_age_seconds",
+                             "How long the webhook's oldest due delivery has waited."};
   std::vector<RefreshedGauge*> All() {
-    return {&enabled, &errors, &last_check, &last_success, &auto_disabled,
-            &lease_owned, &undecided, &outbox_depth, &outbox_age};
+    return {&enabled,     &errors,    &last_check,   &last_success,  &auto_disabled, &lease_owned,
+            &undecided,   &outbox_depth, &outbox_age, &webhook_depth, &webhook_age};
   }
 };
 
@@ -135,6 +139,16 @@ absl::Status StateExporter::Refresh() {
       Labels labels{{"connector", r[0].as<std::string>()}};
       g.outbox_depth.Set(labels, r[1].as<double>());
       g.outbox_age.Set(labels, r[2].as<double>());
+    }
+    // Webhook rows have no connector: their own series, per webhook (docs/webhooks.md).
+    for (const auto& r : t.exec(
+             "SELECT w.name, count(o.*), coalesce(extract(epoch from now() - "
+             "min(o.due_at) FILTER (WHERE o.due_at <= now())), 0) "
+             "FROM webhooks w LEFT JOIN outbox o ON o.webhook = w.name AND o.kind = 'webhook' "
+             "AND o.status = 'queued' GROUP BY w.name")) {
+      Labels labels{{"webhook", r[0].as<std::string>()}};
+      g.webhook_depth.Set(labels, r[1].as<double>());
+      g.webhook_age.Set(labels, r[2].as<double>());
     }
     for (RefreshedGauge* gauge : g.All()) gauge->End();
     return absl::OkStatus();

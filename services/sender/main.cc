@@ -1,7 +1,7 @@
 // postroom-sender: delivers the email queued in the outbox (acknowledgements from the router,
-// admin notifications) through the outgoing connectors over SMTP, with retries and backoff.
-// Any number of replicas may run: each claims rows with FOR UPDATE SKIP LOCKED and a lease
-// (docs/sender.md).
+// admin notifications) through the outgoing connectors over SMTP, and the webhook posts queued
+// there (docs/webhooks.md), with retries and backoff. Any number of replicas may run: each
+// claims rows with FOR UPDATE SKIP LOCKED and a lease (docs/sender.md).
 #include <unistd.h>
 
 #include <algorithm>
@@ -32,6 +32,7 @@
 #include "services/sender/grpc/sender_service.h"
 #include "services/sender/sender_metrics.h"
 #include "services/sender/smtp_transport.h"
+#include "services/sender/webhook_poster.h"
 
 ABSL_FLAG(std::string, replica, "",
           "claim owner name, unique per replica (default $POSTROOM_SENDER_REPLICA, else "
@@ -54,6 +55,12 @@ ABSL_FLAG(std::string, reply_token_key_file, "",
           "file with the key that signs the reply token in a reply's Reply-To; the router's key "
           "(default $POSTROOM_REPLY_TOKEN_KEY, else the file $POSTROOM_REPLY_TOKEN_KEY_FILE, "
           "else derived from the secrets key, as the router does)");
+ABSL_FLAG(std::string, webhook_ca_file, "",
+          "CA bundle that webhook receivers' certificates must chain to, instead of the system's "
+          "(default $POSTROOM_SENDER_WEBHOOK_CA_FILE)");
+ABSL_FLAG(int, webhook_timeout_ms, 0,
+          "time limit of one webhook post, connect included (default "
+          "$POSTROOM_SENDER_WEBHOOK_TIMEOUT_MS or 10000)");
 ABSL_FLAG(int, backoff_max_ms, 0,
           "cap on one wait (default $POSTROOM_SENDER_BACKOFF_MAX_MS or 3600000)");
 
@@ -117,6 +124,18 @@ int Serve(const server::CommonSettings& s) {
   if (absl::Status st = core.AnnounceConnectors(); !st.ok()) {
     LogWarning("announce_failed", {{"error", std::string(st.message())}});
   }
+  sender::CurlWebhookPoster poster(
+      {.timeout = absl::Milliseconds(server::IntSetting(absl::GetFlag(FLAGS_webhook_timeout_ms),
+                                                        "POSTROOM_SENDER_WEBHOOK_TIMEOUT_MS",
+                                                        10000)),
+       .ca_file = absl::GetFlag(FLAGS_webhook_ca_file).empty()
+                      ? server::EnvOr("POSTROOM_SENDER_WEBHOOK_CA_FILE", "")
+                      : absl::GetFlag(FLAGS_webhook_ca_file)});
+  sender::WebhookSender webhooks(options, {.store = &store,
+                                           .poster = &poster,
+                                           .secrets = &opener,
+                                           .observer = &observer,
+                                           .clock = &RealClock()});
   sender::SenderService service(store, authenticator->get(), RealClock(), &core);
 
   Wakeup wake;
@@ -132,6 +151,14 @@ int Serve(const server::CommonSettings& s) {
           LogWarning("drain_failed",
                      {{"replica", replica}, {"error", std::string(r.status.message())}});
         }
+        // Webhooks share the workers: each round takes a batch of each kind.
+        sender::DrainReport w = webhooks.DrainOnce();
+        if (!w.status.ok()) {
+          LogWarning("webhook_drain_failed",
+                     {{"replica", replica}, {"error", std::string(w.status.message())}});
+          if (r.status.ok()) r.status = w.status;
+        }
+        r.claimed += w.claimed;
         if (i == 0 && absl::Now() - last_announce > absl::Seconds(5)) {
           (void)core.AnnounceConnectors();  // New connectors' series start at 0.
           last_announce = absl::Now();

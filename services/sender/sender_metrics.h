@@ -8,19 +8,24 @@
 #include <prometheus/histogram.h>
 
 #include "services/sender/core/ports.h"
+#include "services/sender/core/webhook_sender.h"
 
 namespace postroom::sender {
 
-class PrometheusObserver : public SenderObserver {
+class PrometheusObserver : public SenderObserver, public WebhookObserver {
  public:
   PrometheusObserver();
   void Attempted(const std::string& connector, const std::string& outcome,
                  absl::Duration duration) override;
   void Known(const std::string& connector) override;
+  void Delivered(const std::string& webhook, const std::string& outcome,
+                 absl::Duration duration) override;
 
  private:
   prometheus::Family<prometheus::Counter>& attempts_;
   prometheus::Family<prometheus::Histogram>& duration_;
+  prometheus::Family<prometheus::Counter>& webhook_deliveries_;
+  prometheus::Family<prometheus::Histogram>& webhook_duration_;
 };
 
 }  // namespace postroom::sender

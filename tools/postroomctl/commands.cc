@@ -34,7 +34,8 @@ std::string GeneralHelp(const std::vector<Command>& commands) {
                     "\n");
   }
   absl::StrAppend(&out, "\nKinds: ",
-                  "connector(s), route(s), template(s), blocked-address(es), setting(s); "
+                  "connector(s), route(s), template(s), blocked-address(es), setting(s), "
+                  "webhook(s); "
                   "get and describe also take message(s), work-item(s) and outbox; "
                   "get suppressions, delete suppression"
                   "\n\nGlobal flags (also from environment variables or the client "

@@ -28,7 +28,8 @@ std::string FlagWords(const std::vector<FlagSpec>& flags) {
 bool NamedKind(const std::string& kind) {
   return kind == "connector" || kind == "connectors" || kind == "route" || kind == "routes" ||
          kind == "template" || kind == "templates" || kind == "blocked-address" ||
-         kind == "blocked-addresses" || kind == "setting" || kind == "settings";
+         kind == "blocked-addresses" || kind == "setting" || kind == "settings" ||
+         kind == "webhook" || kind == "webhooks";
 }
 
 }  // namespace

@@ -85,6 +85,7 @@ std::string MessageRef(const google::protobuf::Message& m) {
   if (auto* t = dynamic_cast<const v1::Template*>(&m)) return ObjectRef(*t);
   if (auto* b = dynamic_cast<const v1::BlockedAddress*>(&m)) return ObjectRef(*b);
   if (auto* s = dynamic_cast<const v1::Setting*>(&m)) return ObjectRef(*s);
+  if (auto* w = dynamic_cast<const v1::Webhook*>(&m)) return ObjectRef(*w);
   if (auto* a = dynamic_cast<const v1::AuditEntry*>(&m)) {
     return absl::StrCat("audit/", a->kind(), "/", a->object(), "/", a->id());
   }
@@ -177,6 +178,14 @@ absl::StatusOr<ApplyResult> ApplyOne(Context& ctx, const Document& doc, int64_t 
       *req.mutable_route() = std::get<v1::Route>(doc.object);
       req.set_expected_version(expected);
       auto r = ctx.CallConfig(&Stub::ApplyRoute, req);
+      if (!r.ok()) return r.status();
+      return ResultOf(*r);
+    }
+    case Kind::kWebhook: {
+      v1::ApplyWebhookRequest req;
+      *req.mutable_webhook() = std::get<v1::Webhook>(doc.object);
+      req.set_expected_version(expected);
+      auto r = ctx.CallConfig(&Stub::ApplyWebhook, req);
       if (!r.ok()) return r.status();
       return ResultOf(*r);
     }
@@ -404,6 +413,28 @@ int GetTemplates(Context& ctx, Format format, const std::string& name) {
       !name.empty());
 }
 
+absl::StatusOr<std::vector<v1::Webhook>> FetchWebhooks(Context& ctx, const std::string& name) {
+  if (!name.empty()) {
+    v1::GetWebhookRequest req;
+    req.set_name(name);
+    auto r = ctx.CallConfig(&Stub::GetWebhook, req);
+    if (!r.ok()) return r.status();
+    return std::vector<v1::Webhook>{r->webhook()};
+  }
+  auto r = ctx.CallConfig(&Stub::ListWebhooks, v1::ListWebhooksRequest());
+  if (!r.ok()) return r.status();
+  return ToVector(r->webhooks());
+}
+
+int GetWebhooks(Context& ctx, Format format, const std::string& name) {
+  absl::StatusOr<std::vector<v1::Webhook>> items = FetchWebhooks(ctx, name);
+  if (!items.ok()) return ctx.ConfigError(items.status());
+  const absl::Time now = ctx.Now();
+  return PrintItems<v1::Webhook>(
+      ctx, format, *items, "webhooks", [now](const auto& v) { return WebhooksTable(v, now); },
+      !name.empty());
+}
+
 // The API has no single-object Get for these two kinds: list and pick.
 template <typename T>
 int KeepNamed(Context& ctx, std::vector<T>* items, const std::string& name, Kind kind,
@@ -481,6 +512,8 @@ int RunGet(Context& ctx) {
       return GetBlockedAddresses(ctx, *format, name);
     case Kind::kSetting:
       return GetSettings(ctx, *format, name);
+    case Kind::kWebhook:
+      return GetWebhooks(ctx, *format, name);
   }
   return kExitUsage;
 }
@@ -513,13 +546,29 @@ std::string Polling(Context& ctx, const v1::Connector& c) {
   return PollingLine(c, nullptr, "", ctx.Now());
 }
 
+// The webhook and its latest changes; its deliveries are in `get outbox`.
+int DescribeWebhookCommand(Context& ctx, const std::string& name) {
+  absl::StatusOr<std::vector<v1::Webhook>> w = FetchWebhooks(ctx, name);
+  if (!w.ok()) return ctx.ConfigError(w.status());
+  v1::GetHistoryRequest hreq;
+  hreq.set_kind(InfoFor(Kind::kWebhook).audit_kind);
+  hreq.set_object(name);
+  hreq.set_limit(kDescribeHistory);
+  auto h = ctx.CallConfig(&Stub::GetHistory, hreq);
+  std::vector<v1::AuditEntry> history;
+  if (h.ok()) history = ToVector(h->entries());
+  ctx.out() << DescribeWebhook(w->front(), history, ctx.Now());
+  return kExitOk;
+}
+
 int RunDescribe(Context& ctx) {
   const auto& pos = ctx.positionals();
   if (pos.size() != 2) return ctx.UsageError("describe needs KIND and NAME");
   absl::StatusOr<Kind> kind = ParseKind(pos[0]);
   if (!kind.ok()) return ctx.UsageError(std::string(kind.status().message()));
+  if (*kind == Kind::kWebhook) return DescribeWebhookCommand(ctx, pos[1]);
   if (*kind != Kind::kConnector) {
-    return ctx.UsageError(absl::StrCat("describe supports connectors; for a ",
+    return ctx.UsageError(absl::StrCat("describe supports connectors and webhooks; for a ",
                                        InfoFor(*kind).singular, " use 'get ", pos[0], " ", pos[1],
                                        " -o yaml' and 'history ", pos[0], " ", pos[1], "'"));
   }
@@ -598,6 +647,11 @@ absl::Status DeleteOne(Context& ctx, Kind kind, const std::string& name) {
       v1::DeleteBlockedAddressRequest req;
       req.set_pattern(name);
       return ctx.CallConfig(&Stub::DeleteBlockedAddress, req).status();
+    }
+    case Kind::kWebhook: {
+      v1::DeleteWebhookRequest req;
+      req.set_name(name);
+      return ctx.CallConfig(&Stub::DeleteWebhook, req).status();
     }
     case Kind::kSetting:
       break;
@@ -752,7 +806,8 @@ std::vector<Command> ConfigCommands() {
        "apply -f FILE [-f FILE...] [--strict-version] [--dry-run]",
        "Create or update objects from YAML (or JSON) files by name",
        "Documents are applied in dependency order (settings, templates, blocked addresses,\n"
-       "connectors with outgoing ones first, routes), keeping the written order within a kind.\n"
+       "connectors with outgoing ones first, routes, webhooks), keeping the written order within\n"
+       "a kind.\n"
        "One line per object says what happened; the first refusal stops the run.\n\n"
        "Examples:\n"
        "  postroomctl apply -f examples/demo.yaml\n"
@@ -774,9 +829,9 @@ std::vector<Command> ConfigCommands() {
        {kOutputFlag, kConnectorFlag},
        RunGet},
       {"describe",
-       "describe connector NAME",
-       "Show a connector's settings, state, counters, routes and recent history",
-       "Example:\n  postroomctl describe connector support\n",
+       "describe connector|webhook NAME",
+       "Show a connector's settings, state, counters, routes and recent history, or a webhook's",
+       "Examples:\n  postroomctl describe connector support\n  postroomctl describe webhook desk\n",
        {},
        RunDescribe},
       {"delete",
@@ -837,9 +892,8 @@ std::vector<Command> ConfigCommands() {
   }
   for (Command& c : commands) {
     if (c.name == "get") c.kinds = plurals;
-    if (c.name == "describe" || c.name == "enable" || c.name == "disable" || c.name == "test") {
-      c.kinds = {"connector"};
-    }
+    if (c.name == "enable" || c.name == "disable" || c.name == "test") c.kinds = {"connector"};
+    if (c.name == "describe") c.kinds = {"connector", "webhook"};
     if (c.name == "delete" || c.name == "history") c.kinds = singulars;
     if (c.name == "move") c.kinds = {"route"};
   }

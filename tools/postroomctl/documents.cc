@@ -42,6 +42,8 @@ Object NewObject(Kind kind) {
       return v1::Connector();
     case Kind::kRoute:
       return v1::Route();
+    case Kind::kWebhook:
+      return v1::Webhook();
   }
   return v1::Setting();
 }
@@ -64,6 +66,8 @@ std::vector<std::pair<std::string, std::string>> IdentityFields(const Object& ob
     case Kind::kRoute:
       return {{"connector", std::get<v1::Route>(object).connector()},
               {"name", std::get<v1::Route>(object).name()}};
+    case Kind::kWebhook:
+      return {{"name", std::get<v1::Webhook>(object).name()}};
   }
   return {};
 }
@@ -256,6 +260,7 @@ const std::vector<KindInfo>& AllKinds() {
        "blocked_address"},
       {Kind::kConnector, "Connector", "connector", "connectors", "connector"},
       {Kind::kRoute, "Route", "route", "routes", "route"},
+      {Kind::kWebhook, "Webhook", "webhook", "webhooks", "webhook"},
   };
   return *kinds;
 }
@@ -307,6 +312,8 @@ std::string ObjectName(const Object& object) {
       const v1::Route& r = std::get<v1::Route>(object);
       return absl::StrCat(r.connector(), "/", r.name());
     }
+    case Kind::kWebhook:
+      return std::get<v1::Webhook>(object).name();
   }
   return "";
 }

@@ -19,7 +19,7 @@
 namespace postroom::ctl {
 
 // In apply order: what a later kind refers to exists first.
-enum class Kind { kSetting = 0, kTemplate, kBlockedAddress, kConnector, kRoute };
+enum class Kind { kSetting = 0, kTemplate, kBlockedAddress, kConnector, kRoute, kWebhook };
 
 struct KindInfo {
   Kind kind;
@@ -39,8 +39,8 @@ std::optional<Kind> KindFromCliName(const std::string& name);
 std::string CliKindList();
 
 // One object of any kind; the variant index is the Kind.
-using Object =
-    std::variant<v1::Setting, v1::Template, v1::BlockedAddress, v1::Connector, v1::Route>;
+using Object = std::variant<v1::Setting, v1::Template, v1::BlockedAddress, v1::Connector,
+                            v1::Route, v1::Webhook>;
 
 Kind KindOf(const Object& object);
 const google::protobuf::Message& AsMessage(const Object& object);
@@ -74,7 +74,7 @@ ParsedDocuments ParseDocuments(const std::string& text, const std::string& filen
                                const EnvLookup& env);
 
 // Stable order for apply: Settings, Templates, BlockedAddresses, Connectors (outgoing, then
-// both, then incoming), Routes; the written order within each group.
+// both, then incoming), Routes, Webhooks; the written order within each group.
 std::vector<Document> OrderForApply(std::vector<Document> documents);
 
 // The objects as YAML documents (`kind:` first, then the fields; short enums), separated by

@@ -271,19 +271,52 @@ bool AcknowledgesUnauthenticated(const v1::Connector& c, const std::vector<v1::R
   return std::any_of(routes.begin(), routes.end(), [&](const v1::Route& r) { return acks(r.then()); });
 }
 
+// "3 (changed by alice 2h ago, 2026-12-07 10:00:00 UTC)".
+template <typename T>
+std::string VersionLine(const T& object, absl::Time now) {
+  std::string modified = absl::StrCat(object.version());
+  if (object.modified_at_unix_ms() != 0) {
+    absl::StrAppend(&modified, " (changed by ", OrNone(object.modified_by()), " ",
+                    FormatAgo(object.modified_at_unix_ms(), now), " ago, ",
+                    FormatTimestamp(object.modified_at_unix_ms()), ")");
+  }
+  return modified;
+}
+
 }  // namespace
+
+std::string WebhooksTable(const std::vector<v1::Webhook>& webhooks, absl::Time now) {
+  std::vector<std::vector<std::string>> rows;
+  for (const v1::Webhook& w : webhooks) {
+    rows.push_back({w.name(), OneLine(w.url()), absl::StrJoin(w.events(), ","),
+                    w.enabled() ? "yes" : "no", absl::StrCat(w.version()),
+                    FormatAgo(w.modified_at_unix_ms(), now)});
+  }
+  return FormatTable({"NAME", "URL", "EVENTS", "ENABLED", "VERSION", "AGE"}, rows);
+}
+
+std::string DescribeWebhook(const v1::Webhook& w, const std::vector<v1::AuditEntry>& history,
+                            absl::Time now) {
+  std::string out = Fields({{"Name", w.name()},
+                            {"URL", OneLine(w.url())},
+                            {"Events", absl::StrJoin(w.events(), ", ")},
+                            {"Enabled", w.enabled() ? "yes" : "no"},
+                            {"Secret", w.has_secret() ? "<set>" : "<unset>"},
+                            {"Description", OrNone(OneLine(w.description()))},
+                            {"Version", VersionLine(w, now)},
+                            {"Deliveries", "postroomctl get outbox (reason webhook)"}},
+                           0);
+  out += "History (latest last):\n";
+  out += history.empty() ? "  <none>\n" : Indent(HistoryTable(history), 2);
+  return out;
+}
 
 std::string DescribeConnector(const v1::Connector& connector, const std::vector<v1::Route>& routes,
                               const std::vector<v1::AuditEntry>& history, absl::Time now,
                               const std::string& polling) {
   const v1::Connector& c = connector;
   std::string out;
-  std::string modified = absl::StrCat(c.version());
-  if (c.modified_at_unix_ms() != 0) {
-    absl::StrAppend(&modified, " (changed by ", OrNone(c.modified_by()), " ",
-                    FormatAgo(c.modified_at_unix_ms(), now), " ago, ",
-                    FormatTimestamp(c.modified_at_unix_ms()), ")");
-  }
+  const std::string modified = VersionLine(c, now);
   std::vector<std::pair<std::string, std::string>> head = {
       {"Name", c.name()},
       {"Protocol", EnumName(v1::Protocol_descriptor(), c.protocol())},

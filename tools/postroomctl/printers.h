@@ -47,6 +47,10 @@ std::string ConnectorsTable(const std::vector<v1::Connector>& connectors, absl::
 // CONNECTOR POS NAME QUEUE FALLBACK, in the order given.
 std::string RoutesTable(const std::vector<v1::Route>& routes);
 std::string TemplatesTable(const std::vector<v1::Template>& templates, absl::Time now);
+std::string WebhooksTable(const std::vector<v1::Webhook>& webhooks, absl::Time now);
+// `describe webhook`: its settings (the secret only as set or not) and recent history.
+std::string DescribeWebhook(const v1::Webhook& webhook, const std::vector<v1::AuditEntry>& history,
+                            absl::Time now);
 std::string BlockedAddressesTable(const std::vector<v1::BlockedAddress>& blocked, absl::Time now);
 std::string SettingsTable(const std::vector<v1::Setting>& settings, absl::Time now);
 // VERSION ACTION ACTOR TIME CHANGES, oldest first.

@@ -91,6 +91,7 @@ const std::set<std::string>& SecretFields() {
       "postroom.v1.AuthSettings.password",
       "postroom.v1.AuthSettings.client_secret",
       "postroom.v1.AuthSettings.refresh_token",
+      "postroom.v1.Webhook.secret",
   };
   return *fields;
 }
@@ -104,6 +105,7 @@ const std::set<std::string>& OutputOnlyFields() {
       "postroom.v1.AuthSettings.has_password",
       "postroom.v1.AuthSettings.has_client_secret",
       "postroom.v1.AuthSettings.has_refresh_token",
+      "postroom.v1.Webhook.has_secret",
   };
   return *fields;
 }

@@ -139,6 +139,20 @@ class InMemoryTx : public ConfigTx {
   }
   absl::Status DeleteDocument(DocumentKind kind, const std::string& key) override {
     s_.documents[static_cast<int>(kind)].erase(key);
+    if (kind == DocumentKind::kWebhook) s_.webhook_secrets.erase(key);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::optional<SecretRecord>> GetWebhookSecret(
+      const std::string& webhook) override {
+    auto it = s_.webhook_secrets.find(webhook);
+    if (it == s_.webhook_secrets.end()) return std::optional<SecretRecord>();
+    return std::optional<SecretRecord>(it->second);
+  }
+  absl::Status PutWebhookSecret(const std::string& webhook, const SecretRecord& secret) override {
+    if (s_.documents[static_cast<int>(DocumentKind::kWebhook)].count(webhook) == 0) {
+      return absl::NotFoundError("webhook does not exist");
+    }
+    s_.webhook_secrets[webhook] = secret;
     return absl::OkStatus();
   }
   absl::Status AppendAudit(const AuditRecord& record) override {

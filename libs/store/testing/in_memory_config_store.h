@@ -18,7 +18,8 @@ class InMemoryConfigStore : public ConfigStore {
     std::map<int64_t, ConnectorStateRecord> states;
     std::map<int64_t, std::map<std::string, SecretRecord>> secrets;
     std::map<int64_t, RouteRecord> routes;  // By id.
-    std::map<std::string, DocumentRecord> documents[3];
+    std::map<std::string, DocumentRecord> documents[4];
+    std::map<std::string, SecretRecord> webhook_secrets;  // By webhook name.
     std::vector<AuditRecord> audit;
   };
 

@@ -93,6 +93,16 @@ class ConfigCore {
                                                     int64_t expected_version);
   absl::StatusOr<std::vector<v1::Setting>> ListSettings();
 
+  // Webhooks (docs/webhooks.md). The secret is required on create, sealed, never returned
+  // (has_secret says one is stored); an empty one on update keeps the stored one.
+  absl::StatusOr<Applied<v1::Webhook>> ApplyWebhook(const Actor& actor, v1::Webhook w,
+                                                    int64_t expected_version);
+  absl::StatusOr<v1::Webhook> GetWebhook(const std::string& name);
+  absl::StatusOr<std::vector<v1::Webhook>> ListWebhooks();
+  // Cancels its queued deliveries.
+  absl::Status DeleteWebhook(const Actor& actor, const std::string& name,
+                             int64_t expected_version);
+
   // Oldest first; limit 0 means 100.
   absl::StatusOr<std::vector<v1::AuditEntry>> GetHistory(const std::string& kind,
                                                          const std::string& object, int limit);
@@ -107,5 +117,8 @@ struct KnownSetting {
   const char* description;
 };
 const std::vector<KnownSetting>& KnownSettings();
+
+// The events a webhook may subscribe to, as postroom_queue_webhook_event accepts them.
+const std::vector<std::string>& WebhookEvents();
 
 }  // namespace postroom::config

@@ -1,10 +1,12 @@
-// ConfigCore: templates, blocked addresses, settings and the history.
+// ConfigCore: templates, blocked addresses, settings, webhooks and the history.
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
 #include "libs/base/status_macros.h"
+#include "libs/connector/fields.h"
+#include "libs/net/secret_url.h"
 #include "services/config/core/config_core.h"
 #include "services/config/core/connector_spec.h"
 #include "services/config/core/core_internal.h"
@@ -25,6 +27,7 @@ const char* KindName(DocumentKind kind) {
     case DocumentKind::kTemplate: return "template";
     case DocumentKind::kBlockedAddress: return "blocked_address";
     case DocumentKind::kSetting: return "setting";
+    case DocumentKind::kWebhook: return "webhook";
   }
   return "";
 }
@@ -49,10 +52,12 @@ absl::StatusOr<T> FromRecord(const DocumentRecord& r) {
 }
 
 // Create or update one document by key, with version check, change detection and audit.
+// `changed_secrets` (field paths) count as changes although the object never holds them; the
+// audit names them, never their values.
 template <typename T>
 absl::Status Put(ConfigTx& tx, DocumentKind kind, const std::string& key, const T& object,
                  int64_t expected_version, const Actor& actor, absl::Time now,
-                 Applied<T>& result) {
+                 Applied<T>& result, const std::vector<std::string>& changed_secrets = {}) {
   result = {};
   POSTROOM_ASSIGN_OR_RETURN(std::optional<DocumentRecord> existing,
                             tx.FindDocument(kind, key, /*lock=*/true));
@@ -68,6 +73,8 @@ absl::Status Put(ConfigTx& tx, DocumentKind kind, const std::string& key, const 
     after.set_modified_by(before.modified_by());
     after.set_modified_at_unix_ms(before.modified_at_unix_ms());
     result.changed_fields = ChangedFields(before, after);
+    result.changed_fields.insert(result.changed_fields.end(), changed_secrets.begin(),
+                                 changed_secrets.end());
     if (result.changed_fields.empty()) {
       result.object = before;
       return absl::OkStatus();
@@ -83,7 +90,8 @@ absl::Status Put(ConfigTx& tx, DocumentKind kind, const std::string& key, const 
   return tx.AppendAudit({.at = now, .actor = actor.name, .kind = KindName(kind), .object = key,
                          .action = result.created ? "create" : "update",
                          .version = record.version, .before_json = before_json,
-                         .after_json = record.spec_json});
+                         .after_json = internal::WithChangedSecrets(record.spec_json,
+                                                                    changed_secrets)});
 }
 
 absl::Status Remove(ConfigTx& tx, DocumentKind kind, const std::string& key,
@@ -288,13 +296,159 @@ absl::StatusOr<std::vector<v1::Setting>> ConfigCore::ListSettings() {
   return ListAll<v1::Setting>(*p_.store, DocumentKind::kSetting);
 }
 
+const std::vector<std::string>& WebhookEvents() {
+  static const auto* events = new std::vector<std::string>{
+      "work_item.created", "work_item.appended", "message.spam_status_changed",
+      "reply.delivered",   "reply.failed",       "message.bounced",
+      "connector.auto_disabled"};
+  return *events;
+}
+
+namespace {
+
+constexpr size_t kMinWebhookSecret = 16;
+constexpr size_t kMaxWebhookSecret = 256;
+constexpr size_t kMaxWebhookDescription = 1000;
+
+std::vector<FieldError> ValidateWebhook(const v1::Webhook& w) {
+  std::vector<FieldError> errors;
+  if (!IsValidObjectName(w.name())) {
+    errors.push_back({"name", absl::StrCat("\"", w.name(), "\" is not a valid name: use 1-63 of "
+                                           "a-z, 0-9, '-' and '_'")});
+  }
+  if (w.url().empty()) {
+    errors.push_back({"url", "required: the receiver's https:// URL"});
+  } else if (absl::Status st = net::CheckSecretUrl(w.url()); !st.ok()) {
+    errors.push_back({"url", std::string(st.message())});
+  }
+  if (w.events().empty()) {
+    errors.push_back({"events", absl::StrCat("list at least one of: ",
+                                             absl::StrJoin(WebhookEvents(), ", "))});
+  }
+  const auto& known = WebhookEvents();
+  for (int i = 0; i < w.events_size(); ++i) {
+    const std::string& e = w.events(i);
+    const std::string path = absl::StrCat("events[", i, "]");
+    if (std::find(known.begin(), known.end(), e) == known.end()) {
+      errors.push_back({path, absl::StrCat("unknown event \"", e, "\"; known: ",
+                                           absl::StrJoin(known, ", "))});
+    } else if (std::find(w.events().begin(), w.events().begin() + i, e) !=
+               w.events().begin() + i) {
+      errors.push_back({path, absl::StrCat("\"", e, "\" is listed twice")});
+    }
+  }
+  if (!w.secret().empty() &&
+      (w.secret().size() < kMinWebhookSecret || w.secret().size() > kMaxWebhookSecret)) {
+    errors.push_back({"secret", absl::StrCat("must be ", kMinWebhookSecret, " to ",
+                                             kMaxWebhookSecret, " bytes, not ",
+                                             w.secret().size())});
+  }
+  if (w.description().size() > kMaxWebhookDescription) {
+    errors.push_back({"description",
+                      absl::StrCat("longer than ", kMaxWebhookDescription, " bytes")});
+  }
+  return errors;
+}
+
+// The stored webhook with has_secret from its secret row: the secret itself never leaves.
+absl::StatusOr<v1::Webhook> LoadWebhook(ConfigTx& tx, const DocumentRecord& r) {
+  POSTROOM_ASSIGN_OR_RETURN(v1::Webhook w, FromRecord<v1::Webhook>(r));
+  POSTROOM_ASSIGN_OR_RETURN(std::optional<store::SecretRecord> secret,
+                            tx.GetWebhookSecret(r.key));
+  w.clear_secret();
+  w.set_has_secret(secret.has_value());
+  return w;
+}
+
+}  // namespace
+
+absl::StatusOr<Applied<v1::Webhook>> ConfigCore::ApplyWebhook(const Actor& actor, v1::Webhook w,
+                                                              int64_t expected_version) {
+  const std::string what = absl::StrCat(Quoted("webhook", w.name()), ": invalid");
+  std::vector<FieldError> errors;
+  for (const std::string& u : UnknownFields(w)) errors.push_back({u, "unknown field"});
+  POSTROOM_RETURN_IF_ERROR(InvalidFields(what, errors));
+  if (!w.has_enabled()) w.set_enabled(true);
+  errors = ValidateWebhook(w);
+  const std::string secret = w.secret();
+  v1::Webhook spec = w;
+  spec.clear_secret();
+  spec.clear_has_secret();
+  Applied<v1::Webhook> result;
+  POSTROOM_RETURN_IF_ERROR(p_.store->InTransaction([&](ConfigTx& tx) -> absl::Status {
+    POSTROOM_ASSIGN_OR_RETURN(std::optional<store::SecretRecord> stored,
+                              tx.GetWebhookSecret(w.name()));
+    std::vector<FieldError> all = errors;
+    if (!stored && secret.empty()) {
+      all.push_back({"secret", absl::StrCat("required: ", kMinWebhookSecret, " to ",
+                                            kMaxWebhookSecret,
+                                            " bytes the receiver verifies signatures with")});
+    }
+    POSTROOM_RETURN_IF_ERROR(InvalidFields(what, all));
+    const std::string owner = connector::WebhookSecretOwner(w.name());
+    std::vector<std::string> changed_secrets;
+    if (!secret.empty()) {
+      absl::StatusOr<std::string> old =
+          stored ? p_.sealer->Open(stored->sealed, owner) : absl::NotFoundError("");
+      if (!old.ok() || *old != secret) changed_secrets.push_back("secret");
+    }
+    POSTROOM_RETURN_IF_ERROR(Put(tx, DocumentKind::kWebhook, w.name(), spec, expected_version,
+                                 actor, p_.clock->Now(), result, changed_secrets));
+    if (!changed_secrets.empty()) {
+      POSTROOM_ASSIGN_OR_RETURN(auto sealed, p_.sealer->Seal(secret, owner));
+      POSTROOM_RETURN_IF_ERROR(tx.PutWebhookSecret(w.name(), {"secret", sealed.second,
+                                                              sealed.first}));
+    }
+    result.object.clear_secret();
+    result.object.set_has_secret(true);
+    return absl::OkStatus();
+  }));
+  return result;
+}
+
+absl::StatusOr<v1::Webhook> ConfigCore::GetWebhook(const std::string& name) {
+  v1::Webhook out;
+  POSTROOM_RETURN_IF_ERROR(p_.store->InTransaction([&](ConfigTx& tx) -> absl::Status {
+    POSTROOM_ASSIGN_OR_RETURN(std::optional<DocumentRecord> r,
+                              tx.FindDocument(DocumentKind::kWebhook, name, /*lock=*/false));
+    if (!r) return NotFound(Quoted("webhook", name));
+    POSTROOM_ASSIGN_OR_RETURN(out, LoadWebhook(tx, *r));
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::Webhook>> ConfigCore::ListWebhooks() {
+  std::vector<v1::Webhook> out;
+  POSTROOM_RETURN_IF_ERROR(p_.store->InTransaction([&](ConfigTx& tx) -> absl::Status {
+    out.clear();
+    POSTROOM_ASSIGN_OR_RETURN(auto records, tx.ListDocuments(DocumentKind::kWebhook));
+    for (const DocumentRecord& r : records) {
+      POSTROOM_ASSIGN_OR_RETURN(v1::Webhook w, LoadWebhook(tx, r));
+      out.push_back(std::move(w));
+    }
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::Status ConfigCore::DeleteWebhook(const Actor& actor, const std::string& name,
+                                       int64_t expected_version) {
+  // The database cancels its queued deliveries (trigger webhooks_cancel_rows, 0013).
+  return p_.store->InTransaction([&](ConfigTx& tx) {
+    return Remove(tx, DocumentKind::kWebhook, name, expected_version, actor, p_.clock->Now());
+  });
+}
+
 absl::StatusOr<std::vector<v1::AuditEntry>> ConfigCore::GetHistory(const std::string& kind,
                                                                    const std::string& object,
                                                                    int limit) {
-  static const char* kKinds[] = {"connector", "route", "template", "blocked_address", "setting"};
+  static const char* kKinds[] = {"connector", "route",   "template",
+                                 "blocked_address", "setting", "webhook"};
   if (std::none_of(std::begin(kKinds), std::end(kKinds), [&](const char* k) { return kind == k; })) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown kind \"", kind, "\": use connector, route, template, blocked_address or setting"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown kind \"", kind,
+                     "\": use connector, route, template, blocked_address, setting or webhook"));
   }
   if (limit <= 0) limit = 100;
   std::vector<v1::AuditEntry> out;

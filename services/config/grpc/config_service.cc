@@ -239,4 +239,40 @@ grpc::Status ConfigService::GetHistory(grpc::ServerContext* ctx, const v1::GetHi
   });
 }
 
+grpc::Status ConfigService::ApplyWebhook(grpc::ServerContext* ctx,
+                                         const v1::ApplyWebhookRequest* req,
+                                         v1::ApplyWebhookResponse* resp) {
+  return Call(ctx, Role::kAdmin, "changing a webhook", [&](const Actor& a) -> absl::Status {
+    POSTROOM_ASSIGN_OR_RETURN(auto applied,
+                              core_.ApplyWebhook(a, req->webhook(), req->expected_version()));
+    SetApplied(resp, applied, &v1::ApplyWebhookResponse::mutable_webhook);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ConfigService::GetWebhook(grpc::ServerContext* ctx, const v1::GetWebhookRequest* req,
+                                       v1::GetWebhookResponse* resp) {
+  return Call(ctx, Role::kViewer, "reading webhooks", [&](const Actor&) -> absl::Status {
+    POSTROOM_ASSIGN_OR_RETURN(*resp->mutable_webhook(), core_.GetWebhook(req->name()));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ConfigService::ListWebhooks(grpc::ServerContext* ctx, const v1::ListWebhooksRequest*,
+                                         v1::ListWebhooksResponse* resp) {
+  return Call(ctx, Role::kViewer, "reading webhooks", [&](const Actor&) -> absl::Status {
+    POSTROOM_ASSIGN_OR_RETURN(auto all, core_.ListWebhooks());
+    CopyAll(resp->mutable_webhooks(), all);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ConfigService::DeleteWebhook(grpc::ServerContext* ctx,
+                                          const v1::DeleteWebhookRequest* req,
+                                          v1::DeleteWebhookResponse*) {
+  return Call(ctx, Role::kAdmin, "deleting a webhook", [&](const Actor& a) {
+    return core_.DeleteWebhook(a, req->name(), req->expected_version());
+  });
+}
+
 }  // namespace postroom::config

@@ -62,6 +62,15 @@ class ConfigService final : public v1::ConfigService::Service {
   grpc::Status GetHistory(grpc::ServerContext* ctx, const v1::GetHistoryRequest* req,
                           v1::GetHistoryResponse* resp) override;
 
+  grpc::Status ApplyWebhook(grpc::ServerContext* ctx, const v1::ApplyWebhookRequest* req,
+                            v1::ApplyWebhookResponse* resp) override;
+  grpc::Status GetWebhook(grpc::ServerContext* ctx, const v1::GetWebhookRequest* req,
+                          v1::GetWebhookResponse* resp) override;
+  grpc::Status ListWebhooks(grpc::ServerContext* ctx, const v1::ListWebhooksRequest* req,
+                            v1::ListWebhooksResponse* resp) override;
+  grpc::Status DeleteWebhook(grpc::ServerContext* ctx, const v1::DeleteWebhookRequest* req,
+                             v1::DeleteWebhookResponse* resp) override;
+
  private:
   // Authorizes, then runs fn with the caller as actor; maps its status.
   template <typename Fn>

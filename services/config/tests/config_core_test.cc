@@ -13,6 +13,7 @@ namespace postroom::config {
 namespace {
 
 using ::postroom::testing::IsOk;
+using ::postroom::testing::IsOkAndHolds;
 using ::postroom::testing::StatusIs;
 using ::testing::AllOf;
 using ::testing::ElementsAre;
@@ -817,6 +818,154 @@ TEST_F(ConfigCoreTest, HistoryRecordsActorActionAndVersions) {
   for (const auto& e : *history) actions.push_back(e.action() + "/" + e.actor());
   EXPECT_THAT(actions, ElementsAre("create/alice", "test/alice", "enable/bob"));
   EXPECT_EQ(history->back().version(), 2);
+}
+
+// Webhooks (docs/webhooks.md). Over PostgreSQL in config_core_pg_test.
+
+v1::Webhook Desk() {
+  v1::Webhook w;
+  w.set_name("desk");
+  w.set_url("https://desk.example.com/hooks/postroom");
+  w.add_events("work_item.created");
+  w.add_events("reply.failed");
+  w.set_secret("whsec-0123456789abcdef");
+  return w;
+}
+
+TEST_F(ConfigCoreTest, WebhookIsCreatedEnabledWithItsSecretSealed) {
+  auto applied = core_.ApplyWebhook(kAlice, Desk(), 0);
+  ASSERT_THAT(applied, IsOk());
+  EXPECT_TRUE(applied->created);
+  EXPECT_TRUE(applied->object.enabled());
+  EXPECT_TRUE(applied->object.has_secret());
+  EXPECT_EQ(applied->object.secret(), "");
+  EXPECT_EQ(applied->object.version(), 1);
+}
+
+TEST_F(ConfigCoreTest, WebhookSecretIsNeverReturnedNorStoredNorAudited) {
+  ASSERT_THAT(core_.ApplyWebhook(kAlice, Desk(), 0), IsOk());
+  auto got = core_.GetWebhook("desk");
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->secret(), "");
+  EXPECT_TRUE(got->has_secret());
+  auto all = core_.ListWebhooks();
+  ASSERT_THAT(all, IsOk());
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ((*all)[0].secret(), "");
+  EXPECT_TRUE((*all)[0].has_secret());
+  auto history = core_.GetHistory("webhook", "desk", 0);
+  ASSERT_THAT(history, IsOk());
+  ASSERT_EQ(history->size(), 1u);
+  EXPECT_THAT((*history)[0].after_json(), Not(HasSubstr("whsec-0123456789abcdef")));
+  EXPECT_THAT((*history)[0].after_json(), HasSubstr("_changed_secrets"));
+  // What the store holds: the spec without it, and a ciphertext that is not the plaintext.
+  holder_->store().InTransaction([&](store::ConfigTx& tx) -> absl::Status {
+    auto doc = tx.FindDocument(store::DocumentKind::kWebhook, "desk", false);
+    EXPECT_THAT(doc, IsOk());
+    if (doc.ok() && doc->has_value()) {
+      EXPECT_THAT((*doc)->spec_json, Not(HasSubstr("whsec")));
+      EXPECT_THAT((*doc)->spec_json, Not(HasSubstr("has_secret")));
+    }
+    auto secret = tx.GetWebhookSecret("desk");
+    EXPECT_THAT(secret, IsOk());
+    if (secret.ok()) {
+      EXPECT_TRUE(secret->has_value());
+      if (secret->has_value()) EXPECT_NE((*secret)->sealed, "whsec-0123456789abcdef");
+    }
+    return absl::OkStatus();
+  });
+}
+
+TEST_F(ConfigCoreTest, WebhookWithoutSecretIsRefusedWhenCreated) {
+  v1::Webhook w = Desk();
+  w.clear_secret();
+  EXPECT_THAT(core_.ApplyWebhook(kAlice, w, 0),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("  - secret: required")));
+  EXPECT_THAT(core_.GetWebhook("desk"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(ConfigCoreTest, WebhookEmptySecretOnUpdateKeepsTheStoredOne) {
+  ASSERT_THAT(core_.ApplyWebhook(kAlice, Desk(), 0), IsOk());
+  v1::Webhook w = Desk();
+  w.clear_secret();
+  w.add_events("message.bounced");
+  auto applied = core_.ApplyWebhook(kAlice, w, 0);
+  ASSERT_THAT(applied, IsOk());
+  EXPECT_THAT(applied->changed_fields, ElementsAre("events"));
+  EXPECT_TRUE(core_.GetWebhook("desk")->has_secret());
+  // The same secret again is no change; a new one is, named but never shown.
+  EXPECT_THAT(core_.ApplyWebhook(kAlice, Desk(), 0)->changed_fields, ElementsAre("events"));
+  v1::Webhook rotated = Desk();
+  rotated.set_secret("whsec-rotated-0123456789");
+  auto rotation = core_.ApplyWebhook(kAlice, rotated, 0);
+  ASSERT_THAT(rotation, IsOk());
+  EXPECT_THAT(rotation->changed_fields, ElementsAre("secret"));
+  EXPECT_EQ(rotation->object.version(), 4);
+}
+
+TEST_F(ConfigCoreTest, WebhookBadUrlIsRefusedWithItsFieldPath) {
+  for (const char* url : {"", "desk.example.com/hook", "ftp://desk.example.com/hook",
+                          "https://user:pw@desk.example.com/hook", "javascript:alert(1)"}) {
+    v1::Webhook w = Desk();
+    w.set_url(url);
+    EXPECT_THAT(core_.ApplyWebhook(kAlice, w, 0),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("  - url: ")))
+        << url;
+  }
+  EXPECT_THAT(core_.ListWebhooks(), IsOkAndHolds(IsEmpty()));
+}
+
+TEST_F(ConfigCoreTest, WebhookPlainHttpOnlyToLoopback) {
+  for (const char* url : {"http://desk.example.com/hook", "http://127.0.0.1.evil.example/h",
+                          "http://localhost.evil.example/h", "http://10.0.0.1/h",
+                          "http://[::2]/h"}) {
+    v1::Webhook w = Desk();
+    w.set_url(url);
+    EXPECT_THAT(core_.ApplyWebhook(kAlice, w, 0),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("url: must be an https:// URL (http only on loopback)")))
+        << url;
+  }
+  for (const char* url : {"http://127.0.0.1:8080/h", "http://localhost/h", "http://[::1]:9/h",
+                          "http://127.5.6.7/h"}) {
+    v1::Webhook w = Desk();
+    w.set_url(url);
+    EXPECT_THAT(core_.ApplyWebhook(kAlice, w, 0), IsOk()) << url;
+  }
+}
+
+TEST_F(ConfigCoreTest, WebhookUnknownOrRepeatedEventIsRefusedWithItsIndex) {
+  v1::Webhook w = Desk();
+  w.add_events("work_item.deleted");
+  w.add_events("work_item.created");
+  EXPECT_THAT(core_.ApplyWebhook(kAlice, w, 0),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("  - events[2]: unknown event \"work_item.deleted\""),
+                             HasSubstr("  - events[3]: \"work_item.created\" is listed twice"))));
+  w.clear_events();
+  EXPECT_THAT(core_.ApplyWebhook(kAlice, w, 0),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("  - events: list at least")));
+}
+
+TEST_F(ConfigCoreTest, WebhookSecretLengthIsBounded) {
+  for (size_t n : {size_t{1}, size_t{15}, size_t{257}, size_t{1} << 20}) {
+    v1::Webhook w = Desk();
+    w.set_secret(std::string(n, 'k'));
+    EXPECT_THAT(core_.ApplyWebhook(kAlice, w, 0),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("  - secret: must be 16")))
+        << n;
+  }
+}
+
+TEST_F(ConfigCoreTest, WebhookDeleteRemovesItAndItsSecret) {
+  ASSERT_THAT(core_.ApplyWebhook(kAlice, Desk(), 0), IsOk());
+  ASSERT_THAT(core_.DeleteWebhook(kAlice, "desk", 0), IsOk());
+  EXPECT_THAT(core_.GetWebhook("desk"), StatusIs(absl::StatusCode::kNotFound));
+  v1::Webhook w = Desk();
+  w.clear_secret();
+  EXPECT_THAT(core_.ApplyWebhook(kAlice, w, 0),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("secret: required")));
+  EXPECT_THAT(core_.DeleteWebhook(kAlice, "desk", 0), StatusIs(absl::StatusCode::kNotFound));
 }
 
 }  // namespace

@@ -97,6 +97,8 @@ absl::Status LoadAttachments(store::OutboxStore& store, const store::OutboxItem&
   return absl::OkStatus();
 }
 
+}  // namespace
+
 const char* OutcomeName(store::AttemptKind k) {
   switch (k) {
     case store::AttemptKind::kSent:
@@ -108,8 +110,6 @@ const char* OutcomeName(store::AttemptKind k) {
   }
   return "?";
 }
-
-}  // namespace
 
 SenderCore::SenderCore(SenderOptions options, SenderDeps deps)
     : options_(std::move(options)), deps_(deps) {}

@@ -47,6 +47,9 @@ struct DrainReport {
   absl::Status status;  // Store errors; rows already claimed are retried when the claim expires.
 };
 
+// "sent", "retry" or "failed": the outcome label of metrics and logs.
+const char* OutcomeName(store::AttemptKind k);
+
 class SenderCore {
  public:
   SenderCore(SenderOptions options, SenderDeps deps);

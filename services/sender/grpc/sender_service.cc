@@ -59,6 +59,7 @@ void SenderService::ToProto(const store::OutboxItem& o, absl::Time now, bool ful
   for (const std::string& cc : o.cc) out->add_cc(cc);
   out->set_from_address(o.from_address);
   out->set_attachments(static_cast<uint32_t>(std::max(0, o.attachment_count)));
+  out->set_webhook(o.webhook);
   if (full) {
     out->set_body_text(o.body_text);
     out->set_body_html(o.body_html);

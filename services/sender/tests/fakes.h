@@ -39,6 +39,12 @@ class InMemoryOutboxStore : public store::OutboxStore {
 
   absl::StatusOr<std::vector<store::OutboxItem>> ClaimDue(const std::string& owner, absl::Time now,
                                                           absl::Duration lease, int limit) override;
+  // Webhook rows are PostgreSQL's (outbox_store_pg_test, webhooks_e2e): none here.
+  absl::StatusOr<std::vector<store::WebhookDelivery>> ClaimDueWebhooks(const std::string&,
+                                                                       absl::Time, absl::Duration,
+                                                                       int) override {
+    return std::vector<store::WebhookDelivery>();
+  }
   absl::StatusOr<std::vector<store::OutgoingConnectorRecord>> ListOutgoing() override;
   absl::StatusOr<std::vector<std::string>> ListOutgoingNames() override;
   absl::StatusOr<store::AttemptResult> FinishAttempt(const store::AttemptOutcome& o) override;

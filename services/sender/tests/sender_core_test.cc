@@ -1,9 +1,11 @@
 // The sender core with fakes and a FakeClock: which rows are due, backoff, classification of
 // SMTP results, max attempts, connector error counters and auto-disable, claims and crashes.
 #include "services/sender/core/sender_core.h"
+#include "services/sender/core/webhook_sender.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "libs/mail/mail_error.h"
 #include "services/sender/tests/fakes.h"
 #include "tests/support/status_matchers.h"
 
@@ -479,6 +481,56 @@ TEST(SenderCore, RetryNowMakesFailedRowDueAgainIdempotently) {
   EXPECT_EQ(h.core().DrainOnce().sent, 1);
   EXPECT_THAT(h.store().RetryNow(id, h.clock().Now()),
               postroom::testing::StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+// Webhooks (docs/webhooks.md): the signature and what each answer means. Delivery itself is
+// PostgreSQL's and the network's: webhook_store_pg_test, webhooks_e2e.
+
+TEST(WebhookSignature, IsHexHmacSha256OfTimeDotBody) {
+  // python3: hmac.new(b"whsec-test-key-0001", b'1700000000.{"id":"evt_1"}', sha256).hexdigest()
+  EXPECT_EQ(WebhookSignature("whsec-test-key-0001", 1700000000, R"({"id":"evt_1"})"),
+            "t=1700000000,v1=2265a74a7fa6b64a42581bb6de979e464e58dd508bc4f7e23de9f60081193ec9");
+  EXPECT_NE(WebhookSignature("whsec-test-key-0001", 1700000001, R"({"id":"evt_1"})"),
+            WebhookSignature("whsec-test-key-0001", 1700000000, R"({"id":"evt_1"})"));
+}
+
+mail::HttpResponse Answer(int status, std::string body = "") {
+  mail::HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+TEST(ClassifyWebhookAnswer, TwoHundredsAreSent) {
+  for (int code : {200, 201, 202, 204, 299}) {
+    EXPECT_EQ(ClassifyWebhookAnswer(Answer(code)).row, RowVerdict::kSent) << code;
+  }
+}
+
+TEST(ClassifyWebhookAnswer, ServerErrorsThrottlingAndNoAnswerAreRetried) {
+  for (int code : {500, 502, 503, 504, 408, 429}) {
+    WebhookVerdict v = ClassifyWebhookAnswer(Answer(code, "busy"));
+    EXPECT_EQ(v.row, RowVerdict::kRetry) << code;
+    EXPECT_EQ(v.error, absl::StrCat("HTTP ", code, ": busy"));
+  }
+  WebhookVerdict v = ClassifyWebhookAnswer(
+      mail::MailTimeoutError("POST https://desk.example.com/h: Operation timed out"));
+  EXPECT_EQ(v.row, RowVerdict::kRetry);
+  EXPECT_EQ(v.error_class, "network");
+  EXPECT_EQ(ClassifyWebhookAnswer(mail::MailError(mail::MailErrorClass::kTls, "bad cert")).row,
+            RowVerdict::kRetry);
+}
+
+TEST(ClassifyWebhookAnswer, OtherAnswersFailAtOnceWithTheAnswerKeptAndBounded) {
+  WebhookVerdict v = ClassifyWebhookAnswer(Answer(422, "unknown field: reference"));
+  EXPECT_EQ(v.row, RowVerdict::kFailed);
+  EXPECT_EQ(v.error, "HTTP 422: unknown field: reference");
+  EXPECT_EQ(ClassifyWebhookAnswer(Answer(404)).error, "HTTP 404");
+  v = ClassifyWebhookAnswer(Answer(400, std::string(64 << 10, 'x')));
+  EXPECT_EQ(v.error.size(), std::string("HTTP 400: ").size() + kKeptAnswerBytes);
+  v = ClassifyWebhookAnswer(Answer(301));
+  EXPECT_EQ(v.row, RowVerdict::kFailed);
+  EXPECT_THAT(v.error, HasSubstr("redirects are not followed"));
 }
 
 }  // namespace

@@ -888,8 +888,8 @@ TEST_F(CommandsTest, HelpExitsZero) {
 
 TEST_F(CommandsTest, HelpAndGetErrorsNameTheRouterAndSenderKinds) {
   const std::string all_kinds =
-      "setting, template, blocked-address, connector, route, message, work-item, outbox, "
-      "suppressions";
+      "setting, template, blocked-address, connector, route, webhook, message, work-item, "
+      "outbox, suppressions";
   EXPECT_THAT(Run({"--help"}).out,
               ContainsRegex("Kinds: [^\n]*message\\(s\\)[^\n]*work-item\\(s\\)[^\n]*outbox"));
   Result missing = Run({"get"});

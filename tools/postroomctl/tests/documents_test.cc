@@ -73,7 +73,7 @@ TEST(ParseDocuments, MissingAndUnknownKindsAreProblems) {
   ASSERT_EQ(p.problems.size(), 2u);
   EXPECT_EQ(p.problems[0],
             "f.yaml:1: document 1: missing kind: (one of Setting, Template, BlockedAddress, "
-            "Connector, Route)");
+            "Connector, Route, Webhook)");
   EXPECT_THAT(p.problems[1], HasSubstr("f.yaml:3: document 2: kind: unknown kind \"Conector\""));
   EXPECT_THAT(p.documents, IsEmpty());
 }

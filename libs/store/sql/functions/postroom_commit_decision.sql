@@ -185,6 +185,14 @@ BEGIN
   IF v_wi IS NOT NULL THEN
     INSERT INTO work_item_messages (work_item_id, message_id, role)
     VALUES (v_wi, v_id, CASE WHEN v_create THEN 'created' ELSE 'appended' END);
+    -- Webhooks (docs/webhooks.md): in this transaction, after the work item's row lock.
+    PERFORM postroom_queue_webhook_event(
+        CASE WHEN v_create THEN 'work_item.created' ELSE 'work_item.appended' END, v_wi, v_conn,
+        jsonb_strip_nulls(jsonb_build_object(
+            'reference', v_ref, 'message_id', v_id, 'route', NULLIF(v_route, ''),
+            'queue', NULLIF(p_wi_queue, ''), 'subject', NULLIF(left(p_wi_subject, 998), ''),
+            'requester_address', NULLIF(p_requester_address, ''),
+            'test_mode', CASE WHEN v_create THEN p_wi_test_mode END)));
   END IF;
 
   IF NOT p_insert THEN
