@@ -214,9 +214,13 @@ demo_dovecot_dir() { mail_server_dir dovecot; }
 
 # The demo's outgoing server: a private Postfix on 12525, where the demo gateway connector
 # points, keeping every message the sender delivers in one Maildir (scripts/smtp messages DIR).
+# Mail to support@example.com (and its +token reply addresses) goes into the demo mailbox over
+# LMTP, so a mail submitted here runs the whole loop (start the mailbox first).
 stack_start_demo_smtp() {
-  local dir; dir="$(mail_server_dir smtp)"
-  "$POSTROOM_ROOT/scripts/smtp" start "$dir" --port "${POSTROOM_DEMO_SMTP_PORT:-12525}" >/dev/null
+  local dir lmtp_port; dir="$(mail_server_dir smtp)"
+  lmtp_port="$(sed -n 's/^LMTP_PORT=//p' "$(demo_dovecot_dir)/ports.env")"
+  "$POSTROOM_ROOT/scripts/smtp" start "$dir" --port "${POSTROOM_DEMO_SMTP_PORT:-12525}" \
+    --lmtp "127.0.0.1:$lmtp_port" --lmtp-for support@example.com >/dev/null
   "$POSTROOM_ROOT/scripts/smtp" add-user "$dir" desk demo-smtp-password  # the gateway's login
 }
 

@@ -37,15 +37,27 @@ e2e_tls_material() {
   export POSTROOM_TLS_CERT="$d/tls.crt" POSTROOM_TLS_KEY="$d/tls.key" POSTROOM_CA_FILE="$d/ca.crt"
 }
 
-# e2e_smtp_up: a private Postfix (scripts/smtp) in SMTP_HOME with the SMTP user desk /
-# demo-smtp-password and its ports in the environment (SMTP_PORT, SMTP_CA_FILE …; stack_stop
-# stops it on exit), and the helpers of the tests that send: sql SQL, mail_with TEXT (the
-# delivered file holding it), eventually COMMAND [SECONDS], make_mail FILE FROM MESSAGE-ID
-# SUBJECT, and $M for such files.
+# e2e_dovecot_up: a private Dovecot (scripts/dovecot) in DOVECOT_HOME with the demo's IMAP user
+# support / demo-imap-password and its ports in the environment (IMAP_PORT, LMTP_PORT …;
+# stack_stop stops it on exit).
+e2e_dovecot_up() {
+  DOVECOT_HOME="$(mail_server_dir dovecot)"
+  rm -rf "$DOVECOT_HOME"
+  "$ROOT/scripts/dovecot" start "$DOVECOT_HOME" >/dev/null || die "scripts/dovecot did not start"
+  "$ROOT/scripts/dovecot" add-user "$DOVECOT_HOME" support demo-imap-password >/dev/null
+  source "$DOVECOT_HOME/ports.env"
+  export DOVECOT_HOME
+}
+
+# e2e_smtp_up [scripts/smtp start OPTIONS]: a private Postfix (scripts/smtp) in SMTP_HOME with
+# the SMTP user desk / demo-smtp-password and its ports in the environment (SMTP_PORT,
+# SMTP_CA_FILE …; stack_stop stops it on exit), and the helpers of the tests that send: sql SQL,
+# mail_with TEXT (the delivered file holding it), eventually COMMAND [SECONDS], make_mail FILE
+# FROM MESSAGE-ID SUBJECT, and $M for such files.
 e2e_smtp_up() {
   SMTP_HOME="$(mail_server_dir smtp)"
   rm -rf "$SMTP_HOME"
-  "$ROOT/scripts/smtp" start "$SMTP_HOME" >/dev/null || die "scripts/smtp did not start Postfix"
+  "$ROOT/scripts/smtp" start "$SMTP_HOME" "$@" >/dev/null || die "scripts/smtp did not start Postfix"
   "$ROOT/scripts/smtp" add-user "$SMTP_HOME" desk demo-smtp-password
   source "$SMTP_HOME/ports.env"
   export ROOT SMTP_HOME
