@@ -132,6 +132,11 @@ Struct MessageResource(const GraphMessage& m, uint64_t inline_limit) {
   (*body.mutable_fields())["content"] = Text(m.body_html.empty() ? m.body_text : m.body_html);
   f["body"] = Object(std::move(body));
   f["toRecipients"] = ListOf({Recipient(m.to, "")});
+  if (!m.cc.empty()) {
+    std::vector<Value> cc;
+    for (const std::string& a : m.cc) cc.push_back(Recipient(a, ""));
+    f["ccRecipients"] = ListOf(std::move(cc));
+  }
   if (!m.from.empty()) f["from"] = Recipient(m.from, m.from_name);
   if (!m.reply_to.empty()) f["replyTo"] = ListOf({Recipient(m.reply_to, "")});
   std::vector<Value> headers;

@@ -91,6 +91,7 @@ struct GraphMessage {
   std::string from;  // Address; the mailbox or one it may send as.
   std::string from_name;
   std::string to;
+  std::vector<std::string> cc;  // Addresses (a reply's copies); may be empty.
   std::string reply_to;  // One address, or "Name <address>".
   std::string subject;
   std::string body_text;

@@ -39,11 +39,19 @@ mail::GraphMessage GraphMessageOf(const mail::OutgoingEmail& e) {
   m.from = e.from;
   m.from_name = e.from_name;
   m.to = e.to;
+  m.cc = e.cc;
   m.reply_to = e.reply_to;
   m.subject = e.subject;
   m.body_text = e.body_text;
   m.body_html = e.body_html;
   m.headers = e.headers;
+  // A reply's files: small ones inline, larger ones through an upload session (SendJson
+  // decides by size); none is inline-referenced by cid, so no content id.
+  m.attachments.reserve(e.attachments.size());
+  for (const mail::OutgoingAttachment& a : e.attachments) {
+    m.attachments.push_back(
+        {.name = a.filename, .content_type = a.content_type, .bytes = a.content});
+  }
   return m;
 }
 

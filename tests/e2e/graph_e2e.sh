@@ -308,11 +308,11 @@ queue_json() {  # DEDUPE_KEY SUBJECT
 }
 queue_json graph-json-1 "Graph JSON send"
 check "the sender delivers it through sendMail as JSON" outbox_is graph-json-1 sent
-check "the fake got saveToSentItems false, the display name, Reply-To, X-Loop and no In-Reply-To" \
+check "the fake got saveToSentItems false, the display name, Reply-To, X-Loop, X-Auto-Response-Suppress and no In-Reply-To" \
   fake_sent_json "Graph JSON send" 'm["via"] == "json" and m["saveToSentItems"] is False and
     m["message"]["from"]["emailAddress"]["name"] == "Kundendienst Müller" and
     m["message"]["replyTo"][0]["emailAddress"]["address"] == "support+tok@example.com" and
-    [h["name"] for h in m["message"]["internetMessageHeaders"]] == ["X-Loop"]'
+    sorted(h["name"] for h in m["message"]["internetMessageHeaders"]) == ["X-Auto-Response-Suppress", "X-Loop"]'
 check "no copy went to Sent Items for it" test "$(saved_copies)" = "$saved_before"
 # Throttling on the JSON path: a short 429 is waited out inside the client; a long one is a
 # temporary failure (the row stays queued, class throttled).
@@ -333,6 +333,37 @@ check "throttled past the client's retries: queued again as throttled, not faile
 fault '{"throttle": 0}'
 ctl retry outbox "$(sql "SELECT id FROM outbox WHERE dedupe_key = 'graph-json-3'")" >/dev/null
 check "once the throttling ends the throttled mail goes" outbox_is graph-json-3 sent
+
+# A reply from the desk with files and a copy (outbox_attachments and cc, as SendReply stores
+# them): over 3 MiB rendered, so not one MIME request but a draft (its copy as ccRecipients),
+# the small file posted as a fileAttachment and the 3.5 MiB one through an upload session; both
+# must arrive whole.
+head -c $((3584 * 1024)) /dev/urandom >"$G/big.bin"
+BIG_SHA="$(sha256sum "$G/big.bin" | cut -d' ' -f1)"
+printf 'the small file\n' >"$G/small.txt"
+SMALL_SHA="$(sha256sum "$G/small.txt" | cut -d' ' -f1)"
+python3 - "$G/big.bin" "$G/small.txt" >"$G/reply.sql" <<'PY'
+import sys
+big, small = (open(f, "rb").read().hex() for f in sys.argv[1:3])
+print(f"""WITH o AS (
+  INSERT INTO outbox (connector_id, reason, to_address, cc, subject, body_text, dedupe_key)
+  SELECT id, 'reply', 'jane@client.example', 'boss@client.example', 'Graph reply with files',
+         'Both files attached.', 'graph-reply-files' FROM connectors WHERE name = 'graphout' RETURNING id)
+INSERT INTO outbox_attachments (outbox_id, position, filename, content_type, content)
+SELECT id, 0, 'small.txt', 'text/plain', '\\x{small}'::bytea FROM o UNION ALL
+SELECT id, 1, 'big.bin', 'application/octet-stream', '\\x{big}'::bytea FROM o;""")
+PY
+psql "$DB" -qAtX -v ON_ERROR_STOP=1 -f "$G/reply.sql" >/dev/null
+ranges_before="$(fake state | python3 -c "import json,sys; print(json.load(sys.stdin)['counts'].get('upload_ranges', 0))")"
+check "a reply with a 3.5 MiB file is delivered through Graph" outbox_is graph-reply-files sent
+check "the fake got a draft with the copy and both files whole (sha256), the large one by upload session" \
+  fake_sent_json "Graph reply with files" 'm["via"] == "draft" and
+    [r["emailAddress"]["address"] for r in m["message"]["ccRecipients"]] == ["boss@client.example"] and sorted(
+    (a["name"], a["size"], a["sha256"], a["via"]) for a in m["attachments"]) == [
+    ("big.bin", '"$((3584 * 1024))"', "'"$BIG_SHA"'", "upload"),
+    ("small.txt", '"$(stat -c %s "$G/small.txt")"', "'"$SMALL_SHA"'", "inline")]'
+check "the upload went in byte ranges to the session URL" bash -c "
+  [ \"\$(curl -sf --cacert '$GRAPH_CA' https://127.0.0.1:$GRAPH_PORT/_control/state | python3 -c \"import json,sys; print(json.load(sys.stdin)['counts'].get('upload_ranges', 0))\")\" -gt $ranges_before ]"
 
 fault '{"expire_tokens": true, "token_error": "invalid_grant", "count": 20}'
 for i in 1 2 3; do

@@ -445,6 +445,20 @@ TEST(GraphClient, SendJsonInOneRequestCarriesSaveToSentItemsAndOnlyXHeaders) {
   EXPECT_THAT(DroppedHeaders(Reply()), ElementsAre("Auto-Submitted", "In-Reply-To"));
 }
 
+// A reply's copies travel as ccRecipients; without any there is no such field.
+TEST(GraphClient, CopiesAreCcRecipients) {
+  GraphMessage m = Reply();
+  m.cc = {"boss@client.example", "team@client.example"};
+  absl::StatusOr<google::protobuf::Value> json = ParseJson(GraphMessageJson(m, 0));
+  ASSERT_THAT(json, IsOk());
+  const google::protobuf::Value* cc = JsonField(*json, "ccRecipients");
+  ASSERT_NE(cc, nullptr);
+  ASSERT_EQ(cc->list_value().values_size(), 2);
+  EXPECT_EQ(JsonString(*JsonField(cc->list_value().values(1), "emailAddress"), "address"),
+            "team@client.example");
+  EXPECT_THAT(GraphMessageJson(Reply(), 0), ::testing::Not(HasSubstr("ccRecipients")));
+}
+
 // Over one request: a draft, the small attachment by POST, the large one through an upload
 // session in ranges no larger than asked (and never 4 MiB or more), without the token on the
 // pre-authenticated uploadUrl; a 429 on a range waits and sends that range again; then send.
