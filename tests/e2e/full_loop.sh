@@ -54,8 +54,19 @@ PY
 header() { grep -m1 -i "^$2:" "$1" | sed 's/^[^:]*: *//; s/\r$//'; }
 export -f in_mailbox
 
+# The desk's webhook receiver (tests/fakes/webhook_receiver.py), plain http on loopback.
+export WEBHOOK_SECRET="full-loop-webhook-secret-0123456789"
+python3 "$ROOT/tests/fakes/webhook_receiver.py" --secret "$WEBHOOK_SECRET" \
+  --port-file "$POSTROOM_HOME/hook.port" --log "$POSTROOM_HOME/hook.log" >"$POSTROOM_HOME/hook.out" 2>&1 &
+RECEIVER_PID=$!
+trap 'kill "$RECEIVER_PID" 2>/dev/null; stack_stop' EXIT
+for _ in $(seq 100); do [ -s "$POSTROOM_HOME/hook.port" ] && break; sleep 0.1; done
+[ -s "$POSTROOM_HOME/hook.port" ] || die "webhook_receiver.py did not start"
+
 sed -e "s/port: 11143,/port: $IMAP_PORT,/" -e "s/port: 12525,/port: $SMTP_PORT,/" \
     "$ROOT/examples/demo.yaml" > "$POSTROOM_HOME/demo.yaml"
+printf -- '---\nkind: Webhook\nname: desk\nurl: http://127.0.0.1:%s/ok\nsecret_env: WEBHOOK_SECRET\nevents: [work_item.created, work_item.appended, reply.delivered, reply.failed, message.bounced]\n' \
+  "$(cat "$POSTROOM_HOME/hook.port")" >> "$POSTROOM_HOME/demo.yaml"
 check "apply the demo with the private Dovecot and Postfix" \
   expect 0 "connector/support" apply -f "$POSTROOM_HOME/demo.yaml"
 for c in gateway support; do
@@ -130,9 +141,27 @@ check "the customer's mailbox over IMAP: 2 messages, 2 distinct Message-IDs" bas
 check "exactly one of them is automatic (the one acknowledgement)" \
   bash -c "[ \"\$(grep -c ' auto-replied\$' '$M/alice.headers')\" = 1 ] && grep -qF '$ack_id auto-replied' '$M/alice.headers'"
 
-# --- 5. Webhooks (issue 19): a receiver on loopback got every event, signed, in order. ---
-# Kept for the webhook work: start the receiver before `apply` above, add its Webhook object to
-# demo.yaml, and check here that it saw work_item.created, work_item.appended and
-# reply.delivered for $wi, each signature valid, in that order.
+# --- 5. Webhooks (issue 19): the desk's receiver got every event, signed, in order. ---
+# hook_events: the events the receiver accepted for work item $wi, in arrival order, "-" for a
+# request whose signature did not verify.
+hook_events() {
+  python3 - "$POSTROOM_HOME/hook.log" "$wi" <<'PY'
+import json, sys
+out = []
+for line in open(sys.argv[1], encoding="utf-8"):
+    r = json.loads(line)
+    if str(r.get("work_item_id")) == sys.argv[2] and r.get("status") == 200:
+        out.append(r["event"] if r.get("sig_ok") else "-")
+print(" ".join(out))
+PY
+}
+export -f hook_events
+export POSTROOM_HOME wi
+check "the receiver got work_item.created, work_item.appended, reply.delivered, in that order, each signed" \
+  eventually '[ "$(hook_events)" = "work_item.created work_item.appended reply.delivered" ]' 30
+check "no webhook request failed its signature check" bash -c \
+  "! grep -q '\"sig_ok\": false' '$POSTROOM_HOME/hook.log'"
+check "every webhook delivery is sent in the outbox" bash -c \
+  "[ \"\$(sql \"SELECT count(*) FROM outbox WHERE kind = 'webhook' AND status <> 'sent'\")\" = 0 ]"
 
 e2e_finish full_loop
