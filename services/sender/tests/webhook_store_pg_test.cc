@@ -194,6 +194,34 @@ TEST_F(WebhookStorePg, ReplyResultQueuesReplyDeliveredOrFailedInTheSameTransacti
             "HTTP 503");
 }
 
+// A bounce tied to a row the sender sent (postroom_record_bounce, called in the bounce
+// decision's transaction) queues message.bounced once: the same bounce again is no new event.
+TEST_F(WebhookStorePg, BounceQueuesMessageBouncedOnce) {
+  AddWebhook("desk", R"(["message.bounced"])");
+  const std::string gw = Query(
+      "INSERT INTO connectors (name, protocol, direction, status, system_default, spec, "
+      "modified_by) VALUES ('gateway', 'smtp', 'both', 'active', true, '{}', 'test') "
+      "RETURNING id");
+  int64_t wi = AddWorkItem("SUP-7");
+  const std::string row = Query(
+      "INSERT INTO outbox (connector_id, reason, to_address, subject, work_item_id, status, "
+      "smtp_message_id) VALUES (" + gw + ", 'reply', 'Gone@Example.org', 'Re: x', " +
+      std::to_string(wi) + ", 'sent', 'postroom.outbox.1.1@desk.example') RETURNING id");
+  const std::string dsn = Query(
+      "INSERT INTO messages (connector_id, fetch_key, size_bytes, raw) VALUES (" + gw +
+      ", 'dsn-1', 1, 'x') RETURNING id");
+  const std::string bounce = "SELECT postroom_record_bounce(" + dsn + ", jsonb_build_object("
+      "'outbox_id', " + row + ", 'smtp_message_id', 'postroom.outbox.1.1@desk.example', "
+      "'kind', 'permanent', 'status', '5.1.1', 'diagnostic', 'no such user'))";
+  EXPECT_EQ(Query(bounce), "permanent");
+  EXPECT_EQ(Query(bounce), "permanent");  // Reprocessed: marked as before, no second event.
+  EXPECT_EQ(Query("SELECT count(*) FROM outbox WHERE kind = 'webhook'"), "1");
+  EXPECT_EQ(Query("SELECT event || ' ' || work_item_id || ' ' || ((body_text::jsonb)->'data'->>"
+                  "'recipient') || ' ' || ((body_text::jsonb)->'data'->>'status') FROM outbox "
+                  "WHERE kind = 'webhook'"),
+            absl::StrCat("message.bounced ", wi, " gone@example.org 5.1.1"));
+}
+
 TEST_F(WebhookStorePg, AutoDisableQueuesConnectorAutoDisabled) {
   AddWebhook("desk", R"(["connector.auto_disabled"])");
   int64_t gw = std::stoll(Query(

@@ -20,21 +20,32 @@ DECLARE
   v_diagnostic text := left(coalesce(p_bounce ->> 'diagnostic', ''), 1000);
   v_connector bigint;
   v_address text;
+  v_work_item bigint;
+  v_previous bigint;
 BEGIN
   IF v_outbox = 0 OR v_kind NOT IN ('permanent', 'transient', 'unknown') THEN
     RETURN '';
   END IF;
+  -- The bounce that marked the row before (a repeated or reprocessed bounce is no new event).
+  SELECT o.bounce_message_id INTO v_previous FROM outbox o WHERE o.id = v_outbox FOR UPDATE;
   UPDATE outbox o SET status = 'bounced', bounce_status = v_status,
       bounce_diagnostic = v_diagnostic, bounced_at = now(), bounce_message_id = p_message_id
    WHERE o.id = v_outbox AND o.smtp_message_id = p_bounce ->> 'smtp_message_id'
      AND o.smtp_message_id <> '' AND o.status IN ('sent', 'bounced')
      AND NOT (o.status = 'bounced' AND left(o.bounce_status, 1) = '5' AND v_kind <> 'permanent')
-  RETURNING o.connector_id, lower(btrim(o.to_address)) INTO v_connector, v_address;
+  RETURNING o.connector_id, lower(btrim(o.to_address)), o.work_item_id
+       INTO v_connector, v_address, v_work_item;
   IF NOT FOUND THEN
     RETURN '';
   END IF;
-  -- message.bounced: the webhooks event for this bounce belongs here, its one call site (the
-  -- row is marked; v_outbox, v_kind, v_status, v_diagnostic and p_message_id describe it).
+  -- The webhooks hear of it in this transaction (docs/webhooks.md), once per bounce message.
+  IF v_previous IS DISTINCT FROM p_message_id THEN
+    PERFORM postroom_queue_webhook_event('message.bounced', v_work_item, v_connector,
+        jsonb_build_object('outbox_id', v_outbox, 'recipient', v_address, 'kind', v_kind,
+                           'status', v_status, 'diagnostic', v_diagnostic,
+                           'bounce_message_id', p_message_id,
+                           'suppressed', v_kind = 'permanent'));
+  END IF;
   IF v_kind = 'permanent' AND v_connector IS NOT NULL AND v_address <> '' THEN
     INSERT INTO suppressions (connector_id, address, reason, dsn_status, diagnostic,
                               source_outbox_id, source_message_id)
