@@ -36,7 +36,7 @@ PATH="$T/bin:$PATH"
 # shellcheck disable=SC1091
 source "$T/completion.bash"
 
-check "commands by prefix" "delete describe disable" postroomctl d
+check "commands by prefix" "delete describe disable download" postroomctl d
 check "kinds of get: the router's" "messages" postroomctl get m
 check "kinds of get: the sender's" "outbox" postroomctl get o
 check "kinds of get: config's" "routes" postroomctl get ro
