@@ -19,7 +19,8 @@
 -- table it is about to remove, never an address. `p_dry_run` counts everything and writes
 -- nothing.
 --
--- Returns {"counts": {...}, "remaining": messages matching above p_after_id before this call,
+-- Returns {"counts": {...}, "remaining": on the first call (and a dry run) every matching
+-- message, null later (counting is a scan of the table: once per run is enough),
 -- "next_after_id": 0 when done, "hash": what replaces the address}. The hash is a plain SHA-256
 -- (no pepper): an operator can tell whether an address was forgotten by hashing it, at the cost
 -- that anyone holding a candidate address can do the same (docs/privacy.md).
@@ -29,7 +30,8 @@ CREATE OR REPLACE FUNCTION postroom_forget_address(p_address text, p_dry_run boo
 RETURNS jsonb LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
   a text := lower(btrim(p_address));
-  h text := 'forgotten:sha256:' || encode(sha256(convert_to(lower(btrim(p_address)), 'UTF8')), 'hex');
+  h text := 'forgotten:sha256:'
+            || encode(sha256(convert_to(lower(btrim(p_address)), 'UTF8')), 'hex');
   -- The address as a case-insensitive regular expression, every special character escaped.
   pat text := postroom_forget_pattern(lower(btrim(p_address)));
   v_items bigint[];
@@ -58,11 +60,10 @@ BEGIN
       VALUES (p_actor, 'privacy', h, 'forget',
               jsonb_build_object('removed', c, 'hash', h));
     END IF;
+    v_remaining := (c ->> 'messages')::bigint;
     c := '{}';
   END IF;
 
-  SELECT count(*) INTO v_remaining FROM messages m
-   WHERE m.id > p_after_id AND postroom_forget_matches(m, a, pat, v_items);
   SELECT coalesce(array_agg(id ORDER BY id), '{}') INTO v_ids FROM (
     SELECT m.id FROM messages m
      WHERE m.id > p_after_id AND postroom_forget_matches(m, a, pat, v_items)
@@ -89,7 +90,8 @@ BEGIN
       last_error = regexp_replace(m.last_error, pat, h, 'g')
    WHERE m.id = ANY (v_ids);
   GET DIAGNOSTICS n = ROW_COUNT;
-  c := c || jsonb_build_object('messages', n, 'messages_named', n - (c ->> 'messages_sent')::bigint);
+  c := c || jsonb_build_object('messages', n,
+                               'messages_named', n - (c ->> 'messages_sent')::bigint);
 
   UPDATE work_items w SET requester_address = h, requester_name = '', subject = '', body = '',
       fields = '{}', attachments = '[]', updated_at = now()
@@ -104,7 +106,8 @@ BEGIN
     DELETE FROM outbox_attachments f USING gone WHERE f.outbox_id = gone.id RETURNING 1
   ), rows AS (
     UPDATE outbox o SET to_address = regexp_replace(o.to_address, pat, h, 'g'),
-        cc = regexp_replace(o.cc, pat, h, 'g'), ack_sender = regexp_replace(o.ack_sender, pat, h, 'g'),
+        cc = regexp_replace(o.cc, pat, h, 'g'),
+        ack_sender = regexp_replace(o.ack_sender, pat, h, 'g'),
         subject = '', body_text = '', body_html = '', headers = '{}',
         last_error = regexp_replace(o.last_error, pat, h, 'g'),
         bounce_diagnostic = regexp_replace(o.bounce_diagnostic, pat, h, 'g'),
@@ -124,5 +127,6 @@ BEGIN
   END IF;
   c := c || jsonb_build_object('suppressions', n);
   RETURN jsonb_build_object('counts', c, 'remaining', v_remaining, 'hash', h,
-                            'next_after_id', CASE WHEN v_last THEN 0 ELSE v_ids[cardinality(v_ids)] END);
+                            'next_after_id',
+                            CASE WHEN v_last THEN 0 ELSE v_ids[cardinality(v_ids)] END);
 END $$;
