@@ -461,7 +461,7 @@ int RunForget(Context& ctx) {
     if (!r.ok()) {
       if (total > kForgetBatch && ctx.env().out_is_terminal) ctx.err() << "\n";
       const int code = RouterError(ctx, r.status());
-      if (!req.dry_run()) {
+      if (req.after_id() != 0) {  // Some batches were done and stay done.
         ctx.err() << "forgot " << Grouped(done) << " of " << Grouped(total)
                   << " messages before the error; run the command again to finish\n";
       }

@@ -639,6 +639,7 @@ TEST_F(CommandsTest, ForgetAddressSaysHowFarItGotAndHowToFinish) {
   EXPECT_THAT(usage.err, HasSubstr("use: forget address ADDRESS [--dry-run]"));
   Result bad = Run({"forget", "address", "jane"});
   EXPECT_THAT(bad.err, HasSubstr("address: must be local@domain"));
+  EXPECT_THAT(bad.err, Not(HasSubstr("before the error")));
 }
 
 TEST_F(CommandsTest, ReprocessLimitTakesTheNewest) {
