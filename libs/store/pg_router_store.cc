@@ -58,7 +58,8 @@ const std::string kMessageTail =
     Ms("m.decided_at") +
     ", m.decision_step, m.decision_route, m.decision_reason, %TRACE%, "
     "coalesce(m.work_item_id, 0), coalesce(m.duplicate_of, 0), coalesce(m.spam_status, ''), "
-    "m.route_attempts, m.last_error, coalesce(m.ack_outcome::text, '')";
+    "m.route_attempts, m.last_error, coalesce(m.ack_outcome::text, ''), "
+    "m.forgotten_at IS NOT NULL";
 
 std::string MessageColumns(bool raw, bool trace) {
   std::string tail = kMessageTail;
@@ -96,6 +97,7 @@ MessageRecord MessageFromRow(const pqxx::row& r) {
   m.route_attempts = r[24].as<int>();
   m.last_error = r[25].as<std::string>();
   m.ack_outcome_json = r[26].as<std::string>();
+  m.forgotten = r[27].as<bool>();
   return m;
 }
 
@@ -866,6 +868,32 @@ absl::StatusOr<int64_t> PgRouterStore::LatestEventId() {
         return absl::OkStatus();
       },
       "reading the latest event");
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<ForgetResult> PgRouterStore::ForgetAddress(const ForgetBatch& b) {
+  ForgetResult out;
+  absl::Status st = db_.Transact([&](pqxx::work& t) {
+    pqxx::row r = t.exec_params1(
+        "SELECT (c->>'messages')::bigint, (c->>'messages_sent')::bigint, "
+        "(c->>'messages_named')::bigint, (c->>'work_items')::bigint, (c->>'outbox')::bigint, "
+        "(c->>'webhook_deliveries')::bigint, (c->>'outbox_attachments')::bigint, "
+        "(c->>'suppressions')::bigint, (r->>'remaining')::bigint, "
+        "(r->>'next_after_id')::bigint, r->>'hash' "
+        "FROM postroom_forget_address($1, $2, $3, $4, $5) r, LATERAL (SELECT r->'counts' c) x",
+        b.address, b.dry_run, b.after_id, b.limit, b.actor);
+    ForgetCounts& c = out.counts;
+    int64_t* fields[] = {&c.messages,   &c.messages_sent,      &c.messages_named,
+                         &c.work_items, &c.outbox,             &c.webhook_deliveries,
+                         &c.outbox_attachments, &c.suppressions, &out.remaining,
+                         &out.next_after_id};
+    for (int i = 0; i < static_cast<int>(std::size(fields)); ++i) {
+      *fields[i] = r[i].is_null() ? 0 : r[i].as<int64_t>();
+    }
+    out.hash = r[10].as<std::string>();
+    return absl::OkStatus();
+  });
   if (!st.ok()) return st;
   return out;
 }

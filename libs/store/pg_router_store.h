@@ -65,6 +65,7 @@ class PgRouterStore : public RouterStore {
                                                                       const std::string& queue,
                                                                       int limit) override;
   absl::StatusOr<int64_t> LatestEventId() override;
+  absl::StatusOr<ForgetResult> ForgetAddress(const ForgetBatch& batch) override;
 
  private:
   // One statement without a transaction; libpqxx exceptions become a status.

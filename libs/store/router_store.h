@@ -46,6 +46,7 @@ struct MessageRecord {
   int64_t size_bytes = 0;
   std::string raw;  // Empty on list reads.
   bool truncated = false;
+  bool forgotten = false;  // Erased on request (forgotten_at): no raw bytes, scrubbed summary.
   std::string message_id;      // Message-ID without angle brackets.
   std::string content_sha256;  // 32 raw bytes; empty: unknown.
   std::string thread_root;     // Outlook conversation root (hex), or "".
@@ -242,6 +243,25 @@ struct WorkItemEventRecord {
   WorkItemRecord work_item;  // Without body.
 };
 
+// One batch of an erasure on request (postroom_forget_address, docs/privacy.md).
+struct ForgetBatch {
+  std::string address;
+  bool dry_run = false;
+  int64_t after_id = 0;
+  int limit = 200;
+  std::string actor;  // Named in the audit entry.
+};
+struct ForgetCounts {
+  int64_t messages = 0, messages_sent = 0, messages_named = 0, work_items = 0, outbox = 0,
+          webhook_deliveries = 0, outbox_attachments = 0, suppressions = 0;
+};
+struct ForgetResult {
+  ForgetCounts counts;
+  int64_t remaining = 0;
+  int64_t next_after_id = 0;  // 0: done.
+  std::string hash;
+};
+
 // Thread-safe. Errors: UNAVAILABLE when the database is unreachable (retry), INTERNAL
 // otherwise; per method below.
 class RouterStore {
@@ -344,6 +364,10 @@ class RouterStore {
   virtual absl::StatusOr<std::vector<WorkItemEventRecord>> ListWorkItemEvents(
       int64_t after_event_id, const std::string& queue, int limit) = 0;
   virtual absl::StatusOr<int64_t> LatestEventId() = 0;
+
+  // Forgets one batch of the address's messages, and at the end its work items, outbox rows
+  // and suppressions, in one transaction. INVALID_ARGUMENT for a malformed address.
+  virtual absl::StatusOr<ForgetResult> ForgetAddress(const ForgetBatch& batch) = 0;
 };
 
 }  // namespace postroom::store

@@ -93,6 +93,7 @@ const std::map<std::string, std::optional<Role>>& Required() {
       {"/postroom.v1.RouterService/ListAttachments", Role::kViewer},
       {"/postroom.v1.RouterService/GetAttachment", Role::kViewer},
       {"/postroom.v1.RouterService/GetRawMessage", Role::kViewer},
+      {"/postroom.v1.RouterService/ForgetAddress", Role::kAdmin},
       {"/postroom.v1.FetcherService/ListOwners", Role::kViewer},
       {"/postroom.v1.FetcherService/PollNow", Role::kOperator},
       {"/postroom.v1.SenderService/ListOutbox", Role::kViewer},

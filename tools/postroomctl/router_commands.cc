@@ -305,6 +305,35 @@ absl::StatusOr<std::vector<int64_t>> MatchingIds(Context& ctx, const std::string
 
 constexpr size_t kReprocessBatch = 50;
 
+// One progress line on stderr for a long run: `what` ("reprocessed 400 of 1234"), the percent
+// done and, while unfinished, the time left at the pace so far; rewritten in place on a
+// terminal, a line per call otherwise.
+void ShowProgress(Context& ctx, const std::string& what, uint64_t done, uint64_t total,
+                  absl::Time started) {
+  const absl::Duration took = ctx.Now() - started;
+  std::string line = absl::StrCat(what, " (", total == 0 ? 100 : done * 100 / total, "%)");
+  if (done < total && done > 0 && took > absl::ZeroDuration()) {
+    absl::StrAppend(&line, ", about ",
+                    FormatAge(took * (static_cast<double>(total - done) / done)), " left");
+  }
+  if (ctx.env().out_is_terminal) {
+    ctx.err() << "\r" << line << "\033[K" << (done >= total ? "\n" : "") << std::flush;
+  } else {
+    ctx.err() << line << "\n";
+  }
+}
+
+// 1234567 as "1,234,567": the counts a person reads in a progress line.
+std::string Grouped(uint64_t n) {
+  std::string digits = absl::StrCat(n);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
 // Routes the messages again in batches of kReprocessBatch, so a long run shows progress on
 // stderr (one line rewritten in place on a terminal, a line per batch otherwise) with the
 // time it is likely to take, and an interrupted run has done whole batches.
@@ -354,19 +383,8 @@ int RunReprocess(Context& ctx) {
     for (v1::RouteEmailResponse& x : *r->mutable_results()) *all.add_results() = std::move(x);
     done = end;
     if (show_progress) {
-      const absl::Duration took = ctx.Now() - started;
-      std::string line = absl::StrCat("reprocessed ", done, " of ", ids.size(), " (",
-                                      done * 100 / ids.size(), "%)");
-      if (done < ids.size() && took > absl::ZeroDuration()) {
-        absl::StrAppend(&line, ", about ",
-                        FormatAge(took * (static_cast<double>(ids.size() - done) / done)),
-                        " left");
-      }
-      if (terminal) {
-        ctx.err() << "\r" << line << "\033[K" << (done == ids.size() ? "\n" : "") << std::flush;
-      } else {
-        ctx.err() << line << "\n";
-      }
+      ShowProgress(ctx, absl::StrCat("reprocessed ", done, " of ", ids.size()), done,
+                   ids.size(), started);
     }
   }
   if (json) {
@@ -399,6 +417,75 @@ int RunMark(Context& ctx) {
   if (r->has_rerouted() && r->rerouted().work_item_id() != 0) {
     ctx.out() << "routed again: work item " << r->rerouted().work_item_reference() << "\n";
   }
+  return kExitOk;
+}
+
+constexpr uint32_t kForgetBatch = 200;
+
+std::string ForgetCountsText(const v1::ForgetCounts& c) {
+  return absl::StrCat("messages: ", c.messages(), " (sent by them: ", c.messages_sent(),
+                      ", naming them: ", c.messages_named(), ")\nwork items: ", c.work_items(),
+                      "\noutbox emails: ", c.outbox(), " (files: ", c.outbox_attachments(),
+                      ")\nwebhook deliveries: ", c.webhook_deliveries(),
+                      "\nsuppressions: ", c.suppressions(), "\n");
+}
+
+void AddForgetCounts(const v1::ForgetCounts& from, v1::ForgetCounts& to) {
+  to.set_messages(to.messages() + from.messages());
+  to.set_messages_sent(to.messages_sent() + from.messages_sent());
+  to.set_messages_named(to.messages_named() + from.messages_named());
+  to.set_work_items(to.work_items() + from.work_items());
+  to.set_outbox(to.outbox() + from.outbox());
+  to.set_webhook_deliveries(to.webhook_deliveries() + from.webhook_deliveries());
+  to.set_outbox_attachments(to.outbox_attachments() + from.outbox_attachments());
+  to.set_suppressions(to.suppressions() + from.suppressions());
+}
+
+// `forget address ADDRESS`: ForgetAddress batch after batch until the router says it is done,
+// with progress on stderr like reprocess. An interrupted run is run again from the start: what
+// was forgotten matches no more.
+int RunForget(Context& ctx) {
+  if (ctx.positionals().size() != 2 || ctx.positionals()[0] != "address") {
+    return ctx.UsageError("use: forget address ADDRESS [--dry-run]");
+  }
+  v1::ForgetAddressRequest req;
+  req.set_address(ctx.positionals()[1]);
+  req.set_dry_run(ctx.args().Has("dry-run"));
+  req.set_limit(kForgetBatch);
+  const bool json = ctx.args().Get("output") == "json";
+  const absl::Time started = ctx.Now();
+  v1::ForgetAddressResponse all;
+  uint64_t total = 0, done = 0;
+  for (;;) {
+    absl::StatusOr<v1::ForgetAddressResponse> r = CallRouter(ctx, &Stub::ForgetAddress, req);
+    if (!r.ok()) {
+      if (total > kForgetBatch && ctx.env().out_is_terminal) ctx.err() << "\n";
+      const int code = RouterError(ctx, r.status());
+      if (req.after_id() != 0) {  // Some batches were done and stay done.
+        ctx.err() << "forgot " << Grouped(done) << " of " << Grouped(total)
+                  << " messages before the error; run the command again to finish\n";
+      }
+      return code;
+    }
+    if (req.after_id() == 0) total = static_cast<uint64_t>(r->remaining());
+    AddForgetCounts(r->counts(), *all.mutable_counts());
+    all.set_hash(r->hash());
+    done += static_cast<uint64_t>(r->counts().messages());
+    if (!req.dry_run() && total > kForgetBatch) {
+      ShowProgress(ctx,
+                   absl::StrCat("forgot ", Grouped(done), " of ", Grouped(total), " messages"),
+                   r->next_after_id() == 0 ? total : done, total, started);
+    }
+    if (r->next_after_id() == 0) break;
+    req.set_after_id(r->next_after_id());
+  }
+  if (json) {
+    ctx.out() << Json(all);
+    return kExitOk;
+  }
+  ctx.out() << (req.dry_run() ? "would forget " : "forgot ") << req.address() << " (as "
+            << all.hash() << ")\n"
+            << ForgetCountsText(all.counts());
   return kExitOk;
 }
 
@@ -504,6 +591,22 @@ void AddRouterCommands(std::vector<Command>& commands) {
       .flags = {},
       .run = RunMark,
       .kinds = {"spam", "clean"}});
+  commands.push_back(Command{
+      .name = "forget",
+      .usage = "forget address ADDRESS [--dry-run] [-o json]",
+      .summary = "erase one person's mail, names and address (admin; docs/privacy.md)",
+      .help = "Removes the raw mail, bodies, attachments, names and address of ADDRESS\n"
+              "(case-insensitive) from messages, work items and the outbox. Decisions stay, the\n"
+              "address replaced by forgotten:sha256:<hex>. Writes one audit entry with the\n"
+              "counts. Runs in batches of 200 messages with progress on stderr; an interrupted\n"
+              "run continues when run again. --dry-run prints the counts and changes nothing.\n\n"
+              "Examples:\n"
+              "  postroomctl forget address jane@example.com --dry-run\n"
+              "  postroomctl forget address jane@example.com\n",
+      .flags = {{"dry-run", 0, false, false, "", "count what would be removed, change nothing"},
+                kOutput},
+      .run = RunForget,
+      .kinds = {"address"}});
 }
 
 }  // namespace postroom::ctl

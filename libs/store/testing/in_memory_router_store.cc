@@ -769,4 +769,9 @@ absl::StatusOr<int64_t> InMemoryRouterStore::LatestEventId() {
   return static_cast<int64_t>(events_.size());
 }
 
+// Erasure lives in SQL (postroom_forget_address): its tests run against PostgreSQL.
+absl::StatusOr<ForgetResult> InMemoryRouterStore::ForgetAddress(const ForgetBatch&) {
+  return absl::UnimplementedError("forgetting an address needs the PostgreSQL store");
+}
+
 }  // namespace postroom::store

@@ -72,6 +72,7 @@ class InMemoryRouterStore : public RouterStore {
                                                                       const std::string& queue,
                                                                       int limit) override;
   absl::StatusOr<int64_t> LatestEventId() override;
+  absl::StatusOr<ForgetResult> ForgetAddress(const ForgetBatch& batch) override;
 
  private:
   struct Event {

@@ -13,6 +13,7 @@
 #include "libs/store/migrations.h"
 #include "libs/store/migrator.h"
 #include "libs/store/pg_config_store.h"
+#include "libs/store/pg_router_store.h"
 #include "tests/support/pg_test_database.h"
 #include "tests/support/status_matchers.h"
 
@@ -131,6 +132,36 @@ TEST_F(RolesPgTest, ServiceRoleDoesTheServicesWork) {
   EXPECT_THAT(Exec(*app_, "UPDATE schema_repeatables SET sha256 = 'x'"),
               StatusIs(absl::StatusCode::kInternal, HasSubstr("permission denied")));
   EXPECT_THAT(Exec(*app_, "CREATE TABLE mine (x int)"), Not(IsOk()));
+}
+
+// Erasure on request runs as the router's role: it updates messages, work items, the outbox and
+// suppressions, deletes outbox files and appends its one audit entry.
+TEST_F(RolesPgTest, ServiceRoleCanForgetAnAddress) {
+  ASSERT_THAT(
+      Exec(*owner_,
+           "INSERT INTO connectors (name, protocol, direction, spec, version, modified_by) "
+           "VALUES ('support', 'imap', 'incoming', '{}', 1, 'alice');"
+           "INSERT INTO work_items (reference, queue, requester_address, subject) "
+           "VALUES ('SUP-1', 'q', 'jane@x.example', 'secret');"
+           "INSERT INTO messages (connector_id, fetch_key, size_bytes, raw, summary, decision, "
+           "work_item_id) SELECT c.id, 'k', 3, 'abc', '{\"from\":\"jane@x.example\"}', "
+           "'created', w.id FROM connectors c, work_items w;"
+           "INSERT INTO outbox (to_address, subject) VALUES ('jane@x.example', 'ack');"
+           "INSERT INTO outbox_attachments (outbox_id, position, filename, content_type, content) "
+           "SELECT id, 0, 'f', 'text/plain', 'x' FROM outbox;"
+           "INSERT INTO suppressions (connector_id, address, reason) "
+           "SELECT id, 'jane@x.example', 'bounce' FROM connectors"),
+      IsOk());
+  PgRouterStore store(*app_);
+  absl::StatusOr<ForgetResult> r = store.ForgetAddress({.address = "jane@x.example",
+                                                        .limit = 200, .actor = "ada"});
+  ASSERT_THAT(r.status(), IsOk());
+  EXPECT_EQ(r->next_after_id, 0);
+  EXPECT_EQ(r->counts.messages, 1);
+  EXPECT_EQ(r->counts.outbox_attachments, 1);
+  EXPECT_EQ(r->counts.suppressions, 1);
+  EXPECT_EQ(Query(*owner_, "SELECT count(*) FROM audit_log WHERE kind = 'privacy'"), "1");
+  EXPECT_EQ(Query(*owner_, "SELECT count(*) FROM work_items WHERE subject <> ''"), "0");
 }
 
 TEST_F(RolesPgTest, GrantingAgainChangesNothing) {

@@ -33,6 +33,10 @@ absl::StatusOr<Router::KeptMessage> Router::ReadKeptMessage(int64_t id) {
         "message ", id, " was over its connector's max_message_bytes: only its header block (",
         m.raw.size(), " of ", m.size_bytes, " bytes) was stored, so it has no attachments to read"));
   }
+  if (m.forgotten) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "message ", id, ": forgotten on request; its decision remains, its bytes do not"));
+  }
   if (m.raw.empty()) {
     // Retention (issue #20) removes the raw bytes of old decided messages; the row stays.
     return absl::FailedPreconditionError(absl::StrCat(

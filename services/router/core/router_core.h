@@ -119,6 +119,11 @@ class Router {
                                                                 int limit);
   absl::StatusOr<int64_t> LatestEventId();
 
+  // Erasure on request (forget.cc, docs/privacy.md): one batch; `actor` is named in the audit
+  // entry. INVALID_ARGUMENT ("address: ...") for anything but one email address.
+  absl::StatusOr<v1::ForgetAddressResponse> ForgetAddress(const v1::ForgetAddressRequest& request,
+                                                          const std::string& actor);
+
   // Attachments (attachments.cc). The message is read once, with its bytes; the chunks
   // (at most 64 KiB) go to `sink` in order, and a sink error stops the stream and is
   // returned. NOT_FOUND: unknown message or index. FAILED_PRECONDITION: the message was stored

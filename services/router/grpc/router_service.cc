@@ -2,6 +2,7 @@
 
 #include <optional>
 #include <thread>
+#include <type_traits>
 
 #include "libs/base/status_macros.h"
 #include "libs/server/authorize.h"
@@ -16,7 +17,11 @@ grpc::Status RouterService::Call(grpc::ServerContext* ctx, Role role, std::strin
                                  Fn fn) {
   absl::StatusOr<auth::Principal> principal = server::Authorize(*ctx, auth_, role, action);
   if (!principal.ok()) return server::ToGrpcStatus(principal.status());
-  return server::ToGrpcStatus(fn());
+  if constexpr (std::is_invocable_v<Fn, const auth::Principal&>) {
+    return server::ToGrpcStatus(fn(*principal));
+  } else {
+    return server::ToGrpcStatus(fn());
+  }
 }
 
 template <typename Fn>
@@ -123,6 +128,16 @@ grpc::Status RouterService::ListWorkItems(grpc::ServerContext* ctx,
     POSTROOM_ASSIGN_OR_RETURN(*resp, router_.ListWorkItems(*req));
     return absl::OkStatus();
   });
+}
+
+grpc::Status RouterService::ForgetAddress(grpc::ServerContext* ctx,
+                                          const v1::ForgetAddressRequest* req,
+                                          v1::ForgetAddressResponse* resp) {
+  return Call(ctx, Role::kAdmin, "forgetting an address",
+              [&](const auth::Principal& p) -> absl::Status {
+                POSTROOM_ASSIGN_OR_RETURN(*resp, router_.ForgetAddress(*req, p.name));
+                return absl::OkStatus();
+              });
 }
 
 grpc::Status RouterService::WatchWorkItems(grpc::ServerContext* ctx,

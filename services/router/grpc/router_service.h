@@ -2,7 +2,8 @@
 
 // RouterService over gRPC: authorizes each call, hands it to the core, maps the status.
 // Roles: viewer reads (GetMessage, ListMessages, GetWorkItem, ListWorkItems, WatchWorkItems,
-// ExplainRoute, ListAttachments, GetAttachment, GetRawMessage); operator writes (RouteEmail, RouteStream, Reprocess, SetSpamStatus).
+// ExplainRoute, ListAttachments, GetAttachment, GetRawMessage); operator writes (RouteEmail,
+// RouteStream, Reprocess, SetSpamStatus); admin: ForgetAddress.
 // Thread-safe.
 #include <atomic>
 
@@ -45,6 +46,9 @@ class RouterService final : public v1::RouterService::Service {
                              v1::ListWorkItemsResponse* resp) override;
   grpc::Status WatchWorkItems(grpc::ServerContext* ctx, const v1::WatchWorkItemsRequest* req,
                               grpc::ServerWriter<v1::WorkItemEvent>* writer) override;
+  // Admin: erasure on request, audited under the caller's name.
+  grpc::Status ForgetAddress(grpc::ServerContext* ctx, const v1::ForgetAddressRequest* req,
+                             v1::ForgetAddressResponse* resp) override;
   // Attachments: the downloads hold a place in `streams` like the other streams, since each
   // holds a message's bytes while it runs.
   grpc::Status ListAttachments(grpc::ServerContext* ctx, const v1::ListAttachmentsRequest* req,

@@ -38,11 +38,13 @@ class AttachmentsFixture : public ::testing::Test {
  protected:
   static constexpr char kViewer[] = "vic-token-01234567890";
   static constexpr char kOperator[] = "olga-token-0123456789";
+  static constexpr char kAdmin[] = "ada-token-01234567890";
 
   AttachmentsFixture()
       : holder_(MakeStore([] { return absl::Now(); })),
         authenticator_(*auth::TokenAuthenticator::FromContents(postroom::testing::HashedTokens(
-            "olga operator olga-token-0123456789\nvic viewer vic-token-01234567890\n"))),
+            "olga operator olga-token-0123456789\nvic viewer vic-token-01234567890\n"
+            "ada admin ada-token-01234567890\n"))),
         router_({.store = &holder_->store(), .clock = &clock_, .reply_token_key = "k",
                  .config_recheck = absl::ZeroDuration()}),
         service_(router_, *authenticator_) {

@@ -103,6 +103,7 @@ class Holder : public StoreHolder {
       return absl::OkStatus();
     }));
   }
+  std::string DatabaseUri() override { return tdb_->Uri(); }
   int CountSuppressions(const std::string& address) override {
     int n = 0;
     Check(database_->Transact([&](pqxx::work& t) {

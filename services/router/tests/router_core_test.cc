@@ -171,6 +171,9 @@ class CommitFailsStore : public store::RouterStore {
     return inner_.ListWorkItemEvents(after, queue, limit);
   }
   absl::StatusOr<int64_t> LatestEventId() override { return inner_.LatestEventId(); }
+  absl::StatusOr<store::ForgetResult> ForgetAddress(const store::ForgetBatch& b) override {
+    return inner_.ForgetAddress(b);
+  }
 
  private:
   store::RouterStore& inner_;

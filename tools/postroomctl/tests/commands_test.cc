@@ -322,7 +322,8 @@ class FakeConfigService final : public v1::ConfigService::Service {
 };
 
 // Stored messages 1..count, all unhandled; ListMessages pages newest first as the router does,
-// Reprocess routes each given id to `created`. Keeps the batches it was asked for.
+// Reprocess routes each given id to `created`; ForgetAddress forgets them all, `limit` a call
+// after `after_id`. Keeps the batches it was asked for.
 class FakeRouterService final : public v1::RouterService::Service {
  public:
   void SetMessages(int count) {
@@ -352,6 +353,30 @@ class FakeRouterService final : public v1::RouterService::Service {
       r->set_message_id(id);
       r->set_decision(v1::DECISION_CREATED);
     }
+    return grpc::Status::OK;
+  }
+  grpc::Status ForgetAddress(grpc::ServerContext*, const v1::ForgetAddressRequest* req,
+                             v1::ForgetAddressResponse* resp) override {
+    absl::MutexLock l(&mu_);
+    if (req->address() != "jane@example.com") {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "address: must be local@domain");
+    }
+    resp->set_hash("forgotten:sha256:abc");
+    resp->set_remaining(count_ - req->after_id());
+    if (req->dry_run()) {
+      resp->mutable_counts()->set_messages(count_);
+      resp->mutable_counts()->set_work_items(count_ / 2);
+      return grpc::Status::OK;
+    }
+    const int64_t limit = req->limit() == 0 ? 200 : req->limit();
+    const int64_t last = std::min(count_, req->after_id() + limit);
+    if (fail_at_ > req->after_id() && fail_at_ <= last) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "database went away");
+    }
+    batches_.push_back(static_cast<int>(last - req->after_id()));
+    resp->mutable_counts()->set_messages(last - req->after_id());
+    resp->set_next_after_id(last - req->after_id() < limit ? 0 : last);
+    if (resp->next_after_id() == 0) resp->mutable_counts()->set_work_items(count_ / 2);
     return grpc::Status::OK;
   }
   void FailAt(int64_t id) {
@@ -576,6 +601,45 @@ TEST_F(CommandsTest, ReprocessSaysHowFarItGotBeforeAnError) {
   EXPECT_EQ(r.code, kExitRefused);
   EXPECT_THAT(r.err, HasSubstr("error (INTERNAL): boom"));
   EXPECT_THAT(r.err, HasSubstr("50 of 120 reprocessed before the error\n"));
+}
+
+// `forget address` loops over the router's batches and shows progress like reprocess.
+TEST_F(CommandsTest, ForgetAddressShowsProgressInBatches) {
+  router_.SetMessages(1234);
+  Result r = Run({"forget", "address", "jane@example.com"});
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("forgot 200 of 1,234 messages (16%)"));
+  EXPECT_THAT(r.err, HasSubstr("forgot 1,200 of 1,234 messages (97%)"));
+  EXPECT_THAT(r.err, HasSubstr("forgot 1,234 of 1,234 messages (100%)\n"));
+  EXPECT_THAT(r.out, HasSubstr("forgot jane@example.com (as forgotten:sha256:abc)\n"
+                               "messages: 1234 (sent by them: 0, naming them: 0)\n"
+                               "work items: 617\n"));
+  EXPECT_THAT(router_.batches(), ElementsAre(200, 200, 200, 200, 200, 200, 34));
+}
+
+TEST_F(CommandsTest, ForgetAddressDryRunIsOneCallWithoutProgress) {
+  router_.SetMessages(1234);
+  Result r = Run({"forget", "address", "jane@example.com", "--dry-run"});
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_THAT(r.out, HasSubstr("would forget jane@example.com (as forgotten:sha256:abc)\n"
+                               "messages: 1234 "));
+  EXPECT_TRUE(router_.batches().empty());
+}
+
+TEST_F(CommandsTest, ForgetAddressSaysHowFarItGotAndHowToFinish) {
+  router_.SetMessages(500);
+  router_.FailAt(450);
+  Result r = Run({"forget", "address", "jane@example.com"});
+  EXPECT_NE(r.code, kExitOk);
+  EXPECT_THAT(r.err, HasSubstr("database went away"));
+  EXPECT_THAT(r.err, HasSubstr("forgot 400 of 500 messages before the error; run the command "
+                               "again to finish\n"));
+  Result usage = Run({"forget", "jane@example.com"});
+  EXPECT_THAT(usage.err, HasSubstr("use: forget address ADDRESS [--dry-run]"));
+  Result bad = Run({"forget", "address", "jane"});
+  EXPECT_THAT(bad.err, HasSubstr("address: must be local@domain"));
+  EXPECT_THAT(bad.err, Not(HasSubstr("before the error")));
 }
 
 TEST_F(CommandsTest, ReprocessLimitTakesTheNewest) {
