@@ -65,7 +65,7 @@ check "the reply is delivered" eventually '[ -n "$(mail_with "^Subject: Re: Prin
 f="$(mail_with '^Subject: Re: Printer on fire')"
 check "the reply is addressed to the requester with the copy" \
   bash -c "grep -q '^To: alice@client.example' '$f' && grep -q '^Cc: boss@client.example' '$f'"
-check "the reply comes from the alias the requester wrote to" grep -q '^From: help@example.com' "$f"
+check "the reply comes from the alias the requester wrote to" grep -Eq '^From: (.*<)?help@example[.]com' "$f"
 check "the envelope sender is the alias (not the null sender)" grep -q '^Return-Path: <help@example.com>' "$f"
 check "the subject carries the work item's token" grep -qF "Subject: Re: Printer on fire [#$ref]" "$f"
 check "In-Reply-To and References name the requester's message" bash -c \
