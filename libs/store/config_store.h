@@ -48,6 +48,14 @@ struct ConnectorStateRecord {
   absl::Time outgoing_paused_until = absl::InfinitePast();  // InfinitePast: not paused.
 };
 
+// A connector's stored mail: what deleting it would throw away.
+struct StoredMail {
+  int64_t messages = 0;
+  int64_t work_items = 0;  // Made from its mail and joined by no other connector's.
+  int64_t outbox = 0;      // Rows answering its messages (acknowledgements, replies).
+  bool empty() const { return messages == 0 && work_items == 0 && outbox == 0; }
+};
+
 struct RouteRecord {
   int64_t id = 0;
   int64_t connector_id = 0;
@@ -107,6 +115,18 @@ class ConfigTx {
   virtual absl::Status InsertConnector(ConnectorRecord& record) = 0;
   virtual absl::Status UpdateConnector(const ConnectorRecord& record) = 0;
   virtual absl::Status DeleteConnector(int64_t id) = 0;
+
+  virtual absl::StatusOr<StoredMail> CountStoredMail(int64_t connector_id) = 0;
+  // Removes what CountStoredMail counts; returns what it removed.
+  virtual absl::StatusOr<StoredMail> PurgeStoredMail(int64_t connector_id) = 0;
+  // The mailbox's fetch position (cursors, POP3 UIDLs) outlives a deleted connector, keyed by
+  // its mailbox identity, so a re-created connector of the same mailbox starts where it
+  // stopped (docs/fetcher.md). Keep replaces an older tombstone of the same mailbox; Adopt
+  // gives the connector the tombstone's position and removes it (false: there was none).
+  virtual absl::Status KeepMailboxTombstone(int64_t connector_id,
+                                            const std::string& mailbox) = 0;
+  virtual absl::StatusOr<bool> AdoptMailboxTombstone(int64_t connector_id,
+                                                     const std::string& mailbox) = 0;
 
   virtual absl::StatusOr<ConnectorStateRecord> GetState(int64_t connector_id) = 0;
   virtual absl::Status ResetErrors(int64_t connector_id) = 0;

@@ -121,6 +121,23 @@ class PgConfigTx : public ConfigTx {
     t_.exec_params("DELETE FROM connectors WHERE id = $1", id);
     return absl::OkStatus();
   }
+  absl::StatusOr<StoredMail> CountStoredMail(int64_t id) override {
+    return MailOf(t_.exec_prepared1("config_count_mail", id));
+  }
+  absl::StatusOr<StoredMail> PurgeStoredMail(int64_t id) override {
+    return MailOf(t_.exec_prepared1("config_purge_mail", id));
+  }
+  static StoredMail MailOf(const pqxx::row& row) {
+    return {.messages = row[0].as<int64_t>(), .work_items = row[1].as<int64_t>(),
+            .outbox = row[2].as<int64_t>()};
+  }
+  absl::Status KeepMailboxTombstone(int64_t id, const std::string& mailbox) override {
+    t_.exec_prepared("config_keep_tombstone", id, mailbox);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<bool> AdoptMailboxTombstone(int64_t id, const std::string& mailbox) override {
+    return t_.exec_prepared1("config_adopt_tombstone", id, mailbox)[0].as<int64_t>() > 0;
+  }
   absl::StatusOr<ConnectorStateRecord> GetState(int64_t id) override {
     pqxx::result r = t_.exec_prepared("config_get_state", id);
     ConnectorStateRecord s;
@@ -332,6 +349,42 @@ PgConfigStore::PgConfigStore(Database& db) : db_(db) {
                            ", last_test_passed, last_test_report::text, backfill_done, backfill_total, ",
                            Ms("outgoing_paused_until"),
                            " FROM connector_state WHERE connector_id = $1"));
+  // The work items a purge removes: made from the connector's mail, joined by no other's.
+  const std::string own_items =
+      "SELECT w.id FROM work_items w WHERE w.connector_id = $1 AND NOT EXISTS (SELECT 1 FROM "
+      "messages m WHERE m.work_item_id = w.id AND m.connector_id <> $1)";
+  db_.Prepare("config_count_mail",
+              "SELECT (SELECT count(*) FROM messages WHERE connector_id = $1), (SELECT count(*) "
+              "FROM (" + own_items + ") w), (SELECT count(*) FROM outbox o JOIN messages m ON "
+              "m.id = o.message_id WHERE m.connector_id = $1)");
+  db_.Prepare("config_purge_mail",
+              "WITH o AS (DELETE FROM outbox o USING messages m WHERE o.message_id = m.id AND "
+              "m.connector_id = $1 RETURNING 1), w AS (DELETE FROM work_items WHERE id IN (" +
+                  own_items +
+                  ") RETURNING 1), m AS (DELETE FROM messages WHERE connector_id = $1 "
+                  "RETURNING 1) SELECT (SELECT count(*) FROM m), (SELECT count(*) FROM w), "
+                  "(SELECT count(*) FROM o)");
+  // A connector that never fetched leaves no position: an older tombstone of the mailbox stays.
+  db_.Prepare("config_keep_tombstone",
+              "WITH c AS (SELECT coalesce(jsonb_agg(jsonb_build_object('folder', folder, "
+              "'uidvalidity', uidvalidity, 'last_uid', last_uid, 'delta_link', delta_link, "
+              "'backfill_done', backfill_done, 'backfill_total', backfill_total)), '[]') AS "
+              "cursors FROM folder_cursors WHERE connector_id = $1), p AS (SELECT "
+              "coalesce(array_agg(uidl), '{}') AS uidls FROM pop3_seen WHERE connector_id = $1) "
+              "INSERT INTO mailbox_tombstones (mailbox, connector, cursors, pop3_uidls) SELECT "
+              "$2, k.name, c.cursors, p.uidls FROM connectors k, c, p WHERE k.id = $1 AND "
+              "(jsonb_array_length(c.cursors) > 0 OR cardinality(p.uidls) > 0) ON CONFLICT "
+              "(mailbox) DO UPDATE SET connector = excluded.connector, deleted_at = now(), "
+              "cursors = excluded.cursors, pop3_uidls = excluded.pop3_uidls");
+  db_.Prepare("config_adopt_tombstone",
+              "WITH t AS (DELETE FROM mailbox_tombstones WHERE mailbox = $2 RETURNING cursors, "
+              "pop3_uidls), c AS (INSERT INTO folder_cursors (connector_id, folder, uidvalidity, "
+              "last_uid, delta_link, backfill_done, backfill_total) SELECT $1, x.folder, "
+              "x.uidvalidity, x.last_uid, x.delta_link, x.backfill_done, x.backfill_total FROM "
+              "t, jsonb_to_recordset(t.cursors) AS x(folder text, uidvalidity bigint, last_uid "
+              "bigint, delta_link text, backfill_done bigint, backfill_total bigint) ON CONFLICT "
+              "DO NOTHING), p AS (INSERT INTO pop3_seen (connector_id, uidl) SELECT $1, "
+              "unnest(t.pop3_uidls) FROM t ON CONFLICT DO NOTHING) SELECT count(*) FROM t");
   db_.Prepare("config_get_backfill",
               "SELECT coalesce(sum(backfill_done), 0)::bigint, "
               "coalesce(sum(backfill_total), 0)::bigint, count(*) "

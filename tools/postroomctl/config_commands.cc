@@ -623,12 +623,24 @@ int RunHistory(Context& ctx) {
 // ---------------------------------------------------------------------------------------------
 // delete
 
-absl::Status DeleteOne(Context& ctx, Kind kind, const std::string& name) {
+// What a purge removed, after "connector/NAME deleted"; nothing when it removed nothing.
+std::string PurgedNote(const v1::DeleteConnectorResponse& r) {
+  if (r.purged_messages() == 0 && r.purged_work_items() == 0 && r.purged_outbox() == 0) return "";
+  return absl::StrCat(" (purged ", r.purged_messages(), " messages, ", r.purged_work_items(),
+                      " work items, ", r.purged_outbox(), " outbox rows)");
+}
+
+// Sets *note to what follows "KIND/NAME deleted" (a purge's counts).
+absl::Status DeleteOne(Context& ctx, Kind kind, const std::string& name, std::string* note) {
   switch (kind) {
     case Kind::kConnector: {
       v1::DeleteConnectorRequest req;
       req.set_name(name);
-      return ctx.CallConfig(&Stub::DeleteConnector, req).status();
+      req.set_purge(ctx.args().Has("purge"));
+      auto r = ctx.CallConfig(&Stub::DeleteConnector, req);
+      if (!r.ok()) return r.status();
+      *note = PurgedNote(*r);
+      return absl::OkStatus();
     }
     case Kind::kRoute: {
       absl::StatusOr<RouteId> id = ParseRouteId(name, ctx.args().Get("connector"));
@@ -678,13 +690,14 @@ int RunDelete(Context& ctx) {
         ctx.out() << ObjectRef(d.object) << " kept (" << kFallbackNote << ")\n";
         continue;
       }
-      absl::Status st = DeleteOne(ctx, kind, ObjectName(d.object));
+      std::string note;
+      absl::Status st = DeleteOne(ctx, kind, ObjectName(d.object), &note);
       if (!st.ok()) {
         const int exit_code = ctx.ConfigError(st);
         ctx.err() << "stopped at " << ObjectRef(d.object) << " (" << d.source << ")\n";
         return exit_code;
       }
-      ctx.out() << ObjectRef(d.object) << " deleted\n";
+      ctx.out() << ObjectRef(d.object) << " deleted" << note << "\n";
     }
     return kExitOk;
   }
@@ -700,9 +713,13 @@ int RunDelete(Context& ctx) {
     if (!id.ok()) return ctx.UsageError(std::string(id.status().message()));
     ref_name = absl::StrCat(id->connector, "/", id->name);
   }
-  absl::Status st = DeleteOne(ctx, *kind, ref_name);
+  if (ctx.args().Has("purge") && *kind != Kind::kConnector) {
+    return ctx.UsageError("--purge applies to delete connector");
+  }
+  std::string note;
+  absl::Status st = DeleteOne(ctx, *kind, ref_name, &note);
   if (!st.ok()) return ctx.ConfigError(st);
-  ctx.out() << InfoFor(*kind).singular << "/" << ref_name << " deleted\n";
+  ctx.out() << InfoFor(*kind).singular << "/" << ref_name << " deleted" << note << "\n";
   return kExitOk;
 }
 
@@ -835,13 +852,17 @@ std::vector<Command> ConfigCommands() {
        {},
        RunDescribe},
       {"delete",
-       "delete KIND NAME [--connector C] | delete -f FILE",
+       "delete KIND NAME [--connector C] [--purge] | delete -f FILE [--purge]",
        "Delete an object (routes as CONNECTOR/NAME), or every object of a file",
+       "A connector with stored mail is refused unless --purge is given: then its messages,\n"
+       "work items and the outbox rows answering them are removed too (counted, audited).\n\n"
        "Examples:\n"
        "  postroomctl delete route support/invoices\n"
        "  postroomctl delete blocked-address @spam.example\n"
+       "  postroomctl delete connector bench --purge\n"
        "  postroomctl delete -f examples/demo.yaml\n",
-       {kConnectorFlag, kFileFlag},
+       {kConnectorFlag, kFileFlag,
+        {"purge", 0, false, false, "", "also remove a connector's stored mail"}},
        RunDelete},
       {"enable",
        "enable connector NAME",

@@ -59,8 +59,27 @@ class InMemoryTx : public ConfigTx {
     }
     s_.states.erase(id);
     s_.secrets.erase(id);
+    s_.mail.erase(id);
     std::erase_if(s_.routes, [id](const auto& kv) { return kv.second.connector_id == id; });
     return absl::OkStatus();
+  }
+  absl::StatusOr<StoredMail> CountStoredMail(int64_t connector_id) override {
+    auto it = s_.mail.find(connector_id);
+    return it == s_.mail.end() ? StoredMail{} : it->second;
+  }
+  absl::StatusOr<StoredMail> PurgeStoredMail(int64_t connector_id) override {
+    StoredMail removed = s_.mail[connector_id];
+    s_.mail.erase(connector_id);
+    return removed;
+  }
+  absl::Status KeepMailboxTombstone(int64_t connector_id, const std::string& mailbox) override {
+    for (const auto& [name, c] : s_.connectors) {
+      if (c.id == connector_id) s_.tombstones[mailbox] = name;
+    }
+    return absl::OkStatus();
+  }
+  absl::StatusOr<bool> AdoptMailboxTombstone(int64_t, const std::string& mailbox) override {
+    return s_.tombstones.erase(mailbox) > 0;
   }
   absl::StatusOr<ConnectorStateRecord> GetState(int64_t connector_id) override {
     return s_.states[connector_id];

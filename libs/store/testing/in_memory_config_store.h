@@ -21,9 +21,17 @@ class InMemoryConfigStore : public ConfigStore {
     std::map<std::string, DocumentRecord> documents[4];
     std::map<std::string, SecretRecord> webhook_secrets;  // By webhook name.
     std::vector<AuditRecord> audit;
+    std::map<int64_t, StoredMail> mail;           // By connector id; tests seed it.
+    std::map<std::string, std::string> tombstones;  // Mailbox identity -> connector name.
   };
 
   absl::Status InTransaction(const std::function<absl::Status(ConfigTx&)>& fn) override;
+
+  // Gives a connector stored mail, as the fetcher and router would.
+  void SeedMail(const std::string& connector, const StoredMail& mail) {
+    absl::MutexLock lock(&mu_);
+    state_.mail[state_.connectors.at(connector).id] = mail;
+  }
 
   // A copy of the committed state, for assertions.
   State Snapshot() {

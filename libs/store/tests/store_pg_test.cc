@@ -647,5 +647,118 @@ TEST(PgConfigStore, StateCarriesBackfillProgressTheFetcherWrites) {
   EXPECT_EQ(state.backfill_total, 100);
 }
 
+// docs/fetcher.md, "A deleted connector's mailbox": the position outlives the connector.
+TEST(PgConfigStore, MailboxTombstoneCarriesTheFetchPositionToARecreatedConnector) {
+  auto tdb = NewDatabase();
+  ASSERT_NE(tdb, nullptr);
+  Database db({.uri = tdb->Uri()});
+  PgConfigStore store(db);
+  const std::string mailbox = "imap://bench@127.0.0.1:11143";
+  auto insert = [&](const std::string& name) {
+    ConnectorRecord c{.name = name, .protocol = "imap", .direction = "incoming",
+                      .spec_json = "{}", .version = 1, .modified_by = "t"};
+    EXPECT_THAT(store.InTransaction([&](ConfigTx& tx) { return tx.InsertConnector(c); }), IsOk());
+    return c.id;
+  };
+  auto remove = [&](int64_t id) {
+    return store.InTransaction([&](ConfigTx& tx) -> absl::Status {
+      if (absl::Status st = tx.KeepMailboxTombstone(id, mailbox); !st.ok()) return st;
+      return tx.DeleteConnector(id);
+    });
+  };
+  auto adopt = [&](int64_t id, const std::string& identity) {
+    bool adopted = false;
+    EXPECT_THAT(store.InTransaction([&](ConfigTx& tx) -> absl::Status {
+      auto r = tx.AdoptMailboxTombstone(id, identity);
+      if (r.ok()) adopted = *r;
+      return r.status();
+    }),
+                IsOk());
+    return adopted;
+  };
+  const int64_t first = insert("bench");
+  ASSERT_THAT(db.Transact([&](pqxx::work& t) {
+    t.exec_params("INSERT INTO folder_cursors (connector_id, folder, uidvalidity, last_uid, "
+                  "delta_link) VALUES ($1, 'INBOX', 7, 20, ''), ($1, 'Archive', 0, 0, 'd')",
+                  first);
+    t.exec_params("INSERT INTO pop3_seen (connector_id, uidl) VALUES ($1, 'u1'), ($1, 'u2')",
+                  first);
+    return absl::OkStatus();
+  }),
+              IsOk());
+  ASSERT_THAT(remove(first), IsOk());
+  EXPECT_EQ(SqlValue(db, "SELECT count(*) FROM folder_cursors"), "0");
+  EXPECT_EQ(SqlValue(db, "SELECT connector FROM mailbox_tombstones"), "bench");
+
+  // A connector of the mailbox that never fetched leaves the older position in place.
+  ASSERT_THAT(remove(insert("never-polled")), IsOk());
+  EXPECT_EQ(SqlValue(db, "SELECT connector FROM mailbox_tombstones"), "bench");
+
+  const int64_t other = insert("other-mailbox");
+  EXPECT_FALSE(adopt(other, "imap://someone-else@127.0.0.1:11143"));
+  EXPECT_EQ(SqlValue(db, "SELECT count(*) FROM folder_cursors"), "0");
+
+  const int64_t again = insert("bench-again");
+  EXPECT_TRUE(adopt(again, mailbox));
+  EXPECT_EQ(SqlValue(db, absl::StrCat("SELECT string_agg(folder || ':' || uidvalidity || ':' || "
+                                      "last_uid || ':' || delta_link, ',' ORDER BY folder) FROM "
+                                      "folder_cursors WHERE connector_id = ", again)),
+            "Archive:0:0:d,INBOX:7:20:");
+  EXPECT_EQ(SqlValue(db, absl::StrCat("SELECT string_agg(uidl, ',' ORDER BY uidl) FROM "
+                                      "pop3_seen WHERE connector_id = ", again)),
+            "u1,u2");
+  EXPECT_EQ(SqlValue(db, "SELECT count(*) FROM mailbox_tombstones"), "0");
+  EXPECT_FALSE(adopt(insert("bench-third"), mailbox));
+}
+
+// A purge removes the connector's messages, the outbox rows answering them and its own work
+// items; a work item another connector's mail joined stays (it outlives the connector).
+TEST(PgConfigStore, PurgeRemovesTheConnectorsMailAndCountsIt) {
+  auto tdb = NewDatabase();
+  ASSERT_NE(tdb, nullptr);
+  Database db({.uri = tdb->Uri()});
+  PgConfigStore store(db);
+  ConnectorRecord a{.name = "a", .protocol = "imap", .direction = "incoming",
+                    .spec_json = "{}", .version = 1, .modified_by = "t"};
+  ConnectorRecord b = a;
+  b.name = "b";
+  ASSERT_THAT(store.InTransaction([&](ConfigTx& tx) -> absl::Status {
+    if (absl::Status st = tx.InsertConnector(a); !st.ok()) return st;
+    return tx.InsertConnector(b);
+  }),
+              IsOk());
+  ASSERT_THAT(db.Transact([&](pqxx::work& t) {
+    t.exec_params(
+        "WITH w AS (INSERT INTO work_items (connector_id, reference, queue, requester_address) "
+        "VALUES ($1, 'A-1', 'q', 'x@example.com'), ($1, 'A-2', 'q', 'x@example.com') RETURNING "
+        "id, reference), m AS (INSERT INTO messages (connector_id, fetch_key, size_bytes, raw, "
+        "work_item_id) SELECT $1, reference, 1, 'x'::bytea, id FROM w UNION ALL SELECT $2, 'b-joins', "
+        "1, 'x', id FROM w WHERE reference = 'A-2' UNION ALL SELECT $1, 'no-item', 1, 'x', NULL "
+        "RETURNING id, connector_id, fetch_key) INSERT INTO outbox (reason, to_address, "
+        "message_id, dedupe_key) SELECT 'ack', 'x@example.com', id, 'ack:' || fetch_key FROM m",
+        a.id, b.id);
+    return absl::OkStatus();
+  }),
+              IsOk());
+  StoredMail counted, removed, after;
+  ASSERT_THAT(store.InTransaction([&](ConfigTx& tx) -> absl::Status {
+    counted = *tx.CountStoredMail(a.id);
+    removed = *tx.PurgeStoredMail(a.id);
+    after = *tx.CountStoredMail(a.id);
+    return tx.DeleteConnector(a.id);
+  }),
+              IsOk());
+  EXPECT_EQ(counted.messages, 3);
+  EXPECT_EQ(counted.work_items, 1);  // A-2 has a message of b.
+  EXPECT_EQ(counted.outbox, 3);
+  EXPECT_EQ(removed.messages, counted.messages);
+  EXPECT_EQ(removed.work_items, counted.work_items);
+  EXPECT_EQ(removed.outbox, counted.outbox);
+  EXPECT_TRUE(after.empty());
+  EXPECT_EQ(SqlValue(db, "SELECT string_agg(reference, ',') FROM work_items"), "A-2");
+  EXPECT_EQ(SqlValue(db, "SELECT string_agg(fetch_key, ',') FROM messages"), "b-joins");
+  EXPECT_EQ(SqlValue(db, "SELECT string_agg(dedupe_key, ',') FROM outbox"), "ack:b-joins");
+}
+
 }  // namespace
 }  // namespace postroom::store

@@ -47,9 +47,12 @@ class ConfigCore {
   absl::StatusOr<std::pair<v1::Connector, std::vector<v1::Route>>> GetConnector(
       const std::string& name);
   absl::StatusOr<std::vector<v1::Connector>> ListConnectors();
-  // FAILED_PRECONDITION while active, or while another connector sends through it.
-  absl::Status DeleteConnector(const Actor& actor, const std::string& name,
-                               int64_t expected_version);
+  // FAILED_PRECONDITION while active, while another connector sends through it, or while it
+  // has stored mail and `purge` is false. With `purge`, removes that mail in the same
+  // transaction and returns what it removed. Either way an incoming connector's fetch position
+  // is kept for its mailbox (docs/fetcher.md).
+  absl::StatusOr<store::StoredMail> DeleteConnector(const Actor& actor, const std::string& name,
+                                                    int64_t expected_version, bool purge = false);
   // FAILED_PRECONDITION for an incoming connector without a fallback route or without a passing
   // connection test since its connection settings last changed. Resets the error counters.
   absl::StatusOr<v1::Connector> EnableConnector(const Actor& actor, const std::string& name);

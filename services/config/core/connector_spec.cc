@@ -44,6 +44,15 @@ void Add(std::vector<FieldError>& errors, std::string path, std::string message)
 bool IsIncoming(const v1::Connector& c) { return connector::IsIncoming(c.direction()); }
 bool IsOutgoing(const v1::Connector& c) { return connector::IsOutgoing(c.direction()); }
 
+std::string MailboxIdentity(const v1::Connector& c) {
+  std::string id = absl::StrCat(connector::ProtocolName(c.protocol()), "://", c.auth().username(),
+                                "@", c.server().host(), ":", c.server().port());
+  if (!c.shared_mailbox().empty()) absl::StrAppend(&id, "/", c.shared_mailbox());
+  if (!c.auth().tenant_id().empty()) absl::StrAppend(&id, ";tenant=", c.auth().tenant_id());
+  absl::AsciiStrToLower(&id);
+  return id;
+}
+
 void ApplyDefaults(v1::Connector& c) {
   const bool gmail = c.provider() == v1::PROVIDER_PRESET_GMAIL;
   const bool o365 = c.provider() == v1::PROVIDER_PRESET_OFFICE365;

@@ -25,6 +25,11 @@ std::vector<FieldError> ValidateConnector(const v1::Connector& c);
 bool ConnectionSettingsDiffer(const v1::Connector& a, const v1::Connector& b);
 
 bool IsIncoming(const v1::Connector& c);
+
+// Which mailbox an incoming connector reads, whatever it is named:
+// "<protocol>://<username>@<host>:<port>[/<shared_mailbox>][;tenant=<tenant_id>]", lowercase.
+// A deleted connector's fetch position is kept under it (docs/fetcher.md).
+std::string MailboxIdentity(const v1::Connector& c);
 bool IsOutgoing(const v1::Connector& c);
 
 // Syntax checks shared by the other validators.

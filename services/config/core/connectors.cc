@@ -124,6 +124,20 @@ absl::Status RefuseIfSystemDefault(const ConnectorRecord& r, const std::string& 
       "outgoing connector the system default) and apply that first"));
 }
 
+// Deleting a connector must never throw mail away silently.
+absl::Status RefuseStoredMail(const std::string& name, const store::StoredMail& m) {
+  return absl::FailedPreconditionError(
+      absl::StrCat(Quoted("connector", name), " has ", m.messages, " stored messages and ",
+                   m.work_items, " work items; `postroomctl delete connector ", name,
+                   " --purge` removes them"));
+}
+
+// The audit entry of a purge holds the counts, never the content.
+std::string PurgedJson(const store::StoredMail& m) {
+  return absl::StrCat(R"({"purged":{"messages":)", m.messages, R"(,"work_items":)",
+                      m.work_items, R"(,"outbox":)", m.outbox, "}}");
+}
+
 }  // namespace
 
 std::string internal::WithChangedSecrets(const std::string& json,
@@ -278,6 +292,10 @@ absl::StatusOr<Applied<v1::Connector>> ConfigCore::ApplyConnector(const Actor& a
       POSTROOM_RETURN_IF_ERROR(tx.UpdateConnector(record));
     } else {
       POSTROOM_RETURN_IF_ERROR(tx.InsertConnector(record));
+      // Re-created for a mailbox a deleted connector read: start where that one stopped.
+      if (IsIncoming(c)) {
+        POSTROOM_RETURN_IF_ERROR(tx.AdoptMailboxTombstone(record.id, MailboxIdentity(c)).status());
+      }
     }
     for (const SecretField& f : SecretFields()) {
       const std::string given = SecretValue(c, f);
@@ -350,9 +368,12 @@ absl::StatusOr<std::vector<v1::Connector>> ConfigCore::ListConnectors() {
   return out;
 }
 
-absl::Status ConfigCore::DeleteConnector(const Actor& actor, const std::string& name,
-                                         int64_t expected_version) {
-  return p_.store->InTransaction([&](ConfigTx& tx) -> absl::Status {
+absl::StatusOr<store::StoredMail> ConfigCore::DeleteConnector(const Actor& actor,
+                                                              const std::string& name,
+                                                              int64_t expected_version,
+                                                              bool purge) {
+  store::StoredMail removed;
+  POSTROOM_RETURN_IF_ERROR(p_.store->InTransaction([&](ConfigTx& tx) -> absl::Status {
     POSTROOM_ASSIGN_OR_RETURN(ConnectorRecord r, MustFind(tx, name, true));
     POSTROOM_RETURN_IF_ERROR(CheckVersion(Quoted("connector", name), r.version, expected_version));
     POSTROOM_RETURN_IF_ERROR(RefuseIfSystemDefault(r, "delete"));
@@ -373,9 +394,21 @@ absl::Status ConfigCore::DeleteConnector(const Actor& actor, const std::string& 
       }
     }
     POSTROOM_ASSIGN_OR_RETURN(v1::Connector before, Load(tx, r));
+    POSTROOM_ASSIGN_OR_RETURN(store::StoredMail stored, tx.CountStoredMail(r.id));
+    if (!stored.empty() && !purge) return RefuseStoredMail(name, stored);
+    std::string after;
+    if (!stored.empty()) {
+      POSTROOM_ASSIGN_OR_RETURN(removed, tx.PurgeStoredMail(r.id));
+      after = PurgedJson(removed);
+    }
+    if (IsIncoming(before)) {
+      POSTROOM_RETURN_IF_ERROR(tx.KeepMailboxTombstone(r.id, MailboxIdentity(before)));
+    }
     POSTROOM_RETURN_IF_ERROR(tx.DeleteConnector(r.id));
-    return Audit(tx, p_.clock->Now(), actor, "delete", name, r.version + 1, AuditJson(before), "");
-  });
+    return Audit(tx, p_.clock->Now(), actor, stored.empty() ? "delete" : "purge", name,
+                 r.version + 1, AuditJson(before), after);
+  }));
+  return removed;
 }
 
 absl::StatusOr<v1::Connector> ConfigCore::EnableConnector(const Actor& actor,

@@ -65,9 +65,15 @@ grpc::Status ConfigService::ListConnectors(grpc::ServerContext* ctx,
 
 grpc::Status ConfigService::DeleteConnector(grpc::ServerContext* ctx,
                                             const v1::DeleteConnectorRequest* req,
-                                            v1::DeleteConnectorResponse*) {
-  return Call(ctx, Role::kAdmin, "deleting a connector", [&](const Actor& a) {
-    return core_.DeleteConnector(a, req->name(), req->expected_version());
+                                            v1::DeleteConnectorResponse* resp) {
+  return Call(ctx, Role::kAdmin, "deleting a connector", [&](const Actor& a) -> absl::Status {
+    POSTROOM_ASSIGN_OR_RETURN(store::StoredMail removed,
+                              core_.DeleteConnector(a, req->name(), req->expected_version(),
+                                                    req->purge()));
+    resp->set_purged_messages(removed.messages);
+    resp->set_purged_work_items(removed.work_items);
+    resp->set_purged_outbox(removed.outbox);
+    return absl::OkStatus();
   });
 }
 

@@ -1,10 +1,12 @@
 #include "services/config/core/config_core.h"
 
+#include <algorithm>
 #include <functional>
 
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "services/config/core/connector_spec.h"
 #include "services/config/tests/fakes.h"
 #include "services/config/tests/store_factory.h"
 #include "tests/support/status_matchers.h"
@@ -492,6 +494,63 @@ TEST_F(ConfigCoreTest, ActiveConnectorCannotBeDeleted) {
   ASSERT_THAT(core_.DisableConnector(kAlice, "support"), IsOk());
   EXPECT_THAT(core_.DeleteConnector(kAlice, "support", 0), IsOk());
   EXPECT_THAT(core_.GetConnector("support"), StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(ConfigCoreTest, ConnectorWithStoredMailIsDeletedOnlyWithPurge) {
+  ApplySupport();
+  holder_->AddMail("support", {.messages = 20, .work_items = 3, .outbox = 2});
+  EXPECT_THAT(core_.DeleteConnector(kAlice, "support", 0),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       "connector \"support\" has 20 stored messages and 3 work items; "
+                       "`postroomctl delete connector support --purge` removes them"));
+  ASSERT_THAT(core_.GetConnector("support"), IsOk());
+
+  auto removed = core_.DeleteConnector(kAlice, "support", 0, /*purge=*/true);
+  ASSERT_THAT(removed, IsOk());
+  EXPECT_EQ(removed->messages, 20);
+  EXPECT_EQ(removed->work_items, 3);
+  EXPECT_EQ(removed->outbox, 2);
+  EXPECT_THAT(core_.GetConnector("support"), StatusIs(absl::StatusCode::kNotFound));
+  auto history = core_.GetHistory("connector", "support", 0);
+  ASSERT_THAT(history, IsOk());
+  ASSERT_FALSE(history->empty());
+  EXPECT_EQ(history->back().action(), "purge");
+  // PostgreSQL's jsonb reorders keys and spaces them.
+  std::string after = history->back().after_json();
+  after.erase(std::remove(after.begin(), after.end(), ' '), after.end());
+  EXPECT_THAT(after, AllOf(HasSubstr(R"("purged":{)"), HasSubstr(R"("messages":20)"),
+                           HasSubstr(R"("work_items":3)"), HasSubstr(R"("outbox":2)")));
+
+  // Re-created, it starts empty: the purge left nothing behind under its new id.
+  ApplySupport();
+  EXPECT_THAT(core_.DeleteConnector(kAlice, "support", 0), IsOk());
+  EXPECT_EQ(core_.GetHistory("connector", "support", 0)->back().action(), "delete");
+}
+
+TEST_F(ConfigCoreTest, PurgeOfAConnectorWithoutMailIsAPlainDelete) {
+  ApplySupport();
+  auto removed = core_.DeleteConnector(kAlice, "support", 0, /*purge=*/true);
+  ASSERT_THAT(removed, IsOk());
+  EXPECT_TRUE(removed->empty());
+  EXPECT_EQ(core_.GetHistory("connector", "support", 0)->back().action(), "delete");
+}
+
+TEST(MailboxIdentityTest, NamesTheMailboxNotTheConnector) {
+  v1::Connector a = Support();
+  v1::Connector b = Support();
+  b.set_name("bench");
+  b.mutable_server()->set_host("127.0.0.1");
+  b.mutable_auth()->set_username("SUPPORT");
+  EXPECT_EQ(MailboxIdentity(a), "imap://support@127.0.0.1:11143");
+  EXPECT_EQ(MailboxIdentity(a), MailboxIdentity(b));
+  b.mutable_server()->set_port(993);
+  EXPECT_NE(MailboxIdentity(a), MailboxIdentity(b));
+  b = Support();
+  b.set_protocol(v1::PROTOCOL_POP3);
+  EXPECT_NE(MailboxIdentity(a), MailboxIdentity(b));
+  b = Support();
+  b.set_shared_mailbox("hr@example.com");
+  EXPECT_EQ(MailboxIdentity(b), "imap://support@127.0.0.1:11143/hr@example.com");
 }
 
 TEST_F(ConfigCoreTest, NewRoutesGoBeforeTheFallback) {

@@ -6,6 +6,9 @@ namespace {
 class Holder : public StoreHolder {
  public:
   store::ConfigStore& store() override { return store_; }
+  void AddMail(const std::string& name, const store::StoredMail& mail) override {
+    store_.SeedMail(name, mail);
+  }
 
  private:
   store::InMemoryConfigStore store_;

@@ -12,6 +12,10 @@ class StoreHolder {
  public:
   virtual ~StoreHolder() = default;
   virtual store::ConfigStore& store() = 0;
+  // Gives connector `name` stored mail as the fetcher and router would: `mail.messages`
+  // messages, the first `mail.work_items` of them each with its own work item, the first
+  // `mail.outbox` of them acknowledged.
+  virtual void AddMail(const std::string& name, const store::StoredMail& mail) = 0;
 };
 std::unique_ptr<StoreHolder> MakeStore();
 

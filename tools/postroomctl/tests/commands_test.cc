@@ -202,6 +202,18 @@ class FakeConfigService final : public v1::ConfigService::Service {
     return grpc::Status::OK;
   }
 
+  grpc::Status DeleteConnector(grpc::ServerContext* ctx, const v1::DeleteConnectorRequest* req,
+                               v1::DeleteConnectorResponse* resp) override {
+    absl::MutexLock l(&mu_);
+    if (req->purge()) {
+      resp->set_purged_messages(20);
+      resp->set_purged_work_items(3);
+      resp->set_purged_outbox(2);
+    }
+    return Record(ctx, "DeleteConnector",
+                  absl::StrCat(req->name(), req->purge() ? " purge" : ""));
+  }
+
   grpc::Status DeleteRoute(grpc::ServerContext* ctx, const v1::DeleteRouteRequest* req,
                            v1::DeleteRouteResponse*) override {
     absl::MutexLock l(&mu_);
@@ -907,6 +919,14 @@ TEST_F(CommandsTest, DeleteRouteAcceptsBothForms) {
   EXPECT_EQ(Run({"delete", "route", "invoices", "--connector", "support"}).code, kExitOk);
   EXPECT_THAT(Methods(),
               ElementsAre("DeleteRoute support/invoices", "DeleteRoute support/invoices"));
+}
+
+TEST_F(CommandsTest, DeleteConnectorPurgeSaysWhatItRemoved) {
+  EXPECT_EQ(Run({"delete", "connector", "bench"}).out, "connector/bench deleted\n");
+  EXPECT_EQ(Run({"delete", "connector", "bench", "--purge"}).out,
+            "connector/bench deleted (purged 20 messages, 3 work items, 2 outbox rows)\n");
+  EXPECT_EQ(Run({"delete", "route", "support/invoices", "--purge"}).code, kExitUsage);
+  EXPECT_THAT(Methods(), ElementsAre("DeleteConnector bench", "DeleteConnector bench purge"));
 }
 
 TEST_F(CommandsTest, HistoryUsesAuditKindAndRouteObjectNames) {
