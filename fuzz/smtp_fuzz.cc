@@ -89,7 +89,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     credentials.secret = "secret";
   }
   if (control & 4) {
-    (void)postroom::mail::TestSmtpConnection(s, credentials);
+    (void)postroom::mail::TestSmtpConnection(s, credentials, "support@example.com");
   } else {
     postroom::mail::SmtpEnvelope envelope{"support@example.com", {"customer@example.org"}};
     (void)postroom::mail::SendSmtp(s, credentials, envelope,

@@ -119,10 +119,13 @@ absl::StatusOr<std::vector<store::OutboxItem>> InMemoryOutboxStore::ClaimDue(
     if (o.status != "queued" || o.due_at > now) continue;
     if (o.claimed_until.has_value() && *o.claimed_until > now) continue;
     if (!Active(Effective(o)) || Paused(Effective(o), now)) continue;
+    // Named copies: clang does not let a lambda capture a structured binding.
+    const int64_t connector = Effective(o);
+    const std::string address = absl::AsciiStrToLower(o.to_address);
     const bool suppressed =
         o.reason == "ack" &&
         std::any_of(suppressions_.begin(), suppressions_.end(), [&](const auto& s) {
-          return s.connector_id == Effective(o) && s.address == absl::AsciiStrToLower(o.to_address);
+          return s.connector_id == connector && s.address == address;
         });
     if (suppressed) {
       o.status = "suppressed";
