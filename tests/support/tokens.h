@@ -2,7 +2,10 @@
 
 // Tokens files for tests, written as the readable `name role token` lines and stored as the
 // file holds them, `name role sha256:<hex>` (libs/auth/token_authenticator.h).
+#include <grpcpp/client_context.h>
+
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +27,13 @@ inline std::string HashedTokens(std::string_view plaintext_lines) {
     out += *hashed;
   }
   return out;
+}
+
+// A call context carrying `Bearer <token>`; none when `token` is empty.
+inline std::unique_ptr<grpc::ClientContext> ContextAs(const std::string& token) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
+  return ctx;
 }
 
 }  // namespace postroom::testing

@@ -37,9 +37,7 @@ class ConfigServiceTest : public ::testing::Test {
   ~ConfigServiceTest() override { server_->Shutdown(); }
 
   std::unique_ptr<grpc::ClientContext> As(const std::string& token) {
-    auto ctx = std::make_unique<grpc::ClientContext>();
-    if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
-    return ctx;
+    return postroom::testing::ContextAs(token);
   }
 
   grpc::Status Apply(const std::string& token, v1::ApplyConnectorResponse* resp) {

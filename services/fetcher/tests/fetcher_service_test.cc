@@ -47,9 +47,7 @@ class FetcherServiceTest : public ::testing::Test {
   ~FetcherServiceTest() override { server_->Shutdown(); }
 
   std::unique_ptr<grpc::ClientContext> As(const std::string& token) {
-    auto ctx = std::make_unique<grpc::ClientContext>();
-    if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
-    return ctx;
+    return postroom::testing::ContextAs(token);
   }
 
   FakeClock clock_;

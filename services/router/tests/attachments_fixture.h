@@ -72,9 +72,7 @@ class AttachmentsFixture : public ::testing::Test {
   ~AttachmentsFixture() override { server_->Shutdown(); }
 
   std::unique_ptr<grpc::ClientContext> As(const std::string& token) {
-    auto ctx = std::make_unique<grpc::ClientContext>();
-    if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
-    return ctx;
+    return postroom::testing::ContextAs(token);
   }
 
   // A pending message as the fetcher stores it.

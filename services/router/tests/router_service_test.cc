@@ -63,9 +63,7 @@ class RouterServiceTest : public ::testing::Test {
   ~RouterServiceTest() override { server_->Shutdown(); }
 
   std::unique_ptr<grpc::ClientContext> As(const std::string& token) {
-    auto ctx = std::make_unique<grpc::ClientContext>();
-    if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
-    return ctx;
+    return postroom::testing::ContextAs(token);
   }
   grpc::Status Route(const std::string& token, const std::string& connector,
                      v1::RouteEmailResponse* resp, const std::string& raw = kMail) {

@@ -36,9 +36,7 @@ class SenderServiceTest : public ::testing::Test {
   ~SenderServiceTest() override { server_->Shutdown(); }
 
   std::unique_ptr<grpc::ClientContext> As(const std::string& token) {
-    auto ctx = std::make_unique<grpc::ClientContext>();
-    if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
-    return ctx;
+    return postroom::testing::ContextAs(token);
   }
   int64_t Queue(const std::string& to) {
     store::OutboxItem o;
