@@ -16,6 +16,8 @@ namespace postroom::rules {
 using google::protobuf::Struct;
 using google::protobuf::Value;
 
+constexpr size_t kMaxActionName = 200;
+
 const char* ImportanceName(Importance importance) {
   switch (importance) {
     case Importance::kLow:
@@ -222,6 +224,12 @@ class ThenCompiler {
     }
     if (HasControl(s)) {
       Error(path, absl::StrCat("the ", what, " name must be one line without control characters"));
+      return false;
+    }
+    // Names are stored in columns and shown on one line (work_items.template checks the same).
+    if (s.size() > kMaxActionName) {
+      Error(path, absl::StrCat("the ", what, " name is ", s.size(), " bytes; at most ",
+                               kMaxActionName));
       return false;
     }
     *out = std::string(s);

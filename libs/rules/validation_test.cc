@@ -2,6 +2,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/rules/route.h"
@@ -291,6 +292,18 @@ TEST(ValidateThen, WorkItemTemplateCheckedThroughLookup) {
   EXPECT_THAT(Then(R"({"queue": "q", "template": "invoice"})", context), IsEmpty());
   EXPECT_THAT(Then(R"({"queue": "q", "template": "other"})", context),
               ElementsAre(Err("then.template", HasSubstr("does not exist"))));
+}
+
+TEST(ValidateThen, NamesAreBounded) {
+  const std::string name_200(200, 'f');
+  EXPECT_THAT(Then(absl::StrCat(R"({"queue": "q", "template": ")", name_200, R"("})")), IsEmpty());
+  EXPECT_THAT(Then(absl::StrCat(R"({"queue": "q", "template": ")", name_200, R"(x"})")),
+              ElementsAre(Err("then.template",
+                              "the work item template name is 201 bytes; at most 200")));
+  EXPECT_THAT(Then(absl::StrCat(R"({"queue": ")", std::string(5000, 'q'), R"("})")),
+              ElementsAre(Err("then.queue", HasSubstr("5000 bytes; at most 200"))));
+  EXPECT_THAT(Then(R"({"queue": "q", "template": "two\nlines"})"),
+              ElementsAre(Err("then.template", HasSubstr("one line"))));
 }
 
 TEST(ValidateThen, Fields) {
