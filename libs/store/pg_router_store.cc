@@ -59,11 +59,20 @@ const std::string kMessageTail =
     ", m.decision_step, m.decision_route, m.decision_reason, %TRACE%, "
     "coalesce(m.work_item_id, 0), coalesce(m.duplicate_of, 0), coalesce(m.spam_status, ''), "
     "m.route_attempts, m.last_error, coalesce(m.ack_outcome::text, ''), "
-    "m.forgotten_at IS NOT NULL";
+    "m.forgotten_at IS NOT NULL, %NEW_TEXT%";
+// Reads of one record (with the trace) give the new text whole, lists its preview.
+const std::string kNewTextPreview =
+    absl::StrCat("left(%s.new_text, ", kNewTextPreviewChars, ")");
+std::string NewTextColumn(const char* table, bool whole) {
+  std::string s = whole ? "%s.new_text" : kNewTextPreview;
+  s.replace(s.find("%s"), 2, table);
+  return s;
+}
 
 std::string MessageColumns(bool raw, bool trace) {
   std::string tail = kMessageTail;
   tail.replace(tail.find("%TRACE%"), 7, trace ? "coalesce(m.trace::text, '')" : "''");
+  tail.replace(tail.find("%NEW_TEXT%"), 10, NewTextColumn("m", trace));
   return absl::StrCat(kMessageHead, raw ? "m.raw" : "''::bytea", tail);
 }
 const char kMessageFrom[] = " FROM messages m JOIN connectors c ON c.id = m.connector_id ";
@@ -98,6 +107,7 @@ MessageRecord MessageFromRow(const pqxx::row& r) {
   m.last_error = r[25].as<std::string>();
   m.ack_outcome_json = r[26].as<std::string>();
   m.forgotten = r[27].as<bool>();
+  m.new_text = r[28].as<std::string>();
   return m;
 }
 
@@ -105,10 +115,11 @@ const std::string kWorkItemColumns =
     "w.id, coalesce(w.connector_id, 0), coalesce(c.name, ''), w.reference, w.source, w.queue, "
     "w.type, w.priority, w.requester_address, w.requester_name, w.subject, %BODY%, "
     "w.fields::text, w.attachments::text, w.test_mode, " +
-    Ms("w.created_at") + ", " + Ms("w.updated_at");
+    Ms("w.created_at") + ", " + Ms("w.updated_at") + ", %NEW_TEXT%, w.template";
 std::string WorkItemColumns(bool body) {
   std::string s = kWorkItemColumns;
   s.replace(s.find("%BODY%"), 6, body ? "w.body" : "''");
+  s.replace(s.find("%NEW_TEXT%"), 10, NewTextColumn("w", body));
   return s;
 }
 const char kWorkItemFrom[] = " FROM work_items w LEFT JOIN connectors c ON c.id = w.connector_id ";
@@ -132,6 +143,8 @@ WorkItemRecord WorkItemFromRow(const pqxx::row& r, int base = 0) {
   w.test_mode = r[base + 14].as<bool>();
   w.created_at = TimeOrPast(r[base + 15]);
   w.updated_at = TimeOrPast(r[base + 16]);
+  w.new_text = r[base + 17].as<std::string>();
+  w.template_name = r[base + 18].as<std::string>();
   return w;
 }
 
@@ -213,7 +226,7 @@ PgRouterStore::PgRouterStore(Database& db) : db_(db) {
   // The whole decision in one call (migrations 0005 and 0008 say why and what it does), one
   // statement for a group of concurrent decisions; the message's raw bytes (10th argument) and
   // content hash (13th) go as binary.
-  std::vector<bool> binary_args(51, false);
+  std::vector<bool> binary_args(53, false);
   binary_args[9] = binary_args[12] = true;
   db_.PrepareGroupedCall("router_commit_decision", "postroom_commit_decision",
                          std::move(binary_args), "committing a routing decision");
@@ -628,7 +641,8 @@ absl::StatusOr<DecisionResult> PgRouterStore::CommitDecision(const DecisionWrite
       wi.body, wi.fields_json, wi.attachments_json, wi.test_mode, w.append_to, want_ack,
       ack.connector_id, ack.reason, ack.to_address, ack.subject, ack.body_text, ack.body_html,
       ack.headers_json, ack.dedupe_key, a ? MsOf(a->now - a->sender_window) : 0,
-      a ? a->limit_per_hour : 0, !insert && w.verify_stored, AckPolicyJson(w));
+      a ? a->limit_per_hour : 0, !insert && w.verify_stored, AckPolicyJson(w), d.new_text,
+      wi.template_name);
   absl::StatusOr<pqxx::row> row;
   // A deadlock or serialization failure rolled the whole call back: run it again, twice.
   for (int attempt = 0; attempt < 3; ++attempt) {

@@ -65,6 +65,11 @@ struct MessageRecord {
   // What became of the acknowledgement (migration 0012): "" when none was asked for, else
   // {"state":"queued","outbox_id":N} or {"state":"suppressed","reason":R,"detail":D}.
   std::string ack_outcome_json;
+  // What the sender wrote, without the quoted history and signature (libs/mime/new_text.h),
+  // at most kMaxNewTextBytes: kept for a message that created or was appended to a work item,
+  // "" otherwise. In a DecisionWrite's `decision`: the message's, which a created work item
+  // takes too. List reads give NewTextPreview of it.
+  std::string new_text;
 };
 
 struct WorkItemRecord {
@@ -86,7 +91,27 @@ struct WorkItemRecord {
   absl::Time created_at = absl::UnixEpoch();
   absl::Time updated_at = absl::UnixEpoch();
   std::vector<int64_t> message_ids;  // Filled by GetWorkItem, in the order added.
+  // The first message's new text (MessageRecord::new_text; the store writes the decision's);
+  // list reads and events give NewTextPreview of it.
+  std::string new_text;
+  std::string template_name;  // The route's `template` (a desk form); "": none.
 };
+
+// Bounds of the new text (migration 0021 checks the first): a work item is read by people, the
+// message keeps every byte. Lists and events carry a preview so that a page of 1,000 stays
+// well inside a gRPC message; GetWorkItem and GetMessage give it whole.
+inline constexpr size_t kMaxNewTextBytes = 256 << 10;
+inline constexpr size_t kNewTextPreviewChars = 2048;
+// The first kNewTextPreviewChars code points of valid UTF-8, as PostgreSQL's left() cuts.
+inline std::string NewTextPreview(const std::string& text) {
+  size_t chars = 0, i = 0;
+  for (; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80 && chars++ == kNewTextPreviewChars) {
+      break;
+    }
+  }
+  return text.substr(0, i);
+}
 
 struct OutboxRecord {
   int64_t id = 0;
@@ -240,7 +265,7 @@ struct WorkItemEventRecord {
   int64_t event_id = 0;
   std::string kind;  // created | appended
   int64_t message_id = 0;
-  WorkItemRecord work_item;  // Without body.
+  WorkItemRecord work_item;  // Without body; new_text as NewTextPreview.
 };
 
 // One batch of an erasure on request (postroom_forget_address, docs/privacy.md).

@@ -9,6 +9,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
 #include "postroom/v1/router.grpc.pb.h"
 #include "tools/postroomctl/command.h"
@@ -236,6 +238,28 @@ int DescribeMessage(Context& ctx, const std::string& id_text) {
   return kExitOk;
 }
 
+// A long new text stops here on the terminal; -o json has all of it.
+constexpr size_t kNewTextLines = 40;
+
+// The work item's new text, indented, and whether it is its whole body: a follow-up's quoted
+// history or a signature left out is what a reader must not take for lost.
+void PrintNewText(std::ostream& out, const v1::WorkItem& w) {
+  absl::string_view text = absl::StripAsciiWhitespace(w.new_text());
+  if (text.empty()) return;
+  const bool same = text == absl::StripAsciiWhitespace(w.body());
+  out << "New text:   "
+      << (same ? "(the whole body)"
+               : "(differs from the body: quoted history or signature left out)")
+      << "\n";
+  std::vector<absl::string_view> lines = absl::StrSplit(text, '\n');
+  for (size_t i = 0; i < lines.size() && i < kNewTextLines; ++i) {
+    out << "  " << absl::StripTrailingAsciiWhitespace(lines[i]) << "\n";
+  }
+  if (lines.size() > kNewTextLines) {
+    out << "  ... " << lines.size() - kNewTextLines << " more lines (-o json shows all)\n";
+  }
+}
+
 int DescribeWorkItem(Context& ctx, const std::string& ref) {
   v1::GetWorkItemRequest req;
   int64_t id = 0;
@@ -259,6 +283,7 @@ int DescribeWorkItem(Context& ctx, const std::string& ref) {
       << "Requester:  " << w.requester_name() << " <" << w.requester_address() << ">\n"
       << "Subject:    " << w.subject() << "\n"
       << "Created:    " << FormatTimestamp(w.created_at_unix_ms()) << "\n";
+  if (!w.template_().empty()) out << "Template:   " << w.template_() << "\n";
   for (const auto& [k, v] : w.fields()) out << "Field:      " << k << " = " << v << "\n";
   for (const v1::Attachment& a : w.attachments()) {
     // How to fetch it, since the desk and people start from the work item.
@@ -268,6 +293,7 @@ int DescribeWorkItem(Context& ctx, const std::string& ref) {
     out << "Attachment: " << a.filename() << " (" << a.content_type() << ", " << a.size()
         << " bytes)  " << fetch << "\n";
   }
+  PrintNewText(out, w);
   out << "Messages:\n";
   for (const v1::StoredMessage& m : r->messages()) {
     out << "  " << m.id() << "  " << DecisionName(m.decision()) << "  " << m.from() << "  "

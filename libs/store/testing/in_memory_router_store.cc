@@ -168,6 +168,7 @@ absl::StatusOr<std::vector<MessageRecord>> InMemoryRouterStore::ListMessages(
     MessageRecord x = m;
     x.raw.clear();
     x.trace_json.clear();
+    x.new_text = NewTextPreview(m.new_text);
     if (const ConnectorRecord* c = ConnectorById(m.connector_id)) x.connector = c->name;
     out.push_back(std::move(x));
     if (static_cast<int>(out.size()) >= f.limit) break;
@@ -544,6 +545,7 @@ absl::StatusOr<DecisionResult> InMemoryRouterStore::CommitDecision(const Decisio
   if (create) {
     WorkItemRecord wi = *w.create;
     wi.connector_id = msg.connector_id;
+    wi.new_text = d.new_text;  // As postroom_commit_decision: the first message's.
     wi.created_at = wi.updated_at = Now();
     wi.message_ids = {id};
     work_items_[wi.id] = wi;
@@ -574,6 +576,7 @@ absl::StatusOr<DecisionResult> InMemoryRouterStore::CommitDecision(const Decisio
   msg.content_sha256 = d.content_sha256;
   msg.thread_root = d.thread_root;
   msg.last_error.clear();
+  msg.new_text = res.work_item_id != 0 ? d.new_text : "";
   messages_[id] = msg;
   if (decision == "bounce" && w.bounce) RecordBounceLocked(id, *w.bounce);
   if (ack && res.work_item_id != 0 && SuppressedLocked(w.ack->email.connector_id, w.ack->to_address)) {
@@ -709,6 +712,7 @@ absl::StatusOr<std::vector<WorkItemRecord>> InMemoryRouterStore::ListWorkItems(
     if (f.before_id != 0 && w.id >= f.before_id) continue;
     WorkItemRecord x = w;
     x.body.clear();
+    x.new_text = NewTextPreview(w.new_text);
     x.message_ids.clear();
     if (const ConnectorRecord* c = ConnectorById(w.connector_id)) x.connector = c->name;
     out.push_back(std::move(x));
@@ -757,6 +761,7 @@ absl::StatusOr<std::vector<WorkItemEventRecord>> InMemoryRouterStore::ListWorkIt
     if (!queue.empty() && w.queue != queue) continue;
     WorkItemEventRecord r{e.event_id, e.kind, e.message_id, w};
     r.work_item.body.clear();
+    r.work_item.new_text = NewTextPreview(w.new_text);
     if (const ConnectorRecord* c = ConnectorById(w.connector_id)) r.work_item.connector = c->name;
     out.push_back(std::move(r));
     if (static_cast<int>(out.size()) >= limit) break;

@@ -420,6 +420,20 @@ int64_t AddMessage(Database& db, int64_t connector_id, const std::string& fetch_
               "', ''), now() - interval '1 minute') RETURNING id"));
 }
 
+// A new two-byte message decided `decision` by `step`, as the router writes it.
+DecisionWrite InsertWrite(int64_t connector_id, const std::string& fetch_key,
+                          const std::string& decision, const std::string& step) {
+  DecisionWrite w;
+  w.insert.emplace();
+  w.insert->connector_id = connector_id;
+  w.insert->fetch_key = fetch_key;
+  w.insert->raw = "hi";
+  w.insert->size_bytes = 2;
+  w.decision.decision = decision;
+  w.decision.decision_step = step;
+  return w;
+}
+
 // A claim is a routing attempt, counted by the claiming statement itself and committed before
 // routing starts: a router killed while it routes has still used the attempt up. The attempts
 // of RouteEmail (StartAttempt) count the same way; recording an error counts nothing more.
@@ -490,14 +504,7 @@ TEST(PgRouterStore, AFailedIdBlockStopsTheCommitEvenWhenTheOtherSucceeds) {
   const int64_t support = AddConnector(db, "support", "active");
   // A block of 64 message ids no longer fits under the sequence's maximum.
   SqlValue(db, "ALTER SEQUENCE messages_id_seq MAXVALUE 10");
-  DecisionWrite w;
-  w.insert.emplace();
-  w.insert->connector_id = support;
-  w.insert->fetch_key = "k1";
-  w.insert->raw = "hi";
-  w.insert->size_bytes = 2;
-  w.decision.decision = "created";
-  w.decision.decision_step = "fallback";
+  DecisionWrite w = InsertWrite(support, "k1", "created", "fallback");
   w.create.emplace();
   w.create->queue = "q";
   ASSERT_THAT(store.NextWorkItemId(), IsOk());  // The work item's id block is fine.
@@ -507,6 +514,114 @@ TEST(PgRouterStore, AFailedIdBlockStopsTheCommitEvenWhenTheOtherSucceeds) {
                                                 HasSubstr("messages_id_seq")));
   EXPECT_EQ(SqlValue(db, "SELECT count(*) FROM messages"), "0");
   EXPECT_EQ(SqlValue(db, "SELECT count(*) FROM work_items"), "0");
+}
+
+// A decision that creates or joins a work item, as the router writes it (DecisionWrite).
+DecisionWrite NewTextWrite(PgRouterStore& store, int64_t connector, const std::string& key,
+                           const std::string& new_text) {
+  DecisionWrite w = InsertWrite(connector, key, "created", "fallback");
+  w.decision.new_text = new_text;
+  w.create.emplace();
+  w.create->queue = "q";
+  w.create->requester_address = "jane@client.example";
+  w.create->body = new_text + "\n\nOn Mon, Support wrote:\n> the original\n";
+  w.create->template_name = "incident-form";
+  absl::StatusOr<int64_t> id = store.NextWorkItemId();
+  EXPECT_THAT(id, IsOk());
+  w.create->id = id.ok() ? *id : 0;
+  w.create->reference = WorkItemReference("WI", w.create->id);
+  return w;
+}
+
+// Issue #20: the new text is kept on the work item (its first message's) and on every message
+// that joins it, the route's template on the work item; reads give them whole, lists and events
+// a preview, and the webhook payloads carry both, cut so the payload is never replaced.
+TEST(PgRouterStore, NewTextAndTemplateReachWorkItemMessagesListsAndWebhooks) {
+  auto tdb = NewDatabase();
+  ASSERT_NE(tdb, nullptr);
+  Database db({.uri = tdb->Uri()});
+  PgRouterStore store(db);
+  const int64_t support = AddConnector(db, "support", "active");
+  SqlValue(db, "INSERT INTO webhooks (name, spec, modified_by, secret_key_id, secret_sealed) "
+               "VALUES ('desk', '{\"url\": \"http://127.0.0.1:9/\", \"events\": "
+               "[\"work_item.created\", \"work_item.appended\"]}', 'test', 'k1', 's') "
+               "RETURNING name");
+
+  absl::StatusOr<DecisionResult> created =
+      store.CommitDecision(NewTextWrite(store, support, "k1", "Printer on fire."));
+  ASSERT_THAT(created, IsOk());
+  absl::StatusOr<WorkItemRecord> wi = store.GetWorkItem(created->work_item_id);
+  ASSERT_THAT(wi, IsOk());
+  EXPECT_EQ(wi->new_text, "Printer on fire.");
+  EXPECT_THAT(wi->body, HasSubstr("the original"));
+  EXPECT_EQ(wi->template_name, "incident-form");
+  EXPECT_THAT(store.GetMessage(created->message_id, false),
+              IsOkAndHolds(::testing::Field(&MessageRecord::new_text, "Printer on fire.")));
+
+  // A follow-up keeps its own new text; the work item keeps its first message's.
+  DecisionWrite follow_up = InsertWrite(support, "k2", "appended", "follow_up");
+  follow_up.decision.new_text = "It works again.";
+  follow_up.append_to = created->work_item_id;
+  absl::StatusOr<DecisionResult> appended = store.CommitDecision(follow_up);
+  ASSERT_THAT(appended, IsOk());
+  EXPECT_THAT(store.GetMessage(appended->message_id, false),
+              IsOkAndHolds(::testing::Field(&MessageRecord::new_text, "It works again.")));
+  EXPECT_THAT(store.GetWorkItem(created->work_item_id),
+              IsOkAndHolds(::testing::Field(&WorkItemRecord::new_text, "Printer on fire.")));
+  absl::StatusOr<std::vector<MessageRecord>> of_item =
+      store.ListMessagesOfWorkItem(created->work_item_id);
+  ASSERT_THAT(of_item, IsOkAndHolds(SizeIs(2)));
+  EXPECT_EQ((*of_item)[1].new_text, "It works again.");
+
+  // A decision that reaches no work item keeps none, whatever it was given.
+  DecisionWrite spam = follow_up;
+  spam.insert->fetch_key = "k3";
+  spam.decision.decision = "spam";
+  spam.append_to = 0;
+  absl::StatusOr<DecisionResult> spam_done = store.CommitDecision(spam);
+  ASSERT_THAT(spam_done, IsOk());
+  EXPECT_THAT(store.GetMessage(spam_done->message_id, false),
+              IsOkAndHolds(::testing::Field(&MessageRecord::new_text, "")));
+
+  EXPECT_EQ(SqlValue(db, "SELECT string_agg(event || ':' || (body_text::jsonb->'data'->>'new_text')"
+                         " || ':' || coalesce(body_text::jsonb->'data'->>'template', '-'), ',' "
+                         "ORDER BY id) FROM outbox WHERE kind = 'webhook'"),
+            "work_item.created:Printer on fire.:incident-form,"
+            "work_item.appended:It works again.:-");
+
+  // 9,000 two-byte characters: whole on GetWorkItem, 2,048 in lists and events, 8,192 in the
+  // payload (flagged), which stays under the 64 KiB that would replace it.
+  std::string long_text;
+  for (int i = 0; i < 9000; ++i) long_text += "\xc3\xa9";
+  absl::StatusOr<DecisionResult> big =
+      store.CommitDecision(NewTextWrite(store, support, "k4", long_text));
+  ASSERT_THAT(big, IsOk());
+  EXPECT_THAT(store.GetWorkItem(big->work_item_id),
+              IsOkAndHolds(::testing::Field(&WorkItemRecord::new_text, long_text)));
+  absl::StatusOr<std::vector<WorkItemRecord>> listed = store.ListWorkItems({});
+  ASSERT_THAT(listed, IsOk());
+  ASSERT_FALSE(listed->empty());
+  EXPECT_EQ((*listed)[0].new_text, long_text.substr(0, 2 * kNewTextPreviewChars));
+  EXPECT_EQ((*listed)[0].new_text, NewTextPreview(long_text));  // The in-memory store's cut.
+  EXPECT_EQ((*listed)[0].template_name, "incident-form");
+  absl::StatusOr<std::vector<WorkItemEventRecord>> events = store.ListWorkItemEvents(0, "", 10);
+  ASSERT_THAT(events, IsOkAndHolds(SizeIs(3)));
+  EXPECT_EQ((*events)[0].work_item.new_text, "Printer on fire.");
+  EXPECT_EQ((*events)[2].work_item.new_text, NewTextPreview(long_text));
+  absl::StatusOr<std::vector<MessageRecord>> messages = store.ListMessages({});
+  ASSERT_THAT(messages, IsOk());
+  EXPECT_EQ((*messages)[0].new_text, NewTextPreview(long_text));
+  EXPECT_EQ(SqlValue(db, "SELECT length(body_text::jsonb->'data'->>'new_text') || ' ' || "
+                         "(body_text::jsonb->'data'->>'new_text_truncated') FROM outbox "
+                         "WHERE kind = 'webhook' ORDER BY id DESC LIMIT 1"),
+            "8192 true");
+
+  // The table's own bound holds whoever writes.
+  absl::Status over = db.Transact([&](pqxx::work& t) {
+    t.exec("UPDATE work_items SET new_text = repeat('x', 262145)");
+    return absl::OkStatus();
+  });
+  EXPECT_THAT(over, StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("new_text")));
 }
 
 // Replicas sweeping at once: every message is claimed by one of them and counted once.

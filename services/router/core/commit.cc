@@ -30,6 +30,8 @@ absl::StatusOr<v1::RouteEmailResponse> Router::Commit(const ConnectorConfig& cfg
   w.decision.thread_root = a.thread_root;
   w.check_duplicate = d.check_duplicate;
   w.append_to = d.append_to;
+  // Only mail that reaches a work item keeps its new text (the desk reads it there).
+  if (d.actions || d.append_to != 0) w.decision.new_text = MessageNewText(a);
   if (d.actions) {
     // The work item's id is drawn first, so the acknowledgement is rendered before the commit
     // and the store only writes it.

@@ -162,6 +162,9 @@ v1::Attachment AttachmentProto(const mime::Attachment& a, size_t index, int64_t 
 // work_item.cc: the work item a route's actions make of the message.
 store::WorkItemRecord NewWorkItem(const Router::ConnectorConfig& cfg, const Router::Analysis& a,
                                   const rules::Actions& act, bool test_mode);
+// What the sender wrote in the message (mime::NewText), cut to store::kMaxNewTextBytes at a
+// character boundary: the new text of a message that creates or joins a work item.
+std::string MessageNewText(const Router::Analysis& a);
 
 // names.cc: the proto enums by the names the store keeps.
 std::string DecisionName(v1::Decision d);

@@ -50,6 +50,7 @@ v1::StoredMessage ToProto(const store::MessageRecord& m) {
   out.set_last_error(m.last_error);
   if (!m.ack_outcome_json.empty()) FromJson(m.ack_outcome_json, out.mutable_ack());
   out.set_raw(m.raw);
+  out.set_new_text(m.new_text);
   return out;
 }
 
@@ -66,6 +67,8 @@ v1::WorkItem ToProto(const store::WorkItemRecord& w) {
   out.set_requester_name(w.requester_name);
   out.set_subject(w.subject);
   out.set_body(w.body);
+  out.set_new_text(w.new_text);
+  out.set_template_(w.template_name);
   google::protobuf::Struct fields;
   if (FromJson(w.fields_json, &fields)) {
     for (const auto& [k, v] : fields.fields()) (*out.mutable_fields())[k] = v.string_value();

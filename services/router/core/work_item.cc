@@ -1,6 +1,7 @@
 // The work item a created decision makes: its fields and attachments as the route resolves them.
 #include "absl/strings/str_cat.h"
 #include "libs/mime/attachments.h"
+#include "libs/mime/new_text.h"
 #include "services/router/core/internal.h"
 #include "services/router/core/json.h"
 
@@ -9,6 +10,15 @@ namespace {
 
 // The body is cut here: a work item is read by people, the message keeps every byte.
 constexpr size_t kMaxWorkItemBody = 256 << 10;
+
+// At most `max` bytes of UTF-8 text, never ending inside a character: PostgreSQL refuses a
+// text value with half of one.
+std::string CutUtf8(std::string_view text, size_t max) {
+  if (text.size() <= max) return std::string(text);
+  size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+  return std::string(text.substr(0, n));
+}
 
 std::string FieldsJson(const std::vector<rules::ResolvedField>& fields) {
   JsonObject o;
@@ -88,11 +98,16 @@ store::WorkItemRecord NewWorkItem(const Router::ConnectorConfig& cfg, const Rout
   wi.requester_address = a.sender;
   wi.requester_name = a.sender_name;
   wi.subject = a.parsed.subject;
-  wi.body = a.facts.body_text.substr(0, kMaxWorkItemBody);
+  wi.body = CutUtf8(a.facts.body_text, kMaxWorkItemBody);
+  wi.template_name = act.work_item_template;
   wi.fields_json = FieldsJson(fields);
   wi.attachments_json = AttachmentsJson(cfg, a, fields);
   wi.test_mode = test_mode;
   return wi;
+}
+
+std::string MessageNewText(const Router::Analysis& a) {
+  return CutUtf8(mime::NewText(a.parsed), store::kMaxNewTextBytes);
 }
 
 }  // namespace postroom::router

@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "libs/base/clock.h"
 #include "libs/base/sha256.h"
+#include "libs/mime/charset.h"
 #include "libs/mime/classify.h"
 #include "libs/mime/parser.h"
 #include "services/router/core/internal.h"
@@ -577,6 +578,88 @@ TEST_F(RouterCoreTest, FollowUpBySubjectTokenIsAppended) {
   // A token naming no work item falls through to the routes.
   EXPECT_EQ(Route(Mail("jane@client.example", "Re: [#SUP-999999]")).decision(),
             v1::DECISION_CREATED);
+}
+
+// Issue #20: the work item carries what the sender wrote beside the full body, and the route's
+// `template` (the desk's form).
+TEST_F(RouterCoreTest, CreatedWorkItemKeepsTheNewTextBesideTheBodyAndTheRoutesTemplate) {
+  AddRoute("incidents", 1, false, R"({"subject_contains":"outage"})",
+           R"({"queue":"incidents","template":"incident-form"})");
+  v1::RouteEmailResponse r = Route(Mail("jane@client.example", "Mail outage", "",
+                                        "Nothing arrives since 9:00.\r\n\r\n-- \r\nJane Doe\r\n"
+                                        "ACME Corp, 3rd floor"));
+  ASSERT_EQ(r.decision(), v1::DECISION_CREATED);
+  const v1::WorkItem w = WorkItem(r.work_item_id()).work_item();
+  EXPECT_EQ(w.new_text(), "Nothing arrives since 9:00.");
+  EXPECT_THAT(w.body(), HasSubstr("ACME Corp"));  // The full text stays beside it.
+  EXPECT_EQ(w.template_(), "incident-form");
+  EXPECT_EQ(Stored(r.message_id()).new_text(), "Nothing arrives since 9:00.");
+  // Lists and events carry it too, so a desk watching the queue needs no second read.
+  absl::StatusOr<v1::ListWorkItemsResponse> listed = router_->ListWorkItems({});
+  ASSERT_THAT(listed, IsOk());
+  ASSERT_THAT(listed->work_items(), SizeIs(1));
+  EXPECT_EQ(listed->work_items(0).new_text(), "Nothing arrives since 9:00.");
+  EXPECT_EQ(listed->work_items(0).template_(), "incident-form");
+  absl::StatusOr<std::vector<v1::WorkItemEvent>> events = router_->WorkItemEvents(0, "", 10);
+  ASSERT_THAT(events, IsOk());
+  ASSERT_THAT(*events, SizeIs(1));
+  EXPECT_EQ((*events)[0].work_item().new_text(), "Nothing arrives since 9:00.");
+  EXPECT_EQ((*events)[0].work_item().template_(), "incident-form");
+  // A route without a template leaves it empty.
+  EXPECT_EQ(WorkItem(Route(Mail("jane@client.example", "Printer")).work_item_id())
+                .work_item()
+                .template_(),
+            "");
+}
+
+TEST_F(RouterCoreTest, FollowUpKeepsItsOwnNewTextWithoutTheQuotedOriginal) {
+  v1::RouteEmailResponse first = Route(Mail("jane@client.example", "Printer", "",
+                                            "The printer on floor 3 jams on every page."));
+  v1::RouteEmailResponse r = Route(Mail(
+      "jane@client.example", absl::StrCat("Re: Printer [#", first.work_item_reference(), "]"), "",
+      "It works again after the restart, thanks.\r\n\r\n"
+      "On Tue, Nov 24, 2026 at 10:00 AM Support Desk <\r\nsupport@desk.example> wrote:\r\n\r\n"
+      "> Please restart it.\r\n>\r\n> On Mon, Jane wrote:\r\n>> The printer on floor 3 jams on "
+      "every page.\r\n"));
+  ASSERT_EQ(r.decision(), v1::DECISION_APPENDED);
+  const v1::StoredMessage follow_up = Stored(r.message_id());
+  EXPECT_EQ(follow_up.new_text(), "It works again after the restart, thanks.");
+  EXPECT_THAT(follow_up.new_text(), Not(HasSubstr("floor 3")));
+  EXPECT_THAT(follow_up.new_text(), Not(HasSubstr("restart it")));
+  v1::GetWorkItemResponse wi = WorkItem(first.work_item_id());
+  // The work item keeps its first message's; each message of it carries its own.
+  EXPECT_EQ(wi.work_item().new_text(), "The printer on floor 3 jams on every page.");
+  ASSERT_THAT(wi.messages(), SizeIs(2));
+  EXPECT_EQ(wi.messages(0).new_text(), "The printer on floor 3 jams on every page.");
+  EXPECT_EQ(wi.messages(1).new_text(), "It works again after the restart, thanks.");
+}
+
+TEST_F(RouterCoreTest, MailThatReachesNoWorkItemKeepsNoNewText) {
+  v1::RouteEmailResponse r =
+      Route(Mail("jane@client.example", "Away", "Auto-Submitted: auto-replied\r\n", "I am out."));
+  ASSERT_EQ(r.decision(), v1::DECISION_AUTO_REPLY);
+  EXPECT_EQ(Stored(r.message_id()).new_text(), "");
+}
+
+// Bounded like the body, cut at a character boundary (PostgreSQL refuses half a character);
+// lists carry the first 2,048 characters, GetWorkItem all of it.
+TEST_F(RouterCoreTest, LongNewTextIsBoundedAtACharacterAndListsCarryAPreview) {
+  // One 400 KB line of two-byte characters after one byte: 256 KiB falls inside a character.
+  std::string body = "x";
+  for (int i = 0; i < 200000; ++i) body += "\xc3\xa9";
+  v1::RouteEmailResponse r = Route(Mail("jane@client.example", "Logs", "", body));
+  ASSERT_EQ(r.decision(), v1::DECISION_CREATED);
+  const v1::WorkItem w = WorkItem(r.work_item_id()).work_item();
+  EXPECT_EQ(w.new_text().size(), store::kMaxNewTextBytes - 1);
+  EXPECT_TRUE(mime::IsValidUtf8(w.new_text()));
+  EXPECT_EQ(w.body().size(), (256u << 10) - 1);
+  EXPECT_TRUE(mime::IsValidUtf8(w.body()));
+  absl::StatusOr<v1::ListWorkItemsResponse> listed = router_->ListWorkItems({});
+  ASSERT_THAT(listed, IsOk());
+  ASSERT_THAT(listed->work_items(), SizeIs(1));
+  EXPECT_EQ(listed->work_items(0).new_text(), store::NewTextPreview(w.new_text()));
+  EXPECT_TRUE(absl::StartsWith(w.new_text(), listed->work_items(0).new_text()));
+  EXPECT_EQ(listed->work_items(0).new_text().size(), 2 * store::kNewTextPreviewChars - 1);
 }
 
 // A subject token is looked up among the connector's own work items (or those of connectors

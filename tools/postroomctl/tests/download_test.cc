@@ -20,6 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 TEST(SafeFileName, KeepsOrdinaryNamesAndUtf8) {
   EXPECT_EQ(SafeFileName("invoice 2026.pdf", 0), "invoice 2026.pdf");
@@ -68,6 +69,7 @@ class FakeRouter final : public v1::RouterService::Service {
   std::string name = "report.pdf";
   std::string bytes;
   bool fail_midway = false;
+  v1::WorkItem work_item;  // Merged into GetWorkItem's answer: body, new text, template.
 
   grpc::Status ListAttachments(grpc::ServerContext*, const v1::ListAttachmentsRequest* req,
                                v1::ListAttachmentsResponse* resp) override {
@@ -100,6 +102,7 @@ class FakeRouter final : public v1::RouterService::Service {
     eml->set_filename("original.eml");
     eml->set_message_id(42);
     eml->set_original_eml(true);
+    w->MergeFrom(work_item);
     return grpc::Status::OK;
   }
   grpc::Status GetRawMessage(grpc::ServerContext*, const v1::GetRawMessageRequest*,
@@ -250,6 +253,36 @@ TEST_F(DownloadTest, DescribeWorkItemSaysHowToFetchEachAttachment) {
   EXPECT_THAT(r.out, HasSubstr("download attachment 42 1\n"));
   EXPECT_THAT(r.out, HasSubstr("original.eml ("));
   EXPECT_THAT(r.out, HasSubstr("download message 42\n"));
+  EXPECT_THAT(r.out, Not(HasSubstr("New text:")));  // None kept: nothing to say.
+  EXPECT_THAT(r.out, Not(HasSubstr("Template:")));
+}
+
+TEST_F(DownloadTest, DescribeWorkItemShowsTheNewTextAndWhetherItIsTheBody) {
+  router_.work_item.set_body("Works now.\n\nOn Mon, Support wrote:\n> Restart it.\n");
+  router_.work_item.set_new_text("Works now.");
+  router_.work_item.set_template_("incident-form");
+  Result r = Run({"describe", "work-item", "5"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("Template:   incident-form\n"));
+  EXPECT_THAT(r.out, HasSubstr("New text:   (differs from the body: quoted history or "
+                               "signature left out)\n  Works now.\n"));
+  EXPECT_THAT(r.out, Not(HasSubstr("Restart it")));
+
+  router_.work_item.set_body("Printer on fire.\n");
+  router_.work_item.set_new_text("Printer on fire.");
+  r = Run({"describe", "work-item", "5"});
+  EXPECT_THAT(r.out, HasSubstr("New text:   (the whole body)\n  Printer on fire.\n"));
+
+  // A long one stops on the terminal and says where the rest is.
+  std::string long_text;
+  for (int i = 0; i < 100; ++i) long_text += absl::StrCat("line ", i, "\n");
+  router_.work_item.set_new_text(long_text);
+  r = Run({"describe", "work-item", "5"});
+  EXPECT_THAT(r.out, HasSubstr("  line 39\n  ... 60 more lines (-o json shows all)\n"));
+  EXPECT_THAT(r.out, Not(HasSubstr("line 40\n")));
+  r = Run({"describe", "work-item", "5", "-o", "json"});
+  EXPECT_THAT(r.out, HasSubstr("line 99"));
+  EXPECT_THAT(r.out, HasSubstr("\"template\": \"incident-form\""));
 }
 
 }  // namespace

@@ -35,6 +35,10 @@
 -- connector, folder and queue hint, a content hash equal to the sent bytes' hash, not
 -- truncated, no manual spam status. Otherwise it writes nothing and answers 'unverified'; the
 -- router then reads the row and decides again.
+--
+-- p_new_text, p_wi_template (migration 0021): the message's new text (without the quoted
+-- history), kept on a message that creates or is appended to a work item and on the work item
+-- it creates; the route's work item template of a created one. Both go in the webhook payload.
 CREATE OR REPLACE FUNCTION postroom_commit_decision(
     p_id bigint, p_insert boolean, p_expected text,
     p_connector_id bigint, p_fetch_key text, p_folder text, p_queue_hint text,
@@ -48,7 +52,8 @@ CREATE OR REPLACE FUNCTION postroom_commit_decision(
     p_wi_test_mode boolean, p_append_to bigint,
     p_ack boolean, p_ack_connector bigint, p_ack_reason text, p_ack_to text, p_ack_subject text,
     p_ack_text text, p_ack_html text, p_ack_headers text, p_ack_dedupe text,
-    p_ack_since_ms double precision, p_ack_limit integer, p_verify boolean, p_ack_policy text)
+    p_ack_since_ms double precision, p_ack_limit integer, p_verify boolean, p_ack_policy text,
+    p_new_text text, p_wi_template text)
 RETURNS TABLE (outcome text, message_id bigint, work_item_id bigint, reference text,
                duplicate_of bigint, ack text, detail text)
 LANGUAGE plpgsql VOLATILE AS $$
@@ -147,12 +152,12 @@ BEGIN
     INSERT INTO messages AS m (id, connector_id, fetch_key, folder, queue_hint, received_at,
         size_bytes, raw, truncated, message_id, content_sha256, thread_root, summary, decision,
         decided_at, decision_step, decision_route, decision_reason, trace, work_item_id,
-        duplicate_of, spam_status)
+        duplicate_of, spam_status, new_text)
     VALUES (p_id, v_conn, p_fetch_key, p_folder, p_queue_hint,
         to_timestamp(p_received_ms / 1000), p_size, p_raw, p_truncated, p_msgid,
         NULLIF(p_sha, ''::bytea), p_thread_root, NULLIF(p_summary, '')::jsonb, v_decision, now(),
         v_step, v_route, v_reason, NULLIF(v_trace, '')::jsonb, v_wi, v_duplicate_of,
-        NULLIF(p_spam_status, ''))
+        NULLIF(p_spam_status, ''), CASE WHEN v_wi IS NOT NULL THEN p_new_text ELSE '' END)
     ON CONFLICT (connector_id, fetch_key) DO NOTHING;
     IF NOT FOUND THEN
       SELECT m.id, coalesce(m.decision, '') INTO v_id, v_current
@@ -176,10 +181,11 @@ BEGIN
   END IF;
   IF v_create THEN
     INSERT INTO work_items (id, connector_id, reference, source, queue, type, priority,
-        requester_address, requester_name, subject, body, fields, attachments, test_mode)
+        requester_address, requester_name, subject, body, fields, attachments, test_mode,
+        new_text, template)
     VALUES (p_wi_id, v_conn, p_reference, p_wi_source, p_wi_queue, p_wi_type, p_wi_priority,
         p_requester_address, p_requester_name, p_wi_subject, p_wi_body, p_wi_fields::jsonb,
-        p_wi_attachments::jsonb, p_wi_test_mode);
+        p_wi_attachments::jsonb, p_wi_test_mode, p_new_text, p_wi_template);
     v_ref := p_reference;
   END IF;
   IF v_wi IS NOT NULL THEN
@@ -192,7 +198,12 @@ BEGIN
             'reference', v_ref, 'message_id', v_id, 'route', NULLIF(v_route, ''),
             'queue', NULLIF(p_wi_queue, ''), 'subject', NULLIF(left(p_wi_subject, 998), ''),
             'requester_address', NULLIF(p_requester_address, ''),
-            'test_mode', CASE WHEN v_create THEN p_wi_test_mode END)));
+            'test_mode', CASE WHEN v_create THEN p_wi_test_mode END,
+            -- 0021: at most 8,192 characters (32 KiB), so the payload stays under the 64 KiB
+            -- that would replace it by {"truncated": true}; GetWorkItem has it whole.
+            'new_text', NULLIF(left(p_new_text, 8192), ''),
+            'new_text_truncated', CASE WHEN length(p_new_text) > 8192 THEN true END,
+            'template', CASE WHEN v_create THEN NULLIF(p_wi_template, '') END)));
   END IF;
 
   IF NOT p_insert THEN
@@ -203,7 +214,8 @@ BEGIN
         spam_status = CASE WHEN m.spam_status IN ('manual_spam', 'manual_clean')
                            THEN m.spam_status ELSE NULLIF(p_spam_status, '') END,
         message_id = p_msgid, content_sha256 = NULLIF(p_sha, ''::bytea),
-        thread_root = p_thread_root, last_error = ''
+        thread_root = p_thread_root, last_error = '',
+        new_text = CASE WHEN v_wi IS NOT NULL THEN p_new_text ELSE '' END
      WHERE m.id = v_id;
   END IF;
 

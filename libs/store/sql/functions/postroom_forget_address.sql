@@ -73,7 +73,7 @@ BEGIN
    WHERE m.id = ANY (v_ids) AND postroom_forget_theirs(m, a, v_items);
 
   -- Their own messages: no raw bytes, subject or names; decided, so no sweep routes them.
-  UPDATE messages m SET raw = '', forgotten_at = now(),
+  UPDATE messages m SET raw = '', forgotten_at = now(), new_text = '',
       summary = coalesce(m.summary, '{}') || jsonb_build_object('subject', '', 'from_name', ''),
       decision = coalesce(m.decision, 'failed'),
       decision_reason = CASE WHEN m.decision IS NULL THEN 'forgotten on request'
@@ -87,14 +87,15 @@ BEGIN
       summary = regexp_replace(m.summary::text, pat, h, 'g')::jsonb,
       trace = regexp_replace(m.trace::text, pat, h, 'g')::jsonb,
       decision_reason = regexp_replace(m.decision_reason, pat, h, 'g'),
-      last_error = regexp_replace(m.last_error, pat, h, 'g')
+      last_error = regexp_replace(m.last_error, pat, h, 'g'),
+      new_text = regexp_replace(m.new_text, pat, h, 'g')
    WHERE m.id = ANY (v_ids);
   GET DIAGNOSTICS n = ROW_COUNT;
   c := c || jsonb_build_object('messages', n,
                                'messages_named', n - (c ->> 'messages_sent')::bigint);
 
   UPDATE work_items w SET requester_address = h, requester_name = '', subject = '', body = '',
-      fields = '{}', attachments = '[]', updated_at = now()
+      new_text = '', fields = '{}', attachments = '[]', updated_at = now()
    WHERE v_last AND w.id = ANY (v_items);
   GET DIAGNOSTICS n = ROW_COUNT;
   c := c || jsonb_build_object('work_items', n);
