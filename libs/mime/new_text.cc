@@ -9,9 +9,11 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "libs/mime/html_text.h"
 #include "re2/re2.h"
 
@@ -84,7 +86,7 @@ const RE2& MobileSignOff() {
   static const RE2* re = Compiled(R"(^\s*(sent from my \S.*|sent from (mail|outlook|yahoo mail|samsung|windows mail)\b.*|)"
       R"(get outlook for \S.*|sent with \S.*|sent via \S.*|)"
       R"(von meinem \S.* gesendet|gesendet von meinem \S.*|gesendet mit \S.*|)"
-      R"(envoy[ée] de mon \S.*|envoy[ée] depuis \S.*|verzonden (vanaf|met) \S.*|)"
+      R"(envoy[ée] de mon \S.*|envoy[ée] depuis \S.*|(verzonden|verstuurd) (vanaf|met) \S.*|)"
       R"(enviado desde mi \S.*|enviado (do|pelo) meu \S.*|enviado do \S.*|)"
       R"(inviato da \S.*|wysłane z( mojego)? \S.*)\s*$)");
   return *re;
@@ -97,7 +99,13 @@ absl::string_view TrimRight(absl::string_view s) {
   return s;
 }
 
-bool IsBlank(absl::string_view line) { return absl::StripAsciiWhitespace(line).empty(); }
+// Blank also when it holds only no-break spaces (U+00A0): what Outlook and Gmail leave on the
+// empty lines of a text part they made from HTML.
+bool IsBlank(absl::string_view line) {
+  line = absl::StripAsciiWhitespace(line);
+  while (absl::ConsumePrefix(&line, "\xC2\xA0")) line = absl::StripLeadingAsciiWhitespace(line);
+  return line.empty();
+}
 
 bool IsQuoted(absl::string_view line) {
   size_t i = line.find_first_not_of(" \t");
@@ -257,7 +265,7 @@ class Lines {
     size_t start = i;
     while (start > 0) {
       absl::string_view prev = absl::StripAsciiWhitespace(lines_[start - 1]);
-      if (prev.empty() || (prev.size() >= 8 && prev.find_first_not_of("_-=") == prev.npos)) {
+      if (IsBlank(prev) || (prev.size() >= 8 && prev.find_first_not_of("_-=") == prev.npos)) {
         --start;
       } else {
         break;
@@ -343,6 +351,61 @@ size_t HtmlQuoteStart(absl::string_view html) {
   return best;
 }
 
+// `html` with each element that `open` starts (a tag named `tag`; nested ones of that name
+// counted) replaced by `replacement`; an element never closed runs to the end. `lower` is
+// `html` lowercased. One pass: every search starts where the last one ended.
+std::string ReplaceElements(absl::string_view html, absl::string_view lower,
+                            absl::string_view open, absl::string_view tag,
+                            absl::string_view replacement) {
+  const std::string tag_open = absl::StrCat("<", tag), tag_close = absl::StrCat("</", tag);
+  // A name ends the tag's name: "<pre>" and "<pre class" but not "<prefix".
+  auto find_tag = [&](const std::string& needle, size_t from) {
+    for (size_t at = lower.find(needle, from); at != absl::string_view::npos;
+         at = lower.find(needle, at + 1)) {
+      size_t end = at + needle.size();
+      if (end == lower.size() || lower[end] == '>' || lower[end] == '/' ||
+          absl::ascii_isspace(static_cast<unsigned char>(lower[end]))) {
+        return at;
+      }
+    }
+    return absl::string_view::npos;
+  };
+  std::string out;
+  size_t pos = 0;
+  for (size_t at = lower.find(open); at != absl::string_view::npos; at = lower.find(open, pos)) {
+    absl::StrAppend(&out, html.substr(pos, at - pos), replacement);
+    size_t scan = at + open.size(), depth = 1;
+    size_t next_open = find_tag(tag_open, scan), next_close = find_tag(tag_close, scan);
+    pos = html.size();
+    while (next_close != absl::string_view::npos) {
+      if (next_open < next_close) {
+        ++depth;
+        next_open = find_tag(tag_open, next_open + 1);
+        continue;
+      }
+      if (--depth == 0) {
+        size_t gt = lower.find('>', next_close);
+        pos = gt == absl::string_view::npos ? html.size() : gt + 1;
+        break;
+      }
+      next_close = find_tag(tag_close, next_close + 1);
+    }
+    if (pos >= html.size()) return out;
+  }
+  absl::StrAppend(&out, html.substr(pos));
+  return out;
+}
+
+// Signatures the clients mark as such: Thunderbird's moz-signature, Outlook's Signature div.
+std::string WithoutSignatures(absl::string_view html) {
+  std::string lower = absl::AsciiStrToLower(html);
+  std::string out = ReplaceElements(html, lower, "<pre class=\"moz-signature\"", "pre", "");
+  lower = absl::AsciiStrToLower(out);
+  out = ReplaceElements(out, lower, "<div class=\"moz-signature\"", "div", "");
+  lower = absl::AsciiStrToLower(out);
+  return ReplaceElements(out, lower, "<div id=\"signature\"", "div", "");
+}
+
 }  // namespace
 
 std::string NewTextFromPlain(std::string_view text_in) {
@@ -355,12 +418,20 @@ std::string NewTextFromPlain(std::string_view text_in) {
   return out;
 }
 
-std::string NewTextFromHtml(std::string_view html) {
-  const size_t cut = HtmlQuoteStart(absl::string_view(html.data(), html.size()));
-  std::string text = HtmlToText(cut == std::string_view::npos ? html : html.substr(0, cut));
-  std::string out = Lines(text).NewText();
-  if (out.empty()) return NewTextFromPlain(HtmlToText(html));
-  return out;
+std::string NewTextFromHtml(std::string_view html_in) {
+  const absl::string_view html(html_in.data(), html_in.size());
+  const std::string clean = WithoutSignatures(html);
+  const size_t cut = HtmlQuoteStart(clean);
+  std::string out = Lines(HtmlToText(std::string_view(clean).substr(0, cut))).NewText();
+  if (!out.empty()) return out;
+  // Nothing above the quote: the sender wrote below it or between its parts (bottom and inline
+  // posting). Each quoted block becomes one ">" line, so the plain cut keeps what surrounds it.
+  const std::string marked =
+      ReplaceElements(clean, absl::AsciiStrToLower(clean), "<blockquote", "blockquote",
+                      "<div>&gt;</div>");
+  out = Lines(HtmlToText(marked)).NewText();
+  if (!out.empty()) return out;
+  return NewTextFromPlain(HtmlToText(html_in));
 }
 
 std::string NewText(const ParsedMessage& message) {

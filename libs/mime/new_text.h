@@ -13,7 +13,9 @@
 // translations) at the end are dropped. HTML-only mail is cut at the quote containers mail
 // clients write (Gmail's gmail_quote, Outlook's divRplyFwdMsg and its border-top header block,
 // Apple Mail's and Thunderbird's blockquote type=cite, Yahoo's yahoo_quoted), turned into text
-// and then cut as plain text.
+// and then cut as plain text; when nothing stands above the quote (bottom and inline posting),
+// each blockquote becomes a ">" line and the whole is cut as plain text. Signatures HTML clients
+// mark (Thunderbird's moz-signature, Outlook's div id="Signature") are dropped first.
 //
 // Heuristics, measured against ../shared/corpus/mailgun-talon (docs/mime.md). When nothing
 // remains (a reply that is only a quote), the full text is returned: the desk must never see
