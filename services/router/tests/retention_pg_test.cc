@@ -236,12 +236,13 @@ TEST_F(RetentionPgTest, NeitherWaitsForNorBlocksIngestion) {
   holder.exec(absl::StrCat("INSERT INTO messages (connector_id, fetch_key, size_bytes, raw) "
                            "VALUES (", connector_id_, ", 'ingest-1', 3, 'abc')"));
   auto swept = std::async(std::launch::async, [&] { return Sweep(); });
-  ASSERT_EQ(swept.wait_for(std::chrono::seconds(10)), std::future_status::ready)
+  const std::future_status waited = swept.wait_for(std::chrono::seconds(10));
+  holder.commit();  // Releases a sweep that waits, so a failure ends instead of hanging.
+  ASSERT_EQ(waited, std::future_status::ready)
       << "the sweep waited for a row another transaction holds";
   EXPECT_EQ(swept.get().total, 1);
   EXPECT_FALSE(HasContent(free_id));
   EXPECT_TRUE(HasContent(held));
-  holder.commit();
   // Taken by the next run.
   EXPECT_EQ(Sweep().total, 1);
   EXPECT_FALSE(HasContent(held));
