@@ -46,6 +46,8 @@ struct ConnectorStateRecord {
   int64_t backfill_done = 0;
   int64_t backfill_total = 0;
   absl::Time outgoing_paused_until = absl::InfinitePast();  // InfinitePast: not paused.
+  int64_t retention_removed = 0;  // Messages the retention sweep emptied.
+  int default_retention_days = 0;  // The system setting retention_days; 0: none.
 };
 
 // A connector's stored mail: what deleting it would throw away.

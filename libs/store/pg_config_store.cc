@@ -167,6 +167,8 @@ class PgConfigTx : public ConfigTx {
     s.backfill_done = row[12].as<int64_t>();
     s.backfill_total = row[13].as<int64_t>();
     s.outgoing_paused_until = TimeOf(row[14]);
+    s.retention_removed = row[15].as<int64_t>();
+    s.default_retention_days = row[16].as<int>();
   }
   absl::Status ResetErrors(int64_t id) override {
     t_.exec_params(
@@ -348,6 +350,7 @@ PgConfigStore::PgConfigStore(Database& db) : db_(db) {
                            Ms("last_test_at"),
                            ", last_test_passed, last_test_report::text, backfill_done, backfill_total, ",
                            Ms("outgoing_paused_until"),
+                           ", retention_removed, postroom_retention_default_days()"
                            " FROM connector_state WHERE connector_id = $1"));
   // The work items a purge removes: made from the connector's mail, joined by no other's.
   const std::string own_items =

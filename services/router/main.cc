@@ -1,6 +1,7 @@
 // postroom-router: parses, classifies and routes every email into work items, over gRPC
 // (RouterService, port 50052; metrics 9102). A background sweep routes messages the fetcher
-// stored but could not hand over, so no stored message stays undecided.
+// stored but could not hand over, so no stored message stays undecided; another removes the
+// raw bytes and bodies of decided mail past its retention (retention.h).
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -29,6 +30,8 @@
 #include "services/router/core/router_core.h"
 #include "services/router/grpc/router_service.h"
 #include "services/router/prometheus_metrics.h"
+#include "services/router/retention.h"
+#include "services/router/retention_metrics.h"
 
 ABSL_FLAG(int, sweep_interval_ms, -1,
           "how often pending messages are swept (default $POSTROOM_ROUTER_SWEEP_INTERVAL_MS or "
@@ -48,6 +51,12 @@ ABSL_FLAG(int, routing_deadline_s, -1,
           "process (exit 70), so the attempt counts and a message that hangs the router is "
           "decided failed after router_max_attempts restarts (default "
           "$POSTROOM_ROUTER_ROUTING_DEADLINE_S or 30; 0: off)");
+ABSL_FLAG(int, retention_interval_s, -1,
+          "how often the retention sweep runs (default $POSTROOM_ROUTER_RETENTION_INTERVAL_S or "
+          "600; 0 turns it off)");
+ABSL_FLAG(int, retention_batch, -1,
+          "messages per retention sweep transaction (default $POSTROOM_ROUTER_RETENTION_BATCH or "
+          "500; 1-10000)");
 ABSL_FLAG(int, db_pool_size, 0, "database connections (default $POSTROOM_ROUTER_DB_POOL or 16)");
 
 namespace postroom {
@@ -155,6 +164,28 @@ int Serve(const server::CommonSettings& s) {
     }
   });
 
+  const int retention_s = IntSetting(absl::GetFlag(FLAGS_retention_interval_s),
+                                     "POSTROOM_ROUTER_RETENTION_INTERVAL_S", 600);
+  router::PrometheusRetentionMetrics retention_metrics;
+  const router::RetentionOptions retention{
+      .batch = std::clamp(IntSetting(absl::GetFlag(FLAGS_retention_batch),
+                                     "POSTROOM_ROUTER_RETENTION_BATCH", 500),
+                          1, 10000),
+      .metrics = &retention_metrics};
+  // Its own thread: a long run must not delay the routing of pending mail.
+  std::thread retainer([&] {
+    if (retention_s <= 0) return;
+    do {
+      absl::StatusOr<router::RetentionRun> run = router::SweepRetention(db, retention, &stop);
+      if (!run.ok()) {
+        LogWarning("retention_sweep_failed", {{"error", std::string(run.status().message())}});
+      } else if (run->total > 0) {
+        LogInfo("retention_sweep_done", {{"removed", std::to_string(run->total)},
+                                         {"batches", std::to_string(run->batches)}});
+      }
+    } while (!stop.WaitForNotificationWithTimeout(absl::Seconds(retention_s)));
+  });
+
   server::ServerOptions options =
       server::ServerOptionsFor("router", settings, &db, authenticator->get());
   options.streams = &streams;
@@ -164,6 +195,7 @@ int Serve(const server::CommonSettings& s) {
   absl::Status st = server::Serve(options, {&service});
   stop.Notify();
   sweeper.join();
+  retainer.join();
   if (!st.ok()) return Fail(st);
   return 0;
 }

@@ -10,6 +10,7 @@ CORPUS="${POSTROOM_CORPUS_DIR:-$ROOT/../shared/corpus}"
 source "$ROOT/tests/e2e/e2e_lib.sh"
 SERVICES=(config router)  # The fetcher and sender are not needed to route.
 export POSTROOM_ROUTER_SWEEP_MIN_AGE_S=1 POSTROOM_ROUTER_SWEEP_INTERVAL_MS=300
+export POSTROOM_ROUTER_RETENTION_INTERVAL_S=1
 e2e_stack_up router-e2e
 # metric SERIES: the router's value for one exact series (name{labels}), 0 when not exported.
 metric() {
@@ -89,13 +90,35 @@ check "download message gives the stored bytes exactly" bash -c "
 check "an unknown attachment index is NOT_FOUND" \
   expect 1 "NOT_FOUND" download attachment "$pdf_id" 7 -o "$D/none"
 
-# Since the stack came up: two mails were created (the reply and the invoice), the invoice's
-# ack was queued, and six decisions (reply, invoice, follow-up, bounce, auto-reply, spam) timed.
 grows_by_at_least() {  # SERIES BEFORE MIN
   local now; now="$(metric "$1")"
   echo "$1: $2 -> $now"
   awk -v a="$2" -v b="$now" -v d="$3" 'BEGIN { exit !(b - a >= d) }'
 }
+
+# Retention (docs/privacy.md): the connector keeps 30 days; the invoice, made 40 days old, loses
+# its bytes at the router's next retention run, and describe connector and the metric count it.
+RETAINED='postroom_retention_removed_messages_total{connector="support"}'
+check "retention: describe says kept for ever before" \
+  expect 0 "kept for ever \(no retention set\)" describe connector support
+sed '/^name: support$/a retention_days: 30' "$(e2e_demo_yaml)" > "$POSTROOM_HOME/retention.yaml"
+check "retention: retention_days applies" \
+  expect 0 "connector/support configured" apply -f "$POSTROOM_HOME/retention.yaml"
+check "retention: an old decided message loses its raw bytes" bash -c "
+  psql '$DB' -qAt -c \"UPDATE messages SET stored_at = now() - interval '40 days'
+    WHERE summary ->> 'subject' = 'Invoice 2026-11 overdue'\" >/dev/null
+  for _ in \$(seq 100); do
+    n=\$(psql '$DB' -qAt -c \"SELECT count(*) FROM messages WHERE length(raw) = 0 AND
+      content_removed_at IS NOT NULL AND summary ->> 'subject' = 'Invoice 2026-11 overdue'\")
+    [ \"\$n\" -ge 1 ] && exit 0; sleep 0.2
+  done; exit 1"
+check "retention: describe counts it" expect 0 \
+  "kept 30 days \(connector setting\); 1 message older than that removed so far" \
+  describe connector support
+check "retention: metric counts it" grows_by_at_least "$RETAINED" 0 1
+
+# Since the stack came up: two mails were created (the reply and the invoice), the invoice's
+# ack was queued, and six decisions (reply, invoice, follow-up, bounce, auto-reply, spam) timed.
 check "metrics: created decisions counted" grows_by_at_least "$CREATED" "$created_before" 2
 check "metrics: queued acks counted" grows_by_at_least "$ACKS" "$acks_before" 1
 check "metrics: route calls timed" grows_by_at_least "$ROUTED" "$routed_before" 6

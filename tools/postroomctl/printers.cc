@@ -31,6 +31,16 @@ std::string WhenAgo(int64_t unix_ms, absl::Time now) {
   return absl::StrCat(FormatTimestamp(unix_ms), " (", FormatAgo(unix_ms, now), " ago)");
 }
 
+std::string Grouped(uint64_t n) {
+  std::string digits = absl::StrCat(n);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
 namespace {
 
 constexpr char kNone[] = "<none>";
@@ -311,6 +321,30 @@ std::string DescribeWebhook(const v1::Webhook& w, const std::vector<v1::AuditEnt
   return out;
 }
 
+namespace {
+
+// What the retention sweep keeps of the connector's mail (docs/privacy.md "Retention").
+std::string RetentionLine(const v1::Connector& c) {
+  const v1::ConnectorState& st = c.state();
+  const uint32_t days = c.has_retention_days() ? c.retention_days() : st.default_retention_days();
+  std::string out;
+  if (days == 0) {
+    out = "raw mail and bodies kept for ever (no retention set)";
+  } else {
+    out = absl::StrCat("raw mail and bodies kept ", Grouped(days), days == 1 ? " day" : " days",
+                       c.has_retention_days() ? " (connector setting)"
+                                              : " (system setting retention_days)");
+  }
+  if (days != 0 || st.retention_removed() > 0) {
+    absl::StrAppend(&out, "; ", Grouped(st.retention_removed()),
+                    st.retention_removed() == 1 ? " message" : " messages",
+                    days != 0 ? " older than that" : "", " removed so far");
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string DescribeConnector(const v1::Connector& connector, const std::vector<v1::Route>& routes,
                               const std::vector<v1::AuditEntry>& history, absl::Time now,
                               const std::string& polling) {
@@ -374,6 +408,9 @@ std::string DescribeConnector(const v1::Connector& connector, const std::vector<
                               st.backfill_done() >= st.backfill_total() ? " (done)" : "")},
       };
   if (!polling.empty()) state_rows.emplace_back("Polling", polling);
+  if (c.direction() != v1::DIRECTION_OUTGOING) {
+    state_rows.emplace_back("Retention", RetentionLine(c));
+  }
   if (st.outgoing_paused_until_unix_ms() > absl::ToUnixMillis(now)) {
     state_rows.emplace_back(
         "Sending", absl::StrCat("paused after a failed send until ",

@@ -29,6 +29,8 @@ std::string FormatAgo(int64_t unix_ms, absl::Time now);
 std::string FormatTimestamp(int64_t unix_ms);
 // "2026-11-24T15:24:56Z (5m ago)", or "never" for 0.
 std::string WhenAgo(int64_t unix_ms, absl::Time now);
+// 1234567 as "1,234,567": the counts a person reads.
+std::string Grouped(uint64_t n);
 // Line breaks and tabs as spaces, trailing space trimmed: table cells and detail columns must
 // not break the layout.
 std::string OneLine(const std::string& s);

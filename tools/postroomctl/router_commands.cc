@@ -349,16 +349,6 @@ void ShowProgress(Context& ctx, const std::string& what, uint64_t done, uint64_t
   }
 }
 
-// 1234567 as "1,234,567": the counts a person reads in a progress line.
-std::string Grouped(uint64_t n) {
-  std::string digits = absl::StrCat(n);
-  std::string out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
 
 // Routes the messages again in batches of kReprocessBatch, so a long run shows progress on
 // stderr (one line rewritten in place on a terminal, a line per batch otherwise) with the

@@ -337,6 +337,11 @@ std::vector<FieldError> ValidateConnector(const v1::Connector& c) {
                        "it in Authentication-Results, e.g. mx.example.com"));
     }
   }
+  if (c.has_retention_days() && (c.retention_days() < 1 || c.retention_days() > 36500)) {
+    Add(errors, "retention_days",
+        absl::StrCat(c.retention_days(), " is out of range: days of 1-36500 (100 years); leave it "
+                     "out to use the system setting retention_days"));
+  }
   if (c.ack_requires_authentication() && c.authserv_ids_size() == 0) {
     Add(errors, "authserv_ids",
         "ack_requires_authentication needs the authserv-ids of the receiving servers whose "

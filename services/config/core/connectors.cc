@@ -67,6 +67,8 @@ absl::StatusOr<v1::Connector> Load(ConfigTx& tx, const ConnectorRecord& r) {
   out.set_backfill_done(st.backfill_done);
   out.set_backfill_total(st.backfill_total);
   out.set_outgoing_paused_until_unix_ms(MillisOrZero(st.outgoing_paused_until));
+  out.set_retention_removed(st.retention_removed);
+  out.set_default_retention_days(st.default_retention_days);
   out.set_test_current(st.last_test_passed && st.last_test_at != absl::InfinitePast() &&
                        st.last_test_at >= r.connection_changed_at);
   POSTROOM_ASSIGN_OR_RETURN(std::vector<store::RouteRecord> routes, tx.ListRoutes(r.id));

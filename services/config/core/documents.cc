@@ -166,6 +166,9 @@ const std::vector<KnownSetting>& KnownSettings() {
       {"mime_max_parts", "most MIME parts the router parses in one email: 1-100000"},
       {"mime_max_header_bytes",
        "largest header block the router parses, in bytes: 1024-16777216"},
+      {"retention_days",
+       "days decided mail keeps its raw bytes and bodies on a connector without its own "
+       "retention_days (0: for ever): 0-36500"},
       {"router_max_attempts",
        "routing attempts of a stored message (counted when each starts) before it is decided "
        "failed: 1-100"},
@@ -199,6 +202,11 @@ std::vector<FieldError> ValidateSetting(const v1::Setting& s) {
   if (s.key() == "mime_max_parts") ok = int_in(1, 100000);
   if (s.key() == "mime_max_header_bytes") ok = int_in(1024, 16 << 20);
   if (s.key() == "router_max_attempts") ok = int_in(1, 100);
+  // Digits only: the sweep reads the stored text in SQL (postroom_retention_default_days).
+  if (s.key() == "retention_days") {
+    ok = int_in(0, 36500) && std::all_of(s.value().begin(), s.value().end(),
+                                             [](char ch) { return absl::ascii_isdigit(ch); });
+  }
   if (s.key() == "default_language") {
     ok = s.value().size() == 2 && absl::ascii_islower(s.value()[0]) &&
          absl::ascii_islower(s.value()[1]);

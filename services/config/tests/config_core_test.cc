@@ -830,6 +830,28 @@ TEST_F(ConfigCoreTest, AckRequiresAuthenticationNeedsTrustedAuthservIds) {
   EXPECT_THAT(core_.ApplyConnector(kAlice, c, 0), IsOk());
 }
 
+TEST_F(ConfigCoreTest, RetentionDaysIsOneToThirtySixThousandFiveHundredOrUnset) {
+  v1::Connector c = Support();
+  for (uint32_t bad : {0u, 36501u}) {
+    c.set_retention_days(bad);
+    EXPECT_THAT(core_.ApplyConnector(kAlice, c, 0),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("retention_days: " + std::to_string(bad) +
+                                   " is out of range: days of 1-36500")));
+  }
+  c.set_retention_days(90);
+  auto applied = core_.ApplyConnector(kAlice, c, 0);
+  ASSERT_THAT(applied, IsOk());
+  auto got = core_.GetConnector("support");
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->first.retention_days(), 90u);
+  c.clear_retention_days();
+  ASSERT_THAT(core_.ApplyConnector(kAlice, c, 0), IsOk());
+  got = core_.GetConnector("support");
+  ASSERT_THAT(got, IsOk());
+  EXPECT_FALSE(got->first.has_retention_days());
+}
+
 TEST_F(ConfigCoreTest, NumericSettingsKeepTheirRanges) {
   auto apply = [&](const std::string& key, const std::string& value) {
     v1::Setting s;
@@ -855,6 +877,11 @@ TEST_F(ConfigCoreTest, NumericSettingsKeepTheirRanges) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("1-100")));
   EXPECT_THAT(apply("router_max_attempts", "101"), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(apply("router_max_attempts", "5"), IsOk());
+  EXPECT_THAT(apply("retention_days", "36501"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("0-36500")));
+  EXPECT_THAT(apply("retention_days", "+90"), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(apply("retention_days", "0"), IsOk());  // For ever, like unset.
+  EXPECT_THAT(apply("retention_days", "365"), IsOk());
 }
 
 TEST_F(ConfigCoreTest, BlockedAddressIsNormalised) {

@@ -11,8 +11,12 @@ namespace postroom::router {
 absl::StatusOr<v1::RouteEmailResponse> Router::Reroute(int64_t id) {
   absl::Time started = options_.clock->Now();
   POSTROOM_ASSIGN_OR_RETURN(store::MessageRecord m, options_.store->GetMessage(id, true));
-  // A forgotten message has no bytes to route again: it keeps the decision it has.
-  if (m.work_item_id != 0 || m.decision == "duplicate" || m.forgotten) return ReplayOf(m);
+  // A forgotten message, or a decided one past its retention (raw emptied), has no bytes to
+  // route again: it keeps the decision it has.
+  if (m.work_item_id != 0 || m.decision == "duplicate" || m.forgotten ||
+      (m.raw.empty() && !m.decision.empty())) {
+    return ReplayOf(m);
+  }
   POSTROOM_ASSIGN_OR_RETURN(std::shared_ptr<const ConnectorConfig> cfg, Config(m.connector));
   POSTROOM_RETURN_IF_ERROR(CheckRoutable(*cfg));
   return RouteStored(*cfg, m, started);

@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
-#include "services/router/tests/attachments_fixture.h"
+#include "services/router/tests/sql_fixture.h"
 
 namespace postroom::router::testing {
 namespace {
@@ -60,10 +60,8 @@ std::string JanePending() {
          "JANEBODY pending\r\n";
 }
 
-class ForgetPgTest : public AttachmentsFixture {
+class ForgetPgTest : public SqlFixture {
  protected:
-  ForgetPgTest() : db_(holder_->DatabaseUri()) {}
-
   void SetUp() override {
     jane_msg_ = Route(JaneMail());
     bob_cc_msg_ = Route(BobMailCopyingJane());
@@ -87,16 +85,6 @@ class ForgetPgTest : public AttachmentsFixture {
     Exec("INSERT INTO suppressions (connector_id, address, reason, diagnostic) VALUES (" + support +
          ", 'jane.doe@client.example', 'bounce', '550 jane.doe@client.example unknown'), (" +
          support + ", 'bob@other.example', 'bounce', '550 bob@other.example unknown')");
-  }
-
-  int64_t Route(const std::string& raw) {
-    v1::RouteEmailRequest req;
-    req.set_connector("support");
-    req.set_raw_message(raw);
-    v1::RouteEmailResponse routed;
-    grpc::Status st = stub_->RouteEmail(As(kOperator).get(), req, &routed);
-    EXPECT_TRUE(st.ok()) << st.error_message();
-    return routed.message_id();
   }
 
   grpc::Status Forget(const std::string& address, bool dry_run, int64_t after_id, uint32_t limit,
@@ -125,20 +113,6 @@ class ForgetPgTest : public AttachmentsFixture {
     return calls;
   }
 
-  void Exec(const std::string& sql) {
-    pqxx::nontransaction t(db_);
-    t.exec(sql);
-  }
-  int64_t Scalar(const std::string& sql) {
-    pqxx::nontransaction t(db_);
-    pqxx::row r = t.exec1(sql);
-    return r[0].is_null() ? 0 : r[0].as<int64_t>();
-  }
-  std::string Text(const std::string& sql) {
-    pqxx::nontransaction t(db_);
-    pqxx::row r = t.exec1(sql);
-    return r[0].is_null() ? "" : r[0].as<std::string>();
-  }
   std::string Everything() {
     pqxx::nontransaction t(db_);
     pqxx::row r = t.exec_params1(kEverything, bob_cc_msg_);
@@ -150,7 +124,6 @@ class ForgetPgTest : public AttachmentsFixture {
   }
   int64_t AuditEntries() { return Scalar("SELECT count(*) FROM audit_log WHERE kind = 'privacy'"); }
 
-  pqxx::connection db_;
   int64_t jane_msg_ = 0, bob_cc_msg_ = 0, bob_msg_ = 0, jane_pending_ = 0, jane_item_ = 0;
 };
 

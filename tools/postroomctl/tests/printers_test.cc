@@ -211,6 +211,28 @@ TEST(DescribeConnector, SaysWhenOutgoingSendsArePausedAndHowToEndIt) {
   EXPECT_THAT(DescribeConnector(c, {}, {}, kNow + absl::Minutes(2)), Not(HasSubstr("Sending:")));
 }
 
+TEST(DescribeConnector, SaysWhatRetentionKeepsAndWhere) {
+  auto c = FromText<v1::Connector>(R"pb(
+    name: "support"
+    direction: DIRECTION_INCOMING
+    retention_days: 90
+    state { retention_removed: 12345 default_retention_days: 365 })pb");
+  EXPECT_THAT(DescribeConnector(c, {}, {}, kNow),
+              HasSubstr("Retention:              raw mail and bodies kept 90 days (connector "
+                        "setting); 12,345 messages older than that removed so far"));
+  c.clear_retention_days();
+  EXPECT_THAT(DescribeConnector(c, {}, {}, kNow),
+              HasSubstr("kept 365 days (system setting retention_days); 12,345 messages"));
+  c.mutable_state()->set_default_retention_days(0);
+  c.mutable_state()->set_retention_removed(0);
+  EXPECT_THAT(DescribeConnector(c, {}, {}, kNow),
+              HasSubstr("Retention:              raw mail and bodies kept for ever (no "
+                        "retention set)\n"));
+  // An outgoing connector stores no mail.
+  c.set_direction(v1::DIRECTION_OUTGOING);
+  EXPECT_THAT(DescribeConnector(c, {}, {}, kNow), Not(HasSubstr("Retention:")));
+}
+
 TEST(DescribeConnector, WarnsWhereAnIncomingConnectorAcknowledgesWithoutAuthentication) {
   const auto acking = FromText<v1::Route>(R"pb(
     name: "fallback"
