@@ -9,8 +9,7 @@
 #
 #   bench/fetcher/scale.sh [--connectors 300] [--replicas 3] [--messages 20] [--interval 6]
 #                          [--lease-period 10] [--quiet 120] [--sample 5] [--short]
-#   --short: 30 connectors, 5 messages 2 s apart, a 4 s lease and 20 quiet seconds (the
-#   fetcher_scale_e2e test).
+#   --short: 30 connectors, 5 messages 2 s apart, a 4 s lease and 20 quiet seconds (~1.5 min).
 #
 # In order: the replicas settle (every connector leased, evenly); mail starts; replica r1 is
 # killed with SIGKILL (the time until its connectors have live leases again is printed) and
@@ -37,7 +36,7 @@ while [ $# -gt 0 ]; do
     --quiet) QUIET="$2"; shift 2 ;;
     --sample) SAMPLE="$2"; shift 2 ;;
     --short) N=30 M=5 INTERVAL=2 PERIOD=4 QUIET=20 SAMPLE=2; shift ;;
-    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
 done
