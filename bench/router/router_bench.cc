@@ -1,13 +1,15 @@
 // RouteEmail load generator: N clients, each with its own channel and one call outstanding at
 // a time, send the messages of a Maildir (loaded into memory once) to a running router as fast
-// as it answers, for a fixed number of routes. Every request gets a unique fetch key and
-// Message-ID, so each one is a new message (no replays, no duplicates). Prints throughput,
+// as it answers, for a fixed number of routes or seconds. Every request gets a unique fetch key
+// and Message-ID, so each one is a new message (no replays, no duplicates). Prints throughput,
 // latency percentiles and decisions.
 //
 // Usage: router_bench --addr HOST:PORT --token T --connector NAME --dir MAILDIR
-//                     [--clients 8] [--routes 10000] [--files 2000] [--run-id X]
+//                     [--clients 8] [--routes 10000] [--seconds 0] [--files 2000] [--run-id X]
 //                     [--rpc route|explain|stream] [--driver callbacks|threads]
 //        router_bench --serve-noop HOST:PORT
+// --seconds N (N > 0): send for N seconds instead of a number of routes (a soak: 10 minutes
+// under 8 or 32 clients, bench/router/run.sh DURATION_S); --routes is then ignored.
 // --driver: unary calls are driven by gRPC's callback API (default: no client thread sleeps
 // waiting for an answer; on this 2-core box the load generator shares the CPU with the router
 // and PostgreSQL, and a thread per client cost it ~50 us more per call) or by one thread per
@@ -18,6 +20,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -104,9 +107,9 @@ struct Client {
 class Load {
  public:
   Load(std::string connector, std::string token, std::string run_id, int routes,
-       const std::vector<std::string>& mails)
+       absl::Time until, const std::vector<std::string>& mails)
       : connector_(std::move(connector)), token_(std::move(token)), run_id_(std::move(run_id)),
-        routes_(routes), mails_(mails) {}
+        routes_(routes), until_(until), mails_(mails) {}
 
   // Unary calls through the callback API: each answer's callback sends the client's next call.
   void RunCallbacks(std::vector<Client>& clients, bool explain) {
@@ -223,8 +226,10 @@ class Load {
   }
 
  private:
-  // The next request's message (a unique Message-ID) and number; false when all are sent.
+  // The next request's message (a unique Message-ID) and number; false when all are sent or
+  // the time is up.
   bool Next(Client* client, std::string* raw, int* i) {
+    if (absl::Now() >= until_) return false;
     *i = next_++;
     if (*i >= routes_) return false;
     *raw = WithMessageId(mails_[*i % mails_.size()],
@@ -248,6 +253,7 @@ class Load {
   const std::string token_;
   const std::string run_id_;
   const int routes_;
+  const absl::Time until_;
   const std::vector<std::string>& mails_;
   std::atomic<int> next_{0};
 };
@@ -263,7 +269,9 @@ int main(int argc, char** argv) {
   const std::string connector = Flag(argc, argv, "connector", "support");
   const std::string dir = Flag(argc, argv, "dir", "");
   const int clients = std::atoi(Flag(argc, argv, "clients", "8").c_str());
-  const int routes = std::atoi(Flag(argc, argv, "routes", "10000").c_str());
+  const int seconds = std::atoi(Flag(argc, argv, "seconds", "0").c_str());
+  const int routes =
+      seconds > 0 ? INT_MAX : std::atoi(Flag(argc, argv, "routes", "10000").c_str());
   const size_t max_files = std::atoi(Flag(argc, argv, "files", "2000").c_str());
   // "route" (RouteEmail), "stream" (the same requests on one RouteStream per client, one
   // outstanding at a time: the fetcher's way) or "explain" (ExplainRoute: the same parse and
@@ -300,8 +308,9 @@ int main(int argc, char** argv) {
     per_client[c].stub = postroom::v1::RouterService::NewStub(
         grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args));
   }
-  Load load(connector, token, run_id, routes, mails);
   absl::Time start = absl::Now();
+  Load load(connector, token, run_id, routes,
+            seconds > 0 ? start + absl::Seconds(seconds) : absl::InfiniteFuture(), mails);
   if (driver == "callbacks" && rpc != "stream") {
     load.RunCallbacks(per_client, rpc == "explain");
   } else {

@@ -14,7 +14,10 @@
 #      PostgreSQL); STATEMENTS=1 prints PostgreSQL's costliest statements of the timed run
 #      (pg_stat_statements); CONFIG=FILE applies another configuration than examples/demo.yaml
 #      (it must have an incoming connector named `support`); KEEP_SERVERS=1; and common.sh's
-#      settings (corpus, build).
+#      settings (corpus, build). DURATION_S=N sends for N seconds instead of ROUTES routes (a
+#      soak: docs/scaling.md runs 600 s under 8 and under 32 clients), samples the router's RSS
+#      every RSS_SAMPLE_S (10) seconds and prints it first/last/max; every run prints the load
+#      averages before and after (the box is shared).
 # bench/router/floor.sh measures the floor under these figures: the same mail through gRPC to
 # a router that does nothing, through GMime, and into a bare PostgreSQL table.
 set -euo pipefail
@@ -64,6 +67,14 @@ log "warm-up: 1000 routes"
 "$BIN/router_bench" --addr "$ROUTER_ADDR" --token "$TOKEN" --connector support --dir "$MD" \
   --clients "$CLIENTS" --routes 1000 --files "$FILES" --run-id warm >/dev/null
 pg_statements_reset "$DB"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+RSS_PID=""
+if [ -n "${DURATION_S:-}" ]; then  # The router's RSS over the soak, in kB.
+  while kill -0 "$ROUTER_PID" 2>/dev/null; do
+    awk '/^VmRSS:/ { print $2 }' "/proc/$ROUTER_PID/status"; sleep "${RSS_SAMPLE_S:-10}"
+  done > "$DIR/rss" 2>/dev/null &
+  RSS_PID=$!
+fi
 r0=$(cpu_of $ROUTER_PID); p0=$(cpu_of $(pg_pids)); read -r b0 i0 <<<"$(busy)"
 t0=$(date +%s.%N)
 if [ "${PERF:-0}" = 1 ]; then  # Profile the router and PostgreSQL for 8 s of the run.
@@ -73,10 +84,17 @@ if [ "${PERF:-0}" = 1 ]; then  # Profile the router and PostgreSQL for 8 s of th
   PERF_PID=$!
 fi
 "$BIN/router_bench" --addr "$ROUTER_ADDR" --token "$TOKEN" --connector support --dir "$MD" \
-  --clients "$CLIENTS" --routes "$ROUTES" --files "$FILES" --run-id "run$(date +%s)" \
-  --rpc "${RPC:-route}" --driver "${DRIVER:-callbacks}" \
+  --clients "$CLIENTS" --routes "$ROUTES" --seconds "${DURATION_S:-0}" --files "$FILES" \
+  --run-id "run$(date +%s)" --rpc "${RPC:-route}" --driver "${DRIVER:-callbacks}" \
   | tee "$DIR/bench.out"
 t1=$(date +%s.%N)
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ -n "$RSS_PID" ]; then
+  kill "$RSS_PID" 2>/dev/null; wait "$RSS_PID" 2>/dev/null || true
+  awk 'NR == 1 { f = $1 } { l = $1; if ($1 > m) m = $1 } END {
+    printf "router RSS MiB first/last/max %.1f/%.1f/%.1f (%d samples)\n", f / 1024, l / 1024, m / 1024, NR }' "$DIR/rss"
+fi
+ROUTES="$(sed -n 's/^routes=\([0-9]*\) .*/\1/p' "$DIR/bench.out")"  # what was sent
 r1=$(cpu_of $ROUTER_PID); p1=$(cpu_of $(pg_pids)); read -r b1 i1 <<<"$(busy)"
 python3 - "$ROUTES" "$r0" "$r1" "$p0" "$p1" "$b0" "$b1" "$i0" "$i1" "$t0" "$t1" <<'PY'
 import os, sys

@@ -92,7 +92,8 @@ int Serve(const server::CommonSettings& s) {
 
   store::Database db({.uri = s.database,
                       .pool_size = workers + 3,
-                      .application_name = "postroom-fetcher",
+                      // pg_stat_activity tells the replicas' connections apart.
+                      .application_name = "postroom-fetcher/" + replica,
                       .idle_in_transaction_timeout = lease_period});
   if (absl::Status st = store::RequireSchemaVersion(db, store::LatestSchemaVersion()); !st.ok()) {
     return Fail(st);
