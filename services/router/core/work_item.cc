@@ -1,6 +1,7 @@
 // The work item a created decision makes: its fields and attachments as the route resolves them.
 #include "absl/strings/str_cat.h"
 #include "libs/mime/attachments.h"
+#include "services/router/core/addresses.h"
 #include "services/router/core/internal.h"
 #include "services/router/core/json.h"
 
@@ -85,8 +86,12 @@ store::WorkItemRecord NewWorkItem(const Router::ConnectorConfig& cfg, const Rout
   wi.queue = act.queue;
   wi.type = act.work_item_type;
   wi.priority = rules::PriorityName(act.priority);
-  wi.requester_address = a.sender;
-  wi.requester_name = a.sender_name;
+  // Mail from one of our own addresses or aliases (a colleague writing from the shared
+  // mailbox, a forward) names no customer: it never becomes the requester.
+  if (!IsOwnAddress(cfg.auto_response.own_addresses, a.sender)) {
+    wi.requester_address = a.sender;
+    wi.requester_name = a.sender_name;
+  }
   wi.subject = a.parsed.subject;
   wi.body = a.facts.body_text.substr(0, kMaxWorkItemBody);
   wi.fields_json = FieldsJson(fields);
