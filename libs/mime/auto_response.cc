@@ -26,7 +26,14 @@ bool FromOwnAddress(const ParsedMessage& m, const std::vector<std::string>& own)
   if (own.empty()) return false;
   auto is_own = [&](const std::string& address) {
     std::string lower = AsciiLower(address);
-    return !lower.empty() && std::find(own.begin(), own.end(), lower) != own.end();
+    if (lower.empty()) return false;
+    if (std::find(own.begin(), own.end(), lower) != own.end()) return true;
+    // help+anything@ is help@'s mailbox too.
+    size_t at = lower.rfind('@');
+    size_t plus = lower.find('+');
+    if (at == std::string::npos || plus == std::string::npos || plus > at) return false;
+    lower.erase(plus, at - plus);
+    return std::find(own.begin(), own.end(), lower) != own.end();
   };
   for (const std::vector<Address>* list : {&m.from, &m.sender}) {
     for (const Address& a : *list) {

@@ -19,7 +19,7 @@ namespace postroom::mime {
 
 struct AutoResponseOptions {
   // Our own addresses, lowercase: every connector's primary address and aliases. Mail whose
-  // From, Sender or Return-Path is one of them came from us (or pretends to).
+  // From, Sender or Return-Path is one of them (also with a +tag) came from us (or pretends to).
   std::vector<std::string> own_addresses;
 };
 

@@ -273,19 +273,29 @@ class TextLeaf : public Condition {
   std::unique_ptr<TextMatcher> matcher_;
 };
 
-class FromAddressLeaf : public Condition {
+// One address of the message equals one of the values: the sender (`from_address`) or the
+// connector's own address the mail was sent to (`to`, found by the router, MessageFacts).
+class AddressLeaf : public Condition {
  public:
-  FromAddressLeaf(std::string path, std::vector<std::string> addresses)
-      : Condition(1), path_(std::move(path)), addresses_(std::move(addresses)) {}
+  // Traces read "<label> \"x\" <is> \"y\"" and "<label> \"x\" <is> not ...".
+  AddressLeaf(std::string path, const char* label, const char* is,
+              std::string MessageFacts::*field, std::vector<std::string> addresses)
+      : Condition(1),
+        path_(std::move(path)),
+        label_(label),
+        is_(is),
+        field_(field),
+        addresses_(std::move(addresses)) {}
 
   bool Eval(const MessageFacts& facts, Why* why) const override {
+    const std::string& address = facts.*field_;
     size_t matched = 0;
-    bool ok = EqualsAnyIgnoreCase(facts.from_address, addresses_, &matched);
+    bool ok = EqualsAnyIgnoreCase(address, addresses_, &matched);
     if (why != nullptr) {
       why->path = path_;
-      why->reason = ok ? absl::StrCat("sender address ", Quote(facts.from_address), " is ",
+      why->reason = ok ? absl::StrCat(label_, " ", Quote(address), " ", is_, " ",
                                       Quote(addresses_[matched]))
-                       : absl::StrCat("sender address ", Quote(facts.from_address), " is not ",
+                       : absl::StrCat(label_, " ", Quote(address), " ", is_, " not ",
                                       OneOrList(addresses_));
     }
     return ok;
@@ -293,6 +303,9 @@ class FromAddressLeaf : public Condition {
 
  private:
   std::string path_;
+  const char* label_;
+  const char* is_;
+  std::string MessageFacts::*field_;
   std::vector<std::string> addresses_;
 };
 
@@ -749,6 +762,7 @@ constexpr KeyInfo kKeys[] = {
     {"from_domain", 1},
     {"from_matches", 3},
     {"from_name_contains", 3},
+    {"to", 1},
     {"to_address", 2},
     {"cc_address", 2},
     {"recipient_address", 2},
@@ -1241,12 +1255,19 @@ class Compiler {
     if (key == "from_address") {
       auto values = Addresses(v, path);
       if (!values) return nullptr;
-      return std::make_unique<FromAddressLeaf>(path, std::move(*values));
+      return std::make_unique<AddressLeaf>(path, "sender address", "is",
+                                           &MessageFacts::from_address, std::move(*values));
     }
     if (key == "from_domain") {
       auto values = Domains(v, path);
       if (!values) return nullptr;
       return std::make_unique<FromDomainLeaf>(path, std::move(*values));
+    }
+    if (key == "to") {
+      auto values = Addresses(v, path);
+      if (!values) return nullptr;
+      return std::make_unique<AddressLeaf>(path, "sent to", "which is", &MessageFacts::sent_to,
+                                           std::move(*values));
     }
     if (key == "to_address") return Recipient(v, path, kTo, "address");
     if (key == "cc_address") return Recipient(v, path, kCc, "address");

@@ -151,6 +151,33 @@ TEST(ToAddress, LooksOnlyInTo) {
   EXPECT_FALSE(Holds(R"({"to_address": "boss@corp.example"})", Invoice()));
 }
 
+// `to` compares the address the router found the mail was sent to, not the headers.
+TEST(SentTo, MatchesTheAddressTheMailWasSentToIgnoringCase) {
+  MessageFacts m = Invoice();
+  m.sent_to = "help@example.com";
+  EXPECT_TRUE(Holds(R"({"to": "Help@Example.com"})", m));
+  EXPECT_TRUE(Holds(R"({"to": ["sales@example.com", "help@example.com"]})", m));
+  EXPECT_FALSE(Holds(R"({"to": "sales@example.com"})", m));
+  // Present in To, but not the address it was sent to.
+  EXPECT_FALSE(Holds(R"({"to": "support+billing@example.com"})", m));
+  EXPECT_FALSE(Holds(R"({"to": "help@example.com"})", Invoice()));
+}
+
+TEST(Trace, SentTo) {
+  MessageFacts m = Invoice();
+  m.sent_to = "support@example.com";
+  RouteOutcome o = Explain(R"({"to": ["help@example.com", "sales@example.com"]})", m);
+  EXPECT_FALSE(o.matched);
+  EXPECT_EQ(o.path, "when.to");
+  EXPECT_EQ(o.reason,
+            R"(sent to "support@example.com" which is not one of ["help@example.com", )"
+            R"("sales@example.com"])");
+  m.sent_to = "help@example.com";
+  RouteOutcome ok = Explain(R"({"to": "HELP@example.com"})", m);
+  EXPECT_TRUE(ok.matched);
+  EXPECT_EQ(ok.reason, R"(sent to "help@example.com" which is "help@example.com")");
+}
+
 TEST(CcAddress, LooksOnlyInCc) {
   EXPECT_TRUE(Holds(R"({"cc_address": "boss@corp.example"})", Invoice()));
   EXPECT_FALSE(Holds(R"({"cc_address": "support+billing@example.com"})", Invoice()));

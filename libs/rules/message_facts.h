@@ -37,6 +37,9 @@ struct MessageFacts {
   std::vector<std::string> cc;
   std::vector<std::string> delivered_to;
   std::vector<std::string> x_original_to;
+  // The connector's own address (primary or alias, lowercase, without +tag) the mail was sent
+  // to; the router finds it (services/router/core/addresses.h, SentTo). Route condition `to`.
+  std::string sent_to;
 
   // Every header as (name, decoded unfolded value), in message order; repeats kept.
   std::vector<std::pair<std::string, std::string>> headers;

@@ -49,7 +49,7 @@ TEST(ValidateRoute, AcceptsEveryConditionKind) {
     "body_contains": "d", "body_matches": "e+",
     "from_address": "a@b.example", "from_domain": ["b.example", "*.c.example", "@d.example"],
     "from_matches": "x", "from_name_contains": "y",
-    "to_address": "t@e.example", "cc_address": ["c@e.example"],
+    "to": ["s@e.example"], "to_address": "t@e.example", "cc_address": ["c@e.example"],
     "recipient_address": "r@e.example", "recipient_domain": "e.example", "recipient_tag": "t",
     "recipient": {"in": ["to", "delivered_to"], "domain": "e.example", "tag": "billing"},
     "header": {"name": "X-Priority", "equals": "1"},
@@ -145,6 +145,10 @@ TEST(ValidateRoute, BadAddressesDomainsTagsTypes) {
               ElementsAre(Err("when.from_address", HasSubstr("is not an email address"))));
   EXPECT_THAT(When(R"({"to_address": ["a@b.example", "Jane <j@b.example>"]})"),
               ElementsAre(Err("when.to_address[1]", HasSubstr("is not an email address"))));
+  EXPECT_THAT(When(R"({"to": ["help@b.example", "help"]})"),
+              ElementsAre(Err("when.to[1]", HasSubstr("is not an email address"))));
+  EXPECT_THAT(When(R"({"to": []})"), ElementsAre(Err("when.to", HasSubstr("empty"))));
+  EXPECT_THAT(When(R"({"to": 3})"), ElementsAre(Err("when.to", HasSubstr("a number"))));
   EXPECT_THAT(When(R"({"from_domain": "a b.example"})"),
               ElementsAre(Err("when.from_domain", HasSubstr("is not a domain"))));
   EXPECT_THAT(When(R"({"recipient_domain": "x@y.example"})"),

@@ -83,7 +83,8 @@ struct ReplyContext {
   int64_t outgoing_connector_id = 0;
   std::string outgoing_connector;
   std::string outgoing_spec;
-  // To and Cc addresses of the work item's first message (as the router summarised them).
+  // Of the work item's first message, as the router summarised it: the address it was sent to
+  // (the router's SentTo; absent in messages stored before it), then its To and Cc addresses.
   std::vector<std::string> first_recipients;
   // Message-IDs (no angle brackets) of the work item's messages, oldest first: at most the
   // first and the last `kMaxReplyReferences - 1`.

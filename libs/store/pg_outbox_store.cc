@@ -258,7 +258,9 @@ void PgOutboxStore::PrepareReplyStatements() {
       "reply_first_recipients",
       "SELECT x FROM (SELECT m.summary FROM work_item_messages l JOIN messages m ON m.id = "
       "l.message_id WHERE l.work_item_id = $1 ORDER BY l.event_id LIMIT 1) f, "
-      "jsonb_array_elements_text(CASE WHEN jsonb_typeof(f.summary -> 'to') = 'array' THEN "
+      "jsonb_array_elements_text(CASE WHEN jsonb_typeof(f.summary -> 'sent_to') = 'string' "
+      "THEN jsonb_build_array(f.summary -> 'sent_to') ELSE '[]' END || "
+      "CASE WHEN jsonb_typeof(f.summary -> 'to') = 'array' THEN "
       "f.summary -> 'to' ELSE '[]' END || CASE WHEN jsonb_typeof(f.summary -> 'cc') = 'array' "
       "THEN f.summary -> 'cc' ELSE '[]' END) x LIMIT 200");
   db_.Prepare("reply_insert",

@@ -174,6 +174,9 @@ std::string AckPolicyJson(const DecisionWrite& w) {
   auto& f = *s.mutable_fields();
   if (w.ack) {
     f["sender_key"].set_string_value(w.ack->sender_key);
+    if (!w.ack->email.from_address.empty()) {
+      f["from_address"].set_string_value(w.ack->email.from_address);
+    }
     if (w.ack->connector_limit_per_hour >= 0) {
       f["connector_limit"].set_number_value(w.ack->connector_limit_per_hour);
       f["connector_since_ms"].set_number_value(

@@ -120,6 +120,8 @@ struct OutboxRecord {
   std::string reason = "ack";
   std::string status = "queued";
   std::string to_address;
+  // "" : the outgoing connector's primary address; an ack of mail sent to an alias: the alias.
+  std::string from_address;
   std::string subject;
   std::string body_text;
   std::string body_html;

@@ -91,6 +91,7 @@ void PrintDecision(std::ostream& out, const v1::RouteEmailResponse& r, bool dry_
     if (r.signals_size() > 0) out << " [" << absl::StrJoin(r.signals(), ", ") << "]";
     out << "\n";
   }
+  if (!r.sent_to().empty()) out << "sent to: " << r.sent_to() << "\n";
   if (r.work_item_id() != 0) {
     out << "work item: " << r.work_item_reference() << " (id " << r.work_item_id() << ")";
     if (!r.queue().empty()) out << " queue " << r.queue();
@@ -219,6 +220,7 @@ int DescribeMessage(Context& ctx, const std::string& id_text) {
       << "Fetch key:      " << m.fetch_key() << "\n"
       << "Message-ID:     " << m.message_id() << "\n"
       << "From:           " << m.from() << "\n"
+      << "Sent to:        " << (m.sent_to().empty() ? "-" : m.sent_to()) << "\n"
       << "Subject:        " << m.subject() << "\n"
       << "Size:           " << m.size_bytes() << " bytes\n"
       << "Stored:         " << FormatTimestamp(m.stored_at_unix_ms()) << "\n"

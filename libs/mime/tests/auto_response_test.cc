@@ -102,6 +102,9 @@ TEST(AutoResponse, OurOwnAddressesAndMessageIds) {
   std::string from_alias = kHuman;
   from_alias.replace(from_alias.find("jane@client.example"), 19, "Help@Desk.example");
   EXPECT_THAT(ReasonsOf(from_alias, own), ElementsAre("auto_response_suppressed:own-address"));
+  std::string tagged = kHuman;
+  tagged.replace(tagged.find("jane@client.example"), 19, "Help+x@Desk.example");
+  EXPECT_THAT(ReasonsOf(tagged, own), ElementsAre("auto_response_suppressed:own-address"));
   EXPECT_THAT(ReasonsOf(WithHeader("Return-Path: <support@desk.example>"), own),
               ElementsAre("auto_response_suppressed:own-address"));
   EXPECT_THAT(ReasonsOf(WithHeader("Sender: support@desk.example"), own),

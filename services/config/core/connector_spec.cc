@@ -4,6 +4,7 @@
 #include <set>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -30,6 +31,8 @@ uint32_t DefaultPort(v1::Protocol p, v1::TlsMode tls) {
 }
 
 constexpr char kNoLineBreaks[] = "must not contain CR, LF or NUL";
+// Each alias is compared with every recipient of every message the connector routes.
+constexpr int kMaxAliases = 100;
 
 bool HasLineBreakOrNul(absl::string_view s) {
   return s.find_first_of(absl::string_view("\r\n\0", 3)) != absl::string_view::npos;
@@ -219,10 +222,23 @@ std::vector<FieldError> ValidateConnector(const v1::Connector& c) {
     Add(errors, "shared_mailbox",
         absl::StrCat("\"", c.shared_mailbox(), "\" is not an email address"));
   }
-  for (int i = 0; i < c.aliases_size(); ++i) {
+  if (c.aliases_size() > kMaxAliases) {
+    Add(errors, "aliases",
+        absl::StrCat(c.aliases_size(), " aliases; at most ", kMaxAliases));
+  }
+  for (int i = 0; i < c.aliases_size() && i < kMaxAliases; ++i) {
+    const std::string path = absl::StrCat("aliases[", i, "]");
     if (!IsValidEmailAddress(c.aliases(i))) {
-      Add(errors, absl::StrCat("aliases[", i, "]"),
-          absl::StrCat("\"", c.aliases(i), "\" is not an email address"));
+      Add(errors, path, absl::StrCat("\"", c.aliases(i), "\" is not an email address"));
+    } else if (absl::EqualsIgnoreCase(c.aliases(i), c.primary_address())) {
+      Add(errors, path, absl::StrCat("\"", c.aliases(i), "\" is the primary_address already"));
+    } else {
+      for (int j = 0; j < i; ++j) {
+        if (absl::EqualsIgnoreCase(c.aliases(i), c.aliases(j))) {
+          Add(errors, path, absl::StrCat("\"", c.aliases(i), "\" repeats aliases[", j, "]"));
+          break;
+        }
+      }
     }
   }
   if (!c.reply_to().empty() && !IsValidEmailAddress(c.reply_to())) {

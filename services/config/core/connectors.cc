@@ -1,6 +1,7 @@
 // ConfigCore: connectors.
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
 #include "libs/base/status_macros.h"
 #include "libs/connector/decode.h"
@@ -97,6 +98,48 @@ absl::Status Audit(ConfigTx& tx, absl::Time at, const Actor& actor, const std::s
 std::string AuditJson(v1::Connector c) {
   c.clear_state();
   return ToJson(c);
+}
+
+// Mail to an address of two incoming connectors would belong to both: an alias may not be
+// another incoming connector's primary address or alias, nor the primary address another's
+// alias. Outgoing-only connectors receive nothing, so their addresses never clash.
+absl::Status AddressClashes(ConfigTx& tx, const v1::Connector& c,
+                            std::vector<FieldError>& errors) {
+  if (!IsIncoming(c) || (c.aliases_size() == 0 && c.primary_address().empty())) {
+    return absl::OkStatus();
+  }
+  POSTROOM_ASSIGN_OR_RETURN(std::vector<ConnectorRecord> all, tx.ListConnectors());
+  const std::string primary = absl::AsciiStrToLower(c.primary_address());
+  for (const ConnectorRecord& other : all) {
+    if (other.name == c.name() || other.direction == "outgoing") continue;
+    absl::StatusOr<v1::Connector> decoded = connector::DecodeSpec(other.name, other.spec_json);
+    if (!decoded.ok()) continue;  // Its own apply reports it; it must not block this one.
+    const v1::Connector& o = *decoded;
+    std::vector<std::string> theirs;
+    for (const std::string& a : o.aliases()) theirs.push_back(absl::AsciiStrToLower(a));
+    auto is_theirs = [&](const std::string& a) {
+      return std::find(theirs.begin(), theirs.end(), a) != theirs.end();
+    };
+    const std::string their_primary = absl::AsciiStrToLower(o.primary_address());
+    for (int i = 0; i < c.aliases_size(); ++i) {
+      const std::string alias = absl::AsciiStrToLower(c.aliases(i));
+      const char* what = alias == their_primary ? "primary_address"
+                         : is_theirs(alias)     ? "aliases"
+                                                : nullptr;
+      if (what == nullptr) continue;
+      errors.push_back({absl::StrCat("aliases[", i, "]"),
+                        absl::StrCat("\"", alias, "\" is in the ", what, " of connector \"",
+                                     other.name, "\": mail to it would belong to both; remove it "
+                                     "here or there")});
+    }
+    if (!primary.empty() && is_theirs(primary)) {
+      errors.push_back({"primary_address",
+                        absl::StrCat("\"", primary, "\" is in the aliases of connector \"",
+                                     other.name, "\": mail to it would belong to both; remove it "
+                                     "there first")});
+    }
+  }
+  return absl::OkStatus();
 }
 
 // Moves a connector to `status`, bumping its version, and records `action` in the history.
@@ -225,6 +268,7 @@ absl::StatusOr<Applied<v1::Connector>> ConfigCore::ApplyConnector(const Actor& a
                                                              "\" cannot send: it is incoming")});
       }
     }
+    POSTROOM_RETURN_IF_ERROR(AddressClashes(tx, c, errors));
     if (c.system_default()) {
       POSTROOM_ASSIGN_OR_RETURN(std::vector<ConnectorRecord> all, tx.ListConnectors());
       for (const ConnectorRecord& other : all) {

@@ -290,6 +290,56 @@ TEST_F(ConfigCoreTest, InvalidConnectorListsEveryProblemWithItsPath) {
                                       HasSubstr("  - settings.time_zone: "))));
 }
 
+// Mail to an address of two incoming connectors would belong to both.
+TEST_F(ConfigCoreTest, AliasOfAnotherIncomingConnectorsAddressIsRefused) {
+  v1::Connector support = Support();
+  support.add_aliases("help@example.com");
+  ASSERT_THAT(core_.ApplyConnector(kAlice, support, 0), IsOk());
+  v1::Connector billing = Support();
+  billing.set_name("billing");
+  billing.set_primary_address("billing@example.com");
+  billing.add_aliases("invoices@example.com");
+  billing.add_aliases("Support@Example.com");
+  billing.add_aliases("HELP@example.com");
+  EXPECT_THAT(core_.ApplyConnector(kAlice, billing, 0),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("  - aliases[1]: \"support@example.com\" is in the "
+                                       "primary_address of connector \"support\""),
+                             HasSubstr("  - aliases[2]: \"help@example.com\" is in the aliases "
+                                       "of connector \"support\": mail to it would belong to both"),
+                             Not(HasSubstr("aliases[0]")))));
+  // The other way round: a primary address that is another connector's alias.
+  v1::Connector help = Support();
+  help.set_name("help");
+  help.set_primary_address("help@example.com");
+  EXPECT_THAT(core_.ApplyConnector(kAlice, help, 0),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("primary_address: \"help@example.com\" is in the aliases of "
+                                 "connector \"support\"")));
+  // Re-applying the connector itself clashes with nothing.
+  EXPECT_THAT(core_.ApplyConnector(kAlice, support, 0), IsOk());
+  billing.clear_aliases();
+  billing.add_aliases("invoices@example.com");
+  EXPECT_THAT(core_.ApplyConnector(kAlice, billing, 0), IsOk());
+}
+
+TEST_F(ConfigCoreTest, AliasesAreBoundedAndNotRepeated) {
+  v1::Connector c = Support();
+  c.add_aliases("help@example.com");
+  c.add_aliases("SUPPORT@example.com");
+  c.add_aliases("Help@Example.com");
+  EXPECT_THAT(core_.ApplyConnector(kAlice, c, 0),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       AllOf(HasSubstr("aliases[1]: \"support@example.com\" is the "
+                                       "primary_address already"),
+                             HasSubstr("aliases[2]: \"help@example.com\" repeats aliases[0]"))));
+  c.clear_aliases();
+  for (int i = 0; i < 101; ++i) c.add_aliases(absl::StrCat("a", i, "@example.com"));
+  EXPECT_THAT(core_.ApplyConnector(kAlice, c, 0),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("aliases: 101 aliases; at most 100")));
+}
+
 TEST_F(ConfigCoreTest, PasswordWithLineBreakIsRefusedWithoutEchoingIt) {
   v1::Connector c = Support();
   c.mutable_auth()->set_password("pw\r\nA2 DELETE INBOX");

@@ -97,6 +97,9 @@ store::OutboxRecord RenderAcknowledgement(const Router::ConnectorConfig& cfg,
   o.connector_id = cfg.outgoing_connector_id;
   o.reason = "ack";
   o.to_address = a.sender;
+  // From the alias the customer wrote to; mail to the primary address keeps the outgoing
+  // connector's own From, as before aliases were used.
+  if (!cfg.own.empty() && a.facts.sent_to != cfg.own.front()) o.from_address = a.facts.sent_to;
   o.subject = r.subject;
   if (!absl::StrContains(o.subject, subject_token)) {
     o.subject = absl::StrCat(o.subject, " ", subject_token);

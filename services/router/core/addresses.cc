@@ -1,5 +1,6 @@
 #include "services/router/core/addresses.h"
 
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -37,6 +38,36 @@ std::string NormalizedSender(absl::string_view address) {
     out.erase(plus, at - plus);
   }
   return out;
+}
+
+namespace {
+
+// The entry of `own` that `address` is, compared without case and +tag; null when none.
+const std::string* OwnMatch(const std::vector<std::string>& own, absl::string_view address) {
+  if (address.empty()) return nullptr;
+  const std::string lower = Lower(address);
+  const std::string untagged = NormalizedSender(address);
+  for (const std::string& o : own) {
+    if (!o.empty() && (o == lower || o == untagged)) return &o;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+bool IsOwnAddress(const std::vector<std::string>& own, absl::string_view address) {
+  return OwnMatch(own, address) != nullptr;
+}
+
+std::string SentTo(const std::vector<std::string>& own, const rules::MessageFacts& facts) {
+  if (own.empty()) return "";
+  for (const std::vector<std::string>* list :
+       {&facts.delivered_to, &facts.x_original_to, &facts.to, &facts.cc}) {
+    for (const std::string& address : *list) {
+      if (const std::string* o = OwnMatch(own, address)) return *o;
+    }
+  }
+  return own.front();
 }
 
 void AppendAddresses(const std::vector<mime::Address>& from, std::vector<std::string>& to) {

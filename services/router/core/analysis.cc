@@ -73,6 +73,7 @@ absl::StatusOr<Router::Analysis> Analyze(const Router::ConnectorConfig& cfg,
   AppendAddresses(p.cc, f.cc);
   AppendAddresses(p.delivered_to, f.delivered_to);
   AppendAddresses(p.x_original_to, f.x_original_to);
+  f.sent_to = SentTo(cfg.own, f);
   f.headers.reserve(p.headers.size());
   for (const mime::Header& h : p.headers) f.headers.emplace_back(h.name, h.value);
   for (const mime::Attachment& at : p.attachments) {
@@ -89,7 +90,7 @@ absl::StatusOr<Router::Analysis> Analyze(const Router::ConnectorConfig& cfg,
 std::string SummaryJson(const Router::Analysis& a, const store::BounceWrite* bounce) {
   std::vector<std::string> to, cc;
   AppendAddresses(a.parsed.to, to);
-  AppendAddresses(a.parsed.cc, cc);  // With `to`: the address a reply from the desk is sent from.
+  AppendAddresses(a.parsed.cc, cc);
   JsonObject o;
   if (a.cls.has_bounce) o.Raw("bounce", BounceSummaryJson(a.cls.bounce, bounce));
   return o
@@ -98,6 +99,7 @@ std::string SummaryJson(const Router::Analysis& a, const store::BounceWrite* bou
       .Str("from_name", a.sender_name)
       .StrList("to", to)
       .StrList("cc", cc)
+      .Str("sent_to", a.facts.sent_to)
       .Str("classification", mime::MessageKindName(a.cls.kind))
       .StrList("reasons", a.cls.reasons)
       .Num("attachments", static_cast<int64_t>(a.parsed.attachments.size()))

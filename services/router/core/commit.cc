@@ -67,6 +67,7 @@ absl::StatusOr<v1::RouteEmailResponse> Router::Commit(const ConnectorConfig& cfg
   *out.mutable_trace() = d.trace.steps();
   out.set_classification(mime::MessageKindName(a.cls.kind));
   for (const std::string& r : a.cls.reasons) out.add_signals(r);
+  out.set_sent_to(a.facts.sent_to);
   out.set_spam_status(SpamFromName(d.spam_status));
   if (d.actions) out.set_queue(d.actions->queue);
   out.set_acknowledgement_queued(res.ack_queued);
@@ -102,6 +103,8 @@ absl::StatusOr<v1::RouteEmailResponse> Router::ReplayOf(const store::MessageReco
   if (FromJson(m.summary_json, &summary)) {
     auto it = summary.fields().find("classification");
     if (it != summary.fields().end()) out.set_classification(it->second.string_value());
+    it = summary.fields().find("sent_to");
+    if (it != summary.fields().end()) out.set_sent_to(it->second.string_value());
   }
   if (m.work_item_id != 0) {
     absl::StatusOr<store::WorkItemRecord> wi = options_.store->GetWorkItem(m.work_item_id);

@@ -144,6 +144,8 @@ absl::StatusOr<std::shared_ptr<const Router::ConnectorConfig>> Router::Config(
     cfg->classify.auto_reply_exclusion_senders.push_back(Lower(s));
   }
   cfg->auto_response.own_addresses = rec->own_addresses;
+  cfg->own.push_back(Lower(spec.primary_address()));
+  for (const std::string& a : spec.aliases()) cfg->own.push_back(Lower(a));
   cfg->prefix = spec.subject_token_prefix().empty() ? "WI" : spec.subject_token_prefix();
   cfg->subject_token = std::make_shared<const RE2>(
       absl::StrCat(R"(\[#()", RE2::QuoteMeta(cfg->prefix), R"(-[0-9]+)\])"), RE2::Quiet);

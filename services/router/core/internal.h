@@ -38,6 +38,8 @@ struct Router::ConnectorConfig {
   int64_t outgoing_connector_id = 0;
   mime::ClassifyOptions classify;
   mime::AutoResponseOptions auto_response;  // Every connector's addresses are ours.
+  // This connector's primary address (may be ""), then its aliases; lowercase (SentTo).
+  std::vector<std::string> own;
   mime::ParseLimits parse_limits;  // The router's options, then the mime_* settings.
   // Some route puts the files on its work item ({from: attachments}): Analyze hashes them in
   // its one parse, so the work item lists their SHA-256 without a second one.

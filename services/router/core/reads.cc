@@ -23,6 +23,7 @@ v1::StoredMessage ToProto(const store::MessageRecord& m) {
     const auto& f = summary.fields();
     if (auto it = f.find("subject"); it != f.end()) out.set_subject(it->second.string_value());
     if (auto it = f.find("from"); it != f.end()) out.set_from(it->second.string_value());
+    if (auto it = f.find("sent_to"); it != f.end()) out.set_sent_to(it->second.string_value());
     if (auto it = f.find("classification"); it != f.end()) {
       out.set_classification(it->second.string_value());
     }

@@ -186,6 +186,7 @@ absl::StatusOr<v1::RouteEmailResponse> Router::ExplainRoute(const v1::ExplainRou
   *out.mutable_trace() = d.trace.steps();
   out.set_classification(mime::MessageKindName(a.cls.kind));
   for (const std::string& r : a.cls.reasons) out.add_signals(r);
+  out.set_sent_to(a.facts.sent_to);
   out.set_spam_status(SpamFromName(!spam_status.empty() ? spam_status : d.spam_status));
   if (d.actions) out.set_queue(d.actions->queue);
   std::string suppressed = d.ack_suppressed;

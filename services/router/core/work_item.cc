@@ -2,6 +2,7 @@
 #include "absl/strings/str_cat.h"
 #include "libs/mime/attachments.h"
 #include "libs/mime/new_text.h"
+#include "services/router/core/addresses.h"
 #include "services/router/core/internal.h"
 #include "services/router/core/json.h"
 
@@ -95,8 +96,12 @@ store::WorkItemRecord NewWorkItem(const Router::ConnectorConfig& cfg, const Rout
   wi.queue = act.queue;
   wi.type = act.work_item_type;
   wi.priority = rules::PriorityName(act.priority);
-  wi.requester_address = a.sender;
-  wi.requester_name = a.sender_name;
+  // Mail from one of our own addresses or aliases (a colleague writing from the shared
+  // mailbox, a forward) names no customer: it never becomes the requester.
+  if (!IsOwnAddress(cfg.auto_response.own_addresses, a.sender)) {
+    wi.requester_address = a.sender;
+    wi.requester_name = a.sender_name;
+  }
   wi.subject = a.parsed.subject;
   wi.body = CutUtf8(a.facts.body_text, kMaxWorkItemBody);
   wi.template_name = act.work_item_template;

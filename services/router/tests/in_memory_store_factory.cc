@@ -30,6 +30,12 @@ class Holder : public StoreHolder {
     }
     return "";
   }
+  std::string OutboxFromAddress(int64_t outbox_id) override {
+    for (const store::OutboxRecord& o : store_.Outbox()) {
+      if (o.id == outbox_id) return o.from_address;
+    }
+    return "";
+  }
 
  private:
   store::InMemoryRouterStore store_;

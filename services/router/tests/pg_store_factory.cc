@@ -73,9 +73,17 @@ class Holder : public StoreHolder {
     }));
   }
   std::string OutboxHeadersJson(int64_t outbox_id) override {
+    return OutboxColumn("headers::text", outbox_id);
+  }
+  std::string OutboxFromAddress(int64_t outbox_id) override {
+    return OutboxColumn("from_address", outbox_id);
+  }
+  // One column of an outbox row as text; "" when there is no such row.
+  std::string OutboxColumn(const std::string& column, int64_t outbox_id) {
     std::string out;
     Check(database_->Transact([&](pqxx::work& t) {
-      pqxx::result r = t.exec_params("SELECT headers::text FROM outbox WHERE id = $1", outbox_id);
+      pqxx::result r =
+          t.exec_params("SELECT " + column + " FROM outbox WHERE id = $1", outbox_id);
       if (!r.empty()) out = r[0][0].as<std::string>();
       return absl::OkStatus();
     }));

@@ -29,6 +29,7 @@ namespace {
 
 using ::postroom::testing::IsOk;
 using ::postroom::testing::StatusIs;
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
@@ -1088,6 +1089,90 @@ TEST_F(RouterCoreTest, NoAckForMailFromOurOwnAddressesOrMessageIds) {
   EXPECT_ACK_SUPPRESSED(ours, "auto_response_suppressed");
   EXPECT_EQ(Stored(ours.message_id()).ack().detail(), "own-message-id");
   EXPECT_TRUE(Route(Mail("jane@client.example", "Person")).acknowledgement_queued());
+}
+
+// Aliases: the address the mail was sent to (SentTo), found once and used by routes, the
+// stored message and the acknowledgement's From.
+class AliasTest : public RouterCoreTest {
+ protected:
+  AliasTest() {
+    SetSpec(R"({"name":"support","primary_address":"support@desk.example",
+                "aliases":["help@desk.example","Billing@Desk.example"],
+                "outgoing_connector":"smtp-out"})");
+  }
+  // Mail from Jane with `recipients` (header lines) in place of the To header.
+  static std::string MailTo(const std::string& recipients, const std::string& subject = "Hi") {
+    std::string raw = Mail("jane@client.example", subject);
+    absl::StrReplaceAll({{"To: support@desk.example\r\n", recipients}}, &raw);
+    return raw;
+  }
+};
+
+TEST_F(AliasTest, BccdMailIsSentToTheAliasInDeliveredTo) {
+  v1::RouteEmailResponse r = Route(MailTo(
+      "Delivered-To: Help+urgent@Desk.example\r\nTo: Friends <friends@client.example>\r\n"));
+  EXPECT_EQ(r.sent_to(), "help@desk.example");
+  EXPECT_EQ(Stored(r.message_id()).sent_to(), "help@desk.example");
+  EXPECT_EQ(Route(MailTo("X-Original-To: billing@desk.example\r\nTo: a@client.example\r\n"))
+                .sent_to(),
+            "billing@desk.example");
+}
+
+TEST_F(AliasTest, DeliveredToComesBeforeToAndToBeforeCc) {
+  EXPECT_EQ(Route(MailTo("To: billing@desk.example\r\nDelivered-To: help@desk.example\r\n"))
+                .sent_to(),
+            "help@desk.example");
+  EXPECT_EQ(Route(MailTo("To: Jim <jim@client.example>, Billing <BILLING@desk.example>\r\n"
+                         "Cc: help@desk.example\r\n"))
+                .sent_to(),
+            "billing@desk.example");
+  EXPECT_EQ(Route(MailTo("To: jim@client.example\r\nCc: help@desk.example\r\n")).sent_to(),
+            "help@desk.example");
+}
+
+TEST_F(AliasTest, MailToNoneOfOurAddressesIsSentToThePrimaryAddress) {
+  v1::RouteEmailResponse r = Route(MailTo("To: list@lists.example\r\n"));
+  EXPECT_EQ(r.sent_to(), "support@desk.example");
+  EXPECT_EQ(Stored(r.message_id()).sent_to(), "support@desk.example");
+  // A look-alike of an alias is none of ours.
+  EXPECT_EQ(Route(MailTo("To: help@desk.example.evil\r\n")).sent_to(), "support@desk.example");
+}
+
+TEST_F(AliasTest, RoutesMatchTheAddressTheMailWasSentTo) {
+  AddRoute("billing", 1, false, R"({"to":"Billing@desk.example"})", R"({"queue":"billing"})");
+  v1::RouteEmailResponse billing =
+      Route(MailTo("Delivered-To: billing@desk.example\r\nTo: undisclosed-recipients:;\r\n"));
+  EXPECT_EQ(billing.route(), "billing");
+  EXPECT_EQ(billing.queue(), "billing");
+  v1::RouteEmailResponse help = Route(MailTo("To: help@desk.example, billing@desk.example\r\n"));
+  EXPECT_EQ(help.route(), "fallback");
+  EXPECT_THAT(TraceText(help),
+              HasSubstr(R"(sent to "help@desk.example" which is not "billing@desk.example")"));
+}
+
+TEST_F(AliasTest, AckGoesOutFromTheAliasTheCustomerWroteTo) {
+  v1::RouteEmailResponse alias = Route(MailTo("To: Help <help@desk.example>\r\n"));
+  ASSERT_TRUE(alias.acknowledgement_queued());
+  int64_t row = Stored(alias.message_id()).ack().outbox_id();
+  EXPECT_EQ(holder_->OutboxFromAddress(row), "help@desk.example");
+  // Reply-To (the signed token) and X-Loop stay on the primary address.
+  std::string headers = holder_->OutboxHeadersJson(row);
+  EXPECT_THAT(headers, ContainsRegex(R"("X-Loop": ?"support@desk\.example")"));
+  EXPECT_THAT(headers, HasSubstr("support+"));
+  // Mail to the primary address keeps the outgoing connector's From.
+  v1::RouteEmailResponse primary = Route(MailTo("To: support@desk.example\r\n"));
+  ASSERT_TRUE(primary.acknowledgement_queued());
+  EXPECT_EQ(holder_->OutboxFromAddress(Stored(primary.message_id()).ack().outbox_id()), "");
+}
+
+TEST_F(AliasTest, MailFromOurOwnAliasNamesNoRequester) {
+  std::string raw = MailTo("To: support@desk.example\r\n");
+  absl::StrReplaceAll({{"Jane Doe <jane@client.example>", "Desk <Help+x@desk.example>"}}, &raw);
+  v1::RouteEmailResponse r = Route(raw);
+  ASSERT_EQ(r.decision(), v1::DECISION_CREATED);
+  EXPECT_EQ(WorkItem(r.work_item_id()).work_item().requester_address(), "");
+  EXPECT_EQ(WorkItem(r.work_item_id()).work_item().requester_name(), "");
+  EXPECT_FALSE(r.acknowledgement_queued());
 }
 
 TEST_F(RouterCoreTest, NoAckToAnAddressWithoutDomain) {

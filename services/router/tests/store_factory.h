@@ -28,6 +28,8 @@ class StoreHolder {
   virtual int CountSuppressions(const std::string& address) = 0;
   // The extra headers of an outbox row, a JSON object ("" when there is no such row).
   virtual std::string OutboxHeadersJson(int64_t outbox_id) = 0;
+  // An outbox row's from_address ("" : the outgoing connector's primary address, or no row).
+  virtual std::string OutboxFromAddress(int64_t outbox_id) = 0;
   // The PostgreSQL database behind the store, for tests that check every column with SQL
   // ("" for the in-memory store).
   virtual std::string DatabaseUri() { return ""; }

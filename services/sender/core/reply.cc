@@ -37,8 +37,9 @@ bool ContentType(const std::string& s) {
 
 std::string Lower(const std::string& s) { return absl::AsciiStrToLower(s); }
 
-// The address the requester wrote to: the first To/Cc address of the work item's first message
-// that is the connector's primary address or one of its aliases; else the primary address.
+// The address the requester wrote to: the first of the work item's first message's recipients
+// (the router's stored sent_to first, then To and Cc for older rows) that is the connector's
+// primary address or one of its aliases; else the primary address.
 std::string FromAddress(const v1::Connector& spec, const std::vector<std::string>& recipients) {
   std::vector<std::string> own = {Lower(spec.primary_address())};
   for (const std::string& a : spec.aliases()) own.push_back(Lower(a));

@@ -137,6 +137,17 @@ TEST_F(ReplyPg, ReplyIsQueuedThreadedFromTheAliasUsedWithItsAttachments) {
   EXPECT_EQ((*files)[0].content_type, "text/plain");
 }
 
+// The router's stored sent_to (a Bcc'd alias, found in Delivered-To) decides over To and Cc.
+TEST_F(ReplyPg, ReplyIsSentFromTheAddressTheRouterStoredAsSentTo) {
+  Query("UPDATE messages SET summary = '{\"to\":[\"support@example.com\"],"
+        "\"sent_to\":\"help@example.com\"}' WHERE message_id = 'first@example.org' "
+        "RETURNING id");
+  v1::SendReplyResponse resp;
+  grpc::Status st = Send(Request(), &resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(resp.item().from_address(), "help@example.com");
+}
+
 TEST_F(ReplyPg, UnknownWorkItemIsNotFound) {
   v1::SendReplyRequest req = Request();
   req.set_work_item_id(987654);

@@ -22,7 +22,9 @@
 -- p_ack_policy (migration 0012), a JSON object: sender_key (the normalised address the
 -- per-sender limit counts and locks: p_ack_limit acknowledgements since p_ack_since_ms),
 -- connector_limit and connector_since_ms (the cap per incoming connector), and suppressed /
--- detail (why the router asked for none). The outcome lands in messages.ack_outcome.
+-- detail (why the router asked for none), and from_address (the ack's From when the mail was
+-- sent to an alias; absent: the outgoing connector's address). The outcome lands in
+-- messages.ack_outcome.
 --
 -- The duplicate check is a static statement: its generic plan takes messages_by_message_id at
 -- every table size (checked with plan_cache_mode = force_generic_plan on an empty table and at
@@ -258,10 +260,11 @@ BEGIN
     END IF;
     IF v_ack_state = '' THEN
       INSERT INTO outbox (connector_id, kind, reason, to_address, subject, body_text, body_html,
-          headers, work_item_id, message_id, dedupe_key, ack_sender, ack_connector_id)
+          headers, work_item_id, message_id, dedupe_key, ack_sender, ack_connector_id,
+          from_address)
       VALUES (NULLIF(p_ack_connector, 0), 'email', p_ack_reason, p_ack_to, p_ack_subject,
           p_ack_text, p_ack_html, p_ack_headers::jsonb, v_wi, v_id, p_ack_dedupe, v_sender,
-          v_conn)
+          v_conn, coalesce(v_policy->>'from_address', ''))
       ON CONFLICT (dedupe_key) DO NOTHING
       RETURNING id INTO v_outbox_id;
       v_ack_state := 'queued';
