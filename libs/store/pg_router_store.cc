@@ -166,7 +166,12 @@ std::string AckPolicyJson(const DecisionWrite& w) {
       f["connector_since_ms"].set_number_value(
           static_cast<double>(MsOf(w.ack->now - absl::Hours(1))));
     }
-  } else if (w.create && !w.ack_suppressed.empty()) {
+    if (w.ack->work_item_limit > 0) {
+      f["work_item_limit"].set_number_value(w.ack->work_item_limit);
+      f["work_item_window_min"].set_number_value(
+          static_cast<double>(absl::ToInt64Minutes(w.ack->sender_window)));
+    }
+  } else if ((w.create || w.append_to != 0) && !w.ack_suppressed.empty()) {
     f["suppressed"].set_string_value(w.ack_suppressed);
     f["detail"].set_string_value(w.ack_suppressed_detail);
   }
@@ -605,7 +610,7 @@ absl::StatusOr<DecisionResult> PgRouterStore::CommitDecision(const DecisionWrite
     return absl::InternalError("a work item to create needs its id (NextWorkItemId) and reference");
   }
   const std::string reference = create ? w.create->reference : "";
-  const bool want_ack = w.ack.has_value() && create;
+  const bool want_ack = w.ack.has_value() && (create || w.append_to != 0);
   OutboxRecord ack;
   if (want_ack) {
     ack = w.ack->email;

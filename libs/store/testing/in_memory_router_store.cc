@@ -510,7 +510,7 @@ absl::StatusOr<DecisionResult> InMemoryRouterStore::CommitDecision(const Decisio
   const MessageRecord& d = w.decision;
   bool create = w.create.has_value();
   int64_t append_to = w.append_to;
-  bool ack = w.ack.has_value() && create;
+  bool ack = w.ack.has_value() && (create || append_to != 0);
   std::string decision = d.decision, step = d.decision_step, route = d.decision_route,
               reason = d.decision_reason;
   int64_t duplicate_of = d.duplicate_of;
@@ -585,6 +585,17 @@ absl::StatusOr<DecisionResult> InMemoryRouterStore::CommitDecision(const Decisio
       res.ack_suppressed = "rate_limited";
       messages_[id].ack_outcome_json = OutcomeJson("suppressed", "rate_limited",
                                                    absl::StrCat(sender, " already got ", n));
+    } else if (a.work_item_limit > 0 &&
+               std::count_if(outbox_.begin(), outbox_.end(), [&](const OutboxRecord& o) {
+                 return o.reason == "ack" && o.work_item_id == res.work_item_id &&
+                        o.created_at >= a.now - a.sender_window;
+               }) >= a.work_item_limit) {
+      res.ack_suppressed = "work_item_rate_limited";
+      messages_[id].ack_outcome_json = OutcomeJson(
+          "suppressed", "work_item_rate_limited",
+          absl::StrCat("work item ", res.reference, " already had ", a.work_item_limit,
+                       " automatic replies in ", absl::ToInt64Minutes(a.sender_window),
+                       " minutes"));
     } else if (a.connector_limit_per_hour >= 0 &&
                CountAcksLocked("", msg.connector_id, a.now - absl::Hours(1)) >=
                    a.connector_limit_per_hour) {
@@ -611,7 +622,7 @@ absl::StatusOr<DecisionResult> InMemoryRouterStore::CommitDecision(const Decisio
         messages_[id].ack_outcome_json = absl::StrCat(R"({"state":"queued","outbox_id":)", o.id, "}");
       }
     }
-  } else if (create && !w.ack && !w.ack_suppressed.empty()) {
+  } else if (res.work_item_id != 0 && !w.ack && !w.ack_suppressed.empty()) {
     messages_[id].ack_outcome_json =
         OutcomeJson("suppressed", w.ack_suppressed, w.ack_suppressed_detail);
   }

@@ -337,6 +337,10 @@ std::vector<FieldError> ValidateConnector(const v1::Connector& c) {
                        "it in Authentication-Results, e.g. mx.example.com"));
     }
   }
+  if ((c.acknowledge_follow_ups() || !c.follow_up_template().empty()) && !IsIncoming(c)) {
+    Add(errors, c.follow_up_template().empty() ? "acknowledge_follow_ups" : "follow_up_template",
+        "only an incoming connector acknowledges follow-ups");
+  }
   if (c.ack_requires_authentication() && c.authserv_ids_size() == 0) {
     Add(errors, "authserv_ids",
         "ack_requires_authentication needs the authserv-ids of the receiving servers whose "
