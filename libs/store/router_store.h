@@ -314,6 +314,8 @@ class RouterStore {
   virtual absl::StatusOr<int> CountAcksSince(const std::string& sender_key, absl::Time since) = 0;
   // Acks of the incoming connector since `since` (AckRequest::connector_limit_per_hour).
   virtual absl::StatusOr<int> CountConnectorAcksSince(int64_t connector_id, absl::Time since) = 0;
+  // Acks about the work item since `since` (AckRequest::work_item_limit).
+  virtual absl::StatusOr<int> CountWorkItemAcksSince(int64_t work_item_id, absl::Time since) = 0;
   // The outbox row a bounce names: `outbox_id` with exactly this stored smtp_message_id, sent
   // or bounced already; nullopt otherwise (another row's id, a forged or foreign Message-ID).
   virtual absl::StatusOr<std::optional<OutboxRecord>> FindOutboxForBounce(

@@ -372,6 +372,18 @@ absl::StatusOr<int> InMemoryRouterStore::CountConnectorAcksSince(int64_t connect
   return CountAcksLocked("", connector_id, since);
 }
 
+absl::StatusOr<int> InMemoryRouterStore::CountWorkItemAcksSince(int64_t work_item_id,
+                                                                absl::Time since) {
+  absl::MutexLock lock(&mu_);
+  return CountWorkItemAcksLocked(work_item_id, since);
+}
+
+int InMemoryRouterStore::CountWorkItemAcksLocked(int64_t work_item_id, absl::Time since) const {
+  return static_cast<int>(std::count_if(outbox_.begin(), outbox_.end(), [&](const OutboxRecord& o) {
+    return o.reason == "ack" && o.work_item_id == work_item_id && o.created_at >= since;
+  }));
+}
+
 void InMemoryRouterStore::MarkOutboxSent(int64_t id, int64_t connector_id,
                                          const std::string& smtp_message_id) {
   absl::MutexLock lock(&mu_);
@@ -586,10 +598,8 @@ absl::StatusOr<DecisionResult> InMemoryRouterStore::CommitDecision(const Decisio
       messages_[id].ack_outcome_json = OutcomeJson("suppressed", "rate_limited",
                                                    absl::StrCat(sender, " already got ", n));
     } else if (a.work_item_limit > 0 &&
-               std::count_if(outbox_.begin(), outbox_.end(), [&](const OutboxRecord& o) {
-                 return o.reason == "ack" && o.work_item_id == res.work_item_id &&
-                        o.created_at >= a.now - a.sender_window;
-               }) >= a.work_item_limit) {
+               CountWorkItemAcksLocked(res.work_item_id, a.now - a.sender_window) >=
+                   a.work_item_limit) {
       res.ack_suppressed = "work_item_rate_limited";
       messages_[id].ack_outcome_json = OutcomeJson(
           "suppressed", "work_item_rate_limited",

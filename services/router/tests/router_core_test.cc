@@ -135,6 +135,9 @@ class CommitFailsStore : public store::RouterStore {
   absl::StatusOr<int> CountConnectorAcksSince(int64_t c, absl::Time since) override {
     return inner_.CountConnectorAcksSince(c, since);
   }
+  absl::StatusOr<int> CountWorkItemAcksSince(int64_t w, absl::Time since) override {
+    return inner_.CountWorkItemAcksSince(w, since);
+  }
   absl::StatusOr<store::MessageRecord> SetSpamStatus(int64_t id, const std::string& s) override {
     return inner_.SetSpamStatus(id, s);
   }
@@ -1230,6 +1233,8 @@ TEST_F(RouterCoreTest, WorkItemAckLimitHoldsUnderABurstOfFollowUps) {
   EXPECT_EQ(queued.load(), 2);
   EXPECT_EQ(limited.load(), 6);
   EXPECT_THAT(WorkItem(first.work_item_id()).outbox(), SizeIs(3));
+  EXPECT_EQ(Explain(FollowUp(first, "explained")).acknowledgement_suppressed(),
+            "work_item_rate_limited");
   // Another work item of the same sender is not held back by this one's count.
   EXPECT_TRUE(Route(Mail("jane@client.example", "Scanner")).acknowledgement_queued());
   // The window (ack_rate_window_min, default 60) passes: one more.
