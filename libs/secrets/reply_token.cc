@@ -3,10 +3,12 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "libs/base/log.h"
 #include "libs/secrets/keyring.h"
@@ -51,28 +53,57 @@ absl::StatusOr<std::string> KeyFromFile(const std::string& path) {
   return trimmed;
 }
 
-}  // namespace
-
-std::string MakeReplyToken(const std::string& key, int64_t work_item_id) {
-  std::string data = absl::StrCat("postroom-reply:", work_item_id);
+std::string Sign(const std::string& key, const std::string& data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(data.data()), data.size(), md, &len);
-  return absl::StrCat("w", work_item_id, "-", Base32(md, len, 10));
+  return Base32(md, len, 10);
+}
+
+// Days since 1970-01-01 UTC: six digits last until the year 4707.
+int64_t DayOf(absl::Time t) { return absl::ToUnixSeconds(t) / 86400; }
+
+}  // namespace
+
+std::string MakeReplyToken(const std::string& key, int64_t work_item_id, absl::Time issued) {
+  const int64_t day = std::max<int64_t>(0, DayOf(issued));
+  return absl::StrCat("w", work_item_id, "-", day, "-",
+                      Sign(key, absl::StrCat("postroom-reply:", work_item_id, ":", day)));
+}
+
+std::string MakeUndatedReplyToken(const std::string& key, int64_t work_item_id) {
+  return absl::StrCat("w", work_item_id, "-",
+                      Sign(key, absl::StrCat("postroom-reply:", work_item_id)));
+}
+
+ReplyTokenClaims CheckReplyToken(const std::string& key, const std::string& token) {
+  static const LazyRE2 kToken = {R"(w([0-9]{1,18})(?:-([0-9]{1,6}))?-([a-z2-7]{10}))"};
+  int64_t id = 0;
+  std::string day;
+  std::string sig;
+  if (key.empty() || !RE2::FullMatch(token, *kToken, &id, &day, &sig) || id <= 0) return {};
+  int64_t day_number = 0;
+  if (!day.empty() && !absl::SimpleAtoi(day, &day_number)) return {};
+  const std::string want =
+      day.empty() ? MakeUndatedReplyToken(key, id)
+                  : MakeReplyToken(key, id, absl::FromUnixSeconds(day_number * 86400));
+  // Constant-time compare of equal-length strings ("w7-012-…" re-made is "w7-12-…": refused).
+  if (want.size() != token.size()) return {};
+  unsigned char diff = 0;
+  for (size_t i = 0; i < want.size(); ++i) diff |= want[i] ^ token[i];
+  if (diff != 0) return {};
+  ReplyTokenClaims claims{.work_item_id = id};
+  if (!day.empty()) claims.issued = absl::FromUnixSeconds(day_number * 86400);
+  return claims;
 }
 
 int64_t VerifyReplyToken(const std::string& key, const std::string& token) {
-  static const LazyRE2 kToken = {R"(w([0-9]{1,18})-([a-z2-7]{10}))"};
-  int64_t id = 0;
-  std::string sig;
-  if (key.empty() || !RE2::FullMatch(token, *kToken, &id, &sig) || id <= 0) return 0;
-  std::string want = MakeReplyToken(key, id);
-  // Constant-time compare of equal-length strings.
-  if (want.size() != token.size()) return 0;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < want.size(); ++i) diff |= want[i] ^ token[i];
-  return diff == 0 ? id : 0;
+  return CheckReplyToken(key, token).work_item_id;
+}
+
+bool ReplyTokenExpired(absl::Time issued, int days, absl::Time now) {
+  return days > 0 && DayOf(now) - DayOf(issued) > days;
 }
 
 std::string ReplyTokenAddress(const std::string& address, const std::string& token) {

@@ -182,7 +182,12 @@ std::string AckPolicyJson(const DecisionWrite& w) {
       f["connector_since_ms"].set_number_value(
           static_cast<double>(MsOf(w.ack->now - absl::Hours(1))));
     }
-  } else if (w.create && !w.ack_suppressed.empty()) {
+    if (w.ack->work_item_limit > 0) {
+      f["work_item_limit"].set_number_value(w.ack->work_item_limit);
+      f["work_item_window_min"].set_number_value(
+          static_cast<double>(absl::ToInt64Minutes(w.ack->sender_window)));
+    }
+  } else if ((w.create || w.append_to != 0) && !w.ack_suppressed.empty()) {
     f["suppressed"].set_string_value(w.ack_suppressed);
     f["detail"].set_string_value(w.ack_suppressed_detail);
   }
@@ -225,6 +230,9 @@ PgRouterStore::PgRouterStore(Database& db) : db_(db) {
               "AND created_at >= to_timestamp($2::double precision / 1000)");
   db_.Prepare("router_count_connector_acks",
               "SELECT count(*) FROM outbox WHERE reason = 'ack' AND ack_connector_id = $1 "
+              "AND created_at >= to_timestamp($2::double precision / 1000)");
+  db_.Prepare("router_count_work_item_acks",
+              "SELECT count(*) FROM outbox WHERE reason = 'ack' AND work_item_id = $1 "
               "AND created_at >= to_timestamp($2::double precision / 1000)");
   // The whole decision in one call (migrations 0005 and 0008 say why and what it does), one
   // statement for a group of concurrent decisions; the message's raw bytes (10th argument) and
@@ -575,18 +583,29 @@ absl::StatusOr<int> PgRouterStore::CountAcksSince(const std::string& sender_key,
   return out;
 }
 
-absl::StatusOr<int> PgRouterStore::CountConnectorAcksSince(int64_t connector_id,
-                                                           absl::Time since) {
+absl::StatusOr<int> PgRouterStore::CountById(const char* statement, int64_t id, absl::Time since,
+                                             std::string_view what) {
   int out = 0;
   absl::Status st = Read(
       [&](pqxx::nontransaction& t) {
-        out = t.exec_prepared("router_count_connector_acks", connector_id, MsOf(since))[0][0]
-                  .as<int>();
+        out = t.exec_prepared(statement, id, MsOf(since))[0][0].as<int>();
         return absl::OkStatus();
       },
-      "counting the connector's acknowledgements");
+      what);
   if (!st.ok()) return st;
   return out;
+}
+
+absl::StatusOr<int> PgRouterStore::CountConnectorAcksSince(int64_t connector_id,
+                                                           absl::Time since) {
+  return CountById("router_count_connector_acks", connector_id, since,
+                   "counting the connector's acknowledgements");
+}
+
+absl::StatusOr<int> PgRouterStore::CountWorkItemAcksSince(int64_t work_item_id,
+                                                          absl::Time since) {
+  return CountById("router_count_work_item_acks", work_item_id, since,
+                   "counting the work item's acknowledgements");
 }
 
 absl::StatusOr<int64_t> PgRouterStore::NextWorkItemId() { return work_item_ids_.Next(db_); }
@@ -621,7 +640,7 @@ absl::StatusOr<DecisionResult> PgRouterStore::CommitDecision(const DecisionWrite
     return absl::InternalError("a work item to create needs its id (NextWorkItemId) and reference");
   }
   const std::string reference = create ? w.create->reference : "";
-  const bool want_ack = w.ack.has_value() && create;
+  const bool want_ack = w.ack.has_value() && (create || w.append_to != 0);
   OutboxRecord ack;
   if (want_ack) {
     ack = w.ack->email;

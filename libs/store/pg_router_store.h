@@ -43,6 +43,7 @@ class PgRouterStore : public RouterStore {
                                                   const std::string& reference) override;
   absl::StatusOr<int> CountAcksSince(const std::string& sender_key, absl::Time since) override;
   absl::StatusOr<int> CountConnectorAcksSince(int64_t connector_id, absl::Time since) override;
+  absl::StatusOr<int> CountWorkItemAcksSince(int64_t work_item_id, absl::Time since) override;
   absl::StatusOr<std::optional<OutboxRecord>> FindOutboxForBounce(
       int64_t outbox_id, const std::string& smtp_message_id) override;
   absl::StatusOr<bool> IsAddressSuppressed(int64_t connector_id,
@@ -71,6 +72,9 @@ class PgRouterStore : public RouterStore {
   // One statement without a transaction; libpqxx exceptions become a status.
   absl::Status Read(const std::function<absl::Status(pqxx::nontransaction&)>& fn,
                     std::string_view what);
+  // The count a prepared statement of (id, since in ms) returns.
+  absl::StatusOr<int> CountById(const char* statement, int64_t id, absl::Time since,
+                                std::string_view what);
 
   // Ids drawn ahead from one sequence, kIdBlockSize per round trip.
   static constexpr int kIdBlockSize = 64;

@@ -153,9 +153,10 @@ struct BounceWrite {
 };
 
 
-// The acknowledgement of a created work item, rendered by the caller before the commit (the
-// work item's id and reference are the caller's, see NextWorkItemId), queued if the sender is
-// below the rate limit.
+// The acknowledgement of a created work item, or of a message appended to one (the connector's
+// acknowledge_follow_ups), rendered by the caller before the commit (the work item's id and
+// reference are the caller's, see NextWorkItemId), queued if the sender and the work item are
+// below their limits.
 struct AckRequest {
   std::string to_address;  // Lowercase.
   // The per-sender limit counts (and locks) the normalised address (NormalizedSender): at
@@ -165,6 +166,9 @@ struct AckRequest {
   absl::Duration sender_window = absl::Hours(1);
   // At most this many acks of the incoming connector in the hour before `now`; -1: no cap.
   int connector_limit_per_hour = -1;
+  // At most this many acks about one work item in `sender_window` before `now` (counted under
+  // the work item's row lock); 0: no limit.
+  int work_item_limit = 0;
   absl::Time now = absl::UnixEpoch();
   // The email. The store sets message_id, work_item_id and dedupe_key ("ack:<message id>"):
   // one acknowledgement per message, whatever retries and reprocessing happen.
@@ -205,10 +209,11 @@ struct DecisionWrite {
   // A new work item, with the id NextWorkItemId gave and its reference (WorkItemReference).
   std::optional<WorkItemRecord> create;
   int64_t append_to = 0;  // Or an existing work item.
-  std::optional<AckRequest> ack;  // Only with `create`.
+  std::optional<AckRequest> ack;  // Only with `create` or `append_to`.
   std::optional<BounceWrite> bounce;  // Only with decision "bounce".
-  // With `create` and no `ack`: why the router asked for none (the work item's route has an
-  // ack_template); recorded as the message's suppressed ack outcome. Empty: none was asked.
+  // With `create` (or `append_to`) and no `ack`: why the router asked for none (the work item's
+  // route has an ack_template, or the connector acknowledges follow-ups); recorded as the
+  // message's suppressed ack outcome. Empty: none was asked.
   std::string ack_suppressed;
   std::string ack_suppressed_detail;
 };
@@ -336,6 +341,8 @@ class RouterStore {
   virtual absl::StatusOr<int> CountAcksSince(const std::string& sender_key, absl::Time since) = 0;
   // Acks of the incoming connector since `since` (AckRequest::connector_limit_per_hour).
   virtual absl::StatusOr<int> CountConnectorAcksSince(int64_t connector_id, absl::Time since) = 0;
+  // Acks about the work item since `since` (AckRequest::work_item_limit).
+  virtual absl::StatusOr<int> CountWorkItemAcksSince(int64_t work_item_id, absl::Time since) = 0;
   // The outbox row a bounce names: `outbox_id` with exactly this stored smtp_message_id, sent
   // or bounced already; nullopt otherwise (another row's id, a forged or foreign Message-ID).
   virtual absl::StatusOr<std::optional<OutboxRecord>> FindOutboxForBounce(

@@ -95,7 +95,7 @@ check "it was sent with the null envelope sender (Return-Path: <>)" grep -q '^Re
 check "In-Reply-To names the customer's message" grep -q '^In-Reply-To: <first@client.example>' "$ack"
 check "the subject carries the work item's token" grep -qF "[#$ref]" <<<"$(header "$ack" Subject)"
 check "Reply-To carries the signed reply token" \
-  grep -Eq "^Reply-To: support\+w$wi-[a-z2-7]{10}@example.com" "$ack"
+  grep -Eq "^Reply-To: support\+w$wi-[0-9]+-[a-z2-7]{10}@example.com" "$ack"
 check "From carries the gateway's display name" \
   grep -Eq '^From: "?Example Service Desk"? <desk@example.com>' "$ack"
 check "the outbox row says sent" \
@@ -120,7 +120,7 @@ check "it is threaded: In-Reply-To her last message, References her first" bash 
   "grep -q '^In-Reply-To: <answer@client.example>' '$r' && grep -q '^References: <first@client.example>' '$r'"
 check "its subject carries the token" grep -qF "Subject: Re: Printer on fire [#$ref]" "$r"
 check "its Reply-To carries the signed reply token" \
-  grep -Eq "^Reply-To: support\+w$wi-[a-z2-7]{10}@example.com" "$r"
+  grep -Eq "^Reply-To: support\+w$wi-[0-9]+-[a-z2-7]{10}@example.com" "$r"
 check "it is a person's mail: no Auto-Submitted, a real envelope sender" bash -c \
   "! grep -qi '^Auto-Submitted:' '$r' && grep -q '^Return-Path: <support@example.com>' '$r'"
 

@@ -70,7 +70,7 @@ check "the envelope sender is the alias (not the null sender)" grep -q '^Return-
 check "the subject carries the work item's token" grep -qF "Subject: Re: Printer on fire [#$ref]" "$f"
 check "In-Reply-To and References name the requester's message" bash -c \
   "grep -q '^In-Reply-To: <first@client.example>' '$f' && grep -q '^References: <first@client.example>' '$f'"
-check "Reply-To carries the signed reply token" grep -Eq "^Reply-To: support\+w$wi-[a-z2-7]{10}@example.com" "$f"
+check "Reply-To carries the signed reply token" grep -Eq "^Reply-To: support\+w$wi-[0-9]+-[a-z2-7]{10}@example.com" "$f"
 check "a reply is not automatic mail (no Auto-Submitted)" bash -c "! grep -qi '^Auto-Submitted:' '$f'"
 check "the file is attached (multipart/mixed, application/pdf, base64)" bash -c \
   "grep -q 'multipart/mixed' '$f' && grep -q 'Content-Type: application/pdf' '$f' && grep -q 'filename=report.pdf' '$f'"

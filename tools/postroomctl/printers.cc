@@ -459,7 +459,7 @@ std::string AckOutcomeText(const v1::StoredMessage& m) {
     case v1::DECISION_CREATED:
       return "none (route has no ack_template)";
     case v1::DECISION_APPENDED:
-      return "none (follow-ups are not acknowledged)";
+      return "none (the connector does not acknowledge follow-ups)";
     case v1::DECISION_UNSPECIFIED:
       return "none (not decided yet)";
     default:

@@ -373,6 +373,18 @@ absl::StatusOr<int> InMemoryRouterStore::CountConnectorAcksSince(int64_t connect
   return CountAcksLocked("", connector_id, since);
 }
 
+absl::StatusOr<int> InMemoryRouterStore::CountWorkItemAcksSince(int64_t work_item_id,
+                                                                absl::Time since) {
+  absl::MutexLock lock(&mu_);
+  return CountWorkItemAcksLocked(work_item_id, since);
+}
+
+int InMemoryRouterStore::CountWorkItemAcksLocked(int64_t work_item_id, absl::Time since) const {
+  return static_cast<int>(std::count_if(outbox_.begin(), outbox_.end(), [&](const OutboxRecord& o) {
+    return o.reason == "ack" && o.work_item_id == work_item_id && o.created_at >= since;
+  }));
+}
+
 void InMemoryRouterStore::MarkOutboxSent(int64_t id, int64_t connector_id,
                                          const std::string& smtp_message_id) {
   absl::MutexLock lock(&mu_);
@@ -511,7 +523,7 @@ absl::StatusOr<DecisionResult> InMemoryRouterStore::CommitDecision(const Decisio
   const MessageRecord& d = w.decision;
   bool create = w.create.has_value();
   int64_t append_to = w.append_to;
-  bool ack = w.ack.has_value() && create;
+  bool ack = w.ack.has_value() && (create || append_to != 0);
   std::string decision = d.decision, step = d.decision_step, route = d.decision_route,
               reason = d.decision_reason;
   int64_t duplicate_of = d.duplicate_of;
@@ -588,6 +600,15 @@ absl::StatusOr<DecisionResult> InMemoryRouterStore::CommitDecision(const Decisio
       res.ack_suppressed = "rate_limited";
       messages_[id].ack_outcome_json = OutcomeJson("suppressed", "rate_limited",
                                                    absl::StrCat(sender, " already got ", n));
+    } else if (a.work_item_limit > 0 &&
+               CountWorkItemAcksLocked(res.work_item_id, a.now - a.sender_window) >=
+                   a.work_item_limit) {
+      res.ack_suppressed = "work_item_rate_limited";
+      messages_[id].ack_outcome_json = OutcomeJson(
+          "suppressed", "work_item_rate_limited",
+          absl::StrCat("work item ", res.reference, " already had ", a.work_item_limit,
+                       " automatic replies in ", absl::ToInt64Minutes(a.sender_window),
+                       " minutes"));
     } else if (a.connector_limit_per_hour >= 0 &&
                CountAcksLocked("", msg.connector_id, a.now - absl::Hours(1)) >=
                    a.connector_limit_per_hour) {
@@ -614,7 +635,7 @@ absl::StatusOr<DecisionResult> InMemoryRouterStore::CommitDecision(const Decisio
         messages_[id].ack_outcome_json = absl::StrCat(R"({"state":"queued","outbox_id":)", o.id, "}");
       }
     }
-  } else if (create && !w.ack && !w.ack_suppressed.empty()) {
+  } else if (res.work_item_id != 0 && !w.ack && !w.ack_suppressed.empty()) {
     messages_[id].ack_outcome_json =
         OutcomeJson("suppressed", w.ack_suppressed, w.ack_suppressed_detail);
   }

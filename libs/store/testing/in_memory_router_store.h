@@ -50,6 +50,7 @@ class InMemoryRouterStore : public RouterStore {
                                                   const std::string& reference) override;
   absl::StatusOr<int> CountAcksSince(const std::string& sender_key, absl::Time since) override;
   absl::StatusOr<int> CountConnectorAcksSince(int64_t connector_id, absl::Time since) override;
+  absl::StatusOr<int> CountWorkItemAcksSince(int64_t work_item_id, absl::Time since) override;
   absl::StatusOr<std::optional<OutboxRecord>> FindOutboxForBounce(
       int64_t outbox_id, const std::string& smtp_message_id) override;
   absl::StatusOr<bool> IsAddressSuppressed(int64_t connector_id,
@@ -89,6 +90,8 @@ class InMemoryRouterStore : public RouterStore {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Acks by normalised sender (connector_id 0), or of an incoming connector (sender "").
   int CountAcksLocked(const std::string& sender, int64_t connector_id, absl::Time since) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int CountWorkItemAcksLocked(int64_t work_item_id, absl::Time since) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Mirror postroom_address_suppressed.sql and postroom_record_bounce.sql.
   bool SuppressedLocked(int64_t connector_id, const std::string& address) const

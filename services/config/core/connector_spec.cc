@@ -358,6 +358,10 @@ std::vector<FieldError> ValidateConnector(const v1::Connector& c) {
         absl::StrCat(c.retention_days(), " is out of range: days of 1-36500 (100 years); leave it "
                      "out to use the system setting retention_days"));
   }
+  if ((c.acknowledge_follow_ups() || !c.follow_up_template().empty()) && !IsIncoming(c)) {
+    Add(errors, c.follow_up_template().empty() ? "acknowledge_follow_ups" : "follow_up_template",
+        "only an incoming connector acknowledges follow-ups");
+  }
   if (c.ack_requires_authentication() && c.authserv_ids_size() == 0) {
     Add(errors, "authserv_ids",
         "ack_requires_authentication needs the authserv-ids of the receiving servers whose "

@@ -293,6 +293,15 @@ absl::StatusOr<Applied<v1::Connector>> ConfigCore::ApplyConnector(const Actor& a
         errors.push_back(std::move(e));
       }
     }
+    if (!c.follow_up_template().empty()) {
+      POSTROOM_ASSIGN_OR_RETURN(auto templates, tx.ListDocuments(store::DocumentKind::kTemplate));
+      if (std::none_of(templates.begin(), templates.end(),
+                       [&](const auto& t) { return t.key == c.follow_up_template(); })) {
+        errors.push_back({"follow_up_template",
+                          absl::StrCat("template \"", c.follow_up_template(),
+                                       "\" does not exist: apply it first")});
+      }
+    }
     if (before && IsIncoming(*before) && !IsIncoming(c)) {
       POSTROOM_ASSIGN_OR_RETURN(auto routes, tx.ListRoutes(existing->id));
       if (!routes.empty()) {

@@ -160,8 +160,12 @@ const std::vector<KnownSetting>& KnownSettings() {
       {"ack_connector_limit_per_hour",
        "acknowledgements one incoming connector may send per hour (default 500; 0: none): "
        "0-100000"},
+      {"ack_work_item_limit",
+       "automatic mails about one work item (acknowledgements, of follow-ups too) per "
+       "ack_rate_window_min (default 3; 0: no limit): 0-1000"},
       {"default_language", "language of system mail: an ISO 639-1 code such as en"},
-      {"reply_token_days", "days a reply token in a plus address stays valid: 1-3650"},
+      {"reply_token_days",
+       "days a reply token in a plus address stays valid (unset: no expiry): 1-3650"},
       {"mime_max_depth", "deepest MIME nesting the router parses; deeper parts are a defect: 1-256"},
       {"mime_max_parts", "most MIME parts the router parses in one email: 1-100000"},
       {"mime_max_header_bytes",
@@ -197,6 +201,7 @@ std::vector<FieldError> ValidateSetting(const v1::Setting& s) {
   if (s.key() == "ack_rate_limit_per_hour") ok = int_in(0, 1000);
   if (s.key() == "ack_rate_window_min") ok = int_in(1, 10080);
   if (s.key() == "ack_connector_limit_per_hour") ok = int_in(0, 100000);
+  if (s.key() == "ack_work_item_limit") ok = int_in(0, 1000);
   if (s.key() == "reply_token_days") ok = int_in(1, 3650);
   if (s.key() == "mime_max_depth") ok = int_in(1, 256);
   if (s.key() == "mime_max_parts") ok = int_in(1, 100000);

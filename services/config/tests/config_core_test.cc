@@ -902,6 +902,25 @@ TEST_F(ConfigCoreTest, RetentionDaysIsOneToThirtySixThousandFiveHundredOrUnset) 
   EXPECT_FALSE(got->first.has_retention_days());
 }
 
+TEST_F(ConfigCoreTest, FollowUpTemplateMustExistAndBelongToAnIncomingConnector) {
+  v1::Connector c = Support();
+  c.set_acknowledge_follow_ups(true);
+  c.set_follow_up_template("follow-up");
+  EXPECT_THAT(core_.ApplyConnector(kAlice, c, 0),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("follow_up_template: template \"follow-up\" does not exist")));
+  v1::Template t;
+  t.set_name("follow-up");
+  t.set_subject("We added your message");
+  t.set_body_text("Thanks");
+  ASSERT_THAT(core_.ApplyTemplate(kAlice, t, 0), IsOk());
+  EXPECT_THAT(core_.ApplyConnector(kAlice, c, 0), IsOk());
+  c.set_direction(v1::DIRECTION_OUTGOING);
+  EXPECT_THAT(core_.ApplyConnector(kAlice, c, 0),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("only an incoming connector acknowledges follow-ups")));
+}
+
 TEST_F(ConfigCoreTest, NumericSettingsKeepTheirRanges) {
   auto apply = [&](const std::string& key, const std::string& value) {
     v1::Setting s;
@@ -916,6 +935,11 @@ TEST_F(ConfigCoreTest, NumericSettingsKeepTheirRanges) {
   EXPECT_THAT(apply("ack_connector_limit_per_hour", "100001"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("0-100000")));
   EXPECT_THAT(apply("ack_connector_limit_per_hour", "0"), IsOk());
+  EXPECT_THAT(apply("ack_work_item_limit", "-1"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("automatic mails about one work item")));
+  EXPECT_THAT(apply("ack_work_item_limit", "1001"), StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(apply("ack_work_item_limit", "0"), IsOk());  // 0: no limit.
   EXPECT_THAT(apply("ack_rate_limit_per_hour", "1001"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("0-1000")));
   EXPECT_THAT(apply("mime_max_depth", "0"), StatusIs(absl::StatusCode::kInvalidArgument));

@@ -1,5 +1,7 @@
 // The acknowledgement of a new work item: whether one is sent (only where the route asks for one
-// and it is safe), and the email rendered from the route's template.
+// and it is safe), and the email rendered from the route's template. A message appended to a
+// work item is acknowledged too where the connector sets acknowledge_follow_ups, by the same
+// rules.
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -19,7 +21,8 @@ namespace {
 // may have one. The order is the table's in docs/router.md.
 std::pair<std::string, std::string> WhyNoAcknowledgement(const Router::ConnectorConfig& cfg,
                                                          const Router::Analysis& a,
-                                                         const Router::Decision& d) {
+                                                         const std::string& ack_template,
+                                                         bool test_mode) {
   const v1::Connector& spec = cfg.spec;
   if (a.cls.kind == mime::MessageKind::kList) return {"list", absl::StrJoin(a.cls.reasons, ", ")};
   if (!a.auto_response.empty()) {
@@ -37,15 +40,13 @@ std::pair<std::string, std::string> WhyNoAcknowledgement(const Router::Connector
   if (spec.has_send_automated_emails() && !spec.send_automated_emails()) {
     return {"automated_emails_off", ""};
   }
-  if (d.test_mode) return {"test_mode", "the work item was made in test mode"};
+  if (test_mode) return {"test_mode", "the work item was made in test mode"};
   if (spec.ack_requires_authentication()) {
     std::vector<std::string> ids(spec.authserv_ids().begin(), spec.authserv_ids().end());
     mime::SenderAuthentication auth = mime::CheckSenderAuthentication(a.parsed, ids);
     if (!auth.passed) return {"unauthenticated", auth.detail};
   }
-  if (!cfg.templates.count(d.actions->ack_template)) {
-    return {"template_missing", d.actions->ack_template};
-  }
+  if (!cfg.templates.count(ack_template)) return {"template_missing", ack_template};
   if (cfg.ack_rate_limit == 0) return {"rate_limited", "ack_rate_limit_per_hour is 0"};
   if (cfg.ack_connector_limit == 0) {
     return {"connector_rate_limited", "ack_connector_limit_per_hour is 0"};
@@ -53,24 +54,78 @@ std::pair<std::string, std::string> WhyNoAcknowledgement(const Router::Connector
   return {"", ""};
 }
 
-}  // namespace
-
-void DecideAcknowledgement(const Router::ConnectorConfig& cfg, const Router::Analysis& a,
-                           Router::Decision& d) {
-  if (d.actions->ack_template.empty()) return;
-  auto [reason, detail] = WhyNoAcknowledgement(cfg, a, d);
+void SetAcknowledgement(const Router::ConnectorConfig& cfg, const Router::Analysis& a,
+                        const std::string& ack_template, bool test_mode, Router::Decision& d) {
+  auto [reason, detail] = WhyNoAcknowledgement(cfg, a, ack_template, test_mode);
   d.want_ack = reason.empty();
   d.ack_suppressed = std::move(reason);
   d.ack_suppressed_detail = std::move(detail);
 }
 
+// The work item's own values, for the follow-up's template.
+rules::Actions FollowUpActions(const Router::ConnectorConfig& cfg,
+                               const store::WorkItemRecord& wi) {
+  rules::Actions act;
+  act.queue = wi.queue;
+  act.work_item_type = wi.type;
+  for (rules::Priority p :
+       {rules::Priority::kLow, rules::Priority::kHigh, rules::Priority::kUrgent}) {
+    if (wi.priority == rules::PriorityName(p)) act.priority = p;
+  }
+  act.ack_template = cfg.spec.follow_up_template();
+  if (act.ack_template.empty() && cfg.fallback) {
+    act.ack_template = cfg.fallback->actions().ack_template;
+  }
+  return act;
+}
+
+}  // namespace
+
+void DecideAcknowledgement(const Router::ConnectorConfig& cfg, const Router::Analysis& a,
+                           Router::Decision& d) {
+  if (d.actions->ack_template.empty()) return;
+  SetAcknowledgement(cfg, a, d.actions->ack_template, d.test_mode, d);
+}
+
+absl::Status DecideFollowUpAcknowledgement(const Router::ConnectorConfig& cfg,
+                                           const Router::Analysis& a, store::RouterStore& store,
+                                           Router::Decision& d) {
+  if (!cfg.spec.acknowledge_follow_ups()) return absl::OkStatus();
+  absl::StatusOr<store::WorkItemRecord> wi = store.GetWorkItem(d.append_to);
+  if (!wi.ok()) return wi.status();
+  d.follow_up = FollowUpAck{FollowUpActions(cfg, *wi), wi->reference};
+  if (d.follow_up->actions.ack_template.empty()) {
+    d.ack_suppressed = "template_missing";
+    d.ack_suppressed_detail = "acknowledge_follow_ups without a follow_up_template or a fallback "
+                              "route's ack_template";
+    return absl::OkStatus();
+  }
+  SetAcknowledgement(cfg, a, d.follow_up->actions.ack_template, wi->test_mode, d);
+  return absl::OkStatus();
+}
+
+store::AckRequest AcknowledgementRequest(const Router::ConnectorConfig& cfg,
+                                         const Router::Analysis& a, const rules::Actions& actions,
+                                         int64_t wi_id, const std::string& reference,
+                                         absl::Time now) {
+  return store::AckRequest{
+      .to_address = a.sender,
+      .sender_key = NormalizedSender(a.sender),
+      .limit_per_hour = cfg.ack_rate_limit,
+      .sender_window = cfg.ack_sender_window,
+      .connector_limit_per_hour = cfg.ack_connector_limit,
+      .work_item_limit = cfg.ack_work_item_limit,
+      .now = now,
+      .email = RenderAcknowledgement(cfg, a, actions, wi_id, reference, now)};
+}
+
 store::OutboxRecord RenderAcknowledgement(const Router::ConnectorConfig& cfg,
                                           const Router::Analysis& a,
                                           const rules::Actions& actions, int64_t wi_id,
-                                          const std::string& reference) {
+                                          const std::string& reference, absl::Time now) {
   const templates::CompiledTemplate& tpl = cfg.templates.at(actions.ack_template);
   const std::string primary = Lower(cfg.spec.primary_address());
-  std::string token = cfg.reply_key.empty() ? "" : MakeReplyToken(cfg.reply_key, wi_id);
+  std::string token = cfg.reply_key.empty() ? "" : MakeReplyToken(cfg.reply_key, wi_id, now);
   templates::Values v;
   v[templates::placeholder::kWorkItemId] = absl::StrCat(wi_id);
   v[templates::placeholder::kWorkItemReference] = reference;

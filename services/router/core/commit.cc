@@ -39,19 +39,17 @@ absl::StatusOr<v1::RouteEmailResponse> Router::Commit(const ConnectorConfig& cfg
     POSTROOM_ASSIGN_OR_RETURN(wi.id, options_.store->NextWorkItemId());
     wi.reference = store::WorkItemReference(cfg.prefix, wi.id);
     if (d.want_ack) {
-      w.ack = store::AckRequest{
-          .to_address = a.sender,
-          .sender_key = NormalizedSender(a.sender),
-          .limit_per_hour = cfg.ack_rate_limit,
-          .sender_window = cfg.ack_sender_window,
-          .connector_limit_per_hour = cfg.ack_connector_limit,
-          .now = options_.clock->Now(),
-          .email = RenderAcknowledgement(cfg, a, *d.actions, wi.id, wi.reference)};
-    } else {
-      w.ack_suppressed = d.ack_suppressed;
-      w.ack_suppressed_detail = d.ack_suppressed_detail;
+      w.ack = AcknowledgementRequest(cfg, a, *d.actions, wi.id, wi.reference,
+                                     options_.clock->Now());
     }
     w.create = std::move(wi);
+  } else if (d.follow_up && d.want_ack) {
+    w.ack = AcknowledgementRequest(cfg, a, d.follow_up->actions, d.append_to,
+                                   d.follow_up->reference, options_.clock->Now());
+  }
+  if (!d.want_ack) {
+    w.ack_suppressed = d.ack_suppressed;
+    w.ack_suppressed_detail = d.ack_suppressed_detail;
   }
   POSTROOM_ASSIGN_OR_RETURN(store::DecisionResult res, options_.store->CommitDecision(w));
   if (res.replayed) return ReplayOf(*res.existing);

@@ -116,6 +116,10 @@ absl::StatusOr<std::shared_ptr<const Router::ConnectorConfig>> Router::Config(
     int n = 0;
     if (absl::SimpleAtoi(it->second, &n) && n >= 0) cfg->ack_connector_limit = n;
   }
+  if (auto it = cfg->settings.find("ack_work_item_limit"); it != cfg->settings.end()) {
+    int n = 0;
+    if (absl::SimpleAtoi(it->second, &n) && n >= 0 && n <= 1000) cfg->ack_work_item_limit = n;
+  }
   // Out of range (the config service allows 1-100): the default, never a wrapped number.
   cfg->max_attempts = options_.max_route_attempts;
   if (auto it = cfg->settings.find("router_max_attempts"); it != cfg->settings.end()) {
@@ -123,6 +127,11 @@ absl::StatusOr<std::shared_ptr<const Router::ConnectorConfig>> Router::Config(
     if (absl::SimpleAtoi(it->second, &n) && n >= 1 && n <= 100) cfg->max_attempts = n;
   }
   cfg->reply_key = options_.reply_token_key;
+  // Out of range (the config service allows 1-3650): no expiry, as when unset.
+  if (auto it = cfg->settings.find("reply_token_days"); it != cfg->settings.end()) {
+    int n = 0;
+    if (absl::SimpleAtoi(it->second, &n) && n >= 1 && n <= 3650) cfg->reply_token_days = n;
+  }
   cfg->parse_limits = options_.parse_limits;
   auto setting_int = [&](const char* key, auto& field) {
     int64_t n = 0;

@@ -1,5 +1,5 @@
 // The pipeline: each step of steps/ in order until one decides, then whether a created work
-// item is acknowledged.
+// item (or, with acknowledge_follow_ups, an appended message) is acknowledged.
 #include "libs/base/status_macros.h"
 #include "services/router/core/steps/step.h"
 
@@ -16,13 +16,17 @@ absl::StatusOr<Router::Decision> Router::Decide(const ConnectorConfig& cfg, cons
                             .store = *options_.store,
                             .spam_status = spam_status,
                             .message_id = message_id,
-                            .dry_run = dry_run};
+                            .dry_run = dry_run,
+                            .now = options_.clock->Now()};
   Decision d;
   for (auto* step : kPipeline) {
     POSTROOM_ASSIGN_OR_RETURN(bool decided, step(in, d));
     if (decided) break;
   }
   if (d.decision == "created") DecideAcknowledgement(cfg, a, d);
+  if (d.decision == "appended") {
+    POSTROOM_RETURN_IF_ERROR(DecideFollowUpAcknowledgement(cfg, a, *options_.store, d));
+  }
   return d;
 }
 

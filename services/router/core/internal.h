@@ -47,11 +47,13 @@ struct Router::ConnectorConfig {
   std::string prefix;     // Subject token / reference prefix.
   std::shared_ptr<const RE2> subject_token;  // Finds "[#<prefix>-123]"; compiled once.
   std::string reply_key;  // "" : no reply tokens.
+  int reply_token_days = 0;  // The setting; 0 (unset): reply tokens never expire.
   // Acknowledgement limits (settings, connector_config.cc): per normalised sender in a window,
   // and per incoming connector per hour (-1: no cap).
   int ack_rate_limit = 5;
   absl::Duration ack_sender_window = absl::Hours(1);
   int ack_connector_limit = -1;
+  int ack_work_item_limit = 3;  // Automatic mails per work item in ack_sender_window; 0: any.
   int max_attempts = 3;  // RouterOptions::max_route_attempts, then router_max_attempts.
   std::string fingerprint;
 };
@@ -80,6 +82,13 @@ struct BounceLink {
   store::OutboxRecord row;  // As found: its address, reason and connector.
 };
 
+// The acknowledgement of a message appended to a work item (acknowledge_follow_ups): the work
+// item's reference and its values for the template (acknowledgement.cc).
+struct FollowUpAck {
+  rules::Actions actions;
+  std::string reference;
+};
+
 // What the pipeline decided, with the trace its steps wrote.
 struct Router::Decision {
   std::string decision;
@@ -98,6 +107,7 @@ struct Router::Decision {
   std::string ack_suppressed;  // Why not, decided before the commit (a metric label) ...
   std::string ack_suppressed_detail;  // ... and the specifics (the message's ack outcome).
   std::optional<BounceLink> bounce;  // A bounce of mail we sent (automatic_mail step).
+  std::optional<FollowUpAck> follow_up;  // Set when an appended message may be acknowledged.
 
   // A step that looked and let the message through.
   void Pass(std::string step_name, std::string why) {
@@ -153,10 +163,20 @@ uint64_t MaxMessageBytes(const v1::Connector& spec);
 // ack_suppressed), and the email, rendered before the commit (the store adds its dedupe key).
 void DecideAcknowledgement(const Router::ConnectorConfig& cfg, const Router::Analysis& a,
                            Router::Decision& d);
+// The same for a message appended to work item d.append_to, where the connector sets
+// acknowledge_follow_ups (sets d.follow_up); the store's error reading the work item.
+absl::Status DecideFollowUpAcknowledgement(const Router::ConnectorConfig& cfg,
+                                           const Router::Analysis& a, store::RouterStore& store,
+                                           Router::Decision& d);
 store::OutboxRecord RenderAcknowledgement(const Router::ConnectorConfig& cfg,
                                           const Router::Analysis& a,
                                           const rules::Actions& actions, int64_t wi_id,
-                                          const std::string& reference);
+                                          const std::string& reference, absl::Time now);
+// The commit's request: the rendered email with the connector's limits, at `now`.
+store::AckRequest AcknowledgementRequest(const Router::ConnectorConfig& cfg,
+                                         const Router::Analysis& a, const rules::Actions& actions,
+                                         int64_t wi_id, const std::string& reference,
+                                         absl::Time now);
 
 // attachments.cc: one entry of a message's attachments as the API lists it.
 v1::Attachment AttachmentProto(const mime::Attachment& a, size_t index, int64_t message_id);

@@ -197,6 +197,13 @@ absl::StatusOr<v1::RouteEmailResponse> Router::ExplainRoute(const v1::ExplainRou
     POSTROOM_ASSIGN_OR_RETURN(
         int sent, options_.store->CountAcksSince(NormalizedSender(a.sender),
                                                  options_.clock->Now() - cfg->ack_sender_window));
+    // A follow-up's work item (acknowledge_follow_ups); a new one has sent nothing yet.
+    absl::StatusOr<int> work_item_sent = 0;
+    if (d.follow_up && cfg->ack_work_item_limit > 0) {
+      work_item_sent = options_.store->CountWorkItemAcksSince(
+          d.append_to, options_.clock->Now() - cfg->ack_sender_window);
+      if (!work_item_sent.ok()) return work_item_sent.status();
+    }
     absl::StatusOr<int> connector_sent = 0;
     if (cfg->ack_connector_limit >= 0) {
       connector_sent = options_.store->CountConnectorAcksSince(
@@ -207,6 +214,8 @@ absl::StatusOr<v1::RouteEmailResponse> Router::ExplainRoute(const v1::ExplainRou
       suppressed = "suppressed_address";
     } else if (sent >= cfg->ack_rate_limit) {
       suppressed = "rate_limited";
+    } else if (cfg->ack_work_item_limit > 0 && *work_item_sent >= cfg->ack_work_item_limit) {
+      suppressed = "work_item_rate_limited";
     } else if (cfg->ack_connector_limit >= 0 && *connector_sent >= cfg->ack_connector_limit) {
       suppressed = "connector_rate_limited";
     } else {

@@ -137,6 +137,9 @@ class CommitFailsStore : public store::RouterStore {
   absl::StatusOr<int> CountConnectorAcksSince(int64_t c, absl::Time since) override {
     return inner_.CountConnectorAcksSince(c, since);
   }
+  absl::StatusOr<int> CountWorkItemAcksSince(int64_t w, absl::Time since) override {
+    return inner_.CountWorkItemAcksSince(w, since);
+  }
   absl::StatusOr<store::MessageRecord> SetSpamStatus(int64_t id, const std::string& s) override {
     return inner_.SetSpamStatus(id, s);
   }
@@ -718,7 +721,7 @@ TEST_F(RouterCoreTest, FollowUpByInReplyToAndReferencesIsAppended) {
 
 TEST_F(RouterCoreTest, FollowUpBySignedReplyTokenIsAppendedAndForgedTokenIsNot) {
   v1::RouteEmailResponse first = Route(Mail("jane@client.example", "Printer"));
-  std::string token = MakeReplyToken(kKey, first.work_item_id());
+  std::string token = MakeReplyToken(kKey, first.work_item_id(), clock_.Now());
   std::string reply = absl::StrReplaceAll(
       Mail("jane@client.example", "Re: something"),
       {{"To: support@desk.example", absl::StrCat("To: support+", token, "@desk.example")}});
@@ -732,6 +735,59 @@ TEST_F(RouterCoreTest, FollowUpBySignedReplyTokenIsAppendedAndForgedTokenIsNot) 
   EXPECT_EQ(Route(forged).decision(), v1::DECISION_CREATED);
   EXPECT_EQ(VerifyReplyToken(kKey, token), first.work_item_id());
   EXPECT_EQ(VerifyReplyToken("other-key", token), 0);
+}
+
+// A reply to mail whose Reply-To carried `token`, with its own Message-ID and `subject`.
+std::string ReplyWithToken(const std::string& token, const std::string& subject) {
+  return absl::StrReplaceAll(
+      Mail("jane@client.example", subject),
+      {{"To: support@desk.example", absl::StrCat("To: support+", token, "@desk.example")}});
+}
+
+TEST_F(RouterCoreTest, ReplyTokenOlderThanReplyTokenDaysRoutesAsNewMail) {
+  Setting("reply_token_days", "90");
+  v1::RouteEmailResponse first = Route(Mail("jane@client.example", "Printer"));
+  const std::string token = MakeReplyToken(kKey, first.work_item_id(), clock_.Now());
+  const std::string issued = absl::FormatTime("%Y-%m-%d", clock_.Now(), absl::UTCTimeZone());
+  clock_.Advance(absl::Hours(24 * 89));
+  v1::RouteEmailResponse young = Route(ReplyWithToken(token, "Re: something"));
+  EXPECT_EQ(young.decision(), v1::DECISION_APPENDED) << TraceText(young);
+  EXPECT_EQ(young.work_item_id(), first.work_item_id());
+  clock_.Advance(absl::Hours(24 * 2));
+  v1::RouteEmailResponse old = Route(ReplyWithToken(token, "Re: something"));
+  EXPECT_EQ(old.decision(), v1::DECISION_CREATED) << TraceText(old);
+  EXPECT_NE(old.work_item_id(), first.work_item_id());
+  EXPECT_THAT(StepOf(old.trace(), "follow_up").reason(),
+              HasSubstr(absl::StrCat("reply token for ", first.work_item_reference(),
+                                     " expired: issued ", issued,
+                                     ", older than reply_token_days 90")));
+  ExpectStoredAsAnswered(old);
+  // The subject token still threads it: only the reply token expired.
+  v1::RouteEmailResponse by_subject = Route(ReplyWithToken(
+      token, absl::StrCat("Re: Printer [#", first.work_item_reference(), "]")));
+  EXPECT_EQ(by_subject.decision(), v1::DECISION_APPENDED);
+  EXPECT_EQ(by_subject.work_item_id(), first.work_item_id());
+  EXPECT_THAT(by_subject.reason(),
+              HasSubstr(absl::StrCat("subject token [#", first.work_item_reference(),
+                                     "] (reply token for ", first.work_item_reference(),
+                                     " expired: issued ", issued)));
+  ExpectStoredAsAnswered(by_subject);
+}
+
+TEST_F(RouterCoreTest, ReplyTokensNeverExpireWithoutTheSettingAndUndatedOnesCountFromCreation) {
+  v1::RouteEmailResponse first = Route(Mail("jane@client.example", "Printer"));
+  const std::string dated = MakeReplyToken(kKey, first.work_item_id(), clock_.Now());
+  const std::string undated = secrets::MakeUndatedReplyToken(kKey, first.work_item_id());
+  clock_.Advance(absl::Hours(24 * 4000));
+  EXPECT_EQ(Route(ReplyWithToken(dated, "Re: a")).decision(), v1::DECISION_APPENDED);
+  EXPECT_EQ(Route(ReplyWithToken(undated, "Re: b")).decision(), v1::DECISION_APPENDED);
+  Setting("reply_token_days", "3650");
+  v1::RouteEmailResponse old = Route(ReplyWithToken(undated, "Re: c"));
+  EXPECT_EQ(old.decision(), v1::DECISION_CREATED) << TraceText(old);
+  EXPECT_THAT(TraceText(old),
+              HasSubstr(absl::StrCat("reply token for ", first.work_item_reference(),
+                                     " expired: undated, counted from the work item's creation")));
+  EXPECT_EQ(Route(ReplyWithToken(dated, "Re: d")).decision(), v1::DECISION_CREATED);
 }
 
 TEST_F(RouterCoreTest, FollowUpByOutlookThreadIndexIsAppended) {
@@ -1236,6 +1292,127 @@ TEST_F(RouterCoreTest, AckCapPerConnectorPerHour) {
   EXPECT_TRUE(Route(Mail("d@client.example", "4")).acknowledgement_queued());
   Setting("ack_connector_limit_per_hour", "0");
   EXPECT_ACK_SUPPRESSED(Route(Mail("e@client.example", "5")), "connector_rate_limited");
+}
+
+// Appended to the work item `first` made, by its subject token.
+std::string FollowUp(const v1::RouteEmailResponse& first, const std::string& n) {
+  return Mail("jane@client.example", absl::StrCat("Re: Printer [#", first.work_item_reference(),
+                                                  "] ", n));
+}
+
+TEST_F(RouterCoreTest, FollowUpsAreNotAcknowledgedByDefault) {
+  v1::RouteEmailResponse first = Route(Mail("jane@client.example", "Printer"));
+  ASSERT_TRUE(first.acknowledgement_queued());
+  v1::RouteEmailResponse r = Route(FollowUp(first, "1"));
+  EXPECT_EQ(r.decision(), v1::DECISION_APPENDED);
+  EXPECT_FALSE(r.acknowledgement_queued());
+  EXPECT_EQ(r.acknowledgement_suppressed(), "");
+  EXPECT_EQ(Stored(r.message_id()).ack().state(), "");
+  EXPECT_THAT(WorkItem(first.work_item_id()).outbox(), SizeIs(1));
+}
+
+TEST_F(RouterCoreTest, AcknowledgeFollowUpsQueuesTheFollowUpTemplateWithTheReference) {
+  SetSpec(R"({"name":"support","primary_address":"support@desk.example",
+              "subject_token_prefix":"SUP","outgoing_connector":"smtp-out",
+              "acknowledge_follow_ups":true,"follow_up_template":"follow-up"})");
+  store::DocumentRecord tpl;
+  tpl.key = "follow-up";
+  tpl.spec_json = R"({"name":"follow-up","subject":"Added to {{work_item.reference}}",
+                      "body_text":"We added your message to {{work_item.reference}}."})";
+  holder_->PutDocument(store::DocumentKind::kTemplate, tpl);
+  v1::RouteEmailResponse first = Route(Mail("jane@client.example", "Printer"));
+  v1::RouteEmailResponse r = Route(FollowUp(first, "1"));
+  EXPECT_EQ(r.decision(), v1::DECISION_APPENDED);
+  EXPECT_TRUE(r.acknowledgement_queued()) << r.acknowledgement_suppressed();
+  v1::StoredMessage m = Stored(r.message_id());
+  EXPECT_EQ(m.ack().state(), "queued");
+  v1::GetWorkItemResponse wi = WorkItem(first.work_item_id());
+  ASSERT_THAT(wi.outbox(), SizeIs(2));
+  const v1::OutboxEmail& ack = wi.outbox(1);
+  EXPECT_EQ(ack.id(), m.ack().outbox_id());
+  EXPECT_EQ(ack.reason(), "ack");
+  EXPECT_EQ(ack.to_address(), "jane@client.example");
+  EXPECT_EQ(ack.subject(), absl::StrCat("Added to ", first.work_item_reference(), " [#",
+                                        first.work_item_reference(), "]"));
+  EXPECT_THAT(ack.body_text(), HasSubstr(first.work_item_reference()));
+  std::string headers = holder_->OutboxHeadersJson(ack.id());
+  EXPECT_THAT(headers, HasSubstr("auto-replied"));
+  EXPECT_THAT(headers, HasSubstr(absl::StrCat("support+w", first.work_item_id(), "-")));
+  // Without follow_up_template: the fallback route's ack_template ("We got it: ...").
+  SetSpec(R"({"name":"support","primary_address":"support@desk.example",
+              "subject_token_prefix":"SUP","outgoing_connector":"smtp-out",
+              "acknowledge_follow_ups":true})");
+  v1::RouteEmailResponse second = Route(FollowUp(first, "2"));
+  EXPECT_TRUE(second.acknowledgement_queued());
+  ASSERT_THAT(WorkItem(first.work_item_id()).outbox(), SizeIs(3));
+  EXPECT_THAT(WorkItem(first.work_item_id()).outbox(2).subject(), HasSubstr("We got it"));
+}
+
+TEST_F(RouterCoreTest, FollowUpAcksKeepTheLoopGuards) {
+  SetSpec(R"({"name":"support","primary_address":"support@desk.example",
+              "subject_token_prefix":"SUP","outgoing_connector":"smtp-out",
+              "acknowledge_follow_ups":true,"send_automated_emails":false})");
+  v1::RouteEmailResponse first = Route(Mail("jane@client.example", "Printer"));
+  v1::RouteEmailResponse r = Route(FollowUp(first, "1"));
+  EXPECT_EQ(r.decision(), v1::DECISION_APPENDED);
+  EXPECT_EQ(r.acknowledgement_suppressed(), "automated_emails_off");
+  EXPECT_EQ(Stored(r.message_id()).ack().state(), "suppressed");
+  EXPECT_EQ(Stored(r.message_id()).ack().reason(), "automated_emails_off");
+  SetSpec(R"({"name":"support","primary_address":"support@desk.example",
+              "subject_token_prefix":"SUP","outgoing_connector":"smtp-out",
+              "acknowledge_follow_ups":true,"test_mode_only":true})");
+  v1::RouteEmailResponse test = Route(Mail("jane@client.example", "Test"));
+  EXPECT_EQ(Route(FollowUp(test, "1")).acknowledgement_suppressed(), "test_mode");
+  EXPECT_THAT(WorkItem(first.work_item_id()).outbox(), IsEmpty());
+}
+
+TEST_F(RouterCoreTest, WorkItemAckLimitHoldsUnderABurstOfFollowUps) {
+  SetSpec(R"({"name":"support","primary_address":"support@desk.example",
+              "subject_token_prefix":"SUP","outgoing_connector":"smtp-out",
+              "acknowledge_follow_ups":true})");
+  Setting("ack_rate_limit_per_hour", "1000");  // Only the work item's limit may bite.
+  Setting("ack_work_item_limit", "3");
+  v1::RouteEmailResponse first = Route(Mail("jane@client.example", "Printer"));
+  ASSERT_TRUE(first.acknowledgement_queued());  // The first of the three.
+  std::vector<std::string> burst;  // Made first: Mail numbers its Message-IDs unlocked.
+  for (int i = 0; i < 8; ++i) burst.push_back(FollowUp(first, absl::StrCat(i)));
+  std::atomic<int> queued{0}, limited{0}, errors{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      v1::RouteEmailRequest req;
+      req.set_connector("support");
+      req.set_raw_message(burst[i]);
+      absl::StatusOr<v1::RouteEmailResponse> r = router_->RouteEmail(req);
+      if (!r.ok() || r->decision() != v1::DECISION_APPENDED) {
+        ++errors;
+      } else if (r->acknowledgement_queued()) {
+        ++queued;
+      } else if (r->acknowledgement_suppressed() == "work_item_rate_limited") {
+        ++limited;
+        EXPECT_EQ(Stored(r->message_id()).ack().detail(),
+                  absl::StrCat("work item ", first.work_item_reference(),
+                               " already had 3 automatic replies in 60 minutes"));
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(queued.load(), 2);
+  EXPECT_EQ(limited.load(), 6);
+  EXPECT_THAT(WorkItem(first.work_item_id()).outbox(), SizeIs(3));
+  EXPECT_EQ(Explain(FollowUp(first, "explained")).acknowledgement_suppressed(),
+            "work_item_rate_limited");
+  // Another work item of the same sender is not held back by this one's count.
+  EXPECT_TRUE(Route(Mail("jane@client.example", "Scanner")).acknowledgement_queued());
+  // The window (ack_rate_window_min, default 60) passes: one more.
+  clock_.Advance(absl::Minutes(61));
+  EXPECT_TRUE(Route(FollowUp(first, "late")).acknowledgement_queued());
+  // 0: no limit.
+  Setting("ack_work_item_limit", "0");
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_TRUE(Route(FollowUp(first, absl::StrCat("free ", i))).acknowledgement_queued());
+  }
 }
 
 TEST_F(RouterCoreTest, AckRequiresAuthenticationByTheTrustedServer) {

@@ -106,7 +106,8 @@ absl::Status ValidateReply(const ReplyRequest& r, const ReplyLimits& limits) {
 
 absl::StatusOr<store::OutboxItem> ComposeReply(const ReplyRequest& r,
                                                const store::ReplyContext& ctx,
-                                               const std::string& reply_token_key) {
+                                               const std::string& reply_token_key,
+                                               absl::Time now) {
   uint64_t max_bytes = connector::kDefaults.max_message_bytes;
   if (!ctx.outgoing_spec.empty()) {
     absl::StatusOr<v1::Connector> out =
@@ -164,7 +165,7 @@ absl::StatusOr<store::OutboxItem> ComposeReply(const ReplyRequest& r,
   if (!reply_token_key.empty() && !primary.empty()) {
     headers.emplace_back("Reply-To", secrets::ReplyTokenAddress(
                                          primary, secrets::MakeReplyToken(reply_token_key,
-                                                                          ctx.work_item_id)));
+                                                                          ctx.work_item_id, now)));
   }
   headers.emplace_back("X-Postroom-Work-Item", ctx.reference);
   google::protobuf::Struct json;

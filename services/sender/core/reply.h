@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "libs/store/outbox_store.h"
 
 namespace postroom::sender {
@@ -39,11 +40,13 @@ struct ReplyLimits {
 absl::Status ValidateReply(const ReplyRequest& request, const ReplyLimits& limits);
 
 // The outbox row of a reply to the work item `ctx` describes, signed with `reply_token_key`
-// ("" : no reply token; the subject token and References still thread). INVALID_ARGUMENT:
+// ("" : no reply token; the subject token and References still thread) as issued `now`
+// (reply_token_days). INVALID_ARGUMENT:
 // bodies and attachments over the outgoing connector's max_message_bytes.
 // FAILED_PRECONDITION: the work item has no requester address.
 absl::StatusOr<store::OutboxItem> ComposeReply(const ReplyRequest& request,
                                                const store::ReplyContext& ctx,
-                                               const std::string& reply_token_key);
+                                               const std::string& reply_token_key,
+                                               absl::Time now);
 
 }  // namespace postroom::sender

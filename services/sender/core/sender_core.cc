@@ -125,7 +125,8 @@ absl::StatusOr<store::QueuedReply> SenderCore::SendReply(const ReplyRequest& req
   POSTROOM_ASSIGN_OR_RETURN(store::ReplyContext ctx,
                             deps_.store->LoadReplyContext(request.work_item_id));
   POSTROOM_ASSIGN_OR_RETURN(store::OutboxItem row,
-                            ComposeReply(request, ctx, options_.reply_token_key));
+                            ComposeReply(request, ctx, options_.reply_token_key,
+                                         deps_.clock->Now()));
   row.due_at = deps_.clock->Now();
   POSTROOM_ASSIGN_OR_RETURN(store::QueuedReply queued,
                             deps_.store->QueueReply(row, request.attachments));

@@ -280,6 +280,8 @@ TEST(AckOutcomeText, SaysQueuedSuppressedOrNone) {
   EXPECT_EQ(AckOutcomeText(m), "suppressed (rate_limited: jane@client.example already got 5 since)");
   m = FromText<v1::StoredMessage>(R"pb(decision: DECISION_CREATED)pb");
   EXPECT_EQ(AckOutcomeText(m), "none (route has no ack_template)");
+  m = FromText<v1::StoredMessage>(R"pb(decision: DECISION_APPENDED)pb");
+  EXPECT_EQ(AckOutcomeText(m), "none (the connector does not acknowledge follow-ups)");
   m = FromText<v1::StoredMessage>(R"pb(decision: DECISION_SPAM)pb");
   EXPECT_EQ(AckOutcomeText(m), "none (no work item was made)");
 }

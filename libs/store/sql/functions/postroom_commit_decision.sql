@@ -12,8 +12,8 @@
 --          pending (the fetch key is stored but undecided; decide message_id instead) |
 --          not_found | aborted (detail: the decision the message has now) |
 --          unverified (p_verify: the row is not what the caller assumed; nothing written)
--- ack:     '' | queued | already_queued | rate_limited | connector_rate_limited |
---          suppressed_address
+-- ack:     '' | queued | already_queued | rate_limited | work_item_rate_limited |
+--          connector_rate_limited | suppressed_address
 -- detail of ok: '' or the duplicate step's reason when the commit's duplicate check changed the
 --          trace (postroom_duplicate_step, postroom_trace_with_step); duplicate_of then says
 --          whether it decided
@@ -21,10 +21,12 @@
 --
 -- p_ack_policy (migration 0012), a JSON object: sender_key (the normalised address the
 -- per-sender limit counts and locks: p_ack_limit acknowledgements since p_ack_since_ms),
--- connector_limit and connector_since_ms (the cap per incoming connector), and suppressed /
--- detail (why the router asked for none), and from_address (the ack's From when the mail was
--- sent to an alias; absent: the outgoing connector's address). The outcome lands in
--- messages.ack_outcome.
+-- connector_limit and connector_since_ms (the cap per incoming connector), work_item_limit and
+-- work_item_window_min (automatic mails about one work item since p_ack_since_ms),
+-- suppressed / detail (why the router asked for none), and from_address (the ack's From when the
+-- mail was sent to an alias; absent: the outgoing connector's address). The outcome lands in
+-- messages.ack_outcome. An acknowledgement is asked for a created work item, or for a message
+-- appended to one (the connector's acknowledge_follow_ups).
 --
 -- The duplicate check is a static statement: its generic plan takes messages_by_message_id at
 -- every table size (checked with plan_cache_mode = force_generic_plan on an empty table and at
@@ -244,6 +246,18 @@ BEGIN
       v_ack_state := 'rate_limited';
       v_ack_detail := format('%s already got %s since %s', v_sender, v_sent,
                              to_timestamp(p_ack_since_ms / 1000));
+    ELSIF coalesce((v_policy->>'work_item_limit')::int, 0) > 0 AND (
+        -- Exact under concurrency: an append holds the work item's row lock (UPDATE above),
+        -- and a created work item is this transaction's own.
+        SELECT count(*) FROM (
+          SELECT 1 FROM outbox o
+           WHERE o.reason = 'ack' AND o.work_item_id = v_wi
+             AND o.created_at >= to_timestamp(p_ack_since_ms / 1000)
+           LIMIT (v_policy->>'work_item_limit')::int) recent)
+        >= (v_policy->>'work_item_limit')::int THEN
+      v_ack_state := 'work_item_rate_limited';
+      v_ack_detail := format('work item %s already had %s automatic replies in %s minutes', v_ref,
+                             v_policy->>'work_item_limit', v_policy->>'work_item_window_min');
     ELSIF (v_policy->>'connector_limit') IS NOT NULL THEN
       -- The cap per incoming connector is not locked: replicas deciding at once may pass it
       -- by one acknowledgement each.
@@ -279,7 +293,7 @@ BEGIN
   -- The acknowledgement's outcome on the message (0012): queued with its outbox row, or
   -- suppressed and why (by this function's limits, or the router's reason); NULL when none
   -- was asked for.
-  IF v_create AND (v_ack OR coalesce(v_policy->>'suppressed', '') <> '') THEN
+  IF v_wi IS NOT NULL AND (v_ack OR coalesce(v_policy->>'suppressed', '') <> '') THEN
     UPDATE messages m SET ack_outcome = CASE
         WHEN v_outbox_id IS NOT NULL THEN
           jsonb_build_object('state', 'queued', 'outbox_id', v_outbox_id)

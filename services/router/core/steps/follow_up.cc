@@ -1,11 +1,15 @@
 // Step 6: a follow-up to an existing work item, found by (in this order) a signed reply token in
 // a plus address, a subject token [#PREFIX-123], In-Reply-To/References naming a message on a
-// work item, or an Outlook Thread-Index conversation. The trace lists everything checked.
+// work item, or an Outlook Thread-Index conversation. The trace lists everything checked. A reply
+// token older than reply_token_days is passed over (the trace says so) and the other ways
+// still apply: a subject token or References can thread the same mail.
 #include <algorithm>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "libs/base/status_macros.h"
 #include "services/router/core/addresses.h"
 #include "services/router/core/steps/step.h"
@@ -15,6 +19,23 @@ namespace {
 
 // At most this many In-Reply-To/References ids are looked up.
 constexpr size_t kMaxReferences = 50;
+
+constexpr char kExpiredToken[] = "reply token for ";
+
+std::string Day(absl::Time t) { return absl::FormatTime("%Y-%m-%d", t, absl::UTCTimeZone()); }
+
+// Why a valid token for `wi` no longer threads (reply_token_days), or "" while it does. An
+// undated token (mail sent before tokens carried their day) counts from the work item's
+// creation: it cannot have been issued earlier, and no later day is known.
+std::string TokenExpiry(const StepInput& in, const secrets::ReplyTokenClaims& claims,
+                        const store::WorkItemRecord& wi) {
+  const int days = in.config.reply_token_days;
+  const absl::Time issued = claims.issued.value_or(wi.created_at);
+  if (!secrets::ReplyTokenExpired(issued, days, in.now)) return "";
+  return absl::StrCat(kExpiredToken, wi.reference, " expired: ",
+                      claims.issued ? "issued " : "undated, counted from the work item's creation ",
+                      Day(issued), ", older than reply_token_days ", days);
+}
 
 // The work item a valid reply token in a recipient's plus address names; 0: none.
 absl::StatusOr<int64_t> ByReplyToken(const StepInput& in, std::vector<std::string>& checked,
@@ -30,22 +51,30 @@ absl::StatusOr<int64_t> ByReplyToken(const StepInput& in, std::vector<std::strin
   AppendAddresses(p.cc, recipients);
   AppendAddresses(p.delivered_to, recipients);
   AppendAddresses(p.x_original_to, recipients);
+  bool expired = false;
   for (const std::string& r : recipients) {
     size_t plus = r.find('+');
     size_t at = r.rfind('@');
     if (plus == std::string::npos || at == std::string::npos || plus > at) continue;
-    int64_t id = VerifyReplyToken(cfg.reply_key, r.substr(plus + 1, at - plus - 1));
+    const secrets::ReplyTokenClaims claims =
+        secrets::CheckReplyToken(cfg.reply_key, r.substr(plus + 1, at - plus - 1));
+    const int64_t id = claims.work_item_id;
     if (id == 0) continue;
     absl::StatusOr<store::WorkItemRecord> wi = in.store.GetWorkItem(id);
     if (!wi.ok()) {
       if (absl::IsNotFound(wi.status())) continue;
       return wi.status();
     }
+    if (std::string why = TokenExpiry(in, claims, *wi); !why.empty()) {
+      checked.push_back(std::move(why));
+      expired = true;
+      continue;
+    }
     d.Decide("appended", "follow_up",
              absl::StrCat("reply token in ", r, " names work item ", wi->reference));
     return id;
   }
-  checked.push_back("no valid reply token");
+  if (!expired) checked.push_back("no valid reply token");
   return 0;
 }
 
@@ -109,6 +138,18 @@ absl::StatusOr<int64_t> ByThreadIndex(const StepInput& in, std::vector<std::stri
   return 0;
 }
 
+// An expired reply token is worth knowing even where a later lookup threaded the mail: the
+// decided step's reason names it too.
+void NoteExpiredTokens(const std::vector<std::string>& checked, Router::Decision& d) {
+  bool noted = false;
+  for (const std::string& c : checked) {
+    if (!absl::StartsWith(c, kExpiredToken)) continue;
+    absl::StrAppend(&d.reason, " (", c, ")");
+    noted = true;
+  }
+  if (noted) d.trace.mutable_steps(d.trace.steps_size() - 1)->set_reason(d.reason);
+}
+
 }  // namespace
 
 StepResult FollowUp(const StepInput& in, Router::Decision& d) {
@@ -117,6 +158,7 @@ StepResult FollowUp(const StepInput& in, Router::Decision& d) {
     POSTROOM_ASSIGN_OR_RETURN(int64_t id, lookup(in, checked, d));
     if (id != 0) {
       d.append_to = id;
+      NoteExpiredTokens(checked, d);
       return true;
     }
   }

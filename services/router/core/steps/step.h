@@ -12,6 +12,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "libs/store/router_store.h"
 #include "services/router/core/internal.h"
 
@@ -24,6 +25,7 @@ struct StepInput {
   const std::string& spam_status;  // As stored; "" for a new message.
   int64_t message_id = 0;          // 0 for a new message.
   bool dry_run = false;            // ExplainRoute: nothing will be committed.
+  absl::Time now = absl::UnixEpoch();  // The router's clock (reply token expiry).
 };
 
 // Whether the step decided.
