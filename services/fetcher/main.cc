@@ -89,6 +89,9 @@ int Serve(const server::CommonSettings& s) {
       IntSetting(absl::GetFlag(FLAGS_lease_period_s), "POSTROOM_FETCHER_LEASE_PERIOD_S", 30));
   const absl::Duration lease_round = absl::Milliseconds(
       IntSetting(absl::GetFlag(FLAGS_lease_round_ms), "POSTROOM_FETCHER_LEASE_ROUND_MS", 3000));
+  if (absl::Status st = fetcher::CheckLeaseTiming(lease_period, lease_round); !st.ok()) {
+    return Fail(st);
+  }
 
   store::Database db({.uri = s.database,
                       .pool_size = workers + 3,
