@@ -84,7 +84,7 @@ int Main(int argc, char** argv) {
   store::PgFetchStore store(db);
   const std::string replica = "idle-poll-bench";
   absl::StatusOr<std::vector<store::LeaseRecord>> leases =
-      store.RenewLeases(replica, absl::Now(), absl::Minutes(5));
+      store.RenewLeases(replica, absl::Now(), absl::Minutes(5), {});
   if (!leases.ok()) return Fail(leases.status(), "lease");
   auto lease = std::find_if(leases->begin(), leases->end(),
                             [&](const store::LeaseRecord& l) { return l.connector == connector; });

@@ -46,7 +46,7 @@ done
 [ "$N" -ge 3 ] && [ "$N" -le 2000 ] || die "--connectors must be 3-2000"
 [ "$R" -ge 2 ] && [ "$R" -le 10 ] || die "--replicas must be 2-10"
 [ "$M" -ge 1 ] && [ "$M" -le 200 ] || die "--messages must be 1-200"
-[ "$PERIOD" -ge 2 ] || die "--lease-period must be at least 2"
+[ "$PERIOD" -ge 3 ] || die "--lease-period must be at least 3 (the fetcher needs its 1 s round under half of it)"
 [ "$SAMPLE" -ge 1 ] || die "--sample must be at least 1"
 [ "$(id -u)" = 0 ] || die "bench/fetcher/scale.sh needs root (Dovecot)"
 BUILD="${POSTROOM_BUILD_DIR:-$POSTROOM_ROOT/build}"

@@ -8,8 +8,10 @@
 // the LeaseRecord it was granted and happens only while (connector, owner, fencing_token) is
 // still the lease row; otherwise it returns ABORTED and writes nothing. A replica that was paused
 // past its lease, and whose connector another replica took over (token + 1), cannot write.
+#include <algorithm>
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -39,7 +41,26 @@ struct LeaseRecord {
   std::string owner;
   int64_t fencing_token = 0;
   absl::Time expires_at;
+  // Over the fair share but still in use by this replica (a poll running, an IDLE not yet
+  // returned): kept and renewed until its session has ended, then released by a later round,
+  // so the next owner never logs in while this replica is still in the mailbox.
+  bool shedding = false;
 };
+
+// Flags as shedding the `count` highest-id leases of `held` that are in `busy` (the surplus a
+// round could not release because this replica still has a session on it).
+inline void MarkShedding(std::vector<LeaseRecord>& held, const std::set<int64_t>& busy,
+                         int64_t count) {
+  std::vector<LeaseRecord*> in_use;
+  for (LeaseRecord& l : held) {
+    if (busy.count(l.connector_id) > 0) in_use.push_back(&l);
+  }
+  std::sort(in_use.begin(), in_use.end(),
+            [](const LeaseRecord* a, const LeaseRecord* b) { return a->connector_id > b->connector_id; });
+  for (int64_t i = 0; i < count && i < static_cast<int64_t>(in_use.size()); ++i) {
+    in_use[i]->shedding = true;
+  }
+}
 
 struct FolderCursorRecord {
   std::string folder;
@@ -128,12 +149,17 @@ class FetchStore {
   virtual absl::StatusOr<std::vector<std::string>> ListIncomingNames() = 0;
 
   // One lease round for `owner`, in one transaction: announce the replica (alive until now +
-  // period), drop its leases of connectors no longer active, renew the rest, release those over
-  // its fair share ceil(active / live replicas), and take free or expired ones (FOR UPDATE SKIP
-  // LOCKED; each take increments the fencing token) up to that share. Returns what it holds.
+  // period), drop its leases of connectors no longer active, renew the rest, give back those
+  // over its fair share ceil(active / live replicas), and take free or expired ones (FOR UPDATE
+  // SKIP LOCKED; each take increments the fencing token) up to that share. Returns what it holds.
+  // Hand-over: `busy` are the connector ids this replica has a session on now (a poll running,
+  // an IDLE not yet returned). The surplus is released among the others first (highest ids
+  // first); what is still over the share is kept, renewed and returned `shedding` (highest
+  // busy ids first) until a later round finds it quiet.
   virtual absl::StatusOr<std::vector<LeaseRecord>> RenewLeases(const std::string& owner,
                                                                absl::Time now,
-                                                               absl::Duration period) = 0;
+                                                               absl::Duration period,
+                                                               const std::set<int64_t>& busy) = 0;
   // Gives up every lease of `owner` and its replica row (clean shutdown).
   virtual absl::Status ReleaseAll(const std::string& owner) = 0;
   // Every lease row with an owner, live or not.

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "libs/base/sha256.h"
 #include "libs/store/connector_errors.h"
 
@@ -113,10 +114,12 @@ PgFetchStore::PgFetchStore(Database& db) : db_(db) {
               "UPDATE fetcher_leases SET expires_at = to_timestamp($2::bigint / 1000.0) "
               "WHERE owner = $1");
   db_.Prepare("fetch_count_held", "SELECT count(*) FROM fetcher_leases WHERE owner = $1");
+  // Only leases this replica has no session on ($3, the busy ids): the next owner may log in
+  // the moment this commits.
   db_.Prepare("fetch_release_over",
               "UPDATE fetcher_leases SET owner = '', expires_at = '-infinity' WHERE owner = $1 "
               "AND connector_id IN (SELECT connector_id FROM fetcher_leases WHERE owner = $1 "
-              "ORDER BY connector_id DESC LIMIT $2)");
+              "AND connector_id <> ALL($3::bigint[]) ORDER BY connector_id DESC LIMIT $2)");
   db_.Prepare("fetch_take",
               absl::StrCat("WITH cand AS (SELECT l.connector_id FROM fetcher_leases l JOIN "
                            "connectors c ON c.id = l.connector_id WHERE ",
@@ -212,10 +215,11 @@ absl::StatusOr<std::vector<std::string>> PgFetchStore::ListIncomingNames() {
   return out;
 }
 
-absl::StatusOr<std::vector<LeaseRecord>> PgFetchStore::RenewLeases(const std::string& owner,
-                                                                   absl::Time now,
-                                                                   absl::Duration period) {
+absl::StatusOr<std::vector<LeaseRecord>> PgFetchStore::RenewLeases(
+    const std::string& owner, absl::Time now, absl::Duration period,
+    const std::set<int64_t>& busy) {
   std::vector<LeaseRecord> out;
+  const std::string busy_ids = absl::StrCat("{", absl::StrJoin(busy, ","), "}");
   const int64_t now_ms = Ms(now);
   const int64_t exp_ms = Ms(now + period);
   absl::Status st = db_.Transact([&](pqxx::work& t) -> absl::Status {
@@ -230,8 +234,10 @@ absl::StatusOr<std::vector<LeaseRecord>> PgFetchStore::RenewLeases(const std::st
     const int64_t replicas = std::max<int64_t>(1, counts[1].as<int64_t>());
     const int64_t target = (active + replicas - 1) / replicas;
     int64_t held = t.exec_prepared1("fetch_count_held", owner)[0].as<int64_t>();
+    int64_t shedding = 0;
     if (held > target) {
-      t.exec_prepared("fetch_release_over", owner, held - target);
+      pqxx::result released = t.exec_prepared("fetch_release_over", owner, held - target, busy_ids);
+      shedding = held - target - static_cast<int64_t>(released.affected_rows());
     } else if (held < target) {
       t.exec_prepared("fetch_take", owner, now_ms, exp_ms, target - held);
     }
@@ -244,6 +250,7 @@ absl::StatusOr<std::vector<LeaseRecord>> PgFetchStore::RenewLeases(const std::st
       l.expires_at = absl::FromUnixMillis(row[3].as<int64_t>());
       out.push_back(std::move(l));
     }
+    MarkShedding(out, busy, shedding);
     return absl::OkStatus();
   });
   if (!st.ok()) return st;

@@ -16,7 +16,8 @@ class PgFetchStore : public FetchStore {
   absl::StatusOr<std::vector<IncomingConnectorRecord>> ListActiveIncoming() override;
   absl::StatusOr<std::vector<std::string>> ListIncomingNames() override;
   absl::StatusOr<std::vector<LeaseRecord>> RenewLeases(const std::string& owner, absl::Time now,
-                                                       absl::Duration period) override;
+                                                       absl::Duration period,
+                                                       const std::set<int64_t>& busy) override;
   absl::Status ReleaseAll(const std::string& owner) override;
   absl::StatusOr<std::vector<LeaseView>> ListLeases() override;
   absl::StatusOr<std::vector<FolderCursorRecord>> GetCursors(int64_t connector_id) override;

@@ -74,6 +74,13 @@ int Fail(const absl::Status& st) { return server::ExitWith("postroom-fetcher", s
 using server::IntSetting;
 
 int Serve(const server::CommonSettings& s) {
+  const absl::Duration lease_period = absl::Seconds(
+      IntSetting(absl::GetFlag(FLAGS_lease_period_s), "POSTROOM_FETCHER_LEASE_PERIOD_S", 30));
+  const absl::Duration lease_round = absl::Milliseconds(
+      IntSetting(absl::GetFlag(FLAGS_lease_round_ms), "POSTROOM_FETCHER_LEASE_ROUND_MS", 3000));
+  if (absl::Status st = fetcher::CheckLeaseTiming(lease_period, lease_round); !st.ok()) {
+    return Fail(st);
+  }
   if (absl::Status st = server::RequireDatabase(s); !st.ok()) return Fail(st);
   absl::StatusOr<std::unique_ptr<auth::TokenAuthenticator>> authenticator =
       server::LoadAuthenticator();
@@ -85,10 +92,6 @@ int Serve(const server::CommonSettings& s) {
   const std::string replica =
       server::ReplicaName(absl::GetFlag(FLAGS_replica), "POSTROOM_FETCHER_REPLICA", "fetcher");
   const int workers = IntSetting(absl::GetFlag(FLAGS_workers), "POSTROOM_FETCHER_WORKERS", 4);
-  const absl::Duration lease_period = absl::Seconds(
-      IntSetting(absl::GetFlag(FLAGS_lease_period_s), "POSTROOM_FETCHER_LEASE_PERIOD_S", 30));
-  const absl::Duration lease_round = absl::Milliseconds(
-      IntSetting(absl::GetFlag(FLAGS_lease_round_ms), "POSTROOM_FETCHER_LEASE_ROUND_MS", 3000));
 
   store::Database db({.uri = s.database,
                       .pool_size = workers + 3,

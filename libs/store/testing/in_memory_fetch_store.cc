@@ -91,9 +91,9 @@ absl::StatusOr<std::vector<std::string>> InMemoryFetchStore::ListIncomingNames()
   return out;
 }
 
-absl::StatusOr<std::vector<LeaseRecord>> InMemoryFetchStore::RenewLeases(const std::string& owner,
-                                                                         absl::Time now,
-                                                                         absl::Duration period) {
+absl::StatusOr<std::vector<LeaseRecord>> InMemoryFetchStore::RenewLeases(
+    const std::string& owner, absl::Time now, absl::Duration period,
+    const std::set<int64_t>& busy) {
   absl::MutexLock l(&mu_);
   if (!fail_.ok()) return fail_;
   replicas_[owner] = now + period;
@@ -116,11 +116,12 @@ absl::StatusOr<std::vector<LeaseRecord>> InMemoryFetchStore::RenewLeases(const s
   const int64_t target =
       (active + std::max<int64_t>(1, replicas) - 1) / std::max<int64_t>(1, replicas);
   for (auto it = leases_.rbegin(); it != leases_.rend() && held > target; ++it) {
-    if (it->second.owner == owner) {
+    if (it->second.owner == owner && busy.count(it->first) == 0) {
       it->second = {"", absl::InfinitePast(), it->second.token};
       --held;
     }
   }
+  const int64_t shedding = std::max<int64_t>(0, held - target);
   for (auto& [id, lease] : leases_) {
     if (held >= target) break;
     if (ActiveLocked(id) && lease.expires_at <= now) {
@@ -134,6 +135,7 @@ absl::StatusOr<std::vector<LeaseRecord>> InMemoryFetchStore::RenewLeases(const s
       out.push_back({id, connectors_[id].record.name, owner, lease.token, lease.expires_at});
     }
   }
+  MarkShedding(out, busy, shedding);
   std::sort(out.begin(), out.end(),
             [](const LeaseRecord& a, const LeaseRecord& b) { return a.connector < b.connector; });
   return out;

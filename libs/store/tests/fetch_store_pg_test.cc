@@ -79,21 +79,59 @@ class FetchStorePg : public ::testing::Test {
 TEST_F(FetchStorePg, OneReplicaTakesAllThenSecondGetsItsFairShare) {
   for (int i = 0; i < 5; ++i) AddConnector("c" + std::to_string(i));
   AddConnector("off", "disabled");
-  auto a = store_->RenewLeases("a", kT0, kPeriod);
+  auto a = store_->RenewLeases("a", kT0, kPeriod, {});
   ASSERT_THAT(a, IsOk());
   EXPECT_THAT(*a, SizeIs(5));
   EXPECT_EQ((*a)[0].fencing_token, 1);
-  ASSERT_THAT(store_->RenewLeases("b", kT0, kPeriod), IsOk());    // b announces itself
-  a = store_->RenewLeases("a", kT0 + absl::Seconds(1), kPeriod);  // a gives up 2
+  ASSERT_THAT(store_->RenewLeases("b", kT0, kPeriod, {}), IsOk());    // b announces itself
+  a = store_->RenewLeases("a", kT0 + absl::Seconds(1), kPeriod, {});  // a gives up 2
   ASSERT_THAT(a, IsOk());
   EXPECT_THAT(*a, SizeIs(3));
-  auto b = store_->RenewLeases("b", kT0 + absl::Seconds(2), kPeriod);
+  auto b = store_->RenewLeases("b", kT0 + absl::Seconds(2), kPeriod, {});
   ASSERT_THAT(b, IsOk());
   EXPECT_THAT(*b, SizeIs(2));
   std::set<std::string> names;
   for (const auto& l : *a) names.insert(l.connector);
   for (const auto& l : *b) EXPECT_TRUE(names.insert(l.connector).second) << l.connector;
   EXPECT_EQ(names.size(), 5u);
+}
+
+// Hand-over: a surplus lease this replica still has a session on is kept (shedding), never
+// released under it; quiet surplus goes first.
+TEST_F(FetchStorePg, SurplusLeasesInUseAreShedNotReleasedAndQuietOnesGoFirst) {
+  std::vector<int64_t> ids;
+  for (int i = 1; i <= 4; ++i) ids.push_back(AddConnector("c" + std::to_string(i)));
+  const std::set<int64_t> all(ids.begin(), ids.end());
+  ASSERT_THAT(store_->RenewLeases("a", kT0, kPeriod, all), IsOk());
+  ASSERT_THAT(store_->RenewLeases("b", kT0, kPeriod, {}), IsOk());  // b joins: two each
+  auto a = store_->RenewLeases("a", kT0 + absl::Seconds(1), kPeriod, all);
+  ASSERT_THAT(a, IsOk());
+  ASSERT_THAT(*a, SizeIs(4));  // all in use: nothing given back
+  std::map<std::string, bool> shedding;
+  for (const auto& l : *a) shedding[l.connector] = l.shedding;
+  EXPECT_EQ(shedding, (std::map<std::string, bool>{
+                          {"c1", false}, {"c2", false}, {"c3", true}, {"c4", true}}));
+  EXPECT_EQ(Query("SELECT count(*) FROM fetcher_leases WHERE owner = 'a' AND expires_at = "
+                  "to_timestamp(1800000031)"),
+            "4");  // the shedding ones are renewed too
+  auto b = store_->RenewLeases("b", kT0 + absl::Seconds(2), kPeriod, {});
+  ASSERT_THAT(b, IsOk());
+  EXPECT_THAT(*b, SizeIs(0));
+
+  // c2 and c3 quiet now: the surplus goes among them, highest first; c1 and c4 stay, no
+  // longer over the share.
+  a = store_->RenewLeases("a", kT0 + absl::Seconds(3), kPeriod, {ids[0], ids[3]});
+  ASSERT_THAT(a, IsOk());
+  ASSERT_THAT(*a, SizeIs(2));
+  EXPECT_EQ((*a)[0].connector, "c1");
+  EXPECT_EQ((*a)[1].connector, "c4");
+  EXPECT_FALSE((*a)[0].shedding);
+  EXPECT_FALSE((*a)[1].shedding);
+  b = store_->RenewLeases("b", kT0 + absl::Seconds(4), kPeriod, {});
+  ASSERT_THAT(b, IsOk());
+  ASSERT_THAT(*b, SizeIs(2));
+  EXPECT_EQ((*b)[0].connector, "c2");
+  EXPECT_EQ((*b)[1].connector, "c3");
 }
 
 TEST_F(FetchStorePg, ConcurrentReplicasNeverHoldOneConnector) {
@@ -106,7 +144,7 @@ TEST_F(FetchStorePg, ConcurrentReplicasNeverHoldOneConnector) {
     threads.emplace_back([&, r] {
       std::string owner = "r" + std::to_string(r);
       for (int round = 0; round < 15; ++round) {
-        auto leases = store_->RenewLeases(owner, kT0 + absl::Seconds(round), kPeriod);
+        auto leases = store_->RenewLeases(owner, kT0 + absl::Seconds(round), kPeriod, {});
         ASSERT_THAT(leases, IsOk());
         absl::MutexLock l(&mu);
         std::set<std::string> mine;
@@ -129,7 +167,7 @@ TEST_F(FetchStorePg, ConcurrentReplicasNeverHoldOneConnector) {
   for (int round = 15; round < 18; ++round) {
     for (int r = 0; r < 3; ++r) {
       std::string owner = "r" + std::to_string(r);
-      auto leases = store_->RenewLeases(owner, kT0 + absl::Seconds(round), kPeriod);
+      auto leases = store_->RenewLeases(owner, kT0 + absl::Seconds(round), kPeriod, {});
       ASSERT_THAT(leases, IsOk());
       held[owner].clear();
       for (const auto& x : *leases) held[owner].insert(x.connector);
@@ -146,7 +184,7 @@ TEST_F(FetchStorePg, ConcurrentReplicasNeverHoldOneConnector) {
 
 TEST_F(FetchStorePg, ExpiredLeaseIsTakenWithNewTokenAndZombieCannotWrite) {
   int64_t id = AddConnector("support");
-  auto a = store_->RenewLeases("a", kT0, kPeriod);
+  auto a = store_->RenewLeases("a", kT0, kPeriod, {});
   ASSERT_THAT(a, IsOk());
   ASSERT_THAT(*a, SizeIs(1));
   const LeaseRecord zombie = (*a)[0];
@@ -158,7 +196,7 @@ TEST_F(FetchStorePg, ExpiredLeaseIsTakenWithNewTokenAndZombieCannotWrite) {
   w.cursor->last_uid = 1;
   ASSERT_THAT(store_->SaveBatch(zombie, w), IsOk());
 
-  auto b = store_->RenewLeases("b", kT0 + kPeriod + absl::Seconds(1), kPeriod);
+  auto b = store_->RenewLeases("b", kT0 + kPeriod + absl::Seconds(1), kPeriod, {});
   ASSERT_THAT(b, IsOk());
   ASSERT_THAT(*b, SizeIs(1));
   EXPECT_EQ((*b)[0].fencing_token, zombie.fencing_token + 1);
@@ -175,14 +213,14 @@ TEST_F(FetchStorePg, ExpiredLeaseIsTakenWithNewTokenAndZombieCannotWrite) {
   ASSERT_THAT(cursors, IsOk());
   EXPECT_EQ((*cursors)[0].last_uid, 1);
   // The zombie's next round does not get it back while b's lease is live.
-  auto again = store_->RenewLeases("a", kT0 + kPeriod + absl::Seconds(2), kPeriod);
+  auto again = store_->RenewLeases("a", kT0 + kPeriod + absl::Seconds(2), kPeriod, {});
   ASSERT_THAT(again, IsOk());
   EXPECT_THAT(*again, SizeIs(0));
 }
 
 TEST_F(FetchStorePg, BatchIsIdempotentAndKeepsBytesExactly) {
   AddConnector("support");
-  auto a = store_->RenewLeases("a", kT0, kPeriod);
+  auto a = store_->RenewLeases("a", kT0, kPeriod, {});
   ASSERT_THAT(a, IsOk());
   BatchWrite w;
   w.messages = {Msg("INBOX:1:1"), Msg("INBOX:1:2")};
@@ -200,7 +238,7 @@ TEST_F(FetchStorePg, BatchIsIdempotentAndKeepsBytesExactly) {
 
 TEST_F(FetchStorePg, LargeBatchGoesInInChunksInOrderOnceEach) {
   AddConnector("support");
-  auto a = store_->RenewLeases("a", kT0, kPeriod);
+  auto a = store_->RenewLeases("a", kT0, kPeriod, {});
   ASSERT_THAT(a, IsOk());
   BatchWrite first;
   first.messages = {Msg("INBOX:1:5"), Msg("INBOX:1:30")};
@@ -244,7 +282,7 @@ TEST_F(FetchStorePg, LargeBatchGoesInInChunksInOrderOnceEach) {
 
 TEST_F(FetchStorePg, BatchRecordsContentHashAndBackfillProgressVisibleToDescribe) {
   int64_t id = AddConnector("support");
-  auto a = store_->RenewLeases("a", kT0, kPeriod);
+  auto a = store_->RenewLeases("a", kT0, kPeriod, {});
   ASSERT_THAT(a, IsOk());
   BatchWrite w;
   w.messages = {Msg("INBOX:1:1")};
@@ -275,7 +313,7 @@ TEST_F(FetchStorePg, BatchRecordsContentHashAndBackfillProgressVisibleToDescribe
 
 TEST_F(FetchStorePg, Pop3SeenSetGrowsAndForgetsInTheBatchTransaction) {
   int64_t id = AddConnector("mail");
-  auto a = store_->RenewLeases("a", kT0, kPeriod);
+  auto a = store_->RenewLeases("a", kT0, kPeriod, {});
   ASSERT_THAT(a, IsOk());
   BatchWrite w;
   w.pop3_uidls = {"u1", "u2", "u3"};
@@ -288,7 +326,7 @@ TEST_F(FetchStorePg, Pop3SeenSetGrowsAndForgetsInTheBatchTransaction) {
   ASSERT_THAT(seen, IsOk());
   EXPECT_THAT(*seen, ::testing::UnorderedElementsAre("u2", "u4"));
   // A replica that lost the lease cannot prune.
-  auto b = store_->RenewLeases("b", kT0 + kPeriod + absl::Seconds(1), kPeriod);
+  auto b = store_->RenewLeases("b", kT0 + kPeriod + absl::Seconds(1), kPeriod, {});
   ASSERT_THAT(b, IsOk());
   BatchWrite zombie;
   zombie.pop3_forget = {"u2"};
@@ -305,7 +343,7 @@ TEST_F(FetchStorePg, OversizedIsStoredFailedAndNoticeQueuedOnce) {
     return absl::OkStatus();
   }),
               IsOk());
-  auto a = store_->RenewLeases("a", kT0, kPeriod);
+  auto a = store_->RenewLeases("a", kT0, kPeriod, {});
   ASSERT_THAT(a, IsOk());
   BatchWrite w;
   NewMessage m = Msg("INBOX:1:9");
@@ -331,7 +369,7 @@ TEST_F(FetchStorePg, ThresholdAutoDisablesInOneTransactionAndSuccessResets) {
     return absl::OkStatus();
   }),
               IsOk());
-  auto a = store_->RenewLeases("a", kT0, kPeriod);
+  auto a = store_->RenewLeases("a", kT0, kPeriod, {});
   ASSERT_THAT(a, IsOk());
   PollFailure f{kT0, "LOGIN refused", "authentication", 2, {"auto_disable:support:1", "s", "b"}};
   auto r1 = store_->RecordFailure((*a)[0], f);
@@ -353,16 +391,16 @@ TEST_F(FetchStorePg, ThresholdAutoDisablesInOneTransactionAndSuccessResets) {
   EXPECT_EQ(Query("SELECT count(*) FROM outbox"), "1");
   EXPECT_EQ(Query("SELECT last_incoming_error_class FROM connector_state"), "authentication");
   // The lease goes with the status.
-  auto next = store_->RenewLeases("a", kT0 + absl::Seconds(1), kPeriod);
+  auto next = store_->RenewLeases("a", kT0 + absl::Seconds(1), kPeriod, {});
   ASSERT_THAT(next, IsOk());
   EXPECT_THAT(*next, SizeIs(0));
 }
 
 TEST_F(FetchStorePg, ReleaseAllLetsAnotherReplicaTakeOverAtOnce) {
   AddConnector("support");
-  ASSERT_THAT(store_->RenewLeases("a", kT0, kPeriod), IsOk());
+  ASSERT_THAT(store_->RenewLeases("a", kT0, kPeriod, {}), IsOk());
   ASSERT_THAT(store_->ReleaseAll("a"), IsOk());
-  auto b = store_->RenewLeases("b", kT0 + absl::Seconds(1), kPeriod);
+  auto b = store_->RenewLeases("b", kT0 + absl::Seconds(1), kPeriod, {});
   ASSERT_THAT(b, IsOk());
   EXPECT_THAT(*b, SizeIs(1));
   auto views = store_->ListLeases();

@@ -100,12 +100,28 @@ FetcherCore::FetcherCore(CoreOptions options, CoreDeps deps)
 
 absl::Status FetcherCore::RunLeaseRound() {
   const absl::Time now = deps_.clock->Now();
+  std::set<int64_t> busy;
+  {
+    absl::MutexLock l(&mu_);
+    for (const auto& [id, n] : sessions_) busy.insert(id);
+    for (const auto& [name, e] : entries_) {
+      if (busy.count(e.lease.connector_id) == 0) deciding_.insert(e.lease.connector_id);
+    }
+  }
   absl::StatusOr<std::vector<store::LeaseRecord>> leases =
-      deps_.store->RenewLeases(options_.replica, now, options_.lease_period);
-  if (!leases.ok()) return leases.status();
+      deps_.store->RenewLeases(options_.replica, now, options_.lease_period, busy);
+  if (!leases.ok()) {
+    absl::MutexLock l(&mu_);
+    deciding_.clear();
+    return leases.status();
+  }
   absl::StatusOr<std::vector<store::IncomingConnectorRecord>> records =
       deps_.store->ListActiveIncoming();
-  if (!records.ok()) return records.status();
+  if (!records.ok()) {
+    absl::MutexLock l(&mu_);
+    deciding_.clear();
+    return records.status();
+  }
 
   if (deps_.observer != nullptr) {
     // Best effort: only the metrics' zero series depend on it.
@@ -179,14 +195,20 @@ absl::Status FetcherCore::RunLeaseRound() {
     }
   }
   for (const auto& [name, e] : next) {
-    if (entries_.count(name) == 0) {
+    auto old = entries_.find(name);
+    if (old == entries_.end()) {
       LogInfo("lease_taken", {{"connector", name},
                               {"replica", options_.replica},
                               {"fencing_token", std::to_string(e.lease.fencing_token)}});
+    } else if (e.lease.shedding && !old->second.lease.shedding) {
+      LogInfo("lease_shedding", {{"connector", name},
+                                 {"replica", options_.replica},
+                                 {"why", "over the fair share; released once its session ends"}});
     }
   }
   StopIdlesNotIn(next);
   entries_ = std::move(next);
+  deciding_.clear();
   if (deps_.observer != nullptr) deps_.observer->LeasesHeld(static_cast<int64_t>(entries_.size()));
   return absl::OkStatus();
 }
@@ -195,7 +217,7 @@ absl::Time FetcherCore::NextDue() {
   absl::MutexLock l(&mu_);
   absl::Time next = absl::InfiniteFuture();
   for (const auto& [name, e] : entries_) {
-    if (e.polling) continue;
+    if (Blocked(e)) continue;
     next = std::min(next, e.poll_now ? absl::InfinitePast() : e.next_poll);
   }
   return next;
@@ -219,7 +241,7 @@ std::vector<OwnedConnector> FetcherCore::Owned() {
   for (const auto& [name, e] : entries_) {
     out.push_back({name, e.record.protocol, e.lease.fencing_token, e.lease.expires_at,
                    e.poll_now ? deps_.clock->Now() : e.next_poll, e.cool_off_until, e.polling,
-                   e.consecutive_errors});
+                   e.consecutive_errors, e.lease.shedding});
   }
   return out;
 }
@@ -229,8 +251,26 @@ absl::Status FetcherCore::ReleaseAll() {
     absl::MutexLock l(&mu_);
     for (auto& [name, e] : entries_) StopIdle(e);
     entries_.clear();
+    auto quiet = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return sessions_.empty(); };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&quiet), options_.lease_period)) {
+      LogWarning("release_wait_timed_out",
+                 {{"replica", options_.replica},
+                  {"sessions", std::to_string(sessions_.size())},
+                  {"why", "sessions still open after one lease period; releasing anyway"}});
+    }
   }
   return deps_.store->ReleaseAll(options_.replica);
+}
+
+void FetcherCore::SessionStarted(int64_t id) { ++sessions_[id]; }
+
+void FetcherCore::SessionEnded(int64_t id) {
+  auto it = sessions_.find(id);
+  if (it != sessions_.end() && --it->second <= 0) sessions_.erase(it);
+}
+
+bool FetcherCore::Blocked(const Entry& e) const {
+  return e.polling || e.lease.shedding || deciding_.count(e.lease.connector_id) > 0;
 }
 
 PollReport FetcherCore::RunOneDue() {
@@ -241,7 +281,7 @@ PollReport FetcherCore::RunOneDue() {
     absl::MutexLock l(&mu_);
     Entry* best = nullptr;
     for (auto& [name, e] : entries_) {
-      if (e.polling) continue;
+      if (Blocked(e)) continue;
       if (!e.poll_now && e.next_poll > started) continue;
       if (best == nullptr || (e.poll_now && !best->poll_now) ||
           (e.poll_now == best->poll_now && e.next_poll < best->next_poll)) {
@@ -260,6 +300,7 @@ PollReport FetcherCore::RunOneDue() {
     }
     best->polling = true;
     best->poll_now = false;
+    SessionStarted(best->lease.connector_id);
     StopIdle(*best);  // this poll opens its own session
     job = *best;
   }
@@ -342,6 +383,7 @@ void FetcherCore::Finish(Entry& job, const PollReport& report, absl::Time starte
     deps_.observer->Polled(report.connector, OutcomeName(report.outcome), now - started);
   }
   absl::MutexLock l(&mu_);
+  SessionEnded(job.lease.connector_id);
   auto it = entries_.find(report.connector);
   if (it == entries_.end()) return;
   Entry& e = it->second;

@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -80,6 +81,7 @@ struct OwnedConnector {
   absl::Time cool_off_until;
   bool polling = false;
   int consecutive_errors = 0;  // as this replica saw them since it took the lease
+  bool shedding = false;       // over the fair share: handed over once its session has ended
 };
 
 // Shared by an entry and its IDLE task (imap_idle.cc).
@@ -108,7 +110,9 @@ class FetcherCore {
   const std::string& replica() const { return options_.replica; }
 
   // Gives every lease back (clean shutdown), so other replicas take over at once. Ends every
-  // IDLE this core started (they return within a fraction of a second).
+  // IDLE this core started and waits until they and any running poll have returned (at most
+  // one lease period: after that the leases would expire anyway), so the next owner never
+  // logs in while this replica is still in the mailbox.
   absl::Status ReleaseAll();
 
   // Connectors whose session is waiting in IMAP IDLE now.
@@ -157,13 +161,27 @@ class FetcherCore {
                std::shared_ptr<ImapSession> session, absl::Duration max_wait);
   // Ends the entry's IDLE (poll starting, lease lost, settings changed, shutdown).
   static void StopIdle(Entry& e);
-  // Ends the IDLEs of `entries_` that `next` does not carry over with the same lease.
+  // Ends the IDLEs of `entries_` that `next` does not carry over with the same lease (or
+  // carries over shedding).
   void StopIdlesNotIn(std::map<std::string, Entry>& next) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A session (a poll, an IDLE task) on connector `id` starts or has ended.
+  void SessionStarted(int64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SessionEnded(int64_t id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // No poll may start on `e` now: running already, shedding its lease, or quiet in the lease
+  // round that is deciding which leases to give back.
+  bool Blocked(const Entry& e) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   CoreOptions options_;
   CoreDeps deps_;
   absl::Mutex mu_;
   std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  // Open sessions per connector id: polls from start to Finish, IDLE tasks from hand-over until
+  // they have logged out. Kept apart from entries_, which a lease round or ReleaseAll replaces
+  // while sessions still run.
+  std::map<int64_t, int> sessions_ ABSL_GUARDED_BY(mu_);
+  // Connectors reported quiet to the lease round in flight: the round may release them, so no
+  // poll starts on them until it has returned.
+  std::set<int64_t> deciding_ ABSL_GUARDED_BY(mu_);
 };
 
 // "Message-ID" header value without angle brackets, or "" (first header block only).

@@ -13,6 +13,7 @@ namespace postroom::fetcher {
 struct IdleControl {
   std::atomic<bool> stop{false};
   absl::Time since;  // when the poll before it ended
+  int64_t connector_id = 0;
 };
 
 namespace {
@@ -32,7 +33,8 @@ void FetcherCore::StopIdlesNotIn(std::map<std::string, Entry>& next) {
     if (old.idle == nullptr) continue;
     auto it = next.find(name);
     if (it != next.end() && it->second.idle == old.idle &&
-        it->second.lease.fencing_token == old.lease.fencing_token) {
+        it->second.lease.fencing_token == old.lease.fencing_token &&
+        !it->second.lease.shedding) {
       continue;  // same lease, same settings: keep waiting
     }
     if (it != next.end()) it->second.idle.reset();
@@ -79,15 +81,19 @@ void FetcherCore::IdleOrClose(const Entry& e, std::unique_ptr<ImapSession> sessi
   }
   auto control = std::make_shared<IdleControl>();
   control->since = deps_.clock->Now();
+  control->connector_id = e.lease.connector_id;
   {
     absl::MutexLock l(&mu_);
     auto it = entries_.find(e.lease.connector);
     if (it == entries_.end() || it->second.lease.fencing_token != e.lease.fencing_token ||
-        it->second.record.version != e.record.version) {
-      control.reset();  // lost or changed while polling: the next poll starts afresh
+        it->second.record.version != e.record.version || it->second.lease.shedding) {
+      // Lost or changed while polling: the next poll starts afresh. Shedding: log out so the
+      // lease can be handed over.
+      control.reset();
     } else {
       StopIdle(it->second);
       it->second.idle = control;
+      SessionStarted(control->connector_id);  // ends when RunIdle has logged out
     }
   }
   if (control == nullptr) {
@@ -111,6 +117,7 @@ void FetcherCore::RunIdle(const std::string& connector, std::shared_ptr<IdleCont
   bool due = false;
   {
     absl::MutexLock l(&mu_);
+    SessionEnded(control->connector_id);
     auto it = entries_.find(connector);
     const bool current = it != entries_.end() && it->second.idle == control;
     if (current) it->second.idle.reset();

@@ -79,4 +79,13 @@ bool InSkipWindow(const FetchSettings& s, absl::Time now) {
   return false;
 }
 
+absl::Status CheckLeaseTiming(absl::Duration period, absl::Duration round) {
+  if (round * 2 < period) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--lease_round_ms (", absl::ToInt64Milliseconds(round),
+      " ms) must be less than half of --lease_period_s (", absl::ToInt64Milliseconds(period),
+      " ms): leases are renewed once a round, so with a longer round one late or failed round "
+      "lets them expire and another replica takes them while this one still polls"));
+}
+
 }  // namespace postroom::fetcher

@@ -47,4 +47,10 @@ absl::StatusOr<FetchSettings> SettingsOf(const v1::Connector& c);
 // True when `now` falls in one of the windows, in the settings' time zone.
 bool InSkipWindow(const FetchSettings& s, absl::Time now);
 
+// The replica's lease timing (--lease_period_s, --lease_round_ms). INVALID_ARGUMENT unless the
+// round is shorter than half the period: leases are renewed once a round, and a round of half
+// the period or more lets one late or failed round expire them (another replica takes them
+// while this one still polls), or never lets them settle when the round exceeds the period.
+absl::Status CheckLeaseTiming(absl::Duration period, absl::Duration round);
+
 }  // namespace postroom::fetcher

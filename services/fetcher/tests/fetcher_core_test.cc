@@ -1,6 +1,7 @@
 #include "services/fetcher/core/fetcher_core.h"
 
 #include <memory>
+#include <thread>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -610,6 +611,16 @@ TEST(FetcherCore, ImapIdleEndsWhenTheConnectorChangesOrIsDisabled) {
   EXPECT_EQ(h.box.idle_stopped, 2);
 }
 
+// The owner of `connector`'s lease in the store, "" when free.
+std::string OwnerOf(store::InMemoryFetchStore& store, const std::string& connector) {
+  auto leases = store.ListLeases();
+  EXPECT_THAT(leases, IsOk());
+  for (const auto& l : *leases) {
+    if (l.connector == connector) return l.owner;
+  }
+  return "";
+}
+
 TEST(FetcherCore, ImapIdleEndsAtShutdownAndWhenTheNextPollStarts) {
   Harness h;
   h.box.idle = true;
@@ -619,8 +630,15 @@ TEST(FetcherCore, ImapIdleEndsAtShutdownAndWhenTheNextPollStarts) {
   EXPECT_EQ(h.core().RunOneDue().outcome, PollOutcome::kSuccess);
   ASSERT_THAT(h.idle_runner.tasks, SizeIs(2));
   EXPECT_THAT(h.core().Idling(), ElementsAre("support"));  // the second poll's session
-  ASSERT_THAT(h.core().ReleaseAll(), IsOk());
+  // ReleaseAll waits for the IDLE tasks to log out before it gives the lease back.
+  absl::Status released = absl::UnknownError("not returned");
+  std::thread shutdown([&] { released = h.core().ReleaseAll(); });
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_EQ(OwnerOf(h.store(), "support"), "replica-a");  // still in the mailbox
   h.idle_runner.RunAll();
+  shutdown.join();
+  EXPECT_THAT(released, IsOk());
+  EXPECT_EQ(OwnerOf(h.store(), "support"), "");
   EXPECT_EQ(h.box.idle_stopped, 2);
   EXPECT_EQ(h.box.closes, 2);
 }
@@ -687,6 +705,104 @@ TEST(LeaseKeeper, ReplicasSpreadConnectorsEvenlyAndNeverShareOne) {
   for (const auto& x : owned_a) {
     for (const auto& y : owned_b) EXPECT_NE(x.connector, y.connector);
   }
+}
+
+// Replicas a and b sharing IMAP connectors c1 and c2; `idle`: a's server offers IDLE and the
+// connectors poll every 600 s.
+struct TwoReplicas {
+  explicit TwoReplicas(bool idle) {
+    for (int i = 1; i <= 2; ++i) {
+      store.PutConnector(MakeConnector(i, "c" + std::to_string(i), "imap",
+                                       idle ? IdleSettings() : WithSettings()));
+    }
+    a.box.idle = idle;
+  }
+  store::InMemoryFetchStore store;
+  FakeClock clock;
+  Harness a{"a", &store, &clock};
+  Harness b{"b", &store, &clock};
+};
+
+// Hand-over: a lease over the fair share goes only once this replica has left the mailbox.
+TEST(LeaseKeeper, ASurplusLeaseWithARunningIdleIsReleasedOnlyAfterTheIdleReturned) {
+  TwoReplicas t(/*idle=*/true);
+  store::InMemoryFetchStore& store = t.store;
+  Harness &a = t.a, &b = t.b;
+  ASSERT_THAT(a.core().RunLeaseRound(), IsOk());
+  EXPECT_EQ(a.core().RunOneDue().outcome, PollOutcome::kSuccess);
+  EXPECT_EQ(a.core().RunOneDue().outcome, PollOutcome::kSuccess);
+  ASSERT_THAT(a.idle_runner.tasks, SizeIs(2));  // both sessions wait in IDLE
+  ASSERT_THAT(b.core().RunLeaseRound(), IsOk());  // b joins: one each
+
+  ASSERT_THAT(a.core().RunLeaseRound(), IsOk());
+  EXPECT_EQ(OwnerOf(store, "c2"), "a");  // kept while its IDLE is still logged in
+  auto owned = a.core().Owned();
+  ASSERT_THAT(owned, SizeIs(2));
+  EXPECT_FALSE(owned[0].shedding);
+  EXPECT_TRUE(owned[1].shedding);
+  EXPECT_THAT(a.core().Idling(), ElementsAre("c1"));  // c2's IDLE was told to end
+  ASSERT_THAT(a.core().PollNow("c2"), IsOk());
+  EXPECT_EQ(a.core().RunOneDue().outcome, PollOutcome::kNothingDue);  // no new session on it
+  ASSERT_THAT(b.core().RunLeaseRound(), IsOk());
+  EXPECT_THAT(b.core().Owned(), SizeIs(0));
+
+  a.idle_runner.RunAll();  // both IDLEs return and log out
+  EXPECT_EQ(a.box.closes, 2);
+  ASSERT_THAT(a.core().RunLeaseRound(), IsOk());
+  EXPECT_EQ(OwnerOf(store, "c2"), "");
+  ASSERT_THAT(a.core().Owned(), SizeIs(1));
+  EXPECT_FALSE(a.core().Owned()[0].shedding);
+  ASSERT_THAT(b.core().RunLeaseRound(), IsOk());
+  EXPECT_EQ(OwnerOf(store, "c2"), "b");
+}
+
+TEST(LeaseKeeper, QuietSurplusLeasesGoAtOnceAndAPollInProgressKeepsItsLease) {
+  TwoReplicas t(/*idle=*/false);
+  store::InMemoryFetchStore& store = t.store;
+  Harness &a = t.a, &b = t.b;
+  ASSERT_THAT(a.core().RunLeaseRound(), IsOk());
+  ASSERT_THAT(b.core().RunLeaseRound(), IsOk());
+  std::string c1_owner, c2_owner;
+  a.box.on_open = [&](const std::string&) {
+    if (!c1_owner.empty() || !c2_owner.empty()) return;
+    // Mid-poll of c2, a's next round gives back the quiet c1, not c2.
+    EXPECT_THAT(a.core().RunLeaseRound(), IsOk());
+    c1_owner = OwnerOf(store, "c1");
+    c2_owner = OwnerOf(store, "c2");
+  };
+  ASSERT_THAT(a.core().PollNow("c2"), IsOk());
+  PollReport r = a.core().RunOneDue();
+  EXPECT_EQ(r.connector, "c2");
+  EXPECT_EQ(r.outcome, PollOutcome::kSuccess);
+  EXPECT_EQ(c1_owner, "");
+  EXPECT_EQ(c2_owner, "a");
+  ASSERT_THAT(b.core().RunLeaseRound(), IsOk());
+  EXPECT_EQ(OwnerOf(store, "c1"), "b");
+}
+
+TEST(LeaseKeeper, ASheddingLeaseLogsOutAfterItsPollAndGoesTheRoundAfter) {
+  TwoReplicas t(/*idle=*/true);
+  store::InMemoryFetchStore& store = t.store;
+  Harness &a = t.a, &b = t.b;
+  ASSERT_THAT(a.core().RunLeaseRound(), IsOk());
+  EXPECT_EQ(a.core().RunOneDue().connector, "c1");
+  ASSERT_THAT(a.idle_runner.tasks, SizeIs(1));  // c1 waits in IDLE
+  ASSERT_THAT(b.core().RunLeaseRound(), IsOk());
+  bool once = false;
+  a.box.on_open = [&](const std::string&) {
+    if (once) return;
+    once = true;
+    EXPECT_THAT(a.core().RunLeaseRound(), IsOk());  // both busy: c2 is shed, not released
+  };
+  EXPECT_EQ(a.core().RunOneDue().connector, "c2");
+  EXPECT_EQ(OwnerOf(store, "c2"), "a");
+  EXPECT_THAT(a.idle_runner.tasks, SizeIs(1));  // c2's session logged out instead of IDLE
+  EXPECT_EQ(a.box.closes, 1);
+  ASSERT_THAT(a.core().RunLeaseRound(), IsOk());
+  EXPECT_EQ(OwnerOf(store, "c2"), "");
+  EXPECT_THAT(a.core().Idling(), ElementsAre("c1"));  // c1 keeps its IDLE and its lease
+  ASSERT_THAT(b.core().RunLeaseRound(), IsOk());
+  EXPECT_EQ(OwnerOf(store, "c2"), "b");
 }
 
 TEST(LeaseKeeper, DeadReplicasConnectorsAreTakenOverAndTheZombieCannotWrite) {
@@ -772,6 +888,17 @@ TEST(Settings, AbsentIsTheDefaultAndExplicitZeroCoolOffIsKept) {
 }
 
 // A hand-edited 0 where 0 means nothing (a poll loop without pause) is refused, not defaulted.
+TEST(Settings, ALeaseRoundOfHalfThePeriodOrMoreIsRefused) {
+  EXPECT_THAT(CheckLeaseTiming(absl::Seconds(30), absl::Seconds(3)), IsOk());
+  EXPECT_THAT(CheckLeaseTiming(absl::Seconds(4), absl::Milliseconds(1999)), IsOk());
+  EXPECT_THAT(CheckLeaseTiming(absl::Seconds(4), absl::Seconds(2)),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::HasSubstr("must be less than half of --lease_period_s")));
+  EXPECT_THAT(CheckLeaseTiming(absl::Seconds(4), absl::Seconds(6)),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::HasSubstr("--lease_round_ms (6000 ms)")));
+}
+
 TEST(Settings, ZeroPollIntervalIsRefused) {
   v1::Connector c;
   c.set_name("x");
